@@ -1,0 +1,23 @@
+//! Wire types and codecs of sotto: mailbox commands and their answers, the fixed-size frame that
+//! carries them, and relay addresses. Nothing here does I/O; every decoder takes bytes and returns
+//! a value or a [`DecodeError`] that says what was wrong.
+
+mod address;
+mod cursor;
+mod error;
+mod frame;
+mod id;
+mod mailbox;
+mod request;
+mod response;
+
+pub use address::{AddressError, Fingerprint, RelayAddress};
+pub use error::DecodeError;
+pub use frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX, FRAME_LEN, FRAME_VERSION};
+pub use id::Id;
+pub use mailbox::{ErrorCode, MailboxKind};
+pub use request::{Command, Request, SignedRequest, MAX_MESSAGE_LEN, REPLAY_WINDOW_SECS};
+pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN};
+
+/// ALPN protocol id spoken on every QUIC connection to a relay.
+pub const ALPN: &[u8] = b"sotto/1";

@@ -1,0 +1,339 @@
+//! Mailbox commands as a client sends them: one signed request per frame.
+//!
+//! Body layout: `command u8 | nonce [16] | timestamp u64 BE | target id [24] | arguments |
+//! signature [64]`. The signature is Ed25519 over [`SIGNING_CONTEXT`] followed by every body byte
+//! before it, made with the key of the capability the command uses.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+
+use crate::cursor::{put_blob, Cursor};
+use crate::frame::{open_frame, seal_frame, FrameKind};
+use crate::{DecodeError, Id, MailboxKind};
+
+const SIGNING_CONTEXT: &[u8] = b"sotto/mailbox-request/v1\0";
+const SIGNATURE_LEN: usize = 64;
+/// Largest message body a write can carry: the frame minus the write's own fields.
+pub const MAX_MESSAGE_LEN: usize = 14_208;
+/// A host accepts requests whose timestamp is within this many seconds of its clock, and
+/// remembers their nonces that long, so a captured request cannot be replayed.
+pub const REPLAY_WINDOW_SECS: u64 = 600;
+
+/// One mailbox command with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Create a mailbox. Signed by `reader_key`, which proves the creator holds it.
+    Create {
+        kind: MailboxKind,
+        /// Message lifetime and idle lifetime of the mailbox; 0 asks for the host's default.
+        ttl_secs: u32,
+        /// Unacknowledged messages allowed; 0 asks for the host's default.
+        quota: u16,
+        writer_key: VerifyingKey,
+        reader_key: VerifyingKey,
+    },
+    /// Append a message (target: write id).
+    Write { body: Vec<u8> },
+    /// Receive every new message as a push, and the waiting ones now (target: read id).
+    Subscribe,
+    /// Receive the waiting messages (target: read id).
+    Fetch,
+    /// Acknowledge every message up to and including `seq` (target: read id).
+    Ack { seq: u64 },
+    /// Give another reader its own read id (target: read id of an existing reader).
+    AddReader { reader_key: VerifyingKey },
+    /// Take a reader's capability away (target: read id of any reader).
+    RemoveReader { read_id: Id },
+    /// Delete the mailbox and everything in it (target: read id).
+    Delete,
+    /// Store an encrypted blob behind a new link id. Signed by `owner_key`.
+    PutLink {
+        ttl_secs: u32,
+        owner_key: VerifyingKey,
+        data: Vec<u8>,
+    },
+    /// Read a link's blob (target: link id). Knowing the id is the capability, so it is unsigned.
+    GetLink,
+    /// Remove a link's blob before its TTL (target: link id, signed by the owner key).
+    DeleteLink,
+}
+
+impl Command {
+    fn code(&self) -> u8 {
+        match self {
+            Self::Create { .. } => 1,
+            Self::Write { .. } => 2,
+            Self::Subscribe => 3,
+            Self::Fetch => 4,
+            Self::Ack { .. } => 5,
+            Self::AddReader { .. } => 6,
+            Self::RemoveReader { .. } => 7,
+            Self::Delete => 8,
+            Self::PutLink { .. } => 9,
+            Self::GetLink => 10,
+            Self::DeleteLink => 11,
+        }
+    }
+
+    /// A stable name for metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Create { .. } => "create",
+            Self::Write { .. } => "write",
+            Self::Subscribe => "subscribe",
+            Self::Fetch => "fetch",
+            Self::Ack { .. } => "ack",
+            Self::AddReader { .. } => "add_reader",
+            Self::RemoveReader { .. } => "remove_reader",
+            Self::Delete => "delete",
+            Self::PutLink { .. } => "put_link",
+            Self::GetLink => "get_link",
+            Self::DeleteLink => "delete_link",
+        }
+    }
+
+    /// Every command name, for metrics that list all kinds from the start.
+    pub const NAMES: [&'static str; 11] = [
+        "create",
+        "write",
+        "subscribe",
+        "fetch",
+        "ack",
+        "add_reader",
+        "remove_reader",
+        "delete",
+        "put_link",
+        "get_link",
+        "delete_link",
+    ];
+
+    /// Whether the command changes what the host stores (and so is remembered by nonce, to make
+    /// a retry return the first answer instead of acting twice).
+    pub fn mutates(&self) -> bool {
+        !matches!(self, Self::Subscribe | Self::Fetch | Self::GetLink)
+    }
+
+    fn encode_args(&self, out: &mut Vec<u8>) {
+        match self {
+            Self::Create {
+                kind,
+                ttl_secs,
+                quota,
+                writer_key,
+                reader_key,
+            } => {
+                out.push(kind.code());
+                out.extend_from_slice(&ttl_secs.to_be_bytes());
+                out.extend_from_slice(&quota.to_be_bytes());
+                out.extend_from_slice(writer_key.as_bytes());
+                out.extend_from_slice(reader_key.as_bytes());
+            }
+            Self::Write { body } => put_blob(out, body),
+            Self::Ack { seq } => out.extend_from_slice(&seq.to_be_bytes()),
+            Self::AddReader { reader_key } => out.extend_from_slice(reader_key.as_bytes()),
+            Self::RemoveReader { read_id } => out.extend_from_slice(read_id.as_bytes()),
+            Self::PutLink {
+                ttl_secs,
+                owner_key,
+                data,
+            } => {
+                out.extend_from_slice(&ttl_secs.to_be_bytes());
+                out.extend_from_slice(owner_key.as_bytes());
+                put_blob(out, data);
+            }
+            Self::Subscribe | Self::Fetch | Self::Delete | Self::GetLink | Self::DeleteLink => {}
+        }
+    }
+
+    fn decode_args(code: u8, cur: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+        Ok(match code {
+            1 => Self::Create {
+                kind: MailboxKind::from_code(cur.u8("mailbox kind")?)?,
+                ttl_secs: cur.u32("ttl")?,
+                quota: cur.u16("quota")?,
+                writer_key: key(cur, "writer key")?,
+                reader_key: key(cur, "reader key")?,
+            },
+            2 => Self::Write {
+                body: cur.blob("message body", MAX_MESSAGE_LEN)?.to_vec(),
+            },
+            3 => Self::Subscribe,
+            4 => Self::Fetch,
+            5 => Self::Ack {
+                seq: cur.u64("sequence number")?,
+            },
+            6 => Self::AddReader {
+                reader_key: key(cur, "reader key")?,
+            },
+            7 => Self::RemoveReader {
+                read_id: cur.id("read id")?,
+            },
+            8 => Self::Delete,
+            9 => Self::PutLink {
+                ttl_secs: cur.u32("ttl")?,
+                owner_key: key(cur, "owner key")?,
+                data: cur.blob("link data", crate::MAX_LINK_DATA_LEN)?.to_vec(),
+            },
+            10 => Self::GetLink,
+            11 => Self::DeleteLink,
+            other => {
+                return Err(DecodeError::UnknownCode {
+                    what: "command",
+                    code: other,
+                })
+            }
+        })
+    }
+}
+
+fn key(cur: &mut Cursor<'_>, what: &'static str) -> Result<VerifyingKey, DecodeError> {
+    VerifyingKey::from_bytes(&cur.array(what)?).map_err(|_| DecodeError::BadKey(what))
+}
+
+/// A command addressed to a capability, before signing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub command: Command,
+    /// Random per request; the host answers a repeated nonce with its first answer.
+    pub nonce: [u8; 16],
+    /// Unix seconds when the request was made.
+    pub timestamp: u64,
+    /// The capability used: a write id, read id or link id (all zero for `Create`/`PutLink`).
+    pub target: Id,
+}
+
+impl Request {
+    fn encode_unsigned(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(128);
+        out.push(self.command.code());
+        out.extend_from_slice(&self.nonce);
+        out.extend_from_slice(&self.timestamp.to_be_bytes());
+        out.extend_from_slice(self.target.as_bytes());
+        self.command.encode_args(&mut out);
+        out
+    }
+
+    /// Signs the request with the capability's key and seals it into a frame.
+    pub fn seal(&self, key: &SigningKey) -> Result<Vec<u8>, DecodeError> {
+        let mut body = self.encode_unsigned();
+        let signature = key.sign(&signing_input(&body));
+        body.extend_from_slice(&signature.to_bytes());
+        seal_frame(FrameKind::Request, &body)
+    }
+}
+
+fn signing_input(unsigned: &[u8]) -> Vec<u8> {
+    let mut input = Vec::with_capacity(SIGNING_CONTEXT.len() + unsigned.len());
+    input.extend_from_slice(SIGNING_CONTEXT);
+    input.extend_from_slice(unsigned);
+    input
+}
+
+/// A decoded request whose signature is yet to be checked against the capability's key.
+#[derive(Debug, Clone)]
+pub struct SignedRequest {
+    pub request: Request,
+    signature: Signature,
+    signed: Vec<u8>,
+}
+
+impl SignedRequest {
+    /// Decodes a request frame; checks form only, not the signature.
+    pub fn open(frame: &[u8]) -> Result<Self, DecodeError> {
+        let (kind, body) = open_frame(frame)?;
+        if kind != FrameKind::Request {
+            return Err(DecodeError::Invalid("expected a request frame"));
+        }
+        Self::decode_body(body)
+    }
+
+    fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
+        let signed_len =
+            body.len()
+                .checked_sub(SIGNATURE_LEN)
+                .ok_or_else(|| DecodeError::Truncated {
+                    what: "signature",
+                    needed: SIGNATURE_LEN - body.len(),
+                })?;
+        let (unsigned, signature) = body.split_at(signed_len);
+        let mut cur = Cursor::new(unsigned);
+        let code = cur.u8("command")?;
+        let nonce = cur.array("nonce")?;
+        let timestamp = cur.u64("timestamp")?;
+        let target = cur.id("target id")?;
+        let command = Command::decode_args(code, &mut cur)?;
+        cur.finish()?;
+        let signature = Signature::from_slice(signature)
+            .map_err(|_| DecodeError::Invalid("malformed signature"))?;
+        Ok(Self {
+            request: Request {
+                command,
+                nonce,
+                timestamp,
+                target,
+            },
+            signature,
+            signed: signing_input(unsigned),
+        })
+    }
+
+    /// Whether the request was signed by `key`. Takes the same time for any wrong key.
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
+        key.verify(&self.signed, &self.signature).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::OsRng;
+
+    fn sample(command: Command) -> Request {
+        Request {
+            command,
+            nonce: [3; 16],
+            timestamp: 1_700_000_000,
+            target: Id::from_bytes([9; Id::LEN]),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_verify() {
+        let key = SigningKey::generate(&mut OsRng);
+        let other = SigningKey::generate(&mut OsRng);
+        let request = sample(Command::Write {
+            body: vec![1; MAX_MESSAGE_LEN],
+        });
+        let frame = request.seal(&key).unwrap();
+        let opened = SignedRequest::open(&frame).unwrap();
+        assert_eq!(opened.request, request);
+        assert!(opened.verify(&key.verifying_key()));
+        assert!(!opened.verify(&other.verifying_key()));
+    }
+
+    #[test]
+    fn a_flipped_bit_breaks_the_signature() {
+        let key = SigningKey::generate(&mut OsRng);
+        let mut frame = sample(Command::Ack { seq: 5 }).seal(&key).unwrap();
+        frame[4 + 1 + 16 + 8 + 24 + 7] ^= 1;
+        let opened = SignedRequest::open(&frame).unwrap();
+        assert_eq!(opened.request.command, Command::Ack { seq: 4 });
+        assert!(!opened.verify(&key.verifying_key()));
+    }
+
+    #[test]
+    fn oversized_message_is_rejected() {
+        let key = SigningKey::generate(&mut OsRng);
+        let frame = sample(Command::Write {
+            body: vec![0; MAX_MESSAGE_LEN + 1],
+        })
+        .seal(&key)
+        .unwrap();
+        assert!(matches!(
+            SignedRequest::open(&frame),
+            Err(DecodeError::TooLong {
+                what: "message body",
+                ..
+            })
+        ));
+    }
+}

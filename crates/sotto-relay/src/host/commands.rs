@@ -1,0 +1,450 @@
+//! Authorization and execution of each mailbox command inside a batch's transaction.
+
+use ed25519_dalek::VerifyingKey;
+use rand::{CryptoRng, RngCore};
+use sotto_proto::{Command, ErrorCode, Id, MailboxKind, Message, ResponseBody, SignedRequest};
+
+use super::records::{
+    decode_message, encode_message, load, message_key, save, verifying_key, CapabilityRecord,
+    LinkRecord, MailboxRecord, ReaderRecord, Role,
+};
+use super::{Appended, Authority, HostConfig, StatsDelta};
+use crate::store::{StoreError, Table, Txn};
+
+/// Messages a single fetch reads from the store at most; more than fit one frame.
+const FETCH_SCAN_LIMIT: usize = 1024;
+/// An idle mailbox's lifetime is refreshed by reads at most this often, so reads rarely write.
+const ACTIVITY_GRANULARITY_SECS: u64 = 60;
+
+pub(crate) struct Ctx<'a, R> {
+    pub txn: &'a mut dyn Txn,
+    pub now: u64,
+    pub config: &'a HostConfig,
+    pub rng: &'a mut R,
+    pub delta: StatsDelta,
+    pub appended: Vec<Appended>,
+}
+
+type Outcome = (ResponseBody, Option<Id>);
+
+/// Finds what the request acts on and checks its signature. `None` means AUTH: an unknown id and
+/// a bad signature both cost one lookup and one verification and get the same answer.
+pub(crate) fn authorize<R>(
+    ctx: &mut Ctx<'_, R>,
+    signed: &SignedRequest,
+    decoy_key: &VerifyingKey,
+) -> Result<Option<Authority>, StoreError> {
+    let request = &signed.request;
+    match &request.command {
+        Command::Create {
+            reader_key: key, ..
+        }
+        | Command::PutLink { owner_key: key, .. } => {
+            Ok(signed.verify(key).then(|| Authority::NewObject {
+                key: key.to_bytes(),
+            }))
+        }
+        Command::GetLink => {
+            let record: Option<LinkRecord> =
+                load(ctx.txn, Table::Links, request.target.as_bytes(), "link")?;
+            Ok(record
+                .filter(|link| link.expires_at > ctx.now)
+                .map(|record| Authority::Link {
+                    id: request.target,
+                    record,
+                }))
+        }
+        Command::DeleteLink => {
+            let record: Option<LinkRecord> =
+                load(ctx.txn, Table::Links, request.target.as_bytes(), "link")?;
+            let key = record
+                .as_ref()
+                .and_then(|link| verifying_key(&link.owner_key));
+            let valid = signed.verify(key.as_ref().unwrap_or(decoy_key));
+            Ok(record
+                .filter(|_| valid && key.is_some())
+                .map(|record| Authority::Link {
+                    id: request.target,
+                    record,
+                }))
+        }
+        _ => authorize_capability(ctx, signed, decoy_key),
+    }
+}
+
+fn authorize_capability<R>(
+    ctx: &mut Ctx<'_, R>,
+    signed: &SignedRequest,
+    decoy_key: &VerifyingKey,
+) -> Result<Option<Authority>, StoreError> {
+    let cap = signed.request.target;
+    let needed = match signed.request.command {
+        Command::Write { .. } => Role::Writer,
+        _ => Role::Reader,
+    };
+    let capability: Option<CapabilityRecord> =
+        load(ctx.txn, Table::Capabilities, cap.as_bytes(), "capability")?;
+    let found = match capability.filter(|c| c.role == needed) {
+        Some(c) => {
+            load::<MailboxRecord>(ctx.txn, Table::Mailboxes, &c.mailbox, "mailbox")?.map(|m| (c, m))
+        }
+        None => None,
+    };
+    let key = found.as_ref().and_then(|(_, mailbox)| {
+        let bytes = match needed {
+            Role::Writer => &mailbox.writer_key,
+            Role::Reader => &mailbox.reader(&cap)?.key,
+        };
+        verifying_key(bytes)
+    });
+    let valid = signed.verify(key.as_ref().unwrap_or(decoy_key));
+    Ok(match found {
+        Some((c, record)) if valid && key.is_some() => Some(Authority::Mailbox {
+            cap,
+            mailbox: c.mailbox,
+            record: Box::new(record),
+        }),
+        _ => None,
+    })
+}
+
+pub(crate) fn execute<R: RngCore + CryptoRng>(
+    ctx: &mut Ctx<'_, R>,
+    command: &Command,
+    authority: Authority,
+) -> Result<Outcome, StoreError> {
+    match (command, authority) {
+        (
+            Command::Create {
+                kind,
+                ttl_secs,
+                quota,
+                writer_key,
+                reader_key,
+            },
+            Authority::NewObject { .. },
+        ) => create(ctx, *kind, *ttl_secs, *quota, writer_key, reader_key),
+        (
+            Command::PutLink {
+                ttl_secs,
+                owner_key,
+                data,
+            },
+            Authority::NewObject { .. },
+        ) => put_link(ctx, *ttl_secs, owner_key, data),
+        (Command::GetLink, Authority::Link { record, .. }) => {
+            Ok((ResponseBody::LinkData(record.data), None))
+        }
+        (Command::DeleteLink, Authority::Link { id, .. }) => {
+            ctx.txn.remove(Table::Links, id.as_bytes())?;
+            ctx.delta.links -= 1;
+            Ok((ResponseBody::Done, None))
+        }
+        (
+            command,
+            Authority::Mailbox {
+                cap,
+                mailbox,
+                record,
+                ..
+            },
+        ) => {
+            let mut open = OpenMailbox {
+                id: mailbox,
+                record: *record,
+            };
+            mailbox_command(ctx, command, cap, &mut open)
+        }
+        _ => Ok((ResponseBody::Error(ErrorCode::Auth), None)),
+    }
+}
+
+struct OpenMailbox {
+    id: [u8; Id::LEN],
+    record: MailboxRecord,
+}
+
+fn mailbox_command<R: RngCore + CryptoRng>(
+    ctx: &mut Ctx<'_, R>,
+    command: &Command,
+    cap: Id,
+    mailbox: &mut OpenMailbox,
+) -> Result<Outcome, StoreError> {
+    if mailbox.record.is_expired(ctx.now) {
+        // The sweep has not reached it yet; it is already gone for clients.
+        return Ok((ResponseBody::Error(ErrorCode::Auth), None));
+    }
+    match command {
+        Command::Write { body } => write(ctx, mailbox, body),
+        Command::Subscribe => Ok((fetch(ctx, mailbox, &cap)?, Some(cap))),
+        Command::Fetch => Ok((fetch(ctx, mailbox, &cap)?, None)),
+        Command::Ack { seq } => ack(ctx, mailbox, &cap, *seq),
+        Command::AddReader { reader_key } => add_reader(ctx, mailbox, reader_key),
+        Command::RemoveReader { read_id } => remove_reader(ctx, mailbox, read_id),
+        Command::Delete => {
+            delete_mailbox(ctx, mailbox)?;
+            Ok((ResponseBody::Done, None))
+        }
+        _ => Ok((ResponseBody::Error(ErrorCode::Auth), None)),
+    }
+}
+
+fn clamp<T: Ord + Copy + Default>(asked: T, default: T, max: T) -> T {
+    if asked == T::default() {
+        default
+    } else {
+        asked.min(max)
+    }
+}
+
+fn create<R: RngCore + CryptoRng>(
+    ctx: &mut Ctx<'_, R>,
+    kind: MailboxKind,
+    ttl_secs: u32,
+    quota: u16,
+    writer_key: &VerifyingKey,
+    reader_key: &VerifyingKey,
+) -> Result<Outcome, StoreError> {
+    let (mailbox, write_id, read_id) = (
+        Id::random(ctx.rng),
+        Id::random(ctx.rng),
+        Id::random(ctx.rng),
+    );
+    let record = MailboxRecord {
+        kind: kind.code(),
+        ttl_secs: clamp(
+            ttl_secs,
+            ctx.config.default_ttl_secs,
+            ctx.config.max_ttl_secs,
+        ),
+        quota: clamp(quota, ctx.config.default_quota, ctx.config.max_quota),
+        write_id: *write_id.as_bytes(),
+        writer_key: writer_key.to_bytes(),
+        readers: vec![ReaderRecord {
+            read_id: *read_id.as_bytes(),
+            key: reader_key.to_bytes(),
+            cursor: 0,
+        }],
+        next_seq: 1,
+        first_seq: 1,
+        last_active: ctx.now,
+        closed: false,
+    };
+    save(ctx.txn, Table::Mailboxes, mailbox.as_bytes(), &record)?;
+    for (cap, role) in [(write_id, Role::Writer), (read_id, Role::Reader)] {
+        let capability = CapabilityRecord {
+            mailbox: *mailbox.as_bytes(),
+            role,
+        };
+        save(ctx.txn, Table::Capabilities, cap.as_bytes(), &capability)?;
+    }
+    ctx.delta.mailboxes += 1;
+    Ok((ResponseBody::Created { write_id, read_id }, None))
+}
+
+fn write<R>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    body: &[u8],
+) -> Result<Outcome, StoreError> {
+    let record = &mut mailbox.record;
+    if record.closed {
+        return Ok((ResponseBody::Error(ErrorCode::Auth), None));
+    }
+    if record.max_unacknowledged() >= u64::from(record.quota) {
+        return Ok((ResponseBody::Error(ErrorCode::Quota), None));
+    }
+    let seq = record.next_seq;
+    ctx.txn.put(
+        Table::Messages,
+        &message_key(&mailbox.id, seq),
+        &encode_message(ctx.now, body),
+    )?;
+    record.next_seq += 1;
+    record.last_active = ctx.now;
+    record.closed = record.kind() == MailboxKind::OneTimeRequest;
+    save(ctx.txn, Table::Mailboxes, &mailbox.id, record)?;
+    ctx.delta.messages += 1;
+    ctx.appended.push(Appended {
+        read_ids: record
+            .readers
+            .iter()
+            .map(|r| Id::from_bytes(r.read_id))
+            .collect(),
+        message: Message {
+            seq,
+            written_at: ctx.now,
+            body: body.to_vec(),
+        },
+    });
+    Ok((ResponseBody::Written { seq }, None))
+}
+
+/// The reader's waiting messages, oldest first, as many as fit one frame.
+fn fetch<R>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    cap: &Id,
+) -> Result<ResponseBody, StoreError> {
+    let record = &mailbox.record;
+    let Some(reader) = record.reader(cap) else {
+        return Ok(ResponseBody::Error(ErrorCode::Auth));
+    };
+    let from = (reader.cursor + 1).max(record.first_seq);
+    let entries = ctx.txn.range(
+        Table::Messages,
+        &message_key(&mailbox.id, from),
+        &message_key(&mailbox.id, record.next_seq),
+        FETCH_SCAN_LIMIT,
+    )?;
+    let mut messages = Vec::new();
+    let mut room = Message::BUDGET;
+    for (key, value) in entries {
+        let message = decode_message(&key, &value)?;
+        if record.message_expired(message.written_at, ctx.now) {
+            continue;
+        }
+        if message.encoded_len() > room {
+            break;
+        }
+        room -= message.encoded_len();
+        messages.push(message);
+    }
+    if ctx.now >= mailbox.record.last_active + ACTIVITY_GRANULARITY_SECS {
+        mailbox.record.last_active = ctx.now;
+        save(ctx.txn, Table::Mailboxes, &mailbox.id, &mailbox.record)?;
+    }
+    Ok(ResponseBody::Messages(messages))
+}
+
+fn ack<R>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    cap: &Id,
+    seq: u64,
+) -> Result<Outcome, StoreError> {
+    let last = mailbox.record.last_seq();
+    let Some(reader) = mailbox.record.reader_mut(cap) else {
+        return Ok((ResponseBody::Error(ErrorCode::Auth), None));
+    };
+    reader.cursor = reader.cursor.max(seq.min(last));
+    mailbox.record.last_active = ctx.now;
+    settle(ctx, mailbox)?;
+    Ok((ResponseBody::Done, None))
+}
+
+/// After cursors moved or readers left: deletes what every reader has acknowledged, and the
+/// mailbox itself once it has no reader or is a one-time mailbox whose message was read.
+fn settle<R>(ctx: &mut Ctx<'_, R>, mailbox: &mut OpenMailbox) -> Result<(), StoreError> {
+    let record = &mut mailbox.record;
+    let read_by_all = record.min_cursor();
+    if record.readers.is_empty() || (record.closed && read_by_all >= record.last_seq()) {
+        return delete_mailbox(ctx, mailbox);
+    }
+    if read_by_all >= record.first_seq {
+        let removed = ctx.txn.remove_range(
+            Table::Messages,
+            &message_key(&mailbox.id, record.first_seq),
+            &message_key(&mailbox.id, read_by_all + 1),
+        )?;
+        ctx.delta.messages -= removed as i64;
+        record.first_seq = read_by_all + 1;
+    }
+    save(ctx.txn, Table::Mailboxes, &mailbox.id, record)
+}
+
+fn add_reader<R: RngCore + CryptoRng>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    reader_key: &VerifyingKey,
+) -> Result<Outcome, StoreError> {
+    let read_id = Id::random(ctx.rng);
+    // A new reader receives what is written from now on.
+    let cursor = mailbox.record.last_seq();
+    mailbox.record.readers.push(ReaderRecord {
+        read_id: *read_id.as_bytes(),
+        key: reader_key.to_bytes(),
+        cursor,
+    });
+    mailbox.record.last_active = ctx.now;
+    let capability = CapabilityRecord {
+        mailbox: mailbox.id,
+        role: Role::Reader,
+    };
+    save(
+        ctx.txn,
+        Table::Capabilities,
+        read_id.as_bytes(),
+        &capability,
+    )?;
+    save(ctx.txn, Table::Mailboxes, &mailbox.id, &mailbox.record)?;
+    Ok((ResponseBody::ReaderAdded { read_id }, None))
+}
+
+fn remove_reader<R>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    read_id: &Id,
+) -> Result<Outcome, StoreError> {
+    let before = mailbox.record.readers.len();
+    mailbox
+        .record
+        .readers
+        .retain(|r| &r.read_id != read_id.as_bytes());
+    if mailbox.record.readers.len() == before {
+        // Not a reader of this mailbox: the same answer as any unknown id.
+        return Ok((ResponseBody::Error(ErrorCode::Auth), None));
+    }
+    ctx.txn.remove(Table::Capabilities, read_id.as_bytes())?;
+    mailbox.record.last_active = ctx.now;
+    settle(ctx, mailbox)?;
+    Ok((ResponseBody::Done, None))
+}
+
+fn delete_mailbox<R>(ctx: &mut Ctx<'_, R>, mailbox: &OpenMailbox) -> Result<(), StoreError> {
+    let removed = remove_mailbox(ctx.txn, &mailbox.id, &mailbox.record)?;
+    ctx.delta.messages -= removed as i64;
+    ctx.delta.mailboxes -= 1;
+    Ok(())
+}
+
+/// Removes a mailbox with its capabilities and messages; returns how many messages went.
+pub(crate) fn remove_mailbox(
+    txn: &mut dyn Txn,
+    id: &[u8; Id::LEN],
+    record: &MailboxRecord,
+) -> Result<u64, StoreError> {
+    txn.remove(Table::Capabilities, &record.write_id)?;
+    for reader in &record.readers {
+        txn.remove(Table::Capabilities, &reader.read_id)?;
+    }
+    let removed = txn.remove_range(
+        Table::Messages,
+        &message_key(id, 0),
+        &message_key(id, u64::MAX),
+    )?;
+    txn.remove(Table::Mailboxes, id)?;
+    Ok(removed)
+}
+
+fn put_link<R: RngCore + CryptoRng>(
+    ctx: &mut Ctx<'_, R>,
+    ttl_secs: u32,
+    owner_key: &VerifyingKey,
+    data: &[u8],
+) -> Result<Outcome, StoreError> {
+    let link_id = Id::random(ctx.rng);
+    let ttl = clamp(
+        ttl_secs,
+        ctx.config.default_ttl_secs,
+        ctx.config.max_ttl_secs,
+    );
+    let record = LinkRecord {
+        owner_key: owner_key.to_bytes(),
+        expires_at: ctx.now + u64::from(ttl),
+        data: data.to_vec(),
+    };
+    save(ctx.txn, Table::Links, link_id.as_bytes(), &record)?;
+    ctx.delta.links += 1;
+    Ok((ResponseBody::LinkStored { link_id }, None))
+}

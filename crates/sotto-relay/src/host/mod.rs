@@ -1,0 +1,324 @@
+//! The mailbox host as a state machine: request frames and the time go in; response frames,
+//! the messages to push and counters come out. It never touches a socket or a clock, so every
+//! rule is tested deterministically.
+//!
+//! A batch of requests runs in one store transaction (group commit): one disk sync answers many
+//! writes, and no answer leaves before the data it reports is durable.
+
+mod commands;
+mod records;
+mod sweep;
+#[cfg(test)]
+mod tests;
+
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use rand::{CryptoRng, RngCore};
+use sotto_proto::{
+    ErrorCode, Id, Message, Response, ResponseBody, SignedRequest, REPLAY_WINDOW_SECS,
+};
+
+use crate::store::{Store, StoreError, Table};
+
+/// Limits and defaults a relay operator sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HostConfig {
+    pub default_ttl_secs: u32,
+    pub max_ttl_secs: u32,
+    pub default_quota: u16,
+    pub max_quota: u16,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        Self {
+            default_ttl_secs: 21 * 24 * 3600,
+            max_ttl_secs: 90 * 24 * 3600,
+            default_quota: 128,
+            max_quota: 1024,
+        }
+    }
+}
+
+/// The answer to one request, with what the shell needs for routing and metrics.
+#[derive(Debug, Clone)]
+pub struct Handled {
+    pub frame: Vec<u8>,
+    /// The command's name; `None` when the request could not be decoded.
+    pub command: Option<&'static str>,
+    pub error: Option<ErrorCode>,
+    /// Set when an authorized subscribe asks for pushes to this read id.
+    pub subscribed: Option<Id>,
+}
+
+/// A message appended by this batch, to be pushed to these readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Appended {
+    pub read_ids: Vec<Id>,
+    pub message: Message,
+}
+
+#[derive(Debug, Default)]
+pub struct BatchOutcome {
+    /// One per request, in request order.
+    pub handled: Vec<Handled>,
+    pub appended: Vec<Appended>,
+}
+
+/// Counts that identify nothing: how much the host holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HostStats {
+    pub mailboxes: u64,
+    pub messages: u64,
+    pub links: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct StatsDelta {
+    mailboxes: i64,
+    messages: i64,
+    links: i64,
+}
+
+impl HostStats {
+    fn apply(&mut self, delta: StatsDelta) {
+        self.mailboxes = self.mailboxes.saturating_add_signed(delta.mailboxes);
+        self.messages = self.messages.saturating_add_signed(delta.messages);
+        self.links = self.links.saturating_add_signed(delta.links);
+    }
+}
+
+pub struct Host<S> {
+    store: S,
+    config: HostConfig,
+    stats: HostStats,
+    /// Checked against when an id is unknown, so an unknown id costs what a bad signature costs.
+    decoy_key: VerifyingKey,
+    sweep_from: sweep::Position,
+}
+
+impl<S: Store> Host<S> {
+    pub fn open(mut store: S, config: HostConfig) -> Result<Self, StoreError> {
+        let txn = store.begin()?;
+        let stats = HostStats {
+            mailboxes: txn.count(Table::Mailboxes)?,
+            messages: txn.count(Table::Messages)?,
+            links: txn.count(Table::Links)?,
+        };
+        drop(txn);
+        Ok(Self {
+            store,
+            config,
+            stats,
+            decoy_key: SigningKey::generate(&mut rand::rngs::OsRng).verifying_key(),
+            sweep_from: sweep::Position::default(),
+        })
+    }
+
+    pub fn stats(&self) -> HostStats {
+        self.stats
+    }
+
+    /// Answers a batch of request frames at unix time `now`. If the store fails, nothing of the
+    /// batch is kept and every request is answered INTERNAL.
+    pub fn handle_batch<R: RngCore + CryptoRng>(
+        &mut self,
+        frames: &[Vec<u8>],
+        now: u64,
+        rng: &mut R,
+    ) -> BatchOutcome {
+        match self.try_batch(frames, now, rng) {
+            Ok((outcome, delta)) => {
+                self.stats.apply(delta);
+                outcome
+            }
+            Err(error) => {
+                tracing::error!(%error, "store failed; answering the batch INTERNAL");
+                let handled = frames
+                    .iter()
+                    .map(|frame| {
+                        let (nonce, command) = match SignedRequest::open(frame) {
+                            Ok(signed) => {
+                                (signed.request.nonce, Some(signed.request.command.name()))
+                            }
+                            Err(_) => ([0; 16], None),
+                        };
+                        answer(
+                            nonce,
+                            command,
+                            ResponseBody::Error(ErrorCode::Internal),
+                            None,
+                        )
+                    })
+                    .collect();
+                BatchOutcome {
+                    handled,
+                    appended: Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn try_batch<R: RngCore + CryptoRng>(
+        &mut self,
+        frames: &[Vec<u8>],
+        now: u64,
+        rng: &mut R,
+    ) -> Result<(BatchOutcome, StatsDelta), StoreError> {
+        let mut txn = self.store.begin()?;
+        let mut ctx = commands::Ctx {
+            txn: txn.as_mut(),
+            now,
+            config: &self.config,
+            rng,
+            delta: StatsDelta::default(),
+            appended: Vec::new(),
+        };
+        let mut handled = Vec::with_capacity(frames.len());
+        for frame in frames {
+            handled.push(handle_one(&mut ctx, &self.decoy_key, frame)?);
+        }
+        let (delta, appended) = (ctx.delta, ctx.appended);
+        txn.commit()?;
+        Ok((BatchOutcome { handled, appended }, delta))
+    }
+
+    /// Deletes what has expired by `now`: idle mailboxes, old messages, links, old nonces. Works
+    /// through the mailboxes a slice at a time; call it about once a second.
+    pub fn sweep(&mut self, now: u64) -> Result<(), StoreError> {
+        let mut txn = self.store.begin()?;
+        let (delta, next) = sweep::run(txn.as_mut(), now, &self.sweep_from)?;
+        txn.commit()?;
+        self.stats.apply(delta);
+        self.sweep_from = next;
+        Ok(())
+    }
+}
+
+fn answer(
+    nonce: [u8; 16],
+    command: Option<&'static str>,
+    body: ResponseBody,
+    subscribed: Option<Id>,
+) -> Handled {
+    let error = match body {
+        ResponseBody::Error(code) => Some(code),
+        _ => None,
+    };
+    let response = Response { nonce, body };
+    let frame = response
+        .seal()
+        .or_else(|_| {
+            Response {
+                nonce,
+                body: ResponseBody::Error(ErrorCode::Internal),
+            }
+            .seal()
+        })
+        .unwrap_or_default();
+    Handled {
+        frame,
+        command,
+        error,
+        subscribed,
+    }
+}
+
+/// The key a mutating request's answer is remembered under: time first, so old entries are
+/// removed with one range delete.
+fn nonce_key(timestamp: u64, principal: &[u8; 32], nonce: &[u8; 16]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + 32 + 16);
+    key.extend_from_slice(&timestamp.to_be_bytes());
+    key.extend_from_slice(principal);
+    key.extend_from_slice(nonce);
+    key
+}
+
+fn handle_one<R: RngCore + CryptoRng>(
+    ctx: &mut commands::Ctx<'_, R>,
+    decoy_key: &VerifyingKey,
+    frame: &[u8],
+) -> Result<Handled, StoreError> {
+    let signed = match SignedRequest::open(frame) {
+        Ok(signed) => signed,
+        Err(_) => {
+            return Ok(answer(
+                [0; 16],
+                None,
+                ResponseBody::Error(ErrorCode::Malformed),
+                None,
+            ))
+        }
+    };
+    let request = &signed.request;
+    let name = request.command.name();
+    let reply = |body| Ok(answer(request.nonce, Some(name), body, None));
+    if request.timestamp.abs_diff(ctx.now) > REPLAY_WINDOW_SECS {
+        return reply(ResponseBody::Error(ErrorCode::Stale));
+    }
+    let authority = match commands::authorize(ctx, &signed, decoy_key) {
+        Ok(Some(authority)) => authority,
+        Ok(None) => return reply(ResponseBody::Error(ErrorCode::Auth)),
+        Err(StoreError::Corrupt { what, reason }) => {
+            tracing::error!(what, %reason, "corrupt record");
+            return reply(ResponseBody::Error(ErrorCode::Internal));
+        }
+        Err(other) => return Err(other),
+    };
+    let remembered = request
+        .command
+        .mutates()
+        .then(|| nonce_key(request.timestamp, &authority.principal(), &request.nonce));
+    if let Some(key) = &remembered {
+        if let Some(first) = ctx.txn.get(Table::Nonces, key)? {
+            return match Response::decode(&first) {
+                Ok(response) => reply(response.body),
+                Err(_) => reply(ResponseBody::Error(ErrorCode::Internal)),
+            };
+        }
+    }
+    let (body, subscribed) = match commands::execute(ctx, &request.command, authority) {
+        Ok(done) => done,
+        Err(StoreError::Corrupt { what, reason }) => {
+            tracing::error!(what, %reason, "corrupt record");
+            (ResponseBody::Error(ErrorCode::Internal), None)
+        }
+        Err(other) => return Err(other),
+    };
+    let handled = answer(request.nonce, Some(name), body, subscribed);
+    if let Some(key) = remembered {
+        let (_, encoded) = sotto_proto::open_frame(&handled.frame)
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        ctx.txn.put(Table::Nonces, &key, encoded)?;
+    }
+    Ok(handled)
+}
+
+/// What a verified request may act on.
+pub(crate) enum Authority {
+    /// A `Create` or `PutLink`, signed by the key it introduces.
+    NewObject {
+        key: [u8; 32],
+    },
+    Mailbox {
+        cap: Id,
+        mailbox: [u8; Id::LEN],
+        record: Box<records::MailboxRecord>,
+    },
+    Link {
+        id: Id,
+        record: records::LinkRecord,
+    },
+}
+
+impl Authority {
+    fn principal(&self) -> [u8; 32] {
+        let mut principal = [0u8; 32];
+        match self {
+            Self::NewObject { key } => principal = *key,
+            Self::Mailbox { cap, .. } | Self::Link { id: cap, .. } => {
+                principal[..Id::LEN].copy_from_slice(cap.as_bytes())
+            }
+        }
+        principal
+    }
+}

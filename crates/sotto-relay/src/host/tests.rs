@@ -1,0 +1,344 @@
+//! The host's rules, checked deterministically with a fixed clock and the in-memory store.
+
+use ed25519_dalek::SigningKey;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use sotto_proto::{
+    Command, ErrorCode, Id, MailboxKind, Message, Request, Response, ResponseBody, MAX_MESSAGE_LEN,
+};
+
+use super::{Host, HostConfig};
+use crate::store::MemoryStore;
+
+const T0: u64 = 1_800_000_000;
+
+struct Bench {
+    host: Host<MemoryStore>,
+    rng: StdRng,
+    now: u64,
+}
+
+struct Mailbox {
+    write_id: Id,
+    writer: SigningKey,
+    read_id: Id,
+    reader: SigningKey,
+}
+
+impl Bench {
+    fn new() -> Self {
+        Self {
+            host: Host::open(MemoryStore::new(), HostConfig::default()).unwrap(),
+            rng: StdRng::seed_from_u64(7),
+            now: T0,
+        }
+    }
+
+    fn key(&mut self) -> SigningKey {
+        SigningKey::generate(&mut self.rng)
+    }
+
+    fn request(&mut self, command: Command, target: Id) -> Request {
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut self.rng, &mut nonce);
+        Request {
+            command,
+            nonce,
+            timestamp: self.now,
+            target,
+        }
+    }
+
+    fn send_frame(&mut self, frame: Vec<u8>) -> ResponseBody {
+        let outcome = self.host.handle_batch(&[frame], self.now, &mut self.rng);
+        Response::open(&outcome.handled[0].frame).unwrap().body
+    }
+
+    fn send(&mut self, command: Command, target: Id, key: &SigningKey) -> ResponseBody {
+        let frame = self.request(command, target).seal(key).unwrap();
+        self.send_frame(frame)
+    }
+
+    fn create(&mut self, kind: MailboxKind, ttl_secs: u32, quota: u16) -> Mailbox {
+        let (writer, reader) = (self.key(), self.key());
+        let command = Command::Create {
+            kind,
+            ttl_secs,
+            quota,
+            writer_key: writer.verifying_key(),
+            reader_key: reader.verifying_key(),
+        };
+        match self.send(command, Id::from_bytes([0; Id::LEN]), &reader) {
+            ResponseBody::Created { write_id, read_id } => Mailbox {
+                write_id,
+                writer,
+                read_id,
+                reader,
+            },
+            other => panic!("create failed: {other:?}"),
+        }
+    }
+
+    fn write(&mut self, mailbox: &Mailbox, body: &[u8]) -> ResponseBody {
+        let writer = mailbox.writer.clone();
+        self.send(
+            Command::Write {
+                body: body.to_vec(),
+            },
+            mailbox.write_id,
+            &writer,
+        )
+    }
+
+    fn fetch(&mut self, read_id: Id, reader: &SigningKey) -> Vec<Message> {
+        match self.send(Command::Fetch, read_id, reader) {
+            ResponseBody::Messages(messages) => messages,
+            other => panic!("fetch failed: {other:?}"),
+        }
+    }
+
+    fn bodies(&mut self, read_id: Id, reader: &SigningKey) -> Vec<Vec<u8>> {
+        self.fetch(read_id, reader)
+            .into_iter()
+            .map(|m| m.body)
+            .collect()
+    }
+}
+
+fn auth() -> ResponseBody {
+    ResponseBody::Error(ErrorCode::Auth)
+}
+
+#[test]
+fn writes_keep_one_order_and_acks_delete() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    for i in 0..5u8 {
+        assert_eq!(
+            b.write(&m, &[i]),
+            ResponseBody::Written {
+                seq: u64::from(i) + 1
+            }
+        );
+    }
+    assert_eq!(
+        b.bodies(m.read_id, &m.reader),
+        vec![vec![0], vec![1], vec![2], vec![3], vec![4]]
+    );
+    assert_eq!(
+        b.send(Command::Ack { seq: 3 }, m.read_id, &m.reader),
+        ResponseBody::Done
+    );
+    assert_eq!(b.bodies(m.read_id, &m.reader), vec![vec![3], vec![4]]);
+    assert_eq!(b.host.stats().messages, 2);
+}
+
+#[test]
+fn a_message_stays_until_every_reader_acknowledged_it() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let second = b.key();
+    let ResponseBody::ReaderAdded { read_id: second_id } = b.send(
+        Command::AddReader {
+            reader_key: second.verifying_key(),
+        },
+        m.read_id,
+        &m.reader,
+    ) else {
+        panic!("add reader failed")
+    };
+    b.write(&m, b"hello");
+    assert_eq!(b.bodies(second_id, &second), vec![b"hello".to_vec()]);
+    b.send(Command::Ack { seq: 1 }, m.read_id, &m.reader);
+    assert_eq!(
+        b.host.stats().messages,
+        1,
+        "the second reader has not acknowledged"
+    );
+    assert_eq!(b.bodies(second_id, &second), vec![b"hello".to_vec()]);
+    b.send(Command::Ack { seq: 1 }, second_id, &second);
+    assert_eq!(b.host.stats().messages, 0);
+    // Removing a reader releases what only it was holding back.
+    b.write(&m, b"again");
+    assert_eq!(
+        b.send(
+            Command::RemoveReader { read_id: second_id },
+            m.read_id,
+            &m.reader
+        ),
+        ResponseBody::Done
+    );
+    assert_eq!(b.send(Command::Fetch, second_id, &second), auth());
+    b.send(Command::Ack { seq: 2 }, m.read_id, &m.reader);
+    assert_eq!(b.host.stats().messages, 0);
+}
+
+#[test]
+fn quota_counts_unacknowledged_messages() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 3);
+    for _ in 0..3 {
+        assert!(matches!(b.write(&m, b"x"), ResponseBody::Written { .. }));
+    }
+    assert_eq!(b.write(&m, b"x"), ResponseBody::Error(ErrorCode::Quota));
+    b.send(Command::Ack { seq: 1 }, m.read_id, &m.reader);
+    assert!(matches!(
+        b.write(&m, b"x"),
+        ResponseBody::Written { seq: 4 }
+    ));
+}
+
+#[test]
+fn one_time_mailbox_takes_one_write_and_is_gone_once_read() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::OneTimeRequest, 0, 0);
+    assert_eq!(b.write(&m, b"welcome"), ResponseBody::Written { seq: 1 });
+    assert_eq!(b.write(&m, b"second"), auth());
+    assert_eq!(b.bodies(m.read_id, &m.reader), vec![b"welcome".to_vec()]);
+    b.send(Command::Ack { seq: 1 }, m.read_id, &m.reader);
+    assert_eq!(b.send(Command::Fetch, m.read_id, &m.reader), auth());
+    assert_eq!(b.host.stats().mailboxes, 0);
+}
+
+#[test]
+fn unknown_ids_and_wrong_keys_get_the_same_answer() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let stranger = b.key();
+    let unknown = Id::random(&mut b.rng);
+    assert_eq!(b.send(Command::Fetch, m.read_id, &stranger), auth());
+    assert_eq!(b.send(Command::Fetch, unknown, &m.reader), auth());
+    // A writer capability does not read, and a reader's does not write.
+    assert_eq!(b.send(Command::Fetch, m.write_id, &m.writer), auth());
+    let reader = m.reader.clone();
+    assert_eq!(
+        b.send(Command::Write { body: vec![1] }, m.read_id, &reader),
+        auth()
+    );
+    let response_len = |body: ResponseBody| {
+        Response {
+            nonce: [0; 16],
+            body,
+        }
+        .encode()
+        .len()
+    };
+    assert_eq!(response_len(auth()), response_len(auth()));
+}
+
+#[test]
+fn stale_requests_are_refused() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let mut request = b.request(Command::Fetch, m.read_id);
+    request.timestamp = T0 - 3600;
+    let frame = request.seal(&m.reader).unwrap();
+    assert_eq!(b.send_frame(frame), ResponseBody::Error(ErrorCode::Stale));
+}
+
+#[test]
+fn a_retried_write_is_appended_once() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let frame = b
+        .request(
+            Command::Write {
+                body: b"once".to_vec(),
+            },
+            m.write_id,
+        )
+        .seal(&m.writer)
+        .unwrap();
+    let outcome = b
+        .host
+        .handle_batch(&[frame.clone(), frame], b.now, &mut b.rng);
+    let answers: Vec<_> = outcome
+        .handled
+        .iter()
+        .map(|h| Response::open(&h.frame).unwrap().body)
+        .collect();
+    assert_eq!(answers, vec![ResponseBody::Written { seq: 1 }; 2]);
+    assert_eq!(outcome.appended.len(), 1);
+    assert_eq!(b.fetch(m.read_id, &m.reader).len(), 1);
+}
+
+#[test]
+fn messages_and_idle_mailboxes_expire() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::File, 10, 0);
+    b.write(&m, b"early");
+    b.now += 6;
+    b.write(&m, b"late");
+    b.now += 5;
+    assert_eq!(
+        b.bodies(m.read_id, &m.reader),
+        vec![b"late".to_vec()],
+        "expired before the sweep ran"
+    );
+    b.host.sweep(b.now).unwrap();
+    assert_eq!(b.host.stats().messages, 1);
+    b.now += 11;
+    b.host.sweep(b.now).unwrap();
+    assert_eq!(b.host.stats(), Default::default());
+    assert_eq!(b.send(Command::Fetch, m.read_id, &m.reader), auth());
+}
+
+#[test]
+fn link_data_round_trips_and_expires() {
+    let mut b = Bench::new();
+    let owner = b.key();
+    let put = Command::PutLink {
+        ttl_secs: 30,
+        owner_key: owner.verifying_key(),
+        data: b"sealed".to_vec(),
+    };
+    let ResponseBody::LinkStored { link_id } = b.send(put, Id::from_bytes([0; Id::LEN]), &owner)
+    else {
+        panic!("put link failed")
+    };
+    let anyone = b.key();
+    assert_eq!(
+        b.send(Command::GetLink, link_id, &anyone),
+        ResponseBody::LinkData(b"sealed".to_vec())
+    );
+    assert_eq!(b.send(Command::DeleteLink, link_id, &anyone), auth());
+    b.now += 31;
+    assert_eq!(b.send(Command::GetLink, link_id, &anyone), auth());
+    b.host.sweep(b.now).unwrap();
+    assert_eq!(b.host.stats().links, 0);
+}
+
+#[test]
+fn delete_removes_everything() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::ContactAddress, 0, 0);
+    b.write(&m, &vec![9; MAX_MESSAGE_LEN]);
+    assert_eq!(
+        b.send(Command::Delete, m.read_id, &m.reader),
+        ResponseBody::Done
+    );
+    assert_eq!(b.host.stats(), Default::default());
+    assert_eq!(b.write(&m, b"late"), auth());
+}
+
+#[test]
+fn garbage_is_answered_malformed() {
+    let mut b = Bench::new();
+    assert_eq!(
+        b.send_frame(vec![0; 10]),
+        ResponseBody::Error(ErrorCode::Malformed)
+    );
+}
+
+#[test]
+fn a_fetch_returns_what_fits_one_frame() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    for _ in 0..5 {
+        b.write(&m, &vec![1; 6000]);
+    }
+    let first = b.fetch(m.read_id, &m.reader);
+    assert_eq!(first.len(), 2);
+    b.send(Command::Ack { seq: 2 }, m.read_id, &m.reader);
+    assert_eq!(b.fetch(m.read_id, &m.reader)[0].seq, 3);
+}

@@ -1,0 +1,80 @@
+//! One behaviour, checked against every backend.
+
+use super::*;
+
+fn backends() -> Vec<(Box<dyn Store>, Option<std::path::PathBuf>)> {
+    let path =
+        std::env::temp_dir().join(format!("sotto-store-test-{}.redb", rand::random::<u64>()));
+    let redb = RedbStore::open(&path).expect("open redb");
+    vec![
+        (Box::new(MemoryStore::new()), None),
+        (Box::new(redb), Some(path)),
+    ]
+}
+
+fn each_backend(check: impl Fn(&mut dyn Store)) {
+    for (mut store, path) in backends() {
+        check(store.as_mut());
+        drop(store);
+        if let Some(path) = path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[test]
+fn committed_writes_are_visible_and_ordered() {
+    each_backend(|store| {
+        let mut txn = store.begin().unwrap();
+        for key in [[3u8], [1], [2]] {
+            txn.put(Table::Messages, &key, &key).unwrap();
+        }
+        txn.commit().unwrap();
+        let txn = store.begin().unwrap();
+        let keys: Vec<Vec<u8>> = txn
+            .range(Table::Messages, &[0], &[9], 10)
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(keys, vec![vec![1], vec![2], vec![3]]);
+        assert_eq!(txn.range(Table::Messages, &[0], &[9], 2).unwrap().len(), 2);
+        assert_eq!(txn.get(Table::Links, &[1]).unwrap(), None);
+    });
+}
+
+#[test]
+fn a_dropped_transaction_changes_nothing() {
+    each_backend(|store| {
+        let mut txn = store.begin().unwrap();
+        txn.put(Table::Mailboxes, b"a", b"1").unwrap();
+        txn.commit().unwrap();
+        let mut txn = store.begin().unwrap();
+        txn.put(Table::Mailboxes, b"a", b"2").unwrap();
+        txn.put(Table::Mailboxes, b"b", b"3").unwrap();
+        txn.remove(Table::Mailboxes, b"a").unwrap();
+        drop(txn);
+        let txn = store.begin().unwrap();
+        assert_eq!(
+            txn.get(Table::Mailboxes, b"a").unwrap(),
+            Some(b"1".to_vec())
+        );
+        assert_eq!(txn.get(Table::Mailboxes, b"b").unwrap(), None);
+    });
+}
+
+#[test]
+fn remove_range_removes_exactly_the_range() {
+    each_backend(|store| {
+        let mut txn = store.begin().unwrap();
+        for key in 0u8..10 {
+            txn.put(Table::Nonces, &[key], b"x").unwrap();
+        }
+        assert_eq!(txn.remove_range(Table::Nonces, &[2], &[5]).unwrap(), 3);
+        assert_eq!(txn.remove_range(Table::Nonces, &[5], &[2]).unwrap(), 0);
+        txn.commit().unwrap();
+        let txn = store.begin().unwrap();
+        assert_eq!(txn.range(Table::Nonces, &[0], &[10], 100).unwrap().len(), 7);
+        assert_eq!(txn.get(Table::Nonces, &[4]).unwrap(), None);
+    });
+}
