@@ -1,1 +1,13 @@
+//! The sotto client library. In this version: a mailbox client ([`MailboxClient`]) over a
+//! [`Transport`], with a direct QUIC transport pinned to the relay's fingerprint.
 
+mod capability;
+mod direct;
+mod mailbox;
+mod pin;
+mod transport;
+
+pub use capability::{LinkCap, NewMailbox, ReadCap, WriteCap};
+pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
+pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
+pub use transport::{Transport, TransportError};

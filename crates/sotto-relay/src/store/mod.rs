@@ -63,6 +63,12 @@ pub trait Store: Send {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError>;
 }
 
+impl<S: Store + ?Sized> Store for Box<S> {
+    fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError> {
+        (**self).begin()
+    }
+}
+
 /// One transaction. Nothing is durable before `commit` returns; a transaction dropped without
 /// `commit` leaves the store as it was.
 pub trait Txn {

@@ -1,0 +1,44 @@
+//! The capabilities a client holds: an id on a host and the key that signs its commands.
+
+use ed25519_dalek::SigningKey;
+use sotto_proto::Id;
+
+/// The right to write to a mailbox.
+#[derive(Clone)]
+pub struct WriteCap {
+    pub id: Id,
+    pub key: SigningKey,
+}
+
+/// One reader's right to read, acknowledge and manage a mailbox.
+#[derive(Clone)]
+pub struct ReadCap {
+    pub id: Id,
+    pub key: SigningKey,
+}
+
+/// The right to delete a link's data before its TTL.
+#[derive(Clone)]
+pub struct LinkCap {
+    pub id: Id,
+    pub key: SigningKey,
+}
+
+/// Both sides of a mailbox just created.
+#[derive(Clone)]
+pub struct NewMailbox {
+    pub write: WriteCap,
+    pub read: ReadCap,
+}
+
+/// Capabilities hold secret keys: their `Debug` shows neither id nor key.
+macro_rules! redacted_debug {
+    ($($name:ident),*) => {$(
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    )*};
+}
+redacted_debug!(WriteCap, ReadCap, LinkCap, NewMailbox);

@@ -1,0 +1,156 @@
+//! The direct transport: one QUIC connection to the host, pinned to its fingerprint. It is the
+//! only transport in this version; the onion transport takes its place as the default later.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use quinn::crypto::rustls::QuicClientConfig;
+use sotto_proto::{RelayAddress, ALPN, FRAME_LEN};
+use tokio::sync::{mpsc, Mutex};
+
+use crate::pin::PinnedRelay;
+use crate::transport::{Transport, TransportError};
+
+/// Longest wait for one answer before the request is sent again.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long a request is retried: below the host's replay window, so a retry that arrives after
+/// the host committed the first copy still gets the first answer.
+pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(60);
+
+pub struct DirectTransport {
+    endpoint: quinn::Endpoint,
+    config: quinn::ClientConfig,
+    remote: SocketAddr,
+    connection: Mutex<Option<quinn::Connection>>,
+    pushes_in: mpsc::UnboundedSender<Vec<u8>>,
+    pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    epoch: Arc<AtomicU64>,
+    retry_for: Duration,
+}
+
+impl DirectTransport {
+    /// Resolves the relay's address and connects, checking the relay's identity.
+    pub async fn connect(address: &RelayAddress) -> Result<Self, TransportError> {
+        let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
+            .await
+            .map_err(|e| TransportError::Connect(format!("cannot resolve {}: {e}", address.host)))?
+            .next()
+            .ok_or_else(|| TransportError::Connect(format!("{} has no address", address.host)))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(address.fingerprint, provider)))
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![ALPN.to_vec()];
+        let tls = QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
+        let mut config = quinn::ClientConfig::new(Arc::new(tls));
+        let mut transport = quinn::TransportConfig::default();
+        transport.keep_alive_interval(Some(KEEP_ALIVE));
+        config.transport_config(Arc::new(transport));
+        let bind: SocketAddr = if remote.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
+            .parse()
+            .map_err(|_| TransportError::Connect("bad bind address".into()))?;
+        let endpoint = quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
+        let (pushes_in, pushes_out) = mpsc::unbounded_channel();
+        let transport = Self {
+            endpoint,
+            config,
+            remote,
+            connection: Mutex::new(None),
+            pushes_in,
+            pushes_out: Mutex::new(pushes_out),
+            epoch: Arc::new(AtomicU64::new(0)),
+            retry_for: DEFAULT_RETRY_FOR,
+        };
+        transport.connection().await?;
+        Ok(transport)
+    }
+
+    /// Changes how long a request is retried across lost connections.
+    pub fn retry_for(mut self, duration: Duration) -> Self {
+        self.retry_for = duration;
+        self
+    }
+
+    /// The open connection, or a new one if there is none.
+    async fn connection(&self) -> Result<quinn::Connection, TransportError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref().filter(|c| c.close_reason().is_none()) {
+            return Ok(connection.clone());
+        }
+        let connecting = self
+            .endpoint
+            .connect_with(self.config.clone(), self.remote, "sotto-relay")
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        let connection = tokio::time::timeout(ATTEMPT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
+            .map_err(|e| TransportError::Connect(e.to_string()))?;
+        tokio::spawn(receive_pushes(connection.clone(), self.pushes_in.clone(), self.epoch.clone()));
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    async fn attempt(&self, frame: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let connection = self.connection().await?;
+        let exchange = async {
+            let (mut send, mut recv) = connection.open_bi().await.map_err(connection_error)?;
+            send.write_all(frame).await.map_err(connection_error)?;
+            send.finish().map_err(connection_error)?;
+            recv.read_to_end(FRAME_LEN).await.map_err(connection_error)
+        };
+        tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
+    }
+}
+
+fn connection_error(error: impl std::fmt::Display) -> TransportError {
+    TransportError::Connection(error.to_string())
+}
+
+/// Forwards the pushes of one connection; when it ends, the epoch moves on.
+async fn receive_pushes(connection: quinn::Connection, pushes: mpsc::UnboundedSender<Vec<u8>>, epoch: Arc<AtomicU64>) {
+    while let Ok(mut stream) = connection.accept_uni().await {
+        if let Ok(frame) = stream.read_to_end(FRAME_LEN).await {
+            if pushes.send(frame).is_err() {
+                break;
+            }
+        }
+    }
+    epoch.fetch_add(1, Ordering::SeqCst);
+}
+
+impl Transport for DirectTransport {
+    async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let deadline = Instant::now() + self.retry_for;
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.attempt(&frame).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) if Instant::now() + backoff < deadline => {
+                    tracing::debug!(%error, "request failed; sending it again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    async fn next_push(&self) -> Option<Vec<u8>> {
+        self.pushes_out.lock().await.recv().await
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,267 @@
+//! The mailbox client: every mailbox command as an async call over any [`Transport`].
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::SigningKey;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sotto_proto::{Command, ErrorCode, Id, MailboxKind, Message, Push, Request, Response, ResponseBody};
+use thiserror::Error;
+
+use crate::capability::{LinkCap, NewMailbox, ReadCap, WriteCap};
+use crate::transport::{Transport, TransportError};
+
+/// How often a client waiting for pushes checks that its subscriptions still stand.
+const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(1);
+
+#[derive(Debug, Error)]
+pub enum ClientError {
+    #[error("the host refused: {0}")]
+    Host(ErrorCode),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("the host's answer makes no sense: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The host's error code, if the host refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Host(code) => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+/// What to ask for when creating a mailbox; zeros take the host's defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct MailboxOptions {
+    pub kind: MailboxKind,
+    pub ttl_secs: u32,
+    pub quota: u16,
+}
+
+impl MailboxOptions {
+    pub fn new(kind: MailboxKind) -> Self {
+        Self {
+            kind,
+            ttl_secs: 0,
+            quota: 0,
+        }
+    }
+}
+
+struct Subscription {
+    read: ReadCap,
+    epoch: u64,
+}
+
+pub struct MailboxClient<T> {
+    transport: T,
+    subscriptions: Mutex<Vec<Subscription>>,
+    /// Messages found while renewing subscriptions, handed out as pushes.
+    renewed: Mutex<VecDeque<Push>>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn unexpected(body: ResponseBody) -> ClientError {
+    match body {
+        ResponseBody::Error(code) => ClientError::Host(code),
+        other => ClientError::Protocol(format!("unexpected answer {other:?}")),
+    }
+}
+
+const NO_TARGET: Id = Id::from_bytes([0; Id::LEN]);
+
+impl<T: Transport> MailboxClient<T> {
+    pub fn new(transport: T) -> Self {
+        Self {
+            transport,
+            subscriptions: Mutex::new(Vec::new()),
+            renewed: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn transport(&self) -> &T {
+        &self.transport
+    }
+
+    async fn call(&self, command: Command, target: Id, key: &SigningKey) -> Result<ResponseBody, ClientError> {
+        let mut nonce = [0u8; 16];
+        OsRng.fill_bytes(&mut nonce);
+        let request = Request {
+            command,
+            nonce,
+            timestamp: unix_now(),
+            target,
+        };
+        let frame = request
+            .seal(key)
+            .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
+        let answer = self.transport.round_trip(frame).await?;
+        let response = Response::open(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        if response.nonce != nonce {
+            return Err(ClientError::Protocol("the answer is for another request".into()));
+        }
+        Ok(response.body)
+    }
+
+    pub async fn create(&self, options: MailboxOptions) -> Result<NewMailbox, ClientError> {
+        let writer = SigningKey::generate(&mut OsRng);
+        let reader = SigningKey::generate(&mut OsRng);
+        let command = Command::Create {
+            kind: options.kind,
+            ttl_secs: options.ttl_secs,
+            quota: options.quota,
+            writer_key: writer.verifying_key(),
+            reader_key: reader.verifying_key(),
+        };
+        match self.call(command, NO_TARGET, &reader).await? {
+            ResponseBody::Created { write_id, read_id } => Ok(NewMailbox {
+                write: WriteCap { id: write_id, key: writer },
+                read: ReadCap { id: read_id, key: reader },
+            }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Appends a message; returns its sequence number.
+    pub async fn write(&self, cap: &WriteCap, body: &[u8]) -> Result<u64, ClientError> {
+        match self.call(Command::Write { body: body.to_vec() }, cap.id, &cap.key).await? {
+            ResponseBody::Written { seq } => Ok(seq),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn messages(&self, command: Command, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
+        match self.call(command, cap.id, &cap.key).await? {
+            ResponseBody::Messages(messages) => Ok(messages),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// The waiting messages, oldest first, as many as fit one answer.
+    pub async fn fetch(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
+        self.messages(Command::Fetch, cap).await
+    }
+
+    /// Asks for every new message as a push; returns the ones already waiting.
+    pub async fn subscribe(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
+        let epoch = self.transport.epoch();
+        let waiting = self.messages(Command::Subscribe, cap).await?;
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        subscriptions.retain(|s| s.read.id != cap.id);
+        subscriptions.push(Subscription {
+            read: cap.clone(),
+            epoch,
+        });
+        Ok(waiting)
+    }
+
+    /// Acknowledges every message up to `seq`; the host deletes what all readers acknowledged.
+    pub async fn ack(&self, cap: &ReadCap, seq: u64) -> Result<(), ClientError> {
+        self.done(Command::Ack { seq }, cap.id, &cap.key).await
+    }
+
+    async fn done(&self, command: Command, target: Id, key: &SigningKey) -> Result<(), ClientError> {
+        match self.call(command, target, key).await? {
+            ResponseBody::Done => Ok(()),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Gives a new reader (another device, say) its own read capability.
+    pub async fn add_reader(&self, cap: &ReadCap) -> Result<ReadCap, ClientError> {
+        let key = SigningKey::generate(&mut OsRng);
+        let command = Command::AddReader {
+            reader_key: key.verifying_key(),
+        };
+        match self.call(command, cap.id, &cap.key).await? {
+            ResponseBody::ReaderAdded { read_id } => Ok(ReadCap { id: read_id, key }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn remove_reader(&self, cap: &ReadCap, read_id: Id) -> Result<(), ClientError> {
+        self.done(Command::RemoveReader { read_id }, cap.id, &cap.key).await
+    }
+
+    pub async fn delete(&self, cap: &ReadCap) -> Result<(), ClientError> {
+        self.done(Command::Delete, cap.id, &cap.key).await
+    }
+
+    /// Stores a blob (already encrypted by the caller) behind a new link id.
+    pub async fn put_link(&self, ttl_secs: u32, data: &[u8]) -> Result<LinkCap, ClientError> {
+        let key = SigningKey::generate(&mut OsRng);
+        let command = Command::PutLink {
+            ttl_secs,
+            owner_key: key.verifying_key(),
+            data: data.to_vec(),
+        };
+        match self.call(command, NO_TARGET, &key).await? {
+            ResponseBody::LinkStored { link_id } => Ok(LinkCap { id: link_id, key }),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn get_link(&self, link_id: Id) -> Result<Vec<u8>, ClientError> {
+        // Reading a link is unsigned; any key fills the signature field.
+        let key = SigningKey::generate(&mut OsRng);
+        match self.call(Command::GetLink, link_id, &key).await? {
+            ResponseBody::LinkData(data) => Ok(data),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub async fn delete_link(&self, cap: &LinkCap) -> Result<(), ClientError> {
+        self.done(Command::DeleteLink, cap.id, &cap.key).await
+    }
+
+    /// The next pushed message. If the path carrying pushes was lost, subscriptions are renewed
+    /// first and whatever waited meanwhile comes out here, so pushes never silently stop.
+    pub async fn next_push(&self) -> Result<Push, ClientError> {
+        loop {
+            if let Some(push) = self.renewed.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+                return Ok(push);
+            }
+            self.renew_subscriptions().await?;
+            if !self.renewed.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+                continue;
+            }
+            match tokio::time::timeout(SUBSCRIPTION_CHECK, self.transport.next_push()).await {
+                Ok(Some(frame)) => return Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string())),
+                Ok(None) => return Err(TransportError::Closed.into()),
+                Err(_) => continue,
+            }
+        }
+    }
+
+    async fn renew_subscriptions(&self) -> Result<(), ClientError> {
+        let epoch = self.transport.epoch();
+        let stale: Vec<ReadCap> = self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter(|s| s.epoch < epoch)
+            .map(|s| s.read.clone())
+            .collect();
+        for read in stale {
+            let waiting = self.subscribe(&read).await?;
+            let mut renewed = self.renewed.lock().unwrap_or_else(|e| e.into_inner());
+            renewed.extend(waiting.into_iter().map(|message| Push {
+                read_id: read.id,
+                message,
+            }));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! The thread that owns the mailbox host. Connections hand it request frames; it takes whatever
+//! has queued up as one batch (one commit), answers each request, and sends pushes to the
+//! connections subscribed to the readers of each new message.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use sotto_proto::{Id, Push};
+use tokio::sync::{mpsc as async_mpsc, oneshot};
+
+use crate::host::{BatchOutcome, Host};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+const MAX_BATCH: usize = 512;
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Where pushes for one connection go.
+#[derive(Clone)]
+pub struct PushSink {
+    pub connection: u64,
+    pub frames: async_mpsc::UnboundedSender<Vec<u8>>,
+}
+
+enum Job {
+    Request {
+        frame: Vec<u8>,
+        sink: PushSink,
+        reply: oneshot::Sender<Vec<u8>>,
+    },
+    Closed {
+        connection: u64,
+    },
+}
+
+/// A cloneable handle to the host thread.
+#[derive(Clone)]
+pub struct HostHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the mailbox host has stopped")]
+pub struct HostStopped;
+
+impl HostHandle {
+    /// Starts the host thread. It runs until every handle is dropped, then drops the store.
+    pub fn spawn<S: Store + 'static>(host: Host<S>, metrics: Arc<Metrics>) -> (Self, std::thread::JoinHandle<()>) {
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("mailbox-host".into())
+            .spawn(move || run(host, queue, &metrics))
+            .expect("spawning the host thread");
+        (Self { jobs }, thread)
+    }
+
+    pub async fn request(&self, frame: Vec<u8>, sink: PushSink) -> Result<Vec<u8>, HostStopped> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Request { frame, sink, reply })
+            .map_err(|_| HostStopped)?;
+        answer.await.map_err(|_| HostStopped)
+    }
+
+    pub fn connection_closed(&self, connection: u64) {
+        let _ = self.jobs.send(Job::Closed { connection });
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metrics) {
+    let mut subscriptions: HashMap<Id, Vec<PushSink>> = HashMap::new();
+    let mut rng = rand::rngs::OsRng;
+    let mut next_sweep = Instant::now();
+    metrics.set_stats(host.stats());
+    loop {
+        if Instant::now() >= next_sweep {
+            if let Err(error) = host.sweep(unix_now()) {
+                tracing::error!(%error, "expiry sweep failed");
+            }
+            metrics.set_stats(host.stats());
+            next_sweep = Instant::now() + SWEEP_EVERY;
+        }
+        let first = match queue.recv_timeout(next_sweep.saturating_duration_since(Instant::now())) {
+            Ok(job) => job,
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        let mut requests = Vec::new();
+        let mut job = Some(first);
+        while let Some(next) = job.take() {
+            match next {
+                Job::Request { frame, sink, reply } => requests.push((frame, sink, reply)),
+                Job::Closed { connection } => forget_connection(&mut subscriptions, connection),
+            }
+            if requests.len() < MAX_BATCH {
+                job = queue.try_recv().ok();
+            }
+        }
+        if requests.is_empty() {
+            continue;
+        }
+        let frames: Vec<Vec<u8>> = requests.iter_mut().map(|(frame, _, _)| std::mem::take(frame)).collect();
+        let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
+        deliver(outcome, requests, &mut subscriptions, metrics);
+        metrics.set_stats(host.stats());
+    }
+    tracing::debug!("mailbox host stopped");
+}
+
+type Waiting = Vec<(Vec<u8>, PushSink, oneshot::Sender<Vec<u8>>)>;
+
+fn deliver(outcome: BatchOutcome, requests: Waiting, subscriptions: &mut HashMap<Id, Vec<PushSink>>, metrics: &Metrics) {
+    for (handled, (_, sink, reply)) in outcome.handled.into_iter().zip(requests) {
+        metrics.record(&handled);
+        if let Some(read_id) = handled.subscribed {
+            let sinks = subscriptions.entry(read_id).or_default();
+            if !sinks.iter().any(|s| s.connection == sink.connection) {
+                sinks.push(sink);
+            }
+        }
+        let _ = reply.send(handled.frame);
+    }
+    for appended in outcome.appended {
+        for read_id in appended.read_ids {
+            let Some(sinks) = subscriptions.get_mut(&read_id) else {
+                continue;
+            };
+            let push = Push {
+                read_id,
+                message: appended.message.clone(),
+            };
+            let Ok(frame) = push.seal() else { continue };
+            sinks.retain(|sink| sink.frames.send(frame.clone()).is_ok());
+            if sinks.is_empty() {
+                subscriptions.remove(&read_id);
+            }
+        }
+    }
+}
+
+fn forget_connection(subscriptions: &mut HashMap<Id, Vec<PushSink>>, connection: u64) {
+    subscriptions.retain(|_, sinks| {
+        sinks.retain(|sink| sink.connection != connection);
+        !sinks.is_empty()
+    });
+}

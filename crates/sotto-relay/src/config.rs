@@ -1,0 +1,186 @@
+//! A relay's data directory: `relay.toml` (what the operator may edit), `identity.key` (the
+//! Ed25519 secret, mode 0600) and `relay.redb` (the mailbox store).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sotto_proto::RelayAddress;
+use thiserror::Error;
+
+use crate::host::HostConfig;
+use crate::identity::{Identity, IdentityError};
+
+pub const CONFIG_FILE: &str = "relay.toml";
+pub const IDENTITY_FILE: &str = "identity.key";
+pub const STORE_FILE: &str = "relay.redb";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{0} already holds a relay; use another directory or run it with `sotto relay run`")]
+    AlreadyInitialized(String),
+    #[error("{0} holds no relay; create one with `sotto relay init --data {0} --listen HOST:PORT`")]
+    NotInitialized(String),
+    #[error("cannot use {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path} is not a valid relay configuration: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("cannot find a free UDP port on {addr}: {source}")]
+    NoPort { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+/// Where mailboxes are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// One redb file in the data directory; survives crashes.
+    #[default]
+    Redb,
+    /// Nothing on disk: everything is lost when the relay stops.
+    Memory,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub default_ttl_secs: u32,
+    pub max_ttl_secs: u32,
+    pub default_quota: u16,
+    pub max_quota: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        let host = HostConfig::default();
+        Self {
+            default_ttl_secs: host.default_ttl_secs,
+            max_ttl_secs: host.max_ttl_secs,
+            default_quota: host.default_quota,
+            max_quota: host.max_quota,
+        }
+    }
+}
+
+impl From<&Limits> for HostConfig {
+    fn from(limits: &Limits) -> Self {
+        Self {
+            default_ttl_secs: limits.default_ttl_secs,
+            max_ttl_secs: limits.max_ttl_secs,
+            default_quota: limits.default_quota,
+            max_quota: limits.max_quota,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    /// UDP address the relay serves QUIC on.
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub store: StoreKind,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+/// A relay's data directory, opened.
+pub struct DataDir {
+    pub path: PathBuf,
+    pub config: RelayConfig,
+    pub identity: Identity,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ConfigError + '_ {
+    move |source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl DataDir {
+    /// Creates the directory's identity and configuration. Port 0 picks a free port now and
+    /// keeps it, so the relay's address never changes across restarts.
+    pub fn init(path: &Path, listen: SocketAddr, store: StoreKind) -> Result<Self, ConfigError> {
+        let config_path = path.join(CONFIG_FILE);
+        if config_path.exists() {
+            return Err(ConfigError::AlreadyInitialized(path.display().to_string()));
+        }
+        std::fs::create_dir_all(path).map_err(io(path))?;
+        let listen = if listen.port() == 0 { free_port(listen)? } else { listen };
+        let config = RelayConfig {
+            listen,
+            store,
+            limits: Limits::default(),
+        };
+        let identity = Identity::generate();
+        identity.save(&path.join(IDENTITY_FILE))?;
+        let text = toml::to_string(&config).map_err(|e| ConfigError::Parse {
+            path: config_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        std::fs::write(&config_path, text).map_err(io(&config_path))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            config,
+            identity,
+        })
+    }
+
+    pub fn open(path: &Path) -> Result<Self, ConfigError> {
+        let config_path = path.join(CONFIG_FILE);
+        if !config_path.exists() {
+            return Err(ConfigError::NotInitialized(path.display().to_string()));
+        }
+        let text = std::fs::read_to_string(&config_path).map_err(io(&config_path))?;
+        let config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: config_path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            config,
+            identity: Identity::load(&path.join(IDENTITY_FILE))?,
+        })
+    }
+
+    /// The address clients use, with the listen host as the relay's host.
+    pub fn address(&self) -> RelayAddress {
+        RelayAddress {
+            fingerprint: self.identity.fingerprint(),
+            host: self.config.listen.ip().to_string(),
+            port: self.config.listen.port(),
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.path.join(STORE_FILE)
+    }
+}
+
+fn free_port(addr: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    std::net::UdpSocket::bind(addr)
+        .and_then(|socket| socket.local_addr())
+        .map_err(|source| ConfigError::NoPort { addr, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_then_open_gives_the_same_relay() {
+        let dir = std::env::temp_dir().join(format!("sotto-config-{}", rand::random::<u64>()));
+        let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let made = DataDir::init(&dir, listen, StoreKind::Redb).unwrap();
+        assert_ne!(made.config.listen.port(), 0);
+        assert!(matches!(
+            DataDir::init(&dir, listen, StoreKind::Redb),
+            Err(ConfigError::AlreadyInitialized(_))
+        ));
+        let opened = DataDir::open(&dir).unwrap();
+        assert_eq!(opened.address(), made.address());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

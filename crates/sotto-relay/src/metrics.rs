@@ -1,0 +1,120 @@
+//! Relay metrics in the Prometheus text format. Only counts: nothing here can name a mailbox,
+//! a capability or a client.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sotto_proto::{Command, ErrorCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::host::{Handled, HostStats};
+
+#[derive(Default)]
+pub struct Metrics {
+    commands: [AtomicU64; Command::NAMES.len()],
+    errors: [AtomicU64; ErrorCode::ALL.len()],
+    mailboxes: AtomicU64,
+    messages: AtomicU64,
+    links: AtomicU64,
+    connections: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record(&self, handled: &Handled) {
+        if let Some(index) = handled
+            .command
+            .and_then(|name| Command::NAMES.iter().position(|n| *n == name))
+        {
+            self.commands[index].fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(index) = handled.error.and_then(|e| ErrorCode::ALL.iter().position(|c| *c == e)) {
+            self.errors[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn set_stats(&self, stats: HostStats) {
+        self.mailboxes.store(stats.mailboxes, Ordering::Relaxed);
+        self.messages.store(stats.messages, Ordering::Relaxed);
+        self.links.store(stats.links, Ordering::Relaxed);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let gauges = [
+            ("sotto_mailboxes", "Mailboxes held by this host.", &self.mailboxes),
+            ("sotto_messages_stored", "Messages stored and not yet acknowledged by every reader.", &self.messages),
+            ("sotto_links", "Link data blobs held.", &self.links),
+            ("sotto_connections", "Open client connections.", &self.connections),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sotto_commands_total Mailbox commands handled, by kind.\n# TYPE sotto_commands_total counter"
+        );
+        for (name, count) in Command::NAMES.iter().zip(&self.commands) {
+            let _ = writeln!(out, "sotto_commands_total{{kind=\"{name}\"}} {}", count.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP sotto_errors_total Error answers, by kind.\n# TYPE sotto_errors_total counter"
+        );
+        for (code, count) in ErrorCode::ALL.iter().zip(&self.errors) {
+            let _ = writeln!(
+                out,
+                "sotto_errors_total{{kind=\"{}\"}} {}",
+                code.name(),
+                count.load(Ordering::Relaxed)
+            );
+        }
+        out
+    }
+}
+
+/// Answers every HTTP request on the listener with the metrics page.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            // The request itself does not matter; read what arrived so the client sees a clean close.
+            let mut request = [0u8; 1024];
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut request)).await;
+            let body = metrics.render();
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_listed_from_the_start() {
+        let text = Metrics::default().render();
+        for name in Command::NAMES {
+            assert!(text.contains(&format!("sotto_commands_total{{kind=\"{name}\"}} 0")));
+        }
+        assert!(text.contains("sotto_errors_total{kind=\"quota\"} 0"));
+        assert!(text.contains("sotto_mailboxes 0"));
+    }
+}

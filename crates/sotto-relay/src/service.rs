@@ -1,0 +1,169 @@
+//! The relay's network shell: a QUIC endpoint whose connections carry one request frame per
+//! bidirectional stream and get pushes on relay-opened unidirectional streams. Everything a
+//! request means is decided by the host thread; this file only moves frames.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::QuicServerConfig;
+use sotto_proto::{RelayAddress, FRAME_LEN};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use crate::actor::{HostHandle, PushSink};
+use crate::config::{DataDir, StoreKind};
+use crate::host::Host;
+use crate::identity::IdentityError;
+use crate::metrics::{self, Metrics};
+use crate::store::{MemoryStore, RedbStore, Store, StoreError};
+
+const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("TLS configuration rejected by QUIC: {0}")]
+    Tls(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A running relay.
+pub struct Relay {
+    endpoint: quinn::Endpoint,
+    address: RelayAddress,
+    metrics_address: Option<SocketAddr>,
+    tasks: JoinSet<()>,
+    host_thread: std::thread::JoinHandle<()>,
+}
+
+impl Relay {
+    /// Opens the store and starts serving the relay in `data`.
+    pub async fn start(data: &DataDir, metrics_listen: Option<SocketAddr>) -> Result<Self, ServiceError> {
+        let store: Box<dyn Store> = match data.config.store {
+            StoreKind::Redb => Box::new(RedbStore::open(&data.store_path())?),
+            StoreKind::Memory => Box::new(MemoryStore::new()),
+        };
+        let host = Host::open(store, (&data.config.limits).into())?;
+        let metrics = Arc::new(Metrics::default());
+        let (handle, host_thread) = HostHandle::spawn(host, metrics.clone());
+
+        let tls = QuicServerConfig::try_from(data.identity.tls_server_config()?)
+            .map_err(|e| ServiceError::Tls(e.to_string()))?;
+        let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        let mut transport = quinn::TransportConfig::default();
+        transport.max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into());
+        transport.max_concurrent_uni_streams(0u32.into());
+        server.transport_config(Arc::new(transport));
+        let listen = data.config.listen;
+        let endpoint =
+            quinn::Endpoint::server(server, listen).map_err(|source| ServiceError::Bind { addr: listen, source })?;
+
+        let mut tasks = JoinSet::new();
+        let metrics_address = match metrics_listen {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServiceError::Bind { addr, source })?;
+                let bound = listener.local_addr().map_err(|source| ServiceError::Bind { addr, source })?;
+                tasks.spawn(metrics::serve(listener, metrics.clone()));
+                Some(bound)
+            }
+            None => None,
+        };
+        tasks.spawn(accept(endpoint.clone(), handle, metrics));
+        let mut address = data.address();
+        if let Ok(bound) = endpoint.local_addr() {
+            address.port = bound.port();
+        }
+        Ok(Self {
+            endpoint,
+            address,
+            metrics_address,
+            tasks,
+            host_thread,
+        })
+    }
+
+    pub fn address(&self) -> &RelayAddress {
+        &self.address
+    }
+
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
+    }
+
+    /// Closes every connection, lets the host finish its batch and closes the store.
+    pub async fn shutdown(mut self) {
+        self.endpoint.close(0u32.into(), b"relay shutting down");
+        self.tasks.shutdown().await;
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
+        let host_thread = self.host_thread;
+        let _ = tokio::task::spawn_blocking(move || host_thread.join()).await;
+    }
+}
+
+async fn accept(endpoint: quinn::Endpoint, host: HostHandle, metrics: Arc<Metrics>) {
+    let next_id = AtomicU64::new(0);
+    let mut connections = JoinSet::new();
+    while let Some(incoming) = endpoint.accept().await {
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        connections.spawn(serve_connection(incoming, id, host.clone(), metrics.clone()));
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+async fn serve_connection(incoming: quinn::Incoming, id: u64, host: HostHandle, metrics: Arc<Metrics>) {
+    let connection = match incoming.await {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!(%error, "handshake failed");
+            return;
+        }
+    };
+    metrics.connection_opened();
+    let (frames, mut pushes) = mpsc::unbounded_channel::<Vec<u8>>();
+    let sink = PushSink { connection: id, frames };
+    let pusher = {
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            while let Some(frame) = pushes.recv().await {
+                let Ok(mut stream) = connection.open_uni().await else { break };
+                if stream.write_all(&frame).await.is_err() || stream.finish().is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let mut streams = JoinSet::new();
+    while let Ok((send, recv)) = connection.accept_bi().await {
+        streams.spawn(serve_stream(send, recv, host.clone(), sink.clone()));
+        while streams.try_join_next().is_some() {}
+    }
+    pusher.abort();
+    host.connection_closed(id);
+    metrics.connection_closed();
+}
+
+async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, host: HostHandle, sink: PushSink) {
+    let Ok(frame) = recv.read_to_end(FRAME_LEN).await else {
+        let _ = send.reset(1u32.into());
+        return;
+    };
+    // A frame of the wrong size still goes to the host, which answers MALFORMED.
+    let Ok(answer) = host.request(frame, sink).await else {
+        let _ = send.reset(2u32.into());
+        return;
+    };
+    if send.write_all(&answer).await.is_ok() {
+        let _ = send.finish();
+    }
+}
