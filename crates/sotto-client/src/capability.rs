@@ -3,11 +3,15 @@
 use ed25519_dalek::SigningKey;
 use sotto_proto::Id;
 
+use crate::content::ContentKey;
+
 /// The right to write to a mailbox.
 #[derive(Clone)]
 pub struct WriteCap {
     pub id: Id,
     pub key: SigningKey,
+    /// Seals what is written; shared by the mailbox's writers and readers, never the host.
+    pub content: ContentKey,
 }
 
 /// One reader's right to read, acknowledge and manage a mailbox.
@@ -15,6 +19,15 @@ pub struct WriteCap {
 pub struct ReadCap {
     pub id: Id,
     pub key: SigningKey,
+    pub content: ContentKey,
+}
+
+/// A link to stored data: the id finds it and the content key, which the host never sees,
+/// opens it. Whoever has both can read it.
+#[derive(Clone)]
+pub struct Link {
+    pub id: Id,
+    pub content: ContentKey,
 }
 
 /// The right to delete a link's data before its TTL.
@@ -41,4 +54,4 @@ macro_rules! redacted_debug {
         }
     )*};
 }
-redacted_debug!(WriteCap, ReadCap, LinkCap, NewMailbox);
+redacted_debug!(WriteCap, ReadCap, Link, LinkCap, NewMailbox);

@@ -47,18 +47,27 @@ impl DirectTransport {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| TransportError::Connect(e.to_string()))?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(address.fingerprint, provider)))
+            .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(
+                address.fingerprint,
+                provider,
+            )))
             .with_no_client_auth();
         tls.alpn_protocols = vec![ALPN.to_vec()];
-        let tls = QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
+        let tls =
+            QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
         let mut config = quinn::ClientConfig::new(Arc::new(tls));
         let mut transport = quinn::TransportConfig::default();
         transport.keep_alive_interval(Some(KEEP_ALIVE));
         config.transport_config(Arc::new(transport));
-        let bind: SocketAddr = if remote.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" }
-            .parse()
-            .map_err(|_| TransportError::Connect("bad bind address".into()))?;
-        let endpoint = quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
+        let bind: SocketAddr = if remote.is_ipv6() {
+            "[::]:0"
+        } else {
+            "0.0.0.0:0"
+        }
+        .parse()
+        .map_err(|_| TransportError::Connect("bad bind address".into()))?;
+        let endpoint =
+            quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
         let (pushes_in, pushes_out) = mpsc::unbounded_channel();
         let transport = Self {
             endpoint,
@@ -94,7 +103,11 @@ impl DirectTransport {
             .await
             .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
             .map_err(|e| TransportError::Connect(e.to_string()))?;
-        tokio::spawn(receive_pushes(connection.clone(), self.pushes_in.clone(), self.epoch.clone()));
+        tokio::spawn(receive_pushes(
+            connection.clone(),
+            self.pushes_in.clone(),
+            self.epoch.clone(),
+        ));
         *slot = Some(connection.clone());
         Ok(connection)
     }
@@ -118,7 +131,11 @@ fn connection_error(error: impl std::fmt::Display) -> TransportError {
 }
 
 /// Forwards the pushes of one connection; when it ends, the epoch moves on.
-async fn receive_pushes(connection: quinn::Connection, pushes: mpsc::UnboundedSender<Vec<u8>>, epoch: Arc<AtomicU64>) {
+async fn receive_pushes(
+    connection: quinn::Connection,
+    pushes: mpsc::UnboundedSender<Vec<u8>>,
+    epoch: Arc<AtomicU64>,
+) {
     while let Ok(mut stream) = connection.accept_uni().await {
         if let Ok(frame) = stream.read_to_end(FRAME_LEN).await {
             if pushes.send(frame).is_err() {

@@ -7,10 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 use rand::RngCore;
-use sotto_proto::{Command, ErrorCode, Id, MailboxKind, Message, Push, Request, Response, ResponseBody};
+use sotto_proto::{
+    Command, ErrorCode, Id, MailboxKind, Message, Push, Request, Response, ResponseBody,
+};
 use thiserror::Error;
 
-use crate::capability::{LinkCap, NewMailbox, ReadCap, WriteCap};
+use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
+use crate::content::{ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN};
 use crate::transport::{Transport, TransportError};
 
 /// How often a client waiting for pushes checks that its subscriptions still stand.
@@ -24,6 +27,8 @@ pub enum ClientError {
     Transport(#[from] TransportError),
     #[error("the host's answer makes no sense: {0}")]
     Protocol(String),
+    #[error(transparent)]
+    Content(#[from] ContentError),
 }
 
 impl ClientError {
@@ -94,7 +99,12 @@ impl<T: Transport> MailboxClient<T> {
         &self.transport
     }
 
-    async fn call(&self, command: Command, target: Id, key: &SigningKey) -> Result<ResponseBody, ClientError> {
+    async fn call(
+        &self,
+        command: Command,
+        target: Id,
+        key: &SigningKey,
+    ) -> Result<ResponseBody, ClientError> {
         let mut nonce = [0u8; 16];
         OsRng.fill_bytes(&mut nonce);
         let request = Request {
@@ -109,7 +119,9 @@ impl<T: Transport> MailboxClient<T> {
         let answer = self.transport.round_trip(frame).await?;
         let response = Response::open(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
         if response.nonce != nonce {
-            return Err(ClientError::Protocol("the answer is for another request".into()));
+            return Err(ClientError::Protocol(
+                "the answer is for another request".into(),
+            ));
         }
         Ok(response.body)
     }
@@ -124,18 +136,28 @@ impl<T: Transport> MailboxClient<T> {
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
         };
+        let content = ContentKey::random();
         match self.call(command, NO_TARGET, &reader).await? {
             ResponseBody::Created { write_id, read_id } => Ok(NewMailbox {
-                write: WriteCap { id: write_id, key: writer },
-                read: ReadCap { id: read_id, key: reader },
+                write: WriteCap {
+                    id: write_id,
+                    key: writer,
+                    content: content.clone(),
+                },
+                read: ReadCap {
+                    id: read_id,
+                    key: reader,
+                    content,
+                },
             }),
             other => Err(unexpected(other)),
         }
     }
 
-    /// Appends a message; returns its sequence number.
-    pub async fn write(&self, cap: &WriteCap, body: &[u8]) -> Result<u64, ClientError> {
-        match self.call(Command::Write { body: body.to_vec() }, cap.id, &cap.key).await? {
+    /// Seals and appends a message; returns its sequence number.
+    pub async fn write(&self, cap: &WriteCap, plaintext: &[u8]) -> Result<u64, ClientError> {
+        let body = cap.content.seal(plaintext, MAX_PLAINTEXT_LEN)?;
+        match self.call(Command::Write { body }, cap.id, &cap.key).await? {
             ResponseBody::Written { seq } => Ok(seq),
             other => Err(unexpected(other)),
         }
@@ -143,12 +165,17 @@ impl<T: Transport> MailboxClient<T> {
 
     async fn messages(&self, command: Command, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
         match self.call(command, cap.id, &cap.key).await? {
-            ResponseBody::Messages(messages) => Ok(messages),
+            ResponseBody::Messages(messages) => Ok(messages
+                .into_iter()
+                .filter_map(|m| open(&cap.content, m))
+                .collect()),
             other => Err(unexpected(other)),
         }
     }
 
-    /// The waiting messages, oldest first, as many as fit one answer.
+    /// The waiting messages, opened, oldest first, as many as fit one answer. A message that
+    /// does not open (forged by someone holding only the write id) is left out; acknowledging a
+    /// later message passes it.
     pub async fn fetch(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
         self.messages(Command::Fetch, cap).await
     }
@@ -171,7 +198,12 @@ impl<T: Transport> MailboxClient<T> {
         self.done(Command::Ack { seq }, cap.id, &cap.key).await
     }
 
-    async fn done(&self, command: Command, target: Id, key: &SigningKey) -> Result<(), ClientError> {
+    async fn done(
+        &self,
+        command: Command,
+        target: Id,
+        key: &SigningKey,
+    ) -> Result<(), ClientError> {
         match self.call(command, target, key).await? {
             ResponseBody::Done => Ok(()),
             other => Err(unexpected(other)),
@@ -185,38 +217,57 @@ impl<T: Transport> MailboxClient<T> {
             reader_key: key.verifying_key(),
         };
         match self.call(command, cap.id, &cap.key).await? {
-            ResponseBody::ReaderAdded { read_id } => Ok(ReadCap { id: read_id, key }),
+            ResponseBody::ReaderAdded { read_id } => Ok(ReadCap {
+                id: read_id,
+                key,
+                content: cap.content.clone(),
+            }),
             other => Err(unexpected(other)),
         }
     }
 
     pub async fn remove_reader(&self, cap: &ReadCap, read_id: Id) -> Result<(), ClientError> {
-        self.done(Command::RemoveReader { read_id }, cap.id, &cap.key).await
+        self.done(Command::RemoveReader { read_id }, cap.id, &cap.key)
+            .await
     }
 
     pub async fn delete(&self, cap: &ReadCap) -> Result<(), ClientError> {
         self.done(Command::Delete, cap.id, &cap.key).await
     }
 
-    /// Stores a blob (already encrypted by the caller) behind a new link id.
-    pub async fn put_link(&self, ttl_secs: u32, data: &[u8]) -> Result<LinkCap, ClientError> {
+    /// Seals `plaintext` under a fresh key and stores it for `ttl_secs` (0: the host's
+    /// default). Returns the link to share and the capability to delete it early.
+    pub async fn put_link(
+        &self,
+        ttl_secs: u32,
+        plaintext: &[u8],
+    ) -> Result<(Link, LinkCap), ClientError> {
+        let content = ContentKey::random();
+        let data = content.seal(plaintext, MAX_LINK_PLAINTEXT_LEN)?;
         let key = SigningKey::generate(&mut OsRng);
         let command = Command::PutLink {
             ttl_secs,
             owner_key: key.verifying_key(),
-            data: data.to_vec(),
+            data,
         };
         match self.call(command, NO_TARGET, &key).await? {
-            ResponseBody::LinkStored { link_id } => Ok(LinkCap { id: link_id, key }),
+            ResponseBody::LinkStored { link_id } => Ok((
+                Link {
+                    id: link_id,
+                    content,
+                },
+                LinkCap { id: link_id, key },
+            )),
             other => Err(unexpected(other)),
         }
     }
 
-    pub async fn get_link(&self, link_id: Id) -> Result<Vec<u8>, ClientError> {
+    /// Reads and opens a link's data.
+    pub async fn get_link(&self, link: &Link) -> Result<Vec<u8>, ClientError> {
         // Reading a link is unsigned; any key fills the signature field.
         let key = SigningKey::generate(&mut OsRng);
-        match self.call(Command::GetLink, link_id, &key).await? {
-            ResponseBody::LinkData(data) => Ok(data),
+        match self.call(Command::GetLink, link.id, &key).await? {
+            ResponseBody::LinkData(data) => Ok(link.content.open(&data)?),
             other => Err(unexpected(other)),
         }
     }
@@ -229,19 +280,48 @@ impl<T: Transport> MailboxClient<T> {
     /// first and whatever waited meanwhile comes out here, so pushes never silently stop.
     pub async fn next_push(&self) -> Result<Push, ClientError> {
         loop {
-            if let Some(push) = self.renewed.lock().unwrap_or_else(|e| e.into_inner()).pop_front() {
+            if let Some(push) = self
+                .renewed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop_front()
+            {
                 return Ok(push);
             }
             self.renew_subscriptions().await?;
-            if !self.renewed.lock().unwrap_or_else(|e| e.into_inner()).is_empty() {
+            if !self
+                .renewed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+            {
                 continue;
             }
             match tokio::time::timeout(SUBSCRIPTION_CHECK, self.transport.next_push()).await {
-                Ok(Some(frame)) => return Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string())),
+                Ok(Some(frame)) => {
+                    let push =
+                        Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+                    if let Some(push) = self.open_push(push) {
+                        return Ok(push);
+                    }
+                }
                 Ok(None) => return Err(TransportError::Closed.into()),
                 Err(_) => continue,
             }
         }
+    }
+
+    /// Opens a pushed message with its subscription's key; `None` for unknown or forged ones.
+    fn open_push(&self, push: Push) -> Option<Push> {
+        let subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        let read = &subscriptions
+            .iter()
+            .find(|s| s.read.id == push.read_id)?
+            .read;
+        Some(Push {
+            read_id: push.read_id,
+            message: open(&read.content, push.message)?,
+        })
     }
 
     async fn renew_subscriptions(&self) -> Result<(), ClientError> {
@@ -263,5 +343,15 @@ impl<T: Transport> MailboxClient<T> {
             }));
         }
         Ok(())
+    }
+}
+
+fn open(content: &ContentKey, message: Message) -> Option<Message> {
+    match content.open(&message.body) {
+        Ok(body) => Some(Message { body, ..message }),
+        Err(error) => {
+            tracing::warn!(%error, seq = message.seq, "skipping a message that does not open");
+            None
+        }
     }
 }

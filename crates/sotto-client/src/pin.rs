@@ -12,7 +12,9 @@ use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
 use sotto_proto::Fingerprint;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32-byte key follows.
-const ED25519_SPKI_PREFIX: [u8; 12] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
+const ED25519_SPKI_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
 
 #[derive(Debug)]
 pub(crate) struct PinnedRelay {
@@ -22,7 +24,10 @@ pub(crate) struct PinnedRelay {
 
 impl PinnedRelay {
     pub(crate) fn new(fingerprint: Fingerprint, provider: Arc<CryptoProvider>) -> Self {
-        Self { fingerprint, provider }
+        Self {
+            fingerprint,
+            provider,
+        }
     }
 }
 
@@ -44,8 +49,12 @@ impl ServerCertVerifier for PinnedRelay {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, Error> {
         match ed25519_key(end_entity) {
-            Some(key) if Fingerprint::of_key(&key) == self.fingerprint => Ok(ServerCertVerified::assertion()),
-            Some(_) => Err(Error::InvalidCertificate(CertificateError::ApplicationVerificationFailure)),
+            Some(key) if Fingerprint::of_key(&key) == self.fingerprint => {
+                Ok(ServerCertVerified::assertion())
+            }
+            Some(_) => Err(Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
+            )),
             None => Err(Error::InvalidCertificate(CertificateError::BadEncoding)),
         }
     }
@@ -56,7 +65,9 @@ impl ServerCertVerifier for PinnedRelay {
         _cert: &CertificateDer<'_>,
         _dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        Err(Error::PeerIncompatible(rustls::PeerIncompatible::Tls13RequiredForQuic))
+        Err(Error::PeerIncompatible(
+            rustls::PeerIncompatible::Tls13RequiredForQuic,
+        ))
     }
 
     fn verify_tls13_signature(
@@ -65,7 +76,12 @@ impl ServerCertVerifier for PinnedRelay {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, Error> {
-        verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {

@@ -23,7 +23,10 @@ pub enum TransportError {
 pub trait Transport: Send + Sync + 'static {
     /// Sends a request frame and waits for the response frame. Implementations may send the same
     /// frame again after a failure: the host answers a repeated request with its first answer.
-    fn round_trip(&self, frame: Vec<u8>) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
+    fn round_trip(
+        &self,
+        frame: Vec<u8>,
+    ) -> impl Future<Output = Result<Vec<u8>, TransportError>> + Send;
 
     /// Waits for the next push frame; `None` once the transport is closed for good.
     fn next_push(&self) -> impl Future<Output = Option<Vec<u8>>> + Send;

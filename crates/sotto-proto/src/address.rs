@@ -3,6 +3,7 @@
 //! of a key with that fingerprint.
 
 use std::fmt;
+use std::net::Ipv6Addr;
 use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
@@ -85,20 +86,40 @@ impl FromStr for RelayAddress {
         hex::decode_to_slice(fingerprint, &mut bytes).map_err(|_| AddressError::Fingerprint)?;
         let bad = || AddressError::HostPort(host_port.to_owned());
         let (host, port) = host_port.rsplit_once(':').ok_or_else(bad)?;
+        // Display brackets exactly the hosts that contain ':', so brackets may hold only an IPv6
+        // literal and a bare host only name characters; anything else would not read back as
+        // the same address (`[[x]]` became `[x]`, then `x`).
         let host = match host.strip_prefix('[') {
-            Some(inner) => inner.strip_suffix(']').ok_or_else(bad)?,
-            None if host.contains(':') => return Err(bad()),
-            None => host,
+            Some(inner) => inner
+                .strip_suffix(']')
+                .filter(|ip| ip.parse::<Ipv6Addr>().is_ok())
+                .ok_or_else(bad)?,
+            None if is_host_name(host) => host,
+            None => return Err(bad()),
         };
-        if host.is_empty() {
-            return Err(bad());
-        }
         Ok(Self {
             fingerprint: Fingerprint(bytes),
             host: host.to_owned(),
-            port: port.parse().map_err(|_| bad())?,
+            port: parse_port(port).ok_or_else(bad)?,
         })
     }
+}
+
+/// A DNS name or IPv4 literal: letters, digits, '-', '.', '_' (what a resolver looks up).
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
+/// Plain decimal without sign or leading zero, so each port has one spelling (`u16::from_str`
+/// alone takes `+1` and `01`), and never 0, where no relay can listen.
+fn parse_port(port: &str) -> Option<u16> {
+    if port.starts_with('0') || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    port.parse().ok()
 }
 
 #[cfg(test)]
@@ -140,6 +161,34 @@ mod tests {
                 format!("sotto-relay://{fp}@{bad}").parse::<RelayAddress>(),
                 Err(AddressError::HostPort(_))
             ));
+        }
+    }
+
+    /// Regression: these used to parse, and some (`[[x]]`) printed as a different address.
+    #[test]
+    fn rejects_hosts_and_ports_that_do_not_read_back() {
+        let fp = Fingerprint::of_key(&[7; 32]);
+        for bad in [
+            "[[x]]:1",
+            "[x]:1",
+            "[1.2.3.4]:1",
+            "[]:1",
+            "a b:1",
+            "a@b:1",
+            "a/b:1",
+            "h:+1",
+            "h:01",
+            "h:0",
+            "h:",
+            "[::1]]:1",
+        ] {
+            assert!(
+                matches!(
+                    format!("sotto-relay://{fp}@{bad}").parse::<RelayAddress>(),
+                    Err(AddressError::HostPort(_))
+                ),
+                "{bad} was accepted"
+            );
         }
     }
 }

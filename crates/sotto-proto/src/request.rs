@@ -185,9 +185,20 @@ impl Command {
     }
 }
 
+/// Decodes a public key, refusing two things point decompression lets through: a non-canonical
+/// encoding, which names a key already named by other bytes (hosts compare keys by bytes), and a
+/// small-order key, under which a signature made without any secret verifies for about one
+/// message in eight.
 fn key(cur: &mut Cursor<'_>, what: &'static str) -> Result<VerifyingKey, DecodeError> {
-    VerifyingKey::from_bytes(&cur.array(what)?).map_err(|_| DecodeError::BadKey(what))
+    let bytes = cur.array(what)?;
+    VerifyingKey::from_bytes(&bytes)
+        .ok()
+        .filter(|key| !key.is_weak() && key.to_edwards().compress().to_bytes() == bytes)
+        .ok_or(DecodeError::BadKey(what))
 }
+
+/// The target of commands that create their object instead of naming one.
+const NO_TARGET: Id = Id::from_bytes([0; Id::LEN]);
 
 /// A command addressed to a capability, before signing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +273,15 @@ impl SignedRequest {
         let target = cur.id("target id")?;
         let command = Command::decode_args(code, &mut cur)?;
         cur.finish()?;
+        // The host ignores the target of a create, so it must be the documented zero: otherwise
+        // one create could be sent under 2^192 different ids.
+        if matches!(command, Command::Create { .. } | Command::PutLink { .. })
+            && target != NO_TARGET
+        {
+            return Err(DecodeError::Invalid(
+                "create and put_link take an all-zero target",
+            ));
+        }
         let signature = Signature::from_slice(signature)
             .map_err(|_| DecodeError::Invalid("malformed signature"))?;
         Ok(Self {
@@ -318,6 +338,66 @@ mod tests {
         let opened = SignedRequest::open(&frame).unwrap();
         assert_eq!(opened.request.command, Command::Ack { seq: 4 });
         assert!(!opened.verify(&key.verifying_key()));
+    }
+
+    /// Regression: a create with a random target used to be accepted and its target ignored.
+    #[test]
+    fn create_and_put_link_need_the_zero_target() {
+        let key = SigningKey::generate(&mut OsRng);
+        let public = key.verifying_key();
+        for command in [
+            Command::Create {
+                kind: MailboxKind::Conversation,
+                ttl_secs: 0,
+                quota: 0,
+                writer_key: public,
+                reader_key: public,
+            },
+            Command::PutLink {
+                ttl_secs: 60,
+                owner_key: public,
+                data: vec![1, 2],
+            },
+        ] {
+            let mut request = sample(command);
+            assert!(matches!(
+                SignedRequest::open(&request.seal(&key).unwrap()),
+                Err(DecodeError::Invalid(_))
+            ));
+            request.target = NO_TARGET;
+            let opened = SignedRequest::open(&request.seal(&key).unwrap()).unwrap();
+            assert_eq!(opened.request, request);
+        }
+    }
+
+    /// Regression: small-order keys and non-canonical encodings used to be accepted.
+    #[test]
+    fn weak_and_non_canonical_keys_are_rejected() {
+        let decodes = |bytes: [u8; 32]| key(&mut Cursor::new(&bytes), "key").is_ok();
+        assert!(decodes(
+            SigningKey::generate(&mut OsRng).verifying_key().to_bytes()
+        ));
+        let mut identity = [0u8; 32];
+        identity[0] = 1; // y = 1: the neutral point
+        assert!(!decodes(identity));
+        // y = p + n (p = 2^255 - 19) spells the point with y = n a second time.
+        let mut strong = 0;
+        for n in 2..=18u8 {
+            let mut canonical = [0u8; 32];
+            canonical[0] = n;
+            if !decodes(canonical) {
+                continue; // no point, or a small-order one
+            }
+            strong += 1;
+            let mut above_p = [0xff; 32];
+            above_p[0] = 0xed + n;
+            above_p[31] = 0x7f;
+            assert!(!decodes(above_p), "y = p + {n} was accepted");
+        }
+        assert!(
+            strong > 0,
+            "no y below 19 gives a usable key; the test proves nothing"
+        );
     }
 
     #[test]

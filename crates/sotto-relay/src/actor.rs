@@ -47,7 +47,10 @@ pub struct HostStopped;
 
 impl HostHandle {
     /// Starts the host thread. It runs until every handle is dropped, then drops the store.
-    pub fn spawn<S: Store + 'static>(host: Host<S>, metrics: Arc<Metrics>) -> (Self, std::thread::JoinHandle<()>) {
+    pub fn spawn<S: Store + 'static>(
+        host: Host<S>,
+        metrics: Arc<Metrics>,
+    ) -> (Self, std::thread::JoinHandle<()>) {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("mailbox-host".into())
@@ -107,7 +110,10 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
         if requests.is_empty() {
             continue;
         }
-        let frames: Vec<Vec<u8>> = requests.iter_mut().map(|(frame, _, _)| std::mem::take(frame)).collect();
+        let frames: Vec<Vec<u8>> = requests
+            .iter_mut()
+            .map(|(frame, _, _)| std::mem::take(frame))
+            .collect();
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
         deliver(outcome, requests, &mut subscriptions, metrics);
         metrics.set_stats(host.stats());
@@ -117,7 +123,12 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
 
 type Waiting = Vec<(Vec<u8>, PushSink, oneshot::Sender<Vec<u8>>)>;
 
-fn deliver(outcome: BatchOutcome, requests: Waiting, subscriptions: &mut HashMap<Id, Vec<PushSink>>, metrics: &Metrics) {
+fn deliver(
+    outcome: BatchOutcome,
+    requests: Waiting,
+    subscriptions: &mut HashMap<Id, Vec<PushSink>>,
+    metrics: &Metrics,
+) {
     for (handled, (_, sink, reply)) in outcome.handled.into_iter().zip(requests) {
         metrics.record(&handled);
         if let Some(read_id) = handled.subscribed {

@@ -19,14 +19,22 @@ pub const STORE_FILE: &str = "relay.redb";
 pub enum ConfigError {
     #[error("{0} already holds a relay; use another directory or run it with `sotto relay run`")]
     AlreadyInitialized(String),
-    #[error("{0} holds no relay; create one with `sotto relay init --data {0} --listen HOST:PORT`")]
+    #[error(
+        "{0} holds no relay; create one with `sotto relay init --data {0} --listen HOST:PORT`"
+    )]
     NotInitialized(String),
     #[error("cannot use {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path} is not a valid relay configuration: {reason}")]
     Parse { path: String, reason: String },
     #[error("cannot find a free UDP port on {addr}: {source}")]
-    NoPort { addr: SocketAddr, source: std::io::Error },
+    NoPort {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
@@ -108,7 +116,11 @@ impl DataDir {
             return Err(ConfigError::AlreadyInitialized(path.display().to_string()));
         }
         std::fs::create_dir_all(path).map_err(io(path))?;
-        let listen = if listen.port() == 0 { free_port(listen)? } else { listen };
+        let listen = if listen.port() == 0 {
+            free_port(listen)?
+        } else {
+            listen
+        };
         let config = RelayConfig {
             listen,
             store,

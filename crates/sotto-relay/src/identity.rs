@@ -13,9 +13,15 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum IdentityError {
     #[error("cannot read the identity key {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the identity key {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("identity key file {path} must hold 64 hex digits")]
     Format { path: String },
     #[error("cannot make the TLS certificate: {0}")]
@@ -68,7 +74,8 @@ impl Identity {
         #[cfg(unix)]
         options.mode(0o600);
         let mut file = options.open(path).map_err(error)?;
-        file.write_all(hex::encode(self.key.to_bytes()).as_bytes()).map_err(error)?;
+        file.write_all(hex::encode(self.key.to_bytes()).as_bytes())
+            .map_err(error)?;
         file.sync_all().map_err(error)
     }
 
@@ -77,8 +84,10 @@ impl Identity {
         let cert_error = |e: &dyn std::fmt::Display| IdentityError::Certificate(e.to_string());
         let pkcs8 = self.key.to_pkcs8_der().map_err(|e| cert_error(&e))?;
         let pkcs8 = PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec());
-        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519).map_err(|e| cert_error(&e))?;
-        let params = rcgen::CertificateParams::new(vec!["sotto-relay".to_string()]).map_err(|e| cert_error(&e))?;
+        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519)
+            .map_err(|e| cert_error(&e))?;
+        let params = rcgen::CertificateParams::new(vec!["sotto-relay".to_string()])
+            .map_err(|e| cert_error(&e))?;
         let cert = params.self_signed(&key_pair).map_err(|e| cert_error(&e))?;
         let chain = vec![CertificateDer::from(cert.der().to_vec())];
         let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -102,8 +111,14 @@ mod tests {
         let path = std::env::temp_dir().join(format!("sotto-identity-{}", rand::random::<u64>()));
         let identity = Identity::generate();
         identity.save(&path).unwrap();
-        assert!(identity.save(&path).is_err(), "an existing key is never overwritten");
-        assert_eq!(Identity::load(&path).unwrap().fingerprint(), identity.fingerprint());
+        assert!(
+            identity.save(&path).is_err(),
+            "an existing key is never overwritten"
+        );
+        assert_eq!(
+            Identity::load(&path).unwrap().fingerprint(),
+            identity.fingerprint()
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

@@ -29,7 +29,10 @@ impl Metrics {
         {
             self.commands[index].fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(index) = handled.error.and_then(|e| ErrorCode::ALL.iter().position(|c| *c == e)) {
+        if let Some(index) = handled
+            .error
+            .and_then(|e| ErrorCode::ALL.iter().position(|c| *c == e))
+        {
             self.errors[index].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -51,20 +54,40 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let gauges = [
-            ("sotto_mailboxes", "Mailboxes held by this host.", &self.mailboxes),
-            ("sotto_messages_stored", "Messages stored and not yet acknowledged by every reader.", &self.messages),
+            (
+                "sotto_mailboxes",
+                "Mailboxes held by this host.",
+                &self.mailboxes,
+            ),
+            (
+                "sotto_messages_stored",
+                "Messages stored and not yet acknowledged by every reader.",
+                &self.messages,
+            ),
             ("sotto_links", "Link data blobs held.", &self.links),
-            ("sotto_connections", "Open client connections.", &self.connections),
+            (
+                "sotto_connections",
+                "Open client connections.",
+                &self.connections,
+            ),
         ];
         for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(
             out,
             "# HELP sotto_commands_total Mailbox commands handled, by kind.\n# TYPE sotto_commands_total counter"
         );
         for (name, count) in Command::NAMES.iter().zip(&self.commands) {
-            let _ = writeln!(out, "sotto_commands_total{{kind=\"{name}\"}} {}", count.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "sotto_commands_total{{kind=\"{name}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
         }
         let _ = writeln!(
             out,
@@ -92,7 +115,9 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
         tokio::spawn(async move {
             // The request itself does not matter; read what arrived so the client sees a clean close.
             let mut request = [0u8; 1024];
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut request)).await;
+            let _ =
+                tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut request))
+                    .await;
             let body = metrics.render();
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",

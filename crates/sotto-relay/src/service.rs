@@ -33,7 +33,10 @@ pub enum ServiceError {
     #[error("TLS configuration rejected by QUIC: {0}")]
     Tls(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A running relay.
@@ -47,7 +50,10 @@ pub struct Relay {
 
 impl Relay {
     /// Opens the store and starts serving the relay in `data`.
-    pub async fn start(data: &DataDir, metrics_listen: Option<SocketAddr>) -> Result<Self, ServiceError> {
+    pub async fn start(
+        data: &DataDir,
+        metrics_listen: Option<SocketAddr>,
+    ) -> Result<Self, ServiceError> {
         let store: Box<dyn Store> = match data.config.store {
             StoreKind::Redb => Box::new(RedbStore::open(&data.store_path())?),
             StoreKind::Memory => Box::new(MemoryStore::new()),
@@ -65,7 +71,10 @@ impl Relay {
         server.transport_config(Arc::new(transport));
         let listen = data.config.listen;
         let endpoint =
-            quinn::Endpoint::server(server, listen).map_err(|source| ServiceError::Bind { addr: listen, source })?;
+            quinn::Endpoint::server(server, listen).map_err(|source| ServiceError::Bind {
+                addr: listen,
+                source,
+            })?;
 
         let mut tasks = JoinSet::new();
         let metrics_address = match metrics_listen {
@@ -73,7 +82,9 @@ impl Relay {
                 let listener = TcpListener::bind(addr)
                     .await
                     .map_err(|source| ServiceError::Bind { addr, source })?;
-                let bound = listener.local_addr().map_err(|source| ServiceError::Bind { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| ServiceError::Bind { addr, source })?;
                 tasks.spawn(metrics::serve(listener, metrics.clone()));
                 Some(bound)
             }
@@ -116,12 +127,22 @@ async fn accept(endpoint: quinn::Endpoint, host: HostHandle, metrics: Arc<Metric
     let mut connections = JoinSet::new();
     while let Some(incoming) = endpoint.accept().await {
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        connections.spawn(serve_connection(incoming, id, host.clone(), metrics.clone()));
+        connections.spawn(serve_connection(
+            incoming,
+            id,
+            host.clone(),
+            metrics.clone(),
+        ));
         while connections.try_join_next().is_some() {}
     }
 }
 
-async fn serve_connection(incoming: quinn::Incoming, id: u64, host: HostHandle, metrics: Arc<Metrics>) {
+async fn serve_connection(
+    incoming: quinn::Incoming,
+    id: u64,
+    host: HostHandle,
+    metrics: Arc<Metrics>,
+) {
     let connection = match incoming.await {
         Ok(connection) => connection,
         Err(error) => {
@@ -131,12 +152,17 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, host: HostHandle, 
     };
     metrics.connection_opened();
     let (frames, mut pushes) = mpsc::unbounded_channel::<Vec<u8>>();
-    let sink = PushSink { connection: id, frames };
+    let sink = PushSink {
+        connection: id,
+        frames,
+    };
     let pusher = {
         let connection = connection.clone();
         tokio::spawn(async move {
             while let Some(frame) = pushes.recv().await {
-                let Ok(mut stream) = connection.open_uni().await else { break };
+                let Ok(mut stream) = connection.open_uni().await else {
+                    break;
+                };
                 if stream.write_all(&frame).await.is_err() || stream.finish().is_err() {
                     break;
                 }
@@ -153,7 +179,12 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, host: HostHandle, 
     metrics.connection_closed();
 }
 
-async fn serve_stream(mut send: quinn::SendStream, mut recv: quinn::RecvStream, host: HostHandle, sink: PushSink) {
+async fn serve_stream(
+    mut send: quinn::SendStream,
+    mut recv: quinn::RecvStream,
+    host: HostHandle,
+    sink: PushSink,
+) {
     let Ok(frame) = recv.read_to_end(FRAME_LEN).await else {
         let _ = send.reset(1u32.into());
         return;

@@ -11,10 +11,12 @@ use super::records::{
 use super::{Appended, Authority, HostConfig, StatsDelta};
 use crate::store::{StoreError, Table, Txn};
 
-/// Messages a single fetch reads from the store at most; more than fit one frame.
-const FETCH_SCAN_LIMIT: usize = 1024;
+/// Messages a fetch reads from the store at a time; more than fit one frame.
+const FETCH_PAGE: usize = 1024;
 /// An idle mailbox's lifetime is refreshed by reads at most this often, so reads rarely write.
 const ACTIVITY_GRANULARITY_SECS: u64 = 60;
+/// Looked up when a capability is unknown, so that costs what a known one costs.
+const DECOY_MAILBOX: [u8; Id::LEN] = [0; Id::LEN];
 
 pub(crate) struct Ctx<'a, R> {
     pub txn: &'a mut dyn Txn,
@@ -57,6 +59,7 @@ pub(crate) fn authorize<R>(
         Command::DeleteLink => {
             let record: Option<LinkRecord> =
                 load(ctx.txn, Table::Links, request.target.as_bytes(), "link")?;
+            let record = record.filter(|link| link.expires_at > ctx.now);
             let key = record
                 .as_ref()
                 .and_then(|link| verifying_key(&link.owner_key));
@@ -88,19 +91,22 @@ fn authorize_capability<R>(
         Some(c) => {
             load::<MailboxRecord>(ctx.txn, Table::Mailboxes, &c.mailbox, "mailbox")?.map(|m| (c, m))
         }
-        None => None,
+        None => {
+            // The same two lookups as for a capability that exists.
+            ctx.txn.get(Table::Mailboxes, &DECOY_MAILBOX)?;
+            None
+        }
     };
-    let key = found.as_ref().and_then(|(_, mailbox)| {
-        let bytes = match needed {
-            Role::Writer => &mailbox.writer_key,
-            Role::Reader => &mailbox.reader(&cap)?.key,
-        };
-        verifying_key(bytes)
+    let signer = found.as_ref().and_then(|(_, mailbox)| match needed {
+        Role::Writer => Some(mailbox.writer_key),
+        Role::Reader => Some(mailbox.reader(&cap)?.key),
     });
+    let key = signer.as_ref().and_then(verifying_key);
     let valid = signed.verify(key.as_ref().unwrap_or(decoy_key));
-    Ok(match found {
-        Some((c, record)) if valid && key.is_some() => Some(Authority::Mailbox {
+    Ok(match (found, signer) {
+        (Some((c, record)), Some(signer)) if valid && key.is_some() => Some(Authority::Mailbox {
             cap,
+            signer,
             mailbox: c.mailbox,
             record: Box::new(record),
         }),
@@ -290,25 +296,33 @@ fn fetch<R>(
     let Some(reader) = record.reader(cap) else {
         return Ok(ResponseBody::Error(ErrorCode::Auth));
     };
-    let from = (reader.cursor + 1).max(record.first_seq);
-    let entries = ctx.txn.range(
-        Table::Messages,
-        &message_key(&mailbox.id, from),
-        &message_key(&mailbox.id, record.next_seq),
-        FETCH_SCAN_LIMIT,
-    )?;
+    let mut from = (reader.cursor + 1).max(record.first_seq);
     let mut messages = Vec::new();
     let mut room = Message::BUDGET;
-    for (key, value) in entries {
-        let message = decode_message(&key, &value)?;
-        if record.message_expired(message.written_at, ctx.now) {
-            continue;
+    // Expired messages the sweep has not removed yet are skipped, page after page if need be.
+    'scan: while from < record.next_seq {
+        let page = ctx.txn.range(
+            Table::Messages,
+            &message_key(&mailbox.id, from),
+            &message_key(&mailbox.id, record.next_seq),
+            FETCH_PAGE,
+        )?;
+        let full = page.len() == FETCH_PAGE;
+        for (key, value) in page {
+            let message = decode_message(&key, &value)?;
+            from = message.seq + 1;
+            if record.message_expired(message.written_at, ctx.now) {
+                continue;
+            }
+            if message.encoded_len() > room {
+                break 'scan;
+            }
+            room -= message.encoded_len();
+            messages.push(message);
         }
-        if message.encoded_len() > room {
+        if !full || !messages.is_empty() {
             break;
         }
-        room -= message.encoded_len();
-        messages.push(message);
     }
     if ctx.now >= mailbox.record.last_active + ACTIVITY_GRANULARITY_SECS {
         mailbox.record.last_active = ctx.now;

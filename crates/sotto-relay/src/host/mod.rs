@@ -7,6 +7,7 @@
 
 mod commands;
 mod records;
+mod replay;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -223,16 +224,6 @@ fn answer(
     }
 }
 
-/// The key a mutating request's answer is remembered under: time first, so old entries are
-/// removed with one range delete.
-fn nonce_key(timestamp: u64, principal: &[u8; 32], nonce: &[u8; 16]) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + 32 + 16);
-    key.extend_from_slice(&timestamp.to_be_bytes());
-    key.extend_from_slice(principal);
-    key.extend_from_slice(nonce);
-    key
-}
-
 fn handle_one<R: RngCore + CryptoRng>(
     ctx: &mut commands::Ctx<'_, R>,
     decoy_key: &VerifyingKey,
@@ -255,6 +246,14 @@ fn handle_one<R: RngCore + CryptoRng>(
     if request.timestamp.abs_diff(ctx.now) > REPLAY_WINDOW_SECS {
         return reply(ResponseBody::Error(ErrorCode::Stale));
     }
+    match replay::recall(ctx.txn, &signed) {
+        Ok(Some(first)) => return reply(first.body),
+        Ok(None) => {}
+        Err(StoreError::Corrupt { what, reason }) => {
+            tracing::error!(what, %reason, "corrupt record")
+        }
+        Err(other) => return Err(other),
+    }
     let authority = match commands::authorize(ctx, &signed, decoy_key) {
         Ok(Some(authority)) => authority,
         Ok(None) => return reply(ResponseBody::Error(ErrorCode::Auth)),
@@ -264,18 +263,7 @@ fn handle_one<R: RngCore + CryptoRng>(
         }
         Err(other) => return Err(other),
     };
-    let remembered = request
-        .command
-        .mutates()
-        .then(|| nonce_key(request.timestamp, &authority.principal(), &request.nonce));
-    if let Some(key) = &remembered {
-        if let Some(first) = ctx.txn.get(Table::Nonces, key)? {
-            return match Response::decode(&first) {
-                Ok(response) => reply(response.body),
-                Err(_) => reply(ResponseBody::Error(ErrorCode::Internal)),
-            };
-        }
-    }
+    let signer = authority.signer();
     let (body, subscribed) = match commands::execute(ctx, &request.command, authority) {
         Ok(done) => done,
         Err(StoreError::Corrupt { what, reason }) => {
@@ -285,11 +273,9 @@ fn handle_one<R: RngCore + CryptoRng>(
         Err(other) => return Err(other),
     };
     let handled = answer(request.nonce, Some(name), body, subscribed);
-    if let Some(key) = remembered {
-        let (_, encoded) = sotto_proto::open_frame(&handled.frame)
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        ctx.txn.put(Table::Nonces, &key, encoded)?;
-    }
+    let (_, encoded) =
+        sotto_proto::open_frame(&handled.frame).map_err(|e| StoreError::Backend(e.to_string()))?;
+    replay::remember(ctx.txn, request, &signer, encoded)?;
     Ok(handled)
 }
 
@@ -301,6 +287,8 @@ pub(crate) enum Authority {
     },
     Mailbox {
         cap: Id,
+        /// The key that signed: the writer's or this reader's.
+        signer: [u8; 32],
         mailbox: [u8; Id::LEN],
         record: Box<records::MailboxRecord>,
     },
@@ -311,14 +299,10 @@ pub(crate) enum Authority {
 }
 
 impl Authority {
-    fn principal(&self) -> [u8; 32] {
-        let mut principal = [0u8; 32];
+    fn signer(&self) -> [u8; 32] {
         match self {
-            Self::NewObject { key } => principal = *key,
-            Self::Mailbox { cap, .. } | Self::Link { id: cap, .. } => {
-                principal[..Id::LEN].copy_from_slice(cap.as_bytes())
-            }
+            Self::NewObject { key } | Self::Mailbox { signer: key, .. } => *key,
+            Self::Link { record, .. } => record.owner_key,
         }
-        principal
     }
 }

@@ -98,11 +98,22 @@ fn expired_prefix(
     )?;
     let mut last_expired = None;
     for (key, value) in &oldest {
-        let message = decode_message(key, value)?;
-        if !record.message_expired(message.written_at, now) {
-            break;
+        match decode_message(key, value) {
+            Ok(message) if !record.message_expired(message.written_at, now) => break,
+            Ok(message) => last_expired = Some(message.seq),
+            Err(error) => {
+                // Unreadable for every reader anyway; removing it keeps expiry moving.
+                let Some(seq) = key
+                    .get(Id::LEN..)
+                    .and_then(|b| b.try_into().ok())
+                    .map(u64::from_be_bytes)
+                else {
+                    break;
+                };
+                tracing::error!(%error, "removing a corrupt message");
+                last_expired = Some(seq);
+            }
         }
-        last_expired = Some(message.seq);
     }
     Ok(last_expired)
 }

@@ -342,3 +342,18 @@ fn a_fetch_returns_what_fits_one_frame() {
     b.send(Command::Ack { seq: 2 }, m.read_id, &m.reader);
     assert_eq!(b.fetch(m.read_id, &m.reader)[0].seq, 3);
 }
+
+#[test]
+fn a_retried_delete_gets_its_first_answer() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let frame = b
+        .request(Command::Delete, m.read_id)
+        .seal(&m.reader)
+        .unwrap();
+    assert_eq!(b.send_frame(frame.clone()), ResponseBody::Done);
+    assert_eq!(b.send_frame(frame), ResponseBody::Done);
+    // A replay signed by another key does not get it.
+    let stranger = b.key();
+    assert_eq!(b.send(Command::Delete, m.read_id, &stranger), auth());
+}

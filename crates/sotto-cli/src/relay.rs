@@ -1,0 +1,106 @@
+//! `sotto relay init` and `sotto relay run`.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Subcommand, ValueEnum};
+use sotto_relay::config::{DataDir, StoreKind};
+use sotto_relay::service::Relay;
+
+#[derive(Subcommand)]
+pub enum RelayCommand {
+    /// Create a relay: its identity key and DIR/relay.toml. Prints the relay's address, which
+    /// clients need to reach it (it carries the fingerprint they pin).
+    Init {
+        /// Data directory; created if missing, refused if it already holds a relay.
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// UDP address to serve QUIC on. Port 0 picks a free port now and keeps it.
+        #[arg(long, value_name = "HOST:PORT")]
+        listen: SocketAddr,
+        /// Where mailboxes are kept: `redb` survives crashes, `memory` keeps nothing on disk.
+        #[arg(long, value_enum, default_value_t = Store::Redb)]
+        store: Store,
+    },
+    /// Serve the relay in DIR until SIGINT or SIGTERM. Prints `relay ready <address>` once it
+    /// accepts connections.
+    Run {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Serve Prometheus metrics over HTTP on this TCP address (port 0 picks one).
+        #[arg(long, value_name = "HOST:PORT")]
+        metrics: Option<SocketAddr>,
+    },
+    /// Print the address of the relay in DIR.
+    Address {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Store {
+    Redb,
+    Memory,
+}
+
+pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
+    match command {
+        RelayCommand::Init {
+            data,
+            listen,
+            store,
+        } => {
+            let store = match store {
+                Store::Redb => StoreKind::Redb,
+                Store::Memory => StoreKind::Memory,
+            };
+            let dir = DataDir::init(&data, listen, store)?;
+            println!("{}", dir.address());
+            Ok(())
+        }
+        RelayCommand::Address { data } => {
+            println!("{}", DataDir::open(&data)?.address());
+            Ok(())
+        }
+        RelayCommand::Run { data, metrics } => serve(data, metrics).await,
+    }
+}
+
+async fn serve(data: PathBuf, metrics: Option<SocketAddr>) -> anyhow::Result<()> {
+    let dir = DataDir::open(&data)?;
+    let relay = Relay::start(&dir, metrics)
+        .await
+        .with_context(|| format!("cannot start the relay in {}", data.display()))?;
+    {
+        let mut out = std::io::stdout().lock();
+        if let Some(addr) = relay.metrics_address() {
+            writeln!(out, "metrics http://{addr}/metrics")?;
+        }
+        writeln!(out, "relay ready {}", relay.address())?;
+        out.flush()?;
+    }
+    tracing::info!("relay serving; stop it with SIGINT or SIGTERM");
+    shutdown_signal().await?;
+    tracing::info!("shutting down");
+    relay.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
