@@ -113,10 +113,9 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
         };
         let metrics = metrics.clone();
         tokio::spawn(async move {
-            // The request itself does not matter; read what arrived so the client sees a clean close.
-            let mut request = [0u8; 1024];
+            // Any request gets the page; read the whole request first so closing is clean.
             let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(2), stream.read(&mut request))
+                tokio::time::timeout(std::time::Duration::from_secs(2), read_request(&mut stream))
                     .await;
             let body = metrics.render();
             let response = format!(
@@ -126,6 +125,18 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
             let _ = stream.write_all(response.as_bytes()).await;
             let _ = stream.shutdown().await;
         });
+    }
+}
+
+/// Reads until the blank line that ends an HTTP request head (or 8 KiB, or the peer's close).
+async fn read_request(stream: &mut tokio::net::TcpStream) {
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while head.len() < 8192 && !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
     }
 }
 

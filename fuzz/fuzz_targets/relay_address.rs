@@ -1,0 +1,21 @@
+#![no_main]
+
+use std::str::FromStr;
+
+use libfuzzer_sys::fuzz_target;
+use sotto_proto::RelayAddress;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(address) = RelayAddress::from_str(text) else {
+        return;
+    };
+    // An accepted address prints as one that reads back the same, and that printed form is a
+    // fixed point (input may differ from it only in hex case and surrounding whitespace).
+    let printed = address.to_string();
+    let reread = RelayAddress::from_str(&printed).expect("a printed address parses");
+    assert_eq!(reread, address);
+    assert_eq!(reread.to_string(), printed);
+});
