@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, Mutex};
 use crate::pin::PinnedRelay;
 use crate::transport::{Transport, TransportError};
 
-/// Longest wait for one answer before the request is sent again.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest wait for one answer before the request is sent again on a new connection.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 const KEEP_ALIVE: Duration = Duration::from_secs(10);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
@@ -120,9 +120,15 @@ impl DirectTransport {
             send.finish().map_err(connection_error)?;
             recv.read_to_end(FRAME_LEN).await.map_err(connection_error)
         };
-        tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
+        let result = tokio::time::timeout(ATTEMPT_TIMEOUT, exchange)
             .await
-            .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
+            .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))
+            .and_then(|answer| answer);
+        if result.is_err() {
+            // Whatever went wrong, the next attempt starts on a fresh connection.
+            connection.close(0u32.into(), b"request failed");
+        }
+        result
     }
 }
 

@@ -79,6 +79,15 @@ impl Identity {
         file.sync_all().map_err(error)
     }
 
+    /// The key that signs QUIC stateless resets. Derived from the identity, so a relay that
+    /// restarted after a crash resets its old connections at once instead of leaving clients
+    /// waiting for an idle timeout.
+    pub fn stateless_reset_key(&self) -> ring::hmac::Key {
+        let identity = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.key.to_bytes());
+        let derived = ring::hmac::sign(&identity, b"sotto/quic-stateless-reset/v1");
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
+    }
+
     /// A TLS 1.3 server configuration presenting a certificate self-signed with the identity key.
     pub fn tls_server_config(&self) -> Result<rustls::ServerConfig, IdentityError> {
         let cert_error = |e: &dyn std::fmt::Display| IdentityError::Certificate(e.to_string());
