@@ -83,6 +83,11 @@ impl DirectTransport {
         Ok(transport)
     }
 
+    /// The local UDP address this transport sends from.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
     /// Changes how long a request is retried across lost connections.
     pub fn retry_for(mut self, duration: Duration) -> Self {
         self.retry_for = duration;
