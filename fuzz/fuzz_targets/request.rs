@@ -21,7 +21,10 @@ fuzz_target!(|data: &[u8]| {
     let verifies = signed.verify(&KEY.verifying_key());
     // Re-encoding what was decoded reproduces every byte before the signature: a request has
     // one encoding, so a signature cannot be carried over to a second spelling of it.
-    let resealed = signed.request.seal(&KEY).expect("a decoded request fits a frame");
+    let resealed = signed
+        .request
+        .seal(&KEY)
+        .expect("a decoded request fits a frame");
     let signed_end = HEADER_LEN + body_len(&frame) - SIGNATURE_LEN;
     assert_eq!(resealed[..signed_end], frame[..signed_end]);
     // Ed25519 signing is deterministic and the verifier refuses malleated signatures, so a
