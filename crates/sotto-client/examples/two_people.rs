@@ -19,15 +19,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let alice = MailboxClient::new(DirectTransport::connect(&address).await?);
     let bob = MailboxClient::new(DirectTransport::connect(&address).await?);
 
-    let mailbox = alice.create(MailboxOptions::new(MailboxKind::Conversation)).await?;
+    let mailbox = alice
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await?;
     alice.subscribe(&mailbox.read).await?;
     println!("alice: created a mailbox and gave bob its write capability");
 
-    for line in ["hi alice, it's bob", "nobody but you can read this", "not even the relay"] {
+    for line in [
+        "hi alice, it's bob",
+        "nobody but you can read this",
+        "not even the relay",
+    ] {
         bob.write(&mailbox.write, line.as_bytes()).await?;
         println!("bob  > {line}");
         let push = tokio::time::timeout(Duration::from_secs(10), alice.next_push()).await??;
-        println!("alice< {} (message {})", String::from_utf8_lossy(&push.message.body), push.message.seq);
+        println!(
+            "alice< {} (message {})",
+            String::from_utf8_lossy(&push.message.body),
+            push.message.seq
+        );
         alice.ack(&mailbox.read, push.message.seq).await?;
     }
     alice.delete(&mailbox.read).await?;

@@ -37,7 +37,10 @@ fn request(command: Command, target: Id, key: &SigningKey) -> Vec<u8> {
 }
 
 fn create<S: Store>(host: &mut Host<S>) -> Mailbox {
-    let (writer, reader) = (SigningKey::generate(&mut OsRng), SigningKey::generate(&mut OsRng));
+    let (writer, reader) = (
+        SigningKey::generate(&mut OsRng),
+        SigningKey::generate(&mut OsRng),
+    );
     let frame = request(
         Command::Create {
             kind: MailboxKind::Conversation,
@@ -50,7 +53,10 @@ fn create<S: Store>(host: &mut Host<S>) -> Mailbox {
         &reader,
     );
     let outcome = host.handle_batch(&[frame], NOW, &mut OsRng);
-    match Response::open(&outcome.handled[0].frame).expect("response").body {
+    match Response::open(&outcome.handled[0].frame)
+        .expect("response")
+        .body
+    {
         ResponseBody::Created { write_id, read_id } => Mailbox {
             write_id,
             writer,
@@ -67,8 +73,18 @@ fn pairs(mailbox: &mut Mailbox) -> Vec<Vec<u8>> {
     let mut frames = Vec::with_capacity(2 * PAIRS_PER_BATCH as usize);
     for _ in 0..PAIRS_PER_BATCH {
         let body = vec![0x5a; BODY_LEN];
-        frames.push(request(Command::Write { body }, mailbox.write_id, &mailbox.writer));
-        frames.push(request(Command::Ack { seq: mailbox.next_seq }, mailbox.read_id, &mailbox.reader));
+        frames.push(request(
+            Command::Write { body },
+            mailbox.write_id,
+            &mailbox.writer,
+        ));
+        frames.push(request(
+            Command::Ack {
+                seq: mailbox.next_seq,
+            },
+            mailbox.read_id,
+            &mailbox.reader,
+        ));
         mailbox.next_seq += 1;
     }
     frames
@@ -105,7 +121,10 @@ fn store_ops(c: &mut Criterion) {
     let mut group = c.benchmark_group("store");
     let value = vec![7u8; BODY_LEN];
     let (redb, path) = temp_store();
-    let stores: [(&str, Box<dyn Store>); 2] = [("memory", Box::new(MemoryStore::new())), ("redb", Box::new(redb))];
+    let stores: [(&str, Box<dyn Store>); 2] = [
+        ("memory", Box::new(MemoryStore::new())),
+        ("redb", Box::new(redb)),
+    ];
     for (name, mut store) in stores {
         let mut key = 0u64;
         group.bench_function(format!("put_64_commit_{name}"), |b| {
@@ -113,14 +132,18 @@ fn store_ops(c: &mut Criterion) {
                 let mut txn = store.begin().expect("begin");
                 for _ in 0..64 {
                     key += 1;
-                    txn.put(Table::Messages, &key.to_be_bytes(), &value).expect("put");
+                    txn.put(Table::Messages, &key.to_be_bytes(), &value)
+                        .expect("put");
                 }
                 txn.commit().expect("commit");
             })
         });
         group.bench_function(format!("get_{name}"), |b| {
             let txn = store.begin().expect("begin");
-            b.iter(|| txn.get(Table::Messages, &(key / 2).to_be_bytes()).expect("get"))
+            b.iter(|| {
+                txn.get(Table::Messages, &(key / 2).to_be_bytes())
+                    .expect("get")
+            })
         });
     }
     group.finish();

@@ -6,6 +6,8 @@
 //! writes, and no answer leaves before the data it reports is durable.
 
 mod commands;
+#[cfg(test)]
+mod model_tests;
 mod records;
 mod replay;
 mod sweep;
