@@ -245,3 +245,22 @@ async fn sigterm_stops_cleanly_and_a_restart_keeps_everything() {
         vec![b"kept across restarts".to_vec()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_with_another_fingerprint_is_refused_at_once() {
+    let relay = relay();
+    let mut impostor = relay.address().clone();
+    impostor.fingerprint = sotto_proto::Fingerprint::of_key(&[9; 32]);
+    let started = std::time::Instant::now();
+    let refused = DirectTransport::connect(&impostor).await;
+    assert!(
+        matches!(refused, Err(sotto_client::TransportError::Handshake(_))),
+        "{:?}",
+        refused.err()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "no retrying a failed pin"
+    );
+    assert!(DirectTransport::connect(relay.address()).await.is_ok());
+}

@@ -107,7 +107,14 @@ impl DirectTransport {
         let connection = tokio::time::timeout(ATTEMPT_TIMEOUT, connecting)
             .await
             .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
-            .map_err(|e| TransportError::Connect(e.to_string()))?;
+            .map_err(|e| match e {
+                // A failed certificate pin or protocol mismatch: trying again cannot help.
+                quinn::ConnectionError::TransportError(_)
+                | quinn::ConnectionError::VersionMismatch => {
+                    TransportError::Handshake(e.to_string())
+                }
+                other => TransportError::Connect(other.to_string()),
+            })?;
         tokio::spawn(receive_pushes(
             connection.clone(),
             self.pushes_in.clone(),
@@ -134,6 +141,13 @@ impl DirectTransport {
             connection.close(0u32.into(), b"request failed");
         }
         result
+    }
+}
+
+impl Drop for DirectTransport {
+    fn drop(&mut self) {
+        // Tell the relay at once rather than leaving it to the idle timeout.
+        self.endpoint.close(0u32.into(), b"client closed");
     }
 }
 
@@ -164,6 +178,7 @@ impl Transport for DirectTransport {
         loop {
             match self.attempt(&frame).await {
                 Ok(answer) => return Ok(answer),
+                Err(error @ TransportError::Handshake(_)) => return Err(error),
                 Err(error) if Instant::now() + backoff < deadline => {
                     tracing::debug!(%error, "request failed; sending it again");
                     tokio::time::sleep(backoff).await;

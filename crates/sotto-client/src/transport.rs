@@ -9,6 +9,8 @@ use thiserror::Error;
 pub enum TransportError {
     #[error("cannot reach the relay: {0}")]
     Connect(String),
+    #[error("the relay failed the secure handshake ({0}); check that its address, fingerprint included, is right")]
+    Handshake(String),
     #[error("the connection to the relay failed: {0}")]
     Connection(String),
     #[error("the relay sent a malformed answer: {0}")]

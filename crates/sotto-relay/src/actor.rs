@@ -50,13 +50,12 @@ impl HostHandle {
     pub fn spawn<S: Store + 'static>(
         host: Host<S>,
         metrics: Arc<Metrics>,
-    ) -> (Self, std::thread::JoinHandle<()>) {
+    ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("mailbox-host".into())
-            .spawn(move || run(host, queue, &metrics))
-            .expect("spawning the host thread");
-        (Self { jobs }, thread)
+            .spawn(move || run(host, queue, &metrics))?;
+        Ok((Self { jobs }, thread))
     }
 
     pub async fn request(&self, frame: Vec<u8>, sink: PushSink) -> Result<Vec<u8>, HostStopped> {
@@ -115,8 +114,9 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
             .map(|(frame, _, _)| std::mem::take(frame))
             .collect();
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
-        deliver(outcome, requests, &mut subscriptions, metrics);
+        // Counts first, so whoever reads an answer then the metrics sees the answer's effect.
         metrics.set_stats(host.stats());
+        deliver(outcome, requests, &mut subscriptions, metrics);
     }
     tracing::debug!("mailbox host stopped");
 }

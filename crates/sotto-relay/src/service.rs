@@ -32,6 +32,8 @@ pub enum ServiceError {
     Store(#[from] StoreError),
     #[error("TLS configuration rejected by QUIC: {0}")]
     Tls(String),
+    #[error("cannot start the mailbox host thread: {0}")]
+    Thread(std::io::Error),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -60,7 +62,8 @@ impl Relay {
         };
         let host = Host::open(store, (&data.config.limits).into())?;
         let metrics = Arc::new(Metrics::default());
-        let (handle, host_thread) = HostHandle::spawn(host, metrics.clone());
+        let (handle, host_thread) =
+            HostHandle::spawn(host, metrics.clone()).map_err(ServiceError::Thread)?;
 
         let tls = QuicServerConfig::try_from(data.identity.tls_server_config()?)
             .map_err(|e| ServiceError::Tls(e.to_string()))?;
