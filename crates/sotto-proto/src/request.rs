@@ -300,6 +300,15 @@ impl SignedRequest {
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         key.verify(&self.signed, &self.signature).is_ok()
     }
+
+    /// Whether every request was signed by the key paired with it, checked together: about
+    /// twice as fast per signature as one by one. `false` says only that at least one is not.
+    pub fn verify_all(items: &[(&SignedRequest, &VerifyingKey)]) -> bool {
+        let messages: Vec<&[u8]> = items.iter().map(|(r, _)| r.signed.as_slice()).collect();
+        let signatures: Vec<Signature> = items.iter().map(|(r, _)| r.signature).collect();
+        let keys: Vec<VerifyingKey> = items.iter().map(|(_, key)| **key).collect();
+        ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +337,21 @@ mod tests {
         assert_eq!(opened.request, request);
         assert!(opened.verify(&key.verifying_key()));
         assert!(!opened.verify(&other.verifying_key()));
+    }
+
+    #[test]
+    fn verify_all_fails_if_one_fails() {
+        let keys: Vec<SigningKey> = (0..5).map(|_| SigningKey::generate(&mut OsRng)).collect();
+        let requests: Vec<SignedRequest> = keys
+            .iter()
+            .map(|key| SignedRequest::open(&sample(Command::Fetch).seal(key).unwrap()).unwrap())
+            .collect();
+        let public: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
+        let mut items: Vec<(&SignedRequest, &VerifyingKey)> =
+            requests.iter().zip(&public).collect();
+        assert!(SignedRequest::verify_all(&items));
+        items[3].1 = &public[0];
+        assert!(!SignedRequest::verify_all(&items));
     }
 
     #[test]

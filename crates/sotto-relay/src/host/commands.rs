@@ -8,6 +8,7 @@ use super::records::{
     decode_message, encode_message, load, message_key, save, verifying_key, CapabilityRecord,
     LinkRecord, MailboxRecord, ReaderRecord, Role,
 };
+use super::verify::SignatureCheck;
 use super::{Appended, Authority, HostConfig, StatsDelta};
 use crate::store::{StoreError, Table, Txn};
 
@@ -35,6 +36,7 @@ pub(crate) fn authorize<R>(
     ctx: &mut Ctx<'_, R>,
     signed: &SignedRequest,
     decoy_key: &VerifyingKey,
+    signatures: &mut dyn SignatureCheck,
 ) -> Result<Option<Authority>, StoreError> {
     let request = &signed.request;
     match &request.command {
@@ -42,7 +44,7 @@ pub(crate) fn authorize<R>(
             reader_key: key, ..
         }
         | Command::PutLink { owner_key: key, .. } => {
-            Ok(signed.verify(key).then(|| Authority::NewObject {
+            Ok(signatures.check(signed, key).then(|| Authority::NewObject {
                 key: key.to_bytes(),
             }))
         }
@@ -63,7 +65,7 @@ pub(crate) fn authorize<R>(
             let key = record
                 .as_ref()
                 .and_then(|link| verifying_key(&link.owner_key));
-            let valid = signed.verify(key.as_ref().unwrap_or(decoy_key));
+            let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
             Ok(record
                 .filter(|_| valid && key.is_some())
                 .map(|record| Authority::Link {
@@ -71,7 +73,7 @@ pub(crate) fn authorize<R>(
                     record,
                 }))
         }
-        _ => authorize_capability(ctx, signed, decoy_key),
+        _ => authorize_capability(ctx, signed, decoy_key, signatures),
     }
 }
 
@@ -79,6 +81,7 @@ fn authorize_capability<R>(
     ctx: &mut Ctx<'_, R>,
     signed: &SignedRequest,
     decoy_key: &VerifyingKey,
+    signatures: &mut dyn SignatureCheck,
 ) -> Result<Option<Authority>, StoreError> {
     let cap = signed.request.target;
     let needed = match signed.request.command {
@@ -102,7 +105,7 @@ fn authorize_capability<R>(
         Role::Reader => Some(mailbox.reader(&cap)?.key),
     });
     let key = signer.as_ref().and_then(verifying_key);
-    let valid = signed.verify(key.as_ref().unwrap_or(decoy_key));
+    let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
     Ok(match (found, signer) {
         (Some((c, record)), Some(signer)) if valid && key.is_some() => Some(Authority::Mailbox {
             cap,

@@ -13,6 +13,7 @@ mod replay;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
@@ -176,9 +177,24 @@ impl<S: Store> Host<S> {
             delta: StatsDelta::default(),
             appended: Vec::new(),
         };
+        let decoded: Vec<Option<SignedRequest>> = frames
+            .iter()
+            .map(|frame| SignedRequest::open(frame).ok())
+            .collect();
+        let runnable: Vec<Option<&SignedRequest>> = decoded
+            .iter()
+            .map(|signed| signed.as_ref().filter(|s| is_fresh(s, now)))
+            .collect();
+        let proven = verify::precheck(&mut ctx, &self.decoy_key, &runnable)?;
         let mut handled = Vec::with_capacity(frames.len());
-        for frame in frames {
-            handled.push(handle_one(&mut ctx, &self.decoy_key, frame)?);
+        for (signed, proven) in decoded.iter().zip(proven) {
+            let signatures = verify::Prechecked(proven);
+            handled.push(handle_one(
+                &mut ctx,
+                &self.decoy_key,
+                signed.as_ref(),
+                signatures,
+            )?);
         }
         let (delta, appended) = (ctx.delta, ctx.appended);
         txn.commit()?;
@@ -226,29 +242,31 @@ fn answer(
     }
 }
 
+fn is_fresh(signed: &SignedRequest, now: u64) -> bool {
+    signed.request.timestamp.abs_diff(now) <= REPLAY_WINDOW_SECS
+}
+
 fn handle_one<R: RngCore + CryptoRng>(
     ctx: &mut commands::Ctx<'_, R>,
     decoy_key: &VerifyingKey,
-    frame: &[u8],
+    signed: Option<&SignedRequest>,
+    mut signatures: verify::Prechecked,
 ) -> Result<Handled, StoreError> {
-    let signed = match SignedRequest::open(frame) {
-        Ok(signed) => signed,
-        Err(_) => {
-            return Ok(answer(
-                [0; 16],
-                None,
-                ResponseBody::Error(ErrorCode::Malformed),
-                None,
-            ))
-        }
+    let Some(signed) = signed else {
+        return Ok(answer(
+            [0; 16],
+            None,
+            ResponseBody::Error(ErrorCode::Malformed),
+            None,
+        ));
     };
     let request = &signed.request;
     let name = request.command.name();
     let reply = |body| Ok(answer(request.nonce, Some(name), body, None));
-    if request.timestamp.abs_diff(ctx.now) > REPLAY_WINDOW_SECS {
+    if !is_fresh(signed, ctx.now) {
         return reply(ResponseBody::Error(ErrorCode::Stale));
     }
-    match replay::recall(ctx.txn, &signed) {
+    match replay::recall(ctx.txn, signed) {
         Ok(Some(first)) => return reply(first.body),
         Ok(None) => {}
         Err(StoreError::Corrupt { what, reason }) => {
@@ -256,7 +274,7 @@ fn handle_one<R: RngCore + CryptoRng>(
         }
         Err(other) => return Err(other),
     }
-    let authority = match commands::authorize(ctx, &signed, decoy_key) {
+    let authority = match commands::authorize(ctx, signed, decoy_key, &mut signatures) {
         Ok(Some(authority)) => authority,
         Ok(None) => return reply(ResponseBody::Error(ErrorCode::Auth)),
         Err(StoreError::Corrupt { what, reason }) => {

@@ -357,3 +357,59 @@ fn a_retried_delete_gets_its_first_answer() {
     let stranger = b.key();
     assert_eq!(b.send(Command::Delete, m.read_id, &stranger), auth());
 }
+
+#[test]
+fn one_forged_request_in_a_batch_fails_alone() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let stranger = b.key();
+    let unknown = Id::random(&mut b.rng);
+    let frames = vec![
+        b.request(Command::Write { body: vec![1] }, m.write_id)
+            .seal(&m.writer)
+            .unwrap(),
+        b.request(Command::Write { body: vec![2] }, m.write_id)
+            .seal(&stranger)
+            .unwrap(),
+        b.request(Command::Fetch, unknown).seal(&m.reader).unwrap(),
+        b.request(Command::Write { body: vec![3] }, m.write_id)
+            .seal(&m.writer)
+            .unwrap(),
+    ];
+    let outcome = b.host.handle_batch(&frames, b.now, &mut b.rng);
+    let answers: Vec<_> = outcome
+        .handled
+        .iter()
+        .map(|h| Response::open(&h.frame).unwrap().body)
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            ResponseBody::Written { seq: 1 },
+            auth(),
+            auth(),
+            ResponseBody::Written { seq: 2 }
+        ]
+    );
+}
+
+#[test]
+fn a_capability_removed_earlier_in_the_batch_is_refused() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let frames = vec![
+        b.request(Command::Delete, m.read_id)
+            .seal(&m.reader)
+            .unwrap(),
+        b.request(Command::Write { body: vec![1] }, m.write_id)
+            .seal(&m.writer)
+            .unwrap(),
+    ];
+    let outcome = b.host.handle_batch(&frames, b.now, &mut b.rng);
+    let answers: Vec<_> = outcome
+        .handled
+        .iter()
+        .map(|h| Response::open(&h.frame).unwrap().body)
+        .collect();
+    assert_eq!(answers, vec![ResponseBody::Done, auth()]);
+}
