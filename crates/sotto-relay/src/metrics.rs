@@ -78,30 +78,40 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP sotto_commands_total Mailbox commands handled, by kind.\n# TYPE sotto_commands_total counter"
+        let commands = Command::NAMES.iter().copied().zip(&self.commands);
+        counter_family(
+            &mut out,
+            "sotto_commands_total",
+            "Mailbox commands handled, by kind.",
+            commands,
         );
-        for (name, count) in Command::NAMES.iter().zip(&self.commands) {
-            let _ = writeln!(
-                out,
-                "sotto_commands_total{{kind=\"{name}\"}} {}",
-                count.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP sotto_errors_total Error answers, by kind.\n# TYPE sotto_errors_total counter"
+        let errors = ErrorCode::ALL
+            .iter()
+            .map(|code| code.name())
+            .zip(&self.errors);
+        counter_family(
+            &mut out,
+            "sotto_errors_total",
+            "Error answers, by kind.",
+            errors,
         );
-        for (code, count) in ErrorCode::ALL.iter().zip(&self.errors) {
-            let _ = writeln!(
-                out,
-                "sotto_errors_total{{kind=\"{}\"}} {}",
-                code.name(),
-                count.load(Ordering::Relaxed)
-            );
-        }
         out
+    }
+}
+
+fn counter_family<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    rows: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (kind, count) in rows {
+        let _ = writeln!(
+            out,
+            "{name}{{kind=\"{kind}\"}} {}",
+            count.load(Ordering::Relaxed)
+        );
     }
 }
 

@@ -49,9 +49,18 @@ impl Bench {
         }
     }
 
+    fn send_batch(&mut self, frames: &[Vec<u8>]) -> (Vec<ResponseBody>, usize) {
+        let outcome = self.host.handle_batch(frames, self.now, &mut self.rng);
+        let answers = outcome
+            .handled
+            .iter()
+            .map(|h| Response::open(&h.frame).unwrap().body)
+            .collect();
+        (answers, outcome.appended.len())
+    }
+
     fn send_frame(&mut self, frame: Vec<u8>) -> ResponseBody {
-        let outcome = self.host.handle_batch(&[frame], self.now, &mut self.rng);
-        Response::open(&outcome.handled[0].frame).unwrap().body
+        self.send_batch(&[frame]).0.remove(0)
     }
 
     fn send(&mut self, command: Command, target: Id, key: &SigningKey) -> ResponseBody {
@@ -249,16 +258,9 @@ fn a_retried_write_is_appended_once() {
         )
         .seal(&m.writer)
         .unwrap();
-    let outcome = b
-        .host
-        .handle_batch(&[frame.clone(), frame], b.now, &mut b.rng);
-    let answers: Vec<_> = outcome
-        .handled
-        .iter()
-        .map(|h| Response::open(&h.frame).unwrap().body)
-        .collect();
+    let (answers, appended) = b.send_batch(&[frame.clone(), frame]);
     assert_eq!(answers, vec![ResponseBody::Written { seq: 1 }; 2]);
-    assert_eq!(outcome.appended.len(), 1);
+    assert_eq!(appended, 1);
     assert_eq!(b.fetch(m.read_id, &m.reader).len(), 1);
 }
 
@@ -376,12 +378,7 @@ fn one_forged_request_in_a_batch_fails_alone() {
             .seal(&m.writer)
             .unwrap(),
     ];
-    let outcome = b.host.handle_batch(&frames, b.now, &mut b.rng);
-    let answers: Vec<_> = outcome
-        .handled
-        .iter()
-        .map(|h| Response::open(&h.frame).unwrap().body)
-        .collect();
+    let (answers, _) = b.send_batch(&frames);
     assert_eq!(
         answers,
         vec![
@@ -405,11 +402,6 @@ fn a_capability_removed_earlier_in_the_batch_is_refused() {
             .seal(&m.writer)
             .unwrap(),
     ];
-    let outcome = b.host.handle_batch(&frames, b.now, &mut b.rng);
-    let answers: Vec<_> = outcome
-        .handled
-        .iter()
-        .map(|h| Response::open(&h.frame).unwrap().body)
-        .collect();
+    let (answers, _) = b.send_batch(&frames);
     assert_eq!(answers, vec![ResponseBody::Done, auth()]);
 }
