@@ -8,21 +8,46 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use sotto_proto::{Id, Push};
-use tokio::sync::{mpsc as async_mpsc, oneshot};
+use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
 
 use crate::host::{BatchOutcome, Host};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
 const MAX_BATCH: usize = 512;
+/// Requests waiting for the host thread, across all connections. Beyond this, connections wait
+/// (QUIC flow control then slows the clients) instead of the queue growing without bound.
+const MAX_QUEUED: usize = 8192;
+/// Pushes waiting to go out on one connection. A client that falls this far behind is
+/// disconnected; it subscribes again and fetches what waits, so nothing is lost.
+pub const MAX_PENDING_PUSHES: usize = 1024;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 /// Where pushes for one connection go.
 #[derive(Clone)]
 pub struct PushSink {
-    pub connection: u64,
-    pub frames: async_mpsc::UnboundedSender<Vec<u8>>,
+    pub id: u64,
+    pub connection: quinn::Connection,
+    pub frames: async_mpsc::Sender<Vec<u8>>,
 }
+
+impl PushSink {
+    /// Queues a push; `false` once the connection is gone or closed for falling behind.
+    fn push(&self, frame: Vec<u8>) -> bool {
+        match self.frames.try_send(frame) {
+            Ok(()) => true,
+            Err(async_mpsc::error::TrySendError::Full(_)) => {
+                self.connection
+                    .close(PUSH_OVERFLOW.into(), b"too many pushes waiting");
+                false
+            }
+            Err(async_mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// QUIC application close code for a client that fell behind on pushes.
+const PUSH_OVERFLOW: u32 = 2;
 
 enum Job {
     Request {
@@ -39,6 +64,7 @@ enum Job {
 #[derive(Clone)]
 pub struct HostHandle {
     jobs: mpsc::Sender<Job>,
+    room: Arc<Semaphore>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +81,12 @@ impl HostHandle {
         let thread = std::thread::Builder::new()
             .name("mailbox-host".into())
             .spawn(move || run(host, queue, &metrics))?;
-        Ok((Self { jobs }, thread))
+        let room = Arc::new(Semaphore::new(MAX_QUEUED));
+        Ok((Self { jobs, room }, thread))
     }
 
     pub async fn request(&self, frame: Vec<u8>, sink: PushSink) -> Result<Vec<u8>, HostStopped> {
+        let _room = self.room.acquire().await.map_err(|_| HostStopped)?;
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(Job::Request { frame, sink, reply })
@@ -133,7 +161,7 @@ fn deliver(
         metrics.record(&handled);
         if let Some(read_id) = handled.subscribed {
             let sinks = subscriptions.entry(read_id).or_default();
-            if !sinks.iter().any(|s| s.connection == sink.connection) {
+            if !sinks.iter().any(|s| s.id == sink.id) {
                 sinks.push(sink);
             }
         }
@@ -149,7 +177,7 @@ fn deliver(
                 message: appended.message.clone(),
             };
             let Ok(frame) = push.seal() else { continue };
-            sinks.retain(|sink| sink.frames.send(frame.clone()).is_ok());
+            sinks.retain(|sink| sink.push(frame.clone()));
             if sinks.is_empty() {
                 subscriptions.remove(&read_id);
             }
@@ -159,7 +187,7 @@ fn deliver(
 
 fn forget_connection(subscriptions: &mut HashMap<Id, Vec<PushSink>>, connection: u64) {
     subscriptions.retain(|_, sinks| {
-        sinks.retain(|sink| sink.connection != connection);
+        sinks.retain(|sink| sink.id != connection);
         !sinks.is_empty()
     });
 }

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::actor::{HostHandle, PushSink};
+use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
 use crate::config::{DataDir, StoreKind};
 use crate::host::Host;
 use crate::identity::IdentityError;
@@ -154,9 +154,10 @@ async fn serve_connection(
         }
     };
     metrics.connection_opened();
-    let (frames, mut pushes) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (frames, mut pushes) = mpsc::channel::<Vec<u8>>(MAX_PENDING_PUSHES);
     let sink = PushSink {
-        connection: id,
+        id,
+        connection: connection.clone(),
         frames,
     };
     let pusher = {
