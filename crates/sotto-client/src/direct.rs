@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quinn::crypto::rustls::QuicClientConfig;
-use sotto_proto::{RelayAddress, ALPN, FRAME_LEN};
+use sotto_proto::{Fingerprint, RelayAddress, ALPN, FRAME_LEN};
 use tokio::sync::{mpsc, Mutex};
 
 use crate::pin::PinnedRelay;
@@ -42,23 +42,7 @@ impl DirectTransport {
             .map_err(|e| TransportError::Connect(format!("cannot resolve {}: {e}", address.host)))?
             .next()
             .ok_or_else(|| TransportError::Connect(format!("{} has no address", address.host)))?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| TransportError::Connect(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(
-                address.fingerprint,
-                provider,
-            )))
-            .with_no_client_auth();
-        tls.alpn_protocols = vec![ALPN.to_vec()];
-        let tls =
-            QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
-        let mut config = quinn::ClientConfig::new(Arc::new(tls));
-        let mut transport = quinn::TransportConfig::default();
-        transport.keep_alive_interval(Some(KEEP_ALIVE));
-        config.transport_config(Arc::new(transport));
+        let config = pinned_client_config(address.fingerprint)?;
         let bind: SocketAddr = if remote.is_ipv6() {
             "[::]:0"
         } else {
@@ -149,6 +133,27 @@ impl Drop for DirectTransport {
         // Tell the relay at once rather than leaving it to the idle timeout.
         self.endpoint.close(0u32.into(), b"client closed");
     }
+}
+
+/// A QUIC client configuration that accepts only the relay with this fingerprint.
+pub fn pinned_client_config(
+    fingerprint: Fingerprint,
+) -> Result<quinn::ClientConfig, TransportError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| TransportError::Connect(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(fingerprint, provider)))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let tls =
+        QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(tls));
+    let mut transport = quinn::TransportConfig::default();
+    transport.keep_alive_interval(Some(KEEP_ALIVE));
+    config.transport_config(Arc::new(transport));
+    Ok(config)
 }
 
 fn connection_error(error: impl std::fmt::Display) -> TransportError {

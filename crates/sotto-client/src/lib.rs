@@ -12,6 +12,6 @@ pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 pub use content::{
     ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
 };
-pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
+pub use direct::{pinned_client_config, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use transport::{Transport, TransportError};

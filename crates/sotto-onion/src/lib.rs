@@ -8,3 +8,4 @@ pub mod directory;
 pub mod fragment;
 pub mod packet;
 pub mod replay;
+pub mod request;
