@@ -1,6 +1,7 @@
 //! `sotto`: run a relay, and talk to one.
 
 mod bench;
+mod localnet;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,10 @@ enum Top {
     /// Create and run a relay.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
+    /// Run a whole network on 127.0.0.1 in this process: N relays, each a gateway, mix and
+    /// mailbox host, and DIR/network.toml describing them for clients. Prints
+    /// `localnet ready <network file>`, runs until SIGINT or SIGTERM.
+    Localnet(localnet::LocalnetArgs),
     /// Measure a running relay.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -54,6 +59,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Top::Relay(command) => relay::run(command).await,
+            Top::Localnet(args) => localnet::run(args).await,
             Top::Bench(command) => bench::run(command).await,
         }
     })

@@ -71,7 +71,7 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
 
 async fn serve(data: PathBuf, metrics: Option<SocketAddr>) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
-    let relay = Relay::start(&dir, metrics)
+    let relay = Relay::start(&dir, metrics, None)
         .await
         .with_context(|| format!("cannot start the relay in {}", data.display()))?;
     {
@@ -90,7 +90,7 @@ async fn serve(data: PathBuf, metrics: Option<SocketAddr>) -> anyhow::Result<()>
     Ok(())
 }
 
-async fn shutdown_signal() -> anyhow::Result<()> {
+pub async fn shutdown_signal() -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -1,10 +1,12 @@
-//! The sotto client library. In this version: a mailbox client ([`MailboxClient`]) over a
-//! [`Transport`], with a direct QUIC transport pinned to the relay's fingerprint.
+//! The sotto client library: a mailbox client ([`MailboxClient`]) over a [`Transport`]: the
+//! onion path through a network ([`OnionTransport`]), or a direct QUIC connection pinned to the
+//! host's fingerprint ([`DirectTransport`], for tests and debugging).
 
 mod capability;
 mod content;
 mod direct;
 mod mailbox;
+mod onion;
 mod pin;
 mod transport;
 
@@ -14,4 +16,5 @@ pub use content::{
 };
 pub use direct::{pinned_client_config, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
+pub use onion::OnionTransport;
 pub use transport::{Transport, TransportError};

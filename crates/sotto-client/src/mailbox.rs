@@ -62,6 +62,8 @@ impl MailboxOptions {
 struct Subscription {
     read: ReadCap,
     epoch: u64,
+    /// Highest sequence number handed to the user.
+    delivered: u64,
 }
 
 pub struct MailboxClient<T> {
@@ -182,15 +184,41 @@ impl<T: Transport> MailboxClient<T> {
 
     /// Asks for every new message as a push; returns the ones already waiting.
     pub async fn subscribe(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
+        let waiting = self.register(cap).await?;
+        for message in &waiting {
+            self.first_delivery(&cap.id, message.seq);
+        }
+        Ok(waiting)
+    }
+
+    /// Subscribes (again) without marking what waits as delivered.
+    async fn register(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
         let epoch = self.transport.epoch();
         let waiting = self.messages(Command::Subscribe, cap).await?;
         let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
-        subscriptions.retain(|s| s.read.id != cap.id);
-        subscriptions.push(Subscription {
-            read: cap.clone(),
-            epoch,
-        });
+        match subscriptions.iter_mut().find(|s| s.read.id == cap.id) {
+            Some(existing) => existing.epoch = epoch,
+            None => subscriptions.push(Subscription {
+                read: cap.clone(),
+                epoch,
+                delivered: 0,
+            }),
+        }
         Ok(waiting)
+    }
+
+    /// Whether a message is new to the user: a push can race a renewal's fetch, and each
+    /// message is handed out once.
+    fn first_delivery(&self, read_id: &Id, seq: u64) -> bool {
+        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
+        match subscriptions.iter_mut().find(|s| &s.read.id == read_id) {
+            Some(subscription) if seq > subscription.delivered => {
+                subscription.delivered = seq;
+                true
+            }
+            Some(_) => false,
+            None => true,
+        }
     }
 
     /// Acknowledges every message up to `seq`; the host deletes what all readers acknowledged.
@@ -286,7 +314,10 @@ impl<T: Transport> MailboxClient<T> {
                 .unwrap_or_else(|e| e.into_inner())
                 .pop_front()
             {
-                return Ok(push);
+                if self.first_delivery(&push.read_id, push.message.seq) {
+                    return Ok(push);
+                }
+                continue;
             }
             self.renew_subscriptions().await?;
             if !self
@@ -302,7 +333,9 @@ impl<T: Transport> MailboxClient<T> {
                     let push =
                         Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
                     if let Some(push) = self.open_push(push) {
-                        return Ok(push);
+                        if self.first_delivery(&push.read_id, push.message.seq) {
+                            return Ok(push);
+                        }
                     }
                 }
                 Ok(None) => return Err(TransportError::Closed.into()),
@@ -335,7 +368,7 @@ impl<T: Transport> MailboxClient<T> {
             .map(|s| s.read.clone())
             .collect();
         for read in stale {
-            let waiting = self.subscribe(&read).await?;
+            let waiting = self.register(&read).await?;
             let mut renewed = self.renewed.lock().unwrap_or_else(|e| e.into_inner());
             renewed.extend(waiting.into_iter().map(|message| Push {
                 read_id: read.id,

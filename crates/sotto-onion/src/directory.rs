@@ -552,6 +552,14 @@ impl Hop {
     pub fn sphinx_node(&self) -> Node {
         Node::new(self.node_address(), PublicKey::from(self.onion_key))
     }
+
+    /// The hop as [`crate::packet`] builds packets for it.
+    pub fn route_hop(&self) -> crate::packet::RouteHop {
+        crate::packet::RouteHop {
+            node: *self.fingerprint().as_bytes(),
+            onion_key: self.onion_key,
+        }
+    }
 }
 
 /// A chosen path: the relay that injects the packet (`entry`), then the Sphinx hops, mixes
@@ -592,6 +600,11 @@ impl Path {
     /// The Sphinx route to build a packet or a reply block for.
     pub fn sphinx_route(&self) -> Vec<Node> {
         self.hops().map(Hop::sphinx_node).collect()
+    }
+
+    /// The Sphinx hops as [`crate::packet`] takes them.
+    pub fn route(&self) -> Vec<crate::packet::RouteHop> {
+        self.hops().map(Hop::route_hop).collect()
     }
 }
 

@@ -20,6 +20,11 @@ impl Fingerprint {
         Self(Sha256::digest(public_key).into())
     }
 
+    /// A fingerprint as it travels inside onion packets (32 raw bytes).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }

@@ -27,20 +27,24 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 #[derive(Clone)]
 pub struct PushSink {
     pub id: u64,
-    pub connection: quinn::Connection,
+    /// The client connection pushes go out on; `None` for the onion path, where pushes leave
+    /// through reply blocks and a full queue only drops (the client renews its subscription).
+    pub connection: Option<quinn::Connection>,
     pub frames: async_mpsc::Sender<Vec<u8>>,
 }
 
 impl PushSink {
-    /// Queues a push; `false` once the connection is gone or closed for falling behind.
+    /// Queues a push; `false` once the sink is gone or closed for falling behind.
     fn push(&self, frame: Vec<u8>) -> bool {
         match self.frames.try_send(frame) {
             Ok(()) => true,
-            Err(async_mpsc::error::TrySendError::Full(_)) => {
-                self.connection
-                    .close(PUSH_OVERFLOW.into(), b"too many pushes waiting");
-                false
-            }
+            Err(async_mpsc::error::TrySendError::Full(_)) => match &self.connection {
+                Some(connection) => {
+                    connection.close(PUSH_OVERFLOW.into(), b"too many pushes waiting");
+                    false
+                }
+                None => true,
+            },
             Err(async_mpsc::error::TrySendError::Closed(_)) => false,
         }
     }

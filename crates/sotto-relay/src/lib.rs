@@ -1,10 +1,14 @@
-//! The sotto relay node. In this version it plays one role, the mailbox host: the sans-IO
-//! state machine in [`host`] over a [`store::Store`], served over QUIC by [`service`].
+//! The sotto relay node: the mailbox host (the sans-IO state machine in [`host`] over a
+//! [`store::Store`]), and in a network the gateway, mix and onion-host roles ([`onion`]), all
+//! served over QUIC by [`service`].
 
 mod actor;
 pub mod config;
 pub mod host;
 pub mod identity;
 pub mod metrics;
+pub mod onion;
+pub mod onion_keys;
+pub mod replay_store;
 pub mod service;
 pub mod store;

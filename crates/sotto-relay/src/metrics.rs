@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::host::{Handled, HostStats};
+use crate::onion::{Drop as OnionDrop, Event as OnionEvent};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -19,6 +20,8 @@ pub struct Metrics {
     messages: AtomicU64,
     links: AtomicU64,
     connections: AtomicU64,
+    onion_events: [AtomicU64; OnionEvent::ALL.len()],
+    onion_drops: [AtomicU64; OnionDrop::ALL.len()],
 }
 
 impl Metrics {
@@ -41,6 +44,18 @@ impl Metrics {
         self.mailboxes.store(stats.mailboxes, Ordering::Relaxed);
         self.messages.store(stats.messages, Ordering::Relaxed);
         self.links.store(stats.links, Ordering::Relaxed);
+    }
+
+    pub fn onion_event(&self, event: OnionEvent) {
+        if let Some(index) = OnionEvent::ALL.iter().position(|e| *e == event) {
+            self.onion_events[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn onion_drop(&self, reason: OnionDrop) {
+        if let Some(index) = OnionDrop::ALL.iter().position(|d| *d == reason) {
+            self.onion_drops[index].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn connection_opened(&self) {
@@ -95,6 +110,18 @@ impl Metrics {
             "Error answers, by kind.",
             errors,
         );
+        let events = OnionEvent::ALL
+            .iter()
+            .map(|e| e.name())
+            .zip(&self.onion_events);
+        let help = "Onion packets, by what happened to them.";
+        counter_family(&mut out, "sotto_onion_packets_total", help, events);
+        let drops = OnionDrop::ALL
+            .iter()
+            .map(|d| d.name())
+            .zip(&self.onion_drops);
+        let help = "Onion packets dropped, by reason.";
+        counter_family(&mut out, "sotto_onion_drops_total", help, drops);
         out
     }
 }

@@ -14,15 +14,24 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
+use sotto_onion::directory::Directory;
+
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
 use crate::config::{DataDir, StoreKind};
 use crate::host::Host;
 use crate::identity::IdentityError;
 use crate::metrics::{self, Metrics};
+use crate::onion::OnionNode;
+use crate::onion_keys::OnionKeys;
+use crate::replay_store::ReplayStore;
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
 const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Longest unidirectional stream a relay reads: a client's packet with its first hop.
+const MAX_ONION_STREAM: usize = crate::onion::CLIENT_ADDRESS_LEN + sotto_onion::packet::PACKET_LEN;
+/// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
+const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
 
 #[derive(Debug, Error)]
 pub enum ServiceError {
@@ -34,6 +43,8 @@ pub enum ServiceError {
     Tls(String),
     #[error("cannot start the mailbox host thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot start the onion roles: {0}")]
+    Onion(String),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -48,13 +59,16 @@ pub struct Relay {
     metrics_address: Option<SocketAddr>,
     tasks: JoinSet<()>,
     host_thread: std::thread::JoinHandle<()>,
+    onion: Option<Arc<OnionNode>>,
 }
 
 impl Relay {
-    /// Opens the store and starts serving the relay in `data`.
+    /// Opens the store and starts serving the relay in `data`; with a `network`, it also plays
+    /// gateway, mix and onion host in that network.
     pub async fn start(
         data: &DataDir,
         metrics_listen: Option<SocketAddr>,
+        network: Option<Directory>,
     ) -> Result<Self, ServiceError> {
         let store: Box<dyn Store> = match data.config.store {
             StoreKind::Redb => Box::new(RedbStore::open(&data.store_path())?),
@@ -70,14 +84,27 @@ impl Relay {
         let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls));
         let mut transport = quinn::TransportConfig::default();
         transport.max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into());
-        transport.max_concurrent_uni_streams(0u32.into());
+        transport.max_concurrent_uni_streams(MAX_STREAMS_PER_CONNECTION.into());
         server.transport_config(Arc::new(transport));
         let listen = data.config.listen;
-        let endpoint =
-            quinn::Endpoint::server(server, listen).map_err(|source| ServiceError::Bind {
-                addr: listen,
-                source,
-            })?;
+        let bind = |source| ServiceError::Bind {
+            addr: listen,
+            source,
+        };
+        let socket = std::net::UdpSocket::bind(listen).map_err(bind)?;
+        let endpoint_config =
+            quinn::EndpointConfig::new(Arc::new(data.identity.stateless_reset_key()));
+        let endpoint = quinn::Endpoint::new(
+            endpoint_config,
+            Some(server),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .map_err(bind)?;
+        let onion = match network {
+            Some(directory) => Some(start_onion(data, directory, &endpoint, &handle, &metrics)?),
+            None => None,
+        };
 
         let mut tasks = JoinSet::new();
         let metrics_address = match metrics_listen {
@@ -93,7 +120,15 @@ impl Relay {
             }
             None => None,
         };
-        tasks.spawn(accept(endpoint.clone(), handle, metrics));
+        if let Some(node) = &onion {
+            tasks.spawn(maintain(node.clone()));
+        }
+        let shared = Shared {
+            host: handle,
+            metrics,
+            onion: onion.clone(),
+        };
+        tasks.spawn(accept(endpoint.clone(), shared));
         let mut address = data.address();
         if let Ok(bound) = endpoint.local_addr() {
             address.port = bound.port();
@@ -104,6 +139,7 @@ impl Relay {
             metrics_address,
             tasks,
             host_thread,
+            onion,
         })
     }
 
@@ -119,33 +155,68 @@ impl Relay {
     pub async fn shutdown(mut self) {
         self.endpoint.close(0u32.into(), b"relay shutting down");
         self.tasks.shutdown().await;
+        if let Some(node) = self.onion.take() {
+            node.maintain();
+        }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
         let host_thread = self.host_thread;
         let _ = tokio::task::spawn_blocking(move || host_thread.join()).await;
     }
 }
 
-async fn accept(endpoint: quinn::Endpoint, host: HostHandle, metrics: Arc<Metrics>) {
+/// What every connection task needs.
+#[derive(Clone)]
+struct Shared {
+    host: HostHandle,
+    metrics: Arc<Metrics>,
+    onion: Option<Arc<OnionNode>>,
+}
+
+fn start_onion(
+    data: &DataDir,
+    directory: Directory,
+    endpoint: &quinn::Endpoint,
+    host: &HostHandle,
+    metrics: &Arc<Metrics>,
+) -> Result<Arc<OnionNode>, ServiceError> {
+    let now = crate::onion::unix_now();
+    let keys = OnionKeys::open(&data.path, directory.epoch_secs(), now)
+        .map_err(|e| ServiceError::Onion(e.to_string()))?;
+    let replay = ReplayStore::open(&data.path, REPLAY_TAGS_PER_EPOCH)
+        .map_err(|e| ServiceError::Onion(e.to_string()))?;
+    let me = *data.identity.fingerprint().as_bytes();
+    Ok(OnionNode::new(
+        me,
+        directory,
+        keys,
+        replay,
+        endpoint.clone(),
+        host.clone(),
+        metrics.clone(),
+    ))
+}
+
+/// Key rotation and replay-log flushing, once a second.
+async fn maintain(node: Arc<OnionNode>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let node = node.clone();
+        let _ = tokio::task::spawn_blocking(move || node.maintain()).await;
+    }
+}
+
+async fn accept(endpoint: quinn::Endpoint, shared: Shared) {
     let next_id = AtomicU64::new(0);
     let mut connections = JoinSet::new();
     while let Some(incoming) = endpoint.accept().await {
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        connections.spawn(serve_connection(
-            incoming,
-            id,
-            host.clone(),
-            metrics.clone(),
-        ));
+        connections.spawn(serve_connection(incoming, id, shared.clone()));
         while connections.try_join_next().is_some() {}
     }
 }
 
-async fn serve_connection(
-    incoming: quinn::Incoming,
-    id: u64,
-    host: HostHandle,
-    metrics: Arc<Metrics>,
-) {
+async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
     let connection = match incoming.await {
         Ok(connection) => connection,
         Err(error) => {
@@ -153,11 +224,11 @@ async fn serve_connection(
             return;
         }
     };
-    metrics.connection_opened();
+    shared.metrics.connection_opened();
     let (frames, mut pushes) = mpsc::channel::<Vec<u8>>(MAX_PENDING_PUSHES);
     let sink = PushSink {
         id,
-        connection: connection.clone(),
+        connection: Some(connection.clone()),
         frames,
     };
     let pusher = {
@@ -174,13 +245,37 @@ async fn serve_connection(
         })
     };
     let mut streams = JoinSet::new();
-    while let Ok((send, recv)) = connection.accept_bi().await {
-        streams.spawn(serve_stream(send, recv, host.clone(), sink.clone()));
+    loop {
+        tokio::select! {
+            bi = connection.accept_bi() => {
+                let Ok((send, recv)) = bi else { break };
+                streams.spawn(serve_stream(send, recv, shared.host.clone(), sink.clone()));
+            }
+            uni = connection.accept_uni() => {
+                let Ok(recv) = uni else { break };
+                if let Some(node) = &shared.onion {
+                    streams.spawn(serve_onion_stream(recv, node.clone(), connection.clone()));
+                }
+            }
+        }
         while streams.try_join_next().is_some() {}
     }
     pusher.abort();
-    host.connection_closed(id);
-    metrics.connection_closed();
+    if let Some(node) = &shared.onion {
+        node.connection_closed(&connection).await;
+    }
+    shared.host.connection_closed(id);
+    shared.metrics.connection_closed();
+}
+
+async fn serve_onion_stream(
+    mut recv: quinn::RecvStream,
+    node: Arc<OnionNode>,
+    connection: quinn::Connection,
+) {
+    if let Ok(bytes) = recv.read_to_end(MAX_ONION_STREAM).await {
+        node.handle_stream(bytes, &connection).await;
+    }
 }
 
 async fn serve_stream(

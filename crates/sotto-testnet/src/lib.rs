@@ -1,6 +1,10 @@
 //! Real relay processes for integration tests: each runs the `sotto` binary on 127.0.0.1 with
 //! an ephemeral port, in its own temporary directory, and is killed and removed when dropped.
 
+mod localnet;
+
+pub use localnet::TestLocalnet;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};

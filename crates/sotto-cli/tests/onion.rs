@@ -1,0 +1,57 @@
+//! Mailboxes through the onion network: a localnet of five relays, every request on
+//! client -> gateway -> mix -> mix -> host, every answer and push back through reply blocks.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sotto_client::{MailboxClient, MailboxOptions, OnionTransport};
+use sotto_proto::{ErrorCode, MailboxKind};
+use sotto_testnet::TestLocalnet;
+
+const RENEW: Duration = Duration::from_secs(3600);
+
+fn localnet() -> TestLocalnet {
+    TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5)
+}
+
+async fn next_push(client: &MailboxClient<OnionTransport>) -> sotto_proto::Push {
+    tokio::time::timeout(Duration::from_secs(20), client.next_push())
+        .await
+        .expect("a push within 20 s")
+        .expect("push")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mailbox_command_works_through_the_onion_path() {
+    let net = localnet();
+    // Alice enters at relay 0, Bob at relay 1; the mailbox lives on relay 4.
+    let alice = net.client(0, 4, RENEW).await;
+    let bob = net.client(1, 4, RENEW).await;
+    let m = alice
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    assert!(alice.subscribe(&m.read).await.unwrap().is_empty());
+    for text in [&b"x"[..], &vec![0x42; 12 * 1024][..]] {
+        let seq = bob.write(&m.write, text).await.unwrap();
+        let push = next_push(&alice).await;
+        assert_eq!((push.message.seq, &push.message.body[..]), (seq, text));
+        alice.ack(&m.read, seq).await.unwrap();
+    }
+    let second = alice.add_reader(&m.read).await.unwrap();
+    bob.write(&m.write, b"both").await.unwrap();
+    assert_eq!(alice.fetch(&second).await.unwrap()[0].body, b"both");
+    alice.remove_reader(&m.read, second.id).await.unwrap();
+    assert_eq!(
+        alice.fetch(&second).await.unwrap_err().code(),
+        Some(ErrorCode::Auth)
+    );
+    let (link, link_cap) = bob.put_link(0, b"link data").await.unwrap();
+    assert_eq!(alice.get_link(&link).await.unwrap(), b"link data");
+    bob.delete_link(&link_cap).await.unwrap();
+    alice.delete(&m.read).await.unwrap();
+    assert_eq!(
+        bob.write(&m.write, b"gone").await.unwrap_err().code(),
+        Some(ErrorCode::Auth)
+    );
+}

@@ -1,0 +1,336 @@
+//! The onion transport: every request travels `client -> gateway -> mix -> mix -> host` inside
+//! one Sphinx packet, with reply blocks for the answer and for pushes; answers and pushes come
+//! back `host -> mix -> mix -> gateway -> client`. The gateway knows the client but not the
+//! host; the host knows the mailbox but not the client.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rand::RngCore;
+use sotto_onion::directory::Directory;
+use sotto_onion::packet::{
+    new_reply_block, OnionPacket, ReplyBlock, ReplyId, ReplyKey, PAYLOAD_LEN,
+};
+use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
+use sotto_proto::{Command, Fingerprint, SignedRequest};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+use crate::direct::pinned_client_config;
+use crate::transport::{Transport, TransportError};
+
+/// Mixes on every path.
+const MIXES: usize = 2;
+/// Longest wait for an answer before the request goes again on a fresh path.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Reply keys kept for pushes at most; the oldest are forgotten first.
+const MAX_PUSH_KEYS: usize = 256;
+/// Reply blocks a subscribe or an acknowledgement leaves at the host for pushes.
+const PUSH_BLOCKS: usize = 4;
+const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
+
+enum Waiting {
+    Answer(ReplyKey, oneshot::Sender<Vec<u8>>),
+    Push(ReplyKey),
+}
+
+#[derive(Default)]
+struct Replies {
+    waiting: HashMap<ReplyId, Waiting>,
+    push_order: VecDeque<ReplyId>,
+}
+
+impl Replies {
+    fn expect_push(&mut self, key: ReplyKey) {
+        let id = key.id();
+        self.waiting.insert(id, Waiting::Push(key));
+        self.push_order.push_back(id);
+        while self.push_order.len() > MAX_PUSH_KEYS {
+            if let Some(old) = self.push_order.pop_front() {
+                self.waiting.remove(&old);
+            }
+        }
+    }
+}
+
+pub struct OnionTransport {
+    directory: Directory,
+    gateway: Fingerprint,
+    host: Fingerprint,
+    /// Where replies find this client at its gateway; random, and new for every transport.
+    address: [u8; 32],
+    endpoint: quinn::Endpoint,
+    connection: Mutex<Option<quinn::Connection>>,
+    replies: Arc<SyncMutex<Replies>>,
+    pushes_in: mpsc::UnboundedSender<Vec<u8>>,
+    pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
+    epoch: Arc<AtomicU64>,
+    retry_for: Duration,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn onion_error(error: impl std::fmt::Display) -> TransportError {
+    TransportError::Protocol(error.to_string())
+}
+
+impl OnionTransport {
+    /// Connects to `gateway` to reach mailboxes on `host` through the network in `directory`.
+    /// Every `renew_every`, the transport asks its user to renew subscriptions (its epoch moves
+    /// on), so pushes travel fresh paths and a broken relay on an old one costs nothing.
+    pub async fn connect(
+        directory: Directory,
+        gateway: Fingerprint,
+        host: Fingerprint,
+        renew_every: Duration,
+    ) -> Result<Self, TransportError> {
+        if gateway == host {
+            return Err(TransportError::Connect(
+                "the gateway must not be the mailbox host: it would learn both ends".into(),
+            ));
+        }
+        let mut address = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut address);
+        let bind: SocketAddr = "0.0.0.0:0".parse().map_err(onion_error)?;
+        let endpoint =
+            quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
+        let (pushes_in, pushes_out) = mpsc::unbounded_channel();
+        let transport = Self {
+            directory,
+            gateway,
+            host,
+            address,
+            endpoint,
+            connection: Mutex::new(None),
+            replies: Arc::default(),
+            pushes_in,
+            pushes_out: Mutex::new(pushes_out),
+            epoch: Arc::new(AtomicU64::new(0)),
+            retry_for: crate::DEFAULT_RETRY_FOR,
+        };
+        transport.connection().await?;
+        let epoch = Arc::downgrade(&transport.epoch);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(renew_every);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(epoch) = epoch.upgrade() else { break };
+                epoch.fetch_add(1, Ordering::SeqCst);
+            }
+        });
+        Ok(transport)
+    }
+
+    /// The connection to the gateway, made (and this client's address registered) if needed.
+    async fn connection(&self) -> Result<quinn::Connection, TransportError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref().filter(|c| c.close_reason().is_none()) {
+            return Ok(connection.clone());
+        }
+        let relay = self.directory.relay(&self.gateway).ok_or_else(|| {
+            TransportError::Connect("the gateway is not in the network file".into())
+        })?;
+        let remote = tokio::net::lookup_host((relay.address.host.as_str(), relay.address.port))
+            .await
+            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .next()
+            .ok_or_else(|| TransportError::Connect("the gateway's host has no address".into()))?;
+        let config = pinned_client_config(self.gateway)?;
+        let connection = self
+            .endpoint
+            .connect_with(config, remote, "sotto-relay")
+            .map_err(|e| TransportError::Connect(e.to_string()))?
+            .await
+            .map_err(|e| TransportError::Handshake(e.to_string()))?;
+        send_stream(&connection, &self.address).await?;
+        tokio::spawn(receive(
+            connection.clone(),
+            self.replies.clone(),
+            self.pushes_in.clone(),
+            self.epoch.clone(),
+        ));
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    fn reply_block(&self, epoch: u64) -> Result<(ReplyBlock, ReplyKey), TransportError> {
+        let path = self
+            .directory
+            .choose_path_at(
+                epoch,
+                &self.host,
+                &self.gateway,
+                MIXES,
+                &mut rand::thread_rng(),
+            )
+            .map_err(onion_error)?;
+        new_reply_block(&path.route(), self.address).map_err(onion_error)
+    }
+
+    fn forget(&self, id: &ReplyId) {
+        self.replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .waiting
+            .remove(id);
+    }
+
+    /// Sends `frame` once on fresh paths; the receiver gets the answer.
+    async fn attempt(
+        &self,
+        frame: &[u8],
+        push_blocks: usize,
+    ) -> Result<(ReplyId, oneshot::Receiver<Vec<u8>>), TransportError> {
+        let epoch = self.directory.current_epoch(unix_now());
+        let path = self
+            .directory
+            .choose_path_at(
+                epoch,
+                &self.gateway,
+                &self.host,
+                MIXES,
+                &mut rand::thread_rng(),
+            )
+            .map_err(onion_error)?;
+        let mut blocks = Vec::with_capacity(1 + push_blocks);
+        let (answer, answered) = oneshot::channel();
+        let (block, key) = self.reply_block(epoch)?;
+        blocks.push(block);
+        let mut push_keys = Vec::with_capacity(push_blocks);
+        for _ in 0..push_blocks {
+            let (block, key) = self.reply_block(epoch)?;
+            blocks.push(block);
+            push_keys.push(key);
+        }
+        let payload = OnionRequest {
+            reply_blocks: blocks,
+            frame: frame.to_vec(),
+        }
+        .encode()
+        .map_err(onion_error)?;
+        let packet = OnionPacket::build(&path.route(), *self.host.as_bytes(), &payload)
+            .map_err(onion_error)?;
+        let id = key.id();
+        {
+            let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+            replies.waiting.insert(id, Waiting::Answer(key, answer));
+            for key in push_keys {
+                replies.expect_push(key);
+            }
+        }
+        let mut injection = Vec::with_capacity(32 + sotto_onion::packet::PACKET_LEN);
+        injection.extend_from_slice(path.first_hop().fingerprint().as_bytes());
+        injection.extend_from_slice(&packet.to_wire());
+        let connection = self.connection().await?;
+        if let Err(error) = send_stream(&connection, &injection).await {
+            connection.close(0u32.into(), b"send failed");
+            self.forget(&id);
+            return Err(error);
+        }
+        Ok((id, answered))
+    }
+}
+
+/// Reply blocks to leave for pushes: a subscribe or an acknowledgement renews them.
+fn push_blocks_for(frame: &[u8]) -> usize {
+    match SignedRequest::open(frame).map(|signed| signed.request.command) {
+        Ok(Command::Subscribe | Command::Ack { .. }) => PUSH_BLOCKS.min(MAX_REPLY_BLOCKS - 1),
+        _ => 0,
+    }
+}
+
+async fn send_stream(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), TransportError> {
+    let error = |e: &dyn std::fmt::Display| TransportError::Connection(e.to_string());
+    let mut stream = connection.open_uni().await.map_err(|e| error(&e))?;
+    stream.write_all(bytes).await.map_err(|e| error(&e))?;
+    stream.finish().map_err(|e| error(&e))
+}
+
+/// Takes deliveries from the gateway: answers to the requests waiting for them, pushes to the
+/// push channel. When the connection ends, the epoch moves on.
+async fn receive(
+    connection: quinn::Connection,
+    replies: Arc<SyncMutex<Replies>>,
+    pushes: mpsc::UnboundedSender<Vec<u8>>,
+    epoch: Arc<AtomicU64>,
+) {
+    while let Ok(mut stream) = connection.accept_uni().await {
+        let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
+            continue;
+        };
+        let Some((id, payload)) = delivery.split_first_chunk::<16>() else {
+            continue;
+        };
+        let waiting = replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .waiting
+            .remove(id);
+        match waiting {
+            Some(Waiting::Answer(key, answer)) => {
+                if let Ok(frame) = key.open(payload) {
+                    let _ = answer.send(frame);
+                }
+            }
+            Some(Waiting::Push(key)) => {
+                if let Ok(frame) = key.open(payload) {
+                    let _ = pushes.send(frame);
+                }
+            }
+            None => tracing::debug!("a delivery for no waiting reply"),
+        }
+    }
+    epoch.fetch_add(1, Ordering::SeqCst);
+}
+
+impl Transport for OnionTransport {
+    async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+        let deadline = Instant::now() + self.retry_for;
+        let push_blocks = push_blocks_for(&frame);
+        loop {
+            let outcome: Result<(), TransportError> = match self.attempt(&frame, push_blocks).await
+            {
+                Ok((id, answered)) => match tokio::time::timeout(ATTEMPT_TIMEOUT, answered).await {
+                    Ok(Ok(answer)) => return Ok(answer),
+                    Ok(Err(_)) => Err(TransportError::Closed),
+                    Err(_) => {
+                        self.forget(&id);
+                        Err(TransportError::Timeout(ATTEMPT_TIMEOUT))
+                    }
+                },
+                Err(error @ TransportError::Handshake(_)) => return Err(error),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = outcome {
+                if Instant::now() >= deadline {
+                    return Err(error);
+                }
+                // The same frame again, on new paths: the host answers a repeat with its first
+                // answer, so nothing runs twice.
+                tracing::debug!(%error, "no answer; sending the request again on fresh paths");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+
+    async fn next_push(&self) -> Option<Vec<u8>> {
+        self.pushes_out.lock().await.recv().await
+    }
+
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for OnionTransport {
+    fn drop(&mut self) {
+        self.endpoint.close(0u32.into(), b"client closed");
+    }
+}

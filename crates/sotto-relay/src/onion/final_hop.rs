@@ -1,0 +1,132 @@
+//! The host role at the end of a request's path: run the mailbox command, answer through the
+//! request's first reply block, and keep the other blocks for pushes to the reader who sent
+//! them. Subscribing replaces a reader's blocks (a fresh path, in case the old one broke); every
+//! acknowledgement adds fresh ones, so a reader who acknowledges what it gets never runs out.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use sotto_onion::packet::{open_request, ReplyBlock};
+use sotto_onion::request::OnionRequest;
+use sotto_proto::{Command, Id, Push, Response, ResponseBody, SignedRequest};
+use tokio::sync::mpsc;
+
+use super::{Drop, Event, OnionNode};
+use crate::actor::PushSink;
+
+/// Reply blocks kept per reader at most; older ones go first.
+const MAX_BLOCKS_PER_READER: usize = 16;
+/// Pushes waiting for the onion pusher.
+const PUSH_QUEUE: usize = 4096;
+/// The one sink all onion subscriptions share; connections number theirs from 0.
+const ONION_SINK_ID: u64 = u64::MAX;
+
+/// Reply blocks deposited for pushes, by read id.
+#[derive(Default)]
+pub struct PushPools {
+    blocks: Mutex<HashMap<Id, VecDeque<ReplyBlock>>>,
+    sink: Mutex<Option<PushSink>>,
+}
+
+impl PushPools {
+    fn deposit(&self, read_id: Id, blocks: Vec<ReplyBlock>, replace: bool) {
+        let Ok(mut pools) = self.blocks.lock() else {
+            return;
+        };
+        let pool = pools.entry(read_id).or_default();
+        if replace {
+            pool.clear();
+        }
+        pool.extend(blocks);
+        while pool.len() > MAX_BLOCKS_PER_READER {
+            pool.pop_front();
+        }
+    }
+
+    fn take(&self, read_id: &Id) -> Option<ReplyBlock> {
+        let mut pools = self.blocks.lock().ok()?;
+        let pool = pools.get_mut(read_id)?;
+        let block = pool.pop_back();
+        if pool.is_empty() {
+            pools.remove(read_id);
+        }
+        block
+    }
+
+    fn sink(&self) -> Option<PushSink> {
+        self.sink.lock().ok()?.clone()
+    }
+}
+
+pub(super) fn start_pusher(node: &Arc<OnionNode>) {
+    let (frames, mut queue) = mpsc::channel::<Vec<u8>>(PUSH_QUEUE);
+    if let Ok(mut sink) = node.pools.sink.lock() {
+        *sink = Some(PushSink {
+            id: ONION_SINK_ID,
+            connection: None,
+            frames,
+        });
+    }
+    let node = Arc::downgrade(node);
+    tokio::spawn(async move {
+        while let Some(frame) = queue.recv().await {
+            let Some(node) = node.upgrade() else { break };
+            let Ok(push) = Push::open(&frame) else {
+                continue;
+            };
+            let Some(block) = node.pools.take(&push.read_id) else {
+                // The reader's blocks ran out; it renews its subscription and fetches.
+                node.metrics.onion_drop(Drop::NoRoute);
+                continue;
+            };
+            if send_through(&node, block, &frame).await {
+                node.metrics.onion_event(Event::Pushed);
+            }
+        }
+    });
+}
+
+async fn send_through(node: &OnionNode, block: ReplyBlock, frame: &[u8]) -> bool {
+    match block.send(frame) {
+        Ok((packet, first)) => {
+            node.forward(first, &packet.to_wire()).await;
+            true
+        }
+        Err(_) => {
+            node.metrics.onion_drop(Drop::BadRequest);
+            false
+        }
+    }
+}
+
+pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
+    let request = match open_request(&payload).map(|plain| OnionRequest::decode(&plain)) {
+        Ok(Ok(request)) => request,
+        _ => return node.metrics.onion_drop(Drop::BadRequest),
+    };
+    let Some(sink) = node.pools.sink() else {
+        return;
+    };
+    let mut blocks = request.reply_blocks.into_iter();
+    let Some(answer_block) = blocks.next() else {
+        return node.metrics.onion_drop(Drop::BadRequest);
+    };
+    let deposit = SignedRequest::open(&request.frame).ok().and_then(|signed| {
+        let replace = match signed.request.command {
+            Command::Subscribe => true,
+            Command::Ack { .. } => false,
+            _ => return None,
+        };
+        Some((signed.request.target, replace))
+    });
+    let Ok(answer) = node.host.request(request.frame, sink).await else {
+        return;
+    };
+    let accepted = Response::open(&answer).is_ok_and(|r| !matches!(r.body, ResponseBody::Error(_)));
+    if let (Some((read_id, replace)), true) = (deposit, accepted) {
+        node.pools.deposit(read_id, blocks.collect(), replace);
+    }
+    if send_through(node, answer_block, &answer).await {
+        node.metrics.onion_event(Event::Answered);
+    }
+}

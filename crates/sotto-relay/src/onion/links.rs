@@ -1,0 +1,97 @@
+//! Connections from this relay to the others, opened on first use and pinned to each relay's
+//! fingerprint. A packet is one unidirectional stream.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use sotto_onion::directory::Directory;
+use sotto_onion::packet::NodeId;
+use sotto_proto::Fingerprint;
+use tokio::sync::Mutex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("no relay with that fingerprint in the directory")]
+    UnknownRelay,
+    #[error("cannot reach the next relay: {0}")]
+    Connect(String),
+    #[error("sending to the next relay failed: {0}")]
+    Send(String),
+}
+
+pub struct Links {
+    endpoint: quinn::Endpoint,
+    open: Mutex<HashMap<NodeId, quinn::Connection>>,
+}
+
+impl Links {
+    pub fn new(endpoint: quinn::Endpoint) -> Self {
+        Self {
+            endpoint,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sends one packet to relay `next`, reconnecting once if the link had broken.
+    pub async fn send(
+        &self,
+        directory: &Directory,
+        next: NodeId,
+        packet: &[u8],
+    ) -> Result<(), LinkError> {
+        let mut last = LinkError::UnknownRelay;
+        for _ in 0..2 {
+            let connection = self.connection(directory, next).await?;
+            match send_on(&connection, packet).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    self.open.lock().await.remove(&next);
+                    last = error;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn connection(
+        &self,
+        directory: &Directory,
+        next: NodeId,
+    ) -> Result<quinn::Connection, LinkError> {
+        let mut open = self.open.lock().await;
+        if let Some(connection) = open.get(&next).filter(|c| c.close_reason().is_none()) {
+            return Ok(connection.clone());
+        }
+        let relay = directory
+            .relay(&Fingerprint::from_bytes(next))
+            .ok_or(LinkError::UnknownRelay)?;
+        let address = &relay.address;
+        let remote: SocketAddr = tokio::net::lookup_host((address.host.as_str(), address.port))
+            .await
+            .map_err(|e| LinkError::Connect(e.to_string()))?
+            .next()
+            .ok_or_else(|| LinkError::Connect("the relay's host has no address".into()))?;
+        let config = sotto_client::pinned_client_config(address.fingerprint)
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        let connection = self
+            .endpoint
+            .connect_with(config, remote, "sotto-relay")
+            .map_err(|e| LinkError::Connect(e.to_string()))?
+            .await
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        open.insert(next, connection.clone());
+        Ok(connection)
+    }
+}
+
+pub async fn send_on(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), LinkError> {
+    let mut stream = connection
+        .open_uni()
+        .await
+        .map_err(|e| LinkError::Send(e.to_string()))?;
+    stream
+        .write_all(bytes)
+        .await
+        .map_err(|e| LinkError::Send(e.to_string()))?;
+    stream.finish().map_err(|e| LinkError::Send(e.to_string()))
+}

@@ -1,0 +1,293 @@
+//! The relay's onion roles. One packet path for all of them: every packet is peeled with this
+//! relay's onion key for its epoch, checked against the replay cache, and then forwarded (mix),
+//! delivered to a connected client (gateway, final hop of a reply block), or executed as a
+//! mailbox request (host, final hop of a request).
+//!
+//! Streams on a connection to a relay, told apart by length:
+//! - [`PACKET_LEN`] bytes: a packet to process;
+//! - 32 + [`PACKET_LEN`] bytes: a client's packet and the relay to inject it at (gateway role;
+//!   the gateway does not peel it, it only passes it on);
+//! - 32 bytes: a client registering the address its replies come to.
+//!
+//! A gateway delivers to a client on a unidirectional stream: `reply id [16] | payload`.
+
+mod final_hop;
+mod links;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sotto_onion::directory::Directory;
+use sotto_onion::packet::{NodeId, OnionPacket, Peeled, PACKET_LEN, PAYLOAD_LEN};
+use tokio::sync::Mutex;
+
+use crate::actor::HostHandle;
+use crate::metrics::Metrics;
+use crate::onion_keys::OnionKeys;
+use crate::replay_store::ReplayStore;
+pub use final_hop::PushPools;
+use links::Links;
+
+/// Length of a client's address at its gateway.
+pub const CLIENT_ADDRESS_LEN: usize = 32;
+/// Length of a delivery stream from a gateway to its client.
+pub const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
+
+/// Why a packet was dropped (a metrics label; never more detail than this).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drop {
+    Malformed,
+    Unwrap,
+    Replay,
+    ReplayFull,
+    NoRoute,
+    UnknownClient,
+    BadRequest,
+}
+
+impl Drop {
+    pub const ALL: [Drop; 7] = [
+        Self::Malformed,
+        Self::Unwrap,
+        Self::Replay,
+        Self::ReplayFull,
+        Self::NoRoute,
+        Self::UnknownClient,
+        Self::BadRequest,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::Unwrap => "bad_mac_or_key",
+            Self::Replay => "replay",
+            Self::ReplayFull => "replay_cache_full",
+            Self::NoRoute => "no_route",
+            Self::UnknownClient => "unknown_client",
+            Self::BadRequest => "bad_request",
+        }
+    }
+}
+
+/// Packet events counted in metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    Received,
+    Injected,
+    Forwarded,
+    Delivered,
+    Answered,
+    Pushed,
+}
+
+impl Event {
+    pub const ALL: [Event; 6] = [
+        Self::Received,
+        Self::Injected,
+        Self::Forwarded,
+        Self::Delivered,
+        Self::Answered,
+        Self::Pushed,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Received => "received",
+            Self::Injected => "injected_by_client",
+            Self::Forwarded => "forwarded",
+            Self::Delivered => "delivered_to_client",
+            Self::Answered => "answered",
+            Self::Pushed => "pushed",
+        }
+    }
+}
+
+pub struct OnionNode {
+    me: NodeId,
+    directory: Directory,
+    keys: std::sync::Mutex<OnionKeys>,
+    replay: std::sync::Mutex<ReplayStore>,
+    links: Links,
+    clients: Mutex<HashMap<[u8; CLIENT_ADDRESS_LEN], quinn::Connection>>,
+    host: HostHandle,
+    pools: PushPools,
+    metrics: Arc<Metrics>,
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl OnionNode {
+    pub(crate) fn new(
+        me: NodeId,
+        directory: Directory,
+        keys: OnionKeys,
+        replay: ReplayStore,
+        endpoint: quinn::Endpoint,
+        host: HostHandle,
+        metrics: Arc<Metrics>,
+    ) -> Arc<Self> {
+        let node = Arc::new(Self {
+            me,
+            directory,
+            keys: std::sync::Mutex::new(keys),
+            replay: std::sync::Mutex::new(replay),
+            links: Links::new(endpoint),
+            clients: Mutex::new(HashMap::new()),
+            host,
+            pools: PushPools::default(),
+            metrics,
+        });
+        final_hop::start_pusher(&node);
+        node
+    }
+
+    /// Handles one unidirectional stream's bytes from `connection`.
+    pub(crate) async fn handle_stream(
+        self: &Arc<Self>,
+        bytes: Vec<u8>,
+        connection: &quinn::Connection,
+    ) {
+        match bytes.len() {
+            PACKET_LEN => self.handle_packet(&bytes).await,
+            CLIENT_ADDRESS_LEN => {
+                let mut address = [0u8; CLIENT_ADDRESS_LEN];
+                address.copy_from_slice(&bytes);
+                self.clients
+                    .lock()
+                    .await
+                    .insert(address, connection.clone());
+            }
+            n if n == CLIENT_ADDRESS_LEN + PACKET_LEN => {
+                self.metrics.onion_event(Event::Injected);
+                let (next, packet) = bytes.split_at(CLIENT_ADDRESS_LEN);
+                let mut node = [0u8; 32];
+                node.copy_from_slice(next);
+                self.forward(node, packet).await;
+            }
+            _ => self.metrics.onion_drop(Drop::Malformed),
+        }
+    }
+
+    /// Forgets the client addresses registered on a connection that closed.
+    pub(crate) async fn connection_closed(&self, connection: &quinn::Connection) {
+        let id = connection.stable_id();
+        self.clients.lock().await.retain(|_, c| c.stable_id() != id);
+    }
+
+    async fn handle_packet(self: &Arc<Self>, wire: &[u8]) {
+        self.metrics.onion_event(Event::Received);
+        let Some((epoch, processed)) = self.peel(wire) else {
+            return;
+        };
+        let fresh = self.replay.lock().map_err(|_| ()).and_then(|mut replay| {
+            replay
+                .check_and_insert(epoch, processed.replay_tag)
+                .map_err(|_| ())
+        });
+        match fresh {
+            Ok(true) => {}
+            Ok(false) => return self.metrics.onion_drop(Drop::Replay),
+            Err(()) => return self.metrics.onion_drop(Drop::ReplayFull),
+        }
+        match processed.peeled {
+            Peeled::Forward { next, packet } => self.forward(next, &packet.to_wire()).await,
+            Peeled::Final {
+                destination,
+                reply,
+                payload,
+            } if reply != [0; 16] => self.deliver(destination, reply, payload).await,
+            Peeled::Final {
+                destination,
+                payload,
+                ..
+            } if destination == self.me => final_hop::execute(self, payload).await,
+            Peeled::Final { .. } => self.metrics.onion_drop(Drop::NoRoute),
+        }
+    }
+
+    /// Peels the packet with the first accepted epoch key that opens it.
+    fn peel(&self, wire: &[u8]) -> Option<(u64, sotto_onion::packet::Processed)> {
+        let secrets: Vec<(u64, [u8; 32])> = match self.keys.lock() {
+            Ok(keys) => {
+                let now = unix_now();
+                keys.accepted_epochs(now)
+                    .into_iter()
+                    .filter_map(|epoch| Some((epoch, keys.secret(epoch)?)))
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        let mut malformed = false;
+        for (epoch, secret) in secrets {
+            match OnionPacket::from_wire(wire) {
+                Ok(packet) => {
+                    if let Ok(processed) = packet.process(&secret) {
+                        return Some((epoch, processed));
+                    }
+                }
+                Err(_) => malformed = true,
+            }
+        }
+        self.metrics.onion_drop(if malformed {
+            Drop::Malformed
+        } else {
+            Drop::Unwrap
+        });
+        None
+    }
+
+    pub(crate) async fn forward(&self, next: NodeId, packet: &[u8]) {
+        match self.links.send(&self.directory, next, packet).await {
+            Ok(()) => self.metrics.onion_event(Event::Forwarded),
+            Err(error) => {
+                tracing::debug!(%error, "dropping a packet");
+                self.metrics.onion_drop(Drop::NoRoute);
+            }
+        }
+    }
+
+    async fn deliver(&self, client: [u8; 32], reply: [u8; 16], payload: Vec<u8>) {
+        let connection = self.clients.lock().await.get(&client).cloned();
+        let Some(connection) = connection else {
+            return self.metrics.onion_drop(Drop::UnknownClient);
+        };
+        let mut delivery = Vec::with_capacity(DELIVERY_LEN);
+        delivery.extend_from_slice(&reply);
+        delivery.extend_from_slice(&payload);
+        match links::send_on(&connection, &delivery).await {
+            Ok(()) => self.metrics.onion_event(Event::Delivered),
+            Err(_) => self.metrics.onion_drop(Drop::UnknownClient),
+        }
+    }
+
+    /// Rotates onion keys when an epoch ends and compacts the replay cache to the live epochs.
+    pub(crate) fn maintain(&self) {
+        let now = unix_now();
+        let retired = match self.keys.lock() {
+            Ok(mut keys) => keys.rotate(now),
+            Err(_) => return,
+        };
+        match retired {
+            Ok(retired) if !retired.is_empty() => {
+                let oldest_live = retired.iter().max().map_or(0, |e| e + 1);
+                if let Ok(mut replay) = self.replay.lock() {
+                    if let Err(error) = replay.compact(oldest_live) {
+                        tracing::error!(%error, "compacting the replay cache failed");
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "onion key rotation failed"),
+        }
+        if let Ok(mut replay) = self.replay.lock() {
+            if let Err(error) = replay.flush() {
+                tracing::error!(%error, "writing the replay log failed");
+            }
+        }
+    }
+}

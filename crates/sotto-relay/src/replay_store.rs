@@ -1,0 +1,520 @@
+//! The mix's replay-tag cache on disk: `DIR/replay.snapshot` and `DIR/replay.log`.
+//!
+//! # Why
+//!
+//! A restarted mix that forgot which packets it had processed would accept replays of all of
+//! them for as long as their onion keys stay valid, and a replay links a mix's input to its
+//! output. So the [`ReplayCache`] of `sotto_onion::replay` outlives the process. That module
+//! defines the formats and the procedure; this one does the file work:
+//!
+//! - `replay.snapshot`: the whole cache ([`ReplayCache::encode`]), replaced atomically at
+//!   compaction: written to `replay.snapshot.tmp`, fsynced, renamed over, directory fsynced, so
+//!   a crash leaves either the old or the new snapshot, never half of one;
+//! - `replay.log`: one 48-byte record ([`encode_entry`]) per accepted tag since the snapshot,
+//!   appended in order.
+//!
+//! [`ReplayStore::open`] decodes the snapshot (or starts empty when there is none), applies
+//! the log, and truncates the log to its intact length: a crash during an append can tear the
+//! last record, and new records written after the torn bytes would be misaligned and make the
+//! next start reject the whole log. [`ReplayStore::compact`] retires old epochs, writes the
+//! snapshot, then empties the log; a crash between the two is harmless because applying the old
+//! log to the new snapshot skips what it already holds and what is retired.
+//!
+//! # Durability: one fsync per batch
+//!
+//! [`ReplayStore::check_and_insert`] appends to a buffer; [`ReplayStore::flush`] writes the
+//! buffer and fsyncs the log. **The relay calls `flush` before forwarding the batch of packets
+//! whose tags it inserted.** A packet must not leave before its tag is on disk, or a crash just
+//! after forwarding would let its replay through after the restart. Batching matters: an fsync
+//! costs from tens of microseconds to milliseconds, so one per packet would cap a mix far below
+//! its goal of 10,000 packets/s per core, while one per batch costs the same whatever the
+//! batch size. Dropping the store writes the buffer without fsync (a clean stop loses nothing;
+//! a crash loses only tags of packets that were, by the rule above, never forwarded).
+//!
+//! # Failures
+//!
+//! A damaged snapshot or log stops [`ReplayStore::open`] with an error naming the file: running
+//! with an empty cache would accept replays, so the operator decides (for instance to move the
+//! file aside once every key it covers is retired). After a failed append or fsync the log may
+//! end in a partial record, so the store refuses further work ([`ReplayStoreError::Broken`]);
+//! reopening it truncates the torn tail and continues.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sotto_onion::replay::{encode_entry, Refused, ReplayCache, ReplayError, ReplayTag};
+use thiserror::Error;
+
+pub const SNAPSHOT_FILE: &str = "replay.snapshot";
+pub const SNAPSHOT_TMP_FILE: &str = "replay.snapshot.tmp";
+pub const LOG_FILE: &str = "replay.log";
+
+#[derive(Debug, Error)]
+pub enum ReplayStoreError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is damaged: {source}; the relay will not start without its replay tags, \
+         which would let replayed packets through"
+    )]
+    Damaged { path: String, source: ReplayError },
+    /// The packet must be dropped, but the store is fine: the epoch is full, retired, or one
+    /// too many. A replay is not this: it is `Ok(false)` from `check_and_insert`.
+    #[error("packet refused: {0}")]
+    Refused(Refused),
+    #[error("an earlier write to {path} failed; reopen the replay store to repair the log")]
+    Broken { path: String },
+}
+
+/// A [`ReplayCache`] kept in a snapshot and an append-only log (see the module docs).
+#[derive(Debug)]
+pub struct ReplayStore {
+    cache: ReplayCache,
+    dir: PathBuf,
+    log_path: PathBuf,
+    log: BufWriter<File>,
+    /// Records were appended since the last fsync.
+    unsynced: bool,
+    /// A log write failed, so the file may end in a partial record.
+    broken: bool,
+}
+
+impl ReplayStore {
+    /// Loads the cache from `dir` (created if missing) and opens the log for appending.
+    ///
+    /// `max_entries_per_epoch` applies to a new cache. A snapshot keeps the cap it was written
+    /// with: a smaller cap would have to drop tags, which would allow replays, and
+    /// `ReplayCache` offers no way to change the cap of a decoded cache. So a changed cap
+    /// takes effect only for a store started without a snapshot (a warning says so).
+    pub fn open(dir: &Path, max_entries_per_epoch: u32) -> Result<Self, ReplayStoreError> {
+        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+        let mut cache = load_snapshot(&dir.join(SNAPSHOT_FILE), max_entries_per_epoch)?;
+        let log_path = dir.join(LOG_FILE);
+        let log = open_log(&log_path, &mut cache)?;
+        // The log may have just been created: its name must survive a crash too.
+        sync_dir(dir).map_err(write_error(dir))?;
+        Ok(Self {
+            cache,
+            dir: dir.to_path_buf(),
+            log_path,
+            log: BufWriter::new(log),
+            unsynced: false,
+            broken: false,
+        })
+    }
+
+    /// Checks `tag` in `epoch` and records it if new. `Ok(true)`: fresh, process the packet,
+    /// and [`flush`](Self::flush) before forwarding it. `Ok(false)`: a replay, drop it.
+    /// [`ReplayStoreError::Refused`]: drop it too (metrics want the reason). Any other error is
+    /// a disk failure.
+    ///
+    /// Call only after the packet's header MAC verified (see `sotto_onion::replay`).
+    pub fn check_and_insert(
+        &mut self,
+        epoch: u64,
+        tag: ReplayTag,
+    ) -> Result<bool, ReplayStoreError> {
+        self.check_usable()?;
+        match self.cache.check_and_insert(epoch, tag) {
+            Ok(()) => {
+                self.append(epoch, &tag)?;
+                Ok(true)
+            }
+            Err(Refused::Replayed { .. }) => Ok(false),
+            Err(refused) => Err(ReplayStoreError::Refused(refused)),
+        }
+    }
+
+    /// Writes the buffered records and fsyncs the log. Cheap when nothing was appended since
+    /// the last call, so the relay can call it before every forwarding step.
+    pub fn flush(&mut self) -> Result<(), ReplayStoreError> {
+        self.check_usable()?;
+        if !self.unsynced {
+            return Ok(());
+        }
+        let result = self
+            .log
+            .flush()
+            .and_then(|()| self.log.get_ref().sync_data());
+        self.log_result(result)?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// At an onion-key rotation: forgets the epochs before `retire_before_epoch` (their keys
+    /// are gone), writes a new snapshot and empties the log. Returns how many tags were
+    /// dropped.
+    pub fn compact(&mut self, retire_before_epoch: u64) -> Result<usize, ReplayStoreError> {
+        // Everything accepted so far must be on disk in the log before the log is emptied.
+        self.flush()?;
+        let dropped = self.cache.retire_epochs_before(retire_before_epoch);
+        self.write_snapshot()?;
+        let result = self
+            .log
+            .get_ref()
+            .set_len(0)
+            .and_then(|()| self.log.get_ref().sync_data());
+        // The log is opened for appending, so the next record lands at the new end, 0.
+        self.log_result(result)?;
+        tracing::info!(
+            retire_before_epoch,
+            dropped,
+            kept = self.cache.len(),
+            "compacted the replay cache"
+        );
+        Ok(dropped)
+    }
+
+    /// The cache, for lookups and metrics (tags per epoch).
+    pub fn cache(&self) -> &ReplayCache {
+        &self.cache
+    }
+
+    fn append(&mut self, epoch: u64, tag: &ReplayTag) -> Result<(), ReplayStoreError> {
+        let result = self.log.write_all(&encode_entry(epoch, tag));
+        self.log_result(result)?;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn write_snapshot(&self) -> Result<(), ReplayStoreError> {
+        let path = self.dir.join(SNAPSHOT_FILE);
+        let tmp = self.dir.join(SNAPSHOT_TMP_FILE);
+        let write = |file: &mut File| {
+            file.write_all(&self.cache.encode())?;
+            file.sync_all()
+        };
+        // A `.tmp` left by a crash during an earlier compaction is overwritten: it was never
+        // renamed, so nothing depends on it.
+        File::create(&tmp)
+            .and_then(|mut file| write(&mut file))
+            .map_err(write_error(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(write_error(&path))?;
+        sync_dir(&self.dir).map_err(write_error(&path))
+    }
+
+    fn check_usable(&self) -> Result<(), ReplayStoreError> {
+        if self.broken {
+            return Err(ReplayStoreError::Broken {
+                path: self.log_path.display().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Marks the store broken if a log write failed: the file may now end mid-record.
+    fn log_result(&mut self, result: std::io::Result<()>) -> Result<(), ReplayStoreError> {
+        result.map_err(|source| {
+            self.broken = true;
+            ReplayStoreError::Write {
+                path: self.log_path.display().to_string(),
+                source,
+            }
+        })
+    }
+}
+
+fn write_error(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayStoreError + '_ {
+    move |source| ReplayStoreError::Write {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> ReplayStoreError + '_ {
+    move |source| ReplayStoreError::Read {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn damaged(path: &Path) -> impl FnOnce(ReplayError) -> ReplayStoreError + '_ {
+    move |source| ReplayStoreError::Damaged {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The file's bytes, or `None` if it does not exist (a store that never compacted has no
+/// snapshot; a fresh one has no log).
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ReplayStoreError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(read_error(path)(e)),
+    }
+}
+
+fn load_snapshot(path: &Path, cap: u32) -> Result<ReplayCache, ReplayStoreError> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(ReplayCache::new(cap));
+    };
+    let cache = ReplayCache::decode(&bytes).map_err(damaged(path))?;
+    if cache.max_entries_per_epoch() != cap {
+        tracing::warn!(
+            snapshot_cap = cache.max_entries_per_epoch(),
+            configured_cap = cap,
+            "the replay snapshot keeps its own per-epoch cap; the configured one applies to a \
+             store without snapshot"
+        );
+    }
+    Ok(cache)
+}
+
+/// Applies the log to `cache`, cuts a torn final record off the file, and returns the file
+/// opened for appending.
+fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreError> {
+    let bytes = read_optional(path)?.unwrap_or_default();
+    let summary = cache.apply_log(&bytes).map_err(damaged(path))?;
+    let file = File::options()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(write_error(path))?;
+    if summary.torn_tail > 0 {
+        tracing::warn!(
+            torn_bytes = summary.torn_tail,
+            "cutting a torn final record off the replay log (a crash interrupted an append)"
+        );
+        let valid_len = u64::try_from(summary.valid_len).unwrap_or(u64::MAX);
+        file.set_len(valid_len)
+            .and_then(|()| file.sync_data())
+            .map_err(write_error(path))?;
+    }
+    Ok(file)
+}
+
+/// Makes a rename or a new file's name in `dir` durable. Only Unix can open a directory to
+/// fsync it.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    File::open(dir)?.sync_all()?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_onion::replay::LOG_ENTRY_LEN;
+
+    const CAP: u32 = 100;
+
+    /// A fresh directory under the system temp dir, removed when dropped (also when a test
+    /// fails, so failed runs leave nothing behind).
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new() -> Self {
+            let path = std::env::temp_dir()
+                .join(format!("sotto-replay-store-{:016x}", rand::random::<u64>()));
+            std::fs::create_dir_all(&path).unwrap();
+            Self(path)
+        }
+
+        fn log(&self) -> PathBuf {
+            self.0.join(LOG_FILE)
+        }
+
+        fn snapshot(&self) -> PathBuf {
+            self.0.join(SNAPSHOT_FILE)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn tag(n: u8) -> ReplayTag {
+        [n; 32]
+    }
+
+    fn len(path: &Path) -> u64 {
+        std::fs::metadata(path).unwrap().len()
+    }
+
+    #[test]
+    fn a_replayed_tag_is_refused_after_reopening() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(store.check_and_insert(7, tag(1)).unwrap());
+        assert!(!store.check_and_insert(7, tag(1)).unwrap());
+        store.flush().unwrap();
+        drop(store);
+
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(!store.check_and_insert(7, tag(1)).unwrap());
+        assert!(
+            store.check_and_insert(8, tag(1)).unwrap(),
+            "tags are per epoch"
+        );
+        assert_eq!(
+            len(&dir.log()),
+            LOG_ENTRY_LEN as u64,
+            "buffered until flush"
+        );
+        store.flush().unwrap();
+        assert_eq!(len(&dir.log()), 2 * LOG_ENTRY_LEN as u64);
+    }
+
+    #[test]
+    fn flush_puts_every_record_in_the_file() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        for n in 0..10 {
+            store.check_and_insert(1, tag(n)).unwrap();
+        }
+        store.flush().unwrap();
+        assert_eq!(len(&dir.log()), 10 * LOG_ENTRY_LEN as u64);
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_torn_final_record_is_ignored_and_cut_off() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(3, tag(1)).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let torn = encode_entry(3, &tag(2));
+        let mut log = File::options().append(true).open(dir.log()).unwrap();
+        log.write_all(&torn[..LOG_ENTRY_LEN / 2]).unwrap();
+        drop(log);
+
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert_eq!(len(&dir.log()), LOG_ENTRY_LEN as u64);
+        assert!(store.cache().contains(3, &tag(1)));
+        assert!(!store.cache().contains(3, &tag(2)));
+        assert!(store.check_and_insert(3, tag(2)).unwrap());
+        store.flush().unwrap();
+        drop(store);
+
+        // Appending after the cut keeps records aligned: the next start reads both.
+        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(store.cache().contains(3, &tag(1)));
+        assert!(store.cache().contains(3, &tag(2)));
+    }
+
+    #[test]
+    fn compaction_keeps_live_tags_and_drops_retired_ones() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        for epoch in 1..=3 {
+            store.check_and_insert(epoch, tag(epoch as u8)).unwrap();
+        }
+        assert_eq!(store.compact(2).unwrap(), 1);
+        assert_eq!(len(&dir.log()), 0);
+        assert!(!dir.0.join(SNAPSHOT_TMP_FILE).exists());
+        store.check_and_insert(3, tag(9)).unwrap();
+        store.flush().unwrap();
+        drop(store);
+
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(!store.check_and_insert(2, tag(2)).unwrap());
+        assert!(!store.check_and_insert(3, tag(3)).unwrap());
+        assert!(!store.check_and_insert(3, tag(9)).unwrap());
+        assert!(!store.cache().contains(1, &tag(1)));
+        assert!(matches!(
+            store.check_and_insert(1, tag(1)),
+            Err(ReplayStoreError::Refused(Refused::EpochRetired { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_crash_between_snapshot_and_log_truncation_is_harmless() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.check_and_insert(2, tag(2)).unwrap();
+        store.flush().unwrap();
+        let old_log = std::fs::read(dir.log()).unwrap();
+        store.compact(2).unwrap();
+        drop(store);
+        std::fs::write(dir.log(), old_log).unwrap();
+
+        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(store.cache().contains(2, &tag(2)));
+        assert!(!store.cache().contains(1, &tag(1)));
+        assert_eq!(store.cache().retired_before(), 2);
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_an_error_naming_it() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.compact(0).unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(dir.snapshot()).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xff;
+        std::fs::write(dir.snapshot(), bytes).unwrap();
+
+        let error = ReplayStore::open(&dir.0, CAP).unwrap_err();
+        assert!(
+            matches!(error, ReplayStoreError::Damaged { .. }),
+            "{error:?}"
+        );
+        assert!(error
+            .to_string()
+            .contains(&dir.snapshot().display().to_string()));
+    }
+
+    #[test]
+    fn a_damaged_log_record_is_an_error_naming_the_log() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.check_and_insert(1, tag(2)).unwrap();
+        store.flush().unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(dir.log()).unwrap();
+        bytes[10] ^= 0x01;
+        std::fs::write(dir.log(), bytes).unwrap();
+
+        let error = ReplayStore::open(&dir.0, CAP).unwrap_err();
+        assert!(
+            matches!(error, ReplayStoreError::Damaged { .. }),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains(&dir.log().display().to_string()));
+    }
+
+    #[test]
+    fn a_full_epoch_refuses_new_tags_but_the_store_keeps_working() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, 1).unwrap();
+        assert!(store.check_and_insert(1, tag(1)).unwrap());
+        assert!(matches!(
+            store.check_and_insert(1, tag(2)),
+            Err(ReplayStoreError::Refused(Refused::EpochFull { .. }))
+        ));
+        assert!(!store.check_and_insert(1, tag(1)).unwrap());
+        assert!(store.check_and_insert(2, tag(2)).unwrap());
+        store.flush().unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_keeps_its_cap() {
+        let dir = TempDir::new();
+        let mut store = ReplayStore::open(&dir.0, 5).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.compact(0).unwrap();
+        drop(store);
+        let store = ReplayStore::open(&dir.0, 50).unwrap();
+        assert_eq!(store.cache().max_entries_per_epoch(), 5);
+        assert!(store.cache().contains(1, &tag(1)));
+    }
+}

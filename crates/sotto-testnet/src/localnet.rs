@@ -1,0 +1,134 @@
+//! A `sotto localnet` process for integration tests: N relays on 127.0.0.1 in a temporary
+//! directory, killed and removed when dropped.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use sotto_client::{MailboxClient, OnionTransport};
+use sotto_onion::directory::{Directory, NetworkFile};
+use sotto_proto::Fingerprint;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub struct TestLocalnet {
+    binary: PathBuf,
+    root: PathBuf,
+    relays: usize,
+    child: Option<Child>,
+    directory: Option<Directory>,
+}
+
+impl TestLocalnet {
+    pub fn start(binary: &Path, relays: usize) -> Self {
+        let root =
+            std::env::temp_dir().join(format!("sotto-localnet-{:016x}", rand::random::<u64>()));
+        let mut net = Self {
+            binary: binary.to_path_buf(),
+            root,
+            relays,
+            child: None,
+            directory: None,
+        };
+        net.run();
+        net
+    }
+
+    fn run(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .ok();
+        let mut command = Command::new(&self.binary);
+        command
+            .args(["localnet", "--relays", &self.relays.to_string(), "--dir"])
+            .arg(&self.root)
+            .env("SOTTO_LOG", "debug")
+            .stdout(Stdio::piped());
+        if let Some(log) = log {
+            command.stderr(log);
+        }
+        let mut child = command.spawn().expect("starting sotto localnet");
+        let stdout = child.stdout.take().expect("localnet stdout");
+        self.child = Some(child);
+        let (lines, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        loop {
+            let line = ready
+                .recv_timeout(READY_TIMEOUT)
+                .unwrap_or_else(|_| panic!("localnet did not get ready; log:\n{}", self.log()));
+            if let Some(file) = line.strip_prefix("localnet ready ") {
+                let text = std::fs::read_to_string(file).expect("reading the network file");
+                self.directory = Some(NetworkFile::parse(&text).expect("a valid network file"));
+                break;
+            }
+        }
+    }
+
+    pub fn directory(&self) -> &Directory {
+        self.directory.as_ref().expect("the localnet is running")
+    }
+
+    /// Fingerprint of relay `index`, in network-file order.
+    pub fn relay(&self, index: usize) -> Fingerprint {
+        *self.directory().relays()[index].fingerprint()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.root.join("localnet.log")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// SIGKILL, then start again on the same directory.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.run();
+    }
+
+    /// A client entering through relay `gateway` to mailboxes on relay `host`.
+    pub async fn client(
+        &self,
+        gateway: usize,
+        host: usize,
+        renew_every: Duration,
+    ) -> MailboxClient<OnionTransport> {
+        let transport = OnionTransport::connect(
+            self.directory().clone(),
+            self.relay(gateway),
+            self.relay(host),
+            renew_every,
+        )
+        .await
+        .expect("connecting to the gateway");
+        MailboxClient::new(transport)
+    }
+}
+
+impl Drop for TestLocalnet {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
