@@ -184,10 +184,16 @@ impl OnionNode {
         let Some((epoch, processed)) = self.peel(wire) else {
             return;
         };
+        // The tag is on disk before the packet moves on, so a replay after a crash is caught too.
+        // One fsync per packet: grouping them per batch is the next step for throughput.
         let fresh = self.replay.lock().map_err(|_| ()).and_then(|mut replay| {
-            replay
+            let fresh = replay
                 .check_and_insert(epoch, processed.replay_tag)
-                .map_err(|_| ())
+                .map_err(|_| ())?;
+            if fresh {
+                replay.flush().map_err(|_| ())?;
+            }
+            Ok(fresh)
         });
         match fresh {
             Ok(true) => {}
