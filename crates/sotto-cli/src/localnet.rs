@@ -84,7 +84,8 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", network_file.display()))?;
     let mut relays = Vec::with_capacity(dirs.len());
     for data in &dirs {
-        let relay = Relay::start(data, None, Some(directory.clone()))
+        let metrics: SocketAddr = "127.0.0.1:0".parse()?;
+        let relay = Relay::start(data, Some(metrics), Some(directory.clone()))
             .await
             .with_context(|| format!("starting the relay in {}", data.path.display()))?;
         relays.push(relay);
@@ -92,7 +93,14 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
     {
         let mut out = std::io::stdout().lock();
         for relay in &relays {
-            writeln!(out, "relay {}", relay.address())?;
+            match relay.metrics_address() {
+                Some(metrics) => writeln!(
+                    out,
+                    "relay {} metrics http://{metrics}/metrics",
+                    relay.address()
+                )?,
+                None => writeln!(out, "relay {}", relay.address())?,
+            }
         }
         writeln!(out, "localnet ready {}", network_file.display())?;
         out.flush()?;

@@ -19,6 +19,7 @@ pub struct TestLocalnet {
     relays: usize,
     child: Option<Child>,
     directory: Option<Directory>,
+    metrics: Vec<String>,
 }
 
 impl TestLocalnet {
@@ -31,12 +32,14 @@ impl TestLocalnet {
             relays,
             child: None,
             directory: None,
+            metrics: Vec::new(),
         };
         net.run();
         net
     }
 
     fn run(&mut self) {
+        std::fs::create_dir_all(&self.root).expect("creating the localnet directory");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -51,6 +54,7 @@ impl TestLocalnet {
         if let Some(log) = log {
             command.stderr(log);
         }
+        self.metrics.clear();
         let mut child = command.spawn().expect("starting sotto localnet");
         let stdout = child.stdout.take().expect("localnet stdout");
         self.child = Some(child);
@@ -66,6 +70,9 @@ impl TestLocalnet {
             let line = ready
                 .recv_timeout(READY_TIMEOUT)
                 .unwrap_or_else(|_| panic!("localnet did not get ready; log:\n{}", self.log()));
+            if let Some((_, url)) = line.split_once(" metrics ") {
+                self.metrics.push(url.to_string());
+            }
             if let Some(file) = line.strip_prefix("localnet ready ") {
                 let text = std::fs::read_to_string(file).expect("reading the network file");
                 self.directory = Some(NetworkFile::parse(&text).expect("a valid network file"));
@@ -81,6 +88,20 @@ impl TestLocalnet {
     /// Fingerprint of relay `index`, in network-file order.
     pub fn relay(&self, index: usize) -> Fingerprint {
         *self.directory().relays()[index].fingerprint()
+    }
+
+    /// The metrics page of relay `index` (network-file order).
+    pub fn metrics(&self, index: usize) -> String {
+        crate::http_get(&self.metrics[index]).expect("reading the metrics page")
+    }
+
+    /// The value of counter `name` (with its labels, e.g. `x{kind="y"}`) at relay `index`.
+    pub fn counter(&self, index: usize, name: &str) -> u64 {
+        let page = self.metrics(index);
+        page.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing from metrics:\n{page}"))
     }
 
     pub fn log_path(&self) -> PathBuf {

@@ -1,0 +1,205 @@
+//! The onion layer seen from the wire: packets of one length, replays dropped (also after the
+//! network restarts), garbage counted and survived. A raw client builds packets itself.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ed25519_dalek::SigningKey;
+use sotto_onion::packet::{new_reply_block, OnionPacket, ReplyKey, PACKET_LEN};
+use sotto_onion::request::OnionRequest;
+use sotto_proto::{Command, Id, Request, Response};
+use sotto_testnet::TestLocalnet;
+use tokio::sync::mpsc;
+
+const GATEWAY: usize = 0;
+const HOST: usize = 4;
+
+struct RawClient {
+    connection: quinn::Connection,
+    deliveries: mpsc::UnboundedReceiver<Vec<u8>>,
+    _endpoint: quinn::Endpoint,
+}
+
+/// A connection to relay `relay`, with the endpoint that must outlive it.
+async fn connect(net: &TestLocalnet, relay: usize) -> (quinn::Endpoint, quinn::Connection) {
+    let entry = &net.directory().relays()[relay];
+    let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    let config = sotto_client::pinned_client_config(*entry.fingerprint()).unwrap();
+    let remote = format!("{}:{}", entry.address.host, entry.address.port)
+        .parse()
+        .unwrap();
+    let connection = endpoint
+        .connect_with(config, remote, "sotto-relay")
+        .unwrap()
+        .await
+        .unwrap();
+    (endpoint, connection)
+}
+
+async fn send(connection: &quinn::Connection, bytes: &[u8]) {
+    let mut stream = connection.open_uni().await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream.finish().unwrap();
+}
+
+impl RawClient {
+    async fn new(net: &TestLocalnet, address: [u8; 32]) -> Self {
+        let (endpoint, connection) = connect(net, GATEWAY).await;
+        send(&connection, &address).await;
+        let (tx, deliveries) = mpsc::unbounded_channel();
+        let receiver = connection.clone();
+        tokio::spawn(async move {
+            while let Ok(mut stream) = receiver.accept_uni().await {
+                if let Ok(bytes) = stream.read_to_end(1 << 20).await {
+                    let _ = tx.send(bytes);
+                }
+            }
+        });
+        Self {
+            connection,
+            deliveries,
+            _endpoint: endpoint,
+        }
+    }
+
+    async fn delivery(&mut self, within: Duration) -> Option<Vec<u8>> {
+        tokio::time::timeout(within, self.deliveries.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+}
+
+/// A fetch for an unknown mailbox: any answer (AUTH) proves the round trip.
+fn frame(body_len: usize) -> Vec<u8> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let command = if body_len == 0 {
+        Command::Fetch
+    } else {
+        Command::Write {
+            body: vec![1; body_len],
+        }
+    };
+    Request {
+        command,
+        nonce: rand::random(),
+        timestamp: now,
+        target: Id::from_bytes(rand::random()),
+    }
+    .seal(&SigningKey::from_bytes(&rand::random()))
+    .unwrap()
+}
+
+/// A request packet as a client injects it at its gateway, with the index of its first mix.
+fn injection(net: &TestLocalnet, client: [u8; 32], frame: Vec<u8>) -> (Vec<u8>, usize, ReplyKey) {
+    let dir = net.directory();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let epoch = dir.current_epoch(now);
+    let (gateway, host) = (net.relay(GATEWAY), net.relay(HOST));
+    let mut rng = rand::thread_rng();
+    let path = dir
+        .choose_path_at(epoch, &gateway, &host, 2, &mut rng)
+        .unwrap();
+    let back = dir
+        .choose_path_at(epoch, &host, &gateway, 2, &mut rng)
+        .unwrap();
+    let (block, key) = new_reply_block(&back.route(), client).unwrap();
+    let payload = OnionRequest {
+        reply_blocks: vec![block],
+        frame,
+    }
+    .encode()
+    .unwrap();
+    let packet = OnionPacket::build(&path.route(), *host.as_bytes(), &payload).unwrap();
+    let first = *path.first_hop().fingerprint();
+    let mut bytes = first.as_bytes().to_vec();
+    bytes.extend_from_slice(&packet.to_wire());
+    let index = dir
+        .relays()
+        .iter()
+        .position(|r| *r.fingerprint() == first)
+        .unwrap();
+    (bytes, index, key)
+}
+
+fn answer(key: &ReplyKey, delivery: &[u8]) -> Response {
+    let (id, payload) = delivery.split_at(16);
+    assert_eq!(id, key.id());
+    Response::open(&key.open(payload).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packets_have_one_length_and_replays_are_dropped_across_restarts() {
+    let mut net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let address = rand::random();
+    let mut client = RawClient::new(&net, address).await;
+
+    let (small, _, _) = injection(&net, address, frame(1));
+    let (large, _, _) = injection(&net, address, frame(12 * 1024));
+    assert_eq!(small.len(), 32 + PACKET_LEN);
+    assert_eq!(
+        small.len(),
+        large.len(),
+        "a 1-byte and a 12 KiB message look alike"
+    );
+
+    let (packet, mix, key) = injection(&net, address, frame(0));
+    send(&client.connection, &packet).await;
+    let delivered = client
+        .delivery(Duration::from_secs(10))
+        .await
+        .expect("an answer");
+    answer(&key, &delivered);
+
+    send(&client.connection, &packet).await;
+    assert!(
+        client.delivery(Duration::from_secs(2)).await.is_none(),
+        "a replay got through"
+    );
+    let replays = "sotto_onion_drops_total{kind=\"replay\"}";
+    assert_eq!(net.counter(mix, replays), 1);
+
+    net.restart();
+    let mut client = RawClient::new(&net, address).await;
+    send(&client.connection, &packet).await;
+    assert!(
+        client.delivery(Duration::from_secs(2)).await.is_none(),
+        "a replay got through after the restart"
+    );
+    assert_eq!(
+        net.counter(mix, replays),
+        1,
+        "the restarted mix remembered the tag"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_is_counted_and_survived() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let (_endpoint, relay) = connect(&net, 2).await;
+    send(&relay, &vec![0x5c; PACKET_LEN]).await;
+    send(&relay, &[1, 2, 3]).await;
+    send(&relay, &vec![0; PACKET_LEN + 1]).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        net.counter(2, "sotto_onion_drops_total{kind=\"malformed\"}")
+            + net.counter(2, "sotto_onion_drops_total{kind=\"bad_mac_or_key\"}"),
+        3
+    );
+
+    let address = rand::random();
+    let mut client = RawClient::new(&net, address).await;
+    let (packet, _, key) = injection(&net, address, frame(0));
+    send(&client.connection, &packet).await;
+    let delivered = client
+        .delivery(Duration::from_secs(10))
+        .await
+        .expect("the network still works");
+    answer(&key, &delivered);
+}
