@@ -2,6 +2,7 @@
 
 mod bench;
 mod localnet;
+mod network;
 mod relay;
 
 use clap::{Parser, Subcommand};

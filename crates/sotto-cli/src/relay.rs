@@ -32,6 +32,10 @@ pub enum RelayCommand {
         /// Serve Prometheus metrics over HTTP on this TCP address (port 0 picks one).
         #[arg(long, value_name = "HOST:PORT")]
         metrics: Option<SocketAddr>,
+        /// Join the network this file describes, as gateway, mix and onion host. Without it
+        /// the relay only hosts mailboxes for direct connections (testing and debugging).
+        #[arg(long, value_name = "FILE")]
+        network: Option<PathBuf>,
     },
     /// Print the address of the relay in DIR.
     Address {
@@ -65,13 +69,24 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
             println!("{}", DataDir::open(&data)?.address());
             Ok(())
         }
-        RelayCommand::Run { data, metrics } => serve(data, metrics).await,
+        RelayCommand::Run {
+            data,
+            metrics,
+            network,
+        } => serve(data, metrics, network).await,
     }
 }
 
-async fn serve(data: PathBuf, metrics: Option<SocketAddr>) -> anyhow::Result<()> {
+async fn serve(
+    data: PathBuf,
+    metrics: Option<SocketAddr>,
+    network: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
-    let relay = Relay::start(&dir, metrics, None)
+    let network = network
+        .map(|file| crate::network::load(&file))
+        .transpose()?;
+    let relay = Relay::start(&dir, metrics, network)
         .await
         .with_context(|| format!("cannot start the relay in {}", data.display()))?;
     {
