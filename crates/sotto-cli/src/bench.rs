@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Subcommand;
-use sotto_client::{DirectTransport, MailboxClient, MailboxOptions};
+use std::path::{Path, PathBuf};
+
+use sotto_client::{DirectTransport, MailboxClient, MailboxOptions, OnionTransport};
 use sotto_proto::{MailboxKind, RelayAddress};
 
 #[derive(Subcommand)]
@@ -26,15 +28,78 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 256)]
         size: usize,
     },
+    /// Round-trip latency through the onion network: one client writes and acknowledges, one
+    /// request at a time, each on gateway -> mix -> mix -> host and back. Reports p50 and p99.
+    Onion {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        /// Requests to time.
+        #[arg(long, default_value_t = 1000)]
+        requests: usize,
+        /// Index (in the network file) of the relay to enter at.
+        #[arg(long, default_value_t = 0)]
+        gateway: usize,
+        /// Index of the relay that hosts the mailbox; the last one by default.
+        #[arg(long)]
+        host: Option<usize>,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
-    let BenchCommand::Mailbox {
-        relay,
-        pairs,
-        concurrency,
-        size,
-    } = command;
+    match command {
+        BenchCommand::Mailbox {
+            relay,
+            pairs,
+            concurrency,
+            size,
+        } => mailbox(relay, pairs, concurrency, size).await,
+        BenchCommand::Onion {
+            network,
+            requests,
+            gateway,
+            host,
+        } => onion(&network, requests, gateway, host).await,
+    }
+}
+
+async fn onion(network: &Path, requests: usize, gateway: usize, host: Option<usize>) -> anyhow::Result<()> {
+    let directory = crate::network::load(network)?;
+    let relays: Vec<_> = directory.relays().iter().map(|r| *r.fingerprint()).collect();
+    let host = host.unwrap_or(relays.len().saturating_sub(1));
+    let (Some(gateway_id), Some(host_id)) = (relays.get(gateway), relays.get(host)) else {
+        anyhow::bail!("the network has {} relays; --gateway and --host must be below that", relays.len());
+    };
+    let renew = Duration::from_secs(3600);
+    let transport = OnionTransport::connect(directory.clone(), *gateway_id, *host_id, renew).await?;
+    let client = MailboxClient::new(transport);
+    let mailbox = client.create(MailboxOptions::new(MailboxKind::Conversation)).await?;
+    let mut latencies = Vec::with_capacity(requests);
+    let started = Instant::now();
+    while latencies.len() < requests {
+        let sent = Instant::now();
+        let seq = client.write(&mailbox.write, b"latency probe").await?;
+        latencies.push(sent.elapsed());
+        let sent = Instant::now();
+        client.ack(&mailbox.read, seq).await?;
+        latencies.push(sent.elapsed());
+    }
+    let elapsed = started.elapsed();
+    client.delete(&mailbox.read).await?;
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    println!(
+        "{} requests through gateway -> mix -> mix -> host and back: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
+        latencies.len(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3,
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+async fn mailbox(relay: RelayAddress, pairs: u64, concurrency: u64, size: usize) -> anyhow::Result<()> {
     anyhow::ensure!(
         concurrency > 0 && pairs > 0,
         "--pairs and --concurrency must be positive"
