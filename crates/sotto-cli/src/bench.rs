@@ -63,17 +63,32 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn onion(network: &Path, requests: usize, gateway: usize, host: Option<usize>) -> anyhow::Result<()> {
+async fn onion(
+    network: &Path,
+    requests: usize,
+    gateway: usize,
+    host: Option<usize>,
+) -> anyhow::Result<()> {
     let directory = crate::network::load(network)?;
-    let relays: Vec<_> = directory.relays().iter().map(|r| *r.fingerprint()).collect();
+    let relays: Vec<_> = directory
+        .relays()
+        .iter()
+        .map(|r| *r.fingerprint())
+        .collect();
     let host = host.unwrap_or(relays.len().saturating_sub(1));
     let (Some(gateway_id), Some(host_id)) = (relays.get(gateway), relays.get(host)) else {
-        anyhow::bail!("the network has {} relays; --gateway and --host must be below that", relays.len());
+        anyhow::bail!(
+            "the network has {} relays; --gateway and --host must be below that",
+            relays.len()
+        );
     };
     let renew = Duration::from_secs(3600);
-    let transport = OnionTransport::connect(directory.clone(), *gateway_id, *host_id, renew).await?;
+    let transport =
+        OnionTransport::connect(directory.clone(), *gateway_id, *host_id, renew).await?;
     let client = MailboxClient::new(transport);
-    let mailbox = client.create(MailboxOptions::new(MailboxKind::Conversation)).await?;
+    let mailbox = client
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await?;
     let mut latencies = Vec::with_capacity(requests);
     let started = Instant::now();
     while latencies.len() < requests {
@@ -99,7 +114,12 @@ async fn onion(network: &Path, requests: usize, gateway: usize, host: Option<usi
     Ok(())
 }
 
-async fn mailbox(relay: RelayAddress, pairs: u64, concurrency: u64, size: usize) -> anyhow::Result<()> {
+async fn mailbox(
+    relay: RelayAddress,
+    pairs: u64,
+    concurrency: u64,
+    size: usize,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         concurrency > 0 && pairs > 0,
         "--pairs and --concurrency must be positive"

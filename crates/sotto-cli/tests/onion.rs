@@ -55,3 +55,43 @@ async fn every_mailbox_command_works_through_the_onion_path() {
         Some(ErrorCode::Auth)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_mix_costs_time_not_messages() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 8);
+    let (net, mut relays) = net.into_processes();
+    // Alice reads through gateway 0, Bob writes through gateway 1, the mailbox is on relay 4;
+    // the others serve as mixes, and relay 2 dies.
+    let renew = Duration::from_secs(2);
+    let alice = net.client(0, 4, renew).await;
+    let bob = net.client(1, 4, renew).await;
+    let m = alice
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    alice.subscribe(&m.read).await.unwrap();
+    bob.write(&m.write, b"before").await.unwrap();
+    assert_eq!(next_push(&alice).await.message.body, b"before");
+
+    relays[2].kill();
+    let mut sent = Vec::new();
+    for i in 0..5u8 {
+        sent.push(
+            bob.write(&m.write, &[i])
+                .await
+                .expect("the write found a live path"),
+        );
+    }
+    let mut received = Vec::new();
+    while received.len() < sent.len() {
+        let push = tokio::time::timeout(Duration::from_secs(90), alice.next_push())
+            .await
+            .expect("every message arrives despite the dead mix")
+            .unwrap();
+        received.push(push.message.seq);
+        alice.ack(&m.read, push.message.seq).await.unwrap();
+    }
+    received.sort_unstable();
+    assert_eq!(received, sent, "each message exactly once");
+    drop(relays);
+}

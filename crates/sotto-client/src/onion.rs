@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rand::RngCore;
-use sotto_onion::directory::Directory;
+use sotto_onion::directory::{Directory, Path};
 use sotto_onion::packet::{
     new_reply_block, OnionPacket, ReplyBlock, ReplyId, ReplyKey, PAYLOAD_LEN,
 };
@@ -24,7 +24,11 @@ use crate::transport::{Transport, TransportError};
 /// Mixes on every path.
 const MIXES: usize = 2;
 /// Longest wait for an answer before the request goes again on a fresh path.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long relays on a path that got no answer are avoided.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// Random paths drawn to find one that avoids suspects, before taking one that does not.
+const PATH_DRAWS: usize = 16;
 /// Reply keys kept for pushes at most; the oldest are forgotten first.
 const MAX_PUSH_KEYS: usize = 256;
 /// Reply blocks a subscribe or an acknowledgement leaves at the host for pushes.
@@ -68,6 +72,8 @@ pub struct OnionTransport {
     pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
     epoch: Arc<AtomicU64>,
     retry_for: Duration,
+    /// Mixes on paths that recently got no answer, and since when.
+    suspects: SyncMutex<HashMap<Fingerprint, Instant>>,
 }
 
 fn unix_now() -> u64 {
@@ -113,6 +119,7 @@ impl OnionTransport {
             pushes_out: Mutex::new(pushes_out),
             epoch: Arc::new(AtomicU64::new(0)),
             retry_for: crate::DEFAULT_RETRY_FOR,
+            suspects: SyncMutex::new(HashMap::new()),
         };
         transport.connection().await?;
         let epoch = Arc::downgrade(&transport.epoch);
@@ -160,18 +167,49 @@ impl OnionTransport {
         Ok(connection)
     }
 
-    fn reply_block(&self, epoch: u64) -> Result<(ReplyBlock, ReplyKey), TransportError> {
-        let path = self
-            .directory
-            .choose_path_at(
-                epoch,
-                &self.host,
-                &self.gateway,
-                MIXES,
-                &mut rand::thread_rng(),
-            )
-            .map_err(onion_error)?;
-        new_reply_block(&path.route(), self.address).map_err(onion_error)
+    /// A random path, avoiding relays that were on unanswered paths lately when it can.
+    fn path(
+        &self,
+        epoch: u64,
+        from: &Fingerprint,
+        to: &Fingerprint,
+    ) -> Result<Path, TransportError> {
+        let suspects: Vec<Fingerprint> = {
+            let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+            suspects.retain(|_, since| since.elapsed() < SUSPECT_FOR);
+            suspects.keys().copied().collect()
+        };
+        let mut rng = rand::thread_rng();
+        let mut draw = || {
+            self.directory
+                .choose_path_at(epoch, from, to, MIXES, &mut rng)
+                .map_err(onion_error)
+        };
+        let mut path = draw()?;
+        for _ in 0..PATH_DRAWS {
+            if !path
+                .mixes()
+                .iter()
+                .any(|hop| suspects.contains(hop.fingerprint()))
+            {
+                break;
+            }
+            path = draw()?;
+        }
+        Ok(path)
+    }
+
+    fn suspect(&self, paths: &[Path]) {
+        let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        for hop in paths.iter().flat_map(|path| path.mixes()) {
+            suspects.insert(*hop.fingerprint(), Instant::now());
+        }
+    }
+
+    fn reply_block(&self, epoch: u64) -> Result<(Path, ReplyBlock, ReplyKey), TransportError> {
+        let path = self.path(epoch, &self.host, &self.gateway)?;
+        let (block, key) = new_reply_block(&path.route(), self.address).map_err(onion_error)?;
+        Ok((path, block, key))
     }
 
     fn forget(&self, id: &ReplyId) {
@@ -187,25 +225,16 @@ impl OnionTransport {
         &self,
         frame: &[u8],
         push_blocks: usize,
-    ) -> Result<(ReplyId, oneshot::Receiver<Vec<u8>>), TransportError> {
+    ) -> Result<(ReplyId, [Path; 2], oneshot::Receiver<Vec<u8>>), TransportError> {
         let epoch = self.directory.current_epoch(unix_now());
-        let path = self
-            .directory
-            .choose_path_at(
-                epoch,
-                &self.gateway,
-                &self.host,
-                MIXES,
-                &mut rand::thread_rng(),
-            )
-            .map_err(onion_error)?;
+        let path = self.path(epoch, &self.gateway, &self.host)?;
         let mut blocks = Vec::with_capacity(1 + push_blocks);
         let (answer, answered) = oneshot::channel();
-        let (block, key) = self.reply_block(epoch)?;
+        let (back, block, key) = self.reply_block(epoch)?;
         blocks.push(block);
         let mut push_keys = Vec::with_capacity(push_blocks);
         for _ in 0..push_blocks {
-            let (block, key) = self.reply_block(epoch)?;
+            let (_, block, key) = self.reply_block(epoch)?;
             blocks.push(block);
             push_keys.push(key);
         }
@@ -234,7 +263,7 @@ impl OnionTransport {
             self.forget(&id);
             return Err(error);
         }
-        Ok((id, answered))
+        Ok((id, [path, back], answered))
     }
 }
 
@@ -297,14 +326,17 @@ impl Transport for OnionTransport {
         loop {
             let outcome: Result<(), TransportError> = match self.attempt(&frame, push_blocks).await
             {
-                Ok((id, answered)) => match tokio::time::timeout(ATTEMPT_TIMEOUT, answered).await {
-                    Ok(Ok(answer)) => return Ok(answer),
-                    Ok(Err(_)) => Err(TransportError::Closed),
-                    Err(_) => {
-                        self.forget(&id);
-                        Err(TransportError::Timeout(ATTEMPT_TIMEOUT))
+                Ok((id, paths, answered)) => {
+                    match tokio::time::timeout(ATTEMPT_TIMEOUT, answered).await {
+                        Ok(Ok(answer)) => return Ok(answer),
+                        Ok(Err(_)) => Err(TransportError::Closed),
+                        Err(_) => {
+                            self.forget(&id);
+                            self.suspect(&paths);
+                            Err(TransportError::Timeout(ATTEMPT_TIMEOUT))
+                        }
                     }
-                },
+                }
                 Err(error @ TransportError::Handshake(_)) => return Err(error),
                 Err(error) => Err(error),
             };

@@ -3,7 +3,7 @@
 
 mod localnet;
 
-pub use localnet::TestLocalnet;
+pub use localnet::{RelayProcess, TestLocalnet};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

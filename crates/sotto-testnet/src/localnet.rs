@@ -153,3 +153,76 @@ impl Drop for TestLocalnet {
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
+
+/// One relay of a network as its own `sotto relay run --network` process, so a test can kill a
+/// single relay.
+pub struct RelayProcess {
+    child: Child,
+}
+
+impl RelayProcess {
+    pub fn start(binary: &Path, data: &Path, network_file: &Path, log: &Path) -> Self {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("opening the relay log");
+        let mut child = Command::new(binary)
+            .args(["relay", "run", "--data"])
+            .arg(data)
+            .arg("--network")
+            .arg(network_file)
+            .env("SOTTO_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("starting sotto relay run");
+        let stdout = child.stdout.take().expect("relay stdout");
+        let (lines, ready) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        while !ready
+            .recv_timeout(READY_TIMEOUT)
+            .expect("the relay got ready")
+            .starts_with("relay ready ")
+        {}
+        Self { child }
+    }
+
+    /// SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RelayProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+impl TestLocalnet {
+    /// Stops the localnet and starts each of its relays as a process of its own, on the same
+    /// data, keys and network file.
+    pub fn into_processes(mut self) -> (Self, Vec<RelayProcess>) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let network_file = self.root.join("network.toml");
+        let relays = (0..self.relays)
+            .map(|index| {
+                let data = self.root.join(format!("relay-{index}"));
+                let log = self.root.join(format!("relay-{index}.log"));
+                RelayProcess::start(&self.binary, &data, &network_file, &log)
+            })
+            .collect();
+        (self, relays)
+    }
+}

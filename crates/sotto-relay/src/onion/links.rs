@@ -19,6 +19,9 @@ pub enum LinkError {
     Send(String),
 }
 
+/// How long a relay waits for another to accept a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub struct Links {
     endpoint: quinn::Endpoint,
     open: Mutex<HashMap<NodeId, quinn::Connection>>,
@@ -58,10 +61,13 @@ impl Links {
         directory: &Directory,
         next: NodeId,
     ) -> Result<quinn::Connection, LinkError> {
-        let mut open = self.open.lock().await;
-        if let Some(connection) = open.get(&next).filter(|c| c.close_reason().is_none()) {
-            return Ok(connection.clone());
+        if let Some(connection) = self.open.lock().await.get(&next) {
+            if connection.close_reason().is_none() {
+                return Ok(connection.clone());
+            }
         }
+        // Connect without holding the table: a relay that does not answer must not hold up
+        // packets for every other relay.
         let relay = directory
             .relay(&Fingerprint::from_bytes(next))
             .ok_or(LinkError::UnknownRelay)?;
@@ -73,13 +79,15 @@ impl Links {
             .ok_or_else(|| LinkError::Connect("the relay's host has no address".into()))?;
         let config = sotto_client::pinned_client_config(address.fingerprint)
             .map_err(|e| LinkError::Connect(e.to_string()))?;
-        let connection = self
+        let connecting = self
             .endpoint
             .connect_with(config, remote, "sotto-relay")
-            .map_err(|e| LinkError::Connect(e.to_string()))?
-            .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
-        open.insert(next, connection.clone());
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+            .await
+            .map_err(|_| LinkError::Connect("no answer".into()))?
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
+        self.open.lock().await.insert(next, connection.clone());
         Ok(connection)
     }
 }
