@@ -135,6 +135,11 @@ impl OnionTransport {
         Ok(transport)
     }
 
+    /// The local UDP address this client sends from.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.endpoint.local_addr().ok()
+    }
+
     /// The connection to the gateway, made (and this client's address registered) if needed.
     async fn connection(&self) -> Result<quinn::Connection, TransportError> {
         let mut slot = self.connection.lock().await;

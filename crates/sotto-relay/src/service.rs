@@ -22,16 +22,12 @@ use crate::host::Host;
 use crate::identity::IdentityError;
 use crate::metrics::{self, Metrics};
 use crate::onion::OnionNode;
-use crate::onion_keys::OnionKeys;
-use crate::replay_store::ReplayStore;
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
 const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// Longest unidirectional stream a relay reads: a client's packet with its first hop.
 const MAX_ONION_STREAM: usize = crate::onion::CLIENT_ADDRESS_LEN + sotto_onion::packet::PACKET_LEN;
-/// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
-const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
 
 #[derive(Debug, Error)]
 pub enum ServiceError {
@@ -102,7 +98,16 @@ impl Relay {
         )
         .map_err(bind)?;
         let onion = match network {
-            Some(directory) => Some(start_onion(data, directory, &endpoint, &handle, &metrics)?),
+            Some(directory) => Some(
+                OnionNode::open(
+                    data,
+                    directory,
+                    endpoint.clone(),
+                    handle.clone(),
+                    metrics.clone(),
+                )
+                .map_err(ServiceError::Onion)?,
+            ),
             None => None,
         };
 
@@ -170,30 +175,6 @@ struct Shared {
     host: HostHandle,
     metrics: Arc<Metrics>,
     onion: Option<Arc<OnionNode>>,
-}
-
-fn start_onion(
-    data: &DataDir,
-    directory: Directory,
-    endpoint: &quinn::Endpoint,
-    host: &HostHandle,
-    metrics: &Arc<Metrics>,
-) -> Result<Arc<OnionNode>, ServiceError> {
-    let now = crate::onion::unix_now();
-    let keys = OnionKeys::open(&data.path, directory.epoch_secs(), now)
-        .map_err(|e| ServiceError::Onion(e.to_string()))?;
-    let replay = ReplayStore::open(&data.path, REPLAY_TAGS_PER_EPOCH)
-        .map_err(|e| ServiceError::Onion(e.to_string()))?;
-    let me = *data.identity.fingerprint().as_bytes();
-    Ok(OnionNode::new(
-        me,
-        directory,
-        keys,
-        replay,
-        endpoint.clone(),
-        host.clone(),
-        metrics.clone(),
-    ))
 }
 
 /// Key rotation and replay-log flushing, once a second.

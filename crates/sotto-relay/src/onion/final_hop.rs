@@ -111,7 +111,12 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
     let Some(answer_block) = blocks.next() else {
         return node.metrics.onion_drop(Drop::BadRequest);
     };
-    let deposit = SignedRequest::open(&request.frame).ok().and_then(|signed| {
+    let signed = SignedRequest::open(&request.frame).ok();
+    if let Some(signed) = &signed {
+        node.view
+            .saw(|| format!("mailbox {}", signed.request.target.to_hex()));
+    }
+    let deposit = signed.and_then(|signed| {
         let replace = match signed.request.command {
             Command::Subscribe => true,
             Command::Ack { .. } => false,

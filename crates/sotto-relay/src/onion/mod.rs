@@ -13,6 +13,7 @@
 
 mod final_hop;
 mod links;
+mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,11 +24,15 @@ use sotto_onion::packet::{NodeId, OnionPacket, Peeled, PACKET_LEN, PAYLOAD_LEN};
 use tokio::sync::Mutex;
 
 use crate::actor::HostHandle;
+use crate::config::DataDir;
 use crate::metrics::Metrics;
 use crate::onion_keys::OnionKeys;
 use crate::replay_store::ReplayStore;
 pub use final_hop::PushPools;
 use links::Links;
+
+/// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
+const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
 
 /// Length of a client's address at its gateway.
 pub const CLIENT_ADDRESS_LEN: usize = 32;
@@ -113,6 +118,7 @@ pub struct OnionNode {
     host: HostHandle,
     pools: PushPools,
     metrics: Arc<Metrics>,
+    view: view::View,
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -122,17 +128,22 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 impl OnionNode {
-    pub(crate) fn new(
-        me: NodeId,
+    /// Opens this relay's onion keys and replay cache in its data directory and starts the
+    /// onion roles.
+    pub(crate) fn open(
+        data: &DataDir,
         directory: Directory,
-        keys: OnionKeys,
-        replay: ReplayStore,
         endpoint: quinn::Endpoint,
         host: HostHandle,
         metrics: Arc<Metrics>,
-    ) -> Arc<Self> {
+    ) -> Result<Arc<Self>, String> {
+        let now = unix_now();
+        let keys =
+            OnionKeys::open(&data.path, directory.epoch_secs(), now).map_err(|e| e.to_string())?;
+        let replay =
+            ReplayStore::open(&data.path, REPLAY_TAGS_PER_EPOCH).map_err(|e| e.to_string())?;
         let node = Arc::new(Self {
-            me,
+            me: *data.identity.fingerprint().as_bytes(),
             directory,
             keys: std::sync::Mutex::new(keys),
             replay: std::sync::Mutex::new(replay),
@@ -141,9 +152,10 @@ impl OnionNode {
             host,
             pools: PushPools::default(),
             metrics,
+            view: view::View::open(&data.path),
         });
         final_hop::start_pusher(&node);
-        node
+        Ok(node)
     }
 
     /// Handles one unidirectional stream's bytes from `connection`.
@@ -153,8 +165,14 @@ impl OnionNode {
         connection: &quinn::Connection,
     ) {
         match bytes.len() {
-            PACKET_LEN => self.handle_packet(&bytes).await,
+            PACKET_LEN => {
+                self.view
+                    .saw(|| format!("from {}", connection.remote_address()));
+                self.handle_packet(&bytes).await
+            }
             CLIENT_ADDRESS_LEN => {
+                self.view
+                    .saw(|| format!("client {}", connection.remote_address()));
                 let mut address = [0u8; CLIENT_ADDRESS_LEN];
                 address.copy_from_slice(&bytes);
                 self.clients
@@ -163,6 +181,8 @@ impl OnionNode {
                     .insert(address, connection.clone());
             }
             n if n == CLIENT_ADDRESS_LEN + PACKET_LEN => {
+                self.view
+                    .saw(|| format!("client {}", connection.remote_address()));
                 self.metrics.onion_event(Event::Injected);
                 let (next, packet) = bytes.split_at(CLIENT_ADDRESS_LEN);
                 let mut node = [0u8; 32];
@@ -248,6 +268,7 @@ impl OnionNode {
     }
 
     pub(crate) async fn forward(&self, next: NodeId, packet: &[u8]) {
+        self.view.saw(|| format!("to {}", hex::encode(next)));
         match self.links.send(&self.directory, next, packet).await {
             Ok(()) => self.metrics.onion_event(Event::Forwarded),
             Err(error) => {
