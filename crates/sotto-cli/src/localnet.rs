@@ -11,7 +11,7 @@ use clap::Args;
 use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::onion_keys::OnionKeys;
-use sotto_relay::service::Relay;
+use sotto_relay::service::{Relay, RunOptions};
 
 /// File the network is described in, inside the localnet directory.
 pub const NETWORK_FILE: &str = "network.toml";
@@ -80,12 +80,16 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let directory = Directory::new(args.epoch_secs, entries)?;
     let network_file = args.dir.join(NETWORK_FILE);
-    std::fs::write(&network_file, directory.to_toml())
-        .with_context(|| format!("writing {}", network_file.display()))?;
+    write_network_file(&network_file, &directory)?;
     let mut relays = Vec::with_capacity(dirs.len());
     for data in &dirs {
         let metrics: SocketAddr = "127.0.0.1:0".parse()?;
-        let relay = Relay::start(data, Some(metrics), Some(directory.clone()))
+        let options = RunOptions {
+            metrics: Some(metrics),
+            network: Some(directory.clone()),
+            allow_direct: false,
+        };
+        let relay = Relay::start(data, options)
             .await
             .with_context(|| format!("starting the relay in {}", data.path.display()))?;
         relays.push(relay);
@@ -105,11 +109,60 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         writeln!(out, "localnet ready {}", network_file.display())?;
         out.flush()?;
     }
-    crate::relay::shutdown_signal().await?;
+    publish_rotations(&relays, args.epoch_secs, &network_file).await?;
     tracing::info!("stopping the localnet");
     for relay in relays {
         relay.shutdown().await;
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Replaces the network file in one step, so a client never reads half of it.
+fn write_network_file(file: &Path, directory: &Directory) -> anyhow::Result<()> {
+    let partial = file.with_extension("toml.tmp");
+    std::fs::write(&partial, directory.to_toml())
+        .with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, file).with_context(|| format!("replacing {}", file.display()))
+}
+
+/// Runs until SIGINT or SIGTERM; whenever an epoch begins, publishes the relays' keys for it and
+/// the next one. The relays rotate their own keys; this only tells clients.
+async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> anyhow::Result<()> {
+    let signal = crate::relay::shutdown_signal();
+    tokio::pin!(signal);
+    let mut published = unix_now() / epoch_secs;
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            stopped = &mut signal => return stopped,
+            _ = tick.tick() => {}
+        }
+        let now = unix_now();
+        if now / epoch_secs == published {
+            continue;
+        }
+        let entries: Option<Vec<DirectoryRelay>> = relays
+            .iter()
+            .map(|relay| {
+                let (onion_key, next_onion_key) = relay.onion_keys(now)?;
+                Some(DirectoryRelay {
+                    address: relay.address().clone(),
+                    onion_key,
+                    next_onion_key,
+                })
+            })
+            .collect();
+        // A relay that has not rotated yet is caught on a later tick.
+        let Some(entries) = entries else { continue };
+        match Directory::new(epoch_secs, entries)
+            .map_err(anyhow::Error::from)
+            .and_then(|d| write_network_file(file, &d))
+        {
+            Ok(()) => published = now / epoch_secs,
+            Err(error) => {
+                tracing::warn!("publishing the new onion keys failed, trying again: {error:#}")
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
 use sotto_relay::config::{DataDir, StoreKind};
-use sotto_relay::service::Relay;
+use sotto_relay::service::{Relay, RunOptions};
 
 #[derive(Subcommand)]
 pub enum RelayCommand {
@@ -36,6 +36,11 @@ pub enum RelayCommand {
         /// the relay only hosts mailboxes for direct connections (testing and debugging).
         #[arg(long, value_name = "FILE")]
         network: Option<PathBuf>,
+        /// With --network, also answer mailbox requests sent straight to this relay instead of
+        /// through the onion path. For debugging only: the relay then learns who uses which
+        /// mailbox.
+        #[arg(long, requires = "network")]
+        allow_direct: bool,
     },
     /// Print the address of the relay in DIR.
     Address {
@@ -73,7 +78,8 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
             data,
             metrics,
             network,
-        } => serve(data, metrics, network).await,
+            allow_direct,
+        } => serve(data, metrics, network, allow_direct).await,
     }
 }
 
@@ -81,12 +87,18 @@ async fn serve(
     data: PathBuf,
     metrics: Option<SocketAddr>,
     network: Option<PathBuf>,
+    allow_direct: bool,
 ) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
     let network = network
         .map(|file| crate::network::load(&file))
         .transpose()?;
-    let relay = Relay::start(&dir, metrics, network)
+    let options = RunOptions {
+        metrics,
+        network,
+        allow_direct,
+    };
+    let relay = Relay::start(&dir, options)
         .await
         .with_context(|| format!("cannot start the relay in {}", data.display()))?;
     {

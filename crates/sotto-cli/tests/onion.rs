@@ -95,3 +95,27 @@ async fn a_dead_mix_costs_time_not_messages() {
     assert_eq!(received, sent, "each message exactly once");
     drop(relays);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onion_keys_rotate_and_the_network_file_follows() {
+    let mut net = TestLocalnet::start_with_epoch(Path::new(env!("CARGO_BIN_EXE_sotto")), 5, 3);
+    let first = net.directory().relays()[0].onion_key.epoch;
+    let client = net.client(0, 4, RENEW).await;
+    let m = client
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    // Two rotations later the first file's keys are gone from every relay.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    net.reload();
+    assert!(
+        net.directory().relays()[0].onion_key.epoch >= first + 2,
+        "the file was refreshed"
+    );
+    let fresh = net.client(0, 4, RENEW).await;
+    fresh.write(&m.write, b"after rotation").await.unwrap();
+    assert_eq!(
+        fresh.fetch(&m.read).await.unwrap()[0].body,
+        b"after rotation"
+    );
+}

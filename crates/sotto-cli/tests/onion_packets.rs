@@ -203,3 +203,24 @@ async fn garbage_is_counted_and_survived() {
         .expect("the network still works");
     answer(&key, &delivered);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relays_in_a_network_refuse_direct_mailbox_requests() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let address = net.directory().relays()[HOST].address.clone();
+    let transport = sotto_client::DirectTransport::connect(&address)
+        .await
+        .unwrap()
+        .retry_for(Duration::from_secs(1));
+    let client = sotto_client::MailboxClient::new(transport);
+    let refused = client
+        .create(sotto_client::MailboxOptions::new(
+            sotto_proto::MailboxKind::Conversation,
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(sotto_client::ClientError::Transport(_))),
+        "a network relay answered a direct request: {:?}",
+        refused.map(|_| ())
+    );
+}

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use sotto_onion::directory::Directory;
+use sotto_onion::directory::{Directory, OnionKey};
 
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
 use crate::config::{DataDir, StoreKind};
@@ -48,6 +48,21 @@ pub enum ServiceError {
     },
 }
 
+/// QUIC stream reset code for a direct request to a relay that serves only the onion path.
+const DIRECT_REFUSED: u32 = 3;
+
+/// How a relay runs.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Serve Prometheus metrics on this TCP address.
+    pub metrics: Option<SocketAddr>,
+    /// Join this network as gateway, mix and onion host.
+    pub network: Option<Directory>,
+    /// In a network, also answer mailbox requests sent straight to this relay (debugging only:
+    /// the relay then sees who uses which mailbox). Without a network, direct is all there is.
+    pub allow_direct: bool,
+}
+
 /// A running relay.
 pub struct Relay {
     endpoint: quinn::Endpoint,
@@ -59,13 +74,14 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Opens the store and starts serving the relay in `data`; with a `network`, it also plays
-    /// gateway, mix and onion host in that network.
-    pub async fn start(
-        data: &DataDir,
-        metrics_listen: Option<SocketAddr>,
-        network: Option<Directory>,
-    ) -> Result<Self, ServiceError> {
+    /// Opens the store and starts serving the relay in `data`.
+    pub async fn start(data: &DataDir, options: RunOptions) -> Result<Self, ServiceError> {
+        let RunOptions {
+            metrics: metrics_listen,
+            network,
+            allow_direct,
+        } = options;
+        let direct = allow_direct || network.is_none();
         let store: Box<dyn Store> = match data.config.store {
             StoreKind::Redb => Box::new(RedbStore::open(&data.store_path())?),
             StoreKind::Memory => Box::new(MemoryStore::new()),
@@ -132,6 +148,7 @@ impl Relay {
             host: handle,
             metrics,
             onion: onion.clone(),
+            direct,
         };
         tasks.spawn(accept(endpoint.clone(), shared));
         let mut address = data.address();
@@ -156,6 +173,12 @@ impl Relay {
         self.metrics_address
     }
 
+    /// In a network: this relay's onion keys for the epoch at `now` and the next, as the
+    /// network file lists them. The relay rotates them itself, once a second at most late.
+    pub fn onion_keys(&self, now: u64) -> Option<(OnionKey, OnionKey)> {
+        self.onion.as_ref()?.published_keys(now)
+    }
+
     /// Closes every connection, lets the host finish its batch and closes the store.
     pub async fn shutdown(mut self) {
         self.endpoint.close(0u32.into(), b"relay shutting down");
@@ -175,6 +198,9 @@ struct Shared {
     host: HostHandle,
     metrics: Arc<Metrics>,
     onion: Option<Arc<OnionNode>>,
+    /// Whether clients may send mailbox requests straight to this relay, so that it sees
+    /// both their address and their mailbox.
+    direct: bool,
 }
 
 /// Key rotation and replay-log flushing, once a second.
@@ -229,8 +255,12 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
     loop {
         tokio::select! {
             bi = connection.accept_bi() => {
-                let Ok((send, recv)) = bi else { break };
-                streams.spawn(serve_stream(send, recv, shared.host.clone(), sink.clone()));
+                let Ok((mut send, recv)) = bi else { break };
+                if shared.direct {
+                    streams.spawn(serve_stream(send, recv, shared.host.clone(), sink.clone()));
+                } else {
+                    let _ = send.reset(DIRECT_REFUSED.into());
+                }
             }
             uni = connection.accept_uni() => {
                 let Ok(recv) = uni else { break };

@@ -17,6 +17,7 @@ pub struct TestLocalnet {
     binary: PathBuf,
     root: PathBuf,
     relays: usize,
+    epoch_secs: u64,
     child: Option<Child>,
     directory: Option<Directory>,
     metrics: Vec<String>,
@@ -24,12 +25,18 @@ pub struct TestLocalnet {
 
 impl TestLocalnet {
     pub fn start(binary: &Path, relays: usize) -> Self {
+        Self::start_with_epoch(binary, relays, 86_400)
+    }
+
+    /// A localnet whose onion keys rotate every `epoch_secs`.
+    pub fn start_with_epoch(binary: &Path, relays: usize, epoch_secs: u64) -> Self {
         let root =
             std::env::temp_dir().join(format!("sotto-localnet-{:016x}", rand::random::<u64>()));
         let mut net = Self {
             binary: binary.to_path_buf(),
             root,
             relays,
+            epoch_secs,
             child: None,
             directory: None,
             metrics: Vec::new(),
@@ -47,7 +54,14 @@ impl TestLocalnet {
             .ok();
         let mut command = Command::new(&self.binary);
         command
-            .args(["localnet", "--relays", &self.relays.to_string(), "--dir"])
+            .args([
+                "localnet",
+                "--relays",
+                &self.relays.to_string(),
+                "--epoch-secs",
+            ])
+            .arg(self.epoch_secs.to_string())
+            .arg("--dir")
             .arg(&self.root)
             .env("SOTTO_LOG", "debug")
             .stdout(Stdio::piped());
@@ -79,6 +93,13 @@ impl TestLocalnet {
                 break;
             }
         }
+    }
+
+    /// Reads the network file again (after onion keys rotated).
+    pub fn reload(&mut self) {
+        let text = std::fs::read_to_string(self.root.join("network.toml"))
+            .expect("reading the network file");
+        self.directory = Some(NetworkFile::parse(&text).expect("a valid network file"));
     }
 
     pub fn directory(&self) -> &Directory {

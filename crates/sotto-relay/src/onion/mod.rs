@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use sotto_onion::directory::Directory;
+use sotto_onion::directory::{Directory, OnionKey};
 use sotto_onion::packet::{NodeId, OnionPacket, Peeled, PACKET_LEN, PAYLOAD_LEN};
 use tokio::sync::Mutex;
 
@@ -290,6 +290,13 @@ impl OnionNode {
             Ok(()) => self.metrics.onion_event(Event::Delivered),
             Err(_) => self.metrics.onion_drop(Drop::UnknownClient),
         }
+    }
+
+    /// The onion keys to publish for the epoch at `now` and the next one.
+    pub(crate) fn published_keys(&self, now: u64) -> Option<(OnionKey, OnionKey)> {
+        let keys = self.keys.lock().ok()?;
+        let epoch = keys.current_epoch(now);
+        Some((keys.onion_key(epoch)?, keys.onion_key(epoch + 1)?))
     }
 
     /// Rotates onion keys when an epoch ends and compacts the replay cache to the live epochs.
