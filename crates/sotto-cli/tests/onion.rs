@@ -119,3 +119,27 @@ async fn onion_keys_rotate_and_the_network_file_follows() {
         b"after rotation"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_localnet_comes_back_with_its_mailboxes() {
+    let mut net = localnet();
+    let before = net.directory().clone();
+    let client = net.client(0, 4, RENEW).await;
+    let m = client
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    let seq = client
+        .write(&m.write, b"acknowledged by the host")
+        .await
+        .unwrap();
+    drop(client);
+    net.restart();
+    assert_eq!(net.directory(), &before, "the same relays and keys");
+    let client = net.client(1, 4, RENEW).await;
+    let waiting = client.fetch(&m.read).await.unwrap();
+    assert_eq!(
+        (waiting[0].seq, &waiting[0].body[..]),
+        (seq, &b"acknowledged by the host"[..])
+    );
+}
