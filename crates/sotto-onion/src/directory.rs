@@ -45,8 +45,7 @@ use rand::Rng;
 use serde::Deserialize;
 use sotto_proto::{AddressError, Fingerprint, RelayAddress};
 use sphinx_packet::constants::MAX_PATH_LENGTH;
-use sphinx_packet::crypto::PublicKey;
-use sphinx_packet::route::{Node, NodeAddressBytes};
+use sphinx_packet::route::NodeAddressBytes;
 use thiserror::Error;
 
 /// Mixes on a path unless the caller has a reason to choose otherwise: the design's
@@ -527,87 +526,6 @@ impl KeyChoice {
     }
 }
 
-/// One Sphinx hop: a relay that removes one layer of the packet, with the key to encrypt that
-/// layer to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hop {
-    pub address: RelayAddress,
-    pub onion_key: [u8; 32],
-    /// The epoch `onion_key` serves, so the sender knows how long the path stays usable.
-    pub epoch: u64,
-}
-
-impl Hop {
-    pub fn fingerprint(&self) -> &Fingerprint {
-        &self.address.fingerprint
-    }
-
-    /// The hop's address inside a Sphinx header: the fingerprint itself (both are 32 bytes), so
-    /// the previous hop finds where to forward with [`Directory::relay_at`] and no other table.
-    pub fn node_address(&self) -> NodeAddressBytes {
-        NodeAddressBytes::from_bytes(*self.fingerprint().as_bytes())
-    }
-
-    /// The hop as a `sphinx-packet` route node.
-    pub fn sphinx_node(&self) -> Node {
-        Node::new(self.node_address(), PublicKey::from(self.onion_key))
-    }
-
-    /// The hop as [`crate::packet`] builds packets for it.
-    pub fn route_hop(&self) -> crate::packet::RouteHop {
-        crate::packet::RouteHop {
-            node: *self.fingerprint().as_bytes(),
-            onion_key: self.onion_key,
-        }
-    }
-}
-
-/// A chosen path: the relay that injects the packet (`entry`), then the Sphinx hops, mixes
-/// first and the destination last. All relays on it are distinct, and there is at least one
-/// mix, so neither end learns the other.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Path {
-    entry: RelayAddress,
-    mixes: Vec<Hop>,
-    destination: Hop,
-}
-
-impl Path {
-    /// The relay that sends the packet to the first hop: the client's gateway for a request,
-    /// the mailbox host for a reply. It removes no layer, so it needs no key here.
-    pub fn entry(&self) -> &RelayAddress {
-        &self.entry
-    }
-
-    pub fn mixes(&self) -> &[Hop] {
-        &self.mixes
-    }
-
-    pub fn destination(&self) -> &Hop {
-        &self.destination
-    }
-
-    /// Where the entry sends the packet: the first mix.
-    pub fn first_hop(&self) -> &Hop {
-        self.mixes.first().unwrap_or(&self.destination)
-    }
-
-    /// The Sphinx hops in order: the mixes, then the destination.
-    pub fn hops(&self) -> impl Iterator<Item = &Hop> {
-        self.mixes.iter().chain(std::iter::once(&self.destination))
-    }
-
-    /// The Sphinx route to build a packet or a reply block for.
-    pub fn sphinx_route(&self) -> Vec<Node> {
-        self.hops().map(Hop::sphinx_node).collect()
-    }
-
-    /// The Sphinx hops as [`crate::packet`] takes them.
-    pub fn route(&self) -> Vec<crate::packet::RouteHop> {
-        self.hops().map(Hop::route_hop).collect()
-    }
-}
-
 /// Everything [`Directory::new`] requires of one relay beyond fingerprint uniqueness.
 fn check_relay(number: usize, relay: &Relay, epoch_secs: u64) -> Result<(), DirectoryError> {
     check_address(number, &relay.address)?;
@@ -699,8 +617,11 @@ fn key_toml(key: &OnionKey) -> String {
     )
 }
 
+mod path;
 #[cfg(test)]
 mod tests;
+
+pub use path::{Hop, Path};
 
 #[cfg(test)]
 mod properties;

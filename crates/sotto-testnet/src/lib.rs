@@ -97,14 +97,7 @@ impl TestRelay {
             .expect("starting sotto relay run");
         let stdout = child.stdout.take().expect("relay stdout");
         self.child = Some(child);
-        let (lines, ready) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let ready = crate::output_lines(stdout);
         loop {
             let line = ready
                 .recv_timeout(READY_TIMEOUT)
@@ -185,6 +178,19 @@ impl Drop for TestRelay {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// The lines a child process prints, as they come.
+pub(crate) fn output_lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (lines, ready) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    ready
 }
 
 /// Fetches a URL over plain HTTP/1.1 (enough for the metrics page).

@@ -1,10 +1,8 @@
 //! A `sotto localnet` process for integration tests: N relays on 127.0.0.1 in a temporary
 //! directory, killed and removed when dropped.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use sotto_client::{MailboxClient, OnionTransport};
@@ -72,14 +70,7 @@ impl TestLocalnet {
         let mut child = command.spawn().expect("starting sotto localnet");
         let stdout = child.stdout.take().expect("localnet stdout");
         self.child = Some(child);
-        let (lines, ready) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let ready = crate::output_lines(stdout);
         loop {
             let line = ready
                 .recv_timeout(READY_TIMEOUT)
@@ -199,14 +190,7 @@ impl RelayProcess {
             .spawn()
             .expect("starting sotto relay run");
         let stdout = child.stdout.take().expect("relay stdout");
-        let (lines, ready) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let ready = crate::output_lines(stdout);
         while !ready
             .recv_timeout(READY_TIMEOUT)
             .expect("the relay got ready")
