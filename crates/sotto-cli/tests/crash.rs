@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::Rng;
 use sotto_client::{MailboxClient, MailboxOptions};
-use sotto_proto::MailboxKind;
+use sotto_proto::{ErrorCode, MailboxKind};
 use sotto_testnet::{RelayOptions, TestRelay};
 
 const MESSAGES: u32 = 2_000;
@@ -22,17 +22,22 @@ async fn every_answered_write_survives_kill_9_exactly_once_in_order() {
         ..MailboxOptions::new(MailboxKind::Conversation)
     };
     let m = client.create(options).await.unwrap();
-    // Quota 1024 < 2000: the reader drains while the writer streams, as a real reader would.
-
+    // Quota 1024 < 2000: when the mailbox is full the writer waits for the reader, as a real
+    // writer would (a QUOTA answer wrote nothing, so trying again is a new request).
     let writer = {
         let (client, write) = (client.clone(), m.write.clone());
         tokio::spawn(async move {
             let mut answered = Vec::new();
             for i in 0..MESSAGES {
-                let seq = client
-                    .write(&write, &i.to_be_bytes())
-                    .await
-                    .expect("write answered");
+                let seq = loop {
+                    match client.write(&write, &i.to_be_bytes()).await {
+                        Ok(seq) => break seq,
+                        Err(error) if error.code() == Some(ErrorCode::Quota) => {
+                            tokio::time::sleep(Duration::from_millis(20)).await
+                        }
+                        Err(error) => panic!("write not answered: {error}"),
+                    }
+                };
                 answered.push((i, seq));
             }
             answered
