@@ -76,7 +76,7 @@ pub(super) fn start_pusher(node: &Arc<OnionNode>) {
             };
             let Some(block) = node.pools.take(&push.read_id) else {
                 // The reader's blocks ran out; it renews its subscription and fetches.
-                node.metrics.onion_drop(Drop::NoRoute);
+                node.metrics.onion_drop(Drop::NoReplyBlock);
                 continue;
             };
             if send_through(&node, block, &frame).await {

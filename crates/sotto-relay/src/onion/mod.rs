@@ -49,10 +49,12 @@ pub enum Drop {
     NoRoute,
     UnknownClient,
     BadRequest,
+    /// A push for a reader whose reply blocks ran out.
+    NoReplyBlock,
 }
 
 impl Drop {
-    pub const ALL: [Drop; 7] = [
+    pub const ALL: [Drop; 8] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
@@ -60,6 +62,7 @@ impl Drop {
         Self::NoRoute,
         Self::UnknownClient,
         Self::BadRequest,
+        Self::NoReplyBlock,
     ];
 
     pub fn name(self) -> &'static str {
@@ -71,6 +74,7 @@ impl Drop {
             Self::NoRoute => "no_route",
             Self::UnknownClient => "unknown_client",
             Self::BadRequest => "bad_request",
+            Self::NoReplyBlock => "push_without_reply_block",
         }
     }
 }
