@@ -16,7 +16,7 @@ use sotto_onion::packet::{
 };
 use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
 use sotto_proto::{Command, Fingerprint, SignedRequest};
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
 use crate::direct::pinned_client_config;
 use crate::transport::{Transport, TransportError};
@@ -33,6 +33,8 @@ const PATH_DRAWS: usize = 16;
 const MAX_PUSH_KEYS: usize = 256;
 /// Reply blocks a subscribe or an acknowledgement leaves at the host for pushes.
 const PUSH_BLOCKS: usize = 4;
+/// Reply blocks kept ready: enough for a request with all its push blocks, and the next.
+const SPARE_BLOCKS: usize = 2 * (1 + PUSH_BLOCKS);
 const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 enum Waiting {
@@ -74,6 +76,57 @@ pub struct OnionTransport {
     retry_for: Duration,
     /// Mixes on paths that recently got no answer, and since when.
     suspects: SyncMutex<HashMap<Fingerprint, Instant>>,
+    /// Reply blocks made ahead of time, while the client waits for answers.
+    spares: Arc<SyncMutex<Vec<Spare>>>,
+    refill: Arc<Notify>,
+}
+
+struct Spare {
+    epoch: u64,
+    path: Path,
+    block: ReplyBlock,
+    key: ReplyKey,
+}
+
+/// Keeps [`SPARE_BLOCKS`] reply blocks ready for the current epoch, working only when asked.
+async fn make_spares(
+    directory: Directory,
+    host: Fingerprint,
+    gateway: Fingerprint,
+    address: [u8; 32],
+    spares: std::sync::Weak<SyncMutex<Vec<Spare>>>,
+    refill: Arc<Notify>,
+) {
+    loop {
+        refill.notified().await;
+        loop {
+            let Some(spares) = spares.upgrade() else {
+                return;
+            };
+            let epoch = directory.current_epoch(unix_now());
+            if spares.lock().unwrap_or_else(|e| e.into_inner()).len() >= SPARE_BLOCKS {
+                break;
+            }
+            let (directory, host, gateway) = (directory.clone(), host, gateway);
+            let made = tokio::task::spawn_blocking(move || {
+                let path = directory
+                    .choose_path_at(epoch, &host, &gateway, MIXES, &mut rand::thread_rng())
+                    .ok()?;
+                let (block, key) = new_reply_block(&path.route(), address).ok()?;
+                Some(Spare {
+                    epoch,
+                    path,
+                    block,
+                    key,
+                })
+            })
+            .await;
+            match made {
+                Ok(Some(spare)) => spares.lock().unwrap_or_else(|e| e.into_inner()).push(spare),
+                _ => break,
+            }
+        }
+    }
 }
 
 fn unix_now() -> u64 {
@@ -120,8 +173,19 @@ impl OnionTransport {
             epoch: Arc::new(AtomicU64::new(0)),
             retry_for: crate::DEFAULT_RETRY_FOR,
             suspects: SyncMutex::new(HashMap::new()),
+            spares: Arc::default(),
+            refill: Arc::new(Notify::new()),
         };
         transport.connection().await?;
+        tokio::spawn(make_spares(
+            transport.directory.clone(),
+            transport.host,
+            transport.gateway,
+            transport.address,
+            Arc::downgrade(&transport.spares),
+            transport.refill.clone(),
+        ));
+        transport.refill.notify_one();
         let epoch = Arc::downgrade(&transport.epoch);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(renew_every);
@@ -211,7 +275,26 @@ impl OnionTransport {
         }
     }
 
+    /// A reply block for this epoch: one made ahead of time if a fitting one is ready (making
+    /// one is most of a request's client-side work), else a new one.
     fn reply_block(&self, epoch: u64) -> Result<(Path, ReplyBlock, ReplyKey), TransportError> {
+        let spare = {
+            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+            spares.retain(|spare| spare.epoch == epoch);
+            spares.pop()
+        };
+        self.refill.notify_one();
+        if let Some(spare) = spare {
+            let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+            if !spare
+                .path
+                .mixes()
+                .iter()
+                .any(|hop| suspects.contains_key(hop.fingerprint()))
+            {
+                return Ok((spare.path, spare.block, spare.key));
+            }
+        }
         let path = self.path(epoch, &self.host, &self.gateway)?;
         let (block, key) = new_reply_block(&path.route(), self.address).map_err(onion_error)?;
         Ok((path, block, key))
@@ -368,6 +451,8 @@ impl Transport for OnionTransport {
 
 impl Drop for OnionTransport {
     fn drop(&mut self) {
+        // Wakes the spare-maker, which then finds the transport gone and ends.
+        self.refill.notify_one();
         self.endpoint.close(0u32.into(), b"client closed");
     }
 }
