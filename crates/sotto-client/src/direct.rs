@@ -37,11 +37,7 @@ pub struct DirectTransport {
 impl DirectTransport {
     /// Resolves the relay's address and connects, checking the relay's identity.
     pub async fn connect(address: &RelayAddress) -> Result<Self, TransportError> {
-        let remote = tokio::net::lookup_host((address.host.as_str(), address.port))
-            .await
-            .map_err(|e| TransportError::Connect(format!("cannot resolve {}: {e}", address.host)))?
-            .next()
-            .ok_or_else(|| TransportError::Connect(format!("{} has no address", address.host)))?;
+        let remote = resolve(address).await?;
         let config = pinned_client_config(address.fingerprint)?;
         let bind: SocketAddr = if remote.is_ipv6() {
             "[::]:0"
@@ -133,6 +129,15 @@ impl Drop for DirectTransport {
         // Tell the relay at once rather than leaving it to the idle timeout.
         self.endpoint.close(0u32.into(), b"client closed");
     }
+}
+
+/// The socket address of a relay's host and port.
+pub async fn resolve(address: &RelayAddress) -> Result<SocketAddr, TransportError> {
+    tokio::net::lookup_host((address.host.as_str(), address.port))
+        .await
+        .map_err(|e| TransportError::Connect(format!("cannot resolve {}: {e}", address.host)))?
+        .next()
+        .ok_or_else(|| TransportError::Connect(format!("{} has no address", address.host)))
 }
 
 /// A QUIC client configuration that accepts only the relay with this fingerprint.

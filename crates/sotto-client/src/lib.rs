@@ -14,7 +14,7 @@ pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 pub use content::{
     ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
 };
-pub use direct::{pinned_client_config, DirectTransport, DEFAULT_RETRY_FOR};
+pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::OnionTransport;
 pub use transport::{Transport, TransportError};

@@ -18,7 +18,7 @@ use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
 use sotto_proto::{Command, Fingerprint, SignedRequest};
 use tokio::sync::{mpsc, oneshot, Mutex, Notify};
 
-use crate::direct::pinned_client_config;
+use crate::direct::{pinned_client_config, resolve};
 use crate::transport::{Transport, TransportError};
 
 /// Mixes on every path.
@@ -213,11 +213,7 @@ impl OnionTransport {
         let relay = self.directory.relay(&self.gateway).ok_or_else(|| {
             TransportError::Connect("the gateway is not in the network file".into())
         })?;
-        let remote = tokio::net::lookup_host((relay.address.host.as_str(), relay.address.port))
-            .await
-            .map_err(|e| TransportError::Connect(e.to_string()))?
-            .next()
-            .ok_or_else(|| TransportError::Connect("the gateway's host has no address".into()))?;
+        let remote = resolve(&relay.address).await?;
         let config = pinned_client_config(self.gateway)?;
         let connection = self
             .endpoint

@@ -2,7 +2,6 @@
 //! fingerprint. A packet is one unidirectional stream.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use sotto_onion::directory::Directory;
 use sotto_onion::packet::NodeId;
@@ -72,11 +71,9 @@ impl Links {
             .relay(&Fingerprint::from_bytes(next))
             .ok_or(LinkError::UnknownRelay)?;
         let address = &relay.address;
-        let remote: SocketAddr = tokio::net::lookup_host((address.host.as_str(), address.port))
+        let remote = sotto_client::resolve(address)
             .await
-            .map_err(|e| LinkError::Connect(e.to_string()))?
-            .next()
-            .ok_or_else(|| LinkError::Connect("the relay's host has no address".into()))?;
+            .map_err(|e| LinkError::Connect(e.to_string()))?;
         let config = sotto_client::pinned_client_config(address.fingerprint)
             .map_err(|e| LinkError::Connect(e.to_string()))?;
         let connecting = self
