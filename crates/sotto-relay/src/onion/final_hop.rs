@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use sotto_onion::packet::{open_request, ReplyBlock};
 use sotto_onion::request::OnionRequest;
@@ -24,8 +25,15 @@ const ONION_SINK_ID: u64 = u64::MAX;
 /// Reply blocks deposited for pushes, by read id.
 #[derive(Default)]
 pub struct PushPools {
-    blocks: Mutex<HashMap<Id, VecDeque<ReplyBlock>>>,
+    blocks: Mutex<HashMap<Id, Pool>>,
     sink: Mutex<Option<PushSink>>,
+}
+
+#[derive(Default)]
+struct Pool {
+    blocks: VecDeque<ReplyBlock>,
+    /// When the reader last deposited blocks.
+    refreshed: Option<Instant>,
 }
 
 impl PushPools {
@@ -35,19 +43,28 @@ impl PushPools {
         };
         let pool = pools.entry(read_id).or_default();
         if replace {
-            pool.clear();
+            pool.blocks.clear();
         }
-        pool.extend(blocks);
-        while pool.len() > MAX_BLOCKS_PER_READER {
-            pool.pop_front();
+        pool.blocks.extend(blocks);
+        pool.refreshed = Some(Instant::now());
+        while pool.blocks.len() > MAX_BLOCKS_PER_READER {
+            pool.blocks.pop_front();
+        }
+    }
+
+    /// Forgets readers who deposited nothing for `max_age`: their blocks were built for onion
+    /// keys that are gone by now, so they could not carry a push anyway.
+    pub(super) fn prune(&self, max_age: Duration) {
+        if let Ok(mut pools) = self.blocks.lock() {
+            pools.retain(|_, pool| pool.refreshed.is_some_and(|at| at.elapsed() < max_age));
         }
     }
 
     fn take(&self, read_id: &Id) -> Option<ReplyBlock> {
         let mut pools = self.blocks.lock().ok()?;
         let pool = pools.get_mut(read_id)?;
-        let block = pool.pop_back();
-        if pool.is_empty() {
+        let block = pool.blocks.pop_back();
+        if pool.blocks.is_empty() {
             pools.remove(read_id);
         }
         block
@@ -133,5 +150,44 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
     }
     if send_through(node, answer_block, &answer).await {
         node.metrics.onion_event(Event::Answered);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_onion::packet::{new_reply_block, RouteHop};
+
+    fn block() -> ReplyBlock {
+        let hop = RouteHop {
+            node: [1; 32],
+            onion_key: sphinx_packet::crypto::PublicKey::from(
+                &sphinx_packet::crypto::PrivateKey::random(),
+            )
+            .to_bytes(),
+        };
+        new_reply_block(&[hop], [2; 32]).unwrap().0
+    }
+
+    #[test]
+    fn subscribe_replaces_ack_adds_and_old_pools_go() {
+        let pools = PushPools::default();
+        let reader = Id::from_bytes([3; Id::LEN]);
+        pools.deposit(reader, vec![block(), block()], false);
+        pools.deposit(reader, vec![block()], true);
+        assert!(pools.take(&reader).is_some());
+        assert!(
+            pools.take(&reader).is_none(),
+            "subscribing replaced the older blocks"
+        );
+        pools.deposit(reader, (0..20).map(|_| block()).collect(), false);
+        pools.prune(Duration::from_secs(3600));
+        assert_eq!(
+            (0..20).filter(|_| pools.take(&reader).is_some()).count(),
+            MAX_BLOCKS_PER_READER
+        );
+        pools.deposit(reader, vec![block()], false);
+        pools.prune(Duration::ZERO);
+        assert!(pools.take(&reader).is_none(), "pruned");
     }
 }

@@ -303,9 +303,12 @@ impl OnionNode {
         Some((keys.onion_key(epoch)?, keys.onion_key(epoch + 1)?))
     }
 
-    /// Rotates onion keys when an epoch ends and compacts the replay cache to the live epochs.
+    /// Rotates onion keys when an epoch ends, compacts the replay cache to the live epochs and
+    /// forgets push blocks too old to be usable.
     pub(crate) fn maintain(&self) {
         let now = unix_now();
+        let epoch = std::time::Duration::from_secs(self.directory.epoch_secs());
+        self.pools.prune(epoch.saturating_mul(2));
         let retired = match self.keys.lock() {
             Ok(mut keys) => keys.rotate(now),
             Err(_) => return,
