@@ -4,6 +4,7 @@
 
 mod actor;
 pub mod config;
+mod durable;
 pub mod host;
 pub mod identity;
 pub mod metrics;

@@ -40,6 +40,7 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::durable::sync_dir;
 use sotto_onion::directory::OnionKey;
 use sphinx_packet::crypto::{PrivateKey, PublicKey};
 use thiserror::Error;
@@ -375,41 +376,20 @@ fn write_key(dir: &Path, epoch: u64, secret: &PrivateKey) -> Result<(), OnionKey
     sync_dir(dir).map_err(write_error)
 }
 
-/// Makes a rename or deletion in `dir` durable. Only Unix can open a directory to fsync it.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    std::fs::File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::TempDir;
 
     const EPOCH_SECS: u64 = 3600;
 
-    /// A fresh directory under the system temp dir, removed when dropped (also when a test
-    /// fails, so failed runs leave nothing behind).
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> Self {
-            let path = std::env::temp_dir()
-                .join(format!("sotto-onion-keys-{:016x}", rand::random::<u64>()));
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-
-        fn keys_dir(&self) -> PathBuf {
-            self.0.join(ONION_KEYS_DIR)
-        }
+    trait Files {
+        fn keys_dir(&self) -> PathBuf;
     }
 
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
+    impl Files for TempDir {
+        fn keys_dir(&self) -> PathBuf {
+            self.0.join(ONION_KEYS_DIR)
         }
     }
 
@@ -428,7 +408,7 @@ mod tests {
 
     #[test]
     fn open_creates_the_current_and_next_key() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         assert_eq!(keys.epochs().collect::<Vec<_>>(), vec![100, 101]);
         assert_eq!(keys.current_epoch(at(100)), 100);
@@ -446,7 +426,7 @@ mod tests {
 
     #[test]
     fn keys_survive_reopen() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let first = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         let again = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         for epoch in [100, 101] {
@@ -460,7 +440,7 @@ mod tests {
 
     #[test]
     fn public_key_matches_secret_and_directory_entry() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(7)).unwrap();
         let secret = PrivateKey::from(keys.secret(8).unwrap());
         let public = PublicKey::from(&secret).to_bytes();
@@ -478,7 +458,7 @@ mod tests {
 
     #[test]
     fn rotation_keeps_previous_current_next_and_deletes_older() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         let key_101 = keys.secret(101);
         assert_eq!(keys.rotate(at(100)).unwrap(), Vec::<u64>::new());
@@ -501,7 +481,7 @@ mod tests {
 
     #[test]
     fn rotation_after_a_long_stop_retires_every_stale_key() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         keys.rotate(at(101)).unwrap();
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(110)).unwrap();
@@ -513,7 +493,7 @@ mod tests {
 
     #[test]
     fn an_unfinished_key_is_deleted_at_open() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
         std::fs::write(dir.keys_dir().join("6.key.tmp"), "12ab").unwrap();
         OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
@@ -523,7 +503,7 @@ mod tests {
     #[test]
     fn a_damaged_key_is_an_error_naming_the_file() {
         for content in ["not hex", "abcd", &"0".repeat(66), &"a".repeat(4096)] {
-            let dir = TempDir::new();
+            let dir = TempDir::new("onion-keys");
             OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
             let path = dir.keys_dir().join("5.key");
             std::fs::remove_file(&path).unwrap();
@@ -536,7 +516,7 @@ mod tests {
 
     #[test]
     fn a_key_with_a_trailing_newline_loads() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
         let path = dir.keys_dir().join("5.key");
         let text = std::fs::read_to_string(&path).unwrap();
@@ -548,7 +528,7 @@ mod tests {
     #[test]
     fn a_stray_file_is_an_error_naming_it() {
         for name in ["notes.txt", "07.key", "x.key", "18446744073709551616.key"] {
-            let dir = TempDir::new();
+            let dir = TempDir::new("onion-keys");
             OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
             let path = dir.keys_dir().join(name);
             std::fs::write(&path, "").unwrap();
@@ -560,7 +540,7 @@ mod tests {
 
     #[test]
     fn debug_shows_no_secret() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         let keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(5)).unwrap();
         let debug = format!("{keys:?}");
         for epoch in [5, 6] {
@@ -571,7 +551,7 @@ mod tests {
 
     #[test]
     fn zero_epoch_secs_is_refused() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("onion-keys");
         assert!(matches!(
             OnionKeys::open(&dir.0, 0, 0),
             Err(OnionKeyError::EpochSecs)

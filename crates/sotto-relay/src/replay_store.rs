@@ -43,6 +43,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::durable::sync_dir;
 use sotto_onion::replay::{encode_entry, Refused, ReplayCache, ReplayError, ReplayTag};
 use thiserror::Error;
 
@@ -293,47 +294,26 @@ fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreErr
     Ok(file)
 }
 
-/// Makes a rename or a new file's name in `dir` durable. Only Unix can open a directory to
-/// fsync it.
-fn sync_dir(dir: &Path) -> std::io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::TempDir;
     use sotto_onion::replay::LOG_ENTRY_LEN;
 
     const CAP: u32 = 100;
 
-    /// A fresh directory under the system temp dir, removed when dropped (also when a test
-    /// fails, so failed runs leave nothing behind).
-    struct TempDir(PathBuf);
+    trait Files {
+        fn log(&self) -> PathBuf;
+        fn snapshot(&self) -> PathBuf;
+    }
 
-    impl TempDir {
-        fn new() -> Self {
-            let path = std::env::temp_dir()
-                .join(format!("sotto-replay-store-{:016x}", rand::random::<u64>()));
-            std::fs::create_dir_all(&path).unwrap();
-            Self(path)
-        }
-
+    impl Files for TempDir {
         fn log(&self) -> PathBuf {
             self.0.join(LOG_FILE)
         }
 
         fn snapshot(&self) -> PathBuf {
             self.0.join(SNAPSHOT_FILE)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 
@@ -347,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_replayed_tag_is_refused_after_reopening() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         assert!(store.check_and_insert(7, tag(1)).unwrap());
         assert!(!store.check_and_insert(7, tag(1)).unwrap());
@@ -371,7 +351,7 @@ mod tests {
 
     #[test]
     fn flush_puts_every_record_in_the_file() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         for n in 0..10 {
             store.check_and_insert(1, tag(n)).unwrap();
@@ -383,7 +363,7 @@ mod tests {
 
     #[test]
     fn a_torn_final_record_is_ignored_and_cut_off() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         store.check_and_insert(3, tag(1)).unwrap();
         store.flush().unwrap();
@@ -409,7 +389,7 @@ mod tests {
 
     #[test]
     fn compaction_keeps_live_tags_and_drops_retired_ones() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         for epoch in 1..=3 {
             store.check_and_insert(epoch, tag(epoch as u8)).unwrap();
@@ -434,7 +414,7 @@ mod tests {
 
     #[test]
     fn a_crash_between_snapshot_and_log_truncation_is_harmless() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.check_and_insert(2, tag(2)).unwrap();
@@ -452,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_damaged_snapshot_is_an_error_naming_it() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.compact(0).unwrap();
@@ -474,7 +454,7 @@ mod tests {
 
     #[test]
     fn a_damaged_log_record_is_an_error_naming_the_log() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.check_and_insert(1, tag(2)).unwrap();
@@ -494,7 +474,7 @@ mod tests {
 
     #[test]
     fn a_full_epoch_refuses_new_tags_but_the_store_keeps_working() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, 1).unwrap();
         assert!(store.check_and_insert(1, tag(1)).unwrap());
         assert!(matches!(
@@ -508,7 +488,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_keeps_its_cap() {
-        let dir = TempDir::new();
+        let dir = TempDir::new("replay-store");
         let mut store = ReplayStore::open(&dir.0, 5).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.compact(0).unwrap();
