@@ -26,6 +26,8 @@ use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
 const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long a replay tag may wait for its fsync: the window a machine crash could reopen.
+const REPLAY_SYNC_INTERVAL: Duration = Duration::from_millis(10);
 /// Longest unidirectional stream a relay reads: a client's packet with its first hop.
 const MAX_ONION_STREAM: usize = crate::onion::CLIENT_ADDRESS_LEN + sotto_onion::packet::PACKET_LEN;
 
@@ -143,6 +145,7 @@ impl Relay {
         };
         if let Some(node) = &onion {
             tasks.spawn(maintain(node.clone()));
+            tasks.spawn(sync_replay_log(node.clone()));
         }
         let shared = Shared {
             host: handle,
@@ -201,6 +204,17 @@ struct Shared {
     /// Whether clients may send mailbox requests straight to this relay, so that it sees
     /// both their address and their mailbox.
     direct: bool,
+}
+
+/// Groups the replay log's fsyncs: at most one per interval, none when idle.
+async fn sync_replay_log(node: Arc<OnionNode>) {
+    let mut tick = tokio::time::interval(REPLAY_SYNC_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let node = node.clone();
+        let _ = tokio::task::spawn_blocking(move || node.sync_replay_log()).await;
+    }
 }
 
 /// Key rotation and replay-log flushing, once a second.

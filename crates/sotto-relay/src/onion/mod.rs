@@ -208,16 +208,12 @@ impl OnionNode {
         let Some((epoch, processed)) = self.peel(wire) else {
             return;
         };
-        // The tag is on disk before the packet moves on, so a replay after a crash is caught too.
-        // One fsync per packet: grouping them per batch is the next step for throughput.
+        // The tag is in the log file before the packet moves on, so a replay after a restart
+        // is caught too; `sync_replay_log` makes it survive a machine crash shortly after.
         let fresh = self.replay.lock().map_err(|_| ()).and_then(|mut replay| {
-            let fresh = replay
+            replay
                 .check_and_insert(epoch, processed.replay_tag)
-                .map_err(|_| ())?;
-            if fresh {
-                replay.flush().map_err(|_| ())?;
-            }
-            Ok(fresh)
+                .map_err(|_| ())
         });
         match fresh {
             Ok(true) => {}
@@ -301,6 +297,26 @@ impl OnionNode {
         let keys = self.keys.lock().ok()?;
         let epoch = keys.current_epoch(now);
         Some((keys.onion_key(epoch)?, keys.onion_key(epoch + 1)?))
+    }
+
+    /// Fsyncs the replay tags written since the last call, without holding the cache while
+    /// the disk works (see `replay_store`'s "Durability").
+    pub(crate) fn sync_replay_log(&self) {
+        let unsynced = match self.replay.lock() {
+            Ok(mut replay) => replay.take_unsynced(),
+            Err(_) => return,
+        };
+        let result = match unsynced {
+            Ok(Some(log)) => log.sync(),
+            Ok(None) => return,
+            Err(error) => return tracing::error!(%error, "the replay log is unusable"),
+        };
+        if let Err(source) = result {
+            if let Ok(mut replay) = self.replay.lock() {
+                let error = replay.sync_failed(source);
+                tracing::error!(%error, "fsyncing the replay log failed");
+            }
+        }
     }
 
     /// Rotates onion keys when an epoch ends, compacts the replay cache to the live epochs and
