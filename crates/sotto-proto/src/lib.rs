@@ -3,10 +3,12 @@
 //! a value or a [`DecodeError`] that says what was wrong.
 
 mod address;
+pub mod conversation;
 mod cursor;
 mod error;
 mod frame;
 mod id;
+mod link;
 mod mailbox;
 mod request;
 mod response;
@@ -15,6 +17,7 @@ pub use address::{AddressError, Fingerprint, RelayAddress};
 pub use error::DecodeError;
 pub use frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX, FRAME_LEN, FRAME_VERSION};
 pub use id::Id;
+pub use link::{LinkError, LinkUri, LINK_SCHEME};
 pub use mailbox::{ErrorCode, MailboxKind};
 pub use request::{Command, Request, SignedRequest, MAX_MESSAGE_LEN, REPLAY_WINDOW_SECS};
 pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN};

@@ -1,0 +1,403 @@
+//! What conversations carry: the data behind a one-time link ([`Invitation`]), the answer
+//! written to its request mailbox ([`Answer`]), and the plaintext of every MLS application
+//! message ([`Content`]).
+//!
+//! Layouts (all integers big-endian, `blob` = u16 length + bytes):
+//! - `Invitation`: `version u8 = 1 | name blob | key_package blob | mailbox`
+//! - `Answer`: `version u8 = 1 | welcome blob | introduction blob` (the introduction is an
+//!   MLS application message of the new group carrying a [`Content::Introduction`])
+//! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
+//!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
+//!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`
+//! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
+//!   content key [32]`
+
+use crate::cursor::{put_blob, Cursor};
+use crate::{DecodeError, Fingerprint, Id};
+
+const VERSION: u8 = 1;
+/// Longest display name, in bytes of UTF-8.
+pub const MAX_NAME_LEN: usize = 64;
+/// Longest text message, in bytes of UTF-8.
+pub const MAX_TEXT_LEN: usize = 4096;
+/// Most message ids one receipt acknowledges.
+pub const MAX_RECEIPT_IDS: usize = 256;
+/// Longest MLS object (KeyPackage, Welcome, message) these codecs carry.
+pub const MAX_MLS_LEN: usize = 12 * 1024;
+
+pub type MessageId = [u8; 16];
+
+/// The right to write one mailbox: where it is, its write id and key, and its content key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailboxGrant {
+    pub host: Fingerprint,
+    pub write_id: Id,
+    pub write_key: [u8; 32],
+    pub content_key: [u8; 32],
+}
+
+/// What a one-time link's data holds: enough to start a conversation with its maker.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub name: String,
+    pub key_package: Vec<u8>,
+    /// The one-time request mailbox the answer goes to.
+    pub request: MailboxGrant,
+}
+
+/// The answer to an invitation: the MLS Welcome and the introduction sealed in the new group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub welcome: Vec<u8>,
+    pub introduction: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Content {
+    Text {
+        id: MessageId,
+        sent_at_ms: u64,
+        reply_to: Option<MessageId>,
+        text: String,
+    },
+    Receipt {
+        ids: Vec<MessageId>,
+    },
+    /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
+    Introduction {
+        name: String,
+        mailbox: MailboxGrant,
+        read_id: Id,
+        read_key: [u8; 32],
+    },
+}
+
+macro_rules! redacted_debug {
+    ($($name:ident),*) => {$(
+        /// Holds keys or message text: `Debug` shows neither.
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    )*};
+}
+redacted_debug!(MailboxGrant, Invitation, Content);
+
+fn check_len(what: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
+    if len > max {
+        return Err(DecodeError::TooLong { what, len, max });
+    }
+    Ok(())
+}
+
+fn read_text(
+    cursor: &mut Cursor<'_>,
+    what: &'static str,
+    max: usize,
+) -> Result<String, DecodeError> {
+    let bytes = cursor.blob(what, max)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Invalid("text is not UTF-8"))
+}
+
+fn read_version(cursor: &mut Cursor<'_>, what: &'static str) -> Result<(), DecodeError> {
+    match cursor.u8(what)? {
+        VERSION => Ok(()),
+        other => Err(DecodeError::UnknownCode {
+            what: "version",
+            code: other,
+        }),
+    }
+}
+
+impl MailboxGrant {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(self.host.as_bytes());
+        out.extend_from_slice(self.write_id.as_bytes());
+        out.extend_from_slice(&self.write_key);
+        out.extend_from_slice(&self.content_key);
+    }
+
+    fn read(cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            host: Fingerprint::from_bytes(cursor.array("mailbox host")?),
+            write_id: cursor.id("write id")?,
+            write_key: cursor.array("write key")?,
+            content_key: cursor.array("content key")?,
+        })
+    }
+}
+
+impl Invitation {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        check_len("name", self.name.len(), MAX_NAME_LEN)?;
+        check_len("key package", self.key_package.len(), MAX_MLS_LEN)?;
+        let mut out = vec![VERSION];
+        put_blob(&mut out, self.name.as_bytes());
+        put_blob(&mut out, &self.key_package);
+        self.request.put(&mut out);
+        Ok(out)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut cursor = Cursor::new(bytes);
+        read_version(&mut cursor, "invitation version")?;
+        let name = read_text(&mut cursor, "name", MAX_NAME_LEN)?;
+        let key_package = cursor.blob("key package", MAX_MLS_LEN)?.to_vec();
+        let request = MailboxGrant::read(&mut cursor)?;
+        cursor.finish()?;
+        Ok(Self {
+            name,
+            key_package,
+            request,
+        })
+    }
+}
+
+impl Answer {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        check_len("welcome", self.welcome.len(), MAX_MLS_LEN)?;
+        check_len("introduction", self.introduction.len(), MAX_MLS_LEN)?;
+        let mut out = vec![VERSION];
+        put_blob(&mut out, &self.welcome);
+        put_blob(&mut out, &self.introduction);
+        Ok(out)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut cursor = Cursor::new(bytes);
+        read_version(&mut cursor, "answer version")?;
+        let welcome = cursor.blob("welcome", MAX_MLS_LEN)?.to_vec();
+        let introduction = cursor.blob("introduction", MAX_MLS_LEN)?.to_vec();
+        cursor.finish()?;
+        Ok(Self {
+            welcome,
+            introduction,
+        })
+    }
+}
+
+impl Content {
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::new();
+        match self {
+            Self::Text {
+                id,
+                sent_at_ms,
+                reply_to,
+                text,
+            } => {
+                check_len("text", text.len(), MAX_TEXT_LEN)?;
+                out.push(1);
+                out.extend_from_slice(id);
+                out.extend_from_slice(&sent_at_ms.to_be_bytes());
+                match reply_to {
+                    Some(reply_to) => {
+                        out.push(1);
+                        out.extend_from_slice(reply_to);
+                    }
+                    None => out.push(0),
+                }
+                put_blob(&mut out, text.as_bytes());
+            }
+            Self::Receipt { ids } => {
+                check_len("receipt", ids.len(), MAX_RECEIPT_IDS)?;
+                out.push(2);
+                out.extend_from_slice(&(ids.len() as u16).to_be_bytes());
+                ids.iter().for_each(|id| out.extend_from_slice(id));
+            }
+            Self::Introduction {
+                name,
+                mailbox,
+                read_id,
+                read_key,
+            } => {
+                check_len("name", name.len(), MAX_NAME_LEN)?;
+                out.push(3);
+                put_blob(&mut out, name.as_bytes());
+                mailbox.put(&mut out);
+                out.extend_from_slice(read_id.as_bytes());
+                out.extend_from_slice(read_key);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut cursor = Cursor::new(bytes);
+        let content = match cursor.u8("content kind")? {
+            1 => Self::Text {
+                id: cursor.array("message id")?,
+                sent_at_ms: cursor.u64("sent at")?,
+                reply_to: match cursor.u8("reply flag")? {
+                    0 => None,
+                    1 => Some(cursor.array("reply to")?),
+                    code => {
+                        return Err(DecodeError::UnknownCode {
+                            what: "reply flag",
+                            code,
+                        })
+                    }
+                },
+                text: read_text(&mut cursor, "text", MAX_TEXT_LEN)?,
+            },
+            2 => {
+                let count = usize::from(cursor.u16("receipt count")?);
+                check_len("receipt", count, MAX_RECEIPT_IDS)?;
+                let ids = (0..count)
+                    .map(|_| cursor.array("receipt id"))
+                    .collect::<Result<_, _>>()?;
+                Self::Receipt { ids }
+            }
+            3 => Self::Introduction {
+                name: read_text(&mut cursor, "name", MAX_NAME_LEN)?,
+                mailbox: MailboxGrant::read(&mut cursor)?,
+                read_id: cursor.id("read id")?,
+                read_key: cursor.array("read key")?,
+            },
+            code => {
+                return Err(DecodeError::UnknownCode {
+                    what: "content kind",
+                    code,
+                })
+            }
+        };
+        cursor.finish()?;
+        Ok(content)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn grant(n: u8) -> MailboxGrant {
+        MailboxGrant {
+            host: Fingerprint::from_bytes([n; 32]),
+            write_id: Id::from_bytes([n + 1; Id::LEN]),
+            write_key: [n + 2; 32],
+            content_key: [n + 3; 32],
+        }
+    }
+
+    fn contents() -> impl Strategy<Value = Content> {
+        prop_oneof![
+            (
+                any::<MessageId>(),
+                any::<u64>(),
+                proptest::option::of(any::<MessageId>()),
+                "\\PC{0,200}"
+            )
+                .prop_map(|(id, sent_at_ms, reply_to, text)| Content::Text {
+                    id,
+                    sent_at_ms,
+                    reply_to,
+                    text
+                }),
+            proptest::collection::vec(any::<MessageId>(), 0..40)
+                .prop_map(|ids| Content::Receipt { ids }),
+            (
+                "\\PC{0,16}",
+                any::<u8>(),
+                any::<[u8; 24]>(),
+                any::<[u8; 32]>()
+            )
+                .prop_map(|(name, n, read_id, read_key)| Content::Introduction {
+                    name,
+                    mailbox: grant(n / 2),
+                    read_id: Id::from_bytes(read_id),
+                    read_key,
+                }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn content_round_trips(content in contents()) {
+            let bytes = content.encode().unwrap();
+            prop_assert_eq!(Content::decode(&bytes).unwrap(), content);
+        }
+
+        #[test]
+        fn no_bytes_panic_the_decoders(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Content::decode(&bytes);
+            let _ = Invitation::decode(&bytes);
+            let _ = Answer::decode(&bytes);
+        }
+
+        #[test]
+        fn every_truncation_is_an_error(content in contents(), cut in any::<prop::sample::Index>()) {
+            let bytes = content.encode().unwrap();
+            let cut = cut.index(bytes.len());
+            prop_assert!(Content::decode(&bytes[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn invitation_and_answer_round_trip() {
+        let invitation = Invitation {
+            name: "Alice".into(),
+            key_package: vec![5; 1500],
+            request: grant(1),
+        };
+        let bytes = invitation.encode().unwrap();
+        assert!(Invitation::decode(&bytes).unwrap() == invitation);
+        let answer = Answer {
+            welcome: vec![1; 3000],
+            introduction: vec![2; 400],
+        };
+        assert_eq!(Answer::decode(&answer.encode().unwrap()).unwrap(), answer);
+    }
+
+    #[test]
+    fn bad_input_says_what_was_wrong() {
+        assert_eq!(
+            Content::decode(&[9]).unwrap_err(),
+            DecodeError::UnknownCode {
+                what: "content kind",
+                code: 9
+            }
+        );
+        let mut text = Content::Text {
+            id: [1; 16],
+            sent_at_ms: 5,
+            reply_to: None,
+            text: "hé".into(),
+        }
+        .encode()
+        .unwrap();
+        let last = text.len() - 1;
+        text[last] = 0xff;
+        assert_eq!(
+            Content::decode(&text).unwrap_err(),
+            DecodeError::Invalid("text is not UTF-8")
+        );
+        let too_long = Content::Text {
+            id: [0; 16],
+            sent_at_ms: 0,
+            reply_to: None,
+            text: "x".repeat(MAX_TEXT_LEN + 1),
+        };
+        assert!(matches!(
+            too_long.encode(),
+            Err(DecodeError::TooLong { what: "text", .. })
+        ));
+        let mut invitation = Invitation {
+            name: "A".into(),
+            key_package: vec![],
+            request: grant(0),
+        }
+        .encode()
+        .unwrap();
+        invitation[0] = 2;
+        assert_eq!(
+            Invitation::decode(&invitation).unwrap_err(),
+            DecodeError::UnknownCode {
+                what: "version",
+                code: 2
+            }
+        );
+        assert!(!format!("{:?}", grant(3)).contains('3'));
+    }
+}
