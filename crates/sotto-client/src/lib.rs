@@ -1,19 +1,25 @@
-//! The sotto client library: a mailbox client ([`MailboxClient`]) over a [`Transport`]: the
+//! The sotto client library: conversations ([`Device`]: MLS groups over mailboxes, one-time
+//! links, the SQLite [`store`]) on top of a mailbox client ([`MailboxClient`]) over a [`Transport`]: the
 //! onion path through a network ([`OnionTransport`]), or a direct QUIC connection pinned to the
 //! host's fingerprint ([`DirectTransport`], for tests and debugging).
 
 mod capability;
 mod content;
+pub mod conversation;
+mod device;
 mod direct;
 mod mailbox;
 mod onion;
 mod pin;
+pub mod store;
 mod transport;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 pub use content::{
     ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
 };
+pub use conversation::{ConversationError, Event};
+pub use device::{database_path, init, Contact, Device, DATABASE_FILE, SELF_UPDATE_EVERY};
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::OnionTransport;

@@ -1,0 +1,151 @@
+//! Conversations end to end on a localnet of five relays: two people who share nothing but a
+//! link connect, talk through MLS over the onion path, and restart in the middle.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sotto_client::{init, ConversationError, Device, Event, SELF_UPDATE_EVERY};
+use sotto_testnet::TestLocalnet;
+
+fn localnet() -> TestLocalnet {
+    TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5)
+}
+
+fn person(net: &TestLocalnet, name: &str) -> (PathBuf, Device) {
+    let home = net.root().join(name.to_lowercase());
+    init(&home, name).unwrap();
+    let device = Device::open(&home, net.directory().clone()).unwrap();
+    (home, device)
+}
+
+fn reopen(net: &TestLocalnet, home: &Path) -> Device {
+    Device::open(home, net.directory().clone()).unwrap()
+}
+
+/// Alice invites, Bob connects, Alice picks up the answer.
+async fn connected(net: &TestLocalnet) -> ((PathBuf, Device), (PathBuf, Device), String) {
+    let (alice_home, mut alice) = person(net, "Alice");
+    let (bob_home, mut bob) = person(net, "Bob");
+    let link = alice.invite().await.unwrap().to_string();
+    assert_eq!(bob.connect(&link, None).await.unwrap(), "Alice");
+    let events = alice.sync().await.unwrap();
+    assert!(
+        events.contains(&Event::Connected {
+            alias: "Bob".into()
+        }),
+        "{events:?}"
+    );
+    ((alice_home, alice), (bob_home, bob), link)
+}
+
+fn texts(device: &Device, alias: &str, outgoing: bool) -> Vec<String> {
+    device
+        .store()
+        .messages(alias)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.outgoing == outgoing)
+        .map(|m| m.text)
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn two_people_exchange_two_hundred_messages_each_way_across_restarts() {
+    let net = localnet();
+    let ((alice_home, mut alice), (bob_home, mut bob), _) = connected(&net).await;
+    const EACH: usize = 200;
+    for i in 0..EACH {
+        alice.send("Bob", &format!("a{i}"), None).await.unwrap();
+        bob.send("Alice", &format!("b{i}"), None).await.unwrap();
+        if i == EACH / 2 {
+            drop(alice);
+            alice = reopen(&net, &alice_home);
+        }
+        if i == EACH / 3 {
+            drop(bob);
+            bob = reopen(&net, &bob_home);
+        }
+    }
+    // Both catch up: the last texts, then the receipts for them.
+    for _ in 0..3 {
+        alice.sync().await.unwrap();
+        bob.sync().await.unwrap();
+    }
+    let expected = |prefix: &str| {
+        (0..EACH)
+            .map(|i| format!("{prefix}{i}"))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        texts(&bob, "Alice", false),
+        expected("a"),
+        "once each, in order"
+    );
+    assert_eq!(texts(&alice, "Bob", false), expected("b"));
+    for (device, alias) in [(&alice, "Bob"), (&bob, "Alice")] {
+        let undelivered = device
+            .store()
+            .messages(alias)
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.outgoing && !m.delivered)
+            .count();
+        assert_eq!(undelivered, 0, "every message has its receipt");
+    }
+    assert!(
+        EACH as u32 > 2 * SELF_UPDATE_EVERY,
+        "self-updates happened on the way"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_link_works_once() {
+    let net = localnet();
+    let ((_, mut alice), (_, _bob), link) = connected(&net).await;
+    let (_, mut carol) = person(&net, "Carol");
+    let error = carol.connect(&link, None).await.unwrap_err();
+    assert!(matches!(error, ConversationError::LinkUsed), "{error}");
+    assert!(error.to_string().contains("already used"));
+    assert!(carol.contacts().unwrap().is_empty(), "nothing stored");
+
+    // A fresh link with a changed key opens nothing, and says so.
+    let fresh = alice.invite().await.unwrap();
+    let mut tampered = fresh.clone();
+    tampered.key[0] ^= 1;
+    let error = carol
+        .connect(&tampered.to_string(), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ConversationError::LinkDamaged(_)),
+        "{error}"
+    );
+    let error = carol.connect("sotto://nonsense", None).await.unwrap_err();
+    assert!(matches!(error, ConversationError::Link(_)), "{error}");
+    assert!(carol.contacts().unwrap().is_empty());
+    // The untampered link still works.
+    assert_eq!(
+        carol.connect(&fresh.to_string(), None).await.unwrap(),
+        "Alice"
+    );
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn messages_wait_for_a_reader_who_is_away() {
+    let net = localnet();
+    let ((_, mut alice), (_, mut bob), _) = connected(&net).await;
+    alice.send("Bob", "are you there?", None).await.unwrap();
+    assert!(bob.wait(Duration::from_secs(20)).await.unwrap());
+    bob.sync().await.unwrap();
+    let unshown = bob.store().take_unshown(Some("Alice")).unwrap();
+    assert_eq!(unshown.len(), 1);
+    assert_eq!(unshown[0].text, "are you there?");
+    assert!(
+        bob.store().take_unshown(None).unwrap().is_empty(),
+        "shown once"
+    );
+    let reply = bob.send("Alice", "yes", Some(unshown[0].id)).await.unwrap();
+    alice.sync().await.unwrap();
+    let got = alice.store().take_unshown(None).unwrap();
+    assert_eq!((got[0].id, got[0].reply_to), (reply, Some(unshown[0].id)));
+}

@@ -1,0 +1,187 @@
+//! Applying one message from a conversation mailbox, in the host's order.
+//!
+//! The host gives every member the same order, and that order decides:
+//! - **commits**: the first commit of an epoch wins. A device's own commit counts only when it
+//!   comes back while the group is still in the epoch it was made for; if another commit came
+//!   first, the device dropped its own when it applied that one.
+//! - **application messages**: a message counts if its epoch is the group's epoch where it
+//!   stands in the order. One that crossed a commit is stale: receivers skip it (they keep no
+//!   past epochs, for forward secrecy) and its sender, seeing its own message come back after
+//!   the commit, seals it again in the new epoch. Ids make the resend harmless.
+//!
+//! Each message is applied in one transaction with the mailbox position it came from, so after
+//! a crash nothing is applied twice or lost. A message that does not verify changes nothing but
+//! that position.
+
+use openmls::prelude::*;
+use sha2::{Digest, Sha256};
+use sotto_proto::conversation::{Content, MessageId};
+use sotto_proto::Message;
+
+use super::mls::{failed, load_group, protocol_message};
+use super::ConversationError;
+use crate::store::{Conversation, Provider, Store};
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Applied {
+    /// Already applied before (the host delivered it again).
+    Again,
+    /// A text from the other side; `new` is false for a duplicate id.
+    Text { id: MessageId, new: bool },
+    /// Receipts for this device's messages.
+    Receipt { count: usize },
+    /// A commit (theirs, or this device's own that won its epoch).
+    Commit,
+    /// This device's own message, counted where it stands.
+    Confirmed,
+    /// This device's own message that crossed a commit: encoded content to send again.
+    Resend(Vec<u8>),
+    /// Someone's message from an epoch already left; its sender sends it again.
+    Stale,
+    /// This device was removed from the conversation.
+    Removed,
+    /// It did not verify; skipped.
+    Rejected(String),
+}
+
+pub fn digest(wire: &[u8]) -> [u8; 32] {
+    Sha256::digest(wire).into()
+}
+
+pub fn apply(
+    store: &Store,
+    conversation: &Conversation,
+    message: &Message,
+) -> Result<Applied, ConversationError> {
+    if message.seq <= conversation.applied_seq {
+        return Ok(Applied::Again);
+    }
+    let outcome = store.transaction(|store| {
+        let provider = store.provider();
+        let mut group = load_group(&provider, &conversation.group_id)?;
+        let applied = match store.take_outbox(conversation.number, &digest(&message.body))? {
+            Some(entry) => own(store, &provider, &mut group, conversation, entry)?,
+            None => theirs(store, &provider, &mut group, conversation, &message.body)?,
+        };
+        store.set_applied_seq(conversation.number, message.seq)?;
+        Ok(applied)
+    });
+    match outcome {
+        Err(ConversationError::Rejected(reason)) => {
+            store.set_applied_seq(conversation.number, message.seq)?;
+            Ok(Applied::Rejected(reason))
+        }
+        other => other,
+    }
+}
+
+fn own(
+    store: &Store,
+    provider: &Provider<'_>,
+    group: &mut MlsGroup,
+    conversation: &Conversation,
+    entry: crate::store::OutboxEntry,
+) -> Result<Applied, ConversationError> {
+    let current = group.epoch().as_u64();
+    Ok(match entry.content {
+        None if entry.epoch == current && group.pending_commit().is_some() => {
+            group
+                .merge_pending_commit(provider)
+                .map_err(failed("merging this device's commit"))?;
+            store.set_sent_since_update(conversation.number, 0)?;
+            Applied::Commit
+        }
+        None => Applied::Stale,
+        Some(_) if entry.epoch == current => Applied::Confirmed,
+        Some(content) => Applied::Resend(content),
+    })
+}
+
+fn theirs(
+    store: &Store,
+    provider: &Provider<'_>,
+    group: &mut MlsGroup,
+    conversation: &Conversation,
+    wire: &[u8],
+) -> Result<Applied, ConversationError> {
+    let message = protocol_message(wire).map_err(ConversationError::Rejected)?;
+    let epoch = message.epoch().as_u64();
+    let current = group.epoch().as_u64();
+    if epoch < current {
+        return Ok(Applied::Stale);
+    }
+    if epoch > current {
+        return Err(ConversationError::Rejected(format!(
+            "it claims epoch {epoch}, ahead of the conversation's {current}"
+        )));
+    }
+    if message.content_type() == ContentType::Commit && group.pending_commit().is_some() {
+        // Their commit came first in the host's order: it wins this epoch, ours is void.
+        group
+            .clear_pending_commit(provider.storage())
+            .map_err(failed("dropping this device's losing commit"))?;
+    }
+    let processed = group
+        .process_message(provider, message)
+        .map_err(|e| ConversationError::Rejected(format!("it does not verify: {e}")))?;
+    if !matches!(processed.sender(), Sender::Member(_)) {
+        return Err(ConversationError::Rejected(
+            "it is not from a member of the conversation".into(),
+        ));
+    }
+    match processed.into_content() {
+        ProcessedMessageContent::ApplicationMessage(plain) => {
+            let content = Content::decode(&plain.into_bytes())
+                .map_err(|e| ConversationError::Rejected(format!("its content: {e}")))?;
+            on_content(store, conversation, content)
+        }
+        ProcessedMessageContent::StagedCommitMessage(staged) => {
+            if staged.self_removed() {
+                // Deleting before merging also deletes this epoch's private keys.
+                group
+                    .delete(provider.storage())
+                    .map_err(failed("deleting the conversation's MLS state"))?;
+                return Ok(Applied::Removed);
+            }
+            group
+                .merge_staged_commit(provider, *staged)
+                .map_err(failed("merging a commit"))?;
+            Ok(Applied::Commit)
+        }
+        _ => Err(ConversationError::Rejected(
+            "proposals are not used in sotto conversations".into(),
+        )),
+    }
+}
+
+fn on_content(
+    store: &Store,
+    conversation: &Conversation,
+    content: Content,
+) -> Result<Applied, ConversationError> {
+    match content {
+        Content::Text {
+            id,
+            sent_at_ms,
+            reply_to,
+            text,
+        } => {
+            let new = store.add_message(
+                conversation.number,
+                &id,
+                false,
+                &text,
+                reply_to.as_ref(),
+                sent_at_ms,
+            )?;
+            Ok(Applied::Text { id, new })
+        }
+        Content::Receipt { ids } => {
+            store.mark_delivered(conversation.number, &ids)?;
+            Ok(Applied::Receipt { count: ids.len() })
+        }
+        Content::Introduction { .. } => Err(ConversationError::Rejected(
+            "an introduction inside a running conversation".into(),
+        )),
+    }
+}

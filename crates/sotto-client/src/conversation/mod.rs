@@ -1,0 +1,72 @@
+//! Conversations: MLS groups of devices over one conversation mailbox each, started from
+//! one-time links. `apply` turns one message from the mailbox into stored state; `device`
+//! drives the network.
+
+pub mod apply;
+pub mod mls;
+
+use sotto_proto::{DecodeError, LinkError};
+use thiserror::Error;
+
+use crate::store::StoreError;
+use crate::ClientError;
+
+#[derive(Debug, Error)]
+pub enum ConversationError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{context}: {detail}")]
+    Mls {
+        context: &'static str,
+        detail: String,
+    },
+    #[error(transparent)]
+    Network(#[from] ClientError),
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        source: DecodeError,
+    },
+    #[error(
+        "a display name has 1 to {} bytes",
+        sotto_proto::conversation::MAX_NAME_LEN
+    )]
+    BadName,
+    #[error("cannot create the home directory {path}: {source}")]
+    Home {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("no profile here yet: run `sotto init --name NAME` first")]
+    NotInitialized,
+    #[error("this home already has a profile ({0}); use another --home for another person")]
+    AlreadyInitialized(String),
+    #[error("no contact named '{0}' (see `sotto contacts`)")]
+    UnknownContact(String),
+    #[error("the alias '{0}' is taken by another contact; pick another with --alias")]
+    AliasTaken(String),
+    #[error("invalid link: {0}")]
+    Link(#[from] LinkError),
+    #[error("this link was already used, has expired, or never existed; ask for a new one")]
+    LinkUsed,
+    #[error("this link is damaged or was tampered with: {0}")]
+    LinkDamaged(String),
+    #[error("the network file does not fit: {0}")]
+    Directory(String),
+    /// A message that did not verify or decode. Nothing it claimed was stored.
+    #[error("rejected a message: {0}")]
+    Rejected(String),
+}
+
+/// Something the user should hear about, besides new messages (which the store keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Someone answered one of this device's links; the conversation is ready.
+    Connected { alias: String },
+    /// Messages of this device now delivered.
+    Delivered { alias: String, count: usize },
+    /// A message in a conversation (or an answer to a link) was rejected and skipped.
+    Rejected { alias: String, reason: String },
+    /// The other side removed this device from the conversation.
+    Removed { alias: String },
+}

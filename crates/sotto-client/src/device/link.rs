@@ -1,0 +1,275 @@
+//! Connecting without identifiers: `invite` makes a one-time link, `connect` answers one, and
+//! `sync` (through `accept_answers`) turns an answer into a conversation.
+
+use ed25519_dalek::SigningKey;
+use openmls::prelude::*;
+use sotto_proto::conversation::{Answer, Content, Invitation, MailboxGrant};
+use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
+
+use super::Device;
+use crate::conversation::mls::{self, failed};
+use crate::conversation::{ConversationError, Event};
+use crate::store::Store;
+use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
+
+/// How long a link's data stays at its host unless answered: a week.
+const LINK_TTL_SECS: u32 = 7 * 24 * 3600;
+
+fn grant(host: &sotto_proto::Fingerprint, write: &WriteCap) -> MailboxGrant {
+    MailboxGrant {
+        host: *host,
+        write_id: write.id,
+        write_key: write.key.to_bytes(),
+        content_key: *write.content.as_bytes(),
+    }
+}
+
+fn write_cap(grant: &MailboxGrant) -> WriteCap {
+    WriteCap {
+        id: grant.write_id,
+        key: SigningKey::from_bytes(&grant.write_key),
+        content: ContentKey::from_bytes(grant.content_key),
+    }
+}
+
+fn encode<T>(
+    what: &'static str,
+    result: Result<T, sotto_proto::DecodeError>,
+) -> Result<T, ConversationError> {
+    result.map_err(|source| ConversationError::Encode { what, source })
+}
+
+impl Device {
+    /// Makes a one-time link: a request mailbox for the answer and, behind a random link id,
+    /// this device's key package, display name and the right to write that mailbox, sealed
+    /// with a key that exists only in the link.
+    pub async fn invite(&mut self) -> Result<LinkUri, ConversationError> {
+        let host = self.choose_host()?;
+        let client = self.host(host).await?;
+        let request = client
+            .create(MailboxOptions {
+                ttl_secs: LINK_TTL_SECS,
+                ..MailboxOptions::new(MailboxKind::OneTimeRequest)
+            })
+            .await?;
+        let name = self.name()?;
+        // The key package's private half is stored now; it must outlive the process.
+        let (key_package, signer_public) = self.store.transaction(|store| {
+            let provider = store.provider();
+            let (signer, credential) = mls::new_signer(&provider)?;
+            let key_package = mls::key_package_bytes(&provider, &signer, credential)?;
+            Ok::<_, ConversationError>((key_package, signer.public().to_vec()))
+        })?;
+        let invitation = Invitation {
+            name,
+            key_package,
+            request: grant(&host, &request.write),
+        };
+        let data = encode("the invitation", invitation.encode())?;
+        let (link, link_cap) = client.put_link(LINK_TTL_SECS, &data).await?;
+        let uri = LinkUri {
+            host,
+            id: link.id,
+            key: *link.content.as_bytes(),
+        };
+        self.store.add_invitation(
+            &uri.to_string(),
+            &host,
+            &request.read,
+            &link_cap,
+            &signer_public,
+        )?;
+        Ok(uri)
+    }
+
+    /// Answers a link: makes the conversation mailbox and the MLS group, adds the link's
+    /// maker, and writes the Welcome and an introduction to the link's request mailbox.
+    /// Returns the new contact's alias. On any failure nothing is kept.
+    pub async fn connect(
+        &mut self,
+        link: &str,
+        alias: Option<&str>,
+    ) -> Result<String, ConversationError> {
+        let uri: LinkUri = link.parse()?;
+        let client = self.host(uri.host).await?;
+        let link = Link {
+            id: uri.id,
+            content: ContentKey::from_bytes(uri.key),
+        };
+        let data = client.get_link(&link).await.map_err(|e| match e {
+            ClientError::Host(ErrorCode::Auth) => ConversationError::LinkUsed,
+            ClientError::Content(_) => {
+                ConversationError::LinkDamaged("its key does not open the data it points to".into())
+            }
+            other => other.into(),
+        })?;
+        let invitation = Invitation::decode(&data)
+            .map_err(|e| ConversationError::LinkDamaged(format!("its data: {e}")))?;
+        let alias = match alias {
+            Some(alias) if self.store.conversation(alias)?.is_some() => {
+                return Err(ConversationError::AliasTaken(alias.to_string()))
+            }
+            Some(alias) => alias.to_string(),
+            None => self.store.free_alias(&invitation.name)?,
+        };
+        let key_package = mls::their_key_package(&self.store.provider(), &invitation.key_package)
+            .map_err(ConversationError::LinkDamaged)?;
+
+        let host = self.choose_host()?;
+        let conversation_client = self.host(host).await?;
+        let mailbox = conversation_client
+            .create(MailboxOptions::new(MailboxKind::Conversation))
+            .await?;
+        let theirs = conversation_client.add_reader(&mailbox.read).await?;
+        let name = self.name()?;
+        let (group_id, answer) = self.store.transaction(|store| {
+            let provider = store.provider();
+            let (signer, credential) = mls::new_signer(&provider)?;
+            let mut group = MlsGroup::new(&provider, &signer, &mls::create_config(), credential)
+                .map_err(failed("creating the conversation"))?;
+            let (_commit, welcome, _) = group
+                .add_members(&provider, &signer, &[key_package])
+                .map_err(failed("adding the contact"))?;
+            group
+                .merge_pending_commit(&provider)
+                .map_err(failed("adding the contact"))?;
+            let introduction = Content::Introduction {
+                name: name.clone(),
+                mailbox: grant(&host, &mailbox.write),
+                read_id: theirs.id,
+                read_key: theirs.key.to_bytes(),
+            };
+            let introduction = encode("the introduction", introduction.encode())?;
+            let introduction = group
+                .create_message(&provider, &signer, &introduction)
+                .map_err(failed("sealing the introduction"))?;
+            let answer = Answer {
+                welcome: mls::to_bytes(&welcome)?,
+                introduction: mls::to_bytes(&introduction)?,
+            };
+            let group_id = group.group_id().as_slice().to_vec();
+            store.add_conversation(
+                &group_id,
+                &alias,
+                &invitation.name,
+                &host,
+                &mailbox.write,
+                &mailbox.read,
+            )?;
+            Ok::<_, ConversationError>((group_id, encode("the answer", answer.encode())?))
+        })?;
+
+        let request = write_cap(&invitation.request);
+        let written = match self.host(invitation.request.host).await {
+            Ok(request_client) => {
+                request_client
+                    .write(&request, &answer)
+                    .await
+                    .map_err(|e| match e {
+                        ClientError::Host(ErrorCode::Auth | ErrorCode::Quota) => {
+                            ConversationError::LinkUsed
+                        }
+                        other => other.into(),
+                    })
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = written {
+            forget_conversation(&self.store, &group_id)?;
+            let _ = conversation_client.delete(&mailbox.read).await;
+            return Err(error);
+        }
+        Ok(alias)
+    }
+
+    /// Looks for answers to this device's links and joins the conversations they start.
+    pub(super) async fn accept_answers(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ConversationError> {
+        for invitation in self.store.invitations()? {
+            let client = self.host(invitation.request_host).await?;
+            let Some(answer) = client.fetch(&invitation.request).await?.into_iter().next() else {
+                continue;
+            };
+            let outcome = self.store.transaction(|store| {
+                let alias = join(store, &answer.body)?;
+                store.remove_invitation(invitation.number)?;
+                Ok::<_, ConversationError>(alias)
+            });
+            match outcome {
+                Ok(alias) => events.push(Event::Connected { alias }),
+                Err(ConversationError::Rejected(reason)) => {
+                    // A one-time mailbox takes one write: this link is spent either way.
+                    self.store.remove_invitation(invitation.number)?;
+                    events.push(Event::Rejected {
+                        alias: invitation.link.clone(),
+                        reason: format!("the answer to your link: {reason}"),
+                    });
+                }
+                Err(other) => return Err(other),
+            }
+            // Both are gone on their own later; removing them now leaves the hosts nothing.
+            let _ = client.delete(&invitation.request).await;
+            let _ = client.delete_link(&invitation.link_cap).await;
+        }
+        Ok(())
+    }
+}
+
+/// Joins the group an answer welcomes this device to and records the conversation its
+/// introduction describes. Returns the new contact's alias.
+fn join(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
+    let rejected = ConversationError::Rejected;
+    let answer = Answer::decode(answer).map_err(|e| rejected(e.to_string()))?;
+    let provider = store.provider();
+    let welcome = mls::welcome(&answer.welcome).map_err(rejected)?;
+    let mut group = StagedWelcome::new_from_welcome(&provider, &mls::join_config(), welcome, None)
+        .and_then(|staged| staged.into_group(&provider))
+        .map_err(|e| rejected(format!("the welcome does not open: {e}")))?;
+    let introduction = mls::protocol_message(&answer.introduction).map_err(rejected)?;
+    let processed = group
+        .process_message(&provider, introduction)
+        .map_err(|e| rejected(format!("the introduction does not verify: {e}")))?;
+    let ProcessedMessageContent::ApplicationMessage(plain) = processed.into_content() else {
+        return Err(rejected("the introduction is not a message".into()));
+    };
+    let Content::Introduction {
+        name,
+        mailbox,
+        read_id,
+        read_key,
+    } = Content::decode(&plain.into_bytes()).map_err(|e| rejected(e.to_string()))?
+    else {
+        return Err(rejected("the answer carries no introduction".into()));
+    };
+    let write = write_cap(&mailbox);
+    let read = ReadCap {
+        id: read_id,
+        key: SigningKey::from_bytes(&read_key),
+        content: write.content.clone(),
+    };
+    let alias = store.free_alias(&name)?;
+    store.add_conversation(
+        group.group_id().as_slice(),
+        &alias,
+        &name,
+        &mailbox.host,
+        &write,
+        &read,
+    )?;
+    Ok(alias)
+}
+
+/// Undoes a conversation whose answer could not be delivered.
+fn forget_conversation(store: &Store, group_id: &[u8]) -> Result<(), ConversationError> {
+    store.transaction(|store| {
+        let provider = store.provider();
+        let mut group = mls::load_group(&provider, group_id)?;
+        group
+            .delete(provider.storage())
+            .map_err(failed("forgetting the conversation"))?;
+        store.remove_conversation(group_id)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,159 @@
+//! A device: the client database plus the network. It keeps one gateway for good and reaches
+//! each mailbox host through it on the onion path.
+
+mod link;
+mod send;
+mod sync;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::seq::SliceRandom;
+use sotto_onion::directory::Directory;
+use sotto_proto::Fingerprint;
+
+use crate::conversation::ConversationError;
+use crate::store::Store;
+use crate::{MailboxClient, OnionTransport};
+
+pub use send::SELF_UPDATE_EVERY;
+
+/// The database file under a client's home directory.
+pub const DATABASE_FILE: &str = "sotto.db";
+/// How often pushes move to fresh paths (see `OnionTransport::connect`).
+const RENEW_EVERY: Duration = Duration::from_secs(30);
+
+pub struct Device {
+    store: Store,
+    directory: Directory,
+    gateway: Fingerprint,
+    hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
+}
+
+/// One contact as `sotto contacts` lists it.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub alias: String,
+    pub name: String,
+    pub unread: u64,
+}
+
+pub fn database_path(home: &Path) -> PathBuf {
+    home.join(DATABASE_FILE)
+}
+
+/// Creates the home directory and the profile. A display name is all there is: no account id,
+/// phone number, e-mail or password.
+pub fn init(home: &Path, name: &str) -> Result<(), ConversationError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > sotto_proto::conversation::MAX_NAME_LEN {
+        return Err(ConversationError::BadName);
+    }
+    std::fs::create_dir_all(home).map_err(|source| ConversationError::Home {
+        path: home.display().to_string(),
+        source,
+    })?;
+    let store = Store::open(&database_path(home))?;
+    if let Some(profile) = store.profile()? {
+        return Err(ConversationError::AlreadyInitialized(profile.name));
+    }
+    store.create_profile(name)?;
+    Ok(())
+}
+
+impl Device {
+    /// Opens the device in `home` on the network in `directory`. The first open picks the
+    /// gateway this device keeps.
+    pub fn open(home: &Path, directory: Directory) -> Result<Self, ConversationError> {
+        let path = database_path(home);
+        if !path.exists() {
+            return Err(ConversationError::NotInitialized);
+        }
+        let store = Store::open(&path)?;
+        let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
+        let gateway = match profile.gateway {
+            Some(gateway) if directory.relay(&gateway).is_some() => gateway,
+            _ => {
+                let gateway = *directory
+                    .choose_gateway(&mut rand::rngs::OsRng)
+                    .map_err(|e| ConversationError::Directory(e.to_string()))?
+                    .fingerprint();
+                store.set_gateway(&gateway)?;
+                gateway
+            }
+        };
+        Ok(Self {
+            store,
+            directory,
+            gateway,
+            hosts: HashMap::new(),
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn name(&self) -> Result<String, ConversationError> {
+        Ok(self
+            .store
+            .profile()?
+            .ok_or(ConversationError::NotInitialized)?
+            .name)
+    }
+
+    pub fn contacts(&self) -> Result<Vec<Contact>, ConversationError> {
+        self.store
+            .conversations()?
+            .into_iter()
+            .map(|c| {
+                Ok(Contact {
+                    unread: self.store.unread_count(c.number)?,
+                    alias: c.alias,
+                    name: c.peer_name,
+                })
+            })
+            .collect()
+    }
+
+    /// The mailbox client for `host`, connected on first use.
+    async fn host(
+        &mut self,
+        host: Fingerprint,
+    ) -> Result<Arc<MailboxClient<OnionTransport>>, ConversationError> {
+        if let Some(client) = self.hosts.get(&host) {
+            return Ok(client.clone());
+        }
+        if self.directory.relay(&host).is_none() {
+            return Err(ConversationError::Directory(format!(
+                "relay {host} is not in this network file"
+            )));
+        }
+        let transport =
+            OnionTransport::connect(self.directory.clone(), self.gateway, host, RENEW_EVERY)
+                .await
+                .map_err(crate::ClientError::from)?;
+        let client = Arc::new(MailboxClient::new(transport));
+        self.hosts.insert(host, client.clone());
+        Ok(client)
+    }
+
+    /// A random host for a new mailbox, never this device's gateway (it would see both ends).
+    fn choose_host(&self) -> Result<Fingerprint, ConversationError> {
+        let candidates: Vec<Fingerprint> = self
+            .directory
+            .relays()
+            .iter()
+            .map(|r| *r.fingerprint())
+            .filter(|f| *f != self.gateway)
+            .collect();
+        candidates
+            .choose(&mut rand::rngs::OsRng)
+            .copied()
+            .ok_or_else(|| {
+                ConversationError::Directory("the network has no relay besides the gateway".into())
+            })
+    }
+}

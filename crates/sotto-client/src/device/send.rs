@@ -1,0 +1,189 @@
+//! Writing to a conversation: texts, receipts, resends, and the regular self-update.
+
+use openmls::prelude::*;
+use rand::RngCore;
+use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LEN};
+
+use super::Device;
+use crate::conversation::apply::digest;
+use crate::conversation::mls::{self, failed};
+use crate::conversation::ConversationError;
+use crate::store::{now_ms, Conversation, OutboxEntry};
+
+/// A device commits a self-update after this many messages of its own in a conversation, so a
+/// stolen state stops decrypting soon after (post-compromise security).
+pub const SELF_UPDATE_EVERY: u32 = 50;
+/// How many times `send` reads the mailbox waiting for its self-update to come back.
+const UPDATE_ROUNDS: usize = 20;
+
+impl Device {
+    /// Sends a text, replying to `reply_to` if given. Returns its id.
+    pub async fn send(
+        &mut self,
+        alias: &str,
+        text: &str,
+        reply_to: Option<MessageId>,
+    ) -> Result<MessageId, ConversationError> {
+        if text.len() > MAX_TEXT_LEN {
+            return Err(ConversationError::Encode {
+                what: "the text",
+                source: sotto_proto::DecodeError::TooLong {
+                    what: "text",
+                    len: text.len(),
+                    max: MAX_TEXT_LEN,
+                },
+            });
+        }
+        let number = self.conversation_number(alias)?;
+        // Catch up first: a message sealed in an epoch the others already left is wasted.
+        self.sync_conversation(number, &mut Vec::new()).await?;
+        if self.store.conversation_by_number(number)?.sent_since_update >= SELF_UPDATE_EVERY {
+            self.self_update(number).await?;
+        }
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let sent_at_ms = now_ms();
+        let content = Content::Text {
+            id,
+            sent_at_ms,
+            reply_to,
+            text: text.to_string(),
+        };
+        let content = content
+            .encode()
+            .map_err(|source| ConversationError::Encode {
+                what: "the text",
+                source,
+            })?;
+        let conversation = self.store.conversation_by_number(number)?;
+        self.write_content(&conversation, content, |store| {
+            store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
+            store.set_sent_since_update(number, conversation.sent_since_update + 1)
+        })
+        .await?;
+        Ok(id)
+    }
+
+    pub(super) fn conversation_number(&self, alias: &str) -> Result<i64, ConversationError> {
+        Ok(self
+            .store
+            .conversation(alias)?
+            .ok_or_else(|| ConversationError::UnknownContact(alias.to_string()))?
+            .number)
+    }
+
+    /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message.
+    pub(super) async fn send_receipts(
+        &mut self,
+        conversation: &Conversation,
+        ids: &[MessageId],
+    ) -> Result<(), ConversationError> {
+        for chunk in ids.chunks(MAX_RECEIPT_IDS) {
+            let content = Content::Receipt {
+                ids: chunk.to_vec(),
+            }
+            .encode()
+            .map_err(|source| ConversationError::Encode {
+                what: "a receipt",
+                source,
+            })?;
+            self.write_content(conversation, content, |_| Ok(()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Seals `content` in the conversation's current epoch and writes it. `record` stores what
+    /// goes with it in the same transaction as the outbox entry. If the write fails, the
+    /// transaction is undone: the caller reports the error and nothing claims it was sent.
+    pub(super) async fn write_content(
+        &mut self,
+        conversation: &Conversation,
+        content: Vec<u8>,
+        record: impl FnOnce(&crate::store::Store) -> Result<(), crate::store::StoreError>,
+    ) -> Result<(), ConversationError> {
+        let wire = self.store.transaction(|store| {
+            let provider = store.provider();
+            let mut group = mls::load_group(&provider, &conversation.group_id)?;
+            let signer = mls::own_signer(&provider, &group)?;
+            let message = group
+                .create_message(&provider, &signer, &content)
+                .map_err(failed("sealing a message"))?;
+            let wire = mls::to_bytes(&message)?;
+            store.add_outbox(
+                conversation.number,
+                &OutboxEntry {
+                    digest: digest(&wire),
+                    epoch: group.epoch().as_u64(),
+                    content: Some(content),
+                },
+            )?;
+            record(store)?;
+            Ok::<_, ConversationError>(wire)
+        })?;
+        self.write_wire(conversation, &wire).await
+    }
+
+    async fn write_wire(
+        &mut self,
+        conversation: &Conversation,
+        wire: &[u8],
+    ) -> Result<(), ConversationError> {
+        let client = self.host(conversation.host).await?;
+        if let Err(error) = client.write(&conversation.write, wire).await {
+            // Not written: forget it was ever sealed, so it is neither shown as sent nor
+            // waited for. (Its MLS generation is spent, which costs nothing.)
+            self.store.take_outbox(conversation.number, &digest(wire))?;
+            return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Commits a new leaf key for this device and waits for the host's order to decide it.
+    /// If another member's commit wins the epoch, that one serves the same purpose for now and
+    /// this device tries again after its next messages.
+    async fn self_update(&mut self, number: i64) -> Result<(), ConversationError> {
+        let conversation = self.store.conversation_by_number(number)?;
+        let wire = self.store.transaction(|store| {
+            let provider = store.provider();
+            let mut group = mls::load_group(&provider, &conversation.group_id)?;
+            let signer = mls::own_signer(&provider, &group)?;
+            let epoch = group.epoch().as_u64();
+            let bundle = group
+                .self_update(&provider, &signer, LeafNodeParameters::default())
+                .map_err(failed("making a self-update"))?;
+            let wire = mls::to_bytes(&bundle.into_contents().0)?;
+            store.add_outbox(
+                number,
+                &OutboxEntry {
+                    digest: digest(&wire),
+                    epoch,
+                    content: None,
+                },
+            )?;
+            Ok::<_, ConversationError>(wire)
+        })?;
+        if let Err(error) = self.write_wire(&conversation, &wire).await {
+            self.store.transaction(|store| {
+                let provider = store.provider();
+                let mut group = mls::load_group(&provider, &conversation.group_id)?;
+                group
+                    .clear_pending_commit(provider.storage())
+                    .map_err(failed("dropping an unsent self-update"))
+            })?;
+            return Err(error);
+        }
+        for _ in 0..UPDATE_ROUNDS {
+            self.sync_conversation(number, &mut Vec::new()).await?;
+            let provider = self.store.provider();
+            let group = mls::load_group(&provider, &conversation.group_id)?;
+            if group.pending_commit().is_none() {
+                return Ok(());
+            }
+        }
+        Err(ConversationError::Mls {
+            context: "a self-update",
+            detail: "the host did not return it; try again".into(),
+        })
+    }
+}

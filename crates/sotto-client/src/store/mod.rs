@@ -1,0 +1,197 @@
+//! The client's SQLite database: profile, invitations, conversations, messages, the outbox, and
+//! every MLS group's state (openmls's own tables, in the same file), so one transaction covers
+//! an MLS state change and what the device records about it.
+
+mod rows;
+mod schema;
+
+use std::path::Path;
+
+use openmls::prelude::OpenMlsProvider;
+use openmls_libcrux_crypto::CryptoProvider;
+use openmls_sqlite_storage::{Codec, SqliteStorageProvider};
+use rusqlite::{Connection, OptionalExtension};
+use sotto_proto::Fingerprint;
+use thiserror::Error;
+
+pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the client database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the client database's MLS tables cannot be prepared: {0}")]
+    Migrate(String),
+    #[error("the client database is damaged: {0}")]
+    Damaged(&'static str),
+    #[error("the crypto provider is unavailable: {0}")]
+    Crypto(String),
+}
+
+/// How openmls's records are serialized in its tables. JSON is what openmls tests its SQLite
+/// storage with; postcard fails to read some records back.
+#[derive(Default)]
+pub struct JsonCodec;
+
+impl Codec for JsonCodec {
+    type Error = serde_json::Error;
+
+    fn to_vec<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, Self::Error> {
+        serde_json::to_vec(value)
+    }
+
+    fn from_slice<T: serde::de::DeserializeOwned>(slice: &[u8]) -> Result<T, Self::Error> {
+        serde_json::from_slice(slice)
+    }
+}
+
+pub type MlsStorage<'a> = SqliteStorageProvider<JsonCodec, &'a Connection>;
+
+/// The openmls provider over this store: libcrux for crypto and randomness, the database for
+/// state. Borrowed per operation, so the store itself stays `Send`.
+pub struct Provider<'a> {
+    crypto: &'a CryptoProvider,
+    storage: MlsStorage<'a>,
+}
+
+impl<'a> OpenMlsProvider for Provider<'a> {
+    type CryptoProvider = CryptoProvider;
+    type RandProvider = CryptoProvider;
+    type StorageProvider = MlsStorage<'a>;
+
+    fn storage(&self) -> &Self::StorageProvider {
+        &self.storage
+    }
+
+    fn crypto(&self) -> &Self::CryptoProvider {
+        self.crypto
+    }
+
+    fn rand(&self) -> &Self::RandProvider {
+        self.crypto
+    }
+}
+
+pub struct Store {
+    conn: Connection,
+    crypto: CryptoProvider,
+}
+
+/// What the device knows about itself.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    pub name: String,
+    pub gateway: Option<Fingerprint>,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open(path)?)
+    }
+
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory()?)
+    }
+
+    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
+        SqliteStorageProvider::<JsonCodec, &mut Connection>::new(&mut conn)
+            .run_migrations()
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        migrate(&mut conn)?;
+        let crypto = CryptoProvider::new().map_err(|e| StoreError::Crypto(format!("{e:?}")))?;
+        Ok(Self { conn, crypto })
+    }
+
+    pub fn provider(&self) -> Provider<'_> {
+        Provider {
+            crypto: &self.crypto,
+            storage: SqliteStorageProvider::new(&self.conn),
+        }
+    }
+
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Runs `f` in one transaction: everything it stored, MLS state included, lands together
+    /// or not at all.
+    pub fn transaction<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Self) -> Result<T, E>,
+    ) -> Result<T, E> {
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        match f(self) {
+            Ok(value) => {
+                self.conn
+                    .execute_batch("COMMIT")
+                    .map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(error) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    pub fn profile(&self) -> Result<Option<Profile>, StoreError> {
+        let row = self
+            .conn
+            .query_row(
+                "SELECT name, gateway FROM profile WHERE only = 1",
+                [],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<Vec<u8>>>(1)?)),
+            )
+            .optional()?;
+        row.map(|(name, gateway)| {
+            let gateway = gateway
+                .map(|g| rows::array(g, "gateway").map(Fingerprint::from_bytes))
+                .transpose()?;
+            Ok(Profile { name, gateway })
+        })
+        .transpose()
+    }
+
+    pub fn create_profile(&self, name: &str) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT INTO profile (only, name, created_at) VALUES (1, ?1, ?2)",
+            rusqlite::params![name, now_ms() as i64],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_gateway(&self, gateway: &Fingerprint) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE profile SET gateway = ?1 WHERE only = 1",
+            [gateway.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if done > schema::MIGRATIONS.len() {
+        return Err(StoreError::Damaged(
+            "it was written by a newer sotto; upgrade sotto to open it",
+        ));
+    }
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

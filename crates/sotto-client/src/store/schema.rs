@@ -1,0 +1,66 @@
+//! The client database's schema, as numbered migrations. A database records how far it got in
+//! `PRAGMA user_version`; opening it applies the rest, each in its own transaction. Never edit
+//! a migration that has shipped: add the next one.
+
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "
+    CREATE TABLE profile (
+        only INTEGER PRIMARY KEY CHECK (only = 1),
+        name TEXT NOT NULL,
+        gateway BLOB,
+        created_at INTEGER NOT NULL
+    );
+    -- Links this device made that nobody answered yet.
+    CREATE TABLE invitations (
+        number INTEGER PRIMARY KEY,
+        link TEXT NOT NULL,
+        request_host BLOB NOT NULL,
+        request_read_id BLOB NOT NULL,
+        request_read_key BLOB NOT NULL,
+        content_key BLOB NOT NULL,
+        link_owner_key BLOB NOT NULL,
+        signer_public BLOB NOT NULL,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE conversations (
+        number INTEGER PRIMARY KEY,
+        group_id BLOB NOT NULL UNIQUE,
+        alias TEXT NOT NULL UNIQUE,
+        peer_name TEXT NOT NULL,
+        host BLOB NOT NULL,
+        write_id BLOB NOT NULL,
+        write_key BLOB NOT NULL,
+        read_id BLOB NOT NULL,
+        read_key BLOB NOT NULL,
+        content_key BLOB NOT NULL,
+        -- The last mailbox sequence number applied: a message at or below it is not applied
+        -- twice, whatever the host redelivers after a crash.
+        applied_seq INTEGER NOT NULL DEFAULT 0,
+        sent_since_update INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE messages (
+        number INTEGER PRIMARY KEY,
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        outgoing INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        reply_to BLOB,
+        sent_at INTEGER NOT NULL,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        shown INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (conversation, id)
+    );
+    -- What this device wrote to a conversation mailbox and has not yet seen come back in the
+    -- host's order: the host's order decides whether it counts (see conversation::apply).
+    CREATE TABLE outbox (
+        number INTEGER PRIMARY KEY,
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        digest BLOB NOT NULL,
+        epoch INTEGER NOT NULL,
+        content BLOB,
+        UNIQUE (conversation, digest)
+    );
+    ",
+];
