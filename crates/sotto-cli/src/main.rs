@@ -3,6 +3,7 @@
 mod bench;
 mod localnet;
 mod network;
+mod person;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -21,6 +22,18 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Top {
+    /// Make this device's profile: a display name, nothing else.
+    Init(person::InitArgs),
+    /// Make a one-time link (and QR code) for someone to connect with you.
+    Invite(person::InviteArgs),
+    /// Connect with the person who gave you a link.
+    Connect(person::ConnectArgs),
+    /// List your contacts, with unread counts.
+    Contacts(person::ContactsArgs),
+    /// Send a message to a contact.
+    Send(person::SendArgs),
+    /// Print new messages (and wait for some with --wait).
+    Read(person::ReadArgs),
     /// Create and run a relay.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
@@ -35,10 +48,10 @@ enum Top {
 
 const QUIET_DEPENDENCIES: &str = "quinn=warn,quinn_proto=warn,quinn_udp=warn,rustls=warn";
 
-fn init_logging() {
+fn init_logging(default_level: &str) {
     // The network libraries log peer addresses when verbose; those stay quiet whatever is asked,
     // because a relay's log must never name a client.
-    let asked = std::env::var("SOTTO_LOG").unwrap_or_else(|_| "info".to_string());
+    let asked = std::env::var("SOTTO_LOG").unwrap_or_else(|_| default_level.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(format!("{asked},{QUIET_DEPENDENCIES}"))
         .unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("info,{QUIET_DEPENDENCIES}"))
@@ -51,14 +64,34 @@ fn init_logging() {
         .init();
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    // A person's commands print what they did; their libraries' chatter stays out of the way.
+    init_logging(match cli.command {
+        Top::Relay(_) | Top::Localnet(_) | Top::Bench(_) => "info",
+        _ => "warn",
+    });
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Top::Init(args) => person::run_init(args),
+            Top::Invite(args) => person::run_invite(args).await,
+            Top::Connect(args) => person::run_connect(args).await,
+            Top::Contacts(args) => person::run_contacts(args).await,
+            Top::Send(args) => person::run_send(args).await,
+            Top::Read(args) => person::run_read(args).await,
             Top::Relay(command) => relay::run(command).await,
             Top::Localnet(args) => localnet::run(args).await,
             Top::Bench(command) => bench::run(command).await,

@@ -22,7 +22,7 @@ pub enum ConversationError {
     },
     #[error(transparent)]
     Network(#[from] ClientError),
-    #[error("cannot encode {what}: {source}")]
+    #[error("cannot encode {what}")]
     Encode {
         what: &'static str,
         source: DecodeError,
@@ -32,7 +32,7 @@ pub enum ConversationError {
         sotto_proto::conversation::MAX_NAME_LEN
     )]
     BadName,
-    #[error("cannot create the home directory {path}: {source}")]
+    #[error("cannot create the home directory {path}")]
     Home {
         path: String,
         source: std::io::Error,
@@ -45,7 +45,7 @@ pub enum ConversationError {
     UnknownContact(String),
     #[error("the alias '{0}' is taken by another contact; pick another with --alias")]
     AliasTaken(String),
-    #[error("invalid link: {0}")]
+    #[error("invalid link")]
     Link(#[from] LinkError),
     #[error("this link was already used, has expired, or never existed; ask for a new one")]
     LinkUsed,

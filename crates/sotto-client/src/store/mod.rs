@@ -18,7 +18,7 @@ pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("the client database: {0}")]
+    #[error("the client database failed")]
     Sql(#[from] rusqlite::Error),
     #[error("the client database's MLS tables cannot be prepared: {0}")]
     Migrate(String),

@@ -1,0 +1,238 @@
+//! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`.
+
+mod output;
+mod qr;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use sotto_client::{init, Device};
+
+use output::Output;
+
+/// Where the person's device lives and which network it uses.
+#[derive(Args, Clone)]
+pub struct ClientArgs {
+    /// The device's home directory: its profile, contacts, messages and keys.
+    #[arg(long, env = "SOTTO_HOME", default_value_os_t = default_home())]
+    home: PathBuf,
+    /// The network file (`sotto localnet` prints where it wrote one). Remembered in the home
+    /// directory, so later commands may leave it out.
+    #[arg(long, env = "SOTTO_NETWORK")]
+    network: Option<PathBuf>,
+    /// Print one JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn default_home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".sotto")
+}
+
+/// Remembers the network file's path, not its content: the network rewrites the file as its
+/// keys rotate.
+const NETWORK_PATH_FILE: &str = "network-path";
+
+impl ClientArgs {
+    fn output(&self) -> Output {
+        Output::new(self.json)
+    }
+
+    fn network_file(&self) -> anyhow::Result<PathBuf> {
+        let remembered = self.home.join(NETWORK_PATH_FILE);
+        if let Some(network) = &self.network {
+            let absolute = std::path::absolute(network)
+                .with_context(|| format!("resolving {}", network.display()))?;
+            if self.home.exists() {
+                std::fs::write(&remembered, absolute.as_os_str().as_encoded_bytes())
+                    .with_context(|| format!("writing {}", remembered.display()))?;
+            }
+            return Ok(absolute);
+        }
+        match std::fs::read(&remembered) {
+            Ok(bytes) => Ok(PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())),
+            Err(_) => bail!(
+                "which network? Pass --network FILE (the file `sotto localnet` prints) once; \
+                 it is remembered in {}",
+                self.home.display()
+            ),
+        }
+    }
+
+    fn device(&self) -> anyhow::Result<Device> {
+        if !sotto_client::database_path(&self.home).exists() {
+            bail!(sotto_client::ConversationError::NotInitialized);
+        }
+        let directory = crate::network::load(&self.network_file()?)?;
+        Ok(Device::open(&self.home, directory)?)
+    }
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The name your contacts see. It stays on this device and goes only to people you
+    /// connect with; there is no account, phone number or e-mail.
+    #[arg(long)]
+    name: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct InviteArgs {
+    /// Also write the link's QR code as a PNG image to FILE.
+    #[arg(long, value_name = "FILE")]
+    qr_png: Option<PathBuf>,
+    /// Do not print the QR code in the terminal.
+    #[arg(long)]
+    no_qr: bool,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ConnectArgs {
+    /// The link you were given (sotto://...). Quote it: it contains '#'.
+    link: String,
+    /// What to call this contact here (default: their display name, made unique).
+    #[arg(long)]
+    alias: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ContactsArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The contact's alias, as `sotto contacts` lists it.
+    contact: String,
+    /// The message.
+    text: String,
+    /// Reply to the message with this id (or a unique prefix of it, at least 8 hex digits).
+    #[arg(long, value_name = "ID")]
+    reply_to: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct ReadArgs {
+    /// Only this contact's messages (others stay unread).
+    contact: Option<String>,
+    /// If nothing is new, wait up to this many seconds for a message to be pushed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
+    wait: u64,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
+    init(&args.client.home, &args.name)?;
+    if args.client.network.is_some() {
+        args.client.network_file()?;
+    }
+    args.client
+        .output()
+        .initialized(&args.name, &args.client.home);
+    Ok(())
+}
+
+pub async fn run_invite(args: InviteArgs) -> anyhow::Result<()> {
+    let mut device = args.client.device()?;
+    let link = device.invite().await?.to_string();
+    if let Some(file) = &args.qr_png {
+        qr::write_png(&link, file)?;
+    }
+    let terminal_qr = (!args.no_qr && !args.client.json)
+        .then(|| qr::terminal(&link))
+        .transpose()?;
+    args.client
+        .output()
+        .invited(&link, terminal_qr.as_deref(), args.qr_png.as_deref());
+    Ok(())
+}
+
+pub async fn run_connect(args: ConnectArgs) -> anyhow::Result<()> {
+    let mut device = args.client.device()?;
+    let alias = device.connect(&args.link, args.alias.as_deref()).await?;
+    args.client.output().connected(&alias);
+    Ok(())
+}
+
+pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
+    let mut device = args.client.device()?;
+    let output = args.client.output();
+    // Answers to links arrive as new contacts: pick them up first.
+    match device.sync().await {
+        Ok(events) => output.events(&events),
+        Err(error) => output.warning(&format!("showing what is stored; the network: {error}")),
+    }
+    output.contacts(&device.contacts()?, device.store().invitations()?.len());
+    Ok(())
+}
+
+pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
+    let mut device = args.client.device()?;
+    let reply_to = args
+        .reply_to
+        .as_deref()
+        .map(|prefix| find_message(&device, &args.contact, prefix))
+        .transpose()?;
+    let id = device.send(&args.contact, &args.text, reply_to).await?;
+    args.client.output().sent(&args.contact, &id);
+    Ok(())
+}
+
+pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
+    let mut device = args.client.device()?;
+    let output = args.client.output();
+    if let Some(contact) = &args.contact {
+        if device.store().conversation(contact)?.is_none() {
+            bail!(sotto_client::ConversationError::UnknownContact(
+                contact.clone()
+            ));
+        }
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(args.wait);
+    loop {
+        let events = device.sync().await?;
+        output.events(&events);
+        let messages = device.store().take_unshown(args.contact.as_deref())?;
+        output.messages(&messages);
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if !messages.is_empty() || left.is_zero() {
+            return Ok(());
+        }
+        device.wait(left).await?;
+    }
+}
+
+/// The id of the message in `contact`'s conversation whose hex id starts with `prefix`.
+fn find_message(device: &Device, contact: &str, prefix: &str) -> anyhow::Result<[u8; 16]> {
+    let prefix = prefix.to_ascii_lowercase();
+    if prefix.len() < 8 {
+        bail!("--reply-to needs at least 8 hex digits of the message id");
+    }
+    let matches: Vec<[u8; 16]> = device
+        .store()
+        .messages(contact)?
+        .into_iter()
+        .map(|m| m.id)
+        .filter(|id| hex::encode(id).starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [id] => Ok(*id),
+        [] => bail!("no message with id {prefix}… in the conversation with {contact}"),
+        _ => bail!("several messages have ids starting with {prefix}; give more digits"),
+    }
+}

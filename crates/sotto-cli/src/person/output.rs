@@ -1,0 +1,155 @@
+//! What the person commands print: friendly text, or with `--json` one JSON object per line
+//! (each with an `event` field) for scripts.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use sotto_client::store::StoredMessage;
+use sotto_client::{Contact, Event};
+
+pub struct Output {
+    json: bool,
+}
+
+impl Output {
+    pub fn new(json: bool) -> Self {
+        Self { json }
+    }
+
+    fn emit(&self, value: Value, text: impl FnOnce() -> String) {
+        if self.json {
+            println!("{value}");
+        } else {
+            println!("{}", text());
+        }
+    }
+
+    pub fn initialized(&self, name: &str, home: &Path) {
+        self.emit(
+            json!({"event": "initialized", "name": name, "home": home}),
+            || {
+                format!(
+                    "Hello {name}. Your device lives in {}.\n\
+                     Next: `sotto invite` makes a one-time link for someone to connect with you.",
+                    home.display()
+                )
+            },
+        );
+    }
+
+    pub fn invited(&self, link: &str, qr: Option<&str>, png: Option<&Path>) {
+        self.emit(
+            json!({"event": "invited", "link": link, "qr_png": png}),
+            || {
+                let mut text = String::new();
+                if let Some(qr) = qr {
+                    text.push_str(qr);
+                    text.push('\n');
+                }
+                text.push_str(&format!(
+                    "Your one-time link (it works once; send it privately):\n\n  {link}\n\n\
+                 The other person runs: sotto connect '{link}'\n\
+                 Then `sotto read --wait 60` here shows when they have connected."
+                ));
+                if let Some(png) = png {
+                    text.push_str(&format!("\nQR code written to {}.", png.display()));
+                }
+                text
+            },
+        );
+    }
+
+    pub fn connected(&self, alias: &str) {
+        self.emit(json!({"event": "connected", "alias": alias}), || {
+            format!("Connected with {alias}. Say hi: sotto send '{alias}' 'hi'")
+        });
+    }
+
+    pub fn sent(&self, to: &str, id: &[u8; 16]) {
+        let id = hex::encode(id);
+        self.emit(json!({"event": "sent", "to": to, "id": id}), || {
+            format!("sent to {to} (id {})", &id[..8])
+        });
+    }
+
+    pub fn contacts(&self, contacts: &[Contact], pending_links: usize) {
+        for contact in contacts {
+            self.emit(
+                json!({"event": "contact", "alias": contact.alias, "name": contact.name,
+                       "unread": contact.unread}),
+                || {
+                    let unread = match contact.unread {
+                        0 => String::new(),
+                        n => format!("  ({n} unread)"),
+                    };
+                    if contact.alias == contact.name {
+                        format!("{}{unread}", contact.alias)
+                    } else {
+                        format!("{} ({}){unread}", contact.alias, contact.name)
+                    }
+                },
+            );
+        }
+        if contacts.is_empty() && !self.json {
+            println!(
+                "No contacts yet. `sotto invite` makes a link; `sotto connect LINK` uses one."
+            );
+        }
+        if pending_links > 0 {
+            self.emit(
+                json!({"event": "pending_links", "count": pending_links}),
+                || format!("{pending_links} link(s) of yours not answered yet"),
+            );
+        }
+    }
+
+    pub fn events(&self, events: &[Event]) {
+        for event in events {
+            let (value, text) = match event {
+                Event::Connected { alias } => (
+                    json!({"event": "connected", "alias": alias}),
+                    format!("{alias} connected with you."),
+                ),
+                Event::Delivered { alias, count } => (
+                    json!({"event": "delivered", "to": alias, "count": count}),
+                    format!("{count} message(s) delivered to {alias}"),
+                ),
+                Event::Rejected { alias, reason } => (
+                    json!({"event": "rejected", "conversation": alias, "reason": reason}),
+                    format!("warning: in {alias}: {reason}"),
+                ),
+                Event::Removed { alias } => (
+                    json!({"event": "removed", "conversation": alias}),
+                    format!("{alias} removed this device from the conversation"),
+                ),
+            };
+            self.emit(value, || text);
+        }
+    }
+
+    pub fn messages(&self, messages: &[StoredMessage]) {
+        for m in messages {
+            let id = hex::encode(m.id);
+            let reply_to = m.reply_to.map(hex::encode);
+            self.emit(
+                json!({"event": "message", "from": m.conversation, "text": m.text, "id": id,
+                       "sent_at": m.sent_at_ms, "reply_to": reply_to}),
+                || {
+                    let reply = reply_to
+                        .as_ref()
+                        .map(|r| format!(" (reply to {})", &r[..8]))
+                        .unwrap_or_default();
+                    format!("{}{reply}: {}   [id {}]", m.conversation, m.text, &id[..8])
+                },
+            );
+        }
+    }
+
+    pub fn warning(&self, text: &str) {
+        if self.json {
+            println!("{}", json!({"event": "warning", "text": text}));
+        } else {
+            eprintln!("warning: {text}");
+        }
+    }
+}
