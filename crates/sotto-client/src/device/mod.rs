@@ -131,10 +131,16 @@ impl Device {
                 "relay {host} is not in this network file"
             )));
         }
-        let transport =
-            OnionTransport::connect(self.directory.clone(), self.gateway, host, RENEW_EVERY)
-                .await
-                .map_err(crate::ClientError::from)?;
+        // A gateway that hosts the mailbox would see both this device and the mailbox: for
+        // that one host, the device enters elsewhere.
+        let gateway = if host == self.gateway {
+            self.choose_host()?
+        } else {
+            self.gateway
+        };
+        let transport = OnionTransport::connect(self.directory.clone(), gateway, host, RENEW_EVERY)
+            .await
+            .map_err(crate::ClientError::from)?;
         let client = Arc::new(MailboxClient::new(transport));
         self.hosts.insert(host, client.clone());
         Ok(client)

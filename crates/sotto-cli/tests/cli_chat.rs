@@ -1,0 +1,109 @@
+//! The person commands as a newcomer runs them: two homes, one localnet, `sotto` processes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sotto_testnet::TestLocalnet;
+
+struct Person {
+    home: PathBuf,
+    network: PathBuf,
+}
+
+impl Person {
+    fn sotto(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sotto"))
+            .args(args)
+            .arg("--home")
+            .arg(&self.home)
+            .arg("--network")
+            .arg(&self.network)
+            .arg("--json")
+            .env_remove("SOTTO_HOME")
+            .env_remove("SOTTO_NETWORK")
+            .output()
+            .expect("running sotto")
+    }
+
+    /// Runs a command that must succeed and returns its JSON lines.
+    fn ok(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let out = self.sotto(args);
+        assert!(
+            out.status.success(),
+            "sotto {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+}
+
+fn person(net: &TestLocalnet, name: &str) -> Person {
+    let person = Person {
+        home: net.root().join(name),
+        network: net.root().join("network.toml"),
+    };
+    let out = person.ok(&["init", "--name", name]);
+    assert_eq!(out[0]["event"], "initialized");
+    person
+}
+
+fn network_file(net: &TestLocalnet) -> PathBuf {
+    // TestLocalnet keeps its network file in its root.
+    let file = net.root().join("network.toml");
+    assert!(file.exists(), "{}", file.display());
+    file
+}
+
+#[test]
+fn two_people_chat_from_the_command_line() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    network_file(&net);
+    let alice = person(&net, "Alice");
+    let bob = person(&net, "Bob");
+
+    let invite = alice.ok(&["invite", "--qr-png", net.root().join("qr.png").to_str().unwrap()]);
+    let link = invite[0]["link"].as_str().unwrap().to_string();
+    assert!(link.starts_with("sotto://"));
+    assert!(std::fs::read(net.root().join("qr.png")).unwrap().starts_with(b"\x89PNG"));
+
+    let connected = bob.ok(&["connect", &link]);
+    assert_eq!(connected[0]["alias"], "Alice");
+    let contacts = alice.ok(&["contacts"]);
+    assert!(contacts.iter().any(|e| e["event"] == "connected" && e["alias"] == "Bob"));
+    assert!(contacts.iter().any(|e| e["event"] == "contact" && e["name"] == "Bob"));
+
+    let sent = bob.ok(&["send", "Alice", "hello from the terminal"]);
+    let id = sent[0]["id"].as_str().unwrap().to_string();
+    let read = alice.ok(&["read", "Bob", "--wait", "20"]);
+    let message = read.iter().find(|e| e["event"] == "message").unwrap();
+    assert_eq!(message["from"], "Bob");
+    assert_eq!(message["text"], "hello from the terminal");
+    assert_eq!(message["id"], id.as_str());
+    assert!(message["sent_at"].as_u64().unwrap() > 1_700_000_000_000);
+
+    alice.ok(&["send", "Bob", "got it", "--reply-to", &id[..8]]);
+    let read = bob.ok(&["read", "--wait", "20"]);
+    let reply = read.iter().find(|e| e["event"] == "message").unwrap();
+    assert_eq!(reply["reply_to"], id.as_str());
+    assert!(read.iter().any(|e| e["event"] == "delivered"), "{read:?}");
+
+    // The link is spent; a stranger's try fails with a clear message and changes nothing.
+    let carol = person(&net, "Carol");
+    let out = carol.sotto(&["connect", &link]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already used"));
+    assert!(carol
+        .ok(&["contacts"])
+        .iter()
+        .all(|e| e["event"] != "contact"));
+
+    // Mistakes get a sentence, not a panic.
+    let out = bob.sotto(&["send", "Nobody", "hi"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no contact named 'Nobody'"));
+    let out = alice.sotto(&["init", "--name", "Again"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already has a profile"));
+}
