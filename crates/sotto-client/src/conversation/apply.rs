@@ -105,6 +105,11 @@ fn theirs(
     wire: &[u8],
 ) -> Result<Applied, ConversationError> {
     let message = protocol_message(wire).map_err(ConversationError::Rejected)?;
+    if message.group_id() != group.group_id() {
+        return Err(ConversationError::Rejected(
+            "it belongs to another conversation".into(),
+        ));
+    }
     let epoch = message.epoch().as_u64();
     let current = group.epoch().as_u64();
     if epoch < current {

@@ -4,6 +4,8 @@
 
 pub mod apply;
 pub mod mls;
+pub mod seal;
+pub mod start;
 
 use sotto_proto::{DecodeError, LinkError};
 use thiserror::Error;
@@ -70,3 +72,6 @@ pub enum Event {
     /// The other side removed this device from the conversation.
     Removed { alias: String },
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,11 +3,12 @@
 
 use ed25519_dalek::SigningKey;
 use openmls::prelude::*;
-use sotto_proto::conversation::{Answer, Content, Invitation, MailboxGrant};
+use sotto_proto::conversation::{Content, Invitation, MailboxGrant};
 use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
 
 use super::Device;
 use crate::conversation::mls::{self, failed};
+use crate::conversation::start::{join, start};
 use crate::conversation::{ConversationError, Event};
 use crate::store::Store;
 use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
@@ -121,33 +122,14 @@ impl Device {
             .create(MailboxOptions::new(MailboxKind::Conversation))
             .await?;
         let theirs = conversation_client.add_reader(&mailbox.read).await?;
-        let name = self.name()?;
+        let introduction = Content::Introduction {
+            name: self.name()?,
+            mailbox: grant(&host, &mailbox.write),
+            read_id: theirs.id,
+            read_key: theirs.key.to_bytes(),
+        };
         let (group_id, answer) = self.store.transaction(|store| {
-            let provider = store.provider();
-            let (signer, credential) = mls::new_signer(&provider)?;
-            let mut group = MlsGroup::new(&provider, &signer, &mls::create_config(), credential)
-                .map_err(failed("creating the conversation"))?;
-            let (_commit, welcome, _) = group
-                .add_members(&provider, &signer, &[key_package])
-                .map_err(failed("adding the contact"))?;
-            group
-                .merge_pending_commit(&provider)
-                .map_err(failed("adding the contact"))?;
-            let introduction = Content::Introduction {
-                name: name.clone(),
-                mailbox: grant(&host, &mailbox.write),
-                read_id: theirs.id,
-                read_key: theirs.key.to_bytes(),
-            };
-            let introduction = encode("the introduction", introduction.encode())?;
-            let introduction = group
-                .create_message(&provider, &signer, &introduction)
-                .map_err(failed("sealing the introduction"))?;
-            let answer = Answer {
-                welcome: mls::to_bytes(&welcome)?,
-                introduction: mls::to_bytes(&introduction)?,
-            };
-            let group_id = group.group_id().as_slice().to_vec();
+            let (group_id, answer) = start(store, key_package, &introduction)?;
             store.add_conversation(
                 &group_id,
                 &alias,
@@ -193,7 +175,7 @@ impl Device {
                 continue;
             };
             let outcome = self.store.transaction(|store| {
-                let alias = join(store, &answer.body)?;
+                let alias = accept(store, &answer.body)?;
                 store.remove_invitation(invitation.number)?;
                 Ok::<_, ConversationError>(alias)
             });
@@ -219,29 +201,18 @@ impl Device {
 
 /// Joins the group an answer welcomes this device to and records the conversation its
 /// introduction describes. Returns the new contact's alias.
-fn join(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
-    let rejected = ConversationError::Rejected;
-    let answer = Answer::decode(answer).map_err(|e| rejected(e.to_string()))?;
-    let provider = store.provider();
-    let welcome = mls::welcome(&answer.welcome).map_err(rejected)?;
-    let mut group = StagedWelcome::new_from_welcome(&provider, &mls::join_config(), welcome, None)
-        .and_then(|staged| staged.into_group(&provider))
-        .map_err(|e| rejected(format!("the welcome does not open: {e}")))?;
-    let introduction = mls::protocol_message(&answer.introduction).map_err(rejected)?;
-    let processed = group
-        .process_message(&provider, introduction)
-        .map_err(|e| rejected(format!("the introduction does not verify: {e}")))?;
-    let ProcessedMessageContent::ApplicationMessage(plain) = processed.into_content() else {
-        return Err(rejected("the introduction is not a message".into()));
-    };
+fn accept(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
+    let (group_id, introduction) = join(store, answer)?;
     let Content::Introduction {
         name,
         mailbox,
         read_id,
         read_key,
-    } = Content::decode(&plain.into_bytes()).map_err(|e| rejected(e.to_string()))?
+    } = introduction
     else {
-        return Err(rejected("the answer carries no introduction".into()));
+        return Err(ConversationError::Rejected(
+            "the answer carries no introduction".into(),
+        ));
     };
     let write = write_cap(&mailbox);
     let read = ReadCap {
@@ -250,14 +221,7 @@ fn join(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
         content: write.content.clone(),
     };
     let alias = store.free_alias(&name)?;
-    store.add_conversation(
-        group.group_id().as_slice(),
-        &alias,
-        &name,
-        &mailbox.host,
-        &write,
-        &read,
-    )?;
+    store.add_conversation(&group_id, &alias, &name, &mailbox.host, &write, &read)?;
     Ok(alias)
 }
 

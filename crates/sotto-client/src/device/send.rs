@@ -1,14 +1,13 @@
 //! Writing to a conversation: texts, receipts, resends, and the regular self-update.
 
-use openmls::prelude::*;
 use rand::RngCore;
 use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LEN};
 
 use super::Device;
 use crate::conversation::apply::digest;
-use crate::conversation::mls::{self, failed};
+use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::ConversationError;
-use crate::store::{now_ms, Conversation, OutboxEntry};
+use crate::store::{now_ms, Conversation, Store, StoreError};
 
 /// A device commits a self-update after this many messages of its own in a conversation, so a
 /// stolen state stops decrypting soon after (post-compromise security).
@@ -100,27 +99,9 @@ impl Device {
         &mut self,
         conversation: &Conversation,
         content: Vec<u8>,
-        record: impl FnOnce(&crate::store::Store) -> Result<(), crate::store::StoreError>,
+        record: impl FnOnce(&Store) -> Result<(), StoreError>,
     ) -> Result<(), ConversationError> {
-        let wire = self.store.transaction(|store| {
-            let provider = store.provider();
-            let mut group = mls::load_group(&provider, &conversation.group_id)?;
-            let signer = mls::own_signer(&provider, &group)?;
-            let message = group
-                .create_message(&provider, &signer, &content)
-                .map_err(failed("sealing a message"))?;
-            let wire = mls::to_bytes(&message)?;
-            store.add_outbox(
-                conversation.number,
-                &OutboxEntry {
-                    digest: digest(&wire),
-                    epoch: group.epoch().as_u64(),
-                    content: Some(content),
-                },
-            )?;
-            record(store)?;
-            Ok::<_, ConversationError>(wire)
-        })?;
+        let wire = seal(&self.store, conversation, content, record)?;
         self.write_wire(conversation, &wire).await
     }
 
@@ -144,40 +125,14 @@ impl Device {
     /// this device tries again after its next messages.
     async fn self_update(&mut self, number: i64) -> Result<(), ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
-        let wire = self.store.transaction(|store| {
-            let provider = store.provider();
-            let mut group = mls::load_group(&provider, &conversation.group_id)?;
-            let signer = mls::own_signer(&provider, &group)?;
-            let epoch = group.epoch().as_u64();
-            let bundle = group
-                .self_update(&provider, &signer, LeafNodeParameters::default())
-                .map_err(failed("making a self-update"))?;
-            let wire = mls::to_bytes(&bundle.into_contents().0)?;
-            store.add_outbox(
-                number,
-                &OutboxEntry {
-                    digest: digest(&wire),
-                    epoch,
-                    content: None,
-                },
-            )?;
-            Ok::<_, ConversationError>(wire)
-        })?;
+        let wire = seal_self_update(&self.store, &conversation)?;
         if let Err(error) = self.write_wire(&conversation, &wire).await {
-            self.store.transaction(|store| {
-                let provider = store.provider();
-                let mut group = mls::load_group(&provider, &conversation.group_id)?;
-                group
-                    .clear_pending_commit(provider.storage())
-                    .map_err(failed("dropping an unsent self-update"))
-            })?;
+            drop_self_update(&self.store, &conversation)?;
             return Err(error);
         }
         for _ in 0..UPDATE_ROUNDS {
             self.sync_conversation(number, &mut Vec::new()).await?;
-            let provider = self.store.provider();
-            let group = mls::load_group(&provider, &conversation.group_id)?;
-            if group.pending_commit().is_none() {
+            if !update_pending(&self.store, &conversation)? {
                 return Ok(());
             }
         }

@@ -1,0 +1,313 @@
+//! Conversations without a network: two devices' stores, and mailbox messages handed to
+//! `apply` in an order the test picks, as a host would.
+
+use ed25519_dalek::SigningKey;
+use sotto_proto::conversation::{Content, MailboxGrant};
+use sotto_proto::{Fingerprint, Id, Message};
+
+use super::apply::{apply, Applied};
+use super::mls;
+use super::seal::{seal, seal_self_update};
+use super::start::{join, start};
+use crate::store::Store;
+use crate::{ContentKey, ReadCap, WriteCap};
+
+struct Side {
+    store: Store,
+    number: i64,
+    seq: u64,
+}
+
+impl Side {
+    fn conversation(&self) -> crate::store::Conversation {
+        self.store.conversation_by_number(self.number).unwrap()
+    }
+
+    fn send(&self, id: u8, text: &str) -> Vec<u8> {
+        seal(&self.store, &self.conversation(), text_content(id, text), |_| Ok(())).unwrap()
+    }
+
+    /// Hands `wire` to this device as the host's next message.
+    fn deliver(&mut self, wire: &[u8]) -> Applied {
+        self.seq += 1;
+        let message = Message {
+            seq: self.seq,
+            written_at: 0,
+            body: wire.to_vec(),
+        };
+        apply(&self.store, &self.conversation(), &message).unwrap()
+    }
+
+    fn epoch(&self) -> u64 {
+        let provider = self.store.provider();
+        mls::load_group(&provider, &self.conversation().group_id)
+            .unwrap()
+            .epoch()
+            .as_u64()
+    }
+
+    fn texts(&self) -> Vec<String> {
+        let alias = self.conversation().alias;
+        let messages = self.store.messages(&alias).unwrap();
+        messages.into_iter().map(|m| m.text).collect()
+    }
+}
+
+fn text_content(id: u8, text: &str) -> Vec<u8> {
+    Content::Text {
+        id: [id; 16],
+        sent_at_ms: 1,
+        reply_to: None,
+        text: text.into(),
+    }
+    .encode()
+    .unwrap()
+}
+
+fn caps() -> (WriteCap, ReadCap) {
+    let content = ContentKey::random();
+    let key = || SigningKey::generate(&mut rand::rngs::OsRng);
+    (
+        WriteCap {
+            id: Id::from_bytes([1; Id::LEN]),
+            key: key(),
+            content: content.clone(),
+        },
+        ReadCap {
+            id: Id::from_bytes([2; Id::LEN]),
+            key: key(),
+            content,
+        },
+    )
+}
+
+/// Alice makes a key package (as `invite` does), Bob starts the group (as `connect` does),
+/// Alice joins from the answer.
+fn pair(alice: Store, bob: Store) -> (Side, Side) {
+    let key_package = alice
+        .transaction(|s| {
+            let provider = s.provider();
+            let (signer, credential) = mls::new_signer(&provider)?;
+            mls::key_package_bytes(&provider, &signer, credential)
+        })
+        .unwrap();
+    let theirs = mls::their_key_package(&bob.provider(), &key_package).unwrap();
+    let (write, read) = caps();
+    let introduction = Content::Introduction {
+        name: "Bob".into(),
+        mailbox: MailboxGrant {
+            host: Fingerprint::from_bytes([0; 32]),
+            write_id: write.id,
+            write_key: write.key.to_bytes(),
+            content_key: *write.content.as_bytes(),
+        },
+        read_id: read.id,
+        read_key: read.key.to_bytes(),
+    };
+    let (group_id, answer) = bob
+        .transaction(|s| start(s, theirs, &introduction))
+        .unwrap();
+    let host = Fingerprint::from_bytes([0; 32]);
+    bob.add_conversation(&group_id, "Alice", "Alice", &host, &write, &read)
+        .unwrap();
+    let (joined, intro) = alice
+        .transaction(|s| join(s, &answer.encode().unwrap()))
+        .unwrap();
+    assert_eq!(joined, group_id);
+    assert!(intro == introduction);
+    alice
+        .add_conversation(&group_id, "Bob", "Bob", &host, &write, &read)
+        .unwrap();
+    let side = |store: Store| {
+        let number = store.conversations().unwrap()[0].number;
+        Side {
+            store,
+            number,
+            seq: 0,
+        }
+    };
+    (side(alice), side(bob))
+}
+
+fn in_memory_pair() -> (Side, Side) {
+    pair(Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap())
+}
+
+#[test]
+fn texts_apply_once_and_receipts_mark_delivery() {
+    let (mut alice, mut bob) = in_memory_pair();
+    let wire = alice.send(1, "hello");
+    assert_eq!(alice.deliver(&wire), Applied::Confirmed);
+    assert_eq!(
+        bob.deliver(&wire),
+        Applied::Text {
+            id: [1; 16],
+            new: true
+        }
+    );
+    // The host redelivers the same position after a crash: applied once.
+    let again = Message {
+        seq: bob.seq,
+        written_at: 0,
+        body: wire.clone(),
+    };
+    assert_eq!(
+        apply(&bob.store, &bob.conversation(), &again).unwrap(),
+        Applied::Again
+    );
+    assert_eq!(bob.texts(), ["hello"]);
+
+    alice
+        .store
+        .add_message(alice.number, &[1; 16], true, "hello", None, 1)
+        .unwrap();
+    let receipt = Content::Receipt {
+        ids: vec![[1u8; 16]],
+    }
+    .encode()
+    .unwrap();
+    let receipt = seal(&bob.store, &bob.conversation(), receipt, |_| Ok(())).unwrap();
+    assert_eq!(alice.deliver(&receipt), Applied::Receipt { count: 1 });
+    assert!(alice.store.messages("Bob").unwrap()[0].delivered);
+}
+
+#[test]
+fn a_tampered_ciphertext_is_rejected_and_changes_nothing() {
+    let (alice, mut bob) = in_memory_pair();
+    let wire = alice.send(1, "the real one");
+    let epoch = bob.epoch();
+    for position in [wire.len() / 2, wire.len() - 1] {
+        let mut tampered = wire.clone();
+        tampered[position] ^= 0x20;
+        let Applied::Rejected(reason) = bob.deliver(&tampered) else {
+            panic!("a tampered message must be rejected");
+        };
+        assert!(!reason.is_empty());
+    }
+    assert!(bob.texts().is_empty());
+    assert_eq!(bob.epoch(), epoch);
+    // Nothing moved: the genuine message still opens.
+    assert!(matches!(bob.deliver(&wire), Applied::Text { new: true, .. }));
+}
+
+#[test]
+fn a_message_from_outside_the_conversation_is_rejected() {
+    let (_alice, mut bob) = in_memory_pair();
+    let (carol, _dave) = in_memory_pair();
+    let Applied::Rejected(reason) = bob.deliver(&carol.send(9, "let me in")) else {
+        panic!("a stranger's message must be rejected");
+    };
+    assert!(reason.contains("another conversation"), "{reason}");
+    let Applied::Rejected(reason) = bob.deliver(b"not MLS at all") else {
+        panic!("garbage must be rejected");
+    };
+    assert!(reason.contains("not an MLS message"), "{reason}");
+    assert!(bob.texts().is_empty());
+}
+
+#[test]
+fn a_removed_member_is_not_heard_and_loses_its_state() {
+    let (mut alice, mut bob) = in_memory_pair();
+    // Bob removes Alice (sotto has no remove command yet; the group operation is MLS's own).
+    let removal = bob
+        .store
+        .transaction(|s| {
+            let provider = s.provider();
+            let mut group = mls::load_group(&provider, &bob.conversation().group_id)?;
+            let signer = mls::own_signer(&provider, &group)?;
+            let alice_leaf = group
+                .members()
+                .find(|m| m.index != group.own_leaf_index())
+                .unwrap()
+                .index;
+            let (commit, _, _) = group
+                .remove_members(&provider, &signer, &[alice_leaf])
+                .map_err(mls::failed("removing"))?;
+            group
+                .merge_pending_commit(&provider)
+                .map_err(mls::failed("removing"))?;
+            mls::to_bytes(&commit)
+        })
+        .unwrap();
+    // Alice wrote before she saw the removal; the host put it after.
+    let late = alice.send(1, "am I still here?");
+    assert_eq!(bob.deliver(&removal), Applied::Stale, "bob's own, already merged");
+    assert_eq!(bob.deliver(&late), Applied::Stale);
+    assert!(bob.texts().is_empty(), "a removed member is not heard");
+    assert_eq!(alice.deliver(&removal), Applied::Removed);
+    let provider = alice.store.provider();
+    assert!(
+        mls::load_group(&provider, &alice.conversation().group_id).is_err(),
+        "the removed device's group state is deleted"
+    );
+}
+
+#[test]
+fn a_message_that_crossed_a_commit_is_sent_again() {
+    let (mut alice, mut bob) = in_memory_pair();
+    let update = seal_self_update(&bob.store, &bob.conversation()).unwrap();
+    let crossed = alice.send(1, "sealed before the update");
+    // The host's order: Bob's update, then Alice's message.
+    assert_eq!(bob.deliver(&update), Applied::Commit);
+    assert_eq!(bob.deliver(&crossed), Applied::Stale);
+    assert_eq!(alice.deliver(&update), Applied::Commit);
+    let Applied::Resend(content) = alice.deliver(&crossed) else {
+        panic!("alice must send it again");
+    };
+    let resent = seal(&alice.store, &alice.conversation(), content, |_| Ok(())).unwrap();
+    assert_eq!(alice.deliver(&resent), Applied::Confirmed);
+    assert!(matches!(bob.deliver(&resent), Applied::Text { new: true, .. }));
+    assert_eq!(bob.texts(), ["sealed before the update"]);
+    assert_eq!(alice.epoch(), bob.epoch());
+}
+
+#[test]
+fn the_first_commit_of_an_epoch_wins() {
+    let (mut alice, mut bob) = in_memory_pair();
+    let from_alice = seal_self_update(&alice.store, &alice.conversation()).unwrap();
+    let from_bob = seal_self_update(&bob.store, &bob.conversation()).unwrap();
+    for side in [&mut alice, &mut bob] {
+        assert_eq!(side.deliver(&from_alice), Applied::Commit);
+        assert_eq!(side.deliver(&from_bob), Applied::Stale);
+    }
+    assert_eq!(alice.epoch(), bob.epoch());
+    let wire = bob.send(2, "still in step");
+    assert!(matches!(alice.deliver(&wire), Applied::Text { new: true, .. }));
+}
+
+#[test]
+fn after_a_self_update_the_stored_state_no_longer_decrypts_earlier_ciphertext() {
+    let dir = std::env::temp_dir().join(format!("sotto-fs-{:016x}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut alice, mut bob) = pair(
+        Store::open(&dir.join("alice.db")).unwrap(),
+        Store::open(&dir.join("bob.db")).unwrap(),
+    );
+    // A ciphertext Bob never received, captured by someone on the way.
+    let captured = alice.send(1, "secret before the update");
+    let before = dir.join("bob-before.db");
+    bob.store
+        .conn()
+        .execute("VACUUM INTO ?1", [before.to_str().unwrap()])
+        .unwrap();
+    let update = seal_self_update(&bob.store, &bob.conversation()).unwrap();
+    assert_eq!(bob.deliver(&update), Applied::Commit);
+    assert_eq!(alice.deliver(&update), Applied::Commit);
+
+    let opens = |store: &Store| {
+        let provider = store.provider();
+        let group_id = store.conversations().unwrap()[0].group_id.clone();
+        let mut group = mls::load_group(&provider, &group_id).unwrap();
+        group
+            .process_message(&provider, mls::protocol_message(&captured).unwrap())
+            .is_ok()
+    };
+    assert!(
+        opens(&Store::open(&before).unwrap()),
+        "the state before the update decrypts it (so the check below can fail)"
+    );
+    drop(bob);
+    let after = Store::open(&dir.join("bob.db")).unwrap();
+    assert!(!opens(&after), "the state after the update must not");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
