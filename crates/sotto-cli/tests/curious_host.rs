@@ -9,28 +9,12 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use sotto_client::{MailboxOptions, Transport};
 use sotto_proto::MailboxKind;
+use sotto_testnet::scan::{contains, files_under};
 use sotto_testnet::{RelayOptions, TestRelay};
 
 fn random_text(rng: &mut impl Rng) -> Vec<u8> {
     let len = rng.gen_range(24..400);
     rng.sample_iter(&Alphanumeric).take(len).collect()
-}
-
-fn files_under(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(files_under(&path));
-        } else {
-            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-        }
-    }
-    out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
