@@ -46,7 +46,8 @@ enum Top {
     Bench(bench::BenchCommand),
 }
 
-const QUIET_DEPENDENCIES: &str = "quinn=warn,quinn_proto=warn,quinn_udp=warn,rustls=warn";
+const QUIET_DEPENDENCIES: &str =
+    "quinn=warn,quinn_proto=warn,quinn_udp=warn,rustls=warn,refinery_core=warn";
 
 fn init_logging(default_level: &str) {
     // The network libraries log peer addresses when verbose; those stay quiet whatever is asked,

@@ -65,16 +65,26 @@ fn two_people_chat_from_the_command_line() {
     let alice = person(&net, "Alice");
     let bob = person(&net, "Bob");
 
-    let invite = alice.ok(&["invite", "--qr-png", net.root().join("qr.png").to_str().unwrap()]);
+    let invite = alice.ok(&[
+        "invite",
+        "--qr-png",
+        net.root().join("qr.png").to_str().unwrap(),
+    ]);
     let link = invite[0]["link"].as_str().unwrap().to_string();
     assert!(link.starts_with("sotto://"));
-    assert!(std::fs::read(net.root().join("qr.png")).unwrap().starts_with(b"\x89PNG"));
+    assert!(std::fs::read(net.root().join("qr.png"))
+        .unwrap()
+        .starts_with(b"\x89PNG"));
 
     let connected = bob.ok(&["connect", &link]);
     assert_eq!(connected[0]["alias"], "Alice");
     let contacts = alice.ok(&["contacts"]);
-    assert!(contacts.iter().any(|e| e["event"] == "connected" && e["alias"] == "Bob"));
-    assert!(contacts.iter().any(|e| e["event"] == "contact" && e["name"] == "Bob"));
+    assert!(contacts
+        .iter()
+        .any(|e| e["event"] == "connected" && e["alias"] == "Bob"));
+    assert!(contacts
+        .iter()
+        .any(|e| e["event"] == "contact" && e["name"] == "Bob"));
 
     let sent = bob.ok(&["send", "Alice", "hello from the terminal"]);
     let id = sent[0]["id"].as_str().unwrap().to_string();

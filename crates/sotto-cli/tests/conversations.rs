@@ -184,7 +184,10 @@ async fn relays_keep_no_name_text_or_link_key() {
     secrets.extend(texts.iter().map(|t| t.as_bytes().to_vec()));
     secrets.extend(key_forms);
     let files = files_under(net.root());
-    assert!(files.iter().any(|(path, _)| path.ends_with(".log")), "the log is searched too");
+    assert!(
+        files.iter().any(|(path, _)| path.ends_with(".log")),
+        "the log is searched too"
+    );
     for (path, bytes) in &files {
         for secret in &secrets {
             assert!(

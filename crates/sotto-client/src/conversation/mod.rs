@@ -3,6 +3,7 @@
 //! drives the network.
 
 pub mod apply;
+pub mod local;
 pub mod mls;
 pub mod seal;
 pub mod start;

@@ -78,7 +78,10 @@ pub fn drop_self_update(
 }
 
 /// Whether the conversation waits for the host's order to decide a commit of this device.
-pub fn update_pending(store: &Store, conversation: &Conversation) -> Result<bool, ConversationError> {
+pub fn update_pending(
+    store: &Store,
+    conversation: &Conversation,
+) -> Result<bool, ConversationError> {
     let provider = store.provider();
     Ok(mls::load_group(&provider, &conversation.group_id)?
         .pending_commit()

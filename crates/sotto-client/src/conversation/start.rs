@@ -59,7 +59,6 @@ pub fn join(store: &Store, answer: &[u8]) -> Result<(Vec<u8>, Content), Conversa
     let ProcessedMessageContent::ApplicationMessage(plain) = processed.into_content() else {
         return Err(rejected("the introduction is not a message".into()));
     };
-    let introduction =
-        Content::decode(&plain.into_bytes()).map_err(|e| rejected(e.to_string()))?;
+    let introduction = Content::decode(&plain.into_bytes()).map_err(|e| rejected(e.to_string()))?;
     Ok((group.group_id().as_slice().to_vec(), introduction))
 }

@@ -1,16 +1,14 @@
 //! Conversations without a network: two devices' stores, and mailbox messages handed to
 //! `apply` in an order the test picks, as a host would.
 
-use ed25519_dalek::SigningKey;
-use sotto_proto::conversation::{Content, MailboxGrant};
-use sotto_proto::{Fingerprint, Id, Message};
+use sotto_proto::conversation::Content;
+use sotto_proto::Message;
 
 use super::apply::{apply, Applied};
+use super::local;
 use super::mls;
 use super::seal::{seal, seal_self_update};
-use super::start::{join, start};
 use crate::store::Store;
-use crate::{ContentKey, ReadCap, WriteCap};
 
 struct Side {
     store: Store,
@@ -24,7 +22,13 @@ impl Side {
     }
 
     fn send(&self, id: u8, text: &str) -> Vec<u8> {
-        seal(&self.store, &self.conversation(), text_content(id, text), |_| Ok(())).unwrap()
+        seal(
+            &self.store,
+            &self.conversation(),
+            text_content(id, text),
+            |_| Ok(()),
+        )
+        .unwrap()
     }
 
     /// Hands `wire` to this device as the host's next message.
@@ -64,73 +68,21 @@ fn text_content(id: u8, text: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn caps() -> (WriteCap, ReadCap) {
-    let content = ContentKey::random();
-    let key = || SigningKey::generate(&mut rand::rngs::OsRng);
-    (
-        WriteCap {
-            id: Id::from_bytes([1; Id::LEN]),
-            key: key(),
-            content: content.clone(),
-        },
-        ReadCap {
-            id: Id::from_bytes([2; Id::LEN]),
-            key: key(),
-            content,
-        },
-    )
-}
-
-/// Alice makes a key package (as `invite` does), Bob starts the group (as `connect` does),
-/// Alice joins from the answer.
 fn pair(alice: Store, bob: Store) -> (Side, Side) {
-    let key_package = alice
-        .transaction(|s| {
-            let provider = s.provider();
-            let (signer, credential) = mls::new_signer(&provider)?;
-            mls::key_package_bytes(&provider, &signer, credential)
-        })
-        .unwrap();
-    let theirs = mls::their_key_package(&bob.provider(), &key_package).unwrap();
-    let (write, read) = caps();
-    let introduction = Content::Introduction {
-        name: "Bob".into(),
-        mailbox: MailboxGrant {
-            host: Fingerprint::from_bytes([0; 32]),
-            write_id: write.id,
-            write_key: write.key.to_bytes(),
-            content_key: *write.content.as_bytes(),
-        },
-        read_id: read.id,
-        read_key: read.key.to_bytes(),
+    let (a, b) = local::pair(&alice, &bob, "Bob", "Alice").unwrap();
+    let side = |store: Store, number| Side {
+        store,
+        number,
+        seq: 0,
     };
-    let (group_id, answer) = bob
-        .transaction(|s| start(s, theirs, &introduction))
-        .unwrap();
-    let host = Fingerprint::from_bytes([0; 32]);
-    bob.add_conversation(&group_id, "Alice", "Alice", &host, &write, &read)
-        .unwrap();
-    let (joined, intro) = alice
-        .transaction(|s| join(s, &answer.encode().unwrap()))
-        .unwrap();
-    assert_eq!(joined, group_id);
-    assert!(intro == introduction);
-    alice
-        .add_conversation(&group_id, "Bob", "Bob", &host, &write, &read)
-        .unwrap();
-    let side = |store: Store| {
-        let number = store.conversations().unwrap()[0].number;
-        Side {
-            store,
-            number,
-            seq: 0,
-        }
-    };
-    (side(alice), side(bob))
+    (side(alice, a), side(bob, b))
 }
 
 fn in_memory_pair() -> (Side, Side) {
-    pair(Store::open_in_memory().unwrap(), Store::open_in_memory().unwrap())
+    pair(
+        Store::open_in_memory().unwrap(),
+        Store::open_in_memory().unwrap(),
+    )
 }
 
 #[test]
@@ -187,7 +139,10 @@ fn a_tampered_ciphertext_is_rejected_and_changes_nothing() {
     assert!(bob.texts().is_empty());
     assert_eq!(bob.epoch(), epoch);
     // Nothing moved: the genuine message still opens.
-    assert!(matches!(bob.deliver(&wire), Applied::Text { new: true, .. }));
+    assert!(matches!(
+        bob.deliver(&wire),
+        Applied::Text { new: true, .. }
+    ));
 }
 
 #[test]
@@ -231,7 +186,11 @@ fn a_removed_member_is_not_heard_and_loses_its_state() {
         .unwrap();
     // Alice wrote before she saw the removal; the host put it after.
     let late = alice.send(1, "am I still here?");
-    assert_eq!(bob.deliver(&removal), Applied::Stale, "bob's own, already merged");
+    assert_eq!(
+        bob.deliver(&removal),
+        Applied::Stale,
+        "bob's own, already merged"
+    );
     assert_eq!(bob.deliver(&late), Applied::Stale);
     assert!(bob.texts().is_empty(), "a removed member is not heard");
     assert_eq!(alice.deliver(&removal), Applied::Removed);
@@ -256,7 +215,10 @@ fn a_message_that_crossed_a_commit_is_sent_again() {
     };
     let resent = seal(&alice.store, &alice.conversation(), content, |_| Ok(())).unwrap();
     assert_eq!(alice.deliver(&resent), Applied::Confirmed);
-    assert!(matches!(bob.deliver(&resent), Applied::Text { new: true, .. }));
+    assert!(matches!(
+        bob.deliver(&resent),
+        Applied::Text { new: true, .. }
+    ));
     assert_eq!(bob.texts(), ["sealed before the update"]);
     assert_eq!(alice.epoch(), bob.epoch());
 }
@@ -272,7 +234,10 @@ fn the_first_commit_of_an_epoch_wins() {
     }
     assert_eq!(alice.epoch(), bob.epoch());
     let wire = bob.send(2, "still in step");
-    assert!(matches!(alice.deliver(&wire), Applied::Text { new: true, .. }));
+    assert!(matches!(
+        alice.deliver(&wire),
+        Applied::Text { new: true, .. }
+    ));
 }
 
 #[test]

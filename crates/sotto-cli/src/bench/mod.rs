@@ -1,4 +1,7 @@
-//! `sotto bench mailbox`: write+ack pairs per second against a running relay.
+//! `sotto bench`: load tools. `mailbox`: write+ack pairs per second against a running relay;
+//! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`.
+
+mod conversation;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +47,27 @@ pub enum BenchCommand {
         #[arg(long)]
         host: Option<usize>,
     },
+    /// One device with many conversations, no network: reports the client store's size and
+    /// the peak memory while every conversation is used.
+    Conversations {
+        /// How many conversations.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Where to put the two stores (replaced if there).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Time from `connect` to the first message arriving, with fresh devices each round.
+    Connect {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        #[arg(long, default_value_t = 10)]
+        rounds: usize,
+        /// Where to put the devices' homes (must not hold earlier rounds' homes).
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
@@ -60,6 +84,12 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             gateway,
             host,
         } => onion(&network, requests, gateway, host).await,
+        BenchCommand::Conversations { count, dir } => conversation::many(count, &dir),
+        BenchCommand::Connect {
+            network,
+            rounds,
+            dir,
+        } => conversation::connect(&network, rounds, &dir).await,
     }
 }
 
@@ -102,7 +132,7 @@ async fn onion(
     let elapsed = started.elapsed();
     client.delete(&mailbox.read).await?;
     latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+    let at = |q: f64| quantile(&latencies, q);
     println!(
         "{} requests through gateway -> mix -> mix -> host and back: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
         latencies.len(),
@@ -112,6 +142,14 @@ async fn onion(
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
     Ok(())
+}
+
+/// The `q` quantile of sorted durations (0 for none).
+fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 async fn mailbox(
