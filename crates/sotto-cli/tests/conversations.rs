@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use sotto_client::conversation::mls;
 use sotto_client::{init, ConversationError, Device, Event, SELF_UPDATE_EVERY};
 use sotto_testnet::TestLocalnet;
 
@@ -92,9 +93,21 @@ async fn two_people_exchange_two_hundred_messages_each_way_across_restarts() {
             .count();
         assert_eq!(undelivered, 0, "every message has its receipt");
     }
+    // Both devices self-updated on the way (every SELF_UPDATE_EVERY texts), each update one
+    // epoch: the group is far past the epoch it started in.
+    let epoch = |device: &Device| {
+        let conversation = &device.store().conversations().unwrap()[0];
+        let provider = device.store().provider();
+        mls::load_group(&provider, &conversation.group_id)
+            .unwrap()
+            .epoch()
+            .as_u64()
+    };
+    assert_eq!(epoch(&alice), epoch(&bob));
     assert!(
-        EACH as u32 > 2 * SELF_UPDATE_EVERY,
-        "self-updates happened on the way"
+        epoch(&alice) >= 2 * (EACH as u64) / u64::from(SELF_UPDATE_EVERY),
+        "epoch {}",
+        epoch(&alice)
     );
 }
 

@@ -88,7 +88,7 @@ fn own(
             group
                 .merge_pending_commit(provider)
                 .map_err(failed("merging this device's commit"))?;
-            store.set_sent_since_update(conversation.number, 0)?;
+            store.reset_messages_since_update(conversation.number)?;
             Applied::Commit
         }
         None => Applied::Stale,
@@ -179,6 +179,9 @@ fn on_content(
                 reply_to.as_ref(),
                 sent_at_ms,
             )?;
+            if new {
+                store.count_message_since_update(conversation.number)?;
+            }
             Ok(Applied::Text { id, new })
         }
         Content::Receipt { ids } => {

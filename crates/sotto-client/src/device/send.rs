@@ -9,8 +9,9 @@ use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update
 use crate::conversation::ConversationError;
 use crate::store::{now_ms, Conversation, Store, StoreError};
 
-/// A device commits a self-update after this many messages of its own in a conversation, so a
-/// stolen state stops decrypting soon after (post-compromise security).
+/// A device commits a self-update after this many texts (sent or received) in a conversation,
+/// so a stolen state stops decrypting soon after (post-compromise security), also on a device
+/// that only reads.
 pub const SELF_UPDATE_EVERY: u32 = 50;
 /// How many times `send` reads the mailbox waiting for its self-update to come back.
 const UPDATE_ROUNDS: usize = 20;
@@ -36,9 +37,7 @@ impl Device {
         let number = self.conversation_number(alias)?;
         // Catch up first: a message sealed in an epoch the others already left is wasted.
         self.sync_conversation(number, &mut Vec::new()).await?;
-        if self.store.conversation_by_number(number)?.sent_since_update >= SELF_UPDATE_EVERY {
-            self.self_update(number).await?;
-        }
+        self.update_if_due(number).await?;
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let sent_at_ms = now_ms();
@@ -57,7 +56,7 @@ impl Device {
         let conversation = self.store.conversation_by_number(number)?;
         self.write_content(&conversation, content, |store| {
             store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
-            store.set_sent_since_update(number, conversation.sent_since_update + 1)
+            store.count_message_since_update(number)
         })
         .await?;
         Ok(id)
@@ -116,6 +115,19 @@ impl Device {
             // waited for. (Its MLS generation is spent, which costs nothing.)
             self.store.take_outbox(conversation.number, &digest(wire))?;
             return Err(error.into());
+        }
+        Ok(())
+    }
+
+    /// Commits a self-update if enough texts went by since the last one.
+    pub(super) async fn update_if_due(&mut self, number: i64) -> Result<(), ConversationError> {
+        if self
+            .store
+            .conversation_by_number(number)?
+            .messages_since_update
+            >= SELF_UPDATE_EVERY
+        {
+            self.self_update(number).await?;
         }
         Ok(())
     }

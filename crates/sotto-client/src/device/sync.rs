@@ -17,6 +17,7 @@ impl Device {
         for conversation in self.store.conversations()? {
             self.sync_conversation(conversation.number, &mut events)
                 .await?;
+            self.update_if_due(conversation.number).await?;
         }
         Ok(events)
     }

@@ -46,7 +46,8 @@ pub struct Conversation {
     pub write: WriteCap,
     pub read: ReadCap,
     pub applied_seq: u64,
-    pub sent_since_update: u32,
+    /// Texts sent and received since this device's last self-update.
+    pub messages_since_update: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -71,7 +72,7 @@ pub struct OutboxEntry {
 }
 
 const CONVERSATION_COLUMNS: &str = "number, group_id, alias, peer_name, host, write_id, \
-     write_key, read_id, read_key, content_key, applied_seq, sent_since_update";
+     write_key, read_id, read_key, content_key, applied_seq, messages_since_update";
 
 fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let content = ContentKey::from_bytes(blob(row, 9)?);
@@ -92,7 +93,7 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
             content,
         },
         applied_seq: row.get::<_, i64>(10)? as u64,
-        sent_since_update: row.get(11)?,
+        messages_since_update: row.get(11)?,
     })
 }
 
@@ -261,10 +262,19 @@ impl Store {
         Ok(())
     }
 
-    pub fn set_sent_since_update(&self, conversation: i64, sent: u32) -> Result<(), StoreError> {
+    pub fn reset_messages_since_update(&self, conversation: i64) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE conversations SET sent_since_update = ?2 WHERE number = ?1",
-            params![conversation, sent],
+            "UPDATE conversations SET messages_since_update = 0 WHERE number = ?1",
+            [conversation],
+        )?;
+        Ok(())
+    }
+
+    pub fn count_message_since_update(&self, conversation: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE conversations SET messages_since_update = messages_since_update + 1 \
+             WHERE number = ?1",
+            [conversation],
         )?;
         Ok(())
     }

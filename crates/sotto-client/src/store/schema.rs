@@ -37,7 +37,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         -- The last mailbox sequence number applied: a message at or below it is not applied
         -- twice, whatever the host redelivers after a crash.
         applied_seq INTEGER NOT NULL DEFAULT 0,
-        sent_since_update INTEGER NOT NULL DEFAULT 0,
+        -- Texts sent and received since this device's last self-update.
+        messages_since_update INTEGER NOT NULL DEFAULT 0,
         created_at INTEGER NOT NULL
     );
     CREATE TABLE messages (
