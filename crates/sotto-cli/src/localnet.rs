@@ -63,40 +63,65 @@ fn directory_entry(data: &DataDir, epoch_secs: u64, now: u64) -> anyhow::Result<
     })
 }
 
-pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        args.relays >= 4,
-        "a localnet needs at least 4 relays: a gateway, two mixes and a host on every path"
-    );
-    std::fs::create_dir_all(&args.dir)
-        .with_context(|| format!("creating {}", args.dir.display()))?;
-    let now = unix_now();
-    let dirs = (0..args.relays)
-        .map(|index| relay_dir(&args.dir, index))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let entries = dirs
-        .iter()
-        .map(|data| directory_entry(data, args.epoch_secs, now))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let directory = Directory::new(args.epoch_secs, entries)?;
-    let network_file = args.dir.join(NETWORK_FILE);
-    write_network_file(&network_file, &directory)?;
-    let mut relays = Vec::with_capacity(dirs.len());
-    for data in &dirs {
-        let metrics: SocketAddr = "127.0.0.1:0".parse()?;
-        let options = RunOptions {
-            metrics: Some(metrics),
-            network: Some(directory.clone()),
-            allow_direct: false,
-        };
-        let relay = Relay::start(data, options)
-            .await
-            .with_context(|| format!("starting the relay in {}", data.path.display()))?;
-        relays.push(relay);
+/// Relays running in this process, and the network file describing them.
+pub struct Localnet {
+    pub relays: Vec<Relay>,
+    pub directory: Directory,
+    pub network_file: PathBuf,
+}
+
+impl Localnet {
+    /// Starts `count` relays with their data in `dir` (brought back if there) and writes the
+    /// network file.
+    pub async fn start(dir: &Path, count: usize, epoch_secs: u64) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            count >= 4,
+            "a localnet needs at least 4 relays: a gateway, two mixes and a host on every path"
+        );
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let now = unix_now();
+        let dirs = (0..count)
+            .map(|index| relay_dir(dir, index))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let entries = dirs
+            .iter()
+            .map(|data| directory_entry(data, epoch_secs, now))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let directory = Directory::new(epoch_secs, entries)?;
+        let network_file = dir.join(NETWORK_FILE);
+        write_network_file(&network_file, &directory)?;
+        let mut relays = Vec::with_capacity(dirs.len());
+        for data in &dirs {
+            let metrics: SocketAddr = "127.0.0.1:0".parse()?;
+            let options = RunOptions {
+                metrics: Some(metrics),
+                network: Some(directory.clone()),
+                allow_direct: false,
+            };
+            let relay = Relay::start(data, options)
+                .await
+                .with_context(|| format!("starting the relay in {}", data.path.display()))?;
+            relays.push(relay);
+        }
+        Ok(Self {
+            relays,
+            directory,
+            network_file,
+        })
     }
+
+    pub async fn stop(self) {
+        for relay in self.relays {
+            relay.shutdown().await;
+        }
+    }
+}
+
+pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
+    let net = Localnet::start(&args.dir, args.relays, args.epoch_secs).await?;
     {
         let mut out = std::io::stdout().lock();
-        for relay in &relays {
+        for relay in &net.relays {
             match relay.metrics_address() {
                 Some(metrics) => writeln!(
                     out,
@@ -106,14 +131,12 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
                 None => writeln!(out, "relay {}", relay.address())?,
             }
         }
-        writeln!(out, "localnet ready {}", network_file.display())?;
+        writeln!(out, "localnet ready {}", net.network_file.display())?;
         out.flush()?;
     }
-    publish_rotations(&relays, args.epoch_secs, &network_file).await?;
+    publish_rotations(&net.relays, args.epoch_secs, &net.network_file).await?;
     tracing::info!("stopping the localnet");
-    for relay in relays {
-        relay.shutdown().await;
-    }
+    net.stop().await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `sotto`: run a relay, and talk to one.
 
 mod bench;
+mod demo;
 mod localnet;
 mod network;
 mod person;
@@ -22,6 +23,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Top {
+    /// See sotto work in one command: a network of five relays in this process, two people
+    /// who connect by a one-time link and chat, each message shown with the relays it passed
+    /// and how long it took. Nothing to set up; everything is removed at the end.
+    Demo(demo::DemoArgs),
     /// Make this device's profile: a display name, nothing else.
     Init(person::InitArgs),
     /// Make a one-time link (and QR code) for someone to connect with you.
@@ -87,6 +92,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         match cli.command {
+            Top::Demo(args) => demo::run(args).await,
             Top::Init(args) => person::run_init(args),
             Top::Invite(args) => person::run_invite(args).await,
             Top::Connect(args) => person::run_connect(args).await,

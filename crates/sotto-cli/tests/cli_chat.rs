@@ -117,3 +117,21 @@ fn two_people_chat_from_the_command_line() {
     let out = alice.sotto(&["init", "--name", "Again"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already has a profile"));
 }
+
+#[test]
+fn the_demo_runs_to_the_end_with_every_message_pushed() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sotto"))
+        .arg("demo")
+        .output()
+        .expect("running sotto demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.matches("pushed  ").count(), 4, "{stdout}");
+    assert!(stdout.contains("-> relay"), "paths are shown");
+    assert!(stdout.contains("Delivery receipts came back for 2 of Alice's and 2 of Bob's"));
+    assert!(stdout.trim_end().ends_with("its files removed."));
+}

@@ -19,8 +19,10 @@ pub use content::{
     ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
 };
 pub use conversation::{ConversationError, Event};
-pub use device::{database_path, init, Contact, Device, DATABASE_FILE, SELF_UPDATE_EVERY};
+pub use device::{
+    database_path, init, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
+};
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
-pub use onion::OnionTransport;
+pub use onion::{OnionTransport, Trace};
 pub use transport::{Transport, TransportError};

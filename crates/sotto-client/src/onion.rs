@@ -39,7 +39,16 @@ const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 enum Waiting {
     Answer(ReplyKey, oneshot::Sender<Vec<u8>>),
-    Push(ReplyKey),
+    /// A push's key and the relays its reply block leads through.
+    Push(ReplyKey, Vec<Fingerprint>),
+}
+
+/// The relays the last request and the last push passed, in order (entry relay first), for
+/// showing a person what happened (`sotto demo`). Known only to this client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Trace {
+    pub request: Vec<Fingerprint>,
+    pub push: Vec<Fingerprint>,
 }
 
 #[derive(Default)]
@@ -49,9 +58,9 @@ struct Replies {
 }
 
 impl Replies {
-    fn expect_push(&mut self, key: ReplyKey) {
+    fn expect_push(&mut self, key: ReplyKey, route: Vec<Fingerprint>) {
         let id = key.id();
-        self.waiting.insert(id, Waiting::Push(key));
+        self.waiting.insert(id, Waiting::Push(key, route));
         self.push_order.push_back(id);
         while self.push_order.len() > MAX_PUSH_KEYS {
             if let Some(old) = self.push_order.pop_front() {
@@ -79,6 +88,7 @@ pub struct OnionTransport {
     /// Reply blocks made ahead of time, while the client waits for answers.
     spares: Arc<SyncMutex<Vec<Spare>>>,
     refill: Arc<Notify>,
+    trace: Arc<SyncMutex<Trace>>,
 }
 
 struct Spare {
@@ -175,6 +185,7 @@ impl OnionTransport {
             suspects: SyncMutex::new(HashMap::new()),
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
+            trace: Arc::default(),
         };
         transport.connection().await?;
         tokio::spawn(make_spares(
@@ -197,6 +208,11 @@ impl OnionTransport {
             }
         });
         Ok(transport)
+    }
+
+    /// Which relays the last request and push passed.
+    pub fn trace(&self) -> Trace {
+        self.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The local UDP address this client sends from.
@@ -227,6 +243,7 @@ impl OnionTransport {
             self.replies.clone(),
             self.pushes_in.clone(),
             self.epoch.clone(),
+            self.trace.clone(),
         ));
         *slot = Some(connection.clone());
         Ok(connection)
@@ -318,9 +335,9 @@ impl OnionTransport {
         blocks.push(block);
         let mut push_keys = Vec::with_capacity(push_blocks);
         for _ in 0..push_blocks {
-            let (_, block, key) = self.reply_block(epoch)?;
+            let (back, block, key) = self.reply_block(epoch)?;
             blocks.push(block);
-            push_keys.push(key);
+            push_keys.push((key, back.relays()));
         }
         let payload = OnionRequest {
             reply_blocks: blocks,
@@ -334,10 +351,11 @@ impl OnionTransport {
         {
             let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
             replies.waiting.insert(id, Waiting::Answer(key, answer));
-            for key in push_keys {
-                replies.expect_push(key);
+            for (key, route) in push_keys {
+                replies.expect_push(key, route);
             }
         }
+        self.trace.lock().unwrap_or_else(|e| e.into_inner()).request = path.relays();
         let mut injection = Vec::with_capacity(32 + sotto_onion::packet::PACKET_LEN);
         injection.extend_from_slice(path.first_hop().fingerprint().as_bytes());
         injection.extend_from_slice(&packet.to_wire());
@@ -373,6 +391,7 @@ async fn receive(
     replies: Arc<SyncMutex<Replies>>,
     pushes: mpsc::UnboundedSender<Vec<u8>>,
     epoch: Arc<AtomicU64>,
+    trace: Arc<SyncMutex<Trace>>,
 ) {
     while let Ok(mut stream) = connection.accept_uni().await {
         let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
@@ -392,8 +411,9 @@ async fn receive(
                     let _ = answer.send(frame);
                 }
             }
-            Some(Waiting::Push(key)) => {
+            Some(Waiting::Push(key, route)) => {
                 if let Ok(frame) = key.open(payload) {
+                    trace.lock().unwrap_or_else(|e| e.into_inner()).push = route;
                     let _ = pushes.send(frame);
                 }
             }

@@ -19,6 +19,7 @@ use crate::store::Store;
 use crate::{MailboxClient, OnionTransport};
 
 pub use send::SELF_UPDATE_EVERY;
+pub use sync::Listener;
 
 /// The database file under a client's home directory.
 pub const DATABASE_FILE: &str = "sotto.db";
@@ -102,6 +103,24 @@ impl Device {
             .profile()?
             .ok_or(ConversationError::NotInitialized)?
             .name)
+    }
+
+    /// The relay this device enters the network at.
+    pub fn gateway(&self) -> Fingerprint {
+        self.gateway
+    }
+
+    /// The relays this device's last request and last push in the conversation with `alias`
+    /// passed (`None` if this process has not used its host yet).
+    pub fn trace(&self, alias: &str) -> Result<Option<crate::Trace>, ConversationError> {
+        let conversation = self
+            .store
+            .conversation(alias)?
+            .ok_or_else(|| ConversationError::UnknownContact(alias.to_string()))?;
+        Ok(self
+            .hosts
+            .get(&conversation.host)
+            .map(|client| client.transport().trace()))
     }
 
     pub fn contacts(&self) -> Result<Vec<Contact>, ConversationError> {

@@ -77,10 +77,15 @@ impl Device {
         Ok(())
     }
 
-    /// Waits up to `timeout` for anything to arrive for this device, without polling: it
-    /// subscribes to every mailbox it reads and returns at the first push (or at once if
-    /// something already waits). Call [`sync`](Self::sync) afterwards.
+    /// Waits up to `timeout` for anything to arrive for this device, without polling (see
+    /// [`listen`](Self::listen)). Call [`sync`](Self::sync) afterwards.
     pub async fn wait(&mut self, timeout: Duration) -> Result<bool, ConversationError> {
+        Ok(self.listen().await?.next(timeout).await)
+    }
+
+    /// Subscribes to every mailbox this device reads, so that what arrives from now on is
+    /// pushed to it; the [`Listener`] says when something did.
+    pub async fn listen(&mut self) -> Result<Listener, ConversationError> {
         let mut reads = Vec::new();
         for invitation in self.store.invitations()? {
             reads.push((invitation.request_host, invitation.request));
@@ -88,27 +93,47 @@ impl Device {
         for conversation in self.store.conversations()? {
             reads.push((conversation.host, conversation.read));
         }
-        let (sender, mut receiver) = tokio::sync::mpsc::channel(1);
-        let mut waiters = tokio::task::JoinSet::new();
+        let (sender, receiver) = tokio::sync::mpsc::channel(1);
+        let mut listener = Listener {
+            receiver,
+            waiters: tokio::task::JoinSet::new(),
+            waiting: false,
+        };
         let mut waiting_on = std::collections::HashSet::new();
         for (host, read) in reads {
             let client = self.host(host).await?;
-            if !client.subscribe(&read).await?.is_empty() {
-                return Ok(true);
-            }
+            listener.waiting |= !client.subscribe(&read).await?.is_empty();
             let sender = sender.clone();
             // One waiter per host: its client hands out the pushes of all its subscriptions.
             if waiting_on.insert(host) {
-                waiters.spawn(async move {
+                listener.waiters.spawn(async move {
                     if client.next_push().await.is_ok() {
                         let _ = sender.send(()).await;
                     }
                 });
             }
         }
-        drop(sender);
-        let arrived = tokio::time::timeout(timeout, receiver.recv()).await;
-        waiters.abort_all();
-        Ok(matches!(arrived, Ok(Some(()))))
+        Ok(listener)
+    }
+}
+
+/// Subscriptions of a device, waiting for the first push (dropping it stops waiting).
+pub struct Listener {
+    receiver: tokio::sync::mpsc::Receiver<()>,
+    waiters: tokio::task::JoinSet<()>,
+    /// Something was already waiting when the subscriptions were made.
+    waiting: bool,
+}
+
+impl Listener {
+    /// Whether anything arrived (or already waited) within `timeout`.
+    pub async fn next(&mut self, timeout: Duration) -> bool {
+        if std::mem::take(&mut self.waiting) {
+            return true;
+        }
+        matches!(
+            tokio::time::timeout(timeout, self.receiver.recv()).await,
+            Ok(Some(()))
+        )
     }
 }

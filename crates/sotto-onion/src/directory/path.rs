@@ -74,6 +74,13 @@ impl Path {
         self.mixes.iter().chain(std::iter::once(&self.destination))
     }
 
+    /// Every relay the packet passes, in order: the entry, the mixes, the destination.
+    pub fn relays(&self) -> Vec<sotto_proto::Fingerprint> {
+        std::iter::once(self.entry.fingerprint)
+            .chain(self.hops().map(|hop| *hop.fingerprint()))
+            .collect()
+    }
+
     /// The Sphinx route to build a packet or a reply block for.
     pub fn sphinx_route(&self) -> Vec<Node> {
         self.hops().map(Hop::sphinx_node).collect()
