@@ -11,9 +11,11 @@ use clap::{Parser, Subcommand};
 
 /// sotto: a metadata-private messenger and the relay network it runs on.
 ///
-/// A relay hosts mailboxes: a writer appends end-to-end-encrypted messages, readers receive
-/// them in one order and acknowledge them, and the relay forgets a message once every reader
-/// has acknowledged it.
+/// See it work: `sotto demo`. To chat, each person runs `sotto init --name NAME`; one makes a
+/// one-time link with `sotto invite`, the other uses it with `sotto connect LINK`; then `sotto
+/// send CONTACT TEXT` and `sotto read --wait SECONDS`. There is no account: no phone number,
+/// no e-mail, no user id. Messages travel through relays (`sotto relay`, or `sotto localnet`
+/// for a whole network on this machine), none of which learns who talks to whom.
 #[derive(Parser)]
 #[command(name = "sotto", version, propagate_version = true)]
 struct Cli {
@@ -23,9 +25,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Top {
-    /// See sotto work in one command: a network of five relays in this process, two people
-    /// who connect by a one-time link and chat, each message shown with the relays it passed
-    /// and how long it took. Nothing to set up; everything is removed at the end.
+    /// See sotto work in one command, nothing to set up.
+    ///
+    /// Starts a network of five relays in this process and two people who connect by a
+    /// one-time link and chat; shows each message with the relays it passed and how long it
+    /// took to arrive. Everything is removed at the end.
     Demo(demo::DemoArgs),
     /// Make this device's profile: a display name, nothing else.
     Init(person::InitArgs),
@@ -42,11 +46,19 @@ enum Top {
     /// Create and run a relay.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
-    /// Run a whole network on 127.0.0.1 in this process: N relays, each a gateway, mix and
-    /// mailbox host, and DIR/network.toml describing them for clients. Prints
-    /// `localnet ready <network file>`, runs until SIGINT or SIGTERM.
+    /// Run a whole network on 127.0.0.1 in this process.
+    ///
+    /// N relays, each a gateway, mix and mailbox host, and DIR/network.toml describing them
+    /// for clients. Prints `localnet ready <network file>`, runs until SIGINT or SIGTERM.
     Localnet(localnet::LocalnetArgs),
-    /// Measure a running relay.
+    /// Print a shell completion script.
+    ///
+    /// For example: `sotto completions bash > ~/.local/share/bash-completion/completions/sotto`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Measure relays, the onion path and conversations.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
@@ -72,6 +84,11 @@ fn init_logging(default_level: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    if let Top::Completions { shell } = cli.command {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        clap_complete::generate(shell, &mut command, "sotto", &mut std::io::stdout());
+        return std::process::ExitCode::SUCCESS;
+    }
     // A person's commands print what they did; their libraries' chatter stays out of the way.
     init_logging(match cli.command {
         Top::Relay(_) | Top::Localnet(_) | Top::Bench(_) => "info",
@@ -102,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Top::Relay(command) => relay::run(command).await,
             Top::Localnet(args) => localnet::run(args).await,
             Top::Bench(command) => bench::run(command).await,
+            Top::Completions { .. } => Ok(()),
         }
     })
 }
