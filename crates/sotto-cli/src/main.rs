@@ -6,6 +6,7 @@ mod localnet;
 mod network;
 mod person;
 mod relay;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,11 @@ enum Top {
     Send(person::SendArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
+    /// Run this device as a long-lived client with a local WebSocket API (see docs/api.md).
+    ///
+    /// Bots and other front ends connect to it with the token in HOME/api-token; messages are
+    /// pushed to them as events as soon as they arrive.
+    Serve(serve::ServeArgs),
     /// Create and run a relay.
     #[command(subcommand)]
     Relay(relay::RelayCommand),
@@ -116,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Top::Contacts(args) => person::run_contacts(args).await,
             Top::Send(args) => person::run_send(args).await,
             Top::Read(args) => person::run_read(args).await,
+            Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,
             Top::Localnet(args) => localnet::run(args).await,
             Top::Bench(command) => bench::run(command).await,

@@ -11,6 +11,7 @@ use clap::Args;
 use sotto_client::{init, Device};
 
 use output::Output;
+pub use output::{api_event, message_view};
 
 /// Where the person's device lives and which network it uses.
 #[derive(Args, Clone)]
@@ -64,7 +65,11 @@ impl ClientArgs {
         }
     }
 
-    fn device(&self) -> anyhow::Result<Device> {
+    pub fn home(&self) -> &std::path::Path {
+        &self.home
+    }
+
+    pub fn device(&self) -> anyhow::Result<Device> {
         if !sotto_client::database_path(&self.home).exists() {
             bail!(sotto_client::ConversationError::NotInitialized);
         }
@@ -218,7 +223,7 @@ pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
 }
 
 /// The id of the message in `contact`'s conversation whose hex id starts with `prefix`.
-fn find_message(device: &Device, contact: &str, prefix: &str) -> anyhow::Result<[u8; 16]> {
+pub fn find_message(device: &Device, contact: &str, prefix: &str) -> anyhow::Result<[u8; 16]> {
     let prefix = prefix.to_ascii_lowercase();
     if prefix.len() < 8 {
         bail!("--reply-to needs at least 8 hex digits of the message id");

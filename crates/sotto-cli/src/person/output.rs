@@ -4,8 +4,42 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
+use sotto_api::{Event as ApiEvent, MessageView};
 use sotto_client::store::StoredMessage;
 use sotto_client::{Contact, Event};
+
+/// A stored message as the API and `--json` show it.
+pub fn message_view(m: &StoredMessage) -> MessageView {
+    MessageView {
+        from: m.conversation.clone(),
+        text: m.text.clone(),
+        id: hex::encode(m.id),
+        sent_at: m.sent_at_ms,
+        reply_to: m.reply_to.map(hex::encode),
+        outgoing: m.outgoing,
+        delivered: m.delivered,
+    }
+}
+
+/// A device event as the API and `--json` show it.
+pub fn api_event(event: &Event) -> ApiEvent {
+    match event {
+        Event::Connected { alias } => ApiEvent::Connected {
+            alias: alias.clone(),
+        },
+        Event::Delivered { alias, count } => ApiEvent::Delivered {
+            to: alias.clone(),
+            count: *count,
+        },
+        Event::Rejected { alias, reason } => ApiEvent::Rejected {
+            conversation: alias.clone(),
+            reason: reason.clone(),
+        },
+        Event::Removed { alias } => ApiEvent::Removed {
+            conversation: alias.clone(),
+        },
+    }
+}
 
 pub struct Output {
     json: bool,
@@ -105,43 +139,36 @@ impl Output {
 
     pub fn events(&self, events: &[Event]) {
         for event in events {
-            let (value, text) = match event {
-                Event::Connected { alias } => (
-                    json!({"event": "connected", "alias": alias}),
-                    format!("{alias} connected with you."),
-                ),
-                Event::Delivered { alias, count } => (
-                    json!({"event": "delivered", "to": alias, "count": count}),
-                    format!("{count} message(s) delivered to {alias}"),
-                ),
-                Event::Rejected { alias, reason } => (
-                    json!({"event": "rejected", "conversation": alias, "reason": reason}),
-                    format!("warning: in {alias}: {reason}"),
-                ),
-                Event::Removed { alias } => (
-                    json!({"event": "removed", "conversation": alias}),
-                    format!("{alias} removed this device from the conversation"),
-                ),
+            let text = match event {
+                Event::Connected { alias } => format!("{alias} connected with you."),
+                Event::Delivered { alias, count } => {
+                    format!("{count} message(s) delivered to {alias}")
+                }
+                Event::Rejected { alias, reason } => format!("warning: in {alias}: {reason}"),
+                Event::Removed { alias } => {
+                    format!("{alias} removed this device from the conversation")
+                }
             };
-            self.emit(value, || text);
+            self.emit(json!(api_event(event)), || text);
         }
     }
 
     pub fn messages(&self, messages: &[StoredMessage]) {
         for m in messages {
-            let id = hex::encode(m.id);
-            let reply_to = m.reply_to.map(hex::encode);
-            self.emit(
-                json!({"event": "message", "from": m.conversation, "text": m.text, "id": id,
-                       "sent_at": m.sent_at_ms, "reply_to": reply_to}),
-                || {
-                    let reply = reply_to
-                        .as_ref()
-                        .map(|r| format!(" (reply to {})", &r[..8]))
-                        .unwrap_or_default();
-                    format!("{}{reply}: {}   [id {}]", m.conversation, m.text, &id[..8])
-                },
-            );
+            let view = message_view(m);
+            self.emit(json!(ApiEvent::Message(view.clone())), || {
+                let reply = view
+                    .reply_to
+                    .as_ref()
+                    .map(|r| format!(" (reply to {})", &r[..8]))
+                    .unwrap_or_default();
+                format!(
+                    "{}{reply}: {}   [id {}]",
+                    view.from,
+                    view.text,
+                    &view.id[..8]
+                )
+            });
         }
     }
 

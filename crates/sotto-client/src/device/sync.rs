@@ -105,11 +105,15 @@ impl Device {
             listener.waiting |= !client.subscribe(&read).await?.is_empty();
             let sender = sender.clone();
             // One waiter per host: its client hands out the pushes of all its subscriptions.
+            // A failed waiter signals too, so that its listener's owner finds out on a sync.
             if waiting_on.insert(host) {
                 listener.waiters.spawn(async move {
-                    if client.next_push().await.is_ok() {
-                        let _ = sender.send(()).await;
+                    while client.next_push().await.is_ok() {
+                        if sender.send(()).await.is_err() {
+                            return;
+                        }
                     }
+                    let _ = sender.send(()).await;
                 });
             }
         }
@@ -117,7 +121,7 @@ impl Device {
     }
 }
 
-/// Subscriptions of a device, waiting for the first push (dropping it stops waiting).
+/// Subscriptions of a device, signalling each push (dropping it stops listening).
 pub struct Listener {
     receiver: tokio::sync::mpsc::Receiver<()>,
     waiters: tokio::task::JoinSet<()>,
@@ -126,7 +130,8 @@ pub struct Listener {
 }
 
 impl Listener {
-    /// Whether anything arrived (or already waited) within `timeout`.
+    /// Whether anything arrived (or already waited) within `timeout`. Pushes that arrive
+    /// together may be signalled once: sync after each.
     pub async fn next(&mut self, timeout: Duration) -> bool {
         if std::mem::take(&mut self.waiting) {
             return true;

@@ -1,0 +1,166 @@
+//! The API's JSON messages. Client to server: a [`Request`] (an `id` and a `command`). Server to
+//! client: a [`Reply`] to each request (same `id`), and [`Event`]s as things happen.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// Chosen by the client; the reply carries it back.
+    pub id: u64,
+    #[serde(flatten)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// Make a one-time link. Result: `{"link": "sotto://..."}`.
+    Invite,
+    /// Answer a link. Result: `{"alias": "..."}`.
+    Connect {
+        link: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alias: Option<String>,
+    },
+    /// Result: `{"contacts": [Contact, ...]}`.
+    Contacts,
+    /// Result: `{"id": "<message id, hex>"}`.
+    Send {
+        contact: String,
+        text: String,
+        /// A message id (hex) this one replies to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply_to: Option<String>,
+    },
+    /// Messages not yet shown (to any API client or the CLI), then marked shown.
+    /// Result: `{"messages": [MessageView, ...]}`.
+    Read {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        contact: Option<String>,
+    },
+    /// A conversation's whole history. Result: `{"messages": [MessageView, ...]}`.
+    Messages { contact: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reply {
+    pub id: u64,
+    pub ok: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub alias: String,
+    pub name: String,
+    pub unread: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    /// The conversation: the contact's alias.
+    pub from: String,
+    pub text: String,
+    /// 32 hex digits.
+    pub id: String,
+    /// Unix milliseconds, as the sender's clock had it.
+    pub sent_at: u64,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// Sent by this device (only in `messages` results).
+    #[serde(default)]
+    pub outgoing: bool,
+    /// For outgoing messages: a receipt came back.
+    #[serde(default)]
+    pub delivered: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionState {
+    /// Subscribed to every mailbox; messages are pushed as they arrive.
+    Online,
+    /// The network cannot be reached; the client keeps trying.
+    Offline,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A new message from a contact.
+    Message(MessageView),
+    /// Receipts came back for `count` messages sent to `to`.
+    Delivered { to: String, count: usize },
+    /// Someone used one of this device's links.
+    Connected { alias: String },
+    /// A message in `conversation` did not verify and was skipped.
+    Rejected {
+        conversation: String,
+        reason: String,
+    },
+    /// This device was removed from `conversation`.
+    Removed { conversation: String },
+    Connection {
+        state: ConnectionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+}
+
+/// Anything the server sends: a reply (it has an `id`) or an event (it has an `event`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ServerMessage {
+    Reply(Reply),
+    Event(Event),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_read_as_documented() {
+        let request: Request =
+            serde_json::from_str(r#"{"id":7,"command":"send","contact":"Bob","text":"hi"}"#)
+                .unwrap();
+        assert_eq!(
+            request,
+            Request {
+                id: 7,
+                command: Command::Send {
+                    contact: "Bob".into(),
+                    text: "hi".into(),
+                    reply_to: None
+                }
+            }
+        );
+        let error = serde_json::from_str::<Request>(r#"{"id":1,"command":"fly"}"#).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown variant `fly`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn server_messages_tell_replies_from_events() {
+        let event = ServerMessage::Event(Event::Connected {
+            alias: "Bob".into(),
+        });
+        let text = serde_json::to_string(&event).unwrap();
+        assert_eq!(text, r#"{"event":"connected","alias":"Bob"}"#);
+        assert_eq!(serde_json::from_str::<ServerMessage>(&text).unwrap(), event);
+        let reply = r#"{"id":3,"ok":false,"error":"no contact named 'X'"}"#;
+        assert!(matches!(
+            serde_json::from_str::<ServerMessage>(reply).unwrap(),
+            ServerMessage::Reply(Reply {
+                id: 3,
+                ok: false,
+                ..
+            })
+        ));
+    }
+}

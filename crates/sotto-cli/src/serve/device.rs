@@ -1,0 +1,171 @@
+//! The device behind the API: one task owns it, runs the commands API clients send one at a
+//! time, and between them listens for pushes and turns what arrives into events.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use sotto_api::{Command, ConnectionState, Event};
+use sotto_client::{Device, Listener};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::person::{api_event, find_message, message_view};
+
+/// A command from an API client and where its result goes.
+pub struct Job {
+    pub command: Command,
+    pub reply: oneshot::Sender<Result<Value, String>>,
+}
+
+/// How long to wait before trying the network again after it failed.
+const RETRY: Duration = Duration::from_secs(2);
+
+pub async fn run(
+    mut device: Device,
+    mut jobs: mpsc::Receiver<Job>,
+    events: broadcast::Sender<Event>,
+) {
+    let mut listener: Option<Listener> = None;
+    let mut state: Option<ConnectionState> = None;
+    let mut announce = |state_now: ConnectionState, detail: Option<String>| {
+        if state != Some(state_now) {
+            state = Some(state_now);
+            let _ = events.send(Event::Connection {
+                state: state_now,
+                detail,
+            });
+        }
+    };
+    loop {
+        if listener.is_none() {
+            match catch_up(&mut device, &events).await {
+                Ok(_) => match device.listen().await {
+                    Ok(l) => {
+                        listener = Some(l);
+                        announce(ConnectionState::Online, None);
+                    }
+                    Err(error) => announce(ConnectionState::Offline, Some(error.to_string())),
+                },
+                Err(error) => announce(ConnectionState::Offline, Some(error)),
+            }
+        }
+        tokio::select! {
+            job = jobs.recv() => {
+                let Some(job) = job else { return };
+                let (result, mailboxes_changed) = execute(&mut device, job.command).await;
+                let _ = job.reply.send(result);
+                if mailboxes_changed {
+                    listener = None;
+                }
+            }
+            () = arrival(&mut listener) => {
+                match catch_up(&mut device, &events).await {
+                    Ok(false) => {}
+                    // A new conversation: listen to its mailbox too.
+                    Ok(true) => listener = None,
+                    Err(error) => {
+                        announce(ConnectionState::Offline, Some(error));
+                        listener = None;
+                    }
+                }
+            }
+            () = tokio::time::sleep(RETRY), if listener.is_none() => {}
+        }
+    }
+}
+
+async fn arrival(listener: &mut Option<Listener>) {
+    match listener {
+        Some(listener) => while !listener.next(Duration::from_secs(3600)).await {},
+        None => std::future::pending().await,
+    }
+}
+
+/// Applies what waits and tells API clients about it. New messages are handed out (and so
+/// marked shown) only while some API client listens. Returns whether the device's set of
+/// conversations changed.
+async fn catch_up(device: &mut Device, events: &broadcast::Sender<Event>) -> Result<bool, String> {
+    let happened = device.sync().await.map_err(|e| e.to_string())?;
+    let changed = happened.iter().any(|event| {
+        matches!(
+            event,
+            sotto_client::Event::Connected { .. } | sotto_client::Event::Removed { .. }
+        )
+    });
+    for event in &happened {
+        let _ = events.send(api_event(event));
+    }
+    if events.receiver_count() > 0 {
+        let messages = device
+            .store()
+            .take_unshown(None)
+            .map_err(|e| e.to_string())?;
+        for message in &messages {
+            let _ = events.send(Event::Message(message_view(message)));
+        }
+    }
+    Ok(changed)
+}
+
+/// Runs one command; also says whether the device now reads other mailboxes.
+async fn execute(device: &mut Device, command: Command) -> (Result<Value, String>, bool) {
+    let changes = matches!(command, Command::Invite | Command::Connect { .. });
+    let result = match command {
+        Command::Invite => device
+            .invite()
+            .await
+            .map(|link| json!({ "link": link.to_string() }))
+            .map_err(|e| e.to_string()),
+        Command::Connect { link, alias } => device
+            .connect(&link, alias.as_deref())
+            .await
+            .map(|alias| json!({ "alias": alias }))
+            .map_err(|e| e.to_string()),
+        Command::Contacts => device
+            .contacts()
+            .map(|contacts| {
+                let contacts: Vec<sotto_api::Contact> = contacts
+                    .into_iter()
+                    .map(|c| sotto_api::Contact {
+                        alias: c.alias,
+                        name: c.name,
+                        unread: c.unread,
+                    })
+                    .collect();
+                json!({ "contacts": contacts })
+            })
+            .map_err(|e| e.to_string()),
+        Command::Send {
+            contact,
+            text,
+            reply_to,
+        } => send(device, &contact, &text, reply_to.as_deref()).await,
+        Command::Read { contact } => device
+            .store()
+            .take_unshown(contact.as_deref())
+            .map(|messages| json!({ "messages": messages.iter().map(message_view).collect::<Vec<_>>() }))
+            .map_err(|e| e.to_string()),
+        Command::Messages { contact } => device
+            .store()
+            .messages(&contact)
+            .map(|messages| json!({ "messages": messages.iter().map(message_view).collect::<Vec<_>>() }))
+            .map_err(|e| e.to_string()),
+    };
+    (result, changes)
+}
+
+async fn send(
+    device: &mut Device,
+    contact: &str,
+    text: &str,
+    reply_to: Option<&str>,
+) -> Result<Value, String> {
+    let reply_to = reply_to
+        .map(|prefix| find_message(device, contact, prefix))
+        .transpose()
+        .map_err(|e| format!("{e:#}"))?;
+    let id = device
+        .send(contact, text, reply_to)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(json!({ "id": hex::encode(id) }))
+}
