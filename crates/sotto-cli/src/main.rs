@@ -1,6 +1,7 @@
 //! `sotto`: run a relay, and talk to one.
 
 mod bench;
+mod chat;
 mod demo;
 mod localnet;
 mod network;
@@ -44,6 +45,12 @@ enum Top {
     Send(person::SendArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
+    /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
+    ///
+    /// Keys: Enter sends, Up/Down pick a contact, Ctrl-R replies to the last message,
+    /// Ctrl-N makes a one-time link (shown with its QR code), Ctrl-O connects with a link,
+    /// Esc cancels, Ctrl-C quits.
+    Chat(chat::ChatArgs),
     /// Run this device as a long-lived client with a local WebSocket API (see docs/api.md).
     ///
     /// Bots and other front ends connect to it with the token in HOME/api-token; messages are
@@ -122,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Top::Contacts(args) => person::run_contacts(args).await,
             Top::Send(args) => person::run_send(args).await,
             Top::Read(args) => person::run_read(args).await,
+            Top::Chat(args) => chat::run(args).await,
             Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,
             Top::Localnet(args) => localnet::run(args).await,

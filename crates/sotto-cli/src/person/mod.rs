@@ -1,7 +1,7 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`.
 
 mod output;
-mod qr;
+pub mod qr;
 
 use std::path::PathBuf;
 use std::time::Duration;

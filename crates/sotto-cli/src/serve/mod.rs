@@ -2,7 +2,7 @@
 //! (`docs/api.md`). It listens on loopback by default, and every API client must present the
 //! token kept in the home directory.
 
-mod device;
+pub mod device;
 
 use std::net::SocketAddr;
 use std::path::Path;

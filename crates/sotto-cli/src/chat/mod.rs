@@ -1,0 +1,78 @@
+//! `sotto chat`: a full-screen terminal chat on the device, pushed messages appearing as they
+//! arrive. The device runs in its task (`serve::device`); this module is the terminal around
+//! [`app::App`] and [`view::draw`].
+
+pub mod app;
+pub mod view;
+
+use std::time::Duration;
+
+use clap::Args;
+use ratatui::crossterm::event::{self, Event as TerminalEvent, KeyEventKind};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::person::ClientArgs;
+use crate::serve::device;
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+/// Starts the device's task; returns where to send its jobs and where its events come out.
+pub fn start_device(
+    device: sotto_client::Device,
+) -> (
+    mpsc::Sender<device::Job>,
+    broadcast::Receiver<sotto_api::Event>,
+) {
+    let (jobs, jobs_out) = mpsc::channel(16);
+    let (events, receiver) = broadcast::channel(1024);
+    tokio::spawn(device::run(device, jobs_out, events));
+    (jobs, receiver)
+}
+
+pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
+    let (jobs, mut events) = start_device(args.client.device()?);
+    let mut app = app::App::new(jobs).await;
+    // Keys are read on a thread of their own: reading the terminal blocks.
+    let (keys_in, mut keys) = mpsc::unbounded_channel();
+    std::thread::spawn(move || loop {
+        match event::poll(Duration::from_millis(200)) {
+            Ok(true) => match event::read() {
+                Ok(TerminalEvent::Key(key)) if key.kind == KeyEventKind::Press => {
+                    if keys_in.send(key).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            },
+            Ok(false) if keys_in.is_closed() => return,
+            Ok(false) => {}
+            Err(_) => return,
+        }
+    });
+    let mut terminal = ratatui::init();
+    let outcome = async {
+        while !app.quit {
+            terminal.draw(|frame| view::draw(frame, &app))?;
+            tokio::select! {
+                Some(key) = keys.recv() => app.on_key(key).await,
+                event = events.recv() => match event {
+                    Ok(event) => app.on_event(event).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => app.refresh().await,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    ratatui::restore();
+    outcome
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,123 @@
+//! Drawing the chat: contacts on the left, the conversation on the right, the composer and a
+//! status line below.
+
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Mode};
+
+const HELP: &str =
+    "Enter send · ↑↓ contact · Ctrl-R reply · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
+
+pub fn draw(frame: &mut Frame<'_>, app: &App) {
+    let [main, composer, status] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(3),
+        Constraint::Length(2),
+    ])
+    .areas(frame.area());
+    let [contacts, conversation] =
+        Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(main);
+
+    let items: Vec<ListItem<'_>> = app
+        .contacts
+        .iter()
+        .map(|c| {
+            let unread = if c.unread > 0 {
+                format!(" ({})", c.unread)
+            } else {
+                String::new()
+            };
+            ListItem::new(format!("{}{unread}", c.alias))
+        })
+        .collect();
+    let mut state = ListState::default().with_selected(Some(app.selected));
+    frame.render_stateful_widget(
+        List::new(items)
+            .block(Block::bordered().title("contacts"))
+            .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+        contacts,
+        &mut state,
+    );
+
+    match &app.mode {
+        Mode::Invite { link, qr } => {
+            let text = format!("{qr}\n{link}");
+            frame.render_widget(
+                Paragraph::new(text).block(Block::bordered().title("your one-time link")),
+                conversation,
+            );
+        }
+        _ => {
+            let title = app
+                .selected_alias()
+                .unwrap_or("no conversation yet")
+                .to_string();
+            let lines: Vec<Line<'_>> = app.messages.iter().map(message_line).collect();
+            let height = conversation.height.saturating_sub(2) as usize;
+            let skip = lines.len().saturating_sub(height);
+            frame.render_widget(
+                Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>())
+                    .wrap(Wrap { trim: false })
+                    .block(Block::bordered().title(title)),
+                conversation,
+            );
+        }
+    }
+
+    let title = match (&app.mode, &app.reply_to) {
+        (Mode::Connect, _) => "link to connect with".to_string(),
+        (_, Some(to)) => format!("reply to: {}", shorten(&to.text, 40)),
+        _ => "message".to_string(),
+    };
+    frame.render_widget(
+        Paragraph::new(format!("{}▏", app.composer)).block(Block::bordered().title(title)),
+        composer,
+    );
+    let state = match app.online {
+        Some(true) => "● online",
+        Some(false) => "○ offline",
+        None => "◌ starting",
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(format!("{state} · {}", app.status)),
+            Line::from(HELP).style(Style::default().add_modifier(Modifier::DIM)),
+        ]),
+        status,
+    );
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_string(),
+    }
+}
+
+fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
+    let (who, mark) = if m.outgoing {
+        ("me", if m.delivered { " ✓✓" } else { " ✓" })
+    } else {
+        (m.from.as_str(), "")
+    };
+    let mut spans = vec![Span::styled(
+        format!("{who}: "),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
+    if m.reply_to.is_some() {
+        spans.push(Span::styled(
+            "↪ ",
+            Style::default().add_modifier(Modifier::DIM),
+        ));
+    }
+    spans.push(Span::raw(m.text.as_str()));
+    spans.push(Span::styled(
+        mark,
+        Style::default().add_modifier(Modifier::DIM),
+    ));
+    Line::from(spans)
+}
