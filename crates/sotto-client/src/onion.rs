@@ -210,6 +210,15 @@ impl OnionTransport {
         Ok(transport)
     }
 
+    /// Whether the connection to the gateway stands (or is being made). A lost connection is
+    /// made again by the next request.
+    pub fn connected(&self) -> bool {
+        self.connection.try_lock().map_or(true, |slot| {
+            slot.as_ref()
+                .is_some_and(|connection| connection.close_reason().is_none())
+        })
+    }
+
     /// Which relays the last request and push passed.
     pub fn trace(&self) -> Trace {
         self.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()

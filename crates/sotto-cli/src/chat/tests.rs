@@ -112,6 +112,14 @@ async fn two_people_connect_and_chat_in_the_terminal() {
         carol.screen()
     );
 
+    // The network goes away and comes back: the chat says so, and picks up where it was.
+    net.stop().await;
+    alice.sees("○ offline").await;
+    let net = Localnet::start(&root.join("net"), 5, 86_400).await.unwrap();
+    alice.sees("● online").await;
+    bob.type_line("still there?").await;
+    alice.sees("Bob: still there?").await;
+
     net.stop().await;
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -18,6 +18,8 @@ pub struct Job {
 
 /// How long to wait before trying the network again after it failed.
 const RETRY: Duration = Duration::from_secs(2);
+/// How often to look whether the connections into the network still stand.
+const CONNECTION_CHECK: Duration = Duration::from_secs(1);
 
 pub async fn run(
     mut device: Device,
@@ -69,6 +71,13 @@ pub async fn run(
                 }
             }
             () = tokio::time::sleep(RETRY), if listener.is_none() => {}
+            () = tokio::time::sleep(CONNECTION_CHECK), if listener.is_some() => {
+                if !device.connected() {
+                    let lost = "lost the connection to the network".to_string();
+                    announce(ConnectionState::Offline, Some(lost));
+                    listener = None;
+                }
+            }
         }
     }
 }

@@ -105,6 +105,13 @@ impl Device {
             .name)
     }
 
+    /// Whether every connection this device opened into the network still stands.
+    pub fn connected(&self) -> bool {
+        self.hosts
+            .values()
+            .all(|client| client.transport().connected())
+    }
+
     /// The relay this device enters the network at.
     pub fn gateway(&self) -> Fingerprint {
         self.gateway
