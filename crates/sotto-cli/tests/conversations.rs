@@ -214,3 +214,67 @@ async fn relays_keep_no_name_text_or_link_key() {
     assert_eq!(alice.store().take_unshown(None).unwrap().len(), 2);
     std::fs::remove_dir_all(&homes).unwrap();
 }
+
+/// A client on the mailbox's host, entering at another relay: deletes what a device holds
+/// there, as an expiry would.
+async fn delete_at_host(
+    net: &TestLocalnet,
+    host: sotto_proto::Fingerprint,
+    read: &sotto_client::ReadCap,
+) {
+    let index = |f: &sotto_proto::Fingerprint| {
+        net.directory()
+            .relays()
+            .iter()
+            .position(|r| r.fingerprint() == f)
+            .unwrap()
+    };
+    let host = index(&host);
+    let client = net
+        .client((host + 1) % 5, host, Duration::from_secs(3600))
+        .await;
+    client.delete(read).await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_mailbox_gone_from_its_host_does_not_stop_the_others() {
+    let net = localnet();
+    let ((_, mut alice), (_, mut bob), _) = connected(&net).await;
+    let (_, mut carol) = person(&net, "Carol");
+    let link = alice.invite().await.unwrap().to_string();
+    carol.connect(&link, None).await.unwrap();
+    alice.sync().await.unwrap();
+    alice.invite().await.unwrap(); // a link nobody will use
+
+    let invitation = alice.store().invitations().unwrap().remove(0);
+    delete_at_host(&net, invitation.request_host, &invitation.request).await;
+    let with_carol = alice.store().conversation("Carol").unwrap().unwrap();
+    delete_at_host(&net, with_carol.host, &with_carol.read).await;
+
+    bob.send("Alice", "still here", None).await.unwrap();
+    assert!(
+        alice.wait(Duration::from_secs(20)).await.unwrap(),
+        "listening still works"
+    );
+    let events = alice.sync().await.unwrap();
+    let reasons: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("expired before anyone used it")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("mailbox is gone")),
+        "{reasons:?}"
+    );
+    assert!(alice.store().invitations().unwrap().is_empty());
+    let got = alice.store().take_unshown(Some("Bob")).unwrap();
+    assert_eq!(got[0].text, "still here");
+}

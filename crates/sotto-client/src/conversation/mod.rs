@@ -61,6 +61,16 @@ pub enum ConversationError {
     Rejected(String),
 }
 
+impl ConversationError {
+    /// The host no longer knows the mailbox or link (it expired, or was deleted).
+    pub fn is_gone(&self) -> bool {
+        matches!(
+            self,
+            Self::Network(ClientError::Host(sotto_proto::ErrorCode::Auth))
+        )
+    }
+}
+
 /// Something the user should hear about, besides new messages (which the store keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {

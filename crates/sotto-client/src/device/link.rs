@@ -15,6 +15,9 @@ use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
 
 /// How long a link's data stays at its host unless answered: a week.
 const LINK_TTL_SECS: u32 = 7 * 24 * 3600;
+/// How long a conversation's mailbox and its messages may sit unused at the host: the
+/// longest hosts grant by default (90 days).
+const CONVERSATION_TTL_SECS: u32 = 90 * 24 * 3600;
 
 fn grant(host: &sotto_proto::Fingerprint, write: &WriteCap) -> MailboxGrant {
     MailboxGrant {
@@ -119,7 +122,10 @@ impl Device {
         let host = self.choose_host()?;
         let conversation_client = self.host(host).await?;
         let mailbox = conversation_client
-            .create(MailboxOptions::new(MailboxKind::Conversation))
+            .create(MailboxOptions {
+                ttl_secs: CONVERSATION_TTL_SECS,
+                ..MailboxOptions::new(MailboxKind::Conversation)
+            })
             .await?;
         let theirs = conversation_client.add_reader(&mailbox.read).await?;
         let introduction = Content::Introduction {
@@ -171,7 +177,19 @@ impl Device {
     ) -> Result<(), ConversationError> {
         for invitation in self.store.invitations()? {
             let client = self.host(invitation.request_host).await?;
-            let Some(answer) = client.fetch(&invitation.request).await?.into_iter().next() else {
+            let waiting = match client.fetch(&invitation.request).await {
+                Ok(waiting) => waiting,
+                Err(ClientError::Host(ErrorCode::Auth)) => {
+                    self.store.remove_invitation(invitation.number)?;
+                    events.push(Event::Rejected {
+                        alias: invitation.link.clone(),
+                        reason: "this link expired before anyone used it".into(),
+                    });
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let Some(answer) = waiting.into_iter().next() else {
                 continue;
             };
             let outcome = self.store.transaction(|store| {

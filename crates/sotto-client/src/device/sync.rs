@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use sotto_proto::conversation::MessageId;
+use sotto_proto::ErrorCode;
 
 use super::Device;
 use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
+use crate::ClientError;
 
 impl Device {
     /// Applies everything waiting for this device. New texts land in the store (see
@@ -15,9 +17,18 @@ impl Device {
         let mut events = Vec::new();
         self.accept_answers(&mut events).await?;
         for conversation in self.store.conversations()? {
-            self.sync_conversation(conversation.number, &mut events)
-                .await?;
-            self.update_if_due(conversation.number).await?;
+            match self
+                .sync_conversation(conversation.number, &mut events)
+                .await
+            {
+                Ok(()) => self.update_if_due(conversation.number).await?,
+                // One conversation's mailbox gone must not stop all the others.
+                Err(error) if error.is_gone() => events.push(Event::Rejected {
+                    alias: conversation.alias,
+                    reason: "its mailbox is gone from its host (unused for too long?)".into(),
+                }),
+                Err(error) => return Err(error),
+            }
         }
         Ok(events)
     }
@@ -102,7 +113,12 @@ impl Device {
         let mut waiting_on = std::collections::HashSet::new();
         for (host, read) in reads {
             let client = self.host(host).await?;
-            listener.waiting |= !client.subscribe(&read).await?.is_empty();
+            match client.subscribe(&read).await {
+                Ok(waiting) => listener.waiting |= !waiting.is_empty(),
+                // `sync` reports a mailbox that is gone; the others are still worth hearing.
+                Err(ClientError::Host(ErrorCode::Auth)) => continue,
+                Err(error) => return Err(error.into()),
+            }
             let sender = sender.clone();
             // One waiter per host: its client hands out the pushes of all its subscriptions.
             // A failed waiter signals too, so that its listener's owner finds out on a sync.
