@@ -115,3 +115,79 @@ async fn no_relay_sees_both_a_client_and_its_mailbox() {
     assert!(seen(4).contains(&for_alice.read.id.to_hex()));
     assert!(seen(0).contains(&format!(":{}", clients[0].0)));
 }
+
+/// Every stream a relay read or wrote during a conversation (`DIR/wire.cap` of a test-view
+/// build): direction, then the bytes.
+fn captured(net: &TestLocalnet, relay: usize) -> Vec<(u8, Vec<u8>)> {
+    let bytes = std::fs::read(net.root().join(format!("relay-{relay}/wire.cap"))).unwrap();
+    let mut rest = &bytes[..];
+    let mut streams = Vec::new();
+    while let [direction, a, b, c, d, tail @ ..] = rest {
+        let len = u32::from_be_bytes([*a, *b, *c, *d]) as usize;
+        streams.push((*direction, tail[..len].to_vec()));
+        rest = &tail[len..];
+    }
+    streams
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_link_carries_one_packet_size_and_no_plaintext() {
+    use sotto_onion::packet::{PACKET_LEN, PAYLOAD_LEN};
+    use sotto_testnet::scan::contains;
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let homes = std::env::temp_dir().join(format!("sotto-wire-{:016x}", rand::random::<u64>()));
+    let open = |name: &str| {
+        let home = homes.join(name);
+        sotto_client::init(&home, name).unwrap();
+        sotto_client::Device::open(&home, net.directory().clone()).unwrap()
+    };
+    let (alice_name, bob_name) = ("Wilhelmina Quux", "Bartholomew Zed");
+    let mut alice = open(alice_name);
+    let mut bob = open(bob_name);
+    let link = alice.invite().await.unwrap();
+    bob.connect(&link.to_string(), None).await.unwrap();
+    alice.sync().await.unwrap();
+    let texts = ["x".to_string(), "a longer secret sentence ".repeat(100)];
+    for text in &texts {
+        bob.send(alice_name, text, None).await.unwrap();
+        alice
+            .send(bob_name, &format!("re: {text}"), None)
+            .await
+            .unwrap();
+    }
+    alice.sync().await.unwrap();
+    bob.sync().await.unwrap();
+    assert_eq!(alice.store().take_unshown(None).unwrap().len(), texts.len());
+
+    // What travels: a packet between relays; a client's first hop and packet, or its
+    // 32-byte address, from client to gateway; a reply id and payload from gateway to client.
+    let allowed = [PACKET_LEN, 32 + PACKET_LEN, 32, 16 + PAYLOAD_LEN];
+    let secrets: Vec<Vec<u8>> = [alice_name, bob_name, "a longer secret sentence"]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .chain([link.key.to_vec()])
+        .collect();
+    let mut streams = 0;
+    for relay in 0..5 {
+        for (direction, bytes) in captured(&net, relay) {
+            streams += 1;
+            assert!(
+                allowed.contains(&bytes.len()),
+                "relay {relay} {} a {}-byte stream",
+                if direction == b'i' { "read" } else { "wrote" },
+                bytes.len()
+            );
+            for secret in &secrets {
+                assert!(
+                    !contains(&bytes, secret),
+                    "plaintext on the wire at relay {relay}"
+                );
+            }
+        }
+    }
+    assert!(
+        streams > 50,
+        "the capture saw the conversation ({streams} streams)"
+    );
+    std::fs::remove_dir_all(&homes).unwrap();
+}

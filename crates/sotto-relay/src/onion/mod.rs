@@ -168,6 +168,7 @@ impl OnionNode {
         bytes: Vec<u8>,
         connection: &quinn::Connection,
     ) {
+        self.view.wire(b'i', &bytes);
         match bytes.len() {
             PACKET_LEN => {
                 self.view
@@ -269,6 +270,7 @@ impl OnionNode {
 
     pub(crate) async fn forward(&self, next: NodeId, packet: &[u8]) {
         self.view.saw(|| format!("to {}", hex::encode(next)));
+        self.view.wire(b'o', packet);
         match self.links.send(&self.directory, next, packet).await {
             Ok(()) => self.metrics.onion_event(Event::Forwarded),
             Err(error) => {
@@ -286,6 +288,7 @@ impl OnionNode {
         let mut delivery = Vec::with_capacity(DELIVERY_LEN);
         delivery.extend_from_slice(&reply);
         delivery.extend_from_slice(&payload);
+        self.view.wire(b'o', &delivery);
         match links::send_on(&connection, &delivery).await {
             Ok(()) => self.metrics.onion_event(Event::Delivered),
             Err(_) => self.metrics.onion_drop(Drop::UnknownClient),
