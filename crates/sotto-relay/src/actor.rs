@@ -53,11 +53,16 @@ impl PushSink {
 /// QUIC application close code for a client that fell behind on pushes.
 const PUSH_OVERFLOW: u32 = 2;
 
+/// Run by the host thread when a request is accepted, before it answers and before any push
+/// of a later message: what a request sets up for its pushes is in place when they come.
+pub type OnAccepted = Box<dyn FnOnce() + Send>;
+
 enum Job {
     Request {
         frame: Vec<u8>,
         sink: PushSink,
         reply: oneshot::Sender<Vec<u8>>,
+        accepted: Option<OnAccepted>,
     },
     Closed {
         connection: u64,
@@ -90,10 +95,26 @@ impl HostHandle {
     }
 
     pub async fn request(&self, frame: Vec<u8>, sink: PushSink) -> Result<Vec<u8>, HostStopped> {
+        self.request_then(frame, sink, None).await
+    }
+
+    /// Like [`request`](Self::request), running `accepted` in the host thread if the host
+    /// accepts the request (answers without an error).
+    pub async fn request_then(
+        &self,
+        frame: Vec<u8>,
+        sink: PushSink,
+        accepted: Option<OnAccepted>,
+    ) -> Result<Vec<u8>, HostStopped> {
         let _room = self.room.acquire().await.map_err(|_| HostStopped)?;
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Job::Request { frame, sink, reply })
+            .send(Job::Request {
+                frame,
+                sink,
+                reply,
+                accepted,
+            })
             .map_err(|_| HostStopped)?;
         answer.await.map_err(|_| HostStopped)
     }
@@ -131,7 +152,12 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
         let mut job = Some(first);
         while let Some(next) = job.take() {
             match next {
-                Job::Request { frame, sink, reply } => requests.push((frame, sink, reply)),
+                Job::Request {
+                    frame,
+                    sink,
+                    reply,
+                    accepted,
+                } => requests.push((frame, sink, reply, accepted)),
                 Job::Closed { connection } => forget_connection(&mut subscriptions, connection),
             }
             if requests.len() < MAX_BATCH {
@@ -143,7 +169,7 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
         }
         let frames: Vec<Vec<u8>> = requests
             .iter_mut()
-            .map(|(frame, _, _)| std::mem::take(frame))
+            .map(|(frame, _, _, _)| std::mem::take(frame))
             .collect();
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
         // Counts first, so whoever reads an answer then the metrics sees the answer's effect.
@@ -153,7 +179,12 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
     tracing::debug!("mailbox host stopped");
 }
 
-type Waiting = Vec<(Vec<u8>, PushSink, oneshot::Sender<Vec<u8>>)>;
+type Waiting = Vec<(
+    Vec<u8>,
+    PushSink,
+    oneshot::Sender<Vec<u8>>,
+    Option<OnAccepted>,
+)>;
 
 fn deliver(
     outcome: BatchOutcome,
@@ -161,8 +192,11 @@ fn deliver(
     subscriptions: &mut HashMap<Id, Vec<PushSink>>,
     metrics: &Metrics,
 ) {
-    for (handled, (_, sink, reply)) in outcome.handled.into_iter().zip(requests) {
+    for (handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
         metrics.record(&handled);
+        if let (Some(accepted), None) = (accepted, handled.error) {
+            accepted();
+        }
         if let Some(read_id) = handled.subscribed {
             let sinks = subscriptions.entry(read_id).or_default();
             if !sinks.iter().any(|s| s.id == sink.id) {
@@ -194,4 +228,98 @@ fn forget_connection(subscriptions: &mut HashMap<Id, Vec<PushSink>>, connection:
         sinks.retain(|sink| sink.id != connection);
         !sinks.is_empty()
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use ed25519_dalek::SigningKey;
+    use sotto_proto::{Command, MailboxKind, Request, Response, ResponseBody};
+
+    use super::*;
+    use crate::host::HostConfig;
+    use crate::store::MemoryStore;
+
+    fn signed(command: Command, target: Id, key: &SigningKey) -> Vec<u8> {
+        Request {
+            command,
+            nonce: rand::random(),
+            timestamp: unix_now(),
+            target,
+        }
+        .seal(key)
+        .unwrap()
+    }
+
+    /// The onion host deposits a subscriber's reply blocks in `accepted`; a message written
+    /// right after must find them, however the threads are scheduled.
+    #[tokio::test]
+    async fn what_a_request_sets_up_on_acceptance_is_there_before_later_pushes() {
+        let host = Host::open(MemoryStore::new(), HostConfig::default()).unwrap();
+        let (handle, _thread) = HostHandle::spawn(host, Arc::new(Metrics::default())).unwrap();
+        let (frames, mut pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let (writer, reader) = (
+            SigningKey::generate(&mut rand::rngs::OsRng),
+            SigningKey::generate(&mut rand::rngs::OsRng),
+        );
+        let create = Command::Create {
+            kind: MailboxKind::Conversation,
+            ttl_secs: 0,
+            quota: 0,
+            writer_key: writer.verifying_key(),
+            reader_key: reader.verifying_key(),
+        };
+        let answer = handle
+            .request(
+                signed(create, Id::from_bytes([0; Id::LEN]), &reader),
+                sink.clone(),
+            )
+            .await
+            .unwrap();
+        let ResponseBody::Created { write_id, read_id } = Response::open(&answer).unwrap().body
+        else {
+            panic!("created");
+        };
+        for _ in 0..50 {
+            let deposited = Arc::new(AtomicBool::new(false));
+            let flag = deposited.clone();
+            let hook: OnAccepted = Box::new(move || flag.store(true, Ordering::SeqCst));
+            let subscribe = signed(Command::Subscribe, read_id, &reader);
+            let write = signed(Command::Write { body: vec![1] }, write_id, &writer);
+            let (subscribed, written) = tokio::join!(
+                handle.request_then(subscribe, sink.clone(), Some(hook)),
+                async {
+                    tokio::task::yield_now().await;
+                    handle.request(write, sink.clone()).await
+                }
+            );
+            subscribed.unwrap();
+            written.unwrap();
+            if let Ok(push) = pushes.try_recv() {
+                assert!(Push::open(&push).is_ok());
+                assert!(
+                    deposited.load(Ordering::SeqCst),
+                    "a push came before the deposit"
+                );
+            }
+            assert!(deposited.load(Ordering::SeqCst));
+        }
+        // A refused request runs nothing.
+        let refused: OnAccepted = Box::new(|| panic!("ran for a refused request"));
+        let stranger = SigningKey::generate(&mut rand::rngs::OsRng);
+        handle
+            .request_then(
+                signed(Command::Subscribe, read_id, &stranger),
+                sink,
+                Some(refused),
+            )
+            .await
+            .unwrap();
+    }
 }

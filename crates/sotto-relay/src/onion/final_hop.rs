@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sotto_onion::packet::{open_request, ReplyBlock};
 use sotto_onion::request::OnionRequest;
-use sotto_proto::{Command, Id, Push, Response, ResponseBody, SignedRequest};
+use sotto_proto::{Command, Id, Push, SignedRequest};
 use tokio::sync::mpsc;
 
 use super::{Drop, Event, OnionNode};
@@ -22,11 +22,11 @@ const PUSH_QUEUE: usize = 4096;
 /// The one sink all onion subscriptions share; connections number theirs from 0.
 const ONION_SINK_ID: u64 = u64::MAX;
 
-/// Reply blocks deposited for pushes, by read id.
-#[derive(Default)]
+/// Reply blocks deposited for pushes, by read id. Cloning shares the pools.
+#[derive(Default, Clone)]
 pub struct PushPools {
-    blocks: Mutex<HashMap<Id, Pool>>,
-    sink: Mutex<Option<PushSink>>,
+    blocks: Arc<Mutex<HashMap<Id, Pool>>>,
+    sink: Arc<Mutex<Option<PushSink>>>,
 }
 
 #[derive(Default)]
@@ -141,13 +141,21 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
         };
         Some((signed.request.target, replace))
     });
-    let Ok(answer) = node.host.request(request.frame, sink).await else {
+    // The blocks are deposited by the host thread as it accepts the request: a message
+    // written in the very next batch finds them (depositing after the answer came back lost
+    // such pushes when the machine was busy).
+    let on_accepted = deposit.map(|(read_id, replace)| {
+        let pools = node.pools.clone();
+        let blocks: Vec<ReplyBlock> = blocks.collect();
+        Box::new(move || pools.deposit(read_id, blocks, replace)) as crate::actor::OnAccepted
+    });
+    let Ok(answer) = node
+        .host
+        .request_then(request.frame, sink, on_accepted)
+        .await
+    else {
         return;
     };
-    let accepted = Response::open(&answer).is_ok_and(|r| !matches!(r.body, ResponseBody::Error(_)));
-    if let (Some((read_id, replace)), true) = (deposit, accepted) {
-        node.pools.deposit(read_id, blocks.collect(), replace);
-    }
     if send_through(node, answer_block, &answer).await {
         node.metrics.onion_event(Event::Answered);
     }
