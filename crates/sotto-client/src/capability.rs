@@ -44,14 +44,5 @@ pub struct NewMailbox {
     pub read: ReadCap,
 }
 
-/// Capabilities hold secret keys: their `Debug` shows neither id nor key.
-macro_rules! redacted_debug {
-    ($($name:ident),*) => {$(
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "(..)"))
-            }
-        }
-    )*};
-}
-redacted_debug!(WriteCap, ReadCap, Link, LinkCap, NewMailbox);
+// Capabilities hold secret keys: their `Debug` shows neither id nor key.
+sotto_proto::redacted_debug!(WriteCap, ReadCap, Link, LinkCap, NewMailbox);

@@ -72,17 +72,7 @@ pub enum Content {
     },
 }
 
-macro_rules! redacted_debug {
-    ($($name:ident),*) => {$(
-        /// Holds keys or message text: `Debug` shows neither.
-        impl std::fmt::Debug for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(concat!(stringify!($name), "(..)"))
-            }
-        }
-    )*};
-}
-redacted_debug!(MailboxGrant, Invitation, Content);
+crate::redacted_debug!(MailboxGrant, Invitation, Content);
 
 fn check_len(what: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
     if len > max {

@@ -24,3 +24,15 @@ pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN};
 
 /// ALPN protocol id spoken on every QUIC connection to a relay.
 pub const ALPN: &[u8] = b"sotto/1";
+
+/// `Debug` for types that hold keys or message text: it shows only the type's name.
+#[macro_export]
+macro_rules! redacted_debug {
+    ($($name:ident),*) => {$(
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(concat!(stringify!($name), "(..)"))
+            }
+        }
+    )*};
+}

@@ -7,7 +7,7 @@ use sotto_proto::conversation::{Content, MailboxGrant};
 use sotto_proto::{Fingerprint, Id};
 
 use super::start::{join, start};
-use super::{mls, ConversationError};
+use super::{encoding, mls, ConversationError};
 use crate::store::Store;
 use crate::{ContentKey, ReadCap, WriteCap};
 
@@ -56,12 +56,7 @@ pub fn pair(
         Ok::<_, ConversationError>((group_id, answer))
     })?;
     let (group_id, answer) = bob_number;
-    let answer = answer
-        .encode()
-        .map_err(|source| ConversationError::Encode {
-            what: "the answer",
-            source,
-        })?;
+    let answer = answer.encode().map_err(encoding("the answer"))?;
     alice.transaction(|s| {
         let (joined, _) = join(s, &answer)?;
         if joined != group_id {

@@ -61,6 +61,11 @@ pub enum ConversationError {
     Rejected(String),
 }
 
+/// Wraps a codec's refusal to encode `what` (too long, say).
+pub(crate) fn encoding(what: &'static str) -> impl FnOnce(DecodeError) -> ConversationError {
+    move |source| ConversationError::Encode { what, source }
+}
+
 impl ConversationError {
     /// The host no longer knows the mailbox or link (it expired, or was deleted).
     pub fn is_gone(&self) -> bool {

@@ -6,7 +6,7 @@ use openmls::prelude::*;
 use sotto_proto::conversation::{Answer, Content};
 
 use super::mls::{self, failed};
-use super::ConversationError;
+use super::{encoding, ConversationError};
 use crate::store::Store;
 
 /// Creates a group of this device and the owner of `theirs`, and seals `introduction` in it.
@@ -28,10 +28,7 @@ pub fn start(
         .map_err(failed("adding the contact"))?;
     let introduction = introduction
         .encode()
-        .map_err(|source| ConversationError::Encode {
-            what: "the introduction",
-            source,
-        })?;
+        .map_err(encoding("the introduction"))?;
     let introduction = group
         .create_message(&provider, &signer, &introduction)
         .map_err(failed("sealing the introduction"))?;

@@ -9,7 +9,7 @@ use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
 use super::Device;
 use crate::conversation::mls::{self, failed};
 use crate::conversation::start::{join, start};
-use crate::conversation::{ConversationError, Event};
+use crate::conversation::{encoding, ConversationError, Event};
 use crate::store::Store;
 use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
 
@@ -34,13 +34,6 @@ fn write_cap(grant: &MailboxGrant) -> WriteCap {
         key: SigningKey::from_bytes(&grant.write_key),
         content: ContentKey::from_bytes(grant.content_key),
     }
-}
-
-fn encode<T>(
-    what: &'static str,
-    result: Result<T, sotto_proto::DecodeError>,
-) -> Result<T, ConversationError> {
-    result.map_err(|source| ConversationError::Encode { what, source })
 }
 
 impl Device {
@@ -69,7 +62,7 @@ impl Device {
             key_package,
             request: grant(&host, &request.write),
         };
-        let data = encode("the invitation", invitation.encode())?;
+        let data = invitation.encode().map_err(encoding("the invitation"))?;
         let (link, link_cap) = client.put_link(LINK_TTL_SECS, &data).await?;
         let uri = LinkUri {
             host,
@@ -144,7 +137,7 @@ impl Device {
                 &mailbox.write,
                 &mailbox.read,
             )?;
-            Ok::<_, ConversationError>((group_id, encode("the answer", answer.encode())?))
+            Ok::<_, ConversationError>((group_id, answer.encode().map_err(encoding("the answer"))?))
         })?;
 
         let request = write_cap(&invitation.request);

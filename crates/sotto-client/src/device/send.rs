@@ -6,7 +6,7 @@ use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LE
 use super::Device;
 use crate::conversation::apply::digest;
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
-use crate::conversation::ConversationError;
+use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
 
 /// A device commits a self-update after this many texts (sent or received) in a conversation,
@@ -47,12 +47,7 @@ impl Device {
             reply_to,
             text: text.to_string(),
         };
-        let content = content
-            .encode()
-            .map_err(|source| ConversationError::Encode {
-                what: "the text",
-                source,
-            })?;
+        let content = content.encode().map_err(encoding("the text"))?;
         let conversation = self.store.conversation_by_number(number)?;
         self.write_content(&conversation, content, |store| {
             store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
@@ -81,10 +76,7 @@ impl Device {
                 ids: chunk.to_vec(),
             }
             .encode()
-            .map_err(|source| ConversationError::Encode {
-                what: "a receipt",
-                source,
-            })?;
+            .map_err(encoding("a receipt"))?;
             self.write_content(conversation, content, |_| Ok(()))
                 .await?;
         }
