@@ -2,6 +2,7 @@
 //! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`.
 
 mod conversation;
+mod load;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,6 +58,25 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Many clients on one gateway at once, in pairs writing to each other's mailbox and
+    /// receiving as pushes. Reports errors, write-to-push latency and throughput.
+    Load {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        /// Clients (even: they talk in pairs), each with its own connection to the gateway.
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        /// Messages each client writes.
+        #[arg(long, default_value_t = 5)]
+        messages: usize,
+        /// Index (in the network file) of the gateway every client enters at.
+        #[arg(long, default_value_t = 0)]
+        gateway: usize,
+        /// Index of the relay hosting every mailbox.
+        #[arg(long, default_value_t = 1)]
+        host: usize,
+    },
     /// Time from `connect` to the first message arriving, with fresh devices each round.
     Connect {
         /// The network file, as `sotto localnet` wrote it.
@@ -85,6 +105,21 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             host,
         } => onion(&network, requests, gateway, host).await,
         BenchCommand::Conversations { count, dir } => conversation::many(count, &dir),
+        BenchCommand::Load {
+            network,
+            clients,
+            messages,
+            gateway,
+            host,
+        } => {
+            let load = load::Load {
+                clients,
+                messages,
+                gateway,
+                host,
+            };
+            load::run(&network, load).await
+        }
         BenchCommand::Connect {
             network,
             rounds,
