@@ -26,7 +26,7 @@ pub struct Load {
 
 pub async fn run(network: &std::path::Path, load: Load) -> anyhow::Result<()> {
     anyhow::ensure!(
-        load.clients >= 2 && load.clients % 2 == 0,
+        load.clients >= 2 && load.clients.is_multiple_of(2),
         "--clients must be even and at least 2: clients talk in pairs"
     );
     let directory = crate::network::load(network)?;
