@@ -10,7 +10,15 @@ use sotto_testnet::TestLocalnet;
 fn forty_clients_on_one_gateway_get_every_message_pushed() {
     let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
     let out = Command::new(env!("CARGO_BIN_EXE_sotto"))
-        .args(["bench", "load", "--clients", "40", "--messages", "3", "--network"])
+        .args([
+            "bench",
+            "load",
+            "--clients",
+            "40",
+            "--messages",
+            "3",
+            "--network",
+        ])
         .arg(net.root().join("network.toml"))
         .output()
         .expect("running sotto bench load");
@@ -20,6 +28,9 @@ fn forty_clients_on_one_gateway_get_every_message_pushed() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("120 messages delivered as pushes"), "{stdout}");
+    assert!(
+        stdout.contains("120 messages delivered as pushes"),
+        "{stdout}"
+    );
     assert!(stdout.trim_end().ends_with("errors 0"), "{stdout}");
 }

@@ -191,3 +191,48 @@ async fn every_link_carries_one_packet_size_and_no_plaintext() {
     );
     std::fs::remove_dir_all(&homes).unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_network_that_duplicates_and_reorders_loses_and_repeats_nothing() {
+    // Every relay drops 2 % of what it forwards, sends 20 % twice, and holds each packet up to
+    // 30 ms (so packets overtake each other).
+    let faults = [("SOTTO_FAULTS", "drop=0.02,duplicate=0.2,delay_ms=30")];
+    let net = TestLocalnet::start_with(Path::new(env!("CARGO_BIN_EXE_sotto")), 5, 86_400, &faults);
+    let homes = std::env::temp_dir().join(format!("sotto-lossy-{:016x}", rand::random::<u64>()));
+    let open = |name: &str| {
+        let home = homes.join(name);
+        sotto_client::init(&home, name).unwrap();
+        sotto_client::Device::open(&home, net.directory().clone()).unwrap()
+    };
+    let mut alice = open("Alice");
+    let mut bob = open("Bob");
+    let link = alice.invite().await.unwrap();
+    bob.connect(&link.to_string(), None).await.unwrap();
+    alice.sync().await.unwrap();
+    const EACH: usize = 10;
+    for i in 0..EACH {
+        alice.send("Bob", &format!("a{i}"), None).await.unwrap();
+        bob.send("Alice", &format!("b{i}"), None).await.unwrap();
+    }
+    for _ in 0..3 {
+        alice.sync().await.unwrap();
+        bob.sync().await.unwrap();
+    }
+    let texts = |device: &sotto_client::Device, alias: &str| -> Vec<String> {
+        let messages = device.store().messages(alias).unwrap();
+        messages
+            .into_iter()
+            .filter(|m| !m.outgoing)
+            .map(|m| m.text)
+            .collect()
+    };
+    let expected = |p: &str| (0..EACH).map(|i| format!("{p}{i}")).collect::<Vec<_>>();
+    assert_eq!(texts(&bob, "Alice"), expected("a"), "once each, in order");
+    assert_eq!(texts(&alice, "Bob"), expected("b"));
+    // The duplicates were there, and the relays' replay caches dropped them.
+    let replays: u64 = (0..5)
+        .map(|i| net.counter(i, "sotto_onion_drops_total{kind=\"replay\"}"))
+        .sum();
+    assert!(replays > 0, "duplicated packets were caught as replays");
+    std::fs::remove_dir_all(&homes).unwrap();
+}

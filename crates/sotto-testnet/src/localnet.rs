@@ -19,6 +19,8 @@ pub struct TestLocalnet {
     child: Option<Child>,
     directory: Option<Directory>,
     metrics: Vec<String>,
+    /// Extra environment for the localnet process (say, `SOTTO_FAULTS`).
+    env: Vec<(String, String)>,
 }
 
 impl TestLocalnet {
@@ -28,6 +30,11 @@ impl TestLocalnet {
 
     /// A localnet whose onion keys rotate every `epoch_secs`.
     pub fn start_with_epoch(binary: &Path, relays: usize, epoch_secs: u64) -> Self {
+        Self::start_with(binary, relays, epoch_secs, &[])
+    }
+
+    /// A localnet with extra environment variables for its process.
+    pub fn start_with(binary: &Path, relays: usize, epoch_secs: u64, env: &[(&str, &str)]) -> Self {
         let root =
             std::env::temp_dir().join(format!("sotto-localnet-{:016x}", rand::random::<u64>()));
         let mut net = Self {
@@ -38,6 +45,10 @@ impl TestLocalnet {
             child: None,
             directory: None,
             metrics: Vec::new(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         net.run();
         net
@@ -62,6 +73,7 @@ impl TestLocalnet {
             .arg("--dir")
             .arg(&self.root)
             .env("SOTTO_LOG", "debug")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
         if let Some(log) = log {
             command.stderr(log);

@@ -11,6 +11,7 @@
 //!
 //! A gateway delivers to a client on a unidirectional stream: `reply id [16] | payload`.
 
+mod faults;
 mod final_hop;
 mod links;
 mod view;
@@ -123,6 +124,7 @@ pub struct OnionNode {
     pools: PushPools,
     metrics: Arc<Metrics>,
     view: view::View,
+    faults: faults::Faults,
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -157,6 +159,7 @@ impl OnionNode {
             pools: PushPools::default(),
             metrics,
             view: view::View::open(&data.path),
+            faults: faults::Faults::from_env(),
         });
         final_hop::start_pusher(&node);
         Ok(node)
@@ -270,12 +273,18 @@ impl OnionNode {
 
     pub(crate) async fn forward(&self, next: NodeId, packet: &[u8]) {
         self.view.saw(|| format!("to {}", hex::encode(next)));
-        self.view.wire(b'o', packet);
-        match self.links.send(&self.directory, next, packet).await {
-            Ok(()) => self.metrics.onion_event(Event::Forwarded),
-            Err(error) => {
-                tracing::debug!(%error, "dropping a packet");
-                self.metrics.onion_drop(Drop::NoRoute);
+        let fate = self.faults.fate();
+        if !fate.delay.is_zero() {
+            tokio::time::sleep(fate.delay).await;
+        }
+        for _ in 0..fate.copies {
+            self.view.wire(b'o', packet);
+            match self.links.send(&self.directory, next, packet).await {
+                Ok(()) => self.metrics.onion_event(Event::Forwarded),
+                Err(error) => {
+                    tracing::debug!(%error, "dropping a packet");
+                    self.metrics.onion_drop(Drop::NoRoute);
+                }
             }
         }
     }
