@@ -171,7 +171,22 @@ impl DataDir {
     }
 }
 
+/// Ports tried first for a relay that asked for any port: below the range operating systems
+/// hand out to client sockets (Linux: 32768-60999). A port the OS picked for us could be given
+/// to some client socket between `init` and the relay's start; CI saw that when many tests ran
+/// at once. A port in this range is only ever taken by someone choosing it.
+const QUIET_PORTS: std::ops::Range<u16> = 20_000..32_768;
+const QUIET_PORT_TRIES: usize = 64;
+
 fn free_port(addr: SocketAddr) -> Result<SocketAddr, ConfigError> {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    for _ in 0..QUIET_PORT_TRIES {
+        let candidate = SocketAddr::new(addr.ip(), rng.gen_range(QUIET_PORTS));
+        if let Ok(bound) = std::net::UdpSocket::bind(candidate).and_then(|s| s.local_addr()) {
+            return Ok(bound);
+        }
+    }
     std::net::UdpSocket::bind(addr)
         .and_then(|socket| socket.local_addr())
         .map_err(|source| ConfigError::NoPort { addr, source })
