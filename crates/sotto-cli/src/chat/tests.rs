@@ -118,6 +118,7 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     let net = Localnet::start(&root.join("net"), 5, 86_400).await.unwrap();
     alice.sees("● online").await;
     bob.type_line("still there?").await;
+    bob.sees("me: still there?").await;
     alice.sees("Bob: still there?").await;
 
     net.stop().await;

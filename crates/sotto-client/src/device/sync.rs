@@ -10,6 +10,9 @@ use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
 use crate::ClientError;
 
+/// How long a push waiter pauses after its client failed, before it tries again.
+const WAITER_BACKOFF: Duration = Duration::from_secs(1);
+
 impl Device {
     /// Applies everything waiting for this device. New texts land in the store (see
     /// `Store::take_unshown`); the rest is returned as events.
@@ -121,15 +124,19 @@ impl Device {
             }
             let sender = sender.clone();
             // One waiter per host: its client hands out the pushes of all its subscriptions.
-            // A failed waiter signals too, so that its listener's owner finds out on a sync.
+            // A failure signals too, so that the listener's owner finds out on a sync; the
+            // waiter keeps going (the client renews its subscriptions on the next try).
             if waiting_on.insert(host) {
                 listener.waiters.spawn(async move {
-                    while client.next_push().await.is_ok() {
+                    loop {
+                        let failed = client.next_push().await.is_err();
                         if sender.send(()).await.is_err() {
                             return;
                         }
+                        if failed {
+                            tokio::time::sleep(WAITER_BACKOFF).await;
+                        }
                     }
-                    let _ = sender.send(()).await;
                 });
             }
         }
@@ -147,14 +154,20 @@ pub struct Listener {
 
 impl Listener {
     /// Whether anything arrived (or already waited) within `timeout`. Pushes that arrive
-    /// together may be signalled once: sync after each.
+    /// together may be signalled once: sync after each. With nothing to listen to, it waits
+    /// the whole `timeout` (never returning at once, which would spin its caller).
     pub async fn next(&mut self, timeout: Duration) -> bool {
         if std::mem::take(&mut self.waiting) {
             return true;
         }
-        matches!(
-            tokio::time::timeout(timeout, self.receiver.recv()).await,
-            Ok(Some(()))
-        )
+        let deadline = tokio::time::Instant::now() + timeout;
+        match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
+            Ok(Some(())) => true,
+            Ok(None) => {
+                tokio::time::sleep_until(deadline).await;
+                false
+            }
+            Err(_) => false,
+        }
     }
 }
