@@ -29,25 +29,15 @@ pub async fn run(network: &std::path::Path, load: Load) -> anyhow::Result<()> {
         load.clients >= 2 && load.clients.is_multiple_of(2),
         "--clients must be even and at least 2: clients talk in pairs"
     );
-    let directory = crate::network::load(network)?;
-    let relays: Vec<_> = directory
-        .relays()
-        .iter()
-        .map(|r| *r.fingerprint())
-        .collect();
-    let (Some(gateway), Some(host)) = (relays.get(load.gateway), relays.get(load.host)) else {
-        anyhow::bail!(
-            "the network has {} relays; --gateway and --host must be below that",
-            relays.len()
-        );
-    };
+    let (directory, gateway, host) =
+        super::gateway_and_host(network, load.gateway, Some(load.host))?;
     let renew = Duration::from_secs(3600);
     let started = Instant::now();
     let mut clients = Vec::with_capacity(load.clients);
     while clients.len() < load.clients {
         let mut wave = JoinSet::new();
         for _ in clients.len()..(clients.len() + SETUP_WAVE).min(load.clients) {
-            let (directory, gateway, host) = (directory.clone(), *gateway, *host);
+            let directory = directory.clone();
             wave.spawn(async move {
                 let transport = OnionTransport::connect(directory, gateway, host, renew).await?;
                 let client = MailboxClient::new(transport);

@@ -12,7 +12,7 @@ use clap::Subcommand;
 use std::path::{Path, PathBuf};
 
 use sotto_client::{DirectTransport, MailboxClient, MailboxOptions, OnionTransport};
-use sotto_proto::{MailboxKind, RelayAddress};
+use sotto_proto::{Fingerprint, MailboxKind, RelayAddress};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -134,22 +134,9 @@ async fn onion(
     gateway: usize,
     host: Option<usize>,
 ) -> anyhow::Result<()> {
-    let directory = crate::network::load(network)?;
-    let relays: Vec<_> = directory
-        .relays()
-        .iter()
-        .map(|r| *r.fingerprint())
-        .collect();
-    let host = host.unwrap_or(relays.len().saturating_sub(1));
-    let (Some(gateway_id), Some(host_id)) = (relays.get(gateway), relays.get(host)) else {
-        anyhow::bail!(
-            "the network has {} relays; --gateway and --host must be below that",
-            relays.len()
-        );
-    };
+    let (directory, gateway_id, host_id) = gateway_and_host(network, gateway, host)?;
     let renew = Duration::from_secs(3600);
-    let transport =
-        OnionTransport::connect(directory.clone(), *gateway_id, *host_id, renew).await?;
+    let transport = OnionTransport::connect(directory, gateway_id, host_id, renew).await?;
     let client = MailboxClient::new(transport);
     let mailbox = client
         .create(MailboxOptions::new(MailboxKind::Conversation))
@@ -177,6 +164,30 @@ async fn onion(
         latencies.len() as f64 / elapsed.as_secs_f64()
     );
     Ok(())
+}
+
+/// The network in `file`, and the fingerprints of its relays number `gateway` and `host` (the
+/// last relay if `host` is `None`).
+fn gateway_and_host(
+    file: &Path,
+    gateway: usize,
+    host: Option<usize>,
+) -> anyhow::Result<(sotto_onion::directory::Directory, Fingerprint, Fingerprint)> {
+    let directory = crate::network::load(file)?;
+    let relays: Vec<Fingerprint> = directory
+        .relays()
+        .iter()
+        .map(|r| *r.fingerprint())
+        .collect();
+    let host = host.unwrap_or(relays.len().saturating_sub(1));
+    let (Some(gateway), Some(host)) = (relays.get(gateway), relays.get(host)) else {
+        anyhow::bail!(
+            "the network has {} relays; --gateway and --host must be below that",
+            relays.len()
+        );
+    };
+    let (gateway, host) = (*gateway, *host);
+    Ok((directory, gateway, host))
 }
 
 /// The `q` quantile of sorted durations (0 for none).
