@@ -8,9 +8,11 @@ mod content;
 pub mod conversation;
 mod device;
 mod direct;
+mod inbox;
 mod mailbox;
 mod onion;
 mod pin;
+mod rto;
 pub mod store;
 mod transport;
 

@@ -1,6 +1,5 @@
 //! The mailbox client: every mailbox command as an async call over any [`Transport`].
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,6 +13,7 @@ use thiserror::Error;
 
 use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 use crate::content::{ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN};
+use crate::inbox::{Arrival, Inbox};
 use crate::transport::{Transport, TransportError};
 
 /// How often a client waiting for pushes checks that its subscriptions still stand.
@@ -62,15 +62,13 @@ impl MailboxOptions {
 struct Subscription {
     read: ReadCap,
     epoch: u64,
-    /// Highest sequence number handed to the user.
-    delivered: u64,
 }
 
 pub struct MailboxClient<T> {
     transport: T,
     subscriptions: Mutex<Vec<Subscription>>,
-    /// Messages found while renewing subscriptions, handed out as pushes.
-    renewed: Mutex<VecDeque<Push>>,
+    /// What subscriptions received, handed out once and in order as pushes.
+    inbox: Mutex<Inbox>,
 }
 
 fn unix_now() -> u64 {
@@ -93,7 +91,7 @@ impl<T: Transport> MailboxClient<T> {
         Self {
             transport,
             subscriptions: Mutex::new(Vec::new()),
-            renewed: Mutex::new(VecDeque::new()),
+            inbox: Mutex::new(Inbox::default()),
         }
     }
 
@@ -185,9 +183,7 @@ impl<T: Transport> MailboxClient<T> {
     /// Asks for every new message as a push; returns the ones already waiting.
     pub async fn subscribe(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
         let waiting = self.register(cap).await?;
-        for message in &waiting {
-            self.first_delivery(&cap.id, message.seq);
-        }
+        self.inbox().handed_out(cap.id, &waiting);
         Ok(waiting)
     }
 
@@ -201,24 +197,13 @@ impl<T: Transport> MailboxClient<T> {
             None => subscriptions.push(Subscription {
                 read: cap.clone(),
                 epoch,
-                delivered: 0,
             }),
         }
         Ok(waiting)
     }
 
-    /// Whether a message is new to the user: a push can race a renewal's fetch, and each
-    /// message is handed out once.
-    fn first_delivery(&self, read_id: &Id, seq: u64) -> bool {
-        let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
-        match subscriptions.iter_mut().find(|s| &s.read.id == read_id) {
-            Some(subscription) if seq > subscription.delivered => {
-                subscription.delivered = seq;
-                true
-            }
-            Some(_) => false,
-            None => true,
-        }
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Acknowledges every message up to `seq`; the host deletes what all readers acknowledged.
@@ -304,57 +289,56 @@ impl<T: Transport> MailboxClient<T> {
         self.done(Command::DeleteLink, cap.id, &cap.key).await
     }
 
-    /// The next pushed message. If the path carrying pushes was lost, subscriptions are renewed
-    /// first and whatever waited meanwhile comes out here, so pushes never silently stop.
+    /// The next pushed message, each once and in order per mailbox. If the path carrying
+    /// pushes was lost, subscriptions are renewed first; if a push shows that an earlier one was
+    /// lost or overtaken, the mailbox is fetched. Either way what waited comes out here, so
+    /// pushes never silently stop or skip.
     pub async fn next_push(&self) -> Result<Push, ClientError> {
         loop {
-            if let Some(push) = self
-                .renewed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop_front()
-            {
-                if self.first_delivery(&push.read_id, push.message.seq) {
-                    return Ok(push);
-                }
-                continue;
+            if let Some(push) = self.inbox().pop() {
+                return Ok(push);
             }
             self.renew_subscriptions().await?;
-            if !self
-                .renewed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_empty()
-            {
+            if self.inbox().has_ready() {
                 continue;
             }
-            match tokio::time::timeout(SUBSCRIPTION_CHECK, self.transport.next_push()).await {
-                Ok(Some(frame)) => {
-                    let push =
-                        Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
-                    if let Some(push) = self.open_push(push) {
-                        if self.first_delivery(&push.read_id, push.message.seq) {
-                            return Ok(push);
-                        }
-                    }
+            let frame =
+                match tokio::time::timeout(SUBSCRIPTION_CHECK, self.transport.next_push()).await {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => return Err(TransportError::Closed.into()),
+                    Err(_) => continue,
+                };
+            let push = Push::open(&frame).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            let Some((read, push)) = self.open_push(push) else {
+                continue;
+            };
+            let arrival = self.inbox().pushed(push);
+            match arrival {
+                Arrival::Next(push) => return Ok(push),
+                Arrival::Seen => {}
+                Arrival::Gap => {
+                    let waiting = self.fetch(&read).await?;
+                    self.inbox().fetched(read.id, waiting);
                 }
-                Ok(None) => return Err(TransportError::Closed.into()),
-                Err(_) => continue,
             }
         }
     }
 
     /// Opens a pushed message with its subscription's key; `None` for unknown or forged ones.
-    fn open_push(&self, push: Push) -> Option<Push> {
+    fn open_push(&self, push: Push) -> Option<(ReadCap, Push)> {
         let subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
         let read = &subscriptions
             .iter()
             .find(|s| s.read.id == push.read_id)?
             .read;
-        Some(Push {
-            read_id: push.read_id,
-            message: open(&read.content, push.message)?,
-        })
+        let message = open(&read.content, push.message)?;
+        Some((
+            read.clone(),
+            Push {
+                read_id: push.read_id,
+                message,
+            },
+        ))
     }
 
     async fn renew_subscriptions(&self) -> Result<(), ClientError> {
@@ -369,11 +353,7 @@ impl<T: Transport> MailboxClient<T> {
             .collect();
         for read in stale {
             let waiting = self.register(&read).await?;
-            let mut renewed = self.renewed.lock().unwrap_or_else(|e| e.into_inner());
-            renewed.extend(waiting.into_iter().map(|message| Push {
-                read_id: read.id,
-                message,
-            }));
+            self.inbox().fetched(read.id, waiting);
         }
         Ok(())
     }

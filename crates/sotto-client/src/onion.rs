@@ -16,15 +16,14 @@ use sotto_onion::packet::{
 };
 use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
 use sotto_proto::{Command, Fingerprint, SignedRequest};
-use tokio::sync::{mpsc, oneshot, Mutex, Notify};
+use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::direct::{pinned_client_config, resolve};
+use crate::rto::Rto;
 use crate::transport::{Transport, TransportError};
 
 /// Mixes on every path.
 const MIXES: usize = 2;
-/// Longest wait for an answer before the request goes again on a fresh path.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long relays on a path that got no answer are avoided.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
 /// Random paths drawn to find one that avoids suspects, before taking one that does not.
@@ -37,8 +36,12 @@ const PUSH_BLOCKS: usize = 4;
 const SPARE_BLOCKS: usize = 2 * (1 + PUSH_BLOCKS);
 const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
+/// An answer, and when the attempt it answers was sent.
+type Answer = (Vec<u8>, Instant);
+
 enum Waiting {
-    Answer(ReplyKey, oneshot::Sender<Vec<u8>>),
+    /// An attempt at a request: all attempts of one request answer into the same channel.
+    Answer(ReplyKey, Instant, mpsc::Sender<Answer>),
     /// A push's key and the relays its reply block leads through.
     Push(ReplyKey, Vec<Fingerprint>),
 }
@@ -83,6 +86,8 @@ pub struct OnionTransport {
     pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
     epoch: Arc<AtomicU64>,
     retry_for: Duration,
+    /// When to send a request again, learnt from the answers.
+    rto: SyncMutex<Rto>,
     /// Mixes on paths that recently got no answer, and since when.
     suspects: SyncMutex<HashMap<Fingerprint, Instant>>,
     /// Reply blocks made ahead of time, while the client waits for answers.
@@ -182,6 +187,7 @@ impl OnionTransport {
             pushes_out: Mutex::new(pushes_out),
             epoch: Arc::new(AtomicU64::new(0)),
             retry_for: crate::DEFAULT_RETRY_FOR,
+            rto: SyncMutex::new(Rto::default()),
             suspects: SyncMutex::new(HashMap::new()),
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
@@ -322,6 +328,10 @@ impl OnionTransport {
         Ok((path, block, key))
     }
 
+    fn rto(&self) -> std::sync::MutexGuard<'_, Rto> {
+        self.rto.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn forget(&self, id: &ReplyId) {
         self.replies
             .lock()
@@ -330,16 +340,16 @@ impl OnionTransport {
             .remove(id);
     }
 
-    /// Sends `frame` once on fresh paths; the receiver gets the answer.
+    /// Sends `frame` once on fresh paths; its answer goes to `answers`.
     async fn attempt(
         &self,
         frame: &[u8],
         push_blocks: usize,
-    ) -> Result<(ReplyId, [Path; 2], oneshot::Receiver<Vec<u8>>), TransportError> {
+        answers: &mpsc::Sender<Answer>,
+    ) -> Result<(ReplyId, [Path; 2]), TransportError> {
         let epoch = self.directory.current_epoch(unix_now());
         let path = self.path(epoch, &self.gateway, &self.host)?;
         let mut blocks = Vec::with_capacity(1 + push_blocks);
-        let (answer, answered) = oneshot::channel();
         let (back, block, key) = self.reply_block(epoch)?;
         blocks.push(block);
         let mut push_keys = Vec::with_capacity(push_blocks);
@@ -359,7 +369,10 @@ impl OnionTransport {
         let id = key.id();
         {
             let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
-            replies.waiting.insert(id, Waiting::Answer(key, answer));
+            let sent = Instant::now();
+            replies
+                .waiting
+                .insert(id, Waiting::Answer(key, sent, answers.clone()));
             for (key, route) in push_keys {
                 replies.expect_push(key, route);
             }
@@ -374,7 +387,7 @@ impl OnionTransport {
             self.forget(&id);
             return Err(error);
         }
-        Ok((id, [path, back], answered))
+        Ok((id, [path, back]))
     }
 }
 
@@ -415,9 +428,9 @@ async fn receive(
             .waiting
             .remove(id);
         match waiting {
-            Some(Waiting::Answer(key, answer)) => {
+            Some(Waiting::Answer(key, sent, answers)) => {
                 if let Ok(frame) = key.open(payload) {
-                    let _ = answer.send(frame);
+                    let _ = answers.try_send((frame, sent));
                 }
             }
             Some(Waiting::Push(key, route)) => {
@@ -433,36 +446,47 @@ async fn receive(
 }
 
 impl Transport for OnionTransport {
+    /// Sends the request and, while no answer comes within the learnt timeout, sends it
+    /// again on fresh paths (the host answers a repeat with its first answer, so nothing runs
+    /// twice). An answer to any attempt will do.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + self.retry_for;
         let push_blocks = push_blocks_for(&frame);
-        loop {
-            let outcome: Result<(), TransportError> = match self.attempt(&frame, push_blocks).await
-            {
-                Ok((id, paths, answered)) => {
-                    match tokio::time::timeout(ATTEMPT_TIMEOUT, answered).await {
-                        Ok(Ok(answer)) => return Ok(answer),
-                        Ok(Err(_)) => Err(TransportError::Closed),
+        let (answers, mut answered) = mpsc::channel::<Answer>(1);
+        let mut attempts = Vec::new();
+        let outcome = loop {
+            let error = match self.attempt(&frame, push_blocks, &answers).await {
+                Ok((id, paths)) => {
+                    attempts.push(id);
+                    let wait = self.rto().timeout();
+                    match tokio::time::timeout(wait, answered.recv()).await {
+                        Ok(Some((answer, sent))) => {
+                            self.rto().answered(sent.elapsed());
+                            break Ok(answer);
+                        }
+                        Ok(None) => TransportError::Closed,
                         Err(_) => {
-                            self.forget(&id);
+                            self.rto().timed_out();
                             self.suspect(&paths);
-                            Err(TransportError::Timeout(ATTEMPT_TIMEOUT))
+                            TransportError::Timeout(wait)
                         }
                     }
                 }
-                Err(error @ TransportError::Handshake(_)) => return Err(error),
-                Err(error) => Err(error),
-            };
-            if let Err(error) = outcome {
-                if Instant::now() >= deadline {
-                    return Err(error);
+                Err(error @ TransportError::Handshake(_)) => break Err(error),
+                Err(error) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    error
                 }
-                // The same frame again, on new paths: the host answers a repeat with its first
-                // answer, so nothing runs twice.
-                tracing::debug!(%error, "no answer; sending the request again on fresh paths");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            if Instant::now() >= deadline {
+                break Err(error);
             }
+            tracing::debug!(%error, "no answer; sending the request again on fresh paths");
+        };
+        for id in &attempts {
+            self.forget(id);
         }
+        outcome
     }
 
     async fn next_push(&self) -> Option<Vec<u8>> {

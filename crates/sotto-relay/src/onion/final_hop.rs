@@ -2,6 +2,9 @@
 //! request's first reply block, and keep the other blocks for pushes to the reader who sent
 //! them. Subscribing replaces a reader's blocks (a fresh path, in case the old one broke); every
 //! acknowledgement adds fresh ones, so a reader who acknowledges what it gets never runs out.
+//! A push that finds no block (messages written faster than the reader's acknowledgements come
+//! back) is held and sent with the next blocks deposited, so the last message of a burst is not
+//! left waiting for the reader's next renewal.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -17,6 +20,11 @@ use crate::actor::PushSink;
 
 /// Reply blocks kept per reader at most; older ones go first.
 const MAX_BLOCKS_PER_READER: usize = 16;
+/// Pushes held per reader for want of a block; older ones go first (the reader fetches them
+/// when a later push shows the gap).
+const MAX_HELD_PER_READER: usize = 16;
+/// Pushes held for all readers together, bounding the memory readers who went away can take.
+const MAX_HELD: usize = 2048;
 /// Pushes waiting for the onion pusher.
 const PUSH_QUEUE: usize = 4096;
 /// The one sink all onion subscriptions share; connections number theirs from 0.
@@ -25,49 +33,103 @@ const ONION_SINK_ID: u64 = u64::MAX;
 /// Reply blocks deposited for pushes, by read id. Cloning shares the pools.
 #[derive(Default, Clone)]
 pub struct PushPools {
-    blocks: Arc<Mutex<HashMap<Id, Pool>>>,
+    pools: Arc<Mutex<Pools>>,
     sink: Arc<Mutex<Option<PushSink>>>,
+}
+
+#[derive(Default)]
+struct Pools {
+    by_reader: HashMap<Id, Pool>,
+    /// Pushes held in all pools.
+    held: usize,
 }
 
 #[derive(Default)]
 struct Pool {
     blocks: VecDeque<ReplyBlock>,
+    /// Push frames waiting for a block.
+    held: VecDeque<Vec<u8>>,
     /// When the reader last deposited blocks.
     refreshed: Option<Instant>,
 }
 
+/// What the pusher does with a push frame.
+enum Fate {
+    Send(ReplyBlock),
+    Held,
+    Dropped,
+}
+
 impl PushPools {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pools> {
+        self.pools.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a reader's blocks and sends what was held for want of them. A subscription
+    /// replaces blocks and held pushes: its answer carries every message waiting.
     fn deposit(&self, read_id: Id, blocks: Vec<ReplyBlock>, replace: bool) {
-        let Ok(mut pools) = self.blocks.lock() else {
-            return;
+        let released = {
+            let mut pools = self.lock();
+            let pool = pools.by_reader.entry(read_id).or_default();
+            let held_before = pool.held.len();
+            if replace {
+                pool.blocks.clear();
+            }
+            pool.blocks.extend(blocks);
+            pool.refreshed = Some(Instant::now());
+            while pool.blocks.len() > MAX_BLOCKS_PER_READER {
+                pool.blocks.pop_front();
+            }
+            let released = if replace {
+                std::mem::take(&mut pool.held);
+                Vec::new()
+            } else {
+                let count = pool.held.len().min(pool.blocks.len());
+                pool.held.drain(..count).collect()
+            };
+            let held_after = pool.held.len();
+            pools.held = pools.held - held_before + held_after;
+            released
         };
-        let pool = pools.entry(read_id).or_default();
-        if replace {
-            pool.blocks.clear();
-        }
-        pool.blocks.extend(blocks);
-        pool.refreshed = Some(Instant::now());
-        while pool.blocks.len() > MAX_BLOCKS_PER_READER {
-            pool.blocks.pop_front();
+        if let Some(sink) = self.sink() {
+            for frame in released {
+                // The queue is large; if it is full anyway the reader fetches on the next gap.
+                let _ = sink.frames.try_send(frame);
+            }
         }
     }
 
     /// Forgets readers who deposited nothing for `max_age`: their blocks were built for onion
     /// keys that are gone by now, so they could not carry a push anyway.
     pub(super) fn prune(&self, max_age: Duration) {
-        if let Ok(mut pools) = self.blocks.lock() {
-            pools.retain(|_, pool| pool.refreshed.is_some_and(|at| at.elapsed() < max_age));
-        }
+        let mut pools = self.lock();
+        pools
+            .by_reader
+            .retain(|_, pool| pool.refreshed.is_some_and(|at| at.elapsed() < max_age));
+        pools.held = pools.by_reader.values().map(|p| p.held.len()).sum();
     }
 
-    fn take(&self, read_id: &Id) -> Option<ReplyBlock> {
-        let mut pools = self.blocks.lock().ok()?;
-        let pool = pools.get_mut(read_id)?;
-        let block = pool.blocks.pop_back();
-        if pool.blocks.is_empty() {
-            pools.remove(read_id);
+    /// A block to push `frame` through, or the frame held until the reader's next deposit.
+    fn take_or_hold(&self, read_id: &Id, frame: &[u8]) -> Fate {
+        let mut pools = self.lock();
+        let held_total = pools.held;
+        let Some(pool) = pools.by_reader.get_mut(read_id) else {
+            return Fate::Dropped;
+        };
+        if let Some(block) = pool.blocks.pop_back() {
+            return Fate::Send(block);
         }
-        block
+        if held_total >= MAX_HELD {
+            return Fate::Dropped;
+        }
+        let mut change = 1isize;
+        if pool.held.len() >= MAX_HELD_PER_READER {
+            pool.held.pop_front();
+            change = 0;
+        }
+        pool.held.push_back(frame.to_vec());
+        pools.held = pools.held.saturating_add_signed(change);
+        Fate::Held
     }
 
     fn sink(&self) -> Option<PushSink> {
@@ -91,13 +153,16 @@ pub(super) fn start_pusher(node: &Arc<OnionNode>) {
             let Ok(push) = Push::open(&frame) else {
                 continue;
             };
-            let Some(block) = node.pools.take(&push.read_id) else {
-                // The reader's blocks ran out; it renews its subscription and fetches.
-                node.metrics.onion_drop(Drop::NoReplyBlock);
-                continue;
-            };
-            if send_through(&node, block, &frame).await {
-                node.metrics.onion_event(Event::Pushed);
+            match node.pools.take_or_hold(&push.read_id, &frame) {
+                Fate::Send(block) => {
+                    if send_through(&node, block, &frame).await {
+                        node.metrics.onion_event(Event::Pushed);
+                    }
+                }
+                Fate::Held => {}
+                // No pool at all (never subscribed here, or gone quiet for two epochs), or
+                // too much held: the reader renews its subscription and fetches.
+                Fate::Dropped => node.metrics.onion_drop(Drop::NoReplyBlock),
             }
         }
     });
@@ -177,25 +242,104 @@ mod tests {
         new_reply_block(&[hop], [2; 32]).unwrap().0
     }
 
+    fn take(pools: &PushPools, reader: &Id) -> Option<ReplyBlock> {
+        match pools.take_or_hold(reader, b"push") {
+            Fate::Send(block) => Some(block),
+            Fate::Held | Fate::Dropped => None,
+        }
+    }
+
+    fn pools_with_sink() -> (PushPools, mpsc::Receiver<Vec<u8>>) {
+        let pools = PushPools::default();
+        let (frames, queue) = mpsc::channel(PUSH_QUEUE);
+        *pools.sink.lock().unwrap() = Some(PushSink {
+            id: ONION_SINK_ID,
+            connection: None,
+            frames,
+        });
+        (pools, queue)
+    }
+
     #[test]
     fn subscribe_replaces_ack_adds_and_old_pools_go() {
         let pools = PushPools::default();
         let reader = Id::from_bytes([3; Id::LEN]);
         pools.deposit(reader, vec![block(), block()], false);
         pools.deposit(reader, vec![block()], true);
-        assert!(pools.take(&reader).is_some());
+        assert!(take(&pools, &reader).is_some());
         assert!(
-            pools.take(&reader).is_none(),
+            take(&pools, &reader).is_none(),
             "subscribing replaced the older blocks"
         );
         pools.deposit(reader, (0..20).map(|_| block()).collect(), false);
         pools.prune(Duration::from_secs(3600));
         assert_eq!(
-            (0..20).filter(|_| pools.take(&reader).is_some()).count(),
+            (0..20).filter(|_| take(&pools, &reader).is_some()).count(),
             MAX_BLOCKS_PER_READER
         );
         pools.deposit(reader, vec![block()], false);
         pools.prune(Duration::ZERO);
-        assert!(pools.take(&reader).is_none(), "pruned");
+        assert!(take(&pools, &reader).is_none(), "pruned");
+    }
+
+    #[test]
+    fn a_push_without_a_block_goes_out_with_the_next_acknowledgement() {
+        let (pools, mut queue) = pools_with_sink();
+        let reader = Id::from_bytes([4; Id::LEN]);
+        pools.deposit(reader, vec![block()], true);
+        assert!(matches!(pools.take_or_hold(&reader, b"1"), Fate::Send(_)));
+        assert!(matches!(pools.take_or_hold(&reader, b"2"), Fate::Held));
+        assert!(matches!(pools.take_or_hold(&reader, b"3"), Fate::Held));
+        pools.deposit(reader, vec![block()], false);
+        assert_eq!(
+            queue.try_recv().unwrap(),
+            b"2",
+            "one block releases one push"
+        );
+        assert!(queue.try_recv().is_err());
+        pools.deposit(reader, vec![block(), block()], false);
+        assert_eq!(queue.try_recv().unwrap(), b"3");
+        assert_eq!(pools.lock().held, 0);
+    }
+
+    #[test]
+    fn a_subscription_forgets_held_pushes_and_holding_is_bounded() {
+        let (pools, mut queue) = pools_with_sink();
+        let reader = Id::from_bytes([5; Id::LEN]);
+        pools.deposit(reader, Vec::new(), true);
+        for i in 0..MAX_HELD_PER_READER + 3 {
+            assert!(matches!(
+                pools.take_or_hold(&reader, &[i as u8]),
+                Fate::Held
+            ));
+        }
+        assert_eq!(
+            pools.lock().held,
+            MAX_HELD_PER_READER,
+            "the oldest go first"
+        );
+        pools.deposit(reader, vec![block()], false);
+        assert_eq!(queue.try_recv().unwrap(), [3], "the oldest kept one");
+        pools.deposit(reader, vec![block()], true);
+        assert!(
+            queue.try_recv().is_err(),
+            "the subscription's answer has them"
+        );
+        assert_eq!(pools.lock().held, 0);
+
+        let stranger = Id::from_bytes([6; Id::LEN]);
+        assert!(matches!(pools.take_or_hold(&stranger, b"x"), Fate::Dropped));
+        for n in 0..MAX_HELD / MAX_HELD_PER_READER + 1 {
+            let reader = Id::from_bytes([n as u8 + 10; Id::LEN]);
+            pools.deposit(reader, Vec::new(), true);
+            for _ in 0..MAX_HELD_PER_READER {
+                pools.take_or_hold(&reader, b"x");
+            }
+        }
+        assert_eq!(
+            pools.lock().held,
+            MAX_HELD,
+            "held pushes are bounded in all"
+        );
     }
 }
