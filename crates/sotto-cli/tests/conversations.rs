@@ -163,58 +163,6 @@ async fn messages_wait_for_a_reader_who_is_away() {
     assert_eq!((got[0].id, got[0].reply_to), (reply, Some(unshown[0].id)));
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn relays_keep_no_name_text_or_link_key() {
-    use base64::Engine;
-    use sotto_testnet::scan::{contains, files_under};
-    let net = localnet();
-    // The homes live outside the network's directory: only relays' files are searched.
-    let homes = std::env::temp_dir().join(format!("sotto-homes-{:016x}", rand::random::<u64>()));
-    let open = |name: &str| {
-        let home = homes.join(name);
-        init(&home, name).unwrap();
-        Device::open(&home, net.directory().clone()).unwrap()
-    };
-    let (alice_name, bob_name) = ("Zanzibar Quokka", "Mauritius Okapi");
-    let mut alice = open(alice_name);
-    let mut bob = open(bob_name);
-    let link = alice.invite().await.unwrap();
-    let key_forms = [
-        link.key.to_vec(),
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(link.key)
-            .into_bytes(),
-        hex::encode(link.key).into_bytes(),
-    ];
-    bob.connect(&link.to_string(), None).await.unwrap();
-    alice.sync().await.unwrap();
-    let texts = ["the eagle lands at midnight", "bring the blue umbrella"];
-    for text in texts {
-        bob.send(alice_name, text, None).await.unwrap();
-    }
-    // Alice has not read yet: the messages sit at their host.
-    let mut secrets: Vec<Vec<u8>> = vec![alice_name.into(), bob_name.into()];
-    secrets.extend(texts.iter().map(|t| t.as_bytes().to_vec()));
-    secrets.extend(key_forms);
-    let files = files_under(net.root());
-    assert!(
-        files.iter().any(|(path, _)| path.ends_with(".log")),
-        "the log is searched too"
-    );
-    for (path, bytes) in &files {
-        for secret in &secrets {
-            assert!(
-                !contains(bytes, secret),
-                "{path} holds {:?}",
-                String::from_utf8_lossy(secret)
-            );
-        }
-    }
-    alice.sync().await.unwrap();
-    assert_eq!(alice.store().take_unshown(None).unwrap().len(), 2);
-    std::fs::remove_dir_all(&homes).unwrap();
-}
-
 /// A client on the mailbox's host, entering at another relay: deletes what a device holds
 /// there, as an expiry would.
 async fn delete_at_host(

@@ -186,6 +186,17 @@ pub struct RelayProcess {
 
 impl RelayProcess {
     pub fn start(binary: &Path, data: &Path, network_file: &Path, log: &Path) -> Self {
+        Self::start_with(binary, data, network_file, log, &[])
+    }
+
+    /// Starts the relay with extra environment (`SOTTO_LOG`, `SOTTO_FAULTS`, ...).
+    pub fn start_with(
+        binary: &Path,
+        data: &Path,
+        network_file: &Path,
+        log: &Path,
+        env: &[(String, String)],
+    ) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -197,6 +208,7 @@ impl RelayProcess {
             .arg("--network")
             .arg(network_file)
             .env("SOTTO_LOG", "debug")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -230,7 +242,7 @@ impl Drop for RelayProcess {
 
 impl TestLocalnet {
     /// Stops the localnet and starts each of its relays as a process of its own, on the same
-    /// data, keys and network file.
+    /// data, keys, network file and environment.
     pub fn into_processes(mut self) -> (Self, Vec<RelayProcess>) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -241,7 +253,7 @@ impl TestLocalnet {
             .map(|index| {
                 let data = self.root.join(format!("relay-{index}"));
                 let log = self.root.join(format!("relay-{index}.log"));
-                RelayProcess::start(&self.binary, &data, &network_file, &log)
+                RelayProcess::start_with(&self.binary, &data, &network_file, &log, &self.env)
             })
             .collect();
         (self, relays)

@@ -112,6 +112,15 @@ impl Device {
             .all(|client| client.transport().connected())
     }
 
+    /// This device's connections into the network: for each host it reaches, the address its
+    /// entry relay sees it at (one connection per host).
+    pub fn connections(&self) -> Vec<(Fingerprint, std::net::SocketAddr)> {
+        self.hosts
+            .iter()
+            .filter_map(|(host, client)| Some((*host, client.transport().local_addr()?)))
+            .collect()
+    }
+
     /// The relay this device enters the network at.
     pub fn gateway(&self) -> Fingerprint {
         self.gateway
