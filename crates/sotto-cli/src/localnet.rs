@@ -10,7 +10,6 @@ use anyhow::Context;
 use clap::Args;
 use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
 use sotto_relay::config::{DataDir, StoreKind};
-use sotto_relay::onion_keys::OnionKeys;
 use sotto_relay::service::{Relay, RunOptions};
 
 /// File the network is described in, inside the localnet directory.
@@ -45,24 +44,6 @@ fn relay_dir(dir: &Path, index: usize) -> anyhow::Result<DataDir> {
     Ok(DataDir::init(&path, listen, StoreKind::Redb)?)
 }
 
-/// The network file entry of one relay, with its onion keys for now and next.
-fn directory_entry(data: &DataDir, epoch_secs: u64, now: u64) -> anyhow::Result<DirectoryRelay> {
-    let keys = OnionKeys::open(&data.path, epoch_secs, now)
-        .with_context(|| format!("onion keys of {}", data.path.display()))?;
-    let epoch = keys.current_epoch(now);
-    let missing = || {
-        anyhow::anyhow!(
-            "relay {} has no onion key for epoch {epoch}",
-            data.path.display()
-        )
-    };
-    Ok(DirectoryRelay {
-        address: data.address(),
-        onion_key: keys.onion_key(epoch).ok_or_else(missing)?,
-        next_onion_key: keys.onion_key(epoch + 1).ok_or_else(missing)?,
-    })
-}
-
 /// Relays running in this process, and the network file describing them.
 pub struct Localnet {
     pub relays: Vec<Relay>,
@@ -85,11 +66,11 @@ impl Localnet {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let entries = dirs
             .iter()
-            .map(|data| directory_entry(data, epoch_secs, now))
+            .map(|data| crate::relay::directory_entry(data, epoch_secs, now))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let directory = Directory::new(epoch_secs, entries)?;
         let network_file = dir.join(NETWORK_FILE);
-        write_network_file(&network_file, &directory)?;
+        crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());
         for data in &dirs {
             let metrics: SocketAddr = "127.0.0.1:0".parse()?;
@@ -141,14 +122,6 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Replaces the network file in one step, so a client never reads half of it.
-fn write_network_file(file: &Path, directory: &Directory) -> anyhow::Result<()> {
-    let partial = file.with_extension("toml.tmp");
-    std::fs::write(&partial, directory.to_toml())
-        .with_context(|| format!("writing {}", partial.display()))?;
-    std::fs::rename(&partial, file).with_context(|| format!("replacing {}", file.display()))
-}
-
 /// Runs until SIGINT or SIGTERM; whenever an epoch begins, publishes the relays' keys for it and
 /// the next one. The relays rotate their own keys; this only tells clients.
 async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> anyhow::Result<()> {
@@ -180,7 +153,7 @@ async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> an
         let Some(entries) = entries else { continue };
         match Directory::new(epoch_secs, entries)
             .map_err(anyhow::Error::from)
-            .and_then(|d| write_network_file(file, &d))
+            .and_then(|d| crate::network::write(file, &d))
         {
             Ok(()) => published = now / epoch_secs,
             Err(error) => {

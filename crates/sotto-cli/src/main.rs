@@ -64,6 +64,9 @@ enum Top {
     /// N relays, each a gateway, mix and mailbox host, and DIR/network.toml describing them
     /// for clients. Prints `localnet ready <network file>`, runs until SIGINT or SIGTERM.
     Localnet(localnet::LocalnetArgs),
+    /// Network files for relays run separately: assemble one from relays' descriptors.
+    #[command(subcommand)]
+    Network(network::NetworkCommand),
     /// Print a shell completion script.
     ///
     /// For example: `sotto completions bash > ~/.local/share/bash-completion/completions/sotto`.
@@ -104,7 +107,7 @@ fn main() -> std::process::ExitCode {
     }
     // A person's commands print what they did; their libraries' chatter stays out of the way.
     init_logging(match cli.command {
-        Top::Relay(_) | Top::Localnet(_) | Top::Bench(_) => "info",
+        Top::Relay(_) | Top::Localnet(_) | Top::Network(_) | Top::Bench(_) => "info",
         _ => "warn",
     });
     match run(cli) {
@@ -133,6 +136,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,
             Top::Localnet(args) => localnet::run(args).await,
+            Top::Network(command) => network::run(command).await,
             Top::Bench(command) => bench::run(command).await,
             Top::Completions { .. } => Ok(()),
         }

@@ -1,4 +1,4 @@
-//! `sotto relay init` and `sotto relay run`.
+//! `sotto relay init`, `run`, `address` and `descriptor`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -6,7 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
+use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
 use sotto_relay::config::{DataDir, StoreKind};
+use sotto_relay::onion::DESCRIPTOR_FILE;
+use sotto_relay::onion_keys::OnionKeys;
 use sotto_relay::service::{Relay, RunOptions};
 
 #[derive(Subcommand)]
@@ -47,6 +50,19 @@ pub enum RelayCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Write (and print) the relay's entry for a network file: its address and its onion keys
+    /// for this epoch and the next, made now if missing.
+    ///
+    /// For bringing up a network before its relays first run: `sotto network assemble` joins
+    /// the relays' entries into the network file. A relay running with --network keeps
+    /// DIR/descriptor.toml current itself, so do not run this while the relay runs.
+    Descriptor {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Onion-key rotation period in seconds; the same for every relay of a network.
+        #[arg(long, default_value_t = 86_400)]
+        epoch_secs: u64,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -72,6 +88,18 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
         }
         RelayCommand::Address { data } => {
             println!("{}", DataDir::open(&data)?.address());
+            Ok(())
+        }
+        RelayCommand::Descriptor { data, epoch_secs } => {
+            anyhow::ensure!(epoch_secs > 0, "--epoch-secs must be at least 1");
+            let dir = DataDir::open(&data)?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let entry = directory_entry(&dir, epoch_secs, now)?;
+            let descriptor = Directory::new(epoch_secs, vec![entry])?;
+            crate::network::write(&data.join(DESCRIPTOR_FILE), &descriptor)?;
+            print!("{}", descriptor.to_toml());
             Ok(())
         }
         RelayCommand::Run {
@@ -115,6 +143,28 @@ async fn serve(
     relay.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The network file entry of one relay, with its onion keys for now and next.
+pub fn directory_entry(
+    data: &DataDir,
+    epoch_secs: u64,
+    now: u64,
+) -> anyhow::Result<DirectoryRelay> {
+    let keys = OnionKeys::open(&data.path, epoch_secs, now)
+        .with_context(|| format!("onion keys of {}", data.path.display()))?;
+    let epoch = keys.current_epoch(now);
+    let missing = || {
+        anyhow::anyhow!(
+            "relay {} has no onion key for epoch {epoch}",
+            data.path.display()
+        )
+    };
+    Ok(DirectoryRelay {
+        address: data.address(),
+        onion_key: keys.onion_key(epoch).ok_or_else(missing)?,
+        next_onion_key: keys.onion_key(epoch + 1).ok_or_else(missing)?,
+    })
 }
 
 pub async fn shutdown_signal() -> anyhow::Result<()> {

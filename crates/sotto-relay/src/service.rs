@@ -143,8 +143,12 @@ impl Relay {
             }
             None => None,
         };
+        let mut address = data.address();
+        if let Ok(bound) = endpoint.local_addr() {
+            address.port = bound.port();
+        }
         if let Some(node) = &onion {
-            tasks.spawn(maintain(node.clone()));
+            tasks.spawn(maintain(node.clone(), address.clone()));
             tasks.spawn(sync_replay_log(node.clone()));
         }
         let shared = Shared {
@@ -154,10 +158,6 @@ impl Relay {
             direct,
         };
         tasks.spawn(accept(endpoint.clone(), shared));
-        let mut address = data.address();
-        if let Ok(bound) = endpoint.local_addr() {
-            address.port = bound.port();
-        }
         Ok(Self {
             endpoint,
             address,
@@ -217,13 +217,17 @@ async fn sync_replay_log(node: Arc<OnionNode>) {
     }
 }
 
-/// Key rotation and replay-log flushing, once a second.
-async fn maintain(node: Arc<OnionNode>) {
+/// Key rotation, replay-log flushing and the relay's descriptor, once a second.
+async fn maintain(node: Arc<OnionNode>, address: RelayAddress) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let node = node.clone();
-        let _ = tokio::task::spawn_blocking(move || node.maintain()).await;
+        let (node, address) = (node.clone(), address.clone());
+        let _ = tokio::task::spawn_blocking(move || {
+            node.maintain();
+            node.publish_descriptor(&address);
+        })
+        .await;
     }
 }
 

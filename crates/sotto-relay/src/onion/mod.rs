@@ -11,12 +11,15 @@
 //!
 //! A gateway delivers to a client on a unidirectional stream: `reply id [16] | payload`.
 
+mod descriptor;
 mod faults;
 mod final_hop;
 mod links;
 mod view;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,6 +32,7 @@ use crate::config::DataDir;
 use crate::metrics::Metrics;
 use crate::onion_keys::OnionKeys;
 use crate::replay_store::ReplayStore;
+pub use descriptor::{replace_file, DESCRIPTOR_FILE};
 pub use final_hop::PushPools;
 use links::Links;
 
@@ -125,6 +129,9 @@ pub struct OnionNode {
     metrics: Arc<Metrics>,
     view: view::View,
     faults: faults::Faults,
+    /// Where this relay's network-file entry goes, and the epoch it was last written for.
+    descriptor: PathBuf,
+    published_epoch: AtomicU64,
 }
 
 pub(crate) fn unix_now() -> u64 {
@@ -160,6 +167,8 @@ impl OnionNode {
             metrics,
             view: view::View::open(&data.path),
             faults: faults::Faults::from_env(),
+            descriptor: data.path.join(DESCRIPTOR_FILE),
+            published_epoch: AtomicU64::new(descriptor::UNPUBLISHED),
         });
         final_hop::start_pusher(&node);
         Ok(node)

@@ -1,0 +1,138 @@
+//! Relays run as operators run them, each its own process: initialised one by one, the network
+//! file assembled from their descriptors, and kept current by `sotto network assemble --watch`
+//! as the relays rotate their onion keys.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sotto_client::{MailboxClient, MailboxOptions, OnionTransport};
+use sotto_onion::directory::{Directory, NetworkFile};
+use sotto_proto::MailboxKind;
+use sotto_testnet::RelayProcess;
+
+/// Short, so that the test sees keys rotate.
+const EPOCH_SECS: u64 = 3;
+const RELAYS: usize = 5;
+
+fn sotto(args: &[&str], paths: &[&Path]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_sotto"))
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "sotto {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn read(network: &Path) -> Directory {
+    NetworkFile::parse(&std::fs::read_to_string(network).unwrap()).unwrap()
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A mailbox written and read back through the onion path of `directory`.
+async fn works(directory: &Directory) {
+    let relay = |i: usize| *directory.relays()[i].fingerprint();
+    let transport = OnionTransport::connect(
+        directory.clone(),
+        relay(0),
+        relay(RELAYS - 1),
+        Duration::from_secs(3600),
+    )
+    .await
+    .unwrap();
+    let client = MailboxClient::new(transport);
+    let mailbox = client
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    client.write(&mailbox.write, b"hello").await.unwrap();
+    assert_eq!(client.fetch(&mailbox.read).await.unwrap()[0].body, b"hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separately_run_relays_make_a_network_that_follows_their_keys() {
+    let root = std::env::temp_dir().join(format!("sotto-separate-{:016x}", rand::random::<u64>()));
+    let dirs: Vec<PathBuf> = (0..RELAYS)
+        .map(|i| root.join(format!("relay-{i}")))
+        .collect();
+    let epoch = EPOCH_SECS.to_string();
+    for dir in &dirs {
+        sotto(
+            &["relay", "init", "--listen", "127.0.0.1:0", "--data"],
+            &[dir],
+        );
+        let entry = sotto(
+            &["relay", "descriptor", "--epoch-secs", &epoch, "--data"],
+            &[dir],
+        );
+        assert!(entry.contains("[[relay]]") && entry.contains("next_onion_key"));
+    }
+    let network = root.join("network.toml");
+    let mut assembler = Command::new(env!("CARGO_BIN_EXE_sotto"))
+        .args(["network", "assemble", "--watch", "--out"])
+        .arg(&network)
+        .args(&dirs)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut written = BufReader::new(assembler.stdout.take().unwrap()).lines();
+    let first = written.next().unwrap().unwrap();
+    assert!(first.starts_with("network written"), "{first}");
+    let binary = Path::new(env!("CARGO_BIN_EXE_sotto"));
+    let relays: Vec<RelayProcess> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            let log = root.join(format!("relay-{i}.log"));
+            RelayProcess::start(binary, dir, &network, &log)
+        })
+        .collect();
+
+    let before = read(&network);
+    assert_eq!(before.relays().len(), RELAYS);
+    works(&before).await;
+
+    // Two epochs later, the keys the file started with are all retired; the relays' new ones
+    // must be in the file, and a client that reads it now gets through.
+    let turned = before.current_epoch(now()) + 2;
+    let deadline = Instant::now() + Duration::from_secs(4 * EPOCH_SECS + 10);
+    let after = loop {
+        let current = read(&network);
+        if current.current_epoch(now()) >= turned
+            && current
+                .relays()
+                .iter()
+                .all(|r| r.onion_key.epoch == current.current_epoch(now()))
+        {
+            break current;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the network file did not follow the relays' rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for (old, new) in before.relays().iter().zip(after.relays()) {
+        assert_eq!(old.address, new.address);
+        assert_ne!(old.onion_key.public_key, new.onion_key.public_key);
+    }
+    works(&after).await;
+
+    let _ = assembler.kill();
+    let _ = assembler.wait();
+    drop(relays);
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1,0 +1,55 @@
+//! A relay in a network publishes its own entry of the network file, `DIR/descriptor.toml`:
+//! its address and its onion keys for this epoch and the next, rewritten whenever an epoch
+//! begins. Whoever assembles the network file (`sotto network assemble`) reads these; clients
+//! never read a relay's directory.
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
+use sotto_proto::RelayAddress;
+
+use super::{unix_now, OnionNode};
+
+/// The descriptor's file name in a relay's data directory. It is a network file listing just
+/// this relay, so anything that reads network files reads it.
+pub const DESCRIPTOR_FILE: &str = "descriptor.toml";
+
+/// Epoch value meaning "nothing published yet".
+pub(super) const UNPUBLISHED: u64 = u64::MAX;
+
+/// Writes `text` to `file` in one step (a temporary file renamed over it), so a reader never
+/// sees half of it.
+pub fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
+    let partial = file.with_extension("toml.tmp");
+    std::fs::write(&partial, text)?;
+    std::fs::rename(&partial, file)
+}
+
+impl OnionNode {
+    /// Rewrites the descriptor if this epoch's is not out yet. Called every second by the
+    /// maintenance task, after any key rotation.
+    pub(crate) fn publish_descriptor(&self, address: &RelayAddress) {
+        let now = unix_now();
+        let epoch = self.directory.current_epoch(now);
+        if self.published_epoch.load(Ordering::Relaxed) == epoch {
+            return;
+        }
+        // Until the relay has rotated into the new epoch, the next tick tries again.
+        let Some((onion_key, next_onion_key)) = self.published_keys(now) else {
+            return;
+        };
+        let entry = DirectoryRelay {
+            address: address.clone(),
+            onion_key,
+            next_onion_key,
+        };
+        let written = Directory::new(self.directory.epoch_secs(), vec![entry])
+            .map_err(|e| e.to_string())
+            .and_then(|d| replace_file(&self.descriptor, &d.to_toml()).map_err(|e| e.to_string()));
+        match written {
+            Ok(()) => self.published_epoch.store(epoch, Ordering::Relaxed),
+            Err(error) => tracing::warn!(%error, "writing the relay descriptor failed"),
+        }
+    }
+}
