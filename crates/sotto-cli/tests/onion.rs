@@ -54,6 +54,20 @@ async fn every_mailbox_command_works_through_the_onion_path() {
         bob.write(&m.write, b"gone").await.unwrap_err().code(),
         Some(ErrorCode::Auth)
     );
+
+    // Metrics count packets by role: the host ran requests and sent answers and pushes, the
+    // gateways took packets in from their clients, and mixes passed packets on.
+    let packets = |relay: usize, role: &str, direction: &str| {
+        net.counter(
+            relay,
+            &format!("sotto_onion_packets_total{{role=\"{role}\",direction=\"{direction}\"}}"),
+        )
+    };
+    assert!(packets(4, "host", "in") > 0 && packets(4, "host", "out") > 0);
+    assert!(net.counter(4, "sotto_onion_pushes_total") >= 2);
+    assert!(packets(0, "gateway", "in") > 0 && packets(0, "gateway", "out") > 0);
+    assert_eq!(packets(0, "host", "in"), 0, "relay 0 hosts nothing here");
+    assert!((0..5).map(|r| packets(r, "mix", "out")).sum::<u64>() > 0);
 }
 
 /// A burst written faster than the reader's acknowledgements bring reply blocks back: the

@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::host::{Handled, HostStats};
-use crate::onion::{Drop as OnionDrop, Event as OnionEvent};
+use crate::onion::{Direction, Drop as OnionDrop, Role};
 
 #[derive(Default)]
 pub struct Metrics {
@@ -20,7 +20,8 @@ pub struct Metrics {
     messages: AtomicU64,
     links: AtomicU64,
     connections: AtomicU64,
-    onion_events: [AtomicU64; OnionEvent::ALL.len()],
+    onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
+    pushes: AtomicU64,
     onion_drops: [AtomicU64; OnionDrop::ALL.len()],
 }
 
@@ -46,10 +47,16 @@ impl Metrics {
         self.links.store(stats.links, Ordering::Relaxed);
     }
 
-    pub fn onion_event(&self, event: OnionEvent) {
-        if let Some(index) = OnionEvent::ALL.iter().position(|e| *e == event) {
-            self.onion_events[index].fetch_add(1, Ordering::Relaxed);
+    pub fn onion_packet(&self, role: Role, direction: Direction) {
+        let role = Role::ALL.iter().position(|r| *r == role);
+        let direction = Direction::ALL.iter().position(|d| *d == direction);
+        if let (Some(role), Some(direction)) = (role, direction) {
+            self.onion_packets[role][direction].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn pushed(&self) {
+        self.pushes.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn onion_drop(&self, reason: OnionDrop) {
@@ -110,12 +117,30 @@ impl Metrics {
             "Error answers, by kind.",
             errors,
         );
-        let events = OnionEvent::ALL
-            .iter()
-            .map(|e| e.name())
-            .zip(&self.onion_events);
-        let help = "Onion packets, by what happened to them.";
-        counter_family(&mut out, "sotto_onion_packets_total", help, events);
+        let name = "sotto_onion_packets_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Onion packets into and out of each role this relay plays.\n\
+             # TYPE {name} counter"
+        );
+        for (role, counts) in Role::ALL.iter().zip(&self.onion_packets) {
+            for (direction, count) in Direction::ALL.iter().zip(counts) {
+                let _ = writeln!(
+                    out,
+                    "{name}{{role=\"{}\",direction=\"{}\"}} {}",
+                    role.name(),
+                    direction.name(),
+                    count.load(Ordering::Relaxed)
+                );
+            }
+        }
+        let name = "sotto_onion_pushes_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Messages pushed to readers through their reply blocks.\n\
+             # TYPE {name} counter\n{name} {}",
+            self.pushes.load(Ordering::Relaxed)
+        );
         let drops = OnionDrop::ALL
             .iter()
             .map(|d| d.name())
@@ -189,5 +214,7 @@ mod tests {
         }
         assert!(text.contains("sotto_errors_total{kind=\"quota\"} 0"));
         assert!(text.contains("sotto_mailboxes 0"));
+        assert!(text.contains("sotto_onion_packets_total{role=\"mix\",direction=\"out\"} 0"));
+        assert!(text.contains("sotto_onion_pushes_total 0"));
     }
 }

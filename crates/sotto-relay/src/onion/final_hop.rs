@@ -15,7 +15,7 @@ use sotto_onion::request::OnionRequest;
 use sotto_proto::{Command, Id, Push, SignedRequest};
 use tokio::sync::mpsc;
 
-use super::{Drop, Event, OnionNode};
+use super::{Drop, OnionNode, Role};
 use crate::actor::PushSink;
 
 /// Reply blocks kept per reader at most; older ones go first.
@@ -156,7 +156,7 @@ pub(super) fn start_pusher(node: &Arc<OnionNode>) {
             match node.pools.take_or_hold(&push.read_id, &frame) {
                 Fate::Send(block) => {
                     if send_through(&node, block, &frame).await {
-                        node.metrics.onion_event(Event::Pushed);
+                        node.metrics.pushed();
                     }
                 }
                 Fate::Held => {}
@@ -168,12 +168,10 @@ pub(super) fn start_pusher(node: &Arc<OnionNode>) {
     });
 }
 
+/// Sends `frame` back on a reader's reply block; `false` if it could not go.
 async fn send_through(node: &OnionNode, block: ReplyBlock, frame: &[u8]) -> bool {
     match block.send(frame) {
-        Ok((packet, first)) => {
-            node.forward(first, &packet.to_wire()).await;
-            true
-        }
+        Ok((packet, first)) => node.forward(Role::Host, first, &packet.to_wire()).await,
         Err(_) => {
             node.metrics.onion_drop(Drop::BadRequest);
             false
@@ -221,9 +219,7 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
     else {
         return;
     };
-    if send_through(node, answer_block, &answer).await {
-        node.metrics.onion_event(Event::Answered);
-    }
+    send_through(node, answer_block, &answer).await;
 }
 
 #[cfg(test)]

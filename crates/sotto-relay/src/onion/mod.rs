@@ -84,35 +84,44 @@ impl Drop {
     }
 }
 
-/// Packet events counted in metrics.
+/// The role a packet passed through at this relay (a metrics label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
-    Received,
-    Injected,
-    Forwarded,
-    Delivered,
-    Answered,
-    Pushed,
+pub enum Role {
+    /// Between a client and the network: packets a client injects, and replies and pushes
+    /// delivered to it.
+    Gateway,
+    /// One layer peeled and passed on.
+    Mix,
+    /// Requests run at their final hop, and the answers and pushes sent back.
+    Host,
 }
 
-impl Event {
-    pub const ALL: [Event; 6] = [
-        Self::Received,
-        Self::Injected,
-        Self::Forwarded,
-        Self::Delivered,
-        Self::Answered,
-        Self::Pushed,
-    ];
+impl Role {
+    pub const ALL: [Role; 3] = [Self::Gateway, Self::Mix, Self::Host];
 
     pub fn name(self) -> &'static str {
         match self {
-            Self::Received => "received",
-            Self::Injected => "injected_by_client",
-            Self::Forwarded => "forwarded",
-            Self::Delivered => "delivered_to_client",
-            Self::Answered => "answered",
-            Self::Pushed => "pushed",
+            Self::Gateway => "gateway",
+            Self::Mix => "mix",
+            Self::Host => "host",
+        }
+    }
+}
+
+/// Into or out of a role (a metrics label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    In,
+    Out,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Self::In, Self::Out];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::In => "in",
+            Self::Out => "out",
         }
     }
 }
@@ -200,11 +209,11 @@ impl OnionNode {
             n if n == CLIENT_ADDRESS_LEN + PACKET_LEN => {
                 self.view
                     .saw(|| format!("client {}", connection.remote_address()));
-                self.metrics.onion_event(Event::Injected);
+                self.metrics.onion_packet(Role::Gateway, Direction::In);
                 let (next, packet) = bytes.split_at(CLIENT_ADDRESS_LEN);
                 let mut node = [0u8; 32];
                 node.copy_from_slice(next);
-                self.forward(node, packet).await;
+                self.forward(Role::Gateway, node, packet).await;
             }
             _ => self.metrics.onion_drop(Drop::Malformed),
         }
@@ -217,7 +226,6 @@ impl OnionNode {
     }
 
     async fn handle_packet(self: &Arc<Self>, wire: &[u8]) {
-        self.metrics.onion_event(Event::Received);
         let Some((epoch, processed)) = self.peel(wire) else {
             return;
         };
@@ -234,17 +242,26 @@ impl OnionNode {
             Err(()) => return self.metrics.onion_drop(Drop::ReplayFull),
         }
         match processed.peeled {
-            Peeled::Forward { next, packet } => self.forward(next, &packet.to_wire()).await,
+            Peeled::Forward { next, packet } => {
+                self.metrics.onion_packet(Role::Mix, Direction::In);
+                self.forward(Role::Mix, next, &packet.to_wire()).await;
+            }
             Peeled::Final {
                 destination,
                 reply,
                 payload,
-            } if reply != [0; 16] => self.deliver(destination, reply, payload).await,
+            } if reply != [0; 16] => {
+                self.metrics.onion_packet(Role::Gateway, Direction::In);
+                self.deliver(destination, reply, payload).await
+            }
             Peeled::Final {
                 destination,
                 payload,
                 ..
-            } if destination == self.me => final_hop::execute(self, payload).await,
+            } if destination == self.me => {
+                self.metrics.onion_packet(Role::Host, Direction::In);
+                final_hop::execute(self, payload).await
+            }
             Peeled::Final { .. } => self.metrics.onion_drop(Drop::NoRoute),
         }
     }
@@ -280,22 +297,28 @@ impl OnionNode {
         None
     }
 
-    pub(crate) async fn forward(&self, next: NodeId, packet: &[u8]) {
+    /// Sends `packet` to relay `next`, counted as leaving `role`; `false` if it could not go.
+    pub(crate) async fn forward(&self, role: Role, next: NodeId, packet: &[u8]) -> bool {
         self.view.saw(|| format!("to {}", hex::encode(next)));
         let fate = self.faults.fate();
         if !fate.delay.is_zero() {
             tokio::time::sleep(fate.delay).await;
         }
+        let mut sent = false;
         for _ in 0..fate.copies {
             self.view.wire(b'o', packet);
             match self.links.send(&self.directory, next, packet).await {
-                Ok(()) => self.metrics.onion_event(Event::Forwarded),
+                Ok(()) => {
+                    self.metrics.onion_packet(role, Direction::Out);
+                    sent = true;
+                }
                 Err(error) => {
                     tracing::debug!(%error, "dropping a packet");
                     self.metrics.onion_drop(Drop::NoRoute);
                 }
             }
         }
+        sent
     }
 
     async fn deliver(&self, client: [u8; 32], reply: [u8; 16], payload: Vec<u8>) {
@@ -308,7 +331,7 @@ impl OnionNode {
         delivery.extend_from_slice(&payload);
         self.view.wire(b'o', &delivery);
         match links::send_on(&connection, &delivery).await {
-            Ok(()) => self.metrics.onion_event(Event::Delivered),
+            Ok(()) => self.metrics.onion_packet(Role::Gateway, Direction::Out),
             Err(_) => self.metrics.onion_drop(Drop::UnknownClient),
         }
     }
