@@ -31,6 +31,18 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How long a request is retried: below the host's replay window, so a retry that arrives after
 /// the host committed the first copy still gets the first answer.
+/// Why a connection could not be made: a failed certificate pin or protocol mismatch is final
+/// (trying again cannot help); anything else, such as a handshake that timed out on a busy
+/// relay, may pass on the next try.
+pub(crate) fn handshake_failed(error: quinn::ConnectionError) -> TransportError {
+    match error {
+        quinn::ConnectionError::TransportError(_) | quinn::ConnectionError::VersionMismatch => {
+            TransportError::Handshake(error.to_string())
+        }
+        other => TransportError::Connect(other.to_string()),
+    }
+}
+
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(60);
 
 pub struct DirectTransport {
@@ -97,14 +109,7 @@ impl DirectTransport {
         let connection = tokio::time::timeout(ATTEMPT_TIMEOUT, connecting)
             .await
             .map_err(|_| TransportError::Timeout(ATTEMPT_TIMEOUT))?
-            .map_err(|e| match e {
-                // A failed certificate pin or protocol mismatch: trying again cannot help.
-                quinn::ConnectionError::TransportError(_)
-                | quinn::ConnectionError::VersionMismatch => {
-                    TransportError::Handshake(e.to_string())
-                }
-                other => TransportError::Connect(other.to_string()),
-            })?;
+            .map_err(handshake_failed)?;
         tokio::spawn(receive_pushes(
             connection.clone(),
             self.pushes_in.clone(),

@@ -18,7 +18,7 @@ use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
 use sotto_proto::{Command, Fingerprint, SignedRequest};
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::direct::{pinned_client_config, resolve};
+use crate::direct::{handshake_failed, pinned_client_config, resolve};
 use crate::rto::Rto;
 use crate::transport::{Transport, TransportError};
 
@@ -193,7 +193,12 @@ impl OnionTransport {
             refill: Arc::new(Notify::new()),
             trace: Arc::default(),
         };
-        transport.connection().await?;
+        // A gateway that is busy (or a machine that is) can miss the handshake's timeout
+        // once; a wrong address or fingerprint fails at once either way.
+        match transport.connection().await {
+            Err(TransportError::Connect(_)) => transport.connection().await?,
+            made => made?,
+        };
         tokio::spawn(make_spares(
             transport.directory.clone(),
             transport.host,
@@ -251,7 +256,7 @@ impl OnionTransport {
             .connect_with(config, remote, "sotto-relay")
             .map_err(|e| TransportError::Connect(e.to_string()))?
             .await
-            .map_err(|e| TransportError::Handshake(e.to_string()))?;
+            .map_err(handshake_failed)?;
         send_stream(&connection, &self.address).await?;
         tokio::spawn(receive(
             connection.clone(),

@@ -2,6 +2,7 @@
 //! an ephemeral port, in its own temporary directory, and is killed and removed when dropped.
 
 mod localnet;
+pub mod netns;
 pub mod scan;
 
 pub use localnet::{RelayProcess, TestLocalnet};

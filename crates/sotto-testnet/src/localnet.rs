@@ -197,18 +197,31 @@ impl RelayProcess {
         log: &Path,
         env: &[(String, String)],
     ) -> Self {
+        let mut command = Command::new(binary);
+        command
+            .args(["relay", "run", "--data"])
+            .arg(data)
+            .arg("--network")
+            .arg(network_file)
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        Self::spawn(command, log)
+    }
+
+    /// Runs `command` (a `sotto relay run`, perhaps wrapped) with its log in `log` at debug
+    /// level unless the command sets `SOTTO_LOG`, and waits until the relay is ready.
+    pub fn spawn(mut command: Command, log: &Path) -> Self {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(log)
             .expect("opening the relay log");
-        let mut child = Command::new(binary)
-            .args(["relay", "run", "--data"])
-            .arg(data)
-            .arg("--network")
-            .arg(network_file)
-            .env("SOTTO_LOG", "debug")
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let asked = command
+            .get_envs()
+            .any(|(key, _)| key == std::ffi::OsStr::new("SOTTO_LOG"));
+        if !asked {
+            command.env("SOTTO_LOG", "debug");
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
