@@ -226,3 +226,46 @@ async fn a_mailbox_gone_from_its_host_does_not_stop_the_others() {
     let got = alice.store().take_unshown(Some("Bob")).unwrap();
     assert_eq!(got[0].text, "still here");
 }
+
+/// A device that runs for days must follow the relays' key rotations: two epochs on, the keys
+/// of the network file it started with are gone, and only the file read again gets it through.
+#[tokio::test(flavor = "current_thread")]
+async fn a_long_running_device_follows_the_network_file() {
+    let mut net = TestLocalnet::start_with_epoch(Path::new(env!("CARGO_BIN_EXE_sotto")), 5, 3);
+    let ((_, mut alice), (_, mut bob), _) = connected(&net).await;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let started = net.directory().clone();
+    let gone = started.current_epoch(now()) + 2;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        net.reload();
+        let current = net.directory();
+        let epoch = current.current_epoch(now());
+        if epoch >= gone && current.relays()[0].onion_key.epoch == epoch {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the localnet did not rotate"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for device in [&mut alice, &mut bob] {
+        assert!(device.set_directory(net.directory().clone()).unwrap());
+        assert!(
+            !device.set_directory(net.directory().clone()).unwrap(),
+            "the same file again changes nothing"
+        );
+    }
+    alice
+        .send("Bob", "after two rotations", None)
+        .await
+        .unwrap();
+    bob.sync().await.unwrap();
+    assert_eq!(texts(&bob, "Alice", false), ["after two rotations"]);
+}

@@ -20,21 +20,23 @@ pub struct ChatArgs {
     client: ClientArgs,
 }
 
-/// Starts the device's task; returns where to send its jobs and where its events come out.
+/// Starts the device's task (following `network`, the network file, if given); returns where
+/// to send its jobs and where its events come out.
 pub fn start_device(
     device: sotto_client::Device,
+    network: Option<std::path::PathBuf>,
 ) -> (
     mpsc::Sender<device::Job>,
     broadcast::Receiver<sotto_api::Event>,
 ) {
     let (jobs, jobs_out) = mpsc::channel(16);
     let (events, receiver) = broadcast::channel(1024);
-    tokio::spawn(device::run(device, jobs_out, events));
+    tokio::spawn(device::run(device, network, jobs_out, events));
     (jobs, receiver)
 }
 
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let (jobs, mut events) = start_device(args.client.device()?);
+    let (jobs, mut events) = start_device(args.client.device()?, Some(args.client.network_file()?));
     let mut app = app::App::new(jobs).await;
     // Keys are read on a thread of their own: reading the terminal blocks.
     let (keys_in, mut keys) = mpsc::unbounded_channel();

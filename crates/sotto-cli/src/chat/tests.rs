@@ -23,7 +23,7 @@ impl Person {
         let home = root.join(name);
         init(&home, name).unwrap();
         let device = Device::open(&home, net.directory.clone()).unwrap();
-        let (jobs, events) = start_device(device);
+        let (jobs, events) = start_device(device, None);
         Self {
             app: App::new(jobs).await,
             events,

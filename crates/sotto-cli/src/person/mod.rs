@@ -44,7 +44,7 @@ impl ClientArgs {
         Output::new(self.json)
     }
 
-    fn network_file(&self) -> anyhow::Result<PathBuf> {
+    pub fn network_file(&self) -> anyhow::Result<PathBuf> {
         let remembered = self.home.join(NETWORK_PATH_FILE);
         if let Some(network) = &self.network {
             let absolute = std::path::absolute(network)

@@ -1,6 +1,7 @@
 //! The device behind the API: one task owns it, runs the commands API clients send one at a
 //! time, and between them listens for pushes and turns what arrives into events.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -20,13 +21,21 @@ pub struct Job {
 const RETRY: Duration = Duration::from_secs(2);
 /// How often to look whether the connections into the network still stand.
 const CONNECTION_CHECK: Duration = Duration::from_secs(1);
+/// How often to read the network file again: relays rotate their onion keys every epoch
+/// (a day by default) and the file follows, well ahead of the old keys' end.
+const NETWORK_CHECK: Duration = Duration::from_secs(60);
 
+/// Runs the device until the job channel closes. With `network`, the network file is read
+/// again every minute, so a device that runs for days follows the relays' key rotations.
 pub async fn run(
     mut device: Device,
+    network: Option<PathBuf>,
     mut jobs: mpsc::Receiver<Job>,
     events: broadcast::Sender<Event>,
 ) {
     let mut listener: Option<Listener> = None;
+    let mut reread = tokio::time::interval(NETWORK_CHECK);
+    reread.tick().await;
     let mut state: Option<ConnectionState> = None;
     let mut announce = |state_now: ConnectionState, detail: Option<String>| {
         if state != Some(state_now) {
@@ -70,6 +79,13 @@ pub async fn run(
                     }
                 }
             }
+            _ = reread.tick(), if network.is_some() => {
+                if let Some(file) = &network {
+                    if follow_network_file(&mut device, file) {
+                        listener = None;
+                    }
+                }
+            }
             () = tokio::time::sleep(RETRY), if listener.is_none() => {}
             () = tokio::time::sleep(CONNECTION_CHECK), if listener.is_some() => {
                 if !device.connected() {
@@ -78,6 +94,20 @@ pub async fn run(
                     listener = None;
                 }
             }
+        }
+    }
+}
+
+/// Takes the network file's current content; whether the device now uses a new one. A file
+/// that does not read or parse is reported and the device keeps the one it has.
+fn follow_network_file(device: &mut Device, file: &std::path::Path) -> bool {
+    let changed = crate::network::load(file)
+        .and_then(|directory| device.set_directory(directory).map_err(anyhow::Error::from));
+    match changed {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::warn!("keeping the network file read before: {error:#}");
+            false
         }
     }
 }

@@ -58,6 +58,7 @@ fn token(home: &Path) -> anyhow::Result<String> {
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let device = args.client.device()?;
+    let network = args.client.network_file()?;
     let token = token(args.client.home())?;
     if !args.api.ip().is_loopback() {
         tracing::warn!(address = %args.api, "the API listens beyond this machine");
@@ -67,7 +68,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("listening on {}", args.api))?;
     let (jobs, jobs_out) = mpsc::channel(64);
     let (events, _) = broadcast::channel(1024);
-    tokio::spawn(device::run(device, jobs_out, events.clone()));
+    tokio::spawn(device::run(device, Some(network), jobs_out, events.clone()));
     println!(
         "api ready ws://{} (token in {})",
         listener.local_addr()?,

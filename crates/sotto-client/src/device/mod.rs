@@ -41,6 +41,24 @@ pub struct Contact {
     pub unread: u64,
 }
 
+/// The gateway a device keeps for weeks (a guard): the one it had, if still in the network,
+/// else a new one, remembered.
+fn keep_gateway(
+    store: &Store,
+    had: Option<Fingerprint>,
+    directory: &Directory,
+) -> Result<Fingerprint, ConversationError> {
+    if let Some(gateway) = had.filter(|g| directory.relay(g).is_some()) {
+        return Ok(gateway);
+    }
+    let gateway = *directory
+        .choose_gateway(&mut rand::rngs::OsRng)
+        .map_err(|e| ConversationError::Directory(e.to_string()))?
+        .fingerprint();
+    store.set_gateway(&gateway)?;
+    Ok(gateway)
+}
+
 pub fn database_path(home: &Path) -> PathBuf {
     home.join(DATABASE_FILE)
 }
@@ -74,23 +92,27 @@ impl Device {
         }
         let store = Store::open(&path)?;
         let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
-        let gateway = match profile.gateway {
-            Some(gateway) if directory.relay(&gateway).is_some() => gateway,
-            _ => {
-                let gateway = *directory
-                    .choose_gateway(&mut rand::rngs::OsRng)
-                    .map_err(|e| ConversationError::Directory(e.to_string()))?
-                    .fingerprint();
-                store.set_gateway(&gateway)?;
-                gateway
-            }
-        };
+        let gateway = keep_gateway(&store, profile.gateway, &directory)?;
         Ok(Self {
             store,
             directory,
             gateway,
             hosts: HashMap::new(),
         })
+    }
+
+    /// Takes a newer network file: onion keys rotate every epoch, and a device that runs for
+    /// days must follow them. Connections made under the old file are dropped and made again
+    /// when next used; the gateway stays unless it left the network. Returns whether anything
+    /// changed.
+    pub fn set_directory(&mut self, directory: Directory) -> Result<bool, ConversationError> {
+        if directory == self.directory {
+            return Ok(false);
+        }
+        self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
+        self.directory = directory;
+        self.hosts.clear();
+        Ok(true)
     }
 
     pub fn store(&self) -> &Store {
