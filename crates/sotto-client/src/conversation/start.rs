@@ -1,8 +1,9 @@
 //! Starting a conversation: the answering side creates the MLS group with the link maker's key
 //! package ([`start`]); the link maker joins from the answer ([`join`]). Neither opens a
-//! transaction: the caller stores the conversation in the same one.
+//! transaction: the caller stores the conversation in the same one. [`forget`] undoes either.
 
 use openmls::prelude::*;
+use openmls_basic_credential::SignatureKeyPair;
 use sotto_proto::conversation::{Answer, Content};
 
 use super::mls::{self, failed};
@@ -58,4 +59,29 @@ pub fn join(store: &Store, answer: &[u8]) -> Result<(Vec<u8>, Content), Conversa
     };
     let introduction = Content::decode(&plain.into_bytes()).map_err(|e| rejected(e.to_string()))?;
     Ok((group.group_id().as_slice().to_vec(), introduction))
+}
+
+/// Forgets a conversation this device started or joined: its MLS state, its signature key
+/// (made for this conversation alone) and its record, in one transaction.
+pub fn forget(store: &Store, group_id: &[u8]) -> Result<(), ConversationError> {
+    store.transaction(|store| {
+        let provider = store.provider();
+        let mut group = mls::load_group(&provider, group_id)?;
+        let own_key = group
+            .own_leaf_node()
+            .map(|leaf| leaf.signature_key().as_slice().to_vec());
+        group
+            .delete(provider.storage())
+            .map_err(failed("forgetting the conversation"))?;
+        if let Some(key) = own_key {
+            SignatureKeyPair::delete(
+                provider.storage(),
+                &key,
+                mls::CIPHERSUITE.signature_algorithm(),
+            )
+            .map_err(failed("forgetting the conversation's signature key"))?;
+        }
+        store.remove_conversation(group_id)?;
+        Ok(())
+    })
 }

@@ -276,3 +276,28 @@ fn after_a_self_update_the_stored_state_no_longer_decrypts_earlier_ciphertext() 
     assert!(!opens(&after), "the state after the update must not");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn forgetting_a_conversation_leaves_no_state_and_no_key_behind() {
+    let (alice, _bob) = in_memory_pair();
+    let group_id = alice.conversation().group_id;
+    let key = {
+        let provider = alice.store.provider();
+        let group = mls::load_group(&provider, &group_id).unwrap();
+        group
+            .own_leaf_node()
+            .unwrap()
+            .signature_key()
+            .as_slice()
+            .to_vec()
+    };
+    let signer = |store: &Store| mls::signer(&store.provider(), &key).is_ok();
+    assert!(signer(&alice.store));
+    super::start::forget(&alice.store, &group_id).unwrap();
+    assert!(
+        !signer(&alice.store),
+        "the conversation's signature key is gone"
+    );
+    assert!(mls::load_group(&alice.store.provider(), &group_id).is_err());
+    assert!(alice.store.conversations().unwrap().is_empty());
+}

@@ -2,13 +2,13 @@
 //! `sync` (through `accept_answers`) turns an answer into a conversation.
 
 use ed25519_dalek::SigningKey;
-use openmls::prelude::*;
+
 use sotto_proto::conversation::{Content, Invitation, MailboxGrant};
 use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
 
 use super::Device;
-use crate::conversation::mls::{self, failed};
-use crate::conversation::start::{join, start};
+use crate::conversation::mls;
+use crate::conversation::start::{forget, join, start};
 use crate::conversation::{encoding, ConversationError, Event};
 use crate::store::Store;
 use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
@@ -156,7 +156,7 @@ impl Device {
             Err(error) => Err(error),
         };
         if let Err(error) = written {
-            forget_conversation(&self.store, &group_id)?;
+            forget(&self.store, &group_id)?;
             let _ = conversation_client.delete(&mailbox.read).await;
             return Err(error);
         }
@@ -234,17 +234,4 @@ fn accept(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
     let alias = store.free_alias(&name)?;
     store.add_conversation(&group_id, &alias, &name, &mailbox.host, &write, &read)?;
     Ok(alias)
-}
-
-/// Undoes a conversation whose answer could not be delivered.
-fn forget_conversation(store: &Store, group_id: &[u8]) -> Result<(), ConversationError> {
-    store.transaction(|store| {
-        let provider = store.provider();
-        let mut group = mls::load_group(&provider, group_id)?;
-        group
-            .delete(provider.storage())
-            .map_err(failed("forgetting the conversation"))?;
-        store.remove_conversation(group_id)?;
-        Ok(())
-    })
 }
