@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
 use sotto_relay::config::{DataDir, StoreKind};
-use sotto_relay::service::{Relay, RunOptions};
+use sotto_relay::service::{Relay, RunOptions, ServiceError};
 
 /// File the network is described in, inside the localnet directory.
 pub const NETWORK_FILE: &str = "network.toml";
@@ -73,13 +73,7 @@ impl Localnet {
         crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());
         for data in &dirs {
-            let metrics: SocketAddr = "127.0.0.1:0".parse()?;
-            let options = RunOptions {
-                metrics: Some(metrics),
-                network: Some(directory.clone()),
-                allow_direct: false,
-            };
-            let relay = Relay::start(data, options)
+            let relay = start_relay(data, &directory)
                 .await
                 .with_context(|| format!("starting the relay in {}", data.path.display()))?;
             relays.push(relay);
@@ -94,6 +88,29 @@ impl Localnet {
     pub async fn stop(self) {
         for relay in self.relays {
             relay.shutdown().await;
+        }
+    }
+}
+
+/// Starts one relay of the localnet. Its port may still be held for a moment by the same relay
+/// stopped in this process just before (`sotto demo` and tests stop and start a localnet): its
+/// socket goes only with its last connection, so a busy port is tried again for a few seconds.
+async fn start_relay(data: &DataDir, directory: &Directory) -> Result<Relay, ServiceError> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let options = RunOptions {
+            metrics: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            network: Some(directory.clone()),
+            allow_direct: false,
+        };
+        match Relay::start(data, options).await {
+            Err(ServiceError::Bind { source, .. })
+                if source.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            started => return started,
         }
     }
 }

@@ -31,14 +31,15 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
 /// How long a request is retried: below the host's replay window, so a retry that arrives after
 /// the host committed the first copy still gets the first answer.
-/// Why a connection could not be made: a failed certificate pin or protocol mismatch is final
-/// (trying again cannot help); anything else, such as a handshake that timed out on a busy
-/// relay, may pass on the next try.
+/// Why a connection could not be made: a failed certificate pin or protocol mismatch
+/// (trying again cannot help), no answer in time (the relay is down, or too busy), or
+/// something else.
 pub(crate) fn handshake_failed(error: quinn::ConnectionError) -> TransportError {
     match error {
         quinn::ConnectionError::TransportError(_) | quinn::ConnectionError::VersionMismatch => {
             TransportError::Handshake(error.to_string())
         }
+        quinn::ConnectionError::TimedOut => TransportError::Unreachable(error.to_string()),
         other => TransportError::Connect(other.to_string()),
     }
 }

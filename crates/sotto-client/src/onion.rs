@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -85,6 +85,8 @@ pub struct OnionTransport {
     pushes_in: mpsc::UnboundedSender<Vec<u8>>,
     pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
     epoch: Arc<AtomicU64>,
+    /// A lost connection to the gateway is being made again.
+    reconnecting: AtomicBool,
     retry_for: Duration,
     /// When to send a request again, learnt from the answers.
     rto: SyncMutex<Rto>,
@@ -186,6 +188,7 @@ impl OnionTransport {
             pushes_in,
             pushes_out: Mutex::new(pushes_out),
             epoch: Arc::new(AtomicU64::new(0)),
+            reconnecting: AtomicBool::new(false),
             retry_for: crate::DEFAULT_RETRY_FOR,
             rto: SyncMutex::new(Rto::default()),
             suspects: SyncMutex::new(HashMap::new()),
@@ -196,7 +199,7 @@ impl OnionTransport {
         // A gateway that is busy (or a machine that is) can miss the handshake's timeout
         // once; a wrong address or fingerprint fails at once either way.
         match transport.connection().await {
-            Err(TransportError::Connect(_)) => transport.connection().await?,
+            Err(TransportError::Unreachable(_)) => transport.connection().await?,
             made => made?,
         };
         tokio::spawn(make_spares(
@@ -221,9 +224,13 @@ impl OnionTransport {
         Ok(transport)
     }
 
-    /// Whether the connection to the gateway stands (or is being made). A lost connection is
-    /// made again by the next request.
+    /// Whether the connection to the gateway stands. A lost connection is made again by the
+    /// next request; until that succeeds, this says no.
     pub fn connected(&self) -> bool {
+        if self.reconnecting.load(Ordering::SeqCst) {
+            return false;
+        }
+        // Held only for a moment when nothing is being reconnected.
         self.connection.try_lock().map_or(true, |slot| {
             slot.as_ref()
                 .is_some_and(|connection| connection.close_reason().is_none())
@@ -246,6 +253,16 @@ impl OnionTransport {
         if let Some(connection) = slot.as_ref().filter(|c| c.close_reason().is_none()) {
             return Ok(connection.clone());
         }
+        self.reconnecting.store(true, Ordering::SeqCst);
+        let made = self.connect_gateway().await;
+        self.reconnecting.store(false, Ordering::SeqCst);
+        let connection = made?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// A new connection to the gateway, with this client's address registered on it.
+    async fn connect_gateway(&self) -> Result<quinn::Connection, TransportError> {
         let relay = self.directory.relay(&self.gateway).ok_or_else(|| {
             TransportError::Connect("the gateway is not in the network file".into())
         })?;
@@ -265,7 +282,6 @@ impl OnionTransport {
             self.epoch.clone(),
             self.trace.clone(),
         ));
-        *slot = Some(connection.clone());
         Ok(connection)
     }
 
@@ -459,11 +475,12 @@ impl Transport for OnionTransport {
         let push_blocks = push_blocks_for(&frame);
         let (answers, mut answered) = mpsc::channel::<Answer>(1);
         let mut attempts = Vec::new();
+        let mut unanswered_handshake = false;
         let outcome = loop {
             let error = match self.attempt(&frame, push_blocks, &answers).await {
                 Ok((id, paths)) => {
+                    let wait = self.rto().timeout(attempts.len() as u32);
                     attempts.push(id);
-                    let wait = self.rto().timeout();
                     match tokio::time::timeout(wait, answered.recv()).await {
                         Ok(Some((answer, sent))) => {
                             self.rto().answered(sent.elapsed());
@@ -471,13 +488,23 @@ impl Transport for OnionTransport {
                         }
                         Ok(None) => TransportError::Closed,
                         Err(_) => {
-                            self.rto().timed_out();
                             self.suspect(&paths);
                             TransportError::Timeout(wait)
                         }
                     }
                 }
+                // A gateway that refuses a new connection, or does not answer two handshakes
+                // in a row: say so now, so the user (or the device's loop) learns it is
+                // offline, rather than retrying for the whole minute. One silent handshake
+                // may be a gateway too busy to answer in time.
                 Err(error @ TransportError::Handshake(_)) => break Err(error),
+                Err(error @ TransportError::Unreachable(_)) if unanswered_handshake => {
+                    break Err(error)
+                }
+                Err(error @ TransportError::Unreachable(_)) => {
+                    unanswered_handshake = true;
+                    error
+                }
                 Err(error) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     error

@@ -11,6 +11,8 @@ pub enum TransportError {
     Connect(String),
     #[error("the relay failed the secure handshake ({0}); check that its address, fingerprint included, is right")]
     Handshake(String),
+    #[error("the relay did not answer ({0}); is it running and reachable at that address?")]
+    Unreachable(String),
     #[error("the connection to the relay failed: {0}")]
     Connection(String),
     #[error("the relay sent a malformed answer: {0}")]
