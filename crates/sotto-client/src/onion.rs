@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rand::RngCore;
 use sotto_onion::directory::{Directory, Path};
 use sotto_onion::packet::{
-    new_reply_block, OnionPacket, ReplyBlock, ReplyId, ReplyKey, PAYLOAD_LEN,
+    new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader, PAYLOAD_LEN,
 };
 use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
 use sotto_proto::{Command, Fingerprint, SignedRequest};
@@ -34,6 +34,8 @@ const MAX_PUSH_KEYS: usize = 256;
 const PUSH_BLOCKS: usize = 4;
 /// Reply blocks kept ready: enough for a request with all its push blocks, and the next.
 const SPARE_BLOCKS: usize = 2 * (1 + PUSH_BLOCKS);
+/// Request headers kept ready: the next request's, and a resend's.
+const SPARE_HEADERS: usize = 2;
 const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 /// An answer, and when the attempt it answers was sent.
@@ -74,11 +76,7 @@ impl Replies {
 }
 
 pub struct OnionTransport {
-    directory: Directory,
-    gateway: Fingerprint,
-    host: Fingerprint,
-    /// Where replies find this client at its gateway; random, and new for every transport.
-    address: [u8; 32],
+    ends: Ends,
     endpoint: quinn::Endpoint,
     connection: Mutex<Option<quinn::Connection>>,
     replies: Arc<SyncMutex<Replies>>,
@@ -92,54 +90,120 @@ pub struct OnionTransport {
     rto: SyncMutex<Rto>,
     /// Mixes on paths that recently got no answer, and since when.
     suspects: SyncMutex<HashMap<Fingerprint, Instant>>,
-    /// Reply blocks made ahead of time, while the client waits for answers.
-    spares: Arc<SyncMutex<Vec<Spare>>>,
+    /// Headers and reply blocks made ahead of time, while the client waits for answers.
+    spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
     trace: Arc<SyncMutex<Trace>>,
 }
 
-struct Spare {
+/// Something made for a path of one epoch.
+struct Spare<T> {
     epoch: u64,
     path: Path,
-    block: ReplyBlock,
-    key: ReplyKey,
+    made: T,
 }
 
-/// Keeps [`SPARE_BLOCKS`] reply blocks ready for the current epoch, working only when asked.
-async fn make_spares(
+/// The key agreements of requests and reply blocks, made while the client waits: they are
+/// most of a request's work on the client and do not depend on what it carries.
+#[derive(Default)]
+struct Spares {
+    headers: Vec<Spare<RequestHeader>>,
+    blocks: Vec<Spare<(ReplyBlock, ReplyKey)>>,
+}
+
+enum Made {
+    Header(Spare<RequestHeader>),
+    Block(Spare<(ReplyBlock, ReplyKey)>),
+}
+
+/// Takes the newest spare of `epoch` unless its path passes a suspect (then it is dropped).
+fn take_spare<T>(
+    spares: &mut Vec<Spare<T>>,
+    epoch: u64,
+    suspects: &HashMap<Fingerprint, Instant>,
+) -> Option<(Path, T)> {
+    spares.retain(|spare| spare.epoch == epoch);
+    let spare = spares.pop()?;
+    let suspect = spare
+        .path
+        .mixes()
+        .iter()
+        .any(|hop| suspects.contains_key(hop.fingerprint()));
+    (!suspect).then_some((spare.path, spare.made))
+}
+
+/// Where a transport's paths run and whom its replies find.
+#[derive(Clone)]
+struct Ends {
     directory: Directory,
-    host: Fingerprint,
     gateway: Fingerprint,
+    host: Fingerprint,
+    /// Where replies find this client at its gateway; random, and new for every transport.
     address: [u8; 32],
-    spares: std::sync::Weak<SyncMutex<Vec<Spare>>>,
-    refill: Arc<Notify>,
-) {
+}
+
+impl Ends {
+    fn header(&self, epoch: u64) -> Option<Spare<RequestHeader>> {
+        let path = self
+            .directory
+            .choose_path_at(
+                epoch,
+                &self.gateway,
+                &self.host,
+                MIXES,
+                &mut rand::thread_rng(),
+            )
+            .ok()?;
+        let made = RequestHeader::new(&path.route(), *self.host.as_bytes()).ok()?;
+        Some(Spare { epoch, path, made })
+    }
+
+    fn block(&self, epoch: u64) -> Option<Spare<(ReplyBlock, ReplyKey)>> {
+        let path = self
+            .directory
+            .choose_path_at(
+                epoch,
+                &self.host,
+                &self.gateway,
+                MIXES,
+                &mut rand::thread_rng(),
+            )
+            .ok()?;
+        let made = new_reply_block(&path.route(), self.address).ok()?;
+        Some(Spare { epoch, path, made })
+    }
+}
+
+/// Keeps [`SPARE_HEADERS`] request headers and [`SPARE_BLOCKS`] reply blocks ready for the
+/// current epoch, working only when asked.
+async fn make_spares(ends: Ends, spares: std::sync::Weak<SyncMutex<Spares>>, refill: Arc<Notify>) {
     loop {
         refill.notified().await;
         loop {
             let Some(spares) = spares.upgrade() else {
                 return;
             };
-            let epoch = directory.current_epoch(unix_now());
-            if spares.lock().unwrap_or_else(|e| e.into_inner()).len() >= SPARE_BLOCKS {
+            let epoch = ends.directory.current_epoch(unix_now());
+            let (headers, blocks) = {
+                let spares = spares.lock().unwrap_or_else(|e| e.into_inner());
+                (spares.headers.len(), spares.blocks.len())
+            };
+            if headers >= SPARE_HEADERS && blocks >= SPARE_BLOCKS {
                 break;
             }
-            let (directory, host, gateway) = (directory.clone(), host, gateway);
+            let ends = ends.clone();
             let made = tokio::task::spawn_blocking(move || {
-                let path = directory
-                    .choose_path_at(epoch, &host, &gateway, MIXES, &mut rand::thread_rng())
-                    .ok()?;
-                let (block, key) = new_reply_block(&path.route(), address).ok()?;
-                Some(Spare {
-                    epoch,
-                    path,
-                    block,
-                    key,
-                })
+                if headers < SPARE_HEADERS {
+                    ends.header(epoch).map(Made::Header)
+                } else {
+                    ends.block(epoch).map(Made::Block)
+                }
             })
             .await;
+            let mut spares = spares.lock().unwrap_or_else(|e| e.into_inner());
             match made {
-                Ok(Some(spare)) => spares.lock().unwrap_or_else(|e| e.into_inner()).push(spare),
+                Ok(Some(Made::Header(spare))) => spares.headers.push(spare),
+                Ok(Some(Made::Block(spare))) => spares.blocks.push(spare),
                 _ => break,
             }
         }
@@ -178,10 +242,12 @@ impl OnionTransport {
             quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
         let (pushes_in, pushes_out) = mpsc::unbounded_channel();
         let transport = Self {
-            directory,
-            gateway,
-            host,
-            address,
+            ends: Ends {
+                directory,
+                gateway,
+                host,
+                address,
+            },
             endpoint,
             connection: Mutex::new(None),
             replies: Arc::default(),
@@ -203,10 +269,7 @@ impl OnionTransport {
             made => made?,
         };
         tokio::spawn(make_spares(
-            transport.directory.clone(),
-            transport.host,
-            transport.gateway,
-            transport.address,
+            transport.ends.clone(),
             Arc::downgrade(&transport.spares),
             transport.refill.clone(),
         ));
@@ -263,18 +326,22 @@ impl OnionTransport {
 
     /// A new connection to the gateway, with this client's address registered on it.
     async fn connect_gateway(&self) -> Result<quinn::Connection, TransportError> {
-        let relay = self.directory.relay(&self.gateway).ok_or_else(|| {
-            TransportError::Connect("the gateway is not in the network file".into())
-        })?;
+        let relay = self
+            .ends
+            .directory
+            .relay(&self.ends.gateway)
+            .ok_or_else(|| {
+                TransportError::Connect("the gateway is not in the network file".into())
+            })?;
         let remote = resolve(&relay.address).await?;
-        let config = pinned_client_config(self.gateway)?;
+        let config = pinned_client_config(self.ends.gateway)?;
         let connection = self
             .endpoint
             .connect_with(config, remote, "sotto-relay")
             .map_err(|e| TransportError::Connect(e.to_string()))?
             .await
             .map_err(handshake_failed)?;
-        send_stream(&connection, &self.address).await?;
+        send_stream(&connection, &self.ends.address).await?;
         tokio::spawn(receive(
             connection.clone(),
             self.replies.clone(),
@@ -299,7 +366,8 @@ impl OnionTransport {
         };
         let mut rng = rand::thread_rng();
         let mut draw = || {
-            self.directory
+            self.ends
+                .directory
                 .choose_path_at(epoch, from, to, MIXES, &mut rng)
                 .map_err(onion_error)
         };
@@ -324,28 +392,38 @@ impl OnionTransport {
         }
     }
 
-    /// A reply block for this epoch: one made ahead of time if a fitting one is ready (making
-    /// one is most of a request's client-side work), else a new one.
-    fn reply_block(&self, epoch: u64) -> Result<(Path, ReplyBlock, ReplyKey), TransportError> {
-        let spare = {
-            let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
-            spares.retain(|spare| spare.epoch == epoch);
-            spares.pop()
-        };
+    /// Takes a spare made ahead of time, if a fitting one is ready, and asks for another.
+    fn spare<T>(
+        &self,
+        epoch: u64,
+        kind: fn(&mut Spares) -> &mut Vec<Spare<T>>,
+    ) -> Option<(Path, T)> {
+        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
+        let taken = take_spare(kind(&mut spares), epoch, &suspects);
         self.refill.notify_one();
-        if let Some(spare) = spare {
-            let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-            if !spare
-                .path
-                .mixes()
-                .iter()
-                .any(|hop| suspects.contains_key(hop.fingerprint()))
-            {
-                return Ok((spare.path, spare.block, spare.key));
-            }
+        taken
+    }
+
+    /// A request header to the host for this epoch, made ahead of time if one is ready.
+    fn request_header(&self, epoch: u64) -> Result<(Path, RequestHeader), TransportError> {
+        if let Some(spare) = self.spare(epoch, |spares| &mut spares.headers) {
+            return Ok(spare);
         }
-        let path = self.path(epoch, &self.host, &self.gateway)?;
-        let (block, key) = new_reply_block(&path.route(), self.address).map_err(onion_error)?;
+        let path = self.path(epoch, &self.ends.gateway, &self.ends.host)?;
+        let header =
+            RequestHeader::new(&path.route(), *self.ends.host.as_bytes()).map_err(onion_error)?;
+        Ok((path, header))
+    }
+
+    /// A reply block for this epoch, made ahead of time if one is ready.
+    fn reply_block(&self, epoch: u64) -> Result<(Path, ReplyBlock, ReplyKey), TransportError> {
+        if let Some((path, (block, key))) = self.spare(epoch, |spares| &mut spares.blocks) {
+            return Ok((path, block, key));
+        }
+        let path = self.path(epoch, &self.ends.host, &self.ends.gateway)?;
+        let (block, key) =
+            new_reply_block(&path.route(), self.ends.address).map_err(onion_error)?;
         Ok((path, block, key))
     }
 
@@ -368,8 +446,8 @@ impl OnionTransport {
         push_blocks: usize,
         answers: &mpsc::Sender<Answer>,
     ) -> Result<(ReplyId, [Path; 2]), TransportError> {
-        let epoch = self.directory.current_epoch(unix_now());
-        let path = self.path(epoch, &self.gateway, &self.host)?;
+        let epoch = self.ends.directory.current_epoch(unix_now());
+        let (path, header) = self.request_header(epoch)?;
         let mut blocks = Vec::with_capacity(1 + push_blocks);
         let (back, block, key) = self.reply_block(epoch)?;
         blocks.push(block);
@@ -385,8 +463,7 @@ impl OnionTransport {
         }
         .encode()
         .map_err(onion_error)?;
-        let packet = OnionPacket::build(&path.route(), *self.host.as_bytes(), &payload)
-            .map_err(onion_error)?;
+        let packet = header.seal(&payload).map_err(onion_error)?;
         let id = key.id();
         {
             let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());

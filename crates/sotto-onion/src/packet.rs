@@ -6,6 +6,11 @@
 //! the plaintext meant for it. Forward packets carry no mixing delay: sotto aims at interactive
 //! latency, and timing protection comes from elsewhere (see the design's threat model).
 //!
+//! A request's header is made ahead of time ([`RequestHeader`]): its key agreements, one per
+//! hop, are most of building a packet and do not depend on what the packet carries. It is the
+//! same version-260 header a reply block has, carrying every hop's payload key, so it is the
+//! very packet `sphinx-packet`'s builder makes and a hop cannot tell requests from replies.
+//!
 //! Replies use recoverable single-seed SURBs (`sphinx-packet` version 260): the host that uses
 //! a reply block adds one layer, the hops peel theirs, and only the client that made the block,
 //! holding its [`ReplyKey`], can read the reply. The route of a reply block ends at the client's
@@ -18,10 +23,9 @@ use sphinx_packet::header::HEADER_SIZE;
 use sphinx_packet::payload::{Payload, PAYLOAD_OVERHEAD_SIZE};
 use sphinx_packet::route::{Destination, DestinationAddressBytes, Node, NodeAddressBytes};
 use sphinx_packet::version::SINGLE_SEED_SURB_VERSION;
-use sphinx_packet::{
-    ProcessedPacketData, SURBMaterial, SphinxPacket, SphinxPacketBuilder, SurbReplyRecovery, SURB,
-};
+use sphinx_packet::{ProcessedPacketData, SURBMaterial, SphinxPacket, SurbReplyRecovery, SURB};
 use thiserror::Error;
+use zeroize::Zeroizing;
 
 /// Bytes of payload in every packet.
 pub const PAYLOAD_LEN: usize = 16 * 1024;
@@ -87,9 +91,9 @@ pub struct OnionPacket(SphinxPacket);
 pub enum Peeled {
     /// Send `packet` on to `next`.
     Forward { next: NodeId, packet: OnionPacket },
-    /// This relay is the last hop. `reply` is zero for a forward request, whose payload opens
-    /// with [`open_request`]; otherwise it is a reply block's id and the payload stays sealed
-    /// for the client at `destination`.
+    /// This relay is the last hop. A request's `destination` is the host itself, and its
+    /// payload opens with [`open_request`] (its `reply` id means nothing); otherwise `reply` is
+    /// a reply block's id and the payload stays sealed for the client at `destination`.
     Final {
         destination: DestinationId,
         reply: ReplyId,
@@ -104,6 +108,59 @@ pub struct Processed {
     pub peeled: Peeled,
 }
 
+/// The header of a request not yet written: sealing a plaintext onto it makes the packet.
+pub struct RequestHeader(SURB);
+
+impl RequestHeader {
+    /// A header along `route` for `destination`, the route's last hop.
+    pub fn new(route: &[RouteHop], destination: DestinationId) -> Result<Self, PacketError> {
+        Self::with_secret(route, destination, PrivateKey::random(), random_id())
+    }
+
+    fn with_secret(
+        route: &[RouteHop],
+        destination: DestinationId,
+        secret: PrivateKey,
+        id: ReplyId,
+    ) -> Result<Self, PacketError> {
+        let (nodes, delays) = sphinx_route(route)?;
+        let destination = Destination::new(DestinationAddressBytes::from_bytes(destination), id);
+        let material = SURBMaterial::new(nodes, delays, destination, SINGLE_SEED_SURB_VERSION);
+        let (block, recovery) = SURB::new_recoverable(secret, material)
+            .map_err(|e| PacketError::Malformed(e.to_string()))?;
+        // A reply block hands out the last hop's payload key only; its maker's recovery
+        // material holds every hop's. A block with all of them layers the payload for every
+        // hop, as a forward packet is.
+        let recovery = Zeroizing::new(recovery.to_bytes());
+        let mut bytes = Zeroizing::new(block.to_bytes());
+        bytes.truncate(HEADER_SIZE + NODE_ADDRESS_LENGTH);
+        bytes.extend_from_slice(&recovery[IDENTIFIER_LENGTH..]);
+        SURB::from_bytes(&bytes)
+            .map(Self)
+            .map_err(|e| PacketError::Malformed(e.to_string()))
+    }
+
+    /// The packet carrying `plaintext` on this header.
+    pub fn seal(self, plaintext: &[u8]) -> Result<OnionPacket, PacketError> {
+        if plaintext.len() > PLAINTEXT_LEN {
+            return Err(PacketError::TooLong(plaintext.len()));
+        }
+        self.0
+            .use_surb(plaintext, PAYLOAD_LEN)
+            .map(|(packet, _)| OnionPacket(packet))
+            .map_err(|e| PacketError::Malformed(e.to_string()))
+    }
+}
+
+/// A random non-zero reply id (zero is refused by `sphinx-packet`).
+fn random_id() -> ReplyId {
+    let mut id = [0u8; IDENTIFIER_LENGTH];
+    while id == [0; IDENTIFIER_LENGTH] {
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+    }
+    id
+}
+
 impl OnionPacket {
     /// Builds a request along `route` for `destination`, the route's last hop.
     pub fn build(
@@ -111,19 +168,7 @@ impl OnionPacket {
         destination: DestinationId,
         plaintext: &[u8],
     ) -> Result<Self, PacketError> {
-        if plaintext.len() > PLAINTEXT_LEN {
-            return Err(PacketError::TooLong(plaintext.len()));
-        }
-        let (nodes, delays) = sphinx_route(route)?;
-        let destination = Destination::new(
-            DestinationAddressBytes::from_bytes(destination),
-            [0; IDENTIFIER_LENGTH],
-        );
-        SphinxPacketBuilder::new()
-            .with_payload_size(PAYLOAD_LEN)
-            .build_packet(plaintext, &nodes, &destination, &delays)
-            .map(Self)
-            .map_err(|e| PacketError::Malformed(e.to_string()))
+        RequestHeader::new(route, destination)?.seal(plaintext)
     }
 
     pub fn from_wire(bytes: &[u8]) -> Result<Self, PacketError> {
@@ -194,11 +239,7 @@ pub fn new_reply_block(
     client: DestinationId,
 ) -> Result<(ReplyBlock, ReplyKey), PacketError> {
     let (nodes, delays) = sphinx_route(route)?;
-    let mut id = [0u8; IDENTIFIER_LENGTH];
-    while id == [0; IDENTIFIER_LENGTH] {
-        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
-    }
-    let destination = Destination::new(DestinationAddressBytes::from_bytes(client), id);
+    let destination = Destination::new(DestinationAddressBytes::from_bytes(client), random_id());
     let material = SURBMaterial::new(nodes, delays, destination, SINGLE_SEED_SURB_VERSION);
     let (surb, recovery) = material
         .construct_recoverable_SURB()

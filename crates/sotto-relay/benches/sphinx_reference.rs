@@ -176,5 +176,58 @@ fn relay_hop(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, sphinx_reference, relay_hop);
+/// A client's own Sphinx work on a request's way, to set against the hops': sealing a
+/// request onto a header made ahead of time (route gateway, mix, mix, host), making a header
+/// (the work moved off the way), and opening a reply that came back on a reply block (route
+/// mix, mix, gateway).
+fn client_side(c: &mut Criterion) {
+    use sotto_onion::packet::{new_reply_block, RequestHeader, RouteHop};
+
+    let keys: Vec<PrivateKey> = (0..4).map(|_| PrivateKey::random()).collect();
+    let route: Vec<RouteHop> = keys
+        .iter()
+        .zip(1u8..)
+        .map(|(key, n)| RouteHop {
+            node: [n; NODE_ADDRESS_LENGTH],
+            onion_key: PublicKey::from(key).to_bytes(),
+        })
+        .collect();
+    let message = vec![0x5a; sotto_onion::packet::PLAINTEXT_LEN];
+    let mut group = c.benchmark_group("client");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("request_header_4_hops", |b| {
+        b.iter(|| RequestHeader::new(black_box(&route), [0xd5; 32]).expect("a header"))
+    });
+    group.bench_function("seal_request_on_ready_header", |b| {
+        b.iter_batched(
+            || RequestHeader::new(&route, [0xd5; 32]).expect("a header"),
+            |header| header.seal(black_box(&message)).expect("a packet"),
+            BatchSize::SmallInput,
+        )
+    });
+    let back = &route[..3];
+    let reply = |block: sotto_onion::packet::ReplyBlock| {
+        let (mut packet, _) = block.send(&message).expect("a reply");
+        for key in &keys[..3] {
+            match packet.process(&key.to_bytes()).expect("a hop").peeled {
+                sotto_onion::packet::Peeled::Forward { packet: next, .. } => packet = next,
+                sotto_onion::packet::Peeled::Final { payload, .. } => return payload,
+            }
+        }
+        panic!("the reply never reached the gateway")
+    };
+    group.bench_function("open_reply", |b| {
+        b.iter_batched(
+            || {
+                let (block, key) = new_reply_block(back, [0xc1; 32]).expect("a reply block");
+                (reply(block), key)
+            },
+            |(payload, key)| key.open(black_box(&payload)).expect("the reply"),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, sphinx_reference, relay_hop, client_side);
 criterion_main!(benches);

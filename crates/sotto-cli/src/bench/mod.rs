@@ -47,6 +47,11 @@ pub enum BenchCommand {
         /// Index of the relay that hosts the mailbox; the last one by default.
         #[arg(long)]
         host: Option<usize>,
+        /// Milliseconds to wait between requests, untimed: as a person's requests come, so
+        /// the client's work ahead of time (reply blocks, request headers) is done before the
+        /// next. 0 sends them back to back, where that work competes with the next request.
+        #[arg(long, default_value_t = 0, value_name = "MS")]
+        pause: u64,
     },
     /// One device with many conversations, no network: reports the client store's size and
     /// the peak memory while every conversation is used.
@@ -103,7 +108,17 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             requests,
             gateway,
             host,
-        } => onion(&network, requests, gateway, host).await,
+            pause,
+        } => {
+            onion(
+                &network,
+                requests,
+                gateway,
+                host,
+                Duration::from_millis(pause),
+            )
+            .await
+        }
         BenchCommand::Conversations { count, dir } => conversation::many(count, &dir),
         BenchCommand::Load {
             network,
@@ -133,6 +148,7 @@ async fn onion(
     requests: usize,
     gateway: usize,
     host: Option<usize>,
+    pause: Duration,
 ) -> anyhow::Result<()> {
     let (directory, gateway_id, host_id) = gateway_and_host(network, gateway, host)?;
     let renew = Duration::from_secs(3600);
@@ -142,22 +158,24 @@ async fn onion(
         .create(MailboxOptions::new(MailboxKind::Conversation))
         .await?;
     let mut latencies = Vec::with_capacity(requests);
-    let started = Instant::now();
     while latencies.len() < requests {
+        tokio::time::sleep(pause).await;
         let sent = Instant::now();
         let seq = client.write(&mailbox.write, b"latency probe").await?;
         latencies.push(sent.elapsed());
+        tokio::time::sleep(pause).await;
         let sent = Instant::now();
         client.ack(&mailbox.read, seq).await?;
         latencies.push(sent.elapsed());
     }
-    let elapsed = started.elapsed();
+    let elapsed: Duration = latencies.iter().sum();
     client.delete(&mailbox.read).await?;
     latencies.sort();
     let at = |q: f64| quantile(&latencies, q);
     println!(
-        "{} requests through gateway -> mix -> mix -> host and back: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
+        "{} requests through gateway -> mix -> mix -> host and back, {} ms apart: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
         latencies.len(),
+        pause.as_millis(),
         at(0.50).as_secs_f64() * 1e3,
         at(0.99).as_secs_f64() * 1e3,
         at(1.0).as_secs_f64() * 1e3,

@@ -69,9 +69,8 @@ fn a_request_reaches_its_host_and_opens_there_only() {
     let route: Vec<RouteHop> = r.iter().map(|relay| relay.hop).collect();
     for message in [vec![7u8], vec![0x42; 12 * 1024], vec![1; PLAINTEXT_LEN]] {
         let packet = OnionPacket::build(&route, r[2].node, &message).unwrap();
-        let ((destination, reply, payload), tags) = travel(packet, &[&r[0], &r[1], &r[2]]);
+        let ((destination, _, payload), tags) = travel(packet, &[&r[0], &r[1], &r[2]]);
         assert_eq!(destination, r[2].node);
-        assert_eq!(reply, [0; IDENTIFIER_LENGTH]);
         assert_eq!(open_request(&payload).unwrap(), message);
         assert_ne!(tags[0], tags[1]);
     }
@@ -144,4 +143,54 @@ fn wrong_keys_garbage_and_bad_lengths_are_refused() {
         Err(PacketError::Route(0))
     ));
     assert!(ReplyBlock::from_bytes(&[0; 10]).is_err());
+}
+
+#[test]
+fn a_header_made_ahead_gives_the_packet_the_sphinx_builder_would() {
+    let r = relays(4);
+    let route: Vec<RouteHop> = r.iter().map(|relay| relay.hop).collect();
+    let (nodes, delays) = sphinx_route(&route).unwrap();
+    let secret = PrivateKey::random();
+    let id = random_id();
+    let message = vec![0x17; 3000];
+    let ahead = RequestHeader::with_secret(&route, r[3].node, secret.clone(), id)
+        .unwrap()
+        .seal(&message)
+        .unwrap();
+    let destination = Destination::new(DestinationAddressBytes::from_bytes(r[3].node), id);
+    let built = sphinx_packet::SphinxPacketBuilder::new()
+        .with_payload_size(PAYLOAD_LEN)
+        .with_initial_secret(&secret)
+        .build_packet(&message, &nodes, &destination, &delays)
+        .unwrap();
+    let (a, b) = (ahead.to_wire(), built.to_bytes());
+    // Only the destination's padding, random in both, differs.
+    assert_eq!(a[..32], b[..32], "the same key agreement");
+    assert!(
+        a[HEADER_SIZE..] == b[HEADER_SIZE..],
+        "the same layered payload"
+    );
+    let path = [&r[0], &r[1], &r[2], &r[3]];
+    let (a_final, a_tags) = travel(OnionPacket::from_wire(&a).unwrap(), &path);
+    let (b_final, b_tags) = travel(OnionPacket(built), &path);
+    assert_eq!(a_tags, b_tags, "every hop sees the same packet");
+    assert!(a_final == b_final, "and the host the same request");
+    assert_eq!(open_request(&a_final.2).unwrap(), message);
+}
+
+#[test]
+fn a_request_header_is_used_once_and_anything_fits_it() {
+    let r = relays(3);
+    let route: Vec<RouteHop> = r.iter().map(|relay| relay.hop).collect();
+    let header = RequestHeader::new(&route, r[2].node).unwrap();
+    assert!(matches!(
+        RequestHeader::new(&route, r[2].node)
+            .unwrap()
+            .seal(&vec![0; PLAINTEXT_LEN + 1]),
+        Err(PacketError::TooLong(_))
+    ));
+    let ((destination, _, payload), _) =
+        travel(header.seal(b"late").unwrap(), &[&r[0], &r[1], &r[2]]);
+    assert_eq!(destination, r[2].node);
+    assert_eq!(open_request(&payload).unwrap(), b"late");
 }

@@ -201,6 +201,10 @@ impl OnionNode {
                     .saw(|| format!("client {}", connection.remote_address()));
                 let mut address = [0u8; CLIENT_ADDRESS_LEN];
                 address.copy_from_slice(&bytes);
+                // Packets for the relay's own id are requests to its host.
+                if address == self.me {
+                    return self.metrics.onion_drop(Drop::Malformed);
+                }
                 self.clients
                     .lock()
                     .await
@@ -248,21 +252,20 @@ impl OnionNode {
             }
             Peeled::Final {
                 destination,
-                reply,
-                payload,
-            } if reply != [0; 16] => {
-                self.metrics.onion_packet(Role::Gateway, Direction::In);
-                self.deliver(destination, reply, payload).await
-            }
-            Peeled::Final {
-                destination,
                 payload,
                 ..
             } if destination == self.me => {
                 self.metrics.onion_packet(Role::Host, Direction::In);
                 final_hop::execute(self, payload).await
             }
-            Peeled::Final { .. } => self.metrics.onion_drop(Drop::NoRoute),
+            Peeled::Final {
+                destination,
+                reply,
+                payload,
+            } => {
+                self.metrics.onion_packet(Role::Gateway, Direction::In);
+                self.deliver(destination, reply, payload).await
+            }
         }
     }
 
