@@ -3,7 +3,7 @@
 //! back `host -> mix -> mix -> gateway -> client`. The gateway knows the client but not the
 //! host; the host knows the mailbox but not the client.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -15,7 +15,7 @@ use sotto_onion::packet::{
     new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader, PAYLOAD_LEN,
 };
 use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
-use sotto_proto::{Command, Fingerprint, SignedRequest};
+use sotto_proto::{Command, Fingerprint, Id, SignedRequest};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::direct::{handshake_failed, pinned_client_config, resolve};
@@ -94,6 +94,8 @@ pub struct OnionTransport {
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
     trace: Arc<SyncMutex<Trace>>,
+    /// Read ids this client subscribed to through this transport.
+    subscribed: SyncMutex<HashSet<Id>>,
 }
 
 /// Something made for a path of one epoch.
@@ -261,6 +263,7 @@ impl OnionTransport {
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
             trace: Arc::default(),
+            subscribed: SyncMutex::default(),
         };
         // A gateway that is busy (or a machine that is) can miss the handshake's timeout
         // once; a wrong address or fingerprint fails at once either way.
@@ -489,11 +492,26 @@ impl OnionTransport {
     }
 }
 
-/// Reply blocks to leave for pushes: a subscribe or an acknowledgement renews them.
-fn push_blocks_for(frame: &[u8]) -> usize {
-    match SignedRequest::open(frame).map(|signed| signed.request.command) {
-        Ok(Command::Subscribe | Command::Ack { .. }) => PUSH_BLOCKS.min(MAX_REPLY_BLOCKS - 1),
-        _ => 0,
+/// Reply blocks to leave for pushes with `frame`: a subscribe leaves them, and an
+/// acknowledgement renews them for a read id this client subscribed to. A reader that never
+/// subscribed gets no pushes, so blocks would only cost it their making and the host memory.
+fn push_blocks_for(frame: &[u8], subscribed: &mut HashSet<Id>) -> usize {
+    let Ok(signed) = SignedRequest::open(frame) else {
+        return 0;
+    };
+    let target = signed.request.target;
+    let leave = match signed.request.command {
+        Command::Subscribe => {
+            subscribed.insert(target);
+            true
+        }
+        Command::Ack { .. } => subscribed.contains(&target),
+        _ => false,
+    };
+    if leave {
+        PUSH_BLOCKS.min(MAX_REPLY_BLOCKS - 1)
+    } else {
+        0
     }
 }
 
@@ -549,7 +567,10 @@ impl Transport for OnionTransport {
     /// twice). An answer to any attempt will do.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + self.retry_for;
-        let push_blocks = push_blocks_for(&frame);
+        let push_blocks = push_blocks_for(
+            &frame,
+            &mut self.subscribed.lock().unwrap_or_else(|e| e.into_inner()),
+        );
         let (answers, mut answered) = mpsc::channel::<Answer>(1);
         let mut attempts = Vec::new();
         let mut unanswered_handshake = false;
@@ -612,5 +633,44 @@ impl Drop for OnionTransport {
         // Wakes the spare-maker, which then finds the transport gone and ends.
         self.refill.notify_one();
         self.endpoint.close(0u32.into(), b"client closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use rand::rngs::OsRng;
+    use sotto_proto::Request;
+
+    fn frame(command: Command, target: Id) -> Vec<u8> {
+        let request = Request {
+            command,
+            nonce: rand::random(),
+            timestamp: unix_now(),
+            target,
+        };
+        request.seal(&SigningKey::generate(&mut OsRng)).unwrap()
+    }
+
+    #[test]
+    fn acknowledgements_renew_push_blocks_only_where_this_client_subscribed() {
+        let (mine, other) = (Id::random(&mut OsRng), Id::random(&mut OsRng));
+        let mut subscribed = HashSet::new();
+        let blocks = |command, target, subscribed: &mut HashSet<Id>| {
+            push_blocks_for(&frame(command, target), subscribed)
+        };
+        assert_eq!(blocks(Command::Ack { seq: 1 }, mine, &mut subscribed), 0);
+        assert_eq!(
+            blocks(Command::Subscribe, mine, &mut subscribed),
+            PUSH_BLOCKS
+        );
+        assert_eq!(
+            blocks(Command::Ack { seq: 2 }, mine, &mut subscribed),
+            PUSH_BLOCKS
+        );
+        assert_eq!(blocks(Command::Ack { seq: 2 }, other, &mut subscribed), 0);
+        assert_eq!(blocks(Command::Fetch, mine, &mut subscribed), 0);
+        assert_eq!(push_blocks_for(b"not a frame", &mut subscribed), 0);
     }
 }
