@@ -21,7 +21,7 @@ use crate::config::{DataDir, StoreKind};
 use crate::host::Host;
 use crate::identity::IdentityError;
 use crate::metrics::{self, Metrics};
-use crate::onion::OnionNode;
+use crate::onion::{Drop, OnionNode};
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
 const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
@@ -302,8 +302,10 @@ async fn serve_onion_stream(
     node: Arc<OnionNode>,
     connection: quinn::Connection,
 ) {
-    if let Ok(bytes) = recv.read_to_end(MAX_ONION_STREAM).await {
-        node.handle_stream(bytes, &connection).await;
+    match recv.read_to_end(MAX_ONION_STREAM).await {
+        Ok(bytes) => node.handle_stream(bytes, &connection).await,
+        Err(quinn::ReadToEndError::TooLong) => node.dropped(Drop::Malformed),
+        Err(quinn::ReadToEndError::Read(_)) => node.dropped(Drop::Incomplete),
     }
 }
 

@@ -169,12 +169,29 @@ impl TestLocalnet {
 }
 
 impl Drop for TestLocalnet {
+    /// Stops the localnet and removes its directory, unless a test failed: then each relay's
+    /// onion counters are printed and the directory (with every relay's log) is kept.
     fn drop(&mut self) {
+        let failed = std::thread::panicking();
+        if failed {
+            for (index, address) in self.metrics.iter().enumerate() {
+                let page = crate::http_get(address).unwrap_or_default();
+                let counters: Vec<&str> = page
+                    .lines()
+                    .filter(|line| line.starts_with("sotto_onion") && !line.ends_with(" 0"))
+                    .collect();
+                eprintln!("relay {index}: {}", counters.join(", "));
+            }
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let _ = std::fs::remove_dir_all(&self.root);
+        if failed {
+            eprintln!("localnet kept for inspection: {}", self.root.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
     }
 }
 

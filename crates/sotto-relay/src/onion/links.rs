@@ -1,5 +1,10 @@
 //! Connections from this relay to the others, opened on first use and pinned to each relay's
 //! fingerprint. A packet is one unidirectional stream.
+//!
+//! A connection must not lose its last handle while a packet it carries is still unsent:
+//! dropping it closes it at once and discards that packet, with nothing counted anywhere. So a
+//! connection in the table is replaced only once it has closed, and removed only by the sender
+//! whose packet found it broken.
 
 use std::collections::HashMap;
 
@@ -47,7 +52,13 @@ impl Links {
             match send_on(&connection, packet).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
-                    self.open.lock().await.remove(&next);
+                    let mut open = self.open.lock().await;
+                    if open
+                        .get(&next)
+                        .is_some_and(|c| c.stable_id() == connection.stable_id())
+                    {
+                        open.remove(&next);
+                    }
                     last = error;
                 }
             }
@@ -84,7 +95,13 @@ impl Links {
             .await
             .map_err(|_| LinkError::Connect("no answer".into()))?
             .map_err(|e| LinkError::Connect(e.to_string()))?;
-        self.open.lock().await.insert(next, connection.clone());
+        let mut open = self.open.lock().await;
+        // Packets sent at once to a relay not yet linked each connect; the first link made is
+        // kept and carries them all (the others carried nothing, so dropping them is free).
+        if let Some(first) = open.get(&next).filter(|c| c.close_reason().is_none()) {
+            return Ok(first.clone());
+        }
+        open.insert(next, connection.clone());
         Ok(connection)
     }
 }
@@ -99,4 +116,86 @@ pub async fn send_on(connection: &quinn::Connection, bytes: &[u8]) -> Result<(),
         .await
         .map_err(|e| LinkError::Send(e.to_string()))?;
     stream.finish().map_err(|e| LinkError::Send(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use quinn::crypto::rustls::QuicServerConfig;
+    use sotto_onion::directory::{OnionKey, Relay};
+    use sotto_proto::RelayAddress;
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::identity::Identity;
+
+    const EPOCH_SECS: u64 = 86_400;
+
+    /// A relay's endpoint that hands over every packet (stream) it receives, and the network
+    /// file that lists it.
+    fn receiver() -> (quinn::Endpoint, Directory, mpsc::UnboundedReceiver<Vec<u8>>) {
+        let identity = Identity::generate();
+        let tls = QuicServerConfig::try_from(identity.tls_server_config().unwrap()).unwrap();
+        let server = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let (packets, received) = mpsc::unbounded_channel();
+        let accepting = endpoint.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = accepting.accept().await {
+                let packets = packets.clone();
+                tokio::spawn(async move {
+                    let Ok(connection) = incoming.await else {
+                        return;
+                    };
+                    while let Ok(mut stream) = connection.accept_uni().await {
+                        let packets = packets.clone();
+                        tokio::spawn(async move {
+                            if let Ok(bytes) = stream.read_to_end(1 << 20).await {
+                                let _ = packets.send(bytes);
+                            }
+                        });
+                    }
+                });
+            }
+        });
+        let key = |epoch, byte| OnionKey::for_epoch(epoch, EPOCH_SECS, [byte; 32]).unwrap();
+        let relay = Relay {
+            address: RelayAddress {
+                fingerprint: identity.fingerprint(),
+                host: "127.0.0.1".into(),
+                port: endpoint.local_addr().unwrap().port(),
+            },
+            onion_key: key(0, 9),
+            next_onion_key: key(1, 10),
+        };
+        let directory = Directory::new(EPOCH_SECS, vec![relay]).unwrap();
+        (endpoint, directory, received)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packets_sent_at_once_over_a_new_link_all_arrive() {
+        let (_relay, directory, mut received) = receiver();
+        let next = *directory.relays()[0].fingerprint().as_bytes();
+        let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let links = Arc::new(Links::new(client));
+        let mut sends = tokio::task::JoinSet::new();
+        for i in 0..16u8 {
+            let (links, directory) = (links.clone(), directory.clone());
+            sends.spawn(async move { links.send(&directory, next, &[i; 16 * 1024]).await });
+        }
+        while let Some(sent) = sends.join_next().await {
+            sent.unwrap().unwrap();
+        }
+        let mut arrived = HashSet::new();
+        while arrived.len() < 16 {
+            let packet = tokio::time::timeout(Duration::from_secs(5), received.recv())
+                .await
+                .unwrap_or_else(|_| panic!("only {} of 16 packets arrived", arrived.len()))
+                .unwrap();
+            arrived.insert(packet[0]);
+        }
+    }
 }

@@ -56,10 +56,12 @@ pub enum Drop {
     BadRequest,
     /// A push for a reader whose reply blocks ran out.
     NoReplyBlock,
+    /// A stream that ended (reset, or its connection closed) before its packet did.
+    Incomplete,
 }
 
 impl Drop {
-    pub const ALL: [Drop; 8] = [
+    pub const ALL: [Drop; 9] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
@@ -68,6 +70,7 @@ impl Drop {
         Self::UnknownClient,
         Self::BadRequest,
         Self::NoReplyBlock,
+        Self::Incomplete,
     ];
 
     pub fn name(self) -> &'static str {
@@ -80,6 +83,7 @@ impl Drop {
             Self::UnknownClient => "unknown_client",
             Self::BadRequest => "bad_request",
             Self::NoReplyBlock => "push_without_reply_block",
+            Self::Incomplete => "incomplete",
         }
     }
 }
@@ -221,6 +225,11 @@ impl OnionNode {
             }
             _ => self.metrics.onion_drop(Drop::Malformed),
         }
+    }
+
+    /// Counts a packet dropped before it reached this node (its stream broke or overran).
+    pub(crate) fn dropped(&self, why: Drop) {
+        self.metrics.onion_drop(why);
     }
 
     /// Forgets the client addresses registered on a connection that closed.
