@@ -145,34 +145,32 @@ struct Ends {
 }
 
 impl Ends {
-    fn header(&self, epoch: u64) -> Option<Spare<RequestHeader>> {
+    /// A random path of `epoch` from `from` to `to`, and what `make` builds on it.
+    fn spare<T>(
+        &self,
+        epoch: u64,
+        (from, to): (&Fingerprint, &Fingerprint),
+        make: impl FnOnce(&Path) -> Option<T>,
+    ) -> Option<Spare<T>> {
+        let mut rng = rand::thread_rng();
         let path = self
             .directory
-            .choose_path_at(
-                epoch,
-                &self.gateway,
-                &self.host,
-                MIXES,
-                &mut rand::thread_rng(),
-            )
+            .choose_path_at(epoch, from, to, MIXES, &mut rng)
             .ok()?;
-        let made = RequestHeader::new(&path.route(), *self.host.as_bytes()).ok()?;
+        let made = make(&path)?;
         Some(Spare { epoch, path, made })
     }
 
+    fn header(&self, epoch: u64) -> Option<Spare<RequestHeader>> {
+        self.spare(epoch, (&self.gateway, &self.host), |path| {
+            RequestHeader::new(&path.route(), *self.host.as_bytes()).ok()
+        })
+    }
+
     fn block(&self, epoch: u64) -> Option<Spare<(ReplyBlock, ReplyKey)>> {
-        let path = self
-            .directory
-            .choose_path_at(
-                epoch,
-                &self.host,
-                &self.gateway,
-                MIXES,
-                &mut rand::thread_rng(),
-            )
-            .ok()?;
-        let made = new_reply_block(&path.route(), self.address).ok()?;
-        Some(Spare { epoch, path, made })
+        self.spare(epoch, (&self.host, &self.gateway), |path| {
+            new_reply_block(&path.route(), self.address).ok()
+        })
     }
 }
 

@@ -132,22 +132,28 @@ fn sphinx_reference(c: &mut Criterion) {
     group.finish();
 }
 
-/// What a relay does per packet, to compare with `process_one_hop`: parse the wire bytes into
-/// the fixed-size packet, peel the layer, check and remember the replay tag (in memory; the
-/// relay's fsync of the tag log is measured end to end, not here).
-fn relay_hop(c: &mut Criterion) {
-    use sotto_onion::packet::{OnionPacket, RouteHop};
-    use sotto_onion::replay::ReplayCache;
-
-    let keys: Vec<PrivateKey> = (0..HOPS).map(|_| PrivateKey::random()).collect();
-    let route: Vec<RouteHop> = keys
+/// `hops` relays' onion keys and the route through them, as `sotto-onion` takes it.
+fn onion_route(hops: usize) -> (Vec<PrivateKey>, Vec<sotto_onion::packet::RouteHop>) {
+    let keys: Vec<PrivateKey> = (0..hops).map(|_| PrivateKey::random()).collect();
+    let route = keys
         .iter()
         .zip(1u8..)
-        .map(|(key, n)| RouteHop {
+        .map(|(key, n)| sotto_onion::packet::RouteHop {
             node: [n; NODE_ADDRESS_LENGTH],
             onion_key: PublicKey::from(key).to_bytes(),
         })
         .collect();
+    (keys, route)
+}
+
+/// What a relay does per packet, to compare with `process_one_hop`: parse the wire bytes into
+/// the fixed-size packet, peel the layer, check and remember the replay tag (in memory; the
+/// relay's fsync of the tag log is measured end to end, not here).
+fn relay_hop(c: &mut Criterion) {
+    use sotto_onion::packet::OnionPacket;
+    use sotto_onion::replay::ReplayCache;
+
+    let (keys, route) = onion_route(HOPS);
     let secret = keys[0].to_bytes();
     let message = vec![0x5a; sotto_onion::packet::PLAINTEXT_LEN];
     let mut cache = ReplayCache::new(u32::MAX);
@@ -181,17 +187,9 @@ fn relay_hop(c: &mut Criterion) {
 /// (the work moved off the way), and opening a reply that came back on a reply block (route
 /// mix, mix, gateway).
 fn client_side(c: &mut Criterion) {
-    use sotto_onion::packet::{new_reply_block, RequestHeader, RouteHop};
+    use sotto_onion::packet::{new_reply_block, RequestHeader};
 
-    let keys: Vec<PrivateKey> = (0..4).map(|_| PrivateKey::random()).collect();
-    let route: Vec<RouteHop> = keys
-        .iter()
-        .zip(1u8..)
-        .map(|(key, n)| RouteHop {
-            node: [n; NODE_ADDRESS_LENGTH],
-            onion_key: PublicKey::from(key).to_bytes(),
-        })
-        .collect();
+    let (keys, route) = onion_route(4);
     let message = vec![0x5a; sotto_onion::packet::PLAINTEXT_LEN];
     let mut group = c.benchmark_group("client");
     group.throughput(Throughput::Elements(1));
