@@ -188,11 +188,19 @@ async fn garbage_is_counted_and_survived() {
     send(&relay, &vec![0; PACKET_LEN + 1]).await;
     // A client may not take the relay's own id as its address: packets to it are requests.
     send(&relay, net.relay(2).as_bytes()).await;
+    // A stream broken off before its packet ended.
+    let mut broken = relay.open_uni().await.unwrap();
+    broken.write_all(&[0x5c; 1000]).await.unwrap();
+    broken.reset(0u32.into()).unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         net.counter(2, "sotto_onion_drops_total{kind=\"malformed\"}")
             + net.counter(2, "sotto_onion_drops_total{kind=\"bad_mac_or_key\"}"),
         4
+    );
+    assert_eq!(
+        net.counter(2, "sotto_onion_drops_total{kind=\"incomplete\"}"),
+        1
     );
 
     let address = rand::random();

@@ -29,8 +29,6 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
-/// How long a request is retried: below the host's replay window, so a retry that arrives after
-/// the host committed the first copy still gets the first answer.
 /// Why a connection could not be made: a failed certificate pin or protocol mismatch
 /// (trying again cannot help), no answer in time (the relay is down, or too busy), or
 /// something else.
@@ -44,6 +42,8 @@ pub(crate) fn handshake_failed(error: quinn::ConnectionError) -> TransportError 
     }
 }
 
+/// How long a request is retried: below the host's replay window, so a retry that arrives after
+/// the host committed the first copy still gets the first answer.
 pub const DEFAULT_RETRY_FOR: Duration = Duration::from_secs(60);
 
 pub struct DirectTransport {
