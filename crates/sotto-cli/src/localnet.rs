@@ -3,14 +3,14 @@
 //! relays, keys and mailboxes.
 
 use std::io::Write;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
 use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
 use sotto_relay::config::{DataDir, StoreKind};
-use sotto_relay::service::{Relay, RunOptions, ServiceError};
+use sotto_relay::service::{Relay, RunOptions};
 
 /// File the network is described in, inside the localnet directory.
 pub const NETWORK_FILE: &str = "network.toml";
@@ -34,14 +34,38 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Opens relay `index` in `dir`, creating it (on a free port, kept from then on) if new.
-fn relay_dir(dir: &Path, index: usize) -> anyhow::Result<DataDir> {
+/// Opens relay `index` in `dir`, creating it (on a free port, kept from then on) if new, and
+/// binds its socket. The socket is held from here until the relay serves on it: between the
+/// port being chosen and the relay starting, the network file is written and the other relays
+/// start, and a client socket of some other program could otherwise take the port.
+async fn relay_dir(dir: &Path, index: usize) -> anyhow::Result<(DataDir, UdpSocket)> {
     let path = dir.join(format!("relay-{index}"));
     if path.join(sotto_relay::config::CONFIG_FILE).exists() {
-        return Ok(DataDir::open(&path)?);
+        let data = DataDir::open(&path)?;
+        let socket = bind_again(data.config.listen).await?;
+        return Ok((data, socket));
     }
-    let listen: SocketAddr = "127.0.0.1:0".parse()?;
-    Ok(DataDir::init(&path, listen, StoreKind::Redb)?)
+    let socket = sotto_relay::config::bind_free_port(Ipv4Addr::LOCALHOST.into())?;
+    let data = DataDir::init(&path, socket.local_addr()?, StoreKind::Redb)?;
+    Ok((data, socket))
+}
+
+/// Binds a relay's kept address again. It may still be held for a moment by the same relay
+/// stopped in this process just before (`sotto demo` and tests stop and start a localnet): its
+/// socket goes only with its last connection, so a busy port is tried again for a few seconds.
+async fn bind_again(listen: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match UdpSocket::bind(listen) {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            bound => return bound.with_context(|| format!("cannot listen on {listen}")),
+        }
+    }
 }
 
 /// Relays running in this process, and the network file describing them.
@@ -61,19 +85,26 @@ impl Localnet {
         );
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let now = unix_now();
-        let dirs = (0..count)
-            .map(|index| relay_dir(dir, index))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut dirs = Vec::with_capacity(count);
+        for index in 0..count {
+            dirs.push(relay_dir(dir, index).await?);
+        }
         let entries = dirs
             .iter()
-            .map(|data| crate::relay::directory_entry(data, epoch_secs, now))
+            .map(|(data, _)| crate::relay::directory_entry(data, epoch_secs, now))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let directory = Directory::new(epoch_secs, entries)?;
         let network_file = dir.join(NETWORK_FILE);
         crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());
-        for data in &dirs {
-            let relay = start_relay(data, &directory)
+        for (data, socket) in dirs {
+            let options = RunOptions {
+                metrics: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+                network: Some(directory.clone()),
+                allow_direct: false,
+                socket: Some(socket),
+            };
+            let relay = Relay::start(&data, options)
                 .await
                 .with_context(|| format!("starting the relay in {}", data.path.display()))?;
             relays.push(relay);
@@ -88,29 +119,6 @@ impl Localnet {
     pub async fn stop(self) {
         for relay in self.relays {
             relay.shutdown().await;
-        }
-    }
-}
-
-/// Starts one relay of the localnet. Its port may still be held for a moment by the same relay
-/// stopped in this process just before (`sotto demo` and tests stop and start a localnet): its
-/// socket goes only with its last connection, so a busy port is tried again for a few seconds.
-async fn start_relay(data: &DataDir, directory: &Directory) -> Result<Relay, ServiceError> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let options = RunOptions {
-            metrics: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-            network: Some(directory.clone()),
-            allow_direct: false,
-        };
-        match Relay::start(data, options).await {
-            Err(ServiceError::Bind { source, .. })
-                if source.kind() == std::io::ErrorKind::AddrInUse
-                    && std::time::Instant::now() < deadline =>
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            started => return started,
         }
     }
 }
@@ -174,8 +182,49 @@ async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> an
         {
             Ok(()) => published = now / epoch_secs,
             Err(error) => {
-                tracing::warn!("publishing the new onion keys failed, trying again: {error:#}")
+                tracing::warn!(
+                    "publishing the new onion keys failed, trying again: {}",
+                    crate::report::describe(&error)
+                )
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch() -> PathBuf {
+        std::env::temp_dir().join(format!("sotto-localnet-unit-{}", rand::random::<u64>()))
+    }
+
+    #[tokio::test]
+    async fn a_relay_port_is_held_from_the_moment_it_is_chosen() {
+        let dir = scratch();
+        let (data, socket) = relay_dir(&dir, 0).await.unwrap();
+        let error = UdpSocket::bind(data.config.listen).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+        drop(socket);
+        // Opened again, the kept port is bound again and held the same way.
+        let (again, _socket) = relay_dir(&dir, 0).await.unwrap();
+        assert_eq!(again.config.listen, data.config.listen);
+        let error = UdpSocket::bind(data.config.listen).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_relay_refuses_a_socket_bound_to_another_address() {
+        let dir = scratch();
+        let (data, _kept) = relay_dir(&dir, 0).await.unwrap();
+        let elsewhere = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let options = RunOptions {
+            socket: Some(elsewhere),
+            ..RunOptions::default()
+        };
+        let error = Relay::start(&data, options).await.err().expect("refused");
+        assert!(error.to_string().contains("another address"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -7,6 +7,7 @@ mod localnet;
 mod network;
 mod person;
 mod relay;
+mod report;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -113,7 +114,7 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", report::describe(&error));
             std::process::ExitCode::FAILURE
         }
     }

@@ -107,7 +107,10 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
                 written = directory;
             }
             Ok(_) => {}
-            Err(error) => tracing::warn!("not rewriting the network file: {error:#}"),
+            Err(error) => tracing::warn!(
+                "not rewriting the network file: {}",
+                crate::report::describe(&error)
+            ),
         }
     }
 }

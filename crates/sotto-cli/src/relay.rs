@@ -125,6 +125,7 @@ async fn serve(
         metrics,
         network,
         allow_direct,
+        socket: None,
     };
     let relay = Relay::start(&dir, options)
         .await

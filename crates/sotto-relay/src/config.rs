@@ -1,7 +1,7 @@
 //! A relay's data directory: `relay.toml` (what the operator may edit), `identity.key` (the
 //! Ed25519 secret, mode 0600) and `relay.redb` (the mailbox store).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -117,7 +117,11 @@ impl DataDir {
         }
         std::fs::create_dir_all(path).map_err(io(path))?;
         let listen = if listen.port() == 0 {
-            free_port(listen)?
+            let socket = bind_free_port(listen.ip())?;
+            socket.local_addr().map_err(|source| ConfigError::NoPort {
+                addr: listen,
+                source,
+            })?
         } else {
             listen
         };
@@ -178,18 +182,19 @@ impl DataDir {
 const QUIET_PORTS: std::ops::Range<u16> = 20_000..32_768;
 const QUIET_PORT_TRIES: usize = 64;
 
-fn free_port(addr: SocketAddr) -> Result<SocketAddr, ConfigError> {
+/// Binds a UDP socket on a free port of `ip`, trying the quiet range first. A caller that keeps
+/// the socket until its relay serves on it leaves no moment for anyone else to take the port.
+pub fn bind_free_port(ip: IpAddr) -> Result<std::net::UdpSocket, ConfigError> {
     use rand::Rng;
     let mut rng = rand::thread_rng();
     for _ in 0..QUIET_PORT_TRIES {
-        let candidate = SocketAddr::new(addr.ip(), rng.gen_range(QUIET_PORTS));
-        if let Ok(bound) = std::net::UdpSocket::bind(candidate).and_then(|s| s.local_addr()) {
-            return Ok(bound);
+        let candidate = SocketAddr::new(ip, rng.gen_range(QUIET_PORTS));
+        if let Ok(socket) = std::net::UdpSocket::bind(candidate) {
+            return Ok(socket);
         }
     }
-    std::net::UdpSocket::bind(addr)
-        .and_then(|socket| socket.local_addr())
-        .map_err(|source| ConfigError::NoPort { addr, source })
+    let addr = SocketAddr::new(ip, 0);
+    std::net::UdpSocket::bind(addr).map_err(|source| ConfigError::NoPort { addr, source })
 }
 
 #[cfg(test)]

@@ -63,6 +63,9 @@ pub struct RunOptions {
     /// In a network, also answer mailbox requests sent straight to this relay (debugging only:
     /// the relay then sees who uses which mailbox). Without a network, direct is all there is.
     pub allow_direct: bool,
+    /// A socket already bound to the configured address, held since the address was chosen so
+    /// no one else could take it; without one the relay binds the address itself.
+    pub socket: Option<std::net::UdpSocket>,
 }
 
 /// A running relay.
@@ -82,6 +85,7 @@ impl Relay {
             metrics: metrics_listen,
             network,
             allow_direct,
+            socket,
         } = options;
         let direct = allow_direct || network.is_none();
         let store: Box<dyn Store> = match data.config.store {
@@ -105,7 +109,16 @@ impl Relay {
             addr: listen,
             source,
         };
-        let socket = std::net::UdpSocket::bind(listen).map_err(bind)?;
+        let socket = match socket {
+            Some(socket) if socket.local_addr().map_err(bind)? == listen => socket,
+            Some(_) => {
+                return Err(bind(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the socket handed to the relay is bound to another address",
+                )))
+            }
+            None => std::net::UdpSocket::bind(listen).map_err(bind)?,
+        };
         let endpoint_config =
             quinn::EndpointConfig::new(Arc::new(data.identity.stateless_reset_key()));
         let endpoint = quinn::Endpoint::new(

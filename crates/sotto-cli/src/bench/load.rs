@@ -94,7 +94,7 @@ pub async fn run(network: &std::path::Path, load: Load) -> anyhow::Result<()> {
     while let Some(done) = tasks.join_next().await {
         match done.context("a client task") {
             Ok(Ok(mut more)) => latencies.append(&mut more),
-            Ok(Err(error)) | Err(error) => errors.push(format!("{error:#}")),
+            Ok(Err(error)) | Err(error) => errors.push(crate::report::describe(&error)),
         }
     }
     let elapsed = origin.elapsed();

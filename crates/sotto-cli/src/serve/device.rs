@@ -106,7 +106,10 @@ fn follow_network_file(device: &mut Device, file: &std::path::Path) -> bool {
     match changed {
         Ok(changed) => changed,
         Err(error) => {
-            tracing::warn!("keeping the network file read before: {error:#}");
+            tracing::warn!(
+                "keeping the network file read before: {}",
+                crate::report::describe(&error)
+            );
             false
         }
     }
