@@ -214,19 +214,17 @@ impl RelayProcess {
         log: &Path,
         env: &[(String, String)],
     ) -> Self {
-        let mut command = Command::new(binary);
-        command
-            .args(["relay", "run", "--data"])
-            .arg(data)
-            .arg("--network")
-            .arg(network_file)
-            .envs(env.iter().map(|(k, v)| (k, v)));
-        Self::spawn(command, log)
+        Self::spawn(relay_run(binary, data, network_file, env), log)
     }
 
     /// Runs `command` (a `sotto relay run`, perhaps wrapped) with its log in `log` at debug
     /// level unless the command sets `SOTTO_LOG`, and waits until the relay is ready.
-    pub fn spawn(mut command: Command, log: &Path) -> Self {
+    pub fn spawn(command: Command, log: &Path) -> Self {
+        Self::launch(command, log).ready()
+    }
+
+    /// Starts the relay's process without waiting for it, so several can start at once.
+    fn launch(mut command: Command, log: &Path) -> StartingRelay {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -244,13 +242,10 @@ impl RelayProcess {
             .spawn()
             .expect("starting sotto relay run");
         let stdout = child.stdout.take().expect("relay stdout");
-        let ready = crate::output_lines(stdout);
-        while !ready
-            .recv_timeout(READY_TIMEOUT)
-            .expect("the relay got ready")
-            .starts_with("relay ready ")
-        {}
-        Self { child }
+        StartingRelay {
+            relay: Self { child },
+            output: crate::output_lines(stdout),
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -264,28 +259,61 @@ impl RelayProcess {
     }
 }
 
+/// A relay process started and not yet ready.
+struct StartingRelay {
+    relay: RelayProcess,
+    output: std::sync::mpsc::Receiver<String>,
+}
+
+impl StartingRelay {
+    fn ready(self) -> RelayProcess {
+        while !self
+            .output
+            .recv_timeout(READY_TIMEOUT)
+            .expect("the relay got ready")
+            .starts_with("relay ready ")
+        {}
+        self.relay
+    }
+}
+
 impl Drop for RelayProcess {
     fn drop(&mut self) {
         self.kill();
     }
 }
 
+/// `sotto relay run` on `data` in the network `network_file`, with extra environment.
+fn relay_run(binary: &Path, data: &Path, network_file: &Path, env: &[(String, String)]) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .args(["relay", "run", "--data"])
+        .arg(data)
+        .arg("--network")
+        .arg(network_file)
+        .envs(env.iter().map(|(k, v)| (k, v)));
+    command
+}
+
 impl TestLocalnet {
     /// Stops the localnet and starts each of its relays as a process of its own, on the same
-    /// data, keys, network file and environment.
+    /// data, keys, network file and environment. They start all at once: their ports are free
+    /// from the localnet's exit until each binds again, and that moment is kept short.
     pub fn into_processes(mut self) -> (Self, Vec<RelayProcess>) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
         let network_file = self.root.join("network.toml");
-        let relays = (0..self.relays)
+        let starting: Vec<StartingRelay> = (0..self.relays)
             .map(|index| {
                 let data = self.root.join(format!("relay-{index}"));
                 let log = self.root.join(format!("relay-{index}.log"));
-                RelayProcess::start_with(&self.binary, &data, &network_file, &log, &self.env)
+                let command = relay_run(&self.binary, &data, &network_file, &self.env);
+                RelayProcess::launch(command, &log)
             })
             .collect();
+        let relays = starting.into_iter().map(StartingRelay::ready).collect();
         (self, relays)
     }
 }
