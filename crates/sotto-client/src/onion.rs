@@ -3,7 +3,7 @@
 //! back `host -> mix -> mix -> gateway -> client`. The gateway knows the client but not the
 //! host; the host knows the mailbox but not the client.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
@@ -14,11 +14,13 @@ use sotto_onion::directory::{Directory, Path};
 use sotto_onion::packet::{
     new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader, PAYLOAD_LEN,
 };
-use sotto_onion::request::{OnionRequest, MAX_REPLY_BLOCKS};
-use sotto_proto::{Command, Fingerprint, Id, SignedRequest};
+use sotto_onion::request::OnionRequest;
+use sotto_proto::{Fingerprint, Id};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::direct::{handshake_failed, pinned_client_config, resolve};
+use crate::heard::{Heard, Verdict};
+use crate::push_blocks::{Deposit, PushBlocks, FULL_SET};
 use crate::rto::Rto;
 use crate::transport::{Transport, TransportError};
 
@@ -26,14 +28,14 @@ use crate::transport::{Transport, TransportError};
 const MIXES: usize = 2;
 /// How long relays on a path that got no answer are avoided.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// The longest one attempt is waited on while every relay on its paths is heard from.
+const PATIENCE: Duration = Duration::from_secs(30);
 /// Random paths drawn to find one that avoids suspects, before taking one that does not.
 const PATH_DRAWS: usize = 16;
 /// Reply keys kept for pushes at most; the oldest are forgotten first.
 const MAX_PUSH_KEYS: usize = 256;
-/// Reply blocks a subscribe or an acknowledgement leaves at the host for pushes.
-const PUSH_BLOCKS: usize = 4;
-/// Reply blocks kept ready: enough for a request with all its push blocks, and the next.
-const SPARE_BLOCKS: usize = 2 * (1 + PUSH_BLOCKS);
+/// Reply blocks kept ready: enough for a request with a full set of push blocks, and the next.
+const SPARE_BLOCKS: usize = 2 * (1 + FULL_SET);
 /// Request headers kept ready: the next request's, and a resend's.
 const SPARE_HEADERS: usize = 2;
 const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
@@ -42,10 +44,11 @@ const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 type Answer = (Vec<u8>, Instant);
 
 enum Waiting {
-    /// An attempt at a request: all attempts of one request answer into the same channel.
-    Answer(ReplyKey, Instant, mpsc::Sender<Answer>),
-    /// A push's key and the relays its reply block leads through.
-    Push(ReplyKey, Vec<Fingerprint>),
+    /// An attempt at a request: all attempts of one request answer into the same channel. The
+    /// relays are those of its request and reply paths.
+    Answer(ReplyKey, Instant, mpsc::Sender<Answer>, Vec<Fingerprint>),
+    /// A push's key, the relays its reply block leads through, and the reader it is for.
+    Push(ReplyKey, Vec<Fingerprint>, Id),
 }
 
 /// The relays the last request and the last push passed, in order (entry relay first), for
@@ -60,12 +63,14 @@ pub struct Trace {
 struct Replies {
     waiting: HashMap<ReplyId, Waiting>,
     push_order: VecDeque<ReplyId>,
+    push_blocks: PushBlocks,
+    heard: Heard,
 }
 
 impl Replies {
-    fn expect_push(&mut self, key: ReplyKey, route: Vec<Fingerprint>) {
+    fn expect_push(&mut self, key: ReplyKey, route: Vec<Fingerprint>, read: Id) {
         let id = key.id();
-        self.waiting.insert(id, Waiting::Push(key, route));
+        self.waiting.insert(id, Waiting::Push(key, route, read));
         self.push_order.push_back(id);
         while self.push_order.len() > MAX_PUSH_KEYS {
             if let Some(old) = self.push_order.pop_front() {
@@ -94,8 +99,6 @@ pub struct OnionTransport {
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
     trace: Arc<SyncMutex<Trace>>,
-    /// Read ids this client subscribed to through this transport.
-    subscribed: SyncMutex<HashSet<Id>>,
 }
 
 /// Something made for a path of one epoch.
@@ -261,7 +264,6 @@ impl OnionTransport {
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
             trace: Arc::default(),
-            subscribed: SyncMutex::default(),
         };
         // A gateway that is busy (or a machine that is) can miss the handshake's timeout
         // once; a wrong address or fingerprint fails at once either way.
@@ -386,11 +388,45 @@ impl OnionTransport {
         Ok(path)
     }
 
-    fn suspect(&self, paths: &[Path]) {
-        let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-        for hop in paths.iter().flat_map(|path| path.mixes()) {
-            suspects.insert(*hop.fingerprint(), Instant::now());
+    /// Waits for the answer to an attempt sent on `paths` just now: `wait` first, then longer
+    /// while every relay on its paths is heard from (up to `PATIENCE`), since the attempt is
+    /// then queued, not lost. Without an answer, it suspects the mixes `Heard::judge` names.
+    async fn answer(
+        &self,
+        answered: &mut mpsc::Receiver<Answer>,
+        paths: &[Path; 2],
+        wait: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        let sent = Instant::now();
+        let relays: Vec<Fingerprint> = paths.iter().flat_map(Path::relays).collect();
+        let mixes: Vec<Fingerprint> = paths
+            .iter()
+            .flat_map(|path| path.mixes())
+            .map(|hop| *hop.fingerprint())
+            .collect();
+        loop {
+            match tokio::time::timeout(wait, answered.recv()).await {
+                Ok(Some((answer, sent))) => {
+                    self.rto().answered(sent.elapsed());
+                    return Ok(answer);
+                }
+                Ok(None) => return Err(TransportError::Closed),
+                Err(_) => {}
+            }
+            let verdict = self
+                .replies
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .heard
+                .judge(&relays, &mixes, sent, Instant::now(), PATIENCE);
+            if let Verdict::Resend { suspects } = verdict {
+                let now = Instant::now();
+                let mut suspected = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+                suspected.extend(suspects.into_iter().map(|mix| (mix, now)));
+                break;
+            }
         }
+        Err(TransportError::Timeout(sent.elapsed()))
     }
 
     /// Takes a spare made ahead of time, if a fitting one is ready, and asks for another.
@@ -444,11 +480,12 @@ impl OnionTransport {
     async fn attempt(
         &self,
         frame: &[u8],
-        push_blocks: usize,
+        deposit: Option<&Deposit>,
         answers: &mpsc::Sender<Answer>,
     ) -> Result<(ReplyId, [Path; 2]), TransportError> {
         let epoch = self.ends.directory.current_epoch(unix_now());
         let (path, header) = self.request_header(epoch)?;
+        let push_blocks = deposit.map_or(0, |deposit| deposit.count);
         let mut blocks = Vec::with_capacity(1 + push_blocks);
         let (back, block, key) = self.reply_block(epoch)?;
         blocks.push(block);
@@ -469,11 +506,14 @@ impl OnionTransport {
         {
             let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
             let sent = Instant::now();
+            let relays = path.relays().into_iter().chain(back.relays()).collect();
             replies
                 .waiting
-                .insert(id, Waiting::Answer(key, sent, answers.clone()));
-            for (key, route) in push_keys {
-                replies.expect_push(key, route);
+                .insert(id, Waiting::Answer(key, sent, answers.clone(), relays));
+            if let Some(deposit) = deposit {
+                for (key, route) in push_keys {
+                    replies.expect_push(key, route, deposit.read);
+                }
             }
         }
         self.trace.lock().unwrap_or_else(|e| e.into_inner()).request = path.relays();
@@ -487,29 +527,6 @@ impl OnionTransport {
             return Err(error);
         }
         Ok((id, [path, back]))
-    }
-}
-
-/// Reply blocks to leave for pushes with `frame`: a subscribe leaves them, and an
-/// acknowledgement renews them for a read id this client subscribed to. A reader that never
-/// subscribed gets no pushes, so blocks would only cost it their making and the host memory.
-fn push_blocks_for(frame: &[u8], subscribed: &mut HashSet<Id>) -> usize {
-    let Ok(signed) = SignedRequest::open(frame) else {
-        return 0;
-    };
-    let target = signed.request.target;
-    let leave = match signed.request.command {
-        Command::Subscribe => {
-            subscribed.insert(target);
-            true
-        }
-        Command::Ack { .. } => subscribed.contains(&target),
-        _ => false,
-    };
-    if leave {
-        PUSH_BLOCKS.min(MAX_REPLY_BLOCKS - 1)
-    } else {
-        0
     }
 }
 
@@ -542,13 +559,23 @@ async fn receive(
             .waiting
             .remove(id);
         match waiting {
-            Some(Waiting::Answer(key, sent, answers)) => {
+            Some(Waiting::Answer(key, sent, answers, relays)) => {
                 if let Ok(frame) = key.open(payload) {
+                    replies
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .heard
+                        .heard(&relays, Instant::now());
                     let _ = answers.try_send((frame, sent));
                 }
             }
-            Some(Waiting::Push(key, route)) => {
+            Some(Waiting::Push(key, route, read)) => {
                 if let Ok(frame) = key.open(payload) {
+                    {
+                        let mut replies = replies.lock().unwrap_or_else(|e| e.into_inner());
+                        replies.push_blocks.used(&read);
+                        replies.heard.heard(&route, Instant::now());
+                    }
                     trace.lock().unwrap_or_else(|e| e.into_inner()).push = route;
                     let _ = pushes.send(frame);
                 }
@@ -565,28 +592,30 @@ impl Transport for OnionTransport {
     /// twice). An answer to any attempt will do.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + self.retry_for;
-        let push_blocks = push_blocks_for(
-            &frame,
-            &mut self.subscribed.lock().unwrap_or_else(|e| e.into_inner()),
-        );
+        let deposit = self
+            .replies
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_blocks
+            .plan(&frame);
         let (answers, mut answered) = mpsc::channel::<Answer>(1);
         let mut attempts = Vec::new();
         let mut unanswered_handshake = false;
         let outcome = loop {
-            let error = match self.attempt(&frame, push_blocks, &answers).await {
+            let error = match self.attempt(&frame, deposit.as_ref(), &answers).await {
                 Ok((id, paths)) => {
                     let wait = self.rto().timeout(attempts.len() as u32);
                     attempts.push(id);
-                    match tokio::time::timeout(wait, answered.recv()).await {
-                        Ok(Some((answer, sent))) => {
-                            self.rto().answered(sent.elapsed());
+                    match self.answer(&mut answered, &paths, wait).await {
+                        Ok(answer) => {
+                            if let Some(deposit) = &deposit {
+                                let mut replies =
+                                    self.replies.lock().unwrap_or_else(|e| e.into_inner());
+                                replies.push_blocks.deposited(deposit);
+                            }
                             break Ok(answer);
                         }
-                        Ok(None) => TransportError::Closed,
-                        Err(_) => {
-                            self.suspect(&paths);
-                            TransportError::Timeout(wait)
-                        }
+                        Err(error) => error,
                     }
                 }
                 // A gateway that refuses a new connection, or does not answer two handshakes
@@ -631,44 +660,5 @@ impl Drop for OnionTransport {
         // Wakes the spare-maker, which then finds the transport gone and ends.
         self.refill.notify_one();
         self.endpoint.close(0u32.into(), b"client closed");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ed25519_dalek::SigningKey;
-    use rand::rngs::OsRng;
-    use sotto_proto::Request;
-
-    fn frame(command: Command, target: Id) -> Vec<u8> {
-        let request = Request {
-            command,
-            nonce: rand::random(),
-            timestamp: unix_now(),
-            target,
-        };
-        request.seal(&SigningKey::generate(&mut OsRng)).unwrap()
-    }
-
-    #[test]
-    fn acknowledgements_renew_push_blocks_only_where_this_client_subscribed() {
-        let (mine, other) = (Id::random(&mut OsRng), Id::random(&mut OsRng));
-        let mut subscribed = HashSet::new();
-        let blocks = |command, target, subscribed: &mut HashSet<Id>| {
-            push_blocks_for(&frame(command, target), subscribed)
-        };
-        assert_eq!(blocks(Command::Ack { seq: 1 }, mine, &mut subscribed), 0);
-        assert_eq!(
-            blocks(Command::Subscribe, mine, &mut subscribed),
-            PUSH_BLOCKS
-        );
-        assert_eq!(
-            blocks(Command::Ack { seq: 2 }, mine, &mut subscribed),
-            PUSH_BLOCKS
-        );
-        assert_eq!(blocks(Command::Ack { seq: 2 }, other, &mut subscribed), 0);
-        assert_eq!(blocks(Command::Fetch, mine, &mut subscribed), 0);
-        assert_eq!(push_blocks_for(b"not a frame", &mut subscribed), 0);
     }
 }

@@ -1,0 +1,172 @@
+//! When this client last had a delivery through each relay: an answer or a push that came back
+//! proves every relay on its paths was passing packets on.
+//!
+//! It tells a slow network from a broken path. A request whose answer is late while every relay
+//! on its paths has carried something since it was sent is queued somewhere, not lost: sending
+//! it again would only add to the queue (under load, resends had more than doubled the requests
+//! relays processed). A relay not heard from since is the one to suspect and route around.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sotto_proto::Fingerprint;
+
+#[derive(Debug, Default)]
+pub(crate) struct Heard {
+    last: HashMap<Fingerprint, Instant>,
+}
+
+impl Heard {
+    /// A delivery came `at` through `relays`.
+    pub(crate) fn heard<'a>(
+        &mut self,
+        relays: impl IntoIterator<Item = &'a Fingerprint>,
+        at: Instant,
+    ) {
+        for relay in relays {
+            let last = self.last.entry(*relay).or_insert(at);
+            *last = (*last).max(at);
+        }
+    }
+
+    /// The relays among `relays` with no delivery through them since `since`.
+    pub(crate) fn silent_since<'a>(
+        &self,
+        relays: impl IntoIterator<Item = &'a Fingerprint>,
+        since: Instant,
+    ) -> Vec<Fingerprint> {
+        relays
+            .into_iter()
+            .filter(|relay| self.last.get(relay).is_none_or(|last| *last < since))
+            .copied()
+            .collect()
+    }
+
+    /// What to do about an attempt sent at `sent` through `relays` (its mixes among them), with
+    /// no answer by `now`: wait on while every relay was heard from since and `patience` has
+    /// not run out; otherwise send again, avoiding the mixes not heard from (all of them if
+    /// each was, since one of them lost the packet all the same).
+    pub(crate) fn judge(
+        &self,
+        relays: &[Fingerprint],
+        mixes: &[Fingerprint],
+        sent: Instant,
+        now: Instant,
+        patience: Duration,
+    ) -> Verdict {
+        let silent = self.silent_since(relays, sent);
+        if silent.is_empty() && now.duration_since(sent) < patience {
+            return Verdict::Wait;
+        }
+        let silent_mixes: Vec<Fingerprint> = mixes
+            .iter()
+            .filter(|mix| silent.contains(mix))
+            .copied()
+            .collect();
+        Verdict::Resend {
+            suspects: if silent_mixes.is_empty() {
+                mixes.to_vec()
+            } else {
+                silent_mixes
+            },
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The attempt is queued somewhere, not lost.
+    Wait,
+    /// Send the request again, on paths without these mixes.
+    Resend { suspects: Vec<Fingerprint> },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PATIENCE: Duration = Duration::from_secs(30);
+
+    fn relay(byte: u8) -> Fingerprint {
+        Fingerprint::from_bytes([byte; 32])
+    }
+
+    #[test]
+    fn a_relay_is_silent_until_a_delivery_comes_through_it_after_the_moment_asked() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(1);
+        let mut heard = Heard::default();
+        let path = [relay(1), relay(2), relay(3)];
+        assert_eq!(
+            heard.silent_since(&path, start),
+            path.to_vec(),
+            "never heard"
+        );
+        heard.heard(&[relay(1), relay(2)], start);
+        assert_eq!(heard.silent_since(&path, start), vec![relay(3)]);
+        assert_eq!(
+            heard.silent_since(&path, later),
+            path.to_vec(),
+            "heard only before"
+        );
+        heard.heard(&path, later);
+        assert!(heard.silent_since(&path, later).is_empty());
+    }
+
+    #[test]
+    fn an_older_delivery_does_not_hide_a_newer_one() {
+        let start = Instant::now();
+        let later = start + Duration::from_secs(1);
+        let mut heard = Heard::default();
+        heard.heard(&[relay(1)], later);
+        heard.heard(&[relay(1)], start);
+        assert!(heard.silent_since(&[relay(1)], later).is_empty());
+    }
+
+    #[test]
+    fn a_late_answer_is_waited_for_while_every_relay_on_its_paths_is_heard_from() {
+        let sent = Instant::now();
+        let (gateway, mixes, host) = (relay(1), [relay(2), relay(3)], relay(4));
+        let relays = [gateway, mixes[0], mixes[1], host];
+        let mut heard = Heard::default();
+        let second = sent + Duration::from_secs(1);
+        heard.heard(&relays, second);
+        assert_eq!(
+            heard.judge(&relays, &mixes, sent, second, PATIENCE),
+            Verdict::Wait
+        );
+        let past_patience = sent + PATIENCE;
+        assert_eq!(
+            heard.judge(&relays, &mixes, sent, past_patience, PATIENCE),
+            Verdict::Resend {
+                suspects: mixes.to_vec()
+            },
+            "a live path that lost the packet all the same"
+        );
+    }
+
+    #[test]
+    fn the_mix_not_heard_from_is_the_one_suspected() {
+        let sent = Instant::now();
+        let (gateway, mixes, host) = (relay(1), [relay(2), relay(3)], relay(4));
+        let relays = [gateway, mixes[0], mixes[1], host];
+        let mut heard = Heard::default();
+        let second = sent + Duration::from_secs(1);
+        heard.heard(&[gateway, mixes[1], host], second);
+        assert_eq!(
+            heard.judge(&relays, &mixes, sent, second, PATIENCE),
+            Verdict::Resend {
+                suspects: vec![mixes[0]]
+            }
+        );
+        // A silent host or gateway cannot be routed around: the mixes are suspected then.
+        let mut heard = Heard::default();
+        heard.heard(&[gateway, mixes[0], mixes[1]], second);
+        assert_eq!(
+            heard.judge(&relays, &mixes, sent, second, PATIENCE),
+            Verdict::Resend {
+                suspects: mixes.to_vec()
+            }
+        );
+    }
+}
