@@ -123,50 +123,76 @@ mod tests {
         assert!(heard.silent_since(&[relay(1)], later).is_empty());
     }
 
+    /// One attempt's gateway, mixes and host (and all four), when it went out, and a second
+    /// later.
+    struct Attempt {
+        gateway: Fingerprint,
+        mixes: [Fingerprint; 2],
+        host: Fingerprint,
+        relays: [Fingerprint; 4],
+        sent: Instant,
+        second: Instant,
+    }
+
+    impl Attempt {
+        fn new() -> Self {
+            let (gateway, mixes, host) = (relay(1), [relay(2), relay(3)], relay(4));
+            let sent = Instant::now();
+            Self {
+                gateway,
+                mixes,
+                host,
+                relays: [gateway, mixes[0], mixes[1], host],
+                sent,
+                second: sent + Duration::from_secs(1),
+            }
+        }
+
+        fn judge(&self, heard: &Heard, now: Instant) -> Verdict {
+            heard.judge(&self.relays, &self.mixes, self.sent, now, PATIENCE)
+        }
+
+        fn resend_avoiding(&self, suspects: &[Fingerprint]) -> Verdict {
+            Verdict::Resend {
+                suspects: suspects.to_vec(),
+            }
+        }
+    }
+
     #[test]
     fn a_late_answer_is_waited_for_while_every_relay_on_its_paths_is_heard_from() {
-        let sent = Instant::now();
-        let (gateway, mixes, host) = (relay(1), [relay(2), relay(3)], relay(4));
-        let relays = [gateway, mixes[0], mixes[1], host];
+        let attempt = Attempt::new();
         let mut heard = Heard::default();
-        let second = sent + Duration::from_secs(1);
-        heard.heard(&relays, second);
+        heard.heard(&attempt.relays, attempt.second);
+        assert_eq!(attempt.judge(&heard, attempt.second), Verdict::Wait);
         assert_eq!(
-            heard.judge(&relays, &mixes, sent, second, PATIENCE),
-            Verdict::Wait
-        );
-        let past_patience = sent + PATIENCE;
-        assert_eq!(
-            heard.judge(&relays, &mixes, sent, past_patience, PATIENCE),
-            Verdict::Resend {
-                suspects: mixes.to_vec()
-            },
+            attempt.judge(&heard, attempt.sent + PATIENCE),
+            attempt.resend_avoiding(&attempt.mixes),
             "a live path that lost the packet all the same"
         );
     }
 
     #[test]
     fn the_mix_not_heard_from_is_the_one_suspected() {
-        let sent = Instant::now();
-        let (gateway, mixes, host) = (relay(1), [relay(2), relay(3)], relay(4));
-        let relays = [gateway, mixes[0], mixes[1], host];
+        let attempt = Attempt::new();
         let mut heard = Heard::default();
-        let second = sent + Duration::from_secs(1);
-        heard.heard(&[gateway, mixes[1], host], second);
+        heard.heard(
+            &[attempt.gateway, attempt.mixes[1], attempt.host],
+            attempt.second,
+        );
         assert_eq!(
-            heard.judge(&relays, &mixes, sent, second, PATIENCE),
-            Verdict::Resend {
-                suspects: vec![mixes[0]]
-            }
+            attempt.judge(&heard, attempt.second),
+            attempt.resend_avoiding(&attempt.mixes[..1])
         );
         // A silent host or gateway cannot be routed around: the mixes are suspected then.
         let mut heard = Heard::default();
-        heard.heard(&[gateway, mixes[0], mixes[1]], second);
+        heard.heard(
+            &[attempt.gateway, attempt.mixes[0], attempt.mixes[1]],
+            attempt.second,
+        );
         assert_eq!(
-            heard.judge(&relays, &mixes, sent, second, PATIENCE),
-            Verdict::Resend {
-                suspects: mixes.to_vec()
-            }
+            attempt.judge(&heard, attempt.second),
+            attempt.resend_avoiding(&attempt.mixes)
         );
     }
 }

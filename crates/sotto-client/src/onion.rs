@@ -406,8 +406,9 @@ impl OnionTransport {
             .collect();
         loop {
             match tokio::time::timeout(wait, answered.recv()).await {
-                Ok(Some((answer, sent))) => {
-                    self.rto().answered(sent.elapsed());
+                // Perhaps the answer to an earlier attempt: its own send time is the sample.
+                Ok(Some((answer, attempt_sent))) => {
+                    self.rto().answered(attempt_sent.elapsed());
                     return Ok(answer);
                 }
                 Ok(None) => return Err(TransportError::Closed),
