@@ -28,5 +28,5 @@ pub use device::{
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
-pub use onion::{OnionTransport, Trace};
+pub use onion::{OnionTransport, RelayHealth, Trace};
 pub use transport::{Transport, TransportError};

@@ -64,7 +64,6 @@ struct Replies {
     waiting: HashMap<ReplyId, Waiting>,
     push_order: VecDeque<ReplyId>,
     push_blocks: PushBlocks,
-    heard: Heard,
 }
 
 impl Replies {
@@ -93,8 +92,7 @@ pub struct OnionTransport {
     retry_for: Duration,
     /// When to send a request again, learnt from the answers.
     rto: SyncMutex<Rto>,
-    /// Mixes on paths that recently got no answer, and since when.
-    suspects: SyncMutex<HashMap<Fingerprint, Instant>>,
+    health: RelayHealth,
     /// Headers and reply blocks made ahead of time, while the client waits for answers.
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
@@ -125,7 +123,7 @@ enum Made {
 fn take_spare<T>(
     spares: &mut Vec<Spare<T>>,
     epoch: u64,
-    suspects: &HashMap<Fingerprint, Instant>,
+    suspects: &[Fingerprint],
 ) -> Option<(Path, T)> {
     spares.retain(|spare| spare.epoch == epoch);
     let spare = spares.pop()?;
@@ -133,8 +131,41 @@ fn take_spare<T>(
         .path
         .mixes()
         .iter()
-        .any(|hop| suspects.contains_key(hop.fingerprint()));
+        .any(|hop| suspects.contains(hop.fingerprint()));
     (!suspect).then_some((spare.path, spare.made))
+}
+
+/// What a client learns about relays from its own traffic: which it had deliveries through
+/// lately, and which mixes it suspects. A device's transports share one: they draw mixes from
+/// the same relays, so what one learns spares the others a timeout, and each hears from more
+/// relays than its own traffic passes. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct RelayHealth(Arc<SyncMutex<Health>>);
+
+#[derive(Default)]
+struct Health {
+    heard: Heard,
+    /// Mixes on paths that recently got no answer, and since when.
+    suspects: HashMap<Fingerprint, Instant>,
+}
+
+impl RelayHealth {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn heard(&self, relays: &[Fingerprint]) {
+        self.lock().heard.heard(relays, Instant::now());
+    }
+
+    /// The mixes suspected within the last `SUSPECT_FOR`.
+    fn suspects(&self) -> Vec<Fingerprint> {
+        let mut health = self.lock();
+        health
+            .suspects
+            .retain(|_, since| since.elapsed() < SUSPECT_FOR);
+        health.suspects.keys().copied().collect()
+    }
 }
 
 /// Where a transport's paths run and whom its replies find.
@@ -233,6 +264,18 @@ impl OnionTransport {
         host: Fingerprint,
         renew_every: Duration,
     ) -> Result<Self, TransportError> {
+        let health = RelayHealth::default();
+        Self::connect_sharing(directory, gateway, host, renew_every, health).await
+    }
+
+    /// `connect`, learning about relays together with the other transports given `health`.
+    pub async fn connect_sharing(
+        directory: Directory,
+        gateway: Fingerprint,
+        host: Fingerprint,
+        renew_every: Duration,
+        health: RelayHealth,
+    ) -> Result<Self, TransportError> {
         if gateway == host {
             return Err(TransportError::Connect(
                 "the gateway must not be the mailbox host: it would learn both ends".into(),
@@ -260,7 +303,7 @@ impl OnionTransport {
             reconnecting: AtomicBool::new(false),
             retry_for: crate::DEFAULT_RETRY_FOR,
             rto: SyncMutex::new(Rto::default()),
-            suspects: SyncMutex::new(HashMap::new()),
+            health,
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
             trace: Arc::default(),
@@ -348,6 +391,7 @@ impl OnionTransport {
         tokio::spawn(receive(
             connection.clone(),
             self.replies.clone(),
+            self.health.clone(),
             self.pushes_in.clone(),
             self.epoch.clone(),
             self.trace.clone(),
@@ -362,11 +406,7 @@ impl OnionTransport {
         from: &Fingerprint,
         to: &Fingerprint,
     ) -> Result<Path, TransportError> {
-        let suspects: Vec<Fingerprint> = {
-            let mut suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-            suspects.retain(|_, since| since.elapsed() < SUSPECT_FOR);
-            suspects.keys().copied().collect()
-        };
+        let suspects = self.health.suspects();
         let mut rng = rand::thread_rng();
         let mut draw = || {
             self.ends
@@ -414,16 +454,13 @@ impl OnionTransport {
                 Ok(None) => return Err(TransportError::Closed),
                 Err(_) => {}
             }
-            let verdict = self
-                .replies
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .heard
-                .judge(&relays, &mixes, sent, Instant::now(), PATIENCE);
+            let mut health = self.health.lock();
+            let now = Instant::now();
+            let verdict = health.heard.judge(&relays, &mixes, sent, now, PATIENCE);
             if let Verdict::Resend { suspects } = verdict {
-                let now = Instant::now();
-                let mut suspected = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-                suspected.extend(suspects.into_iter().map(|mix| (mix, now)));
+                health
+                    .suspects
+                    .extend(suspects.into_iter().map(|mix| (mix, now)));
                 break;
             }
         }
@@ -436,7 +473,7 @@ impl OnionTransport {
         epoch: u64,
         kind: fn(&mut Spares) -> &mut Vec<Spare<T>>,
     ) -> Option<(Path, T)> {
-        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        let suspects = self.health.suspects();
         let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
         let taken = take_spare(kind(&mut spares), epoch, &suspects);
         self.refill.notify_one();
@@ -543,6 +580,7 @@ async fn send_stream(connection: &quinn::Connection, bytes: &[u8]) -> Result<(),
 async fn receive(
     connection: quinn::Connection,
     replies: Arc<SyncMutex<Replies>>,
+    health: RelayHealth,
     pushes: mpsc::UnboundedSender<Vec<u8>>,
     epoch: Arc<AtomicU64>,
     trace: Arc<SyncMutex<Trace>>,
@@ -562,21 +600,18 @@ async fn receive(
         match waiting {
             Some(Waiting::Answer(key, sent, answers, relays)) => {
                 if let Ok(frame) = key.open(payload) {
-                    replies
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .heard
-                        .heard(&relays, Instant::now());
+                    health.heard(&relays);
                     let _ = answers.try_send((frame, sent));
                 }
             }
             Some(Waiting::Push(key, route, read)) => {
                 if let Ok(frame) = key.open(payload) {
-                    {
-                        let mut replies = replies.lock().unwrap_or_else(|e| e.into_inner());
-                        replies.push_blocks.used(&read);
-                        replies.heard.heard(&route, Instant::now());
-                    }
+                    replies
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push_blocks
+                        .used(&read);
+                    health.heard(&route);
                     trace.lock().unwrap_or_else(|e| e.into_inner()).push = route;
                     let _ = pushes.send(frame);
                 }
@@ -661,5 +696,32 @@ impl Drop for OnionTransport {
         // Wakes the spare-maker, which then finds the transport gone and ends.
         self.refill.notify_one();
         self.endpoint.close(0u32.into(), b"client closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transports_sharing_relay_health_share_what_they_learn() {
+        let (mix, other) = (
+            Fingerprint::from_bytes([1; 32]),
+            Fingerprint::from_bytes([2; 32]),
+        );
+        let one = RelayHealth::default();
+        let another = one.clone();
+        one.lock().suspects.insert(mix, Instant::now());
+        one.heard(&[other]);
+        assert_eq!(another.suspects(), vec![mix]);
+        let long_ago = Instant::now() - SUSPECT_FOR;
+        another.lock().suspects.insert(mix, long_ago);
+        assert!(one.suspects().is_empty(), "a suspicion lasts SUSPECT_FOR");
+        let before = Instant::now() - Duration::from_secs(1);
+        assert!(another
+            .lock()
+            .heard
+            .silent_since(&[other], before)
+            .is_empty());
     }
 }

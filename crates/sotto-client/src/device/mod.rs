@@ -16,7 +16,7 @@ use sotto_proto::Fingerprint;
 
 use crate::conversation::ConversationError;
 use crate::store::Store;
-use crate::{MailboxClient, OnionTransport};
+use crate::{MailboxClient, OnionTransport, RelayHealth};
 
 pub use send::SELF_UPDATE_EVERY;
 pub use sync::Listener;
@@ -31,6 +31,8 @@ pub struct Device {
     directory: Directory,
     gateway: Fingerprint,
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
+    /// What the transports to every host learn about relays, together.
+    health: RelayHealth,
 }
 
 /// One contact as `sotto contacts` lists it.
@@ -98,6 +100,7 @@ impl Device {
             directory,
             gateway,
             hosts: HashMap::new(),
+            health: RelayHealth::default(),
         })
     }
 
@@ -195,9 +198,15 @@ impl Device {
         } else {
             self.gateway
         };
-        let transport = OnionTransport::connect(self.directory.clone(), gateway, host, RENEW_EVERY)
-            .await
-            .map_err(crate::ClientError::from)?;
+        let transport = OnionTransport::connect_sharing(
+            self.directory.clone(),
+            gateway,
+            host,
+            RENEW_EVERY,
+            self.health.clone(),
+        )
+        .await
+        .map_err(crate::ClientError::from)?;
         let client = Arc::new(MailboxClient::new(transport));
         self.hosts.insert(host, client.clone());
         Ok(client)
