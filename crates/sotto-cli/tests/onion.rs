@@ -102,6 +102,35 @@ async fn a_burst_is_pushed_whole_and_in_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_who_acknowledges_each_push_never_runs_out_of_push_blocks() {
+    // Each acknowledgement brings back about as many reply blocks as the pushes spent (one,
+    // here), not a whole set: if it brought none, the fifth push would find no block and wait
+    // for a deposit that never comes.
+    let net = localnet();
+    let alice = net.client(0, 4, RENEW).await;
+    let bob = net.client(1, 4, RENEW).await;
+    let m = alice
+        .create(MailboxOptions::new(MailboxKind::Conversation))
+        .await
+        .unwrap();
+    alice.subscribe(&m.read).await.unwrap();
+    for seq in 1..=30u64 {
+        bob.write(&m.write, &seq.to_be_bytes()).await.unwrap();
+        let push = tokio::time::timeout(Duration::from_secs(15), alice.next_push())
+            .await
+            .unwrap_or_else(|_| panic!("message {seq} never pushed"))
+            .unwrap();
+        assert_eq!(push.message.seq, seq);
+        alice.ack(&m.read, seq).await.unwrap();
+    }
+    assert_eq!(
+        net.counter(4, "sotto_onion_pushes_total"),
+        30,
+        "each message pushed once, none fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_mix_costs_time_not_messages() {
     let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 8);
     let (net, mut relays) = net.into_processes();
