@@ -37,7 +37,8 @@ fn unix_now() -> u64 {
 /// Opens relay `index` in `dir`, creating it (on a free port, kept from then on) if new, and
 /// binds its socket. The socket is held from here until the relay serves on it: between the
 /// port being chosen and the relay starting, the network file is written and the other relays
-/// start, and a client socket of some other program could otherwise take the port.
+/// start, and another program could otherwise take the port: in CI, another localnet picking
+/// from the same range at the same moment did.
 async fn relay_dir(dir: &Path, index: usize) -> anyhow::Result<(DataDir, UdpSocket)> {
     let path = dir.join(format!("relay-{index}"));
     if path.join(sotto_relay::config::CONFIG_FILE).exists() {
