@@ -179,6 +179,20 @@ struct Ends {
 }
 
 impl Ends {
+    /// Whether paths between the gateway and the host can avoid every mix in `suspects`: when
+    /// too few relays are left unsuspected, every path passes one, and a spare made ahead is as
+    /// good as a new path.
+    fn can_avoid(&self, suspects: &[Fingerprint]) -> bool {
+        let unsuspected = self
+            .directory
+            .relays()
+            .iter()
+            .map(|relay| relay.fingerprint())
+            .filter(|relay| ![self.gateway, self.host].contains(relay) && !suspects.contains(relay))
+            .count();
+        unsuspected >= MIXES
+    }
+
     /// A random path of `epoch` from `from` to `to`, and what `make` builds on it.
     fn spare<T>(
         &self,
@@ -399,6 +413,16 @@ impl OnionTransport {
         Ok(connection)
     }
 
+    /// The mixes to avoid: those suspected lately, unless too few relays are left without them.
+    fn avoidable_suspects(&self) -> Vec<Fingerprint> {
+        let suspects = self.health.suspects();
+        if self.ends.can_avoid(&suspects) {
+            suspects
+        } else {
+            Vec::new()
+        }
+    }
+
     /// A random path, avoiding relays that were on unanswered paths lately when it can.
     fn path(
         &self,
@@ -406,7 +430,7 @@ impl OnionTransport {
         from: &Fingerprint,
         to: &Fingerprint,
     ) -> Result<Path, TransportError> {
-        let suspects = self.health.suspects();
+        let suspects = self.avoidable_suspects();
         let mut rng = rand::thread_rng();
         let mut draw = || {
             self.ends
@@ -473,7 +497,7 @@ impl OnionTransport {
         epoch: u64,
         kind: fn(&mut Spares) -> &mut Vec<Spare<T>>,
     ) -> Option<(Path, T)> {
-        let suspects = self.health.suspects();
+        let suspects = self.avoidable_suspects();
         let mut spares = self.spares.lock().unwrap_or_else(|e| e.into_inner());
         let taken = take_spare(kind(&mut spares), epoch, &suspects);
         self.refill.notify_one();
@@ -701,7 +725,47 @@ impl Drop for OnionTransport {
 
 #[cfg(test)]
 mod tests {
+    use sotto_onion::directory::{OnionKey, Relay};
+    use sotto_proto::RelayAddress;
+
     use super::*;
+
+    /// A network of `count` relays, numbered by their fingerprints' bytes.
+    fn network(count: u8) -> Directory {
+        let relays = (1..=count)
+            .map(|n| Relay {
+                address: RelayAddress {
+                    fingerprint: Fingerprint::from_bytes([n; 32]),
+                    host: "127.0.0.1".into(),
+                    port: 40_000 + u16::from(n),
+                },
+                onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
+                next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
+            })
+            .collect();
+        Directory::new(86_400, relays).unwrap()
+    }
+
+    #[test]
+    fn suspects_are_avoided_only_while_enough_relays_are_left() {
+        let relay = |n: u8| Fingerprint::from_bytes([n; 32]);
+        let ends = Ends {
+            directory: network(5),
+            gateway: relay(1),
+            host: relay(5),
+            address: [0; 32],
+        };
+        assert!(ends.can_avoid(&[]));
+        assert!(ends.can_avoid(&[relay(2)]), "relays 3 and 4 are left");
+        assert!(
+            !ends.can_avoid(&[relay(2), relay(3)]),
+            "one mix is not a path"
+        );
+        assert!(
+            ends.can_avoid(&[relay(1), relay(5)]),
+            "the ends are never mixes anyway"
+        );
+    }
 
     #[test]
     fn transports_sharing_relay_health_share_what_they_learn() {
