@@ -8,7 +8,7 @@ mod content;
 pub mod conversation;
 mod device;
 mod direct;
-mod heard;
+mod health;
 mod inbox;
 mod mailbox;
 mod onion;
@@ -27,6 +27,7 @@ pub use device::{
     database_path, init, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
+pub use health::RelayHealth;
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
-pub use onion::{OnionTransport, RelayHealth, Trace};
+pub use onion::{OnionTransport, Trace};
 pub use transport::{Transport, TransportError};

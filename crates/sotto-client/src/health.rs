@@ -1,15 +1,53 @@
-//! When this client last had a delivery through each relay: an answer or a push that came back
-//! proves every relay on its paths was passing packets on.
+//! What a client learns about relays from its own traffic.
 //!
-//! It tells a slow network from a broken path. A request whose answer is late while every relay
-//! on its paths has carried something since it was sent is queued somewhere, not lost: sending
-//! it again would only add to the queue (under load, resends had more than doubled the requests
-//! relays processed). A relay not heard from since is the one to suspect and route around.
+//! When it last had a delivery through each relay: an answer or a push that came back proves
+//! every relay on its paths was passing packets on. That tells a slow network from a broken
+//! path. A request whose answer is late while every relay on its paths has carried something
+//! since it was sent is queued somewhere, not lost: sending it again would only add to the queue
+//! (under load, resends had more than doubled the requests relays processed). A relay not heard
+//! from since is the one to suspect and route around.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sotto_proto::Fingerprint;
+
+/// How long relays on a path that got no answer are avoided.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
+
+/// What a client learns about relays from its own traffic: which it had deliveries through
+/// lately, and which mixes it suspects. A device's transports share one: they draw mixes from
+/// the same relays, so what one learns spares the others a timeout, and each hears from more
+/// relays than its own traffic passes. Cloning shares it.
+#[derive(Clone, Default)]
+pub struct RelayHealth(Arc<Mutex<Health>>);
+
+#[derive(Default)]
+pub(crate) struct Health {
+    pub heard: Heard,
+    /// Mixes on paths that recently got no answer, and since when.
+    pub suspects: HashMap<Fingerprint, Instant>,
+}
+
+impl RelayHealth {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn heard(&self, relays: &[Fingerprint]) {
+        self.lock().heard.heard(relays, Instant::now());
+    }
+
+    /// The mixes suspected within the last `SUSPECT_FOR`.
+    pub(crate) fn suspects(&self) -> Vec<Fingerprint> {
+        let mut health = self.lock();
+        health
+            .suspects
+            .retain(|_, since| since.elapsed() < SUSPECT_FOR);
+        health.suspects.keys().copied().collect()
+    }
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Heard {
@@ -194,5 +232,27 @@ mod tests {
             attempt.judge(&heard, attempt.second),
             attempt.resend_avoiding(&attempt.mixes)
         );
+    }
+
+    #[test]
+    fn transports_sharing_relay_health_share_what_they_learn() {
+        let (mix, other) = (
+            Fingerprint::from_bytes([1; 32]),
+            Fingerprint::from_bytes([2; 32]),
+        );
+        let one = RelayHealth::default();
+        let another = one.clone();
+        one.lock().suspects.insert(mix, Instant::now());
+        one.heard(&[other]);
+        assert_eq!(another.suspects(), vec![mix]);
+        let long_ago = Instant::now() - SUSPECT_FOR;
+        another.lock().suspects.insert(mix, long_ago);
+        assert!(one.suspects().is_empty(), "a suspicion lasts SUSPECT_FOR");
+        let before = Instant::now() - Duration::from_secs(1);
+        assert!(another
+            .lock()
+            .heard
+            .silent_since(&[other], before)
+            .is_empty());
     }
 }

@@ -19,25 +19,22 @@ use sotto_proto::{Fingerprint, Id};
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::direct::{handshake_failed, pinned_client_config, resolve};
-use crate::heard::{Heard, Verdict};
-use crate::push_blocks::{Deposit, PushBlocks, FULL_SET};
+use crate::health::{RelayHealth, Verdict};
+use crate::push_blocks::{Deposit, PushBlocks};
 use crate::rto::Rto;
+use spares::{make_spares, take_spare, Spare, Spares};
+
+mod spares;
 use crate::transport::{Transport, TransportError};
 
 /// Mixes on every path.
 const MIXES: usize = 2;
-/// How long relays on a path that got no answer are avoided.
-const SUSPECT_FOR: Duration = Duration::from_secs(30);
 /// The longest one attempt is waited on while every relay on its paths is heard from.
 const PATIENCE: Duration = Duration::from_secs(30);
 /// Random paths drawn to find one that avoids suspects, before taking one that does not.
 const PATH_DRAWS: usize = 16;
 /// Reply keys kept for pushes at most; the oldest are forgotten first.
 const MAX_PUSH_KEYS: usize = 256;
-/// Reply blocks kept ready: enough for a request with a full set of push blocks, and the next.
-const SPARE_BLOCKS: usize = 2 * (1 + FULL_SET);
-/// Request headers kept ready: the next request's, and a resend's.
-const SPARE_HEADERS: usize = 2;
 const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 /// An answer, and when the attempt it answers was sent.
@@ -99,75 +96,6 @@ pub struct OnionTransport {
     trace: Arc<SyncMutex<Trace>>,
 }
 
-/// Something made for a path of one epoch.
-struct Spare<T> {
-    epoch: u64,
-    path: Path,
-    made: T,
-}
-
-/// The key agreements of requests and reply blocks, made while the client waits: they are
-/// most of a request's work on the client and do not depend on what it carries.
-#[derive(Default)]
-struct Spares {
-    headers: Vec<Spare<RequestHeader>>,
-    blocks: Vec<Spare<(ReplyBlock, ReplyKey)>>,
-}
-
-enum Made {
-    Header(Spare<RequestHeader>),
-    Block(Spare<(ReplyBlock, ReplyKey)>),
-}
-
-/// Takes the newest spare of `epoch` unless its path passes a suspect (then it is dropped).
-fn take_spare<T>(
-    spares: &mut Vec<Spare<T>>,
-    epoch: u64,
-    suspects: &[Fingerprint],
-) -> Option<(Path, T)> {
-    spares.retain(|spare| spare.epoch == epoch);
-    let spare = spares.pop()?;
-    let suspect = spare
-        .path
-        .mixes()
-        .iter()
-        .any(|hop| suspects.contains(hop.fingerprint()));
-    (!suspect).then_some((spare.path, spare.made))
-}
-
-/// What a client learns about relays from its own traffic: which it had deliveries through
-/// lately, and which mixes it suspects. A device's transports share one: they draw mixes from
-/// the same relays, so what one learns spares the others a timeout, and each hears from more
-/// relays than its own traffic passes. Cloning shares it.
-#[derive(Clone, Default)]
-pub struct RelayHealth(Arc<SyncMutex<Health>>);
-
-#[derive(Default)]
-struct Health {
-    heard: Heard,
-    /// Mixes on paths that recently got no answer, and since when.
-    suspects: HashMap<Fingerprint, Instant>,
-}
-
-impl RelayHealth {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Health> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn heard(&self, relays: &[Fingerprint]) {
-        self.lock().heard.heard(relays, Instant::now());
-    }
-
-    /// The mixes suspected within the last `SUSPECT_FOR`.
-    fn suspects(&self) -> Vec<Fingerprint> {
-        let mut health = self.lock();
-        health
-            .suspects
-            .retain(|_, since| since.elapsed() < SUSPECT_FOR);
-        health.suspects.keys().copied().collect()
-    }
-}
-
 /// Where a transport's paths run and whom its replies find.
 #[derive(Clone)]
 struct Ends {
@@ -191,70 +119,6 @@ impl Ends {
             .filter(|relay| ![self.gateway, self.host].contains(relay) && !suspects.contains(relay))
             .count();
         unsuspected >= MIXES
-    }
-
-    /// A random path of `epoch` from `from` to `to`, and what `make` builds on it.
-    fn spare<T>(
-        &self,
-        epoch: u64,
-        (from, to): (&Fingerprint, &Fingerprint),
-        make: impl FnOnce(&Path) -> Option<T>,
-    ) -> Option<Spare<T>> {
-        let mut rng = rand::thread_rng();
-        let path = self
-            .directory
-            .choose_path_at(epoch, from, to, MIXES, &mut rng)
-            .ok()?;
-        let made = make(&path)?;
-        Some(Spare { epoch, path, made })
-    }
-
-    fn header(&self, epoch: u64) -> Option<Spare<RequestHeader>> {
-        self.spare(epoch, (&self.gateway, &self.host), |path| {
-            RequestHeader::new(&path.route(), *self.host.as_bytes()).ok()
-        })
-    }
-
-    fn block(&self, epoch: u64) -> Option<Spare<(ReplyBlock, ReplyKey)>> {
-        self.spare(epoch, (&self.host, &self.gateway), |path| {
-            new_reply_block(&path.route(), self.address).ok()
-        })
-    }
-}
-
-/// Keeps [`SPARE_HEADERS`] request headers and [`SPARE_BLOCKS`] reply blocks ready for the
-/// current epoch, working only when asked.
-async fn make_spares(ends: Ends, spares: std::sync::Weak<SyncMutex<Spares>>, refill: Arc<Notify>) {
-    loop {
-        refill.notified().await;
-        loop {
-            let Some(spares) = spares.upgrade() else {
-                return;
-            };
-            let epoch = ends.directory.current_epoch(unix_now());
-            let (headers, blocks) = {
-                let spares = spares.lock().unwrap_or_else(|e| e.into_inner());
-                (spares.headers.len(), spares.blocks.len())
-            };
-            if headers >= SPARE_HEADERS && blocks >= SPARE_BLOCKS {
-                break;
-            }
-            let ends = ends.clone();
-            let made = tokio::task::spawn_blocking(move || {
-                if headers < SPARE_HEADERS {
-                    ends.header(epoch).map(Made::Header)
-                } else {
-                    ends.block(epoch).map(Made::Block)
-                }
-            })
-            .await;
-            let mut spares = spares.lock().unwrap_or_else(|e| e.into_inner());
-            match made {
-                Ok(Some(Made::Header(spare))) => spares.headers.push(spare),
-                Ok(Some(Made::Block(spare))) => spares.blocks.push(spare),
-                _ => break,
-            }
-        }
     }
 }
 
@@ -765,27 +629,5 @@ mod tests {
             ends.can_avoid(&[relay(1), relay(5)]),
             "the ends are never mixes anyway"
         );
-    }
-
-    #[test]
-    fn transports_sharing_relay_health_share_what_they_learn() {
-        let (mix, other) = (
-            Fingerprint::from_bytes([1; 32]),
-            Fingerprint::from_bytes([2; 32]),
-        );
-        let one = RelayHealth::default();
-        let another = one.clone();
-        one.lock().suspects.insert(mix, Instant::now());
-        one.heard(&[other]);
-        assert_eq!(another.suspects(), vec![mix]);
-        let long_ago = Instant::now() - SUSPECT_FOR;
-        another.lock().suspects.insert(mix, long_ago);
-        assert!(one.suspects().is_empty(), "a suspicion lasts SUSPECT_FOR");
-        let before = Instant::now() - Duration::from_secs(1);
-        assert!(another
-            .lock()
-            .heard
-            .silent_since(&[other], before)
-            .is_empty());
     }
 }
