@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use sotto_client::{MailboxClient, MailboxOptions, OnionTransport};
+use sotto_client::{MailboxClient, MailboxOptions, NewMailbox, OnionTransport};
 use sotto_proto::{ErrorCode, MailboxKind};
 use sotto_testnet::TestLocalnet;
 
@@ -21,10 +21,15 @@ async fn next_push(client: &MailboxClient<OnionTransport>) -> sotto_proto::Push 
         .expect("push")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_mailbox_command_works_through_the_onion_path() {
-    let net = localnet();
-    // Alice enters at relay 0, Bob at relay 1; the mailbox lives on relay 4.
+/// Alice, entering at relay 0, subscribed to a new mailbox on relay 4 (nothing waits in it);
+/// Bob, entering at relay 1, to write to it.
+async fn alice_reads_bob_writes(
+    net: &TestLocalnet,
+) -> (
+    MailboxClient<OnionTransport>,
+    MailboxClient<OnionTransport>,
+    NewMailbox,
+) {
     let alice = net.client(0, 4, RENEW).await;
     let bob = net.client(1, 4, RENEW).await;
     let m = alice
@@ -32,6 +37,13 @@ async fn every_mailbox_command_works_through_the_onion_path() {
         .await
         .unwrap();
     assert!(alice.subscribe(&m.read).await.unwrap().is_empty());
+    (alice, bob, m)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_mailbox_command_works_through_the_onion_path() {
+    let net = localnet();
+    let (alice, bob, m) = alice_reads_bob_writes(&net).await;
     for text in [&b"x"[..], &vec![0x42; 12 * 1024][..]] {
         let seq = bob.write(&m.write, text).await.unwrap();
         let push = next_push(&alice).await;
@@ -77,13 +89,8 @@ async fn every_mailbox_command_works_through_the_onion_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_is_pushed_whole_and_in_order() {
     let net = localnet();
-    let alice = net.client(0, 4, RENEW).await;
-    let bob = std::sync::Arc::new(net.client(1, 4, RENEW).await);
-    let m = alice
-        .create(MailboxOptions::new(MailboxKind::Conversation))
-        .await
-        .unwrap();
-    alice.subscribe(&m.read).await.unwrap();
+    let (alice, bob, m) = alice_reads_bob_writes(&net).await;
+    let bob = std::sync::Arc::new(bob);
     const BURST: u64 = 24;
     let mut writes = tokio::task::JoinSet::new();
     for i in 0..BURST {
@@ -107,20 +114,11 @@ async fn a_reader_who_acknowledges_each_push_never_runs_out_of_push_blocks() {
     // here), not a whole set: if it brought none, the fifth push would find no block and wait
     // for a deposit that never comes.
     let net = localnet();
-    let alice = net.client(0, 4, RENEW).await;
-    let bob = net.client(1, 4, RENEW).await;
-    let m = alice
-        .create(MailboxOptions::new(MailboxKind::Conversation))
-        .await
-        .unwrap();
-    alice.subscribe(&m.read).await.unwrap();
+    let (alice, bob, m) = alice_reads_bob_writes(&net).await;
     for seq in 1..=30u64 {
         bob.write(&m.write, &seq.to_be_bytes()).await.unwrap();
-        let push = tokio::time::timeout(Duration::from_secs(15), alice.next_push())
-            .await
-            .unwrap_or_else(|_| panic!("message {seq} never pushed"))
-            .unwrap();
-        assert_eq!(push.message.seq, seq);
+        let push = next_push(&alice).await;
+        assert_eq!(push.message.seq, seq, "message {seq}");
         alice.ack(&m.read, seq).await.unwrap();
     }
     assert_eq!(
