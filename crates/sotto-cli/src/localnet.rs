@@ -8,12 +8,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
+use ed25519_dalek::SigningKey;
+use sotto_onion::directory::{Descriptor, Descriptors, Directory, Ledger, Operator};
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::service::{Relay, RunOptions};
 
 /// File the network is described in, inside the localnet directory.
 pub const NETWORK_FILE: &str = "network.toml";
+/// The localnet's own authority key, which signs its network file.
+pub const AUTHORITY_KEY_FILE: &str = "authority.key";
 
 #[derive(Args)]
 pub struct LocalnetArgs {
@@ -69,11 +72,30 @@ async fn bind_again(listen: SocketAddr) -> anyhow::Result<UdpSocket> {
     }
 }
 
+/// The directory of a localnet's relays: each is its own operator with a stake of 1, and all
+/// share 127.0.0.1, so paths cannot keep to distinct subnets.
+fn admit(epoch_secs: u64, descriptors: Vec<Descriptor>) -> anyhow::Result<Directory> {
+    let operators = descriptors
+        .iter()
+        .enumerate()
+        .map(|(index, relay)| Operator {
+            name: format!("relay-{index}"),
+            stake: 1,
+            relays: vec![*relay.fingerprint()],
+        })
+        .collect();
+    let ledger = Ledger::new(1, false, operators)?;
+    Ok(ledger
+        .admit(Descriptors::new(epoch_secs, descriptors)?)?
+        .directory)
+}
+
 /// Relays running in this process, and the network file describing them.
 pub struct Localnet {
     pub relays: Vec<Relay>,
     pub directory: Directory,
     pub network_file: PathBuf,
+    authority: SigningKey,
 }
 
 impl Localnet {
@@ -90,13 +112,14 @@ impl Localnet {
         for index in 0..count {
             dirs.push(relay_dir(dir, index).await?);
         }
-        let entries = dirs
+        let descriptors = dirs
             .iter()
-            .map(|(data, _)| crate::relay::directory_entry(data, epoch_secs, now))
+            .map(|(data, _)| crate::relay::descriptor(data, epoch_secs, now))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let directory = Directory::new(epoch_secs, entries)?;
+        let authority = crate::network::authority_key(&dir.join(AUTHORITY_KEY_FILE))?;
+        let directory = admit(epoch_secs, descriptors)?.signed(&authority);
         let network_file = dir.join(NETWORK_FILE);
-        crate::network::write(&network_file, &directory)?;
+        crate::network::write(&network_file, &directory, &authority)?;
         let mut relays = Vec::with_capacity(dirs.len());
         for (data, socket) in dirs {
             let options = RunOptions {
@@ -114,6 +137,7 @@ impl Localnet {
             relays,
             directory,
             network_file,
+            authority,
         })
     }
 
@@ -141,7 +165,7 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
         writeln!(out, "localnet ready {}", net.network_file.display())?;
         out.flush()?;
     }
-    publish_rotations(&net.relays, args.epoch_secs, &net.network_file).await?;
+    publish_rotations(&net, args.epoch_secs).await?;
     tracing::info!("stopping the localnet");
     net.stop().await;
     tracing::info!("stopped");
@@ -150,7 +174,7 @@ pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
 
 /// Runs until SIGINT or SIGTERM; whenever an epoch begins, publishes the relays' keys for it and
 /// the next one. The relays rotate their own keys; this only tells clients.
-async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> anyhow::Result<()> {
+async fn publish_rotations(net: &Localnet, epoch_secs: u64) -> anyhow::Result<()> {
     let signal = crate::relay::shutdown_signal();
     tokio::pin!(signal);
     let mut published = unix_now() / epoch_secs;
@@ -164,11 +188,12 @@ async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> an
         if now / epoch_secs == published {
             continue;
         }
-        let entries: Option<Vec<DirectoryRelay>> = relays
+        let descriptors: Option<Vec<Descriptor>> = net
+            .relays
             .iter()
             .map(|relay| {
                 let (onion_key, next_onion_key) = relay.onion_keys(now)?;
-                Some(DirectoryRelay {
+                Some(Descriptor {
                     address: relay.address().clone(),
                     onion_key,
                     next_onion_key,
@@ -176,10 +201,11 @@ async fn publish_rotations(relays: &[Relay], epoch_secs: u64, file: &Path) -> an
             })
             .collect();
         // A relay that has not rotated yet is caught on a later tick.
-        let Some(entries) = entries else { continue };
-        match Directory::new(epoch_secs, entries)
-            .map_err(anyhow::Error::from)
-            .and_then(|d| crate::network::write(file, &d))
+        let Some(descriptors) = descriptors else {
+            continue;
+        };
+        match admit(epoch_secs, descriptors)
+            .and_then(|d| crate::network::write(&net.network_file, &d, &net.authority))
         {
             Ok(()) => published = now / epoch_secs,
             Err(error) => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
+use sotto_onion::directory::{Descriptor, Descriptors};
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::onion::DESCRIPTOR_FILE;
 use sotto_relay::onion_keys::OnionKeys;
@@ -50,12 +50,13 @@ pub enum RelayCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
-    /// Write (and print) the relay's entry for a network file: its address and its onion keys
-    /// for this epoch and the next, made now if missing.
+    /// Write (and print) the relay's descriptor: its address and its onion keys for this epoch
+    /// and the next, made now if missing.
     ///
-    /// For bringing up a network before its relays first run: `sotto network assemble` joins
-    /// the relays' entries into the network file. A relay running with --network keeps
-    /// DIR/descriptor.toml current itself, so do not run this while the relay runs.
+    /// For bringing up a network before its relays first run: the network's authority joins
+    /// the descriptors of staked relays into the network file (`sotto network assemble`). A
+    /// relay running with --network keeps DIR/descriptor.toml current itself, so do not run
+    /// this while the relay runs.
     Descriptor {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
@@ -96,10 +97,12 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let entry = directory_entry(&dir, epoch_secs, now)?;
-            let descriptor = Directory::new(epoch_secs, vec![entry])?;
-            crate::network::write(&data.join(DESCRIPTOR_FILE), &descriptor)?;
-            print!("{}", descriptor.to_toml());
+            let entry = descriptor(&dir, epoch_secs, now)?;
+            let text = Descriptors::new(epoch_secs, vec![entry])?.to_toml();
+            let file = data.join(DESCRIPTOR_FILE);
+            sotto_relay::onion::replace_file(&file, &text)
+                .with_context(|| format!("writing {}", file.display()))?;
+            print!("{text}");
             Ok(())
         }
         RelayCommand::Run {
@@ -146,12 +149,8 @@ async fn serve(
     Ok(())
 }
 
-/// The network file entry of one relay, with its onion keys for now and next.
-pub fn directory_entry(
-    data: &DataDir,
-    epoch_secs: u64,
-    now: u64,
-) -> anyhow::Result<DirectoryRelay> {
+/// The descriptor of the relay in `data`, with its onion keys for now and next.
+pub fn descriptor(data: &DataDir, epoch_secs: u64, now: u64) -> anyhow::Result<Descriptor> {
     let keys = OnionKeys::open(&data.path, epoch_secs, now)
         .with_context(|| format!("onion keys of {}", data.path.display()))?;
     let epoch = keys.current_epoch(now);
@@ -161,7 +160,7 @@ pub fn directory_entry(
             data.path.display()
         )
     };
-    Ok(DirectoryRelay {
+    Ok(Descriptor {
         address: data.address(),
         onion_key: keys.onion_key(epoch).ok_or_else(missing)?,
         next_onion_key: keys.onion_key(epoch + 1).ok_or_else(missing)?,

@@ -246,7 +246,7 @@ async fn a_long_running_device_follows_the_network_file() {
         net.reload();
         let current = net.directory();
         let epoch = current.current_epoch(now());
-        if epoch >= gone && current.relays()[0].onion_key.epoch == epoch {
+        if epoch >= gone && current.relays()[0].descriptor.onion_key.epoch == epoch {
             break;
         }
         assert!(

@@ -222,7 +222,7 @@ async fn no_relay_learns_more_than_its_role_allows() {
         .directory()
         .relays()
         .iter()
-        .map(|r| format!("127.0.0.1:{}", r.address.port))
+        .map(|r| format!("127.0.0.1:{}", r.address().port))
         .collect();
     let fingerprints: HashSet<String> = net
         .directory()

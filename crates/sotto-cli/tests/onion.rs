@@ -171,7 +171,7 @@ async fn a_dead_mix_costs_time_not_messages() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn onion_keys_rotate_and_the_network_file_follows() {
     let mut net = TestLocalnet::start_with_epoch(Path::new(env!("CARGO_BIN_EXE_sotto")), 5, 4);
-    let first = net.directory().relays()[0].onion_key.epoch;
+    let first = net.directory().relays()[0].descriptor.onion_key.epoch;
     let client = net.client(0, 4, RENEW).await;
     let m = client
         .create(MailboxOptions::new(MailboxKind::Conversation))
@@ -181,7 +181,7 @@ async fn onion_keys_rotate_and_the_network_file_follows() {
     tokio::time::sleep(Duration::from_secs(9)).await;
     net.reload();
     assert!(
-        net.directory().relays()[0].onion_key.epoch >= first + 2,
+        net.directory().relays()[0].descriptor.onion_key.epoch >= first + 2,
         "the file was refreshed"
     );
     let fresh = net.client(0, 4, RENEW).await;

@@ -25,7 +25,7 @@ async fn connect(net: &TestLocalnet, relay: usize) -> (quinn::Endpoint, quinn::C
     let entry = &net.directory().relays()[relay];
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let config = sotto_client::pinned_client_config(*entry.fingerprint()).unwrap();
-    let remote = format!("{}:{}", entry.address.host, entry.address.port)
+    let remote = format!("{}:{}", entry.address().host, entry.address().port)
         .parse()
         .unwrap();
     let connection = endpoint
@@ -217,7 +217,7 @@ async fn garbage_is_counted_and_survived() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relays_in_a_network_refuse_direct_mailbox_requests() {
     let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
-    let address = net.directory().relays()[HOST].address.clone();
+    let address = net.directory().relays()[HOST].address().clone();
     let transport = sotto_client::DirectTransport::connect(&address)
         .await
         .unwrap()

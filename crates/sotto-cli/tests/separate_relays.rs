@@ -1,6 +1,6 @@
 //! Relays run as operators run them, each its own process: initialised one by one, the network
-//! file assembled from their descriptors, and kept current by `sotto network assemble --watch`
-//! as the relays rotate their onion keys.
+//! file assembled by the authority from their descriptors and its stake ledger, and kept current
+//! by `sotto network assemble --watch` as the relays rotate their onion keys.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -68,8 +68,11 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
         .map(|i| root.join(format!("relay-{i}")))
         .collect();
     let epoch = EPOCH_SECS.to_string();
-    for dir in &dirs {
-        sotto(
+    // One more relay than the ledger stakes: it describes itself like the others.
+    let unstaked = root.join("unstaked");
+    let mut fingerprints = Vec::new();
+    for dir in dirs.iter().chain([&unstaked]) {
+        let address = sotto(
             &["relay", "init", "--listen", "127.0.0.1:0", "--data"],
             &[dir],
         );
@@ -78,12 +81,35 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
             &[dir],
         );
         assert!(entry.contains("[[relay]]") && entry.contains("next_onion_key"));
+        let fingerprint = address.trim().trim_start_matches("sotto-relay://");
+        fingerprints.push(fingerprint.split('@').next().unwrap().to_owned());
     }
+    let key = root.join("authority.key");
+    let made = sotto(&["network", "authority", "--key"], &[&key]);
+    assert!(
+        made.starts_with("authority ") && made.contains("(new)"),
+        "{made}"
+    );
+    let authority = made.split_whitespace().nth(1).unwrap().to_owned();
+    // Each staked relay its own operator (a path needs four); all on 127.0.0.1.
+    let mut ledger = String::from("distinct_subnets = false\n");
+    for (i, fingerprint) in fingerprints[..RELAYS].iter().enumerate() {
+        ledger.push_str(&format!(
+            "\n[[operator]]\nname = \"op{i}\"\nstake = 100\nrelays = [\"{fingerprint}\"]\n"
+        ));
+    }
+    let ledger_file = root.join("stake.toml");
+    std::fs::write(&ledger_file, ledger).unwrap();
+
     let network = root.join("network.toml");
     let mut assembler = Command::new(env!("CARGO_BIN_EXE_sotto"))
-        .args(["network", "assemble", "--watch", "--out"])
+        .args(["network", "assemble", "--watch", "--ledger"])
+        .arg(&ledger_file)
+        .arg("--authority")
+        .arg(&key)
+        .arg("--out")
         .arg(&network)
-        .args(&dirs)
+        .args(dirs.iter().chain([&unstaked]))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -91,6 +117,11 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
     let mut written = BufReader::new(assembler.stdout.take().unwrap()).lines();
     let first = written.next().unwrap().unwrap();
     assert!(first.starts_with("network written"), "{first}");
+    let left_out = written.next().unwrap().unwrap();
+    assert_eq!(
+        left_out,
+        format!("left out {}: no stake in the ledger", fingerprints[RELAYS])
+    );
     let binary = Path::new(env!("CARGO_BIN_EXE_sotto"));
     let relays: Vec<RelayProcess> = dirs
         .iter()
@@ -103,6 +134,11 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
 
     let before = read(&network);
     assert_eq!(before.relays().len(), RELAYS);
+    assert_eq!(
+        hex::encode(before.authority().unwrap().as_bytes()),
+        authority,
+        "signed by the authority's key"
+    );
     works(&before).await;
 
     // Two epochs later, the keys the file started with are all retired; the relays' new ones
@@ -115,7 +151,7 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
             && current
                 .relays()
                 .iter()
-                .all(|r| r.onion_key.epoch == current.current_epoch(now()))
+                .all(|r| r.descriptor.onion_key.epoch == current.current_epoch(now()))
         {
             break current;
         }
@@ -126,8 +162,11 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     for (old, new) in before.relays().iter().zip(after.relays()) {
-        assert_eq!(old.address, new.address);
-        assert_ne!(old.onion_key.public_key, new.onion_key.public_key);
+        assert_eq!(old.address(), new.address());
+        assert_ne!(
+            old.descriptor.onion_key.public_key,
+            new.descriptor.onion_key.public_key
+        );
     }
     works(&after).await;
 

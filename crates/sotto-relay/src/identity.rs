@@ -39,6 +39,12 @@ impl Identity {
         }
     }
 
+    /// The key itself, for signing with it. The same key file format serves the network's
+    /// authority, whose key signs the network file (`sotto network authority`).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     pub fn fingerprint(&self) -> Fingerprint {
         Fingerprint::of_key(self.key.verifying_key().as_bytes())
     }

@@ -56,6 +56,17 @@ pub enum ConversationError {
     LinkDamaged(String),
     #[error("the network file does not fit: {0}")]
     Directory(String),
+    #[error(
+        "the network file is not signed by a network authority; a network file made by \
+         `sotto network assemble` or `sotto localnet` is"
+    )]
+    UnsignedNetwork,
+    #[error(
+        "the network file is signed by authority {found}, but this device joined the network \
+         of authority {pinned}: it is another network's file, or a forged one. Use the file \
+         your network publishes (a new network needs a new home: sotto init --home DIR)"
+    )]
+    OtherAuthority { pinned: String, found: String },
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::seq::SliceRandom;
 use sotto_onion::directory::Directory;
 use sotto_proto::Fingerprint;
 
@@ -29,6 +28,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(30);
 pub struct Device {
     store: Store,
     directory: Directory,
+    /// The network authority's key, pinned (see `trust_authority`).
+    authority: [u8; 32],
     gateway: Fingerprint,
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
     /// What the transports to every host learn about relays, together.
@@ -41,6 +42,31 @@ pub struct Contact {
     pub alias: String,
     pub name: String,
     pub unread: u64,
+}
+
+/// The authority whose network this device belongs to: the signer of the first network file
+/// it read, pinned from then on. Anyone can write a network file listing relays of their
+/// choosing; only the authority's signature says it is this network's.
+fn trust_authority(
+    store: &Store,
+    pinned: Option<[u8; 32]>,
+    directory: &Directory,
+) -> Result<[u8; 32], ConversationError> {
+    let found = directory
+        .authority()
+        .ok_or(ConversationError::UnsignedNetwork)?
+        .to_bytes();
+    match pinned {
+        None => {
+            store.set_authority(&found)?;
+            Ok(found)
+        }
+        Some(pinned) if pinned == found => Ok(found),
+        Some(pinned) => Err(ConversationError::OtherAuthority {
+            pinned: hex::encode(pinned),
+            found: hex::encode(found),
+        }),
+    }
 }
 
 /// The gateway a device keeps for weeks (a guard): the one it had, if still in the network,
@@ -94,10 +120,12 @@ impl Device {
         }
         let store = Store::open(&path)?;
         let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
+        let authority = trust_authority(&store, profile.authority, &directory)?;
         let gateway = keep_gateway(&store, profile.gateway, &directory)?;
         Ok(Self {
             store,
             directory,
+            authority,
             gateway,
             hosts: HashMap::new(),
             health: RelayHealth::default(),
@@ -112,6 +140,7 @@ impl Device {
         if directory == self.directory {
             return Ok(false);
         }
+        trust_authority(&self.store, Some(self.authority), &directory)?;
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
@@ -212,20 +241,72 @@ impl Device {
         Ok(client)
     }
 
-    /// A random host for a new mailbox, never this device's gateway (it would see both ends).
+    /// A host for a new mailbox, drawn by stake, never of the gateway's operator or subnet
+    /// (one operator holding both would see both ends).
     fn choose_host(&self) -> Result<Fingerprint, ConversationError> {
-        let candidates: Vec<Fingerprint> = self
-            .directory
-            .relays()
-            .iter()
-            .map(|r| *r.fingerprint())
-            .filter(|f| *f != self.gateway)
-            .collect();
-        candidates
-            .choose(&mut rand::rngs::OsRng)
-            .copied()
-            .ok_or_else(|| {
-                ConversationError::Directory("the network has no relay besides the gateway".into())
+        self.directory
+            .choose_host(&self.gateway, &mut rand::rngs::OsRng)
+            .map(|relay| *relay.fingerprint())
+            .map_err(|e| ConversationError::Directory(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ed25519_dalek::SigningKey;
+    use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
+    use sotto_proto::RelayAddress;
+
+    use super::*;
+
+    fn network() -> Directory {
+        let relays = (1..=4u8)
+            .map(|n| Relay {
+                descriptor: Descriptor {
+                    address: RelayAddress {
+                        fingerprint: Fingerprint::from_bytes([n; 32]),
+                        host: format!("10.{n}.0.1"),
+                        port: 4433,
+                    },
+                    onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
+                    next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
+                },
+                stake: Stake {
+                    operator: format!("op{n}"),
+                    weight: 1,
+                },
             })
+            .collect();
+        Directory::new(86_400, relays).unwrap()
+    }
+
+    #[test]
+    fn a_device_keeps_to_the_authority_of_its_first_network_file() {
+        let home = std::env::temp_dir().join(format!("sotto-pin-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice").unwrap();
+        let ours = SigningKey::from_bytes(&[1; 32]);
+        let theirs = SigningKey::from_bytes(&[2; 32]);
+
+        assert!(matches!(
+            Device::open(&home, network()),
+            Err(ConversationError::UnsignedNetwork)
+        ));
+        let mut device = Device::open(&home, network().signed(&ours)).unwrap();
+        drop(device);
+        // Pinned: the same authority again is fine, another is refused, now and on a reload.
+        device = Device::open(&home, network().signed(&ours)).unwrap();
+        let error = device.set_directory(network().signed(&theirs)).unwrap_err();
+        assert!(matches!(error, ConversationError::OtherAuthority { .. }));
+        drop(device);
+        let error = Device::open(&home, network().signed(&theirs))
+            .err()
+            .unwrap();
+        let message = error.to_string();
+        assert!(
+            message.contains(&hex::encode(theirs.verifying_key().as_bytes()))
+                && message.contains(&hex::encode(ours.verifying_key().as_bytes())),
+            "{message}"
+        );
+        std::fs::remove_dir_all(&home).unwrap();
     }
 }

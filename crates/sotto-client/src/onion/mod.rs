@@ -257,7 +257,7 @@ impl OnionTransport {
             .ok_or_else(|| {
                 TransportError::Connect("the gateway is not in the network file".into())
             })?;
-        let remote = resolve(&relay.address).await?;
+        let remote = resolve(relay.address()).await?;
         let config = pinned_client_config(self.ends.gateway)?;
         let connection = self
             .endpoint
@@ -589,7 +589,7 @@ impl Drop for OnionTransport {
 
 #[cfg(test)]
 mod tests {
-    use sotto_onion::directory::{OnionKey, Relay};
+    use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
     use sotto_proto::RelayAddress;
 
     use super::*;
@@ -598,16 +598,22 @@ mod tests {
     fn network(count: u8) -> Directory {
         let relays = (1..=count)
             .map(|n| Relay {
-                address: RelayAddress {
-                    fingerprint: Fingerprint::from_bytes([n; 32]),
-                    host: "127.0.0.1".into(),
-                    port: 40_000 + u16::from(n),
+                descriptor: Descriptor {
+                    address: RelayAddress {
+                        fingerprint: Fingerprint::from_bytes([n; 32]),
+                        host: "127.0.0.1".into(),
+                        port: 40_000 + u16::from(n),
+                    },
+                    onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
+                    next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
                 },
-                onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
-                next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
+                stake: Stake {
+                    operator: format!("op{n}"),
+                    weight: 1,
+                },
             })
             .collect();
-        Directory::new(86_400, relays).unwrap()
+        Directory::with_subnet_rule(86_400, false, relays).unwrap()
     }
 
     #[test]

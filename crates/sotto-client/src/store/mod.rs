@@ -82,6 +82,8 @@ pub struct Store {
 pub struct Profile {
     pub name: String,
     pub gateway: Option<Fingerprint>,
+    /// The Ed25519 key of the network authority this device trusts (see `Device::open`).
+    pub authority: Option<[u8; 32]>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -149,18 +151,37 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT name, gateway FROM profile WHERE only = 1",
+                "SELECT name, gateway, authority FROM profile WHERE only = 1",
                 [],
-                |row| Ok((row.get::<_, String>(0)?, row.get::<_, Option<Vec<u8>>>(1)?)),
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<Vec<u8>>>(1)?,
+                        row.get::<_, Option<Vec<u8>>>(2)?,
+                    ))
+                },
             )
             .optional()?;
-        row.map(|(name, gateway)| {
+        row.map(|(name, gateway, authority)| {
             let gateway = gateway
                 .map(|g| rows::array(g, "gateway").map(Fingerprint::from_bytes))
                 .transpose()?;
-            Ok(Profile { name, gateway })
+            let authority = authority.map(|a| rows::array(a, "authority")).transpose()?;
+            Ok(Profile {
+                name,
+                gateway,
+                authority,
+            })
         })
         .transpose()
+    }
+
+    pub fn set_authority(&self, authority: &[u8; 32]) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE profile SET authority = ?1 WHERE only = 1",
+            [authority.as_slice()],
+        )?;
+        Ok(())
     }
 
     pub fn create_profile(&self, name: &str) -> Result<(), StoreError> {

@@ -64,4 +64,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (conversation, digest)
     );
     ",
+    // 2: the network authority this device trusts, pinned the first time it reads a network
+    // file: a file signed by another key is another network, or a forgery.
+    "
+    ALTER TABLE profile ADD COLUMN authority BLOB;
+    ",
 ];

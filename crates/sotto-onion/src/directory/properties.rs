@@ -3,22 +3,24 @@ use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-/// A valid directory of `3..=20` relays with varied hosts, ports, epochs and keys.
+/// A valid directory of `3..=20` relays with varied hosts, ports, epochs, keys, operators
+/// (few, so relays share them) and stakes.
 fn directory() -> impl Strategy<Value = Directory> {
     (
         1..=86_400u64,
         0..=1_000_000_000u64,
         3..=20usize,
         any::<u8>(),
+        any::<bool>(),
     )
-        .prop_flat_map(|(epoch_secs, epoch, count, salt)| {
+        .prop_flat_map(|(epoch_secs, epoch, count, salt, distinct_subnets)| {
             proptest::collection::vec(relay_shape(), count).prop_map(move |shapes| {
                 let relays = shapes
                     .into_iter()
                     .enumerate()
                     .map(|(index, shape)| shape.build(index, salt, epoch, epoch_secs))
                     .collect();
-                Directory::new(epoch_secs, relays).unwrap()
+                Directory::with_subnet_rule(epoch_secs, distinct_subnets, relays).unwrap()
             })
         })
 }
@@ -28,18 +30,32 @@ struct RelayShape {
     host: &'static str,
     port: u16,
     key_byte: u8,
+    operator: u8,
+    stake: u64,
 }
 
 fn relay_shape() -> impl Strategy<Value = RelayShape> {
     (
-        prop::sample::select(vec!["127.0.0.1", "::1", "relay.example", "10.1.2.3"]),
+        prop::sample::select(vec![
+            "127.0.0.1",
+            "::1",
+            "relay.example",
+            "10.1.2.3",
+            "10.1.9.9",
+            "192.0.2.1",
+            "2001:db8::1",
+        ]),
         1..=u16::MAX,
         1..=254u8,
+        0..12u8,
+        1..=1_000_000u64,
     )
-        .prop_map(|(host, port, key_byte)| RelayShape {
+        .prop_map(|(host, port, key_byte, operator, stake)| RelayShape {
             host,
             port,
             key_byte,
+            operator,
+            stake,
         })
 }
 
@@ -54,15 +70,25 @@ impl RelayShape {
         let mut next = [!self.key_byte; 32];
         next[0] = index as u8;
         Relay {
-            address: RelayAddress {
-                fingerprint: Fingerprint::of_key(&identity),
-                host: self.host.into(),
-                port: self.port,
+            descriptor: Descriptor {
+                address: RelayAddress {
+                    fingerprint: Fingerprint::of_key(&identity),
+                    host: self.host.into(),
+                    port: self.port,
+                },
+                onion_key: OnionKey::for_epoch(epoch, epoch_secs, current).unwrap(),
+                next_onion_key: OnionKey::for_epoch(epoch + 1, epoch_secs, next).unwrap(),
             },
-            onion_key: OnionKey::for_epoch(epoch, epoch_secs, current).unwrap(),
-            next_onion_key: OnionKey::for_epoch(epoch + 1, epoch_secs, next).unwrap(),
+            stake: Stake {
+                operator: format!("op{}", self.operator),
+                weight: self.stake,
+            },
         }
     }
+}
+
+fn authority() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
 }
 
 proptest! {
@@ -80,41 +106,57 @@ proptest! {
         let entry = *ends.0.get(relays).fingerprint();
         let destination = *ends.1.get(relays).fingerprint();
         let mut rng = StdRng::seed_from_u64(seed);
-        let epoch = relays[0].onion_key.epoch + u64::from(at_next_epoch);
+        let epoch = relays[0].descriptor.onion_key.epoch + u64::from(at_next_epoch);
         let result = directory.choose_path_at(epoch, &entry, &destination, mixes, &mut rng);
         if entry == destination {
             prop_assert_eq!(result, Err(DirectoryError::SameEnds(entry)));
             return Ok(());
         }
-        if relays.len() < mixes + 2 {
-            prop_assert_eq!(result, Err(DirectoryError::NetworkTooSmall {
-                mixes,
-                needed: mixes + 2,
-                available: relays.len(),
-            }));
-            return Ok(());
-        }
-        let path = result.unwrap();
+        let rule = directory.distinct_subnets();
+        let path = match result {
+            Ok(path) => path,
+            Err(DirectoryError::NetworkTooSmall { .. }) => {
+                // Only when the relays do not hold enough unrelated ones.
+                let unrelated = relays.len() >= mixes + 2
+                    && relays.iter().enumerate().all(|(i, a)| {
+                        relays[i + 1..].iter().all(|b| !stake::related(a, b, rule))
+                    });
+                prop_assert!(!unrelated, "enough unrelated relays, yet too small");
+                return Ok(());
+            }
+            Err(other) => return Err(TestCaseError::fail(format!("{other:?}"))),
+        };
         prop_assert_eq!(path.mixes().len(), mixes);
         prop_assert_eq!(path.sphinx_route().len(), mixes + 1);
         prop_assert_eq!(path.entry().fingerprint, entry);
         prop_assert_eq!(path.destination().fingerprint(), &destination);
-        let mut seen = vec![entry];
+        let ends = [directory.relay(&entry).unwrap(), directory.relay(&destination).unwrap()];
+        let mut seen: Vec<&Relay> = Vec::new();
+        for hop in path.mixes() {
+            let mix = directory.relay(hop.fingerprint()).unwrap();
+            for other in ends.iter().chain(seen.iter()) {
+                prop_assert!(!stake::related(mix, other, rule), "{:?} beside {:?}", mix, other);
+            }
+            seen.push(mix);
+        }
         for hop in path.hops() {
-            prop_assert!(!seen.contains(hop.fingerprint()), "{:?} twice", hop.fingerprint());
-            seen.push(*hop.fingerprint());
             prop_assert_eq!(Some(hop.onion_key), directory.onion_key(hop.fingerprint(), epoch));
         }
     }
 
     #[test]
     fn directories_read_back_from_their_file(directory in directory()) {
-        prop_assert_eq!(NetworkFile::parse(&directory.to_toml()), Ok(directory));
+        prop_assert_eq!(
+            NetworkFile::parse(&directory.to_toml(&authority())),
+            Ok(directory.signed(&authority()))
+        );
     }
 
     #[test]
     fn parsing_any_text_never_panics(text in any::<String>()) {
         let _ = NetworkFile::parse(&text);
+        let _ = Descriptors::parse(&text);
+        let _ = Ledger::parse(&text);
     }
 
     /// Random text rarely gets past the TOML parser; damage to a valid file does, and
@@ -126,13 +168,13 @@ proptest! {
         cut in 0..40usize,
         insert in "[0-9a-f\"=\\[\\]{}, .\n-]{0,12}",
     ) {
-        let text = directory.to_toml();
+        let text = directory.to_toml(&authority());
         let start = at.index(text.len());
         let end = (start + cut).min(text.len());
         if let (Some(head), Some(tail)) = (text.get(..start), text.get(end..)) {
             if let Ok(parsed) = NetworkFile::parse(&format!("{head}{insert}{tail}")) {
                 // Whatever is accepted is a directory that writes back the same.
-                prop_assert_eq!(NetworkFile::parse(&parsed.to_toml()), Ok(parsed));
+                prop_assert_eq!(NetworkFile::parse(&parsed.to_toml(&authority())), Ok(parsed));
             }
         }
     }

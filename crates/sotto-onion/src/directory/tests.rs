@@ -1,6 +1,7 @@
 use super::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
+use sotto_proto::AddressError;
 
 const SECS: u64 = 3600;
 const EPOCH: u64 = 481_000;
@@ -9,16 +10,33 @@ fn fp(n: u8) -> Fingerprint {
     Fingerprint::of_key(&[n; 32])
 }
 
-/// Relay `n` (from 1) with keys `[n; 32]` and `[!n; 32]`, never zero and never equal.
-fn relay(n: u8, epoch: u64) -> Relay {
-    Relay {
+/// The authority of these tests.
+fn authority() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+/// Relay `n`'s self-description: keys `[n; 32]` and `[!n; 32]`, never zero and never equal,
+/// on a subnet of its own (10.n.0.1).
+fn descriptor(n: u8, epoch: u64) -> Descriptor {
+    Descriptor {
         address: RelayAddress {
             fingerprint: fp(n),
-            host: "127.0.0.1".into(),
+            host: format!("10.{n}.0.1"),
             port: 4000 + u16::from(n),
         },
         onion_key: OnionKey::for_epoch(epoch, SECS, [n; 32]).unwrap(),
         next_onion_key: OnionKey::for_epoch(epoch + 1, SECS, [!n; 32]).unwrap(),
+    }
+}
+
+/// Relay `n` (from 1), run by operator `op<n>` with a stake of 1.
+fn relay(n: u8, epoch: u64) -> Relay {
+    Relay {
+        descriptor: descriptor(n, epoch),
+        stake: Stake {
+            operator: format!("op{n}"),
+            weight: 1,
+        },
     }
 }
 
@@ -30,6 +48,7 @@ fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
 
+/// The descriptor file documented in the `descriptor` module.
 const EXAMPLE: &str = r#"
 epoch_secs = 3600
 
@@ -40,35 +59,114 @@ next_onion_key = { epoch = 481001, valid_from = 1731603600, public_key = "de9edb
 "#;
 
 /// The example file with `from` replaced by `to` in it, parsed.
-fn example_with(from: &str, to: &str) -> Result<Directory, DirectoryError> {
+fn example_with(from: &str, to: &str) -> Result<Descriptors, DirectoryError> {
     assert!(EXAMPLE.contains(from), "{from} is not in the example");
-    NetworkFile::parse(&EXAMPLE.replace(from, to))
+    Descriptors::parse(&EXAMPLE.replace(from, to))
+}
+
+/// One `[[relay]]` table of a descriptor file.
+fn relay_toml(relay: &Descriptor) -> String {
+    format!("\n[[relay]]\n{}", relay.toml_lines(""))
 }
 
 #[test]
 fn the_documented_example_parses() {
-    let directory = NetworkFile::parse(EXAMPLE).unwrap();
-    assert_eq!(directory.epoch_secs(), 3600);
-    let relay = &directory.relays()[0];
+    let descriptors = Descriptors::parse(EXAMPLE).unwrap();
+    assert_eq!(descriptors.epoch_secs, 3600);
+    let relay = &descriptors.relays[0];
     assert_eq!(relay.address.host, "127.0.0.1");
     assert_eq!(relay.address.port, 4433);
     assert_eq!(relay.onion_key.epoch, 481_000);
     assert_eq!(relay.next_onion_key.valid_from, 1_731_603_600);
     assert_eq!(relay.onion_key.public_key[0], 0x85);
+    assert_eq!(Descriptors::parse(&descriptors.to_toml()), Ok(descriptors));
 }
 
 #[test]
-fn written_files_read_back_and_keep_the_order() {
+fn written_files_read_back_signed_and_keep_the_order() {
     let mut relays: Vec<Relay> = (1..=5).map(|n| relay(n, EPOCH)).collect();
-    relays[2].address.host = "::1".into();
-    relays[3].address.host = "relay-4.example".into();
+    relays[2].descriptor.address.host = "::1".into();
+    relays[3].descriptor.address.host = "relay-4.example".into();
+    relays[4].stake.weight = 25_000;
     relays.reverse();
     let directory = Directory::new(SECS, relays).unwrap();
-    let text = directory.to_toml();
-    assert!(text.starts_with(FILE_HEADER));
-    assert_eq!(NetworkFile::parse(&text).unwrap(), directory);
-    let example = NetworkFile::parse(EXAMPLE).unwrap();
-    assert_eq!(NetworkFile::parse(&example.to_toml()).unwrap(), example);
+    assert_eq!(directory.authority(), None);
+    let text = directory.to_toml(&authority());
+    assert!(text.starts_with(file::FILE_HEADER));
+    let read = NetworkFile::parse(&text).unwrap();
+    assert_eq!(read.authority(), Some(&authority().verifying_key()));
+    assert_eq!(read, directory.signed(&authority()));
+}
+
+#[test]
+fn a_changed_or_unsigned_network_file_is_refused() {
+    let text = directory(4).to_toml(&authority());
+    assert!(NetworkFile::parse(&text).is_ok());
+    // Any signed fact changed: a stake, an operator, an address, a key, the subnet rule.
+    for (from, to) in [
+        ("stake = 1\n", "stake = 2\n"),
+        ("operator = \"op3\"", "operator = \"op1\""),
+        ("@10.2.0.1:4002", "@10.2.0.1:4099"),
+        ("public_key = \"0101", "public_key = \"0201"),
+        ("distinct_subnets = true", "distinct_subnets = false"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        match NetworkFile::parse(&text.replacen(from, to, 1)) {
+            Err(error @ DirectoryError::BadSignature { .. }) => {
+                assert!(error.to_string().contains("changed after"), "{error}")
+            }
+            other => panic!("{to}: {other:?}"),
+        }
+    }
+    // Comments and layout are not signed.
+    let relaid = text.replace("\n[[relay]]", "\n# a comment\n[[relay]]");
+    assert!(NetworkFile::parse(&relaid).is_ok());
+    // Another key's signature under this authority's name.
+    let forged = directory(4).to_toml(&SigningKey::from_bytes(&[7; 32]));
+    let theirs = forged.lines().find(|l| l.starts_with("signature")).unwrap();
+    let ours = text.lines().find(|l| l.starts_with("signature")).unwrap();
+    assert!(matches!(
+        NetworkFile::parse(&text.replace(ours, theirs)),
+        Err(DirectoryError::BadSignature { .. })
+    ));
+    let unsigned: String = text
+        .lines()
+        .filter(|l| !l.starts_with("signature"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(matches!(
+        NetworkFile::parse(&unsigned),
+        Err(DirectoryError::Toml(message)) if message.contains("signature")
+    ));
+    assert_eq!(
+        NetworkFile::parse(&text.replace(ours, "signature = \"00\"")),
+        Err(DirectoryError::SignatureHex)
+    );
+    let key_line = text.lines().find(|l| l.starts_with("authority")).unwrap();
+    assert_eq!(
+        NetworkFile::parse(&text.replace(key_line, "authority = \"zz\"")),
+        Err(DirectoryError::AuthorityHex)
+    );
+}
+
+#[test]
+fn the_content_is_checked_before_the_signature() {
+    let text = directory(3).to_toml(&authority());
+    assert!(matches!(
+        NetworkFile::parse(&text.replacen("stake = 1\n", "stake = 0\n", 1)),
+        Err(DirectoryError::NoStake {
+            relay: RelayRef { number: 1, .. }
+        })
+    ));
+    let error = NetworkFile::parse(&text.replacen("\"op2\"", "\"op 2\"", 1)).unwrap_err();
+    assert!(
+        error.to_string().contains("relay 2 (") && error.to_string().contains("operator"),
+        "{error}"
+    );
+    assert!(matches!(
+        NetworkFile::parse(&text.replacen("stake = 1\n", "stake = 9223372036854775807\n", 1)),
+        Err(DirectoryError::StakeTotal)
+    ));
 }
 
 #[test]
@@ -98,15 +196,19 @@ fn epochs_are_aligned_to_unix_time() {
 #[test]
 fn refuses_an_empty_or_unreadable_file() {
     assert_eq!(
-        NetworkFile::parse("epoch_secs = 3600\n"),
+        Descriptors::parse("epoch_secs = 3600\n"),
         Err(DirectoryError::NoRelays)
     );
+    assert!(matches!(
+        Descriptors::parse(""),
+        Err(DirectoryError::Toml(message)) if message.contains("epoch_secs")
+    ));
     assert!(matches!(
         NetworkFile::parse(""),
         Err(DirectoryError::Toml(message)) if message.contains("epoch_secs")
     ));
     assert!(matches!(
-        NetworkFile::parse("epoch_secs = "),
+        Descriptors::parse("epoch_secs = "),
         Err(DirectoryError::Toml(_))
     ));
     assert_eq!(
@@ -212,9 +314,9 @@ fn refuses_bad_keys() {
 fn refuses_bad_addresses_with_the_relay_number() {
     let text = format!(
         "{EXAMPLE}{}",
-        relay_toml(&relay(2, EPOCH)).replace("@", "#")
+        relay_toml(&descriptor(2, EPOCH)).replace("@", "#")
     );
-    match NetworkFile::parse(&text) {
+    match Descriptors::parse(&text) {
         Err(
             error @ DirectoryError::Address {
                 relay: 2,
@@ -230,7 +332,7 @@ fn refuses_bad_addresses_with_the_relay_number() {
 #[test]
 fn refuses_duplicate_fingerprints_naming_both() {
     let mut twin = relay(1, EPOCH);
-    twin.address.port = 9;
+    twin.descriptor.address.port = 9;
     let result = Directory::new(SECS, vec![relay(1, EPOCH), relay(2, EPOCH), twin]);
     assert_eq!(
         result,
@@ -243,11 +345,11 @@ fn refuses_duplicate_fingerprints_naming_both() {
     // The same through a file.
     let text = format!(
         "epoch_secs = {SECS}\n{}{}",
-        relay_toml(&relay(1, EPOCH)),
-        relay_toml(&relay(1, EPOCH))
+        relay_toml(&descriptor(1, EPOCH)),
+        relay_toml(&descriptor(1, EPOCH))
     );
     assert!(matches!(
-        NetworkFile::parse(&text),
+        Descriptors::parse(&text),
         Err(DirectoryError::DuplicateRelay {
             first: 1,
             again: 2,
@@ -264,8 +366,8 @@ fn refuses_directories_that_would_not_read_back() {
     );
     assert_eq!(Directory::new(SECS, vec![]), Err(DirectoryError::NoRelays));
     let mut far = relay(1, EPOCH);
-    far.onion_key.epoch = u64::MAX - 1;
-    far.next_onion_key.epoch = u64::MAX;
+    far.descriptor.onion_key.epoch = u64::MAX - 1;
+    far.descriptor.next_onion_key.epoch = u64::MAX;
     assert!(matches!(
         Directory::new(SECS, vec![far]),
         Err(DirectoryError::EpochRange {
@@ -274,7 +376,7 @@ fn refuses_directories_that_would_not_read_back() {
         })
     ));
     let mut last = relay(1, EPOCH);
-    last.onion_key.epoch = u64::MAX;
+    last.descriptor.onion_key.epoch = u64::MAX;
     assert!(matches!(
         Directory::new(SECS, vec![last]),
         Err(DirectoryError::NextEpoch {
@@ -283,7 +385,7 @@ fn refuses_directories_that_would_not_read_back() {
         })
     ));
     let mut odd_host = relay(1, EPOCH);
-    odd_host.address.host = "a\"b".into();
+    odd_host.descriptor.address.host = "a\"b".into();
     assert!(matches!(
         Directory::new(SECS, vec![odd_host]),
         Err(DirectoryError::Address { relay: 1, .. })
@@ -304,9 +406,9 @@ fn a_request_path_enters_at_the_gateway_and_ends_at_the_host() {
     assert_eq!(hops.len(), 3);
     for hop in &hops {
         let relay = directory.relay(hop.fingerprint()).unwrap();
-        assert_eq!(hop.onion_key, relay.onion_key.public_key);
+        assert_eq!(hop.onion_key, relay.descriptor.onion_key.public_key);
         assert_eq!(hop.epoch, EPOCH);
-        assert_eq!(hop.address, relay.address);
+        assert_eq!(&hop.address, relay.address());
     }
     assert_ne!(hops[0].fingerprint(), hops[1].fingerprint());
 }
@@ -338,7 +440,7 @@ fn sphinx_route_nodes_are_fingerprints_and_onion_keys() {
         assert_eq!(node.address.as_bytes(), hop.fingerprint().as_bytes());
         assert_eq!(node.pub_key.as_bytes(), &hop.onion_key);
         assert_eq!(
-            directory.relay_at(&node.address).map(|r| &r.address),
+            directory.relay_at(&node.address).map(Relay::address),
             Some(&hop.address)
         );
     }
@@ -361,7 +463,7 @@ fn a_network_too_small_is_an_error_not_a_shorter_path() {
     );
     assert!(error
         .to_string()
-        .contains("needs 4 distinct relays, but only 3"));
+        .contains("needs 4 relays of distinct operators (and subnets), but only 3"));
 }
 
 #[test]
@@ -466,9 +568,239 @@ fn gateways_are_chosen_among_all_relays() {
     let mut rng = rng();
     let mut seen = std::collections::HashSet::new();
     for _ in 0..200 {
-        seen.insert(directory.choose_gateway(&mut rng).unwrap().address.port);
+        seen.insert(directory.choose_gateway(&mut rng).unwrap().address().port);
     }
     assert_eq!(seen.len(), 4);
     let alone = self::directory(1);
     assert_eq!(alone.choose_gateway(&mut rng).unwrap(), &alone.relays()[0]);
+}
+
+/// Five honest operators with one relay each, and one operator with as much stake as each of
+/// them spread over 50 relays.
+fn sybil_network() -> Directory {
+    let mut relays: Vec<Relay> = (1..=5)
+        .map(|n| Relay {
+            stake: Stake {
+                operator: format!("honest{n}"),
+                weight: 1000,
+            },
+            ..relay(n, EPOCH)
+        })
+        .collect();
+    relays.extend((100..150).map(|n| Relay {
+        stake: Stake {
+            operator: "sybil".into(),
+            weight: 20,
+        },
+        ..relay(n, EPOCH)
+    }));
+    Directory::new(SECS, relays).unwrap()
+}
+
+#[test]
+fn many_relays_of_one_operator_weigh_what_its_stake_weighs() {
+    let directory = sybil_network();
+    let sybil = |f: &Fingerprint| directory.relay(f).unwrap().stake.operator == "sybil";
+    let mut rng = rng();
+    const TRIALS: usize = 10_000;
+    let mut with_sybil = 0;
+    for _ in 0..TRIALS {
+        let path = directory.choose_path(&fp(1), &fp(2), 2, &mut rng).unwrap();
+        let mixes: Vec<&Fingerprint> = path.mixes().iter().map(Hop::fingerprint).collect();
+        assert!(
+            !(sybil(mixes[0]) && sybil(mixes[1])),
+            "two relays of one operator on a path"
+        );
+        with_sybil += usize::from(mixes.iter().any(|mix| sybil(mix)));
+    }
+    // The mixes come from 4 operators of equal stake (honest 3, 4, 5 and the sybil), two of
+    // them per path: the sybil is on half the paths, as each honest operator is. Drawn by relay
+    // count instead, 50 of 53 candidates, it would be on nearly all. The standard deviation is
+    // 50 paths.
+    assert!(with_sybil.abs_diff(TRIALS / 2) < 300, "{with_sybil}");
+}
+
+#[test]
+fn gateways_and_hosts_are_drawn_by_stake_and_hosts_apart_from_the_gateway() {
+    let directory = sybil_network();
+    let mut rng = rng();
+    let sybil_gateways = (0..6000)
+        .filter(|_| directory.choose_gateway(&mut rng).unwrap().stake.operator == "sybil")
+        .count();
+    // One operator in six by stake (1000 of 6000 per relay-share), not 50 relays in 55.
+    assert!(sybil_gateways.abs_diff(1000) < 150, "{sybil_gateways}");
+    let gateway = *directory.relays()[10].fingerprint();
+    for _ in 0..500 {
+        let host = directory.choose_host(&gateway, &mut rng).unwrap();
+        assert_ne!(host.stake.operator, "sybil", "the gateway's operator");
+    }
+    assert_eq!(
+        directory.choose_host(&fp(9), &mut rng),
+        Err(DirectoryError::UnknownRelay(fp(9)))
+    );
+    let alone = self::directory(1);
+    assert_eq!(
+        alone.choose_host(&fp(1), &mut rng),
+        Err(DirectoryError::NoHost)
+    );
+}
+
+#[test]
+fn a_path_keeps_to_distinct_subnets_unless_the_network_says_otherwise() {
+    // Relays 1..=6; 3 and 4 share 10.3.0.0/16 with different operators.
+    let mut relays: Vec<Relay> = (1..=6).map(|n| relay(n, EPOCH)).collect();
+    relays[3].descriptor.address.host = "10.3.77.1".into();
+    let strict = Directory::new(SECS, relays.clone()).unwrap();
+    let loose = Directory::with_subnet_rule(SECS, false, relays).unwrap();
+    let mut rng = rng();
+    let mut together = 0;
+    for _ in 0..2000 {
+        let path = strict.choose_path(&fp(1), &fp(2), 3, &mut rng).unwrap();
+        let mixes: Vec<Fingerprint> = path.mixes().iter().map(|h| *h.fingerprint()).collect();
+        assert!(!(mixes.contains(&fp(3)) && mixes.contains(&fp(4))));
+        let path = loose.choose_path(&fp(1), &fp(2), 3, &mut rng).unwrap();
+        let mixes: Vec<Fingerprint> = path.mixes().iter().map(|h| *h.fingerprint()).collect();
+        together += usize::from(mixes.contains(&fp(3)) && mixes.contains(&fp(4)));
+    }
+    assert!(together > 0);
+    // Four mixes need four subnets besides the ends' (10.1 and 10.2): there are three.
+    assert_eq!(
+        strict.choose_path(&fp(1), &fp(2), 4, &mut rng),
+        Err(DirectoryError::NetworkTooSmall {
+            mixes: 4,
+            needed: 6,
+            available: 5
+        })
+    );
+    assert!(loose.choose_path(&fp(1), &fp(2), 4, &mut rng).is_ok());
+}
+
+#[test]
+fn a_mix_never_shares_an_operator_with_either_end() {
+    let mut relays: Vec<Relay> = (1..=6).map(|n| relay(n, EPOCH)).collect();
+    relays[2].stake.operator = "op1".into();
+    relays[3].stake.operator = "op2".into();
+    let directory = Directory::new(SECS, relays).unwrap();
+    let mut rng = rng();
+    for _ in 0..500 {
+        let path = directory.choose_path(&fp(1), &fp(2), 2, &mut rng).unwrap();
+        for hop in path.mixes() {
+            assert!(![fp(3), fp(4)].contains(hop.fingerprint()));
+        }
+    }
+}
+
+const LEDGER: &str = r#"
+min_stake = 100
+
+[[operator]]
+name = "north"
+stake = 1001
+relays = ["RELAY1", "RELAY2"]
+
+[[operator]]
+name = "south"
+stake = 500
+relays = ["RELAY3"]
+"#;
+
+fn ledger_text() -> String {
+    (1..=3).fold(LEDGER.to_owned(), |text, n| {
+        text.replace(&format!("RELAY{n}"), &fp(n).to_string())
+    })
+}
+
+#[test]
+fn a_ledger_admits_staked_relays_with_their_share_of_the_stake() {
+    let ledger = Ledger::parse(&ledger_text()).unwrap();
+    assert_eq!(ledger.operators().len(), 2);
+    let descriptors =
+        Descriptors::new(SECS, (1..=4).map(|n| descriptor(n, EPOCH)).collect()).unwrap();
+    let admission = ledger.admit(descriptors).unwrap();
+    assert_eq!(admission.unstaked, vec![fp(4)]);
+    assert!(admission.absent.is_empty());
+    let stakes: Vec<(&str, u64)> = admission
+        .directory
+        .relays()
+        .iter()
+        .map(|r| (r.stake.operator.as_str(), r.stake.weight))
+        .collect();
+    assert_eq!(stakes, [("north", 501), ("north", 500), ("south", 500)]);
+    assert!(admission.directory.distinct_subnets());
+
+    // With one of north's relays down, the other carries all of north's stake.
+    let descriptors =
+        Descriptors::new(SECS, vec![descriptor(2, EPOCH), descriptor(3, EPOCH)]).unwrap();
+    let admission = ledger.admit(descriptors).unwrap();
+    assert_eq!(admission.absent, vec![fp(1)]);
+    assert_eq!(admission.directory.relays()[0].stake.weight, 1001);
+}
+
+#[test]
+fn a_ledger_is_refused_with_what_is_wrong() {
+    let text = ledger_text();
+    let refused = |from: &str, to: &str| {
+        assert!(text.contains(from), "{from}");
+        Ledger::parse(&text.replacen(from, to, 1)).unwrap_err()
+    };
+    assert!(matches!(
+        refused("stake = 500", "stake = 99"),
+        LedgerError::BelowMinimum {
+            number: 2,
+            stake: 99,
+            min: 100,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused("\"south\"", "\"north\""),
+        LedgerError::DuplicateName {
+            first: 1,
+            again: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused("\"south\"", "\"so uth\""),
+        LedgerError::Name { number: 2, .. }
+    ));
+    let shared = refused(&fp(3).to_string(), &fp(1).to_string());
+    assert_eq!(
+        shared,
+        LedgerError::SharedRelay {
+            fingerprint: fp(1),
+            first: 1,
+            again: 2
+        }
+    );
+    assert!(shared.to_string().contains("one operator"));
+    assert!(matches!(
+        refused(&fp(2).to_string(), "beef"),
+        LedgerError::Fingerprint {
+            number: 1,
+            entry: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        refused("min_stake = 100", "min_stake = 100\nmax_stake = 1"),
+        LedgerError::Toml(message) if message.contains("unknown field")
+    ));
+    assert_eq!(
+        Ledger::parse("min_stake = 1\n"),
+        Err(LedgerError::NoOperators)
+    );
+    let thin = Ledger::new(
+        1,
+        true,
+        vec![Operator {
+            name: "thin".into(),
+            stake: 1,
+            relays: vec![fp(1), fp(2)],
+        }],
+    );
+    assert!(matches!(
+        thin,
+        Err(LedgerError::StakeTooThin { relays: 2, .. })
+    ));
 }

@@ -1,18 +1,17 @@
-//! A relay in a network publishes its own entry of the network file, `DIR/descriptor.toml`:
-//! its address and its onion keys for this epoch and the next, rewritten whenever an epoch
-//! begins. Whoever assembles the network file (`sotto network assemble`) reads these; clients
+//! A relay in a network publishes its descriptor, `DIR/descriptor.toml`: its address and its
+//! onion keys for this epoch and the next, rewritten whenever an epoch begins. The network's
+//! authority reads these to assemble the network file (`sotto network assemble`); clients
 //! never read a relay's directory.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use sotto_onion::directory::{Directory, Relay as DirectoryRelay};
+use sotto_onion::directory::{Descriptor, Descriptors};
 use sotto_proto::RelayAddress;
 
 use super::{unix_now, OnionNode};
 
-/// The descriptor's file name in a relay's data directory. It is a network file listing just
-/// this relay, so anything that reads network files reads it.
+/// The descriptor's file name in a relay's data directory.
 pub const DESCRIPTOR_FILE: &str = "descriptor.toml";
 
 /// Epoch value meaning "nothing published yet".
@@ -39,12 +38,12 @@ impl OnionNode {
         let Some((onion_key, next_onion_key)) = self.published_keys(now) else {
             return;
         };
-        let entry = DirectoryRelay {
+        let entry = Descriptor {
             address: address.clone(),
             onion_key,
             next_onion_key,
         };
-        let written = Directory::new(self.directory.epoch_secs(), vec![entry])
+        let written = Descriptors::new(self.directory.epoch_secs(), vec![entry])
             .map_err(|e| e.to_string())
             .and_then(|d| replace_file(&self.descriptor, &d.to_toml()).map_err(|e| e.to_string()));
         match written {

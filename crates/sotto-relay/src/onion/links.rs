@@ -122,7 +122,7 @@ impl Links {
         let relay = directory
             .relay(&Fingerprint::from_bytes(next))
             .ok_or(LinkError::UnknownRelay)?;
-        let address = &relay.address;
+        let address = relay.address();
         let remote = sotto_client::resolve(address)
             .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
@@ -158,7 +158,7 @@ mod tests {
     use std::time::Duration;
 
     use quinn::crypto::rustls::QuicServerConfig;
-    use sotto_onion::directory::{OnionKey, Relay};
+    use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
     use sotto_proto::RelayAddress;
     use tokio::sync::mpsc;
 
@@ -210,13 +210,19 @@ mod tests {
     fn listing(identity: &Identity, port: u16) -> Directory {
         let key = |epoch, byte| OnionKey::for_epoch(epoch, EPOCH_SECS, [byte; 32]).unwrap();
         let relay = Relay {
-            address: RelayAddress {
-                fingerprint: identity.fingerprint(),
-                host: "127.0.0.1".into(),
-                port,
+            descriptor: Descriptor {
+                address: RelayAddress {
+                    fingerprint: identity.fingerprint(),
+                    host: "127.0.0.1".into(),
+                    port,
+                },
+                onion_key: key(0, 9),
+                next_onion_key: key(1, 10),
             },
-            onion_key: key(0, 9),
-            next_onion_key: key(1, 10),
+            stake: Stake {
+                operator: "test".into(),
+                weight: 1,
+            },
         };
         Directory::new(EPOCH_SECS, vec![relay]).unwrap()
     }

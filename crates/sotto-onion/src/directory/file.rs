@@ -1,0 +1,131 @@
+//! The network file (`network.toml`): the directory as the network's authority signs it.
+//!
+//! ```toml
+//! # sotto network file: the admitted relays, their stake and onion keys, signed by the authority.
+//! # Epoch e runs from e * epoch_secs to (e + 1) * epoch_secs, unix seconds.
+//! epoch_secs = 3600
+//! distinct_subnets = true
+//! authority = "<64 hex: the authority's Ed25519 public key>"
+//! signature = "<128 hex: its Ed25519 signature over the content; see the seal module>"
+//!
+//! [[relay]]
+//! address = "sotto-relay://9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a@127.0.0.1:4433"
+//! operator = "north"
+//! stake = 25000
+//! onion_key = { epoch = 481000, valid_from = 1731600000, public_key = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a" }
+//! next_onion_key = { epoch = 481001, valid_from = 1731603600, public_key = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f" }
+//! ```
+//!
+//! One `[[relay]]` per admitted relay, at least one. Unknown fields are refused rather than
+//! ignored, so a misspelt field cannot leave a relay without what the writer meant it to have.
+//! `distinct_subnets` may be left out and is then true.
+//!
+//! Every check of the content comes before the signature's, so a damaged file is refused with
+//! what is wrong in it, not only "the signature does not match".
+
+use ed25519_dalek::SigningKey;
+use serde::Deserialize;
+
+use super::descriptor::{from_toml, DescriptorEntry, KeyEntry};
+use super::{seal, Directory, DirectoryError, Relay, Stake};
+
+/// The first lines of every network file written, for whoever opens it.
+pub(super) const FILE_HEADER: &str = "\
+# sotto network file: the admitted relays, their stake and onion keys, signed by the authority.
+# Epoch e runs from e * epoch_secs to (e + 1) * epoch_secs, unix seconds.
+";
+
+/// The network file as written, before any check. [`NetworkFile::parse`] turns it into a
+/// [`Directory`]; nothing else sees it unchecked.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkFile {
+    epoch_secs: u64,
+    #[serde(default = "subnet_rule_by_default")]
+    distinct_subnets: bool,
+    authority: String,
+    signature: String,
+    /// Defaults to empty so that a file without relays gets [`DirectoryError::NoRelays`],
+    /// which says what to add, rather than a generic missing-field message.
+    #[serde(default)]
+    relay: Vec<NetworkEntry>,
+}
+
+fn subnet_rule_by_default() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkEntry {
+    address: String,
+    operator: String,
+    stake: u64,
+    onion_key: KeyEntry,
+    next_onion_key: KeyEntry,
+}
+
+impl NetworkFile {
+    /// Reads a network file and checks it whole, its signature last: a directory is either
+    /// entirely valid and signed by the authority it names, or refused. Whether that authority
+    /// is the one the reader trusts is the reader's check (see [`Directory::authority`]).
+    pub fn parse(text: &str) -> Result<Directory, DirectoryError> {
+        let file: NetworkFile = from_toml(text)?;
+        let relays = file
+            .relay
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| entry.decode(index + 1))
+            .collect::<Result<Vec<_>, _>>()?;
+        let directory =
+            Directory::with_subnet_rule(file.epoch_secs, file.distinct_subnets, relays)?;
+        let authority = seal::authority_from_hex(&file.authority)?;
+        let signature = seal::signature_from_hex(&file.signature)?;
+        seal::verify(&directory, &authority, &signature)?;
+        Ok(Directory {
+            authority: Some(authority),
+            ..directory
+        })
+    }
+}
+
+impl NetworkEntry {
+    fn decode(self, number: usize) -> Result<Relay, DirectoryError> {
+        let descriptor = DescriptorEntry {
+            address: self.address,
+            onion_key: self.onion_key,
+            next_onion_key: self.next_onion_key,
+        }
+        .decode(number)?;
+        Ok(Relay {
+            descriptor,
+            stake: Stake {
+                operator: self.operator,
+                weight: self.stake,
+            },
+        })
+    }
+}
+
+/// The network file for `directory`, signed with `key`. Written by hand rather than through
+/// serde so that each relay takes five readable lines and nothing here can fail.
+pub(super) fn write(directory: &Directory, key: &SigningKey) -> String {
+    let signature = seal::sign(directory, key);
+    let mut text = format!(
+        "{FILE_HEADER}epoch_secs = {}\ndistinct_subnets = {}\nauthority = \"{}\"\nsignature = \"{}\"\n",
+        directory.epoch_secs,
+        directory.distinct_subnets,
+        hex::encode(key.verifying_key().as_bytes()),
+        hex::encode(signature.to_bytes()),
+    );
+    for relay in &directory.relays {
+        let admission = format!(
+            "operator = {}\nstake = {}\n",
+            toml::Value::String(relay.stake.operator.clone()),
+            relay.stake.weight
+        );
+        text.push_str("\n[[relay]]\n");
+        text.push_str(&relay.descriptor.toml_lines(&admission));
+    }
+    text
+}

@@ -1,0 +1,85 @@
+//! The authority's signature over a network file: what it covers, byte for byte, and its check.
+//!
+//! The signature covers the directory's content, not the file's text, so comments and layout
+//! may change without breaking it. The signed bytes are (integers big-endian, strings as a u32
+//! length and UTF-8):
+//!
+//! ```text
+//! "sotto network file v1" 0x00
+//! u64 epoch_secs | u8 distinct_subnets (0 or 1) | u32 relay count
+//! per relay, in file order:
+//!   string address | string operator | u64 stake
+//!   u64 onion_key.epoch | [32] onion_key.public_key
+//!   u64 next_onion_key.epoch | [32] next_onion_key.public_key
+//! ```
+//!
+//! `valid_from` is not signed: it follows from the epoch and `epoch_secs`, which are.
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use super::{Directory, DirectoryError};
+
+const DOMAIN: &[u8] = b"sotto network file v1\0";
+
+/// The network's authority: the Ed25519 key that signs its network file.
+pub type Authority = VerifyingKey;
+
+pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(DOMAIN.len() + 13 + directory.relays.len() * 200);
+    bytes.extend_from_slice(DOMAIN);
+    bytes.extend_from_slice(&directory.epoch_secs.to_be_bytes());
+    bytes.push(u8::from(directory.distinct_subnets));
+    put_len(&mut bytes, directory.relays.len());
+    for relay in &directory.relays {
+        put_str(&mut bytes, &relay.address().to_string());
+        put_str(&mut bytes, &relay.stake.operator);
+        bytes.extend_from_slice(&relay.stake.weight.to_be_bytes());
+        for key in [
+            &relay.descriptor.onion_key,
+            &relay.descriptor.next_onion_key,
+        ] {
+            bytes.extend_from_slice(&key.epoch.to_be_bytes());
+            bytes.extend_from_slice(&key.public_key);
+        }
+    }
+    bytes
+}
+
+/// Lengths in a directory are far below 2^32 (a file that large is not read); saturating keeps
+/// this total all the same.
+fn put_len(bytes: &mut Vec<u8>, len: usize) {
+    bytes.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_be_bytes());
+}
+
+fn put_str(bytes: &mut Vec<u8>, text: &str) {
+    put_len(bytes, text.len());
+    bytes.extend_from_slice(text.as_bytes());
+}
+
+pub(super) fn sign(directory: &Directory, key: &SigningKey) -> Signature {
+    key.sign(&signed_bytes(directory))
+}
+
+pub(super) fn authority_from_hex(text: &str) -> Result<Authority, DirectoryError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| DirectoryError::AuthorityHex)?;
+    VerifyingKey::from_bytes(&bytes).map_err(|_| DirectoryError::AuthorityHex)
+}
+
+pub(super) fn signature_from_hex(text: &str) -> Result<Signature, DirectoryError> {
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| DirectoryError::SignatureHex)?;
+    Ok(Signature::from_bytes(&bytes))
+}
+
+pub(super) fn verify(
+    directory: &Directory,
+    authority: &Authority,
+    signature: &Signature,
+) -> Result<(), DirectoryError> {
+    authority
+        .verify_strict(&signed_bytes(directory), signature)
+        .map_err(|_| DirectoryError::BadSignature {
+            authority: hex::encode(authority.as_bytes()),
+        })
+}
