@@ -62,14 +62,15 @@ fn relays_see_only_the_addresses_their_role_allows() {
     let binary = Path::new(env!("CARGO_BIN_EXE_sotto"));
     let root = std::env::temp_dir().join(format!("sotto-netns-{:016x}", rand::random::<u64>()));
     let dirs: Vec<PathBuf> = RELAYS.iter().map(|r| root.join(r)).collect();
+    let mut addresses = Vec::new();
     for (relay, dir) in RELAYS.iter().zip(&dirs) {
         let listen = format!("{}:0", lan.address(relay));
-        sotto(
+        addresses.push(sotto(
             lan.command(relay, binary)
                 .args(["relay", "init", "--listen", &listen])
                 .arg("--data")
                 .arg(dir),
-        );
+        ));
         sotto(
             Command::new(binary)
                 .args(["relay", "descriptor", "--data"])
@@ -77,9 +78,20 @@ fn relays_see_only_the_addresses_their_role_allows() {
         );
     }
     let network = root.join("network.toml");
+    let (ledger, key) = (root.join("stake.toml"), root.join("authority.key"));
+    std::fs::write(&ledger, sotto_testnet::ledger_of_equals(&addresses)).unwrap();
     sotto(
         Command::new(binary)
-            .args(["network", "assemble", "--out"])
+            .args(["network", "authority", "--key"])
+            .arg(&key),
+    );
+    sotto(
+        Command::new(binary)
+            .args(["network", "assemble", "--ledger"])
+            .arg(&ledger)
+            .arg("--authority")
+            .arg(&key)
+            .arg("--out")
             .arg(&network)
             .args(&dirs),
     );

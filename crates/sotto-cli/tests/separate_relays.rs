@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use sotto_client::{MailboxClient, MailboxOptions, OnionTransport};
 use sotto_onion::directory::{Directory, NetworkFile};
-use sotto_proto::MailboxKind;
-use sotto_testnet::RelayProcess;
+use sotto_proto::{MailboxKind, RelayAddress};
+use sotto_testnet::{ledger_of_equals, RelayProcess};
 
 /// Short, so that the test sees keys rotate.
 const EPOCH_SECS: u64 = 3;
@@ -70,7 +70,7 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
     let epoch = EPOCH_SECS.to_string();
     // One more relay than the ledger stakes: it describes itself like the others.
     let unstaked = root.join("unstaked");
-    let mut fingerprints = Vec::new();
+    let mut addresses = Vec::new();
     for dir in dirs.iter().chain([&unstaked]) {
         let address = sotto(
             &["relay", "init", "--listen", "127.0.0.1:0", "--data"],
@@ -81,8 +81,7 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
             &[dir],
         );
         assert!(entry.contains("[[relay]]") && entry.contains("next_onion_key"));
-        let fingerprint = address.trim().trim_start_matches("sotto-relay://");
-        fingerprints.push(fingerprint.split('@').next().unwrap().to_owned());
+        addresses.push(address);
     }
     let key = root.join("authority.key");
     let made = sotto(&["network", "authority", "--key"], &[&key]);
@@ -92,14 +91,8 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
     );
     let authority = made.split_whitespace().nth(1).unwrap().to_owned();
     // Each staked relay its own operator (a path needs four); all on 127.0.0.1.
-    let mut ledger = String::from("distinct_subnets = false\n");
-    for (i, fingerprint) in fingerprints[..RELAYS].iter().enumerate() {
-        ledger.push_str(&format!(
-            "\n[[operator]]\nname = \"op{i}\"\nstake = 100\nrelays = [\"{fingerprint}\"]\n"
-        ));
-    }
     let ledger_file = root.join("stake.toml");
-    std::fs::write(&ledger_file, ledger).unwrap();
+    std::fs::write(&ledger_file, ledger_of_equals(&addresses[..RELAYS])).unwrap();
 
     let network = root.join("network.toml");
     let mut assembler = Command::new(env!("CARGO_BIN_EXE_sotto"))
@@ -120,7 +113,13 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
     let left_out = written.next().unwrap().unwrap();
     assert_eq!(
         left_out,
-        format!("left out {}: no stake in the ledger", fingerprints[RELAYS])
+        format!(
+            "left out {}: no stake in the ledger",
+            addresses[RELAYS]
+                .parse::<RelayAddress>()
+                .unwrap()
+                .fingerprint
+        )
     );
     let binary = Path::new(env!("CARGO_BIN_EXE_sotto"));
     let relays: Vec<RelayProcess> = dirs

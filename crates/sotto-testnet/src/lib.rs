@@ -210,3 +210,22 @@ pub fn http_get(url: &str) -> std::io::Result<String> {
     stream.read_to_string(&mut response)?;
     Ok(response)
 }
+
+/// A stake ledger for a test network: each relay (by the address `sotto relay init` prints) is
+/// an operator of its own with a stake of 100, and paths may share subnets, since test relays
+/// share 127.0.0.1 or one bridge.
+pub fn ledger_of_equals<S: AsRef<str>>(addresses: &[S]) -> String {
+    let mut ledger = String::from("distinct_subnets = false\n");
+    for (index, address) in addresses.iter().enumerate() {
+        let address: RelayAddress = address
+            .as_ref()
+            .trim()
+            .parse()
+            .expect("a relay address, as `sotto relay init` prints it");
+        ledger.push_str(&format!(
+            "\n[[operator]]\nname = \"op{index}\"\nstake = 100\nrelays = [\"{}\"]\n",
+            address.fingerprint
+        ));
+    }
+    ledger
+}

@@ -1,0 +1,97 @@
+#![no_main]
+
+//! The three files of the directory: a relay's descriptor, the authority's stake ledger and the
+//! signed network file. One target for all three, since they share the TOML reader and the
+//! relay checks; each input goes to every parser.
+//!
+//! Random bytes rarely make TOML of the right shape, so the input also goes in as an edit of a
+//! valid file of each kind: its first two bytes say where (a fraction of the file) and how many
+//! bytes to replace, the rest is what goes there. The fuzzer then spends its time on the checks
+//! behind the TOML reader.
+
+use std::sync::OnceLock;
+
+use ed25519_dalek::SigningKey;
+use libfuzzer_sys::fuzz_target;
+use sotto_onion::directory::{
+    Descriptor, Descriptors, Directory, Ledger, NetworkFile, OnionKey, Relay, Stake,
+};
+use sotto_proto::{Fingerprint, RelayAddress};
+
+fuzz_target!(|data: &[u8]| {
+    let [at, cut, rest @ ..] = data else {
+        return;
+    };
+    let Ok(text) = std::str::from_utf8(rest) else {
+        return;
+    };
+    check(text);
+    for template in templates() {
+        // The templates are ASCII, so every index is a character boundary.
+        let start = usize::from(*at) * template.len() / 256;
+        let end = (start + usize::from(*cut)).min(template.len());
+        check(&format!("{}{text}{}", &template[..start], &template[end..]));
+    }
+});
+
+fn check(text: &str) {
+    if let Ok(descriptors) = Descriptors::parse(text) {
+        // Whatever is accepted writes back to a file that reads back the same.
+        assert_eq!(Descriptors::parse(&descriptors.to_toml()), Ok(descriptors));
+    }
+    if let Ok(directory) = NetworkFile::parse(text) {
+        // Accepted means signed by the authority it names, over checked content.
+        assert!(directory.authority().is_some());
+        assert!(directory.relays().iter().all(|relay| relay.stake.weight >= 1));
+    }
+    let _ = Ledger::parse(text);
+}
+
+/// A valid descriptor file, stake ledger and network file.
+fn templates() -> &'static [String; 3] {
+    static TEMPLATES: OnceLock<[String; 3]> = OnceLock::new();
+    TEMPLATES.get_or_init(|| {
+        let descriptors: Vec<Descriptor> = (1..=3u8)
+            .map(|n| Descriptor {
+                address: RelayAddress {
+                    fingerprint: Fingerprint::of_key(&[n; 32]),
+                    host: format!("10.{n}.0.1"),
+                    port: 4433,
+                },
+                onion_key: OnionKey::for_epoch(100, 3600, [n; 32]).expect("in range"),
+                next_onion_key: OnionKey::for_epoch(101, 3600, [!n; 32]).expect("in range"),
+            })
+            .collect();
+        let relays = descriptors
+            .iter()
+            .enumerate()
+            .map(|(index, descriptor)| Relay {
+                descriptor: descriptor.clone(),
+                stake: Stake {
+                    operator: format!("op{index}"),
+                    weight: 10,
+                },
+            })
+            .collect();
+        let ledger: String = descriptors
+            .iter()
+            .enumerate()
+            .map(|(index, d)| {
+                format!(
+                    "\n[[operator]]\nname = \"op{index}\"\nstake = 10\nrelays = [\"{}\"]\n",
+                    d.fingerprint()
+                )
+            })
+            .collect();
+        let network = Directory::new(3600, relays)
+            .expect("a valid directory")
+            .to_toml(&SigningKey::from_bytes(&[9; 32]));
+        [
+            Descriptors::new(3600, descriptors)
+                .expect("valid descriptors")
+                .to_toml(),
+            format!("min_stake = 5\ndistinct_subnets = true\n{ledger}"),
+            network,
+        ]
+    })
+}
