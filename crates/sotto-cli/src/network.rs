@@ -3,14 +3,16 @@
 //! assemble`), for relays run separately rather than by `sotto localnet`.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
 use ed25519_dalek::SigningKey;
 use sotto_onion::directory::{
-    Admission, Descriptors, Directory, DirectoryError, Ledger, NetworkFile,
+    Admission, Descriptors, Directory, DirectoryError, Ledger, NetworkFile, Reachability,
 };
+use sotto_proto::Fingerprint;
 use sotto_relay::identity::Identity;
 use sotto_relay::onion::{replace_file, DESCRIPTOR_FILE};
 
@@ -47,11 +49,23 @@ pub enum NetworkCommand {
         #[arg(required = true, value_name = "DIR|FILE")]
         sources: Vec<PathBuf>,
         /// Keep running until SIGINT or SIGTERM, rewriting FILE whenever a descriptor or the
-        /// ledger changes.
+        /// ledger changes, and probing every relay: one that does not answer for
+        /// --down-after seconds is left out until it answers again.
         #[arg(long)]
         watch: bool,
+        /// With --watch, seconds between probes of each relay (a QUIC handshake that must
+        /// prove the relay's identity).
+        #[arg(long, default_value_t = 10, requires = "watch", value_name = "SECS",
+              value_parser = clap::value_parser!(u64).range(1..))]
+        probe_every: u64,
+        /// With --watch, seconds a relay may fail every probe before it is left out.
+        #[arg(long, default_value_t = 60, requires = "watch", value_name = "SECS")]
+        down_after: u64,
     },
 }
+
+/// How long a probe waits for a relay's handshake.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn load(file: &Path) -> anyhow::Result<Directory> {
     let text = std::fs::read_to_string(file)
@@ -105,23 +119,88 @@ fn descriptors(sources: &[PathBuf]) -> anyhow::Result<Descriptors> {
     Descriptors::new(epoch_secs, relays).context("the descriptors do not make a network")
 }
 
-/// The admitted directory of the staked relays among `sources`.
-fn assemble(ledger: &Path, sources: &[PathBuf]) -> anyhow::Result<Admission> {
+/// A network file's content and what was left out of it.
+#[derive(Debug)]
+struct Assembled {
+    admission: Admission,
+    /// Staked relays with a descriptor that have not answered probes for too long.
+    down: Vec<Fingerprint>,
+}
+
+/// The admitted directory of the staked relays among `sources` that are `up`.
+fn assemble(
+    ledger: &Path,
+    sources: &[PathBuf],
+    up: impl Fn(&Fingerprint) -> bool,
+) -> anyhow::Result<Assembled> {
     let text = std::fs::read_to_string(ledger)
         .with_context(|| format!("reading the stake ledger {}", ledger.display()))?;
     let ledger = Ledger::parse(&text)
         .with_context(|| format!("{} is not a valid stake ledger", ledger.display()))?;
-    ledger
-        .admit(descriptors(sources)?)
+    let Descriptors { epoch_secs, relays } = descriptors(sources)?;
+    let (relays, down): (Vec<_>, Vec<_>) = relays
+        .into_iter()
+        .partition(|relay| up(relay.fingerprint()));
+    let down: Vec<Fingerprint> = down.iter().map(|relay| *relay.fingerprint()).collect();
+    let mut admission = Descriptors::new(epoch_secs, relays)
         .map_err(|error| match error {
-            DirectoryError::NoRelays => {
-                anyhow::anyhow!("no relay of these descriptors is staked in the ledger")
-            }
-            other => anyhow::Error::new(other).context("the staked relays do not make a network"),
+            DirectoryError::NoRelays => anyhow::anyhow!("no relay of these descriptors answers"),
+            other => anyhow::Error::new(other),
         })
+        .and_then(|relays| {
+            ledger.admit(relays).map_err(|error| match error {
+                DirectoryError::NoRelays => {
+                    anyhow::anyhow!("no relay of these descriptors is staked in the ledger")
+                }
+                other => {
+                    anyhow::Error::new(other).context("the staked relays do not make a network")
+                }
+            })
+        })?;
+    admission.absent.retain(|relay| !down.contains(relay));
+    Ok(Assembled { admission, down })
 }
 
-fn report(out: &Path, admission: &Admission) {
+/// Probes every relay `sources` describe, every `every`, into `seen`. Runs until dropped.
+async fn probe(sources: Vec<PathBuf>, every: Duration, seen: Arc<Mutex<Reachability>>) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        // Unreadable descriptors are the assembler's to report; nothing to probe meanwhile.
+        let Ok(described) = descriptors(&sources) else {
+            continue;
+        };
+        let mut probes = tokio::task::JoinSet::new();
+        for relay in described.relays {
+            probes.spawn(async move {
+                let answered = tokio::time::timeout(
+                    PROBE_TIMEOUT,
+                    sotto_client::DirectTransport::connect(&relay.address),
+                )
+                .await
+                .is_ok_and(|connected| connected.is_ok());
+                (*relay.fingerprint(), answered)
+            });
+        }
+        let results = probes.join_all().await;
+        let now = unix_now();
+        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current: Vec<Fingerprint> = results.iter().map(|(relay, _)| *relay).collect();
+        seen.retain(&current);
+        for (relay, answered) in results {
+            seen.record(relay, answered, now);
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn report(out: &Path, assembled: &Assembled) {
+    let admission = &assembled.admission;
     println!(
         "network written {} ({} relays)",
         out.display(),
@@ -130,13 +209,25 @@ fn report(out: &Path, admission: &Admission) {
     for relay in &admission.unstaked {
         println!("left out {relay}: no stake in the ledger");
     }
+    for relay in &assembled.down {
+        println!("left out {relay}: does not answer");
+    }
     for relay in &admission.absent {
         println!("missing {relay}: staked, but no descriptor");
     }
 }
 
+/// Stops the prober when the assembler returns, however it returns.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
-    let (out, ledger, authority, sources, watch) = match command {
+    let (out, ledger, authority, sources, watch, probe_every, down_after) = match command {
         NetworkCommand::Authority { key } => {
             let existed = key.exists();
             let key_pair = authority_key(&key)?;
@@ -153,7 +244,17 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
             authority,
             sources,
             watch,
-        } => (out, ledger, authority, sources, watch),
+            probe_every,
+            down_after,
+        } => (
+            out,
+            ledger,
+            authority,
+            sources,
+            watch,
+            probe_every,
+            down_after,
+        ),
     };
     anyhow::ensure!(
         authority.exists(),
@@ -162,13 +263,25 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         authority.display()
     );
     let key = authority_key(&authority)?;
-    let admission = assemble(&ledger, &sources)?;
-    write(&out, &admission.directory, &key)?;
-    report(&out, &admission);
+    let assembled = assemble(&ledger, &sources, |_| true)?;
+    write(&out, &assembled.admission.directory, &key)?;
+    report(&out, &assembled);
     if !watch {
         return Ok(());
     }
-    let mut written = admission.directory;
+    let seen = Arc::new(Mutex::new(Reachability::new(down_after)));
+    let prober = tokio::spawn(probe(
+        sources.clone(),
+        Duration::from_secs(probe_every),
+        seen.clone(),
+    ));
+    let _stop_probing = AbortOnDrop(prober);
+    let up = |relay: &Fingerprint| {
+        seen.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .is_up(relay, unix_now())
+    };
+    let mut written = assembled.admission.directory;
     let signal = crate::relay::shutdown_signal();
     tokio::pin!(signal);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -179,11 +292,11 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         }
         // A descriptor caught half-rotated or unreadable is tried again next second; the file
         // clients read keeps its last good version meanwhile.
-        match assemble(&ledger, &sources) {
-            Ok(admission) if admission.directory != written => {
-                write(&out, &admission.directory, &key)?;
-                report(&out, &admission);
-                written = admission.directory;
+        match assemble(&ledger, &sources, up) {
+            Ok(assembled) if assembled.admission.directory != written => {
+                write(&out, &assembled.admission.directory, &key)?;
+                report(&out, &assembled);
+                written = assembled.admission.directory;
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(
@@ -236,7 +349,7 @@ mod tests {
         let files: Vec<PathBuf> = made.iter().map(|(file, _)| file.clone()).collect();
         // a and b are staked; c is not.
         let stake = ledger(&dir, &[&made[0].1, &made[1].1]);
-        let admission = assemble(&stake, &files).unwrap();
+        let admission = assemble(&stake, &files, |_| true).unwrap().admission;
         assert_eq!(admission.directory.relays().len(), 2);
         assert_eq!(admission.directory.epoch_secs(), 3600);
         assert_eq!(admission.unstaked.len(), 1);
@@ -264,21 +377,31 @@ mod tests {
             key.to_bytes()
         );
 
-        let twice = assemble(&stake, &[files[0].clone(), files[0].clone()]).unwrap_err();
+        let twice = assemble(&stake, &[files[0].clone(), files[0].clone()], |_| true).unwrap_err();
         assert!(
             format!("{twice:#}").contains("do not make a network"),
             "{twice:#}"
         );
         let (odd, _) = descriptor(&dir, "d", 60);
-        let mixed = assemble(&stake, &[files[0].clone(), odd]).unwrap_err();
+        let mixed = assemble(&stake, &[files[0].clone(), odd], |_| true).unwrap_err();
         assert!(format!("{mixed:#}").contains("same schedule"), "{mixed:#}");
-        let missing = assemble(&stake, &[dir.join("nothing-here")]).unwrap_err();
+        let missing = assemble(&stake, &[dir.join("nothing-here")], |_| true).unwrap_err();
         assert!(
             format!("{missing:#}").contains("reading the descriptor"),
             "{missing:#}"
         );
+        // A relay that does not answer is left out and said to be down, not missing.
+        let down = &made[0].1;
+        let assembled = assemble(&stake, &files, |relay| relay.to_string() != *down).unwrap();
+        assert_eq!(assembled.admission.directory.relays().len(), 1);
+        assert_eq!(assembled.down.len(), 1);
+        assert_eq!(assembled.down[0].to_string(), *down);
+        assert!(assembled.admission.absent.is_empty());
+        let error = assemble(&stake, &files, |_| false).unwrap_err();
+        assert!(format!("{error:#}").contains("answers"), "{error:#}");
+
         let nobody = ledger(&dir, &[]);
-        let error = assemble(&nobody, &files).unwrap_err();
+        let error = assemble(&nobody, &files, |_| true).unwrap_err();
         assert!(
             format!("{error:#}").contains("no relay of these descriptors is staked"),
             "{error:#}"

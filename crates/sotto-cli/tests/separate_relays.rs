@@ -41,13 +41,26 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// The network file once `done` holds of it, within 20 seconds.
+fn wait_for(network: &Path, done: impl Fn(&Directory) -> bool, what: &str) -> Directory {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let current = read(network);
+        if done(&current) {
+            return current;
+        }
+        assert!(Instant::now() < deadline, "waited too long for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A mailbox written and read back through the onion path of `directory`.
 async fn works(directory: &Directory) {
-    let relay = |i: usize| *directory.relays()[i].fingerprint();
+    let relays = directory.relays();
     let transport = OnionTransport::connect(
         directory.clone(),
-        relay(0),
-        relay(RELAYS - 1),
+        *relays[0].fingerprint(),
+        *relays[relays.len() - 1].fingerprint(),
         Duration::from_secs(3600),
     )
     .await
@@ -62,7 +75,7 @@ async fn works(directory: &Directory) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn separately_run_relays_make_a_network_that_follows_their_keys() {
+async fn separately_run_relays_make_a_network_that_follows_their_keys_and_liveness() {
     let root = std::env::temp_dir().join(format!("sotto-separate-{:016x}", rand::random::<u64>()));
     let dirs: Vec<PathBuf> = (0..RELAYS)
         .map(|i| root.join(format!("relay-{i}")))
@@ -96,7 +109,8 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
 
     let network = root.join("network.toml");
     let mut assembler = Command::new(env!("CARGO_BIN_EXE_sotto"))
-        .args(["network", "assemble", "--watch", "--ledger"])
+        .args(["network", "assemble", "--watch", "--probe-every", "1"])
+        .args(["--down-after", "3", "--ledger"])
         .arg(&ledger_file)
         .arg("--authority")
         .arg(&key)
@@ -122,14 +136,11 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
         )
     );
     let binary = Path::new(env!("CARGO_BIN_EXE_sotto"));
-    let relays: Vec<RelayProcess> = dirs
-        .iter()
-        .enumerate()
-        .map(|(i, dir)| {
-            let log = root.join(format!("relay-{i}.log"));
-            RelayProcess::start(binary, dir, &network, &log)
-        })
-        .collect();
+    let start = |i: usize| {
+        let log = root.join(format!("relay-{i}.log"));
+        RelayProcess::start(binary, &dirs[i], &network, &log)
+    };
+    let mut relays: Vec<RelayProcess> = (0..RELAYS).map(start).collect();
 
     let before = read(&network);
     assert_eq!(before.relays().len(), RELAYS);
@@ -168,6 +179,24 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys() {
         );
     }
     works(&after).await;
+
+    // A relay that stops answering leaves the file once it has failed the probes for 3 s, and
+    // comes back when it answers again.
+    let gone = *after.relays()[2].fingerprint();
+    relays[2].kill();
+    let without = wait_for(
+        &network,
+        |d| d.relay(&gone).is_none(),
+        "the dead relay to leave",
+    );
+    assert_eq!(without.relays().len(), RELAYS - 1);
+    works(&without).await;
+    relays[2] = start(2);
+    wait_for(
+        &network,
+        |d| d.relay(&gone).is_some(),
+        "the relay to come back",
+    );
 
     let _ = assembler.kill();
     let _ = assembler.wait();

@@ -41,6 +41,7 @@ mod error;
 mod file;
 mod ledger;
 mod path;
+mod reachability;
 mod seal;
 pub mod stake;
 
@@ -49,6 +50,7 @@ pub use error::{DirectoryError, RelayRef};
 pub use file::NetworkFile;
 pub use ledger::{Admission, Ledger, LedgerError, Operator};
 pub use path::{Hop, Path};
+pub use reachability::Reachability;
 pub use seal::Authority;
 pub use stake::Stake;
 
