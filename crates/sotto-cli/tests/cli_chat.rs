@@ -116,6 +116,37 @@ fn two_people_chat_from_the_command_line() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no contact named 'Nobody'"));
     let out = alice.sotto(&["init", "--name", "Again"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("already has a profile"));
+
+    // A network file that was changed, or signed by another authority than the one Alice's
+    // device was set up with, is refused.
+    let text = std::fs::read_to_string(network_file(&net)).unwrap();
+    let elsewhere = |name: &str, text: &str| {
+        let file = net.root().join(name);
+        std::fs::write(&file, text).unwrap();
+        Person {
+            home: alice.home.clone(),
+            network: file,
+        }
+    };
+    let changed = elsewhere(
+        "changed.toml",
+        &text.replacen("@127.0.0.1:", "@127.0.0.2:", 1),
+    );
+    let out = changed.sotto(&["invite"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("signature does not match"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other_key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let resigned = sotto_onion::directory::NetworkFile::parse(&text)
+        .unwrap()
+        .to_toml(&other_key);
+    let other = elsewhere("other.toml", &resigned);
+    let out = other.sotto(&["invite"]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(error.contains("another network's file"), "{error}");
 }
 
 #[test]

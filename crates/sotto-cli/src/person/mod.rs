@@ -142,9 +142,18 @@ pub struct ReadArgs {
 }
 
 pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
+    // The network file is read (its signature checked) before anything is made, and its
+    // authority pinned at once: the device belongs to the network it was set up with.
+    let directory = args
+        .client
+        .network
+        .as_deref()
+        .map(crate::network::load)
+        .transpose()?;
     init(&args.client.home, &args.name)?;
-    if args.client.network.is_some() {
+    if let Some(directory) = directory {
         args.client.network_file()?;
+        Device::open(&args.client.home, directory)?;
     }
     args.client
         .output()
