@@ -320,9 +320,9 @@ mod tests {
         .unwrap();
         let entry = crate::relay::descriptor(&data, epoch_secs, 1_800_000_000).unwrap();
         let file = dir.join(format!("{name}.toml"));
-        let text = Descriptors::new(epoch_secs, vec![entry.clone()])
-            .unwrap()
-            .to_toml();
+        let text = entry
+            .to_signed_toml(epoch_secs, data.identity.signing_key())
+            .unwrap();
         std::fs::write(&file, text).unwrap();
         (file, entry.address.fingerprint.to_string())
     }

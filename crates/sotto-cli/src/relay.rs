@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Subcommand, ValueEnum};
-use sotto_onion::directory::{Descriptor, Descriptors};
+use sotto_onion::directory::Descriptor;
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::onion::DESCRIPTOR_FILE;
 use sotto_relay::onion_keys::OnionKeys;
@@ -51,7 +51,7 @@ pub enum RelayCommand {
         data: PathBuf,
     },
     /// Write (and print) the relay's descriptor: its address and its onion keys for this epoch
-    /// and the next, made now if missing.
+    /// and the next (made now if missing), signed with its identity key.
     ///
     /// For bringing up a network before its relays first run: the network's authority joins
     /// the descriptors of staked relays into the network file (`sotto network assemble`). A
@@ -97,8 +97,8 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
-            let entry = descriptor(&dir, epoch_secs, now)?;
-            let text = Descriptors::new(epoch_secs, vec![entry])?.to_toml();
+            let text = descriptor(&dir, epoch_secs, now)?
+                .to_signed_toml(epoch_secs, dir.identity.signing_key())?;
             let file = data.join(DESCRIPTOR_FILE);
             sotto_relay::onion::replace_file(&file, &text)
                 .with_context(|| format!("writing {}", file.display()))?;

@@ -1,31 +1,34 @@
 //! What a relay says of itself: where it listens, with the fingerprint that authenticates it,
 //! and its onion keys for this epoch and the next. A relay publishes these in its descriptor
-//! file; the network's authority joins the descriptors of staked relays into the network file.
+//! file, signed with its identity key; the network's authority joins the descriptors of staked
+//! relays into the network file.
 //!
 //! # The descriptor file (`descriptor.toml`)
 //!
 //! ```toml
-//! # sotto relay descriptor: where the relay listens and its onion keys.
+//! # sotto relay descriptor: where the relay listens and its onion keys, signed by the relay.
 //! epoch_secs = 3600
 //!
 //! [[relay]]
 //! address = "sotto-relay://9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a@127.0.0.1:4433"
+//! identity = "<64 hex: the relay's Ed25519 identity key, whose SHA-256 is the fingerprint>"
+//! signature = "<128 hex: its signature over the descriptor; see the seal module>"
 //! onion_key = { epoch = 481000, valid_from = 1731600000, public_key = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a" }
 //! next_onion_key = { epoch = 481001, valid_from = 1731603600, public_key = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f" }
 //! ```
 //!
-//! Unsigned: what it claims about the relay is checked where it matters. The address carries
-//! the fingerprint every connection pins, and onion keys that are not the relay's only make
-//! packets it cannot peel.
+//! The signature is the relay's own: a descriptor changed on its way to the authority (say,
+//! onion keys the relay does not hold, which would make every path through it fail) is refused.
 
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::Deserialize;
 use sotto_proto::{AddressError, Fingerprint, RelayAddress};
 
 use super::error::{DirectoryError, RelayRef};
-use super::TOML_MAX;
+use super::{seal, TOML_MAX};
 
-const DESCRIPTOR_HEADER: &str = "\
-# sotto relay descriptor: where the relay listens and its onion keys.
+pub(super) const DESCRIPTOR_HEADER: &str = "\
+# sotto relay descriptor: where the relay listens and its onion keys, signed by the relay.
 # Epoch e runs from e * epoch_secs to (e + 1) * epoch_secs, unix seconds.
 ";
 
@@ -104,11 +107,40 @@ impl Descriptor {
         Ok(())
     }
 
-    /// The descriptor's lines in a `[[relay]]` table, with `admission` (the network file's
-    /// operator and stake lines) after the address.
-    pub(super) fn toml_lines(&self, admission: &str) -> String {
+    /// The descriptor file of this relay alone, signed with its identity `key`, which must be
+    /// the key the address's fingerprint names.
+    pub fn to_signed_toml(
+        &self,
+        epoch_secs: u64,
+        key: &SigningKey,
+    ) -> Result<String, DirectoryError> {
+        Descriptors::new(epoch_secs, vec![self.clone()])?;
+        let identity = key.verifying_key();
+        if Fingerprint::of_key(identity.as_bytes()) != *self.fingerprint() {
+            return Err(DirectoryError::IdentityMismatch {
+                relay: RelayRef {
+                    number: 1,
+                    fingerprint: *self.fingerprint(),
+                },
+            });
+        }
+        let signature = key.sign(&seal::descriptor_bytes(self, epoch_secs));
+        let seal = format!(
+            "identity = \"{}\"\nsignature = \"{}\"\n",
+            hex::encode(identity.as_bytes()),
+            hex::encode(signature.to_bytes())
+        );
+        Ok(format!(
+            "{DESCRIPTOR_HEADER}epoch_secs = {epoch_secs}\n\n[[relay]]\n{}",
+            self.toml_lines(&seal)
+        ))
+    }
+
+    /// The descriptor's lines in a `[[relay]]` table, with `after_address` (the network file's
+    /// operator and stake, a descriptor file's identity and signature) after the address.
+    pub(super) fn toml_lines(&self, after_address: &str) -> String {
         format!(
-            "address = {}\n{admission}onion_key = {}\nnext_onion_key = {}\n",
+            "address = {}\n{after_address}onion_key = {}\nnext_onion_key = {}\n",
             toml::Value::String(self.address.to_string()),
             key_toml(&self.onion_key),
             key_toml(&self.next_onion_key),
@@ -116,8 +148,8 @@ impl Descriptor {
     }
 }
 
-/// A checked descriptor file: one or more relays' self-descriptions with one epoch length,
-/// fingerprints distinct.
+/// Checked relay descriptors: one or more relays' self-descriptions with one epoch length,
+/// fingerprints distinct, each signed by its relay when read from a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Descriptors {
     pub epoch_secs: u64,
@@ -132,7 +164,7 @@ impl Descriptors {
         Ok(Self { epoch_secs, relays })
     }
 
-    /// Reads a descriptor file and checks it whole.
+    /// Reads a descriptor file and checks it whole, each relay's signature last.
     pub fn parse(text: &str) -> Result<Self, DirectoryError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -141,27 +173,75 @@ impl Descriptors {
             /// Defaults to empty so that a file without relays gets
             /// [`DirectoryError::NoRelays`], which says what to add.
             #[serde(default)]
-            relay: Vec<DescriptorEntry>,
+            relay: Vec<SignedEntry>,
+        }
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct SignedEntry {
+            address: String,
+            identity: String,
+            signature: String,
+            onion_key: KeyEntry,
+            next_onion_key: KeyEntry,
         }
         let file: File = from_toml(text)?;
-        let relays = file
-            .relay
-            .into_iter()
-            .enumerate()
-            .map(|(index, entry)| entry.decode(index + 1))
-            .collect::<Result<Vec<_>, _>>()?;
-        Self::new(file.epoch_secs, relays)
-    }
-
-    /// The descriptor file; [`Descriptors::parse`] reads it back equal.
-    pub fn to_toml(&self) -> String {
-        let mut text = format!("{DESCRIPTOR_HEADER}epoch_secs = {}\n", self.epoch_secs);
-        for relay in &self.relays {
-            text.push_str("\n[[relay]]\n");
-            text.push_str(&relay.toml_lines(""));
+        let mut seals = Vec::with_capacity(file.relay.len());
+        let mut relays = Vec::with_capacity(file.relay.len());
+        for (index, entry) in file.relay.into_iter().enumerate() {
+            seals.push((entry.identity, entry.signature));
+            relays.push(
+                DescriptorEntry {
+                    address: entry.address,
+                    onion_key: entry.onion_key,
+                    next_onion_key: entry.next_onion_key,
+                }
+                .decode(index + 1)?,
+            );
         }
-        text
+        let descriptors = Self::new(file.epoch_secs, relays)?;
+        for (index, (relay, (identity, signature))) in
+            descriptors.relays.iter().zip(&seals).enumerate()
+        {
+            check_seal(
+                index + 1,
+                relay,
+                descriptors.epoch_secs,
+                identity,
+                signature,
+            )?;
+        }
+        Ok(descriptors)
     }
+}
+
+/// Whether `identity` is the relay's key (its SHA-256 is the fingerprint) and signed it.
+fn check_seal(
+    number: usize,
+    relay: &Descriptor,
+    epoch_secs: u64,
+    identity: &str,
+    signature: &str,
+) -> Result<(), DirectoryError> {
+    let name = RelayRef {
+        number,
+        fingerprint: *relay.fingerprint(),
+    };
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(identity, &mut key)
+        .map_err(|_| DirectoryError::IdentityHex { relay: name })?;
+    if Fingerprint::of_key(&key) != *relay.fingerprint() {
+        return Err(DirectoryError::IdentityMismatch { relay: name });
+    }
+    let key =
+        VerifyingKey::from_bytes(&key).map_err(|_| DirectoryError::IdentityHex { relay: name })?;
+    let mut bytes = [0u8; 64];
+    hex::decode_to_slice(signature, &mut bytes)
+        .map_err(|_| DirectoryError::DescriptorSignature { relay: name })?;
+    key.verify_strict(
+        &seal::descriptor_bytes(relay, epoch_secs),
+        &Signature::from_bytes(&bytes),
+    )
+    .map_err(|_| DirectoryError::DescriptorSignature { relay: name })
 }
 
 pub(super) fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, DirectoryError> {

@@ -79,6 +79,15 @@ pub enum DirectoryError {
          signed it, or signed by another key"
     )]
     BadSignature { authority: String },
+    #[error("{relay}: identity is not 64 hex digits (a 32-byte Ed25519 public key)")]
+    IdentityHex { relay: RelayRef },
+    #[error("{relay}: identity is not the key whose fingerprint the address names")]
+    IdentityMismatch { relay: RelayRef },
+    #[error(
+        "{relay}: the descriptor's signature does not match: it was changed after the relay \
+         signed it, or not signed by the relay"
+    )]
+    DescriptorSignature { relay: RelayRef },
     #[error("relay {0} is not in the directory")]
     UnknownRelay(Fingerprint),
     #[error("a path needs at least one mix, or its entry would see its destination")]

@@ -13,13 +13,15 @@
 //!   u64 next_onion_key.epoch | [32] next_onion_key.public_key
 //! ```
 //!
-//! `valid_from` is not signed: it follows from the epoch and `epoch_secs`, which are.
+//! `valid_from` is not signed: it follows from the epoch and `epoch_secs`, which are. A relay
+//! signs its descriptor the same way with its identity key (see [`descriptor_bytes`]).
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
-use super::{Directory, DirectoryError};
+use super::{Descriptor, Directory, DirectoryError};
 
 const DOMAIN: &[u8] = b"sotto network file v1\0";
+const DESCRIPTOR_DOMAIN: &[u8] = b"sotto relay descriptor v1\0";
 
 /// The network's authority: the Ed25519 key that signs its network file.
 pub type Authority = VerifyingKey;
@@ -34,15 +36,27 @@ pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
         put_str(&mut bytes, &relay.address().to_string());
         put_str(&mut bytes, &relay.stake.operator);
         bytes.extend_from_slice(&relay.stake.weight.to_be_bytes());
-        for key in [
-            &relay.descriptor.onion_key,
-            &relay.descriptor.next_onion_key,
-        ] {
-            bytes.extend_from_slice(&key.epoch.to_be_bytes());
-            bytes.extend_from_slice(&key.public_key);
-        }
+        put_keys(&mut bytes, &relay.descriptor);
     }
     bytes
+}
+
+/// What a relay signs of its descriptor: `"sotto relay descriptor v1" 0x00 | u64 epoch_secs |
+/// string address | u64 onion_key.epoch | [32] key | u64 next_onion_key.epoch | [32] key`.
+pub(super) fn descriptor_bytes(descriptor: &Descriptor, epoch_secs: u64) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(DESCRIPTOR_DOMAIN.len() + 200);
+    bytes.extend_from_slice(DESCRIPTOR_DOMAIN);
+    bytes.extend_from_slice(&epoch_secs.to_be_bytes());
+    put_str(&mut bytes, &descriptor.address.to_string());
+    put_keys(&mut bytes, descriptor);
+    bytes
+}
+
+fn put_keys(bytes: &mut Vec<u8>, descriptor: &Descriptor) {
+    for key in [&descriptor.onion_key, &descriptor.next_onion_key] {
+        bytes.extend_from_slice(&key.epoch.to_be_bytes());
+        bytes.extend_from_slice(&key.public_key);
+    }
 }
 
 /// Lengths in a directory are far below 2^32 (a file that large is not read); saturating keeps

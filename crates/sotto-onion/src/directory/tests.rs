@@ -6,8 +6,13 @@ use sotto_proto::AddressError;
 const SECS: u64 = 3600;
 const EPOCH: u64 = 481_000;
 
+/// Relay `n`'s identity key.
+fn identity(n: u8) -> SigningKey {
+    SigningKey::from_bytes(&[n; 32])
+}
+
 fn fp(n: u8) -> Fingerprint {
-    Fingerprint::of_key(&[n; 32])
+    Fingerprint::of_key(identity(n).verifying_key().as_bytes())
 }
 
 /// The authority of these tests.
@@ -48,30 +53,53 @@ fn rng() -> StdRng {
     StdRng::seed_from_u64(7)
 }
 
-/// The descriptor file documented in the `descriptor` module.
-const EXAMPLE: &str = r#"
-epoch_secs = 3600
-
-[[relay]]
-address = "sotto-relay://9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a@127.0.0.1:4433"
-onion_key = { epoch = 481000, valid_from = 1731600000, public_key = "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a" }
-next_onion_key = { epoch = 481001, valid_from = 1731603600, public_key = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f" }
-"#;
+/// A descriptor file as the `descriptor` module documents it, signed by relay 200.
+fn example() -> String {
+    let key = |hex_key: &str| {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(hex_key, &mut bytes).unwrap();
+        bytes
+    };
+    let relay = Descriptor {
+        address: RelayAddress {
+            fingerprint: fp(200),
+            host: "127.0.0.1".into(),
+            port: 4433,
+        },
+        onion_key: OnionKey::for_epoch(
+            481_000,
+            SECS,
+            key("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"),
+        )
+        .unwrap(),
+        next_onion_key: OnionKey::for_epoch(
+            481_001,
+            SECS,
+            key("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"),
+        )
+        .unwrap(),
+    };
+    relay.to_signed_toml(SECS, &identity(200)).unwrap()
+}
 
 /// The example file with `from` replaced by `to` in it, parsed.
 fn example_with(from: &str, to: &str) -> Result<Descriptors, DirectoryError> {
-    assert!(EXAMPLE.contains(from), "{from} is not in the example");
-    Descriptors::parse(&EXAMPLE.replace(from, to))
+    let example = example();
+    assert!(example.contains(from), "{from} is not in the example");
+    Descriptors::parse(&example.replace(from, to))
 }
 
-/// One `[[relay]]` table of a descriptor file.
-fn relay_toml(relay: &Descriptor) -> String {
-    format!("\n[[relay]]\n{}", relay.toml_lines(""))
+/// Relay `n`'s `[[relay]]` table of a descriptor file, signed.
+fn signed_table(n: u8) -> String {
+    let file = descriptor(n, EPOCH)
+        .to_signed_toml(SECS, &identity(n))
+        .unwrap();
+    file[file.find("\n[[relay]]").unwrap()..].to_owned()
 }
 
 #[test]
 fn the_documented_example_parses() {
-    let descriptors = Descriptors::parse(EXAMPLE).unwrap();
+    let descriptors = Descriptors::parse(&example()).unwrap();
     assert_eq!(descriptors.epoch_secs, 3600);
     let relay = &descriptors.relays[0];
     assert_eq!(relay.address.host, "127.0.0.1");
@@ -79,7 +107,66 @@ fn the_documented_example_parses() {
     assert_eq!(relay.onion_key.epoch, 481_000);
     assert_eq!(relay.next_onion_key.valid_from, 1_731_603_600);
     assert_eq!(relay.onion_key.public_key[0], 0x85);
-    assert_eq!(Descriptors::parse(&descriptors.to_toml()), Ok(descriptors));
+    assert!(example().starts_with(descriptor::DESCRIPTOR_HEADER));
+}
+
+#[test]
+fn a_descriptor_is_the_relays_own_word() {
+    let relay = descriptor(1, EPOCH);
+    let text = relay.to_signed_toml(SECS, &identity(1)).unwrap();
+    assert_eq!(
+        Descriptors::parse(&text),
+        Ok(Descriptors {
+            epoch_secs: SECS,
+            relays: vec![relay.clone()]
+        })
+    );
+    // Changed on its way: another port, another key, another epoch length.
+    for (from, to) in [
+        (":4001\"", ":4002\""),
+        ("public_key = \"0101", "public_key = \"0201"),
+        ("epoch_secs = 3600", "epoch_secs = 1800"),
+    ] {
+        assert!(text.contains(from), "{from}");
+        let changed = text.replacen(from, to, 1);
+        match Descriptors::parse(&changed) {
+            // A changed epoch length breaks valid_from before the signature is looked at.
+            Err(DirectoryError::DescriptorSignature { .. } | DirectoryError::ValidFrom { .. }) => {}
+            other => panic!("{to}: {other:?}"),
+        }
+    }
+    // Signed by a key that is not the relay's, or claiming another relay's identity.
+    assert!(matches!(
+        relay.to_signed_toml(SECS, &identity(2)),
+        Err(DirectoryError::IdentityMismatch { .. })
+    ));
+    let theirs = descriptor(2, EPOCH)
+        .to_signed_toml(SECS, &identity(2))
+        .unwrap();
+    let line = |text: &str, field: &str| {
+        text.lines()
+            .find(|l| l.starts_with(field))
+            .unwrap()
+            .to_owned()
+    };
+    let swapped = text.replace(&line(&text, "identity"), &line(&theirs, "identity"));
+    assert!(matches!(
+        Descriptors::parse(&swapped),
+        Err(DirectoryError::IdentityMismatch { .. })
+    ));
+    let forged = text.replace(&line(&text, "signature"), &line(&theirs, "signature"));
+    let error = Descriptors::parse(&forged).unwrap_err();
+    assert!(matches!(error, DirectoryError::DescriptorSignature { .. }));
+    assert!(error.to_string().contains("relay 1 ("), "{error}");
+    let unsigned: String = text
+        .lines()
+        .filter(|l| !l.starts_with("signature"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(matches!(
+        Descriptors::parse(&unsigned),
+        Err(DirectoryError::Toml(message)) if message.contains("signature")
+    ));
 }
 
 #[test]
@@ -246,7 +333,10 @@ fn errors_name_the_relay_and_the_field() {
         }
     ));
     let message = error.to_string();
-    assert!(message.contains("relay 1 (9f64a747"), "{message}");
+    assert!(
+        message.contains(&format!("relay 1 ({})", fp(200))),
+        "{message}"
+    );
     assert!(message.contains("onion_key.public_key"), "{message}");
 
     let error = example_with(
@@ -312,10 +402,7 @@ fn refuses_bad_keys() {
 
 #[test]
 fn refuses_bad_addresses_with_the_relay_number() {
-    let text = format!(
-        "{EXAMPLE}{}",
-        relay_toml(&descriptor(2, EPOCH)).replace("@", "#")
-    );
+    let text = format!("{}{}", example(), signed_table(2).replace("@", "#"));
     match Descriptors::parse(&text) {
         Err(
             error @ DirectoryError::Address {
@@ -345,8 +432,8 @@ fn refuses_duplicate_fingerprints_naming_both() {
     // The same through a file.
     let text = format!(
         "epoch_secs = {SECS}\n{}{}",
-        relay_toml(&descriptor(1, EPOCH)),
-        relay_toml(&descriptor(1, EPOCH))
+        signed_table(1),
+        signed_table(1)
     );
     assert!(matches!(
         Descriptors::parse(&text),

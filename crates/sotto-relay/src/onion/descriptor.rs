@@ -1,12 +1,13 @@
 //! A relay in a network publishes its descriptor, `DIR/descriptor.toml`: its address and its
-//! onion keys for this epoch and the next, rewritten whenever an epoch begins. The network's
+//! onion keys for this epoch and the next, signed with its identity key, rewritten whenever an
+//! epoch begins. The network's
 //! authority reads these to assemble the network file (`sotto network assemble`); clients
 //! never read a relay's directory.
 
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use sotto_onion::directory::{Descriptor, Descriptors};
+use sotto_onion::directory::Descriptor;
 use sotto_proto::RelayAddress;
 
 use super::{unix_now, OnionNode};
@@ -43,9 +44,10 @@ impl OnionNode {
             onion_key,
             next_onion_key,
         };
-        let written = Descriptors::new(self.directory.epoch_secs(), vec![entry])
+        let written = entry
+            .to_signed_toml(self.directory.epoch_secs(), &self.identity)
             .map_err(|e| e.to_string())
-            .and_then(|d| replace_file(&self.descriptor, &d.to_toml()).map_err(|e| e.to_string()));
+            .and_then(|text| replace_file(&self.descriptor, &text).map_err(|e| e.to_string()));
         match written {
             Ok(()) => self.published_epoch.store(epoch, Ordering::Relaxed),
             Err(error) => tracing::warn!(%error, "writing the relay descriptor failed"),

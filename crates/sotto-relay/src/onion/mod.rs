@@ -142,8 +142,10 @@ pub struct OnionNode {
     metrics: Arc<Metrics>,
     view: view::View,
     faults: faults::Faults,
-    /// Where this relay's network-file entry goes, and the epoch it was last written for.
+    /// Where this relay's descriptor goes, the key that signs it, and the epoch it was last
+    /// written for.
     descriptor: PathBuf,
+    identity: ed25519_dalek::SigningKey,
     published_epoch: AtomicU64,
 }
 
@@ -181,6 +183,7 @@ impl OnionNode {
             view: view::View::open(&data.path),
             faults: faults::Faults::from_env(),
             descriptor: data.path.join(DESCRIPTOR_FILE),
+            identity: data.identity.signing_key().clone(),
             published_epoch: AtomicU64::new(descriptor::UNPUBLISHED),
         });
         final_hop::start_pusher(&node);
