@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use sotto_onion::directory::{
     Admission, Descriptors, Directory, DirectoryError, Ledger, NetworkFile, Reachability,
@@ -35,33 +35,36 @@ pub enum NetworkCommand {
     /// first run, `sotto relay descriptor` makes it. Only relays the ledger stakes are admitted,
     /// each with its share of its operator's stake; the rest are named and left out. With
     /// --watch it keeps the file current as relays rotate their keys and the ledger changes.
-    Assemble {
-        /// The network file to write (replaced in one step).
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        /// The stake ledger: operators, their stake and their relays (see docs/operator.md).
-        #[arg(long, value_name = "FILE")]
-        ledger: PathBuf,
-        /// The authority's key (`sotto network authority` makes one).
-        #[arg(long, value_name = "FILE")]
-        authority: PathBuf,
-        /// Relay data directories (their descriptor.toml is read) or descriptor files.
-        #[arg(required = true, value_name = "DIR|FILE")]
-        sources: Vec<PathBuf>,
-        /// Keep running until SIGINT or SIGTERM, rewriting FILE whenever a descriptor or the
-        /// ledger changes, and probing every relay: one that does not answer for
-        /// --down-after seconds is left out until it answers again.
-        #[arg(long)]
-        watch: bool,
-        /// With --watch, seconds between probes of each relay (a QUIC handshake that must
-        /// prove the relay's identity).
-        #[arg(long, default_value_t = 10, requires = "watch", value_name = "SECS",
-              value_parser = clap::value_parser!(u64).range(1..))]
-        probe_every: u64,
-        /// With --watch, seconds a relay may fail every probe before it is left out.
-        #[arg(long, default_value_t = 60, requires = "watch", value_name = "SECS")]
-        down_after: u64,
-    },
+    Assemble(AssembleArgs),
+}
+
+#[derive(Args)]
+pub struct AssembleArgs {
+    /// The network file to write (replaced in one step).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// The stake ledger: operators, their stake and their relays (see docs/operator.md).
+    #[arg(long, value_name = "FILE")]
+    ledger: PathBuf,
+    /// The authority's key (`sotto network authority` makes one).
+    #[arg(long, value_name = "FILE")]
+    authority: PathBuf,
+    /// Relay data directories (their descriptor.toml is read) or descriptor files.
+    #[arg(required = true, value_name = "DIR|FILE")]
+    sources: Vec<PathBuf>,
+    /// Keep running until SIGINT or SIGTERM, rewriting FILE whenever a descriptor or the
+    /// ledger changes, and probing every relay: one that does not answer for
+    /// --down-after seconds is left out until it answers again.
+    #[arg(long)]
+    watch: bool,
+    /// With --watch, seconds between probes of each relay (a QUIC handshake that must
+    /// prove the relay's identity).
+    #[arg(long, default_value_t = 10, requires = "watch", value_name = "SECS")]
+    #[arg(value_parser = clap::value_parser!(u64).range(1..))]
+    probe_every: u64,
+    /// With --watch, seconds a relay may fail every probe before it is left out.
+    #[arg(long, default_value_t = 60, requires = "watch", value_name = "SECS")]
+    down_after: u64,
 }
 
 /// How long a probe waits for a relay's handshake.
@@ -227,7 +230,7 @@ impl Drop for AbortOnDrop {
 }
 
 pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
-    let (out, ledger, authority, sources, watch, probe_every, down_after) = match command {
+    let args = match command {
         NetworkCommand::Authority { key } => {
             let existed = key.exists();
             let key_pair = authority_key(&key)?;
@@ -238,24 +241,17 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
             );
             return Ok(());
         }
-        NetworkCommand::Assemble {
-            out,
-            ledger,
-            authority,
-            sources,
-            watch,
-            probe_every,
-            down_after,
-        } => (
-            out,
-            ledger,
-            authority,
-            sources,
-            watch,
-            probe_every,
-            down_after,
-        ),
+        NetworkCommand::Assemble(args) => args,
     };
+    let AssembleArgs {
+        out,
+        ledger,
+        authority,
+        sources,
+        watch,
+        probe_every,
+        down_after,
+    } = args;
     anyhow::ensure!(
         authority.exists(),
         "no authority key at {}: make one with `sotto network authority --key {}`",
