@@ -98,14 +98,15 @@ impl Relay {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directory {
     epoch_secs: u64,
-    /// Whether a path's relays must also come from distinct subnets (see [`stake`]). Local
-    /// networks, whose relays all share one address, turn it off.
-    distinct_subnets: bool,
     /// In file order, so that writing the directory out keeps the file's order.
     relays: Vec<Relay>,
     /// Fingerprint bytes to index in `relays`. Keyed by bytes so that the 32-byte node address
     /// in a Sphinx header, which is the fingerprint, finds its relay directly.
     by_fingerprint: HashMap<[u8; 32], usize>,
+    /// Operators, subnets and stakes as drawing needs them, and whether a path's relays must
+    /// also come from distinct subnets (local networks, whose relays share one address, turn
+    /// that off).
+    choice: stake::Choice,
     /// Who signed it: set by [`NetworkFile::parse`] after checking the signature, or by
     /// [`Directory::signed`] for whoever holds the key.
     authority: Option<Authority>,
@@ -156,7 +157,7 @@ impl Directory {
             .collect();
         Ok(Self {
             epoch_secs,
-            distinct_subnets,
+            choice: stake::Choice::new(&relays, distinct_subnets),
             relays,
             by_fingerprint,
             authority: None,
@@ -180,7 +181,7 @@ impl Directory {
 
     /// Whether a path's relays must come from distinct subnets.
     pub fn distinct_subnets(&self) -> bool {
-        self.distinct_subnets
+        self.choice.distinct_subnets()
     }
 
     /// Length of an epoch, the onion-key rotation period, in seconds.
@@ -231,10 +232,10 @@ impl Directory {
     /// for weeks (a guard), so this is called rarely; fails only on an empty directory, which
     /// no constructor returns.
     pub fn choose_gateway<R: Rng + ?Sized>(&self, rng: &mut R) -> Result<&Relay, DirectoryError> {
-        let everyone: Vec<&Relay> = self.relays.iter().collect();
-        stake::pick(&everyone, &[], 1, self.distinct_subnets, rng)
-            .into_iter()
-            .next()
+        self.choice
+            .pick(|_| true, &[], 1, rng)
+            .first()
+            .map(|&i| &self.relays[i])
             .ok_or(DirectoryError::NoRelays)
     }
 
@@ -246,11 +247,11 @@ impl Directory {
         gateway: &Fingerprint,
         rng: &mut R,
     ) -> Result<&Relay, DirectoryError> {
-        let gateway = self.known(gateway)?;
-        let everyone: Vec<&Relay> = self.relays.iter().collect();
-        stake::pick(&everyone, &[gateway], 1, self.distinct_subnets, rng)
-            .into_iter()
-            .next()
+        let gateway = self.index(gateway)?;
+        self.choice
+            .pick(|_| true, &[gateway], 1, rng)
+            .first()
+            .map(|&i| &self.relays[i])
             .ok_or(DirectoryError::NoHost)
     }
 
@@ -294,28 +295,23 @@ impl Directory {
         rng: &mut R,
     ) -> Result<Path, DirectoryError> {
         check_mix_count(mixes)?;
-        let entry = self.known(entry)?;
-        let destination = self.known(destination)?;
-        if entry.fingerprint() == destination.fingerprint() {
-            return Err(DirectoryError::SameEnds(*entry.fingerprint()));
+        let (entry, destination) = (self.index(entry)?, self.index(destination)?);
+        if entry == destination {
+            return Err(DirectoryError::SameEnds(*self.relays[entry].fingerprint()));
         }
-        let destination_hop = keys.hop(destination)?;
-        let candidates = self.mix_candidates(keys, entry, destination);
+        let destination_hop = keys.hop(&self.relays[destination])?;
+        // Mixes: any relay with a key for the path's epoch; `pick` keeps them apart from the
+        // ends and from each other.
+        let has_key = |i: usize| keys.key(&self.relays[i]).is_some();
         let mut most = 0;
         for _ in 0..PATH_DRAWS {
-            let drawn = stake::pick(
-                &candidates,
-                &[entry, destination],
-                mixes,
-                self.distinct_subnets,
-                rng,
-            );
+            let drawn = self.choice.pick(has_key, &[entry, destination], mixes, rng);
             if drawn.len() == mixes {
                 return Ok(Path {
-                    entry: entry.address().clone(),
+                    entry: self.relays[entry].address().clone(),
                     mixes: drawn
                         .into_iter()
-                        .map(|relay| keys.hop(relay))
+                        .map(|i| keys.hop(&self.relays[i]))
                         .collect::<Result<Vec<_>, _>>()?,
                     destination: destination_hop,
                 });
@@ -329,20 +325,11 @@ impl Directory {
         })
     }
 
-    fn known(&self, fingerprint: &Fingerprint) -> Result<&Relay, DirectoryError> {
-        self.relay(fingerprint)
+    fn index(&self, fingerprint: &Fingerprint) -> Result<usize, DirectoryError> {
+        self.by_fingerprint
+            .get(fingerprint.as_bytes())
+            .copied()
             .ok_or(DirectoryError::UnknownRelay(*fingerprint))
-    }
-
-    /// Relays that may serve as mixes between `entry` and `destination`: any other relay with
-    /// a key for the path's epoch. The operator and subnet rules apply as they are drawn.
-    fn mix_candidates(&self, keys: KeyChoice, entry: &Relay, destination: &Relay) -> Vec<&Relay> {
-        self.relays
-            .iter()
-            .filter(|relay| relay.fingerprint() != entry.fingerprint())
-            .filter(|relay| relay.fingerprint() != destination.fingerprint())
-            .filter(|relay| keys.key(relay).is_some())
-            .collect()
     }
 }
 

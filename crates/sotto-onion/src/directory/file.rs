@@ -114,7 +114,7 @@ pub(super) fn write(directory: &Directory, key: &SigningKey) -> String {
     let mut text = format!(
         "{FILE_HEADER}epoch_secs = {}\ndistinct_subnets = {}\nauthority = \"{}\"\nsignature = \"{}\"\n",
         directory.epoch_secs,
-        directory.distinct_subnets,
+        directory.distinct_subnets(),
         hex::encode(key.verifying_key().as_bytes()),
         hex::encode(signature.to_bytes()),
     );

@@ -30,7 +30,7 @@ pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
     let mut bytes = Vec::with_capacity(DOMAIN.len() + 13 + directory.relays.len() * 200);
     bytes.extend_from_slice(DOMAIN);
     bytes.extend_from_slice(&directory.epoch_secs.to_be_bytes());
-    bytes.push(u8::from(directory.distinct_subnets));
+    bytes.push(u8::from(directory.distinct_subnets()));
     put_len(&mut bytes, directory.relays.len());
     for relay in &directory.relays {
         put_str(&mut bytes, &relay.address().to_string());

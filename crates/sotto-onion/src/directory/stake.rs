@@ -6,6 +6,7 @@
 //! two relays of one operator, or (when the network asks) of one subnet. Seeing both ends of a
 //! path then takes as many separately staked operators as the path has relays.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use rand::seq::SliceRandom;
@@ -46,7 +47,7 @@ pub(super) fn operator_name_problem(name: &str) -> Option<&'static str> {
 /// provider typically holds), and for a host name the name itself. Names cannot be placed
 /// without asking DNS, which the directory never does; authorities that want the rule to bite
 /// list IP addresses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Subnet {
     V4([u8; 2]),
     V6([u8; 4]),
@@ -70,39 +71,116 @@ fn subnet(host: &str) -> Subnet {
     }
 }
 
-/// Whether `a` and `b` may not be on one path together.
+/// Whether `a` and `b` may not be on one path together: the rule [`Choice`] applies, stated on
+/// relays for the tests to check paths against.
+#[cfg(test)]
 pub(super) fn related(a: &Relay, b: &Relay, distinct_subnets: bool) -> bool {
     a.fingerprint() == b.fingerprint()
         || a.stake.operator == b.stake.operator
         || (distinct_subnets && subnet(&a.address().host) == subnet(&b.address().host))
 }
 
-/// Draws up to `count` relays from `candidates`, each by stake weight among those related to
-/// none of `taken` nor to an earlier draw, in the order drawn. Fewer come back when the
-/// candidates run out.
-pub(super) fn pick<'a, R: Rng + ?Sized>(
-    candidates: &[&'a Relay],
-    taken: &[&Relay],
-    count: usize,
+/// Draws made after this many rejected samples go through the exact, slower way: only when
+/// most stake is ineligible (a small network, or a path that rules out most of it).
+const QUICK_TRIES: usize = 32;
+
+/// What drawing relays by stake needs, worked out once per directory: each relay's operator
+/// and subnet as numbers, and the running total of stakes. Drawing a path then costs a few
+/// binary searches instead of a pass over every relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Choice {
+    operator: Vec<u32>,
+    subnet: Vec<u32>,
+    /// `cumulative[i]`: the stakes of relays `0..=i` added up (at most `TOML_MAX`, which
+    /// `Directory::new` checks).
+    cumulative: Vec<u64>,
     distinct_subnets: bool,
-    rng: &mut R,
-) -> Vec<&'a Relay> {
-    let mut pool: Vec<&'a Relay> = candidates
-        .iter()
-        .copied()
-        .filter(|relay| !taken.iter().any(|t| related(relay, t, distinct_subnets)))
-        .collect();
-    let mut drawn = Vec::with_capacity(count);
-    while drawn.len() < count {
-        // Every weight is at least 1 and their sum fits a u64 (`Directory::new` checks), so
-        // this fails only on an empty pool.
-        let Ok(&chosen) = pool.choose_weighted(rng, |relay| relay.stake.weight) else {
-            break;
+}
+
+impl Choice {
+    pub(super) fn new(relays: &[Relay], distinct_subnets: bool) -> Self {
+        fn number<K: std::hash::Hash + Eq>(seen: &mut HashMap<K, u32>, key: K) -> u32 {
+            let next = seen.len() as u32;
+            *seen.entry(key).or_insert(next)
+        }
+        let (mut operators, mut subnets) = (HashMap::new(), HashMap::new());
+        let mut total = 0u64;
+        let mut choice = Self {
+            operator: Vec::with_capacity(relays.len()),
+            subnet: Vec::with_capacity(relays.len()),
+            cumulative: Vec::with_capacity(relays.len()),
+            distinct_subnets,
         };
-        pool.retain(|relay| !related(relay, chosen, distinct_subnets));
-        drawn.push(chosen);
+        for relay in relays {
+            choice
+                .operator
+                .push(number(&mut operators, relay.stake.operator.as_str()));
+            choice
+                .subnet
+                .push(number(&mut subnets, subnet(&relay.address().host)));
+            total = total.saturating_add(relay.stake.weight);
+            choice.cumulative.push(total);
+        }
+        choice
     }
-    drawn
+
+    pub(super) fn distinct_subnets(&self) -> bool {
+        self.distinct_subnets
+    }
+
+    fn related(&self, a: usize, b: usize) -> bool {
+        a == b
+            || self.operator[a] == self.operator[b]
+            || (self.distinct_subnets && self.subnet[a] == self.subnet[b])
+    }
+
+    fn weight(&self, i: usize) -> u64 {
+        self.cumulative[i] - i.checked_sub(1).map_or(0, |before| self.cumulative[before])
+    }
+
+    /// One relay by stake among all.
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<usize> {
+        let total = *self.cumulative.last()?;
+        let point = rng.gen_range(0..total);
+        Some(self.cumulative.partition_point(|&sum| sum <= point))
+    }
+
+    /// Draws up to `count` relays (by index) among those `eligible`, each by stake among the
+    /// eligible relays related to none of `taken` nor to an earlier draw, in the order drawn.
+    /// Fewer come back when the candidates run out.
+    ///
+    /// A draw samples all relays by stake and takes the first acceptable one: that is the
+    /// stake distribution restricted to acceptable relays, exactly. When acceptable relays hold
+    /// little of the stake it falls back to drawing among them directly, the same distribution.
+    pub(super) fn pick<R: Rng + ?Sized>(
+        &self,
+        eligible: impl Fn(usize) -> bool,
+        taken: &[usize],
+        count: usize,
+        rng: &mut R,
+    ) -> Vec<usize> {
+        let mut chosen = taken.to_vec();
+        let acceptable =
+            |i: usize, chosen: &[usize]| eligible(i) && !chosen.iter().any(|&c| self.related(i, c));
+        let mut drawn = Vec::with_capacity(count);
+        while drawn.len() < count {
+            let quick = (0..QUICK_TRIES)
+                .filter_map(|_| self.sample(rng))
+                .find(|&i| acceptable(i, &chosen));
+            let next = quick.or_else(|| {
+                let pool: Vec<usize> = (0..self.cumulative.len())
+                    .filter(|&i| acceptable(i, &chosen))
+                    .collect();
+                pool.choose_weighted(rng, |&i| self.weight(i)).ok().copied()
+            });
+            let Some(next) = next else {
+                break;
+            };
+            chosen.push(next);
+            drawn.push(next);
+        }
+        drawn
+    }
 }
 
 #[cfg(test)]
