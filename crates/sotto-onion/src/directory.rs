@@ -5,9 +5,10 @@
 //! comes in as unix seconds, randomness as an `Rng`.
 //!
 //! Three files carry it, each in its module: a relay's own [`Descriptors`] (address and onion
-//! keys, unsigned), the authority's stake [`Ledger`] (who may run relays, with what stake),
-//! and the [`NetworkFile`] that clients and relays read: the admitted relays with their stake,
-//! signed by the authority.
+//! keys, signed by the relay), the authority's stake [`Ledger`] (who may run relays, with what
+//! stake), and the [`NetworkFile`] that clients and relays read: the admitted relays with their
+//! stake, signed by the authority. Whether relays still answer is the [`Reachability`] the
+//! authority keeps.
 //!
 //! Epochs are aligned to unix time and shared by all relays: epoch `e` begins at
 //! `e * epoch_secs`. Anyone with a clock and `epoch_secs` therefore knows which onion key is in
