@@ -12,6 +12,8 @@
 //! relays = ["9f64a747e1b97f131fabb6b447296c9b6f0201e79fb3c5356e6c77e89b6a806a"]
 //! ```
 //!
+//! A relay is named by its fingerprint or by its whole address, as `sotto relay init` prints it.
+//!
 //! `min_stake` (default 1) is the least an operator must stake to be admitted;
 //! `distinct_subnets` (default true) goes into the network file. An operator's stake is split
 //! evenly among its relays that are running (have a descriptor), so running more relays never
@@ -25,7 +27,7 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use sotto_proto::Fingerprint;
+use sotto_proto::{Fingerprint, RelayAddress};
 use thiserror::Error;
 
 use super::descriptor::from_toml;
@@ -67,7 +69,10 @@ pub enum LedgerError {
         stake: u64,
         relays: usize,
     },
-    #[error("operator {number} ({name}): relays entry {entry} is not a 64-hex-digit fingerprint")]
+    #[error(
+        "operator {number} ({name}): relays entry {entry} is neither a 64-hex-digit fingerprint \
+         nor a relay address (sotto-relay://...)"
+    )]
     Fingerprint {
         number: usize,
         name: String,
@@ -285,13 +290,18 @@ impl OperatorEntry {
             .iter()
             .enumerate()
             .map(|(entry, text)| {
+                // A fingerprint, or the whole address `sotto relay init` printed.
                 let mut bytes = [0u8; 32];
-                hex::decode_to_slice(text, &mut bytes).map_err(|_| LedgerError::Fingerprint {
-                    number,
-                    name: self.name.clone(),
-                    entry: entry + 1,
-                })?;
-                Ok(Fingerprint::from_bytes(bytes))
+                if hex::decode_to_slice(text, &mut bytes).is_ok() {
+                    return Ok(Fingerprint::from_bytes(bytes));
+                }
+                text.parse::<RelayAddress>()
+                    .map(|address| address.fingerprint)
+                    .map_err(|_| LedgerError::Fingerprint {
+                        number,
+                        name: self.name.clone(),
+                        entry: entry + 1,
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Operator {

@@ -131,9 +131,14 @@ stake = 500
 relays = ["RELAY3"]
 "#;
 
+/// The ledger with relays 1 and 3 named by fingerprint, relay 2 by its address.
 fn ledger_text() -> String {
     (1..=3).fold(LEDGER.to_owned(), |text, n| {
-        text.replace(&format!("RELAY{n}"), &fp(n).to_string())
+        let name = match n {
+            2 => descriptor(n, EPOCH).address.to_string(),
+            _ => fp(n).to_string(),
+        };
+        text.replace(&format!("RELAY{n}"), &name)
     })
 }
 
@@ -202,7 +207,7 @@ fn a_ledger_is_refused_with_what_is_wrong() {
     );
     assert!(shared.to_string().contains("one operator"));
     assert!(matches!(
-        refused(&fp(2).to_string(), "beef"),
+        refused(&descriptor(2, EPOCH).address.to_string(), "beef"),
         LedgerError::Fingerprint {
             number: 1,
             entry: 2,
