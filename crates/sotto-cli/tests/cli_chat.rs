@@ -147,6 +147,30 @@ fn two_people_chat_from_the_command_line() {
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(error.contains("another network's file"), "{error}");
+
+    // Dave was given the network's authority key by a source he trusts: a network file signed
+    // by another key is refused before anything is made, the right one is accepted.
+    let authority = text
+        .lines()
+        .find_map(|line| line.strip_prefix("authority = \""))
+        .unwrap()
+        .trim_end_matches('"')
+        .to_owned();
+    let dave = Person {
+        home: net.root().join("Dave"),
+        network: other.network.clone(),
+    };
+    let out = dave.sotto(&["init", "--name", "Dave", "--authority", &authority]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("not that network's file"), "{error}");
+    assert!(!dave.home.join("sotto.db").exists(), "nothing made");
+    let dave = Person {
+        network: network_file(&net),
+        ..dave
+    };
+    dave.ok(&["init", "--name", "Dave", "--authority", &authority]);
+    let out = dave.sotto(&["init", "--name", "Dave", "--authority", "beef"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub use content::{
 };
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    database_path, init, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
+    database_path, init, pin_authority, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

@@ -84,8 +84,22 @@ pub struct InitArgs {
     /// connect with; there is no account, phone number or e-mail.
     #[arg(long)]
     name: String,
+    /// The network authority's public key (64 hex digits), from a source you trust, such as
+    /// the network's own site. Without it, the device trusts the authority that signed the
+    /// first network file it reads; with it, a network file signed by any other is refused.
+    #[arg(long, value_name = "HEX", value_parser = authority_key)]
+    authority: Option<[u8; 32]>,
     #[command(flatten)]
     client: ClientArgs,
+}
+
+fn authority_key(text: &str) -> Result<[u8; 32], String> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut key)
+        .ok()
+        .filter(|_| ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok())
+        .map(|_| key)
+        .ok_or_else(|| "an authority key is 64 hex digits (an Ed25519 public key)".to_owned())
 }
 
 #[derive(Args)]
@@ -150,7 +164,21 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::network::load)
         .transpose()?;
+    if let (Some(directory), Some(authority)) = (&directory, &args.authority) {
+        let signer = directory.authority().map(|key| key.to_bytes());
+        if signer.as_ref() != Some(authority) {
+            bail!(
+                "the network file is signed by authority {}, not by the --authority given \
+                 ({}): it is not that network's file",
+                signer.map(hex::encode).unwrap_or_default(),
+                hex::encode(authority)
+            );
+        }
+    }
     init(&args.client.home, &args.name)?;
+    if let Some(authority) = &args.authority {
+        sotto_client::pin_authority(&args.client.home, authority)?;
+    }
     if let Some(directory) = directory {
         args.client.network_file()?;
         Device::open(&args.client.home, directory)?;

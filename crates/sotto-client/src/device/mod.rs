@@ -69,6 +69,26 @@ fn trust_authority(
     }
 }
 
+/// Pins `authority` as the network authority of the device in `home`, before it reads any
+/// network file: for whoever got the key from a source they trust more than the first file
+/// (a network publishes its authority's key). Refused if another one is pinned already.
+pub fn pin_authority(home: &Path, authority: &[u8; 32]) -> Result<(), ConversationError> {
+    let path = database_path(home);
+    if !path.exists() {
+        return Err(ConversationError::NotInitialized);
+    }
+    let store = Store::open(&path)?;
+    let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
+    match profile.authority {
+        None => Ok(store.set_authority(authority)?),
+        Some(pinned) if pinned == *authority => Ok(()),
+        Some(pinned) => Err(ConversationError::OtherAuthority {
+            pinned: hex::encode(pinned),
+            found: hex::encode(authority),
+        }),
+    }
+}
+
 /// The gateway a device keeps for weeks (a guard): the one it had, if still in the network,
 /// else a new one, remembered.
 fn keep_gateway(
