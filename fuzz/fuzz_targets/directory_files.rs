@@ -14,7 +14,7 @@ use std::sync::OnceLock;
 use ed25519_dalek::SigningKey;
 use libfuzzer_sys::fuzz_target;
 use sotto_onion::directory::{
-    Descriptor, Descriptors, Directory, Ledger, NetworkFile, OnionKey, Relay, Stake,
+    Authorities, Descriptor, Descriptors, Directory, Ledger, NetworkFile, OnionKey, Relay, Stake,
 };
 use sotto_proto::{Fingerprint, RelayAddress};
 
@@ -43,9 +43,11 @@ fn check(text: &str) {
         );
     }
     if let Ok(directory) = NetworkFile::parse(text) {
-        // Accepted means signed by the authority it names, over checked content.
-        assert!(directory.authority().is_some());
+        // Accepted means signed by enough of the authorities it names, over checked content,
+        // and it writes back to a file that reads back the same.
+        assert!(directory.is_approved());
         assert!(directory.relays().iter().all(|relay| relay.stake.weight >= 1));
+        assert_eq!(NetworkFile::parse(&directory.to_toml()), Ok(directory));
     }
     let _ = Ledger::parse(text);
 }
@@ -87,9 +89,17 @@ fn templates() -> &'static [String; 3] {
                 )
             })
             .collect();
+        // Two authorities of which one signed: the fuzzer can reach both the threshold check
+        // and a complete file by adding or damaging one signature entry.
+        let keys = [identity(9), identity(10)];
+        let authorities = Authorities::new(keys.iter().map(|k| k.verifying_key()).collect(), 1)
+            .expect("valid authorities");
         let network = Directory::new(3600, relays)
             .expect("a valid directory")
-            .to_toml(&SigningKey::from_bytes(&[9; 32]));
+            .with_authorities(authorities)
+            .sign(&keys[0])
+            .expect("an authority's signature")
+            .to_toml();
         [
             descriptors[0]
                 .to_signed_toml(3600, &identity(1))

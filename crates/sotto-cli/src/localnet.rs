@@ -117,9 +117,9 @@ impl Localnet {
             .map(|(data, _)| crate::relay::descriptor(data, epoch_secs, now))
             .collect::<anyhow::Result<Vec<_>>>()?;
         let authority = crate::network::authority_key(&dir.join(AUTHORITY_KEY_FILE))?;
-        let directory = admit(epoch_secs, descriptors)?.signed(&authority);
+        let directory = crate::network::sign_as(admit(epoch_secs, descriptors)?, &authority)?;
         let network_file = dir.join(NETWORK_FILE);
-        crate::network::write(&network_file, &directory, &authority)?;
+        crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());
         for (data, socket) in dirs {
             let options = RunOptions {
@@ -205,7 +205,8 @@ async fn publish_rotations(net: &Localnet, epoch_secs: u64) -> anyhow::Result<()
             continue;
         };
         match admit(epoch_secs, descriptors)
-            .and_then(|d| crate::network::write(&net.network_file, &d, &net.authority))
+            .and_then(|d| crate::network::sign_as(d, &net.authority))
+            .and_then(|d| crate::network::write(&net.network_file, &d))
         {
             Ok(()) => published = now / epoch_secs,
             Err(error) => {

@@ -10,7 +10,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use sotto_onion::directory::{
-    Admission, Descriptors, Directory, DirectoryError, Ledger, NetworkFile, Reachability,
+    Admission, Authorities, Descriptors, Directory, DirectoryError, Ledger, NetworkFile,
+    Reachability,
 };
 use sotto_proto::Fingerprint;
 use sotto_relay::identity::Identity;
@@ -36,6 +37,23 @@ pub enum NetworkCommand {
     /// each with its share of its operator's stake; the rest are named and left out. With
     /// --watch it keeps the file current as relays rotate their keys and the ledger changes.
     Assemble(AssembleArgs),
+    /// Add this authority's signature to a network file another authority assembled.
+    ///
+    /// For networks whose ledger names several authorities: the file is checked against
+    /// this authority's own copy of the stake ledger (same relays' operators and stakes, same
+    /// authorities) before it is signed, and rewritten in place. Clients take it once the
+    /// ledger's threshold of authorities has signed.
+    Cosign {
+        /// This authority's key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// This authority's copy of the stake ledger.
+        #[arg(long, value_name = "FILE")]
+        ledger: PathBuf,
+        /// The network file to sign.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -77,11 +95,61 @@ pub fn load(file: &Path) -> anyhow::Result<Directory> {
         .with_context(|| format!("{} is not a valid network file", file.display()))
 }
 
-/// Replaces `file` with `directory` signed by `authority`, in one step, so a reader never sees
-/// half of it.
-pub fn write(file: &Path, directory: &Directory, authority: &SigningKey) -> anyhow::Result<()> {
-    replace_file(file, &directory.to_toml(authority))
-        .with_context(|| format!("writing {}", file.display()))
+/// Replaces `file` with `directory` and the signatures it carries, in one step, so a reader
+/// never sees half of it.
+pub fn write(file: &Path, directory: &Directory) -> anyhow::Result<()> {
+    replace_file(file, &directory.to_toml()).with_context(|| format!("writing {}", file.display()))
+}
+
+/// `directory` signed with `key`: as one of the authorities the ledger named, or, when it
+/// named none, as the network's one authority.
+pub fn sign_as(directory: Directory, key: &SigningKey) -> anyhow::Result<Directory> {
+    let directory = match directory.authorities() {
+        Some(_) => directory,
+        None => directory.with_authorities(Authorities::single(key.verifying_key())),
+    };
+    directory.sign(key).context(
+        "this key is not one of the authorities the ledger names (`sotto network authority \
+         --key FILE` shows it)",
+    )
+}
+
+/// One line on how far a network file's signatures got.
+fn signed_status(directory: &Directory) -> String {
+    let (signed, needed) = (
+        directory.signers().len(),
+        directory.authorities().map_or(1, Authorities::threshold),
+    );
+    if directory.is_approved() {
+        format!("signatures: {signed} of the {needed} needed")
+    } else {
+        format!(
+            "signatures: {signed} of the {needed} needed; clients take it once other \
+             authorities run `sotto network cosign`"
+        )
+    }
+}
+
+fn read_ledger(ledger: &Path) -> anyhow::Result<Ledger> {
+    let text = std::fs::read_to_string(ledger)
+        .with_context(|| format!("reading the stake ledger {}", ledger.display()))?;
+    Ledger::parse(&text)
+        .with_context(|| format!("{} is not a valid stake ledger", ledger.display()))
+}
+
+fn cosign(key: &Path, ledger: &Path, file: &Path) -> anyhow::Result<Directory> {
+    let key = Identity::load(key)?.signing_key().clone();
+    let ledger = read_ledger(ledger)?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the network file {}", file.display()))?;
+    let directory = NetworkFile::parse_unfinished(&text)
+        .with_context(|| format!("{} is not a valid network file", file.display()))?;
+    ledger.confirms(&directory)?;
+    let signed = directory
+        .sign(&key)
+        .context("this key is not one of the file's authorities")?;
+    write(file, &signed)?;
+    Ok(signed)
 }
 
 /// The authority key in `file`, made there first if there is none.
@@ -136,10 +204,7 @@ fn assemble(
     sources: &[PathBuf],
     up: impl Fn(&Fingerprint) -> bool,
 ) -> anyhow::Result<Assembled> {
-    let text = std::fs::read_to_string(ledger)
-        .with_context(|| format!("reading the stake ledger {}", ledger.display()))?;
-    let ledger = Ledger::parse(&text)
-        .with_context(|| format!("{} is not a valid stake ledger", ledger.display()))?;
+    let ledger = read_ledger(ledger)?;
     let Descriptors { epoch_secs, relays } = descriptors(sources)?;
     let (relays, down): (Vec<_>, Vec<_>) = relays
         .into_iter()
@@ -202,12 +267,13 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn report(out: &Path, assembled: &Assembled) {
+fn report(out: &Path, assembled: &Assembled, signed: &Directory) {
     let admission = &assembled.admission;
     println!(
-        "network written {} ({} relays)",
+        "network written {} ({} relays; {})",
         out.display(),
-        admission.directory.relays().len()
+        admission.directory.relays().len(),
+        signed_status(signed)
     );
     for relay in &admission.unstaked {
         println!("left out {relay}: no stake in the ledger");
@@ -242,6 +308,15 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
             return Ok(());
         }
         NetworkCommand::Assemble(args) => args,
+        NetworkCommand::Cosign { key, ledger, file } => {
+            let signed = cosign(&key, &ledger, &file)?;
+            println!(
+                "network signed {} ({})",
+                file.display(),
+                signed_status(&signed)
+            );
+            return Ok(());
+        }
     };
     let AssembleArgs {
         out,
@@ -260,8 +335,17 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
     );
     let key = authority_key(&authority)?;
     let assembled = assemble(&ledger, &sources, |_| true)?;
-    write(&out, &assembled.admission.directory, &key)?;
-    report(&out, &assembled);
+    let signed = sign_as(assembled.admission.directory.clone(), &key)?;
+    if watch && !signed.is_approved() {
+        anyhow::bail!(
+            "--watch rewrites the file whenever a relay rotates its keys, but this network \
+             needs {} authorities to sign each version; assemble once per epoch and cosign \
+             instead",
+            signed.authorities().map_or(1, Authorities::threshold)
+        );
+    }
+    write(&out, &signed)?;
+    report(&out, &assembled, &signed);
     if !watch {
         return Ok(());
     }
@@ -290,8 +374,9 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         // clients read keeps its last good version meanwhile.
         match assemble(&ledger, &sources, up) {
             Ok(assembled) if assembled.admission.directory != written => {
-                write(&out, &assembled.admission.directory, &key)?;
-                report(&out, &assembled);
+                let signed = sign_as(assembled.admission.directory.clone(), &key)?;
+                write(&out, &signed)?;
+                report(&out, &assembled, &signed);
                 written = assembled.admission.directory;
             }
             Ok(_) => {}
@@ -361,10 +446,11 @@ mod tests {
         // Signed with the authority's key, it reads back under that authority.
         let key = authority_key(&dir.join("authority.key")).unwrap();
         let out = dir.join("network.toml");
-        write(&out, &admission.directory, &key).unwrap();
+        let signed = sign_as(admission.directory.clone(), &key).unwrap();
+        write(&out, &signed).unwrap();
         let read = load(&out).unwrap();
-        assert_eq!(read.authority(), Some(&key.verifying_key()));
-        assert_eq!(read, admission.directory.signed(&key));
+        assert_eq!(read.signers(), [key.verifying_key()]);
+        assert_eq!(read, signed);
         // The same key file gives the same key again.
         assert_eq!(
             authority_key(&dir.join("authority.key"))
@@ -395,6 +481,42 @@ mod tests {
         assert!(assembled.admission.absent.is_empty());
         let error = assemble(&stake, &files, |_| false).unwrap_err();
         assert!(format!("{error:#}").contains("answers"), "{error:#}");
+
+        // Two authorities, both needed: one assembles and signs, the other checks the file
+        // against its own copy of the ledger and cosigns.
+        let (a, b) = (dir.join("a.key"), dir.join("b.key"));
+        let keys = [authority_key(&a).unwrap(), authority_key(&b).unwrap()];
+        let listed: Vec<String> = keys
+            .iter()
+            .map(|k| format!("\"{}\"", hex::encode(k.verifying_key().as_bytes())))
+            .collect();
+        let plain = std::fs::read_to_string(&stake).unwrap();
+        let shared = format!(
+            "authorities = [{}]\nthreshold = 2\n{plain}",
+            listed.join(", ")
+        );
+        std::fs::write(&stake, &shared).unwrap();
+        let assembled = assemble(&stake, &files, |_| true).unwrap().admission;
+        let half = sign_as(assembled.directory, &keys[0]).unwrap();
+        assert!(!half.is_approved());
+        write(&out, &half).unwrap();
+        assert!(format!("{:#}", load(&out).unwrap_err()).contains("1 of the 2"));
+        // A copy of the ledger that disagrees is not signed against.
+        let theirs = dir.join("their-stake.toml");
+        std::fs::write(&theirs, shared.replace("stake = 10", "stake = 12")).unwrap();
+        let error = cosign(&b, &theirs, &out).unwrap_err();
+        assert!(
+            format!("{error:#}").contains("does not match this ledger"),
+            "{error:#}"
+        );
+        let full = cosign(&b, &stake, &out).unwrap();
+        assert!(full.is_approved());
+        assert_eq!(load(&out).unwrap(), full);
+        let stranger = dir.join("c.key");
+        authority_key(&stranger).unwrap();
+        assert!(cosign(&stranger, &stake, &out).is_err());
+        assert!(sign_as(full, &authority_key(&stranger).unwrap()).is_err());
+        std::fs::write(&stake, plain).unwrap();
 
         let nobody = ledger(&dir, &[]);
         let error = assemble(&nobody, &files, |_| true).unwrap_err();

@@ -134,14 +134,19 @@ fn two_people_chat_from_the_command_line() {
     );
     let out = changed.sotto(&["invite"]);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("signature does not match"),
+        String::from_utf8_lossy(&out.stderr).contains("does not match: the file was changed"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let other_key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
     let resigned = sotto_onion::directory::NetworkFile::parse(&text)
         .unwrap()
-        .to_toml(&other_key);
+        .with_authorities(sotto_onion::directory::Authorities::single(
+            other_key.verifying_key(),
+        ))
+        .sign(&other_key)
+        .unwrap()
+        .to_toml();
     let other = elsewhere("other.toml", &resigned);
     let out = other.sotto(&["invite"]);
     let error = String::from_utf8_lossy(&out.stderr);
@@ -152,9 +157,9 @@ fn two_people_chat_from_the_command_line() {
     // by another key is refused before anything is made, the right one is accepted.
     let authority = text
         .lines()
-        .find_map(|line| line.strip_prefix("authority = \""))
+        .find_map(|line| line.strip_prefix("authorities = [\""))
         .unwrap()
-        .trim_end_matches('"')
+        .trim_end_matches("\"]")
         .to_owned();
     let dave = Person {
         home: net.root().join("Dave"),

@@ -145,7 +145,7 @@ async fn separately_run_relays_make_a_network_that_follows_their_keys_and_livene
     let before = read(&network);
     assert_eq!(before.relays().len(), RELAYS);
     assert_eq!(
-        hex::encode(before.authority().unwrap().as_bytes()),
+        hex::encode(before.signers()[0].as_bytes()),
         authority,
         "signed by the authority's key"
     );

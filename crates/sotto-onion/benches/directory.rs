@@ -14,7 +14,7 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sotto_onion::directory::{
-    Descriptor, Directory, NetworkFile, OnionKey, Relay, Stake, DEFAULT_MIXES,
+    Authorities, Descriptor, Directory, NetworkFile, OnionKey, Relay, Stake, DEFAULT_MIXES,
 };
 use sotto_proto::{Fingerprint, RelayAddress};
 
@@ -67,7 +67,13 @@ fn directory(c: &mut Criterion) {
             )
         })
     });
-    let text = directory.to_toml(&SigningKey::from_bytes(&[3; 32]));
+    let key = SigningKey::from_bytes(&[3; 32]);
+    let text = directory
+        .clone()
+        .with_authorities(Authorities::single(key.verifying_key()))
+        .sign(&key)
+        .unwrap()
+        .to_toml();
     c.bench_function("parse_network_file_1000_relays", |b| {
         b.iter(|| black_box(NetworkFile::parse(black_box(&text)).unwrap()))
     });

@@ -31,12 +31,13 @@
 
 use std::collections::HashMap;
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use rand::Rng;
 use sotto_proto::{Fingerprint, RelayAddress};
 use sphinx_packet::constants::MAX_PATH_LENGTH;
 use sphinx_packet::route::NodeAddressBytes;
 
+mod authorities;
 mod descriptor;
 mod error;
 mod file;
@@ -46,13 +47,13 @@ mod reachability;
 mod seal;
 pub mod stake;
 
+pub use authorities::{Authorities, MAX_AUTHORITIES};
 pub use descriptor::{epoch_start, Descriptor, Descriptors, OnionKey};
 pub use error::{DirectoryError, RelayRef};
 pub use file::NetworkFile;
 pub use ledger::{Admission, Ledger, LedgerError, Operator};
 pub use path::{Hop, Path};
 pub use reachability::Reachability;
-pub use seal::Authority;
 pub use stake::Stake;
 
 /// Mixes on a path unless the caller has a reason to choose otherwise: the design's
@@ -108,9 +109,10 @@ pub struct Directory {
     /// also come from distinct subnets (local networks, whose relays share one address, turn
     /// that off).
     choice: stake::Choice,
-    /// Who signed it: set by [`NetworkFile::parse`] after checking the signature, or by
-    /// [`Directory::signed`] for whoever holds the key.
-    authority: Option<Authority>,
+    /// Who may sign it, and how many must: part of the signed content.
+    authorities: Option<Authorities>,
+    /// The signatures it carries, each checked, in the order of `authorities`.
+    signatures: Vec<(VerifyingKey, Signature)>,
 }
 
 impl Directory {
@@ -161,23 +163,61 @@ impl Directory {
             choice: stake::Choice::new(&relays, distinct_subnets),
             relays,
             by_fingerprint,
-            authority: None,
+            authorities: None,
+            signatures: Vec::new(),
         })
     }
 
-    /// This directory as signed by `key`'s holder (what [`NetworkFile::parse`] returns for the
-    /// file [`Directory::to_toml`] writes with `key`).
-    pub fn signed(self, key: &SigningKey) -> Self {
+    /// This directory, to be signed by `authorities`. Signatures it carried are dropped:
+    /// they were over other content.
+    pub fn with_authorities(self, authorities: Authorities) -> Self {
         Self {
-            authority: Some(key.verifying_key()),
+            authorities: Some(authorities),
+            signatures: Vec::new(),
             ..self
         }
     }
 
-    /// The authority whose signature this directory carries, if it was read from a network
-    /// file or signed. Clients pin it: a file signed by another key is another network.
-    pub fn authority(&self) -> Option<&Authority> {
-        self.authority.as_ref()
+    /// This directory with `key`'s signature added (or renewed), `key` being one of its
+    /// authorities.
+    pub fn sign(mut self, key: &SigningKey) -> Result<Self, DirectoryError> {
+        let authorities = self
+            .authorities
+            .as_ref()
+            .ok_or(DirectoryError::NoAuthorities)?;
+        let public = key.verifying_key();
+        if !authorities.keys().contains(&public) {
+            return Err(DirectoryError::NotAnAuthority {
+                authority: hex::encode(public.as_bytes()),
+            });
+        }
+        let signature = seal::sign(&self, key);
+        let keys = authorities.keys().to_vec();
+        self.signatures.retain(|(signer, _)| *signer != public);
+        self.signatures.push((public, signature));
+        self.signatures
+            .sort_by_key(|(signer, _)| keys.iter().position(|k| k == signer));
+        Ok(self)
+    }
+
+    /// Who may sign this directory, and how many must: set by [`NetworkFile::parse`] or
+    /// [`Directory::with_authorities`].
+    pub fn authorities(&self) -> Option<&Authorities> {
+        self.authorities.as_ref()
+    }
+
+    /// The authorities whose checked signatures this directory carries.
+    pub fn signers(&self) -> Vec<VerifyingKey> {
+        self.signatures.iter().map(|(signer, _)| *signer).collect()
+    }
+
+    /// Whether enough of its authorities signed it. A client pins the authorities of the
+    /// first approved file it reads, and takes a later one only when enough of those signed
+    /// it.
+    pub fn is_approved(&self) -> bool {
+        self.authorities
+            .as_ref()
+            .is_some_and(|authorities| authorities.approve(&self.signers()))
     }
 
     /// Whether a path's relays must come from distinct subnets.
@@ -223,10 +263,11 @@ impl Directory {
         now_secs.checked_div(self.epoch_secs).unwrap_or(0)
     }
 
-    /// The network file for this directory, signed with `key`; [`NetworkFile::parse`] reads
-    /// it back to `self.signed(key)`.
-    pub fn to_toml(&self, key: &SigningKey) -> String {
-        file::write(self, key)
+    /// The network file for this directory with the signatures it carries;
+    /// [`NetworkFile::parse_unfinished`] reads it back equal, and [`NetworkFile::parse`] too
+    /// once it [is approved](Directory::is_approved).
+    pub fn to_toml(&self) -> String {
+        file::write(self)
     }
 
     /// A gateway for a client that has none yet, drawn by stake. A client keeps its gateway

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::Args;
+use ed25519_dalek::VerifyingKey;
 use sotto_client::{init, Device};
+use sotto_onion::directory::Authorities;
 
 use output::Output;
 pub use output::{api_event, message_view};
@@ -85,20 +87,20 @@ pub struct InitArgs {
     #[arg(long)]
     name: String,
     /// The network authority's public key (64 hex digits), from a source you trust, such as
-    /// the network's own site. Without it, the device trusts the authority that signed the
-    /// first network file it reads; with it, a network file signed by any other is refused.
+    /// the network's own site; repeat it for each of a network's authorities. Without it, the
+    /// device trusts the authorities that signed the first network file it reads; with it, a
+    /// network file not signed by more than half of these is refused.
     #[arg(long, value_name = "HEX", value_parser = authority_key)]
-    authority: Option<[u8; 32]>,
+    authority: Vec<VerifyingKey>,
     #[command(flatten)]
     client: ClientArgs,
 }
 
-fn authority_key(text: &str) -> Result<[u8; 32], String> {
+fn authority_key(text: &str) -> Result<VerifyingKey, String> {
     let mut key = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut key)
         .ok()
-        .filter(|_| ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok())
-        .map(|_| key)
+        .and_then(|_| VerifyingKey::from_bytes(&key).ok())
         .ok_or_else(|| "an authority key is 64 hex digits (an Ed25519 public key)".to_owned())
 }
 
@@ -164,20 +166,21 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(crate::network::load)
         .transpose()?;
-    if let (Some(directory), Some(authority)) = (&directory, &args.authority) {
-        let signer = directory.authority().map(|key| key.to_bytes());
-        if signer.as_ref() != Some(authority) {
+    let trusted = (!args.authority.is_empty())
+        .then(|| Authorities::majority(args.authority.clone()))
+        .transpose()
+        .context("--authority")?;
+    if let (Some(directory), Some(trusted)) = (&directory, &trusted) {
+        if !trusted.approve(&directory.signers()) {
             bail!(
-                "the network file is signed by authority {}, not by the --authority given \
-                 ({}): it is not that network's file",
-                signer.map(hex::encode).unwrap_or_default(),
-                hex::encode(authority)
+                "the network file is not signed by the --authority given ({trusted}): it is \
+                 not that network's file"
             );
         }
     }
     init(&args.client.home, &args.name)?;
-    if let Some(authority) = &args.authority {
-        sotto_client::pin_authority(&args.client.home, authority)?;
+    if let Some(trusted) = &trusted {
+        sotto_client::pin_authority(&args.client.home, trusted)?;
     }
     if let Some(directory) = directory {
         args.client.network_file()?;

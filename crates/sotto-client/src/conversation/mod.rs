@@ -57,14 +57,15 @@ pub enum ConversationError {
     #[error("the network file does not fit: {0}")]
     Directory(String),
     #[error(
-        "the network file is not signed by a network authority; a network file made by \
-         `sotto network assemble` or `sotto localnet` is"
+        "the network file is not signed by enough of its authorities; one made by \
+         `sotto localnet`, or by `sotto network assemble` (and `cosign`, as its authorities \
+         require), is"
     )]
     UnsignedNetwork,
     #[error(
-        "the network file is signed by authority {found}, but this device joined the network \
-         of authority {pinned}: it is another network's file, or a forged one. Use the file \
-         your network publishes (a new network needs a new home: sotto init --home DIR)"
+        "the network file is signed by {found}, but this device belongs to the network of \
+         authority {pinned}: it is another network's file, or a forged one. Use the file your \
+         network publishes (a new network needs a new home: sotto init --home DIR)"
     )]
     OtherAuthority { pinned: String, found: String },
     /// A message that did not verify or decode. Nothing it claimed was stored.

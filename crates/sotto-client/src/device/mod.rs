@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sotto_onion::directory::Directory;
+use sotto_onion::directory::{Authorities, Directory};
 use sotto_proto::Fingerprint;
 
 use crate::conversation::ConversationError;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::{MailboxClient, OnionTransport, RelayHealth};
 
 pub use send::SELF_UPDATE_EVERY;
@@ -28,8 +28,8 @@ const RENEW_EVERY: Duration = Duration::from_secs(30);
 pub struct Device {
     store: Store,
     directory: Directory,
-    /// The network authority's key, pinned (see `trust_authority`).
-    authority: [u8; 32],
+    /// The network's authorities, pinned (see `trust_authorities`).
+    authorities: Authorities,
     gateway: Fingerprint,
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
     /// What the transports to every host learn about relays, together.
@@ -44,47 +44,53 @@ pub struct Contact {
     pub unread: u64,
 }
 
-/// The authority whose network this device belongs to: the signer of the first network file
-/// it read, pinned from then on. Anyone can write a network file listing relays of their
-/// choosing; only the authority's signature says it is this network's.
-fn trust_authority(
+/// The authorities whose network this device belongs to: those of the first network file it
+/// read (or given to `pin_authority`), pinned from then on. Anyone can write a network file
+/// listing relays of their choosing; only the authorities' signatures say it is this
+/// network's. A later file is taken when enough of the pinned authorities signed it, and its
+/// authorities are pinned in turn, so a network can change its authority keys without
+/// losing its clients.
+fn trust_authorities(
     store: &Store,
-    pinned: Option<[u8; 32]>,
+    pinned: Option<Authorities>,
     directory: &Directory,
-) -> Result<[u8; 32], ConversationError> {
+) -> Result<Authorities, ConversationError> {
     let found = directory
-        .authority()
-        .ok_or(ConversationError::UnsignedNetwork)?
-        .to_bytes();
+        .authorities()
+        .filter(|_| directory.is_approved())
+        .ok_or(ConversationError::UnsignedNetwork)?;
     match pinned {
-        None => {
-            store.set_authority(&found)?;
-            Ok(found)
+        Some(pinned) if !pinned.approve(&directory.signers()) => {
+            Err(ConversationError::OtherAuthority {
+                pinned: pinned.to_string(),
+                found: Authorities::new(directory.signers(), 1)
+                    .map_or_else(|_| found.to_string(), |signers| signers.to_string()),
+            })
         }
-        Some(pinned) if pinned == found => Ok(found),
-        Some(pinned) => Err(ConversationError::OtherAuthority {
-            pinned: hex::encode(pinned),
-            found: hex::encode(found),
-        }),
+        Some(pinned) if pinned == *found => Ok(pinned),
+        _ => {
+            store.set_authority(&found.to_bytes())?;
+            Ok(found.clone())
+        }
     }
 }
 
-/// Pins `authority` as the network authority of the device in `home`, before it reads any
-/// network file: for whoever got the key from a source they trust more than the first file
-/// (a network publishes its authority's key). Refused if another one is pinned already.
-pub fn pin_authority(home: &Path, authority: &[u8; 32]) -> Result<(), ConversationError> {
+/// Pins `authorities` as the network authorities of the device in `home`, before it reads any
+/// network file: for whoever got the keys from a source they trust more than the first file
+/// (a network publishes its authorities' keys). Refused if others are pinned already.
+pub fn pin_authority(home: &Path, authorities: &Authorities) -> Result<(), ConversationError> {
     let path = database_path(home);
     if !path.exists() {
         return Err(ConversationError::NotInitialized);
     }
     let store = Store::open(&path)?;
     let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
-    match profile.authority {
-        None => Ok(store.set_authority(authority)?),
-        Some(pinned) if pinned == *authority => Ok(()),
+    match profile.authority.as_deref().map(Authorities::from_bytes) {
+        None => Ok(store.set_authority(&authorities.to_bytes())?),
+        Some(Some(pinned)) if pinned == *authorities => Ok(()),
         Some(pinned) => Err(ConversationError::OtherAuthority {
-            pinned: hex::encode(pinned),
-            found: hex::encode(authority),
+            pinned: pinned.map_or_else(|| "(unreadable)".into(), |p| p.to_string()),
+            found: authorities.to_string(),
         }),
     }
 }
@@ -140,12 +146,17 @@ impl Device {
         }
         let store = Store::open(&path)?;
         let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
-        let authority = trust_authority(&store, profile.authority, &directory)?;
+        let pinned = profile
+            .authority
+            .as_deref()
+            .map(|bytes| Authorities::from_bytes(bytes).ok_or(StoreError::Damaged("authority")))
+            .transpose()?;
+        let authorities = trust_authorities(&store, pinned, &directory)?;
         let gateway = keep_gateway(&store, profile.gateway, &directory)?;
         Ok(Self {
             store,
             directory,
-            authority,
+            authorities,
             gateway,
             hosts: HashMap::new(),
             health: RelayHealth::default(),
@@ -160,7 +171,8 @@ impl Device {
         if directory == self.directory {
             return Ok(false);
         }
-        trust_authority(&self.store, Some(self.authority), &directory)?;
+        self.authorities =
+            trust_authorities(&self.store, Some(self.authorities.clone()), &directory)?;
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
@@ -300,6 +312,16 @@ mod tests {
         Directory::new(86_400, relays).unwrap()
     }
 
+    /// The network signed by `keys`, its authorities being `keys` with `threshold`.
+    fn signed(keys: &[&SigningKey], threshold: usize) -> Directory {
+        let authorities =
+            Authorities::new(keys.iter().map(|k| k.verifying_key()).collect(), threshold).unwrap();
+        keys.iter()
+            .fold(network().with_authorities(authorities), |d, key| {
+                d.sign(key).unwrap()
+            })
+    }
+
     #[test]
     fn a_device_keeps_to_the_authority_of_its_first_network_file() {
         let home = std::env::temp_dir().join(format!("sotto-pin-{:016x}", rand::random::<u64>()));
@@ -311,16 +333,14 @@ mod tests {
             Device::open(&home, network()),
             Err(ConversationError::UnsignedNetwork)
         ));
-        let mut device = Device::open(&home, network().signed(&ours)).unwrap();
+        let mut device = Device::open(&home, signed(&[&ours], 1)).unwrap();
         drop(device);
         // Pinned: the same authority again is fine, another is refused, now and on a reload.
-        device = Device::open(&home, network().signed(&ours)).unwrap();
-        let error = device.set_directory(network().signed(&theirs)).unwrap_err();
+        device = Device::open(&home, signed(&[&ours], 1)).unwrap();
+        let error = device.set_directory(signed(&[&theirs], 1)).unwrap_err();
         assert!(matches!(error, ConversationError::OtherAuthority { .. }));
         drop(device);
-        let error = Device::open(&home, network().signed(&theirs))
-            .err()
-            .unwrap();
+        let error = Device::open(&home, signed(&[&theirs], 1)).err().unwrap();
         let message = error.to_string();
         assert!(
             message.contains(&hex::encode(theirs.verifying_key().as_bytes()))
@@ -328,5 +348,35 @@ mod tests {
             "{message}"
         );
         std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn a_network_can_hand_over_to_new_authorities_its_old_ones_sign_for() {
+        let home = std::env::temp_dir().join(format!("sotto-hand-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice").unwrap();
+        let [old, new, stranger] = [1u8, 2, 3].map(|n| SigningKey::from_bytes(&[n; 32]));
+        let mut device = Device::open(&home, signed(&[&old], 1)).unwrap();
+        // The old authority signs a file naming both: taken, and both are pinned.
+        assert!(device.set_directory(signed(&[&old, &new], 1)).unwrap());
+        // From then on the new one alone is enough, and the old key can go.
+        let only_new = Authorities::single(new.verifying_key());
+        let handed = network().with_authorities(only_new).sign(&new).unwrap();
+        assert!(device.set_directory(handed).unwrap());
+        assert!(device.set_directory(signed(&[&stranger], 1)).is_err());
+        drop(device);
+        // Two of three: one signature is not a network file a device takes.
+        let home2 = home.with_extension("b");
+        init(&home2, "Bob").unwrap();
+        let three = [&old, &new, &stranger];
+        let two_of_three =
+            Authorities::new(three.iter().map(|k| k.verifying_key()).collect(), 2).unwrap();
+        let one = network().with_authorities(two_of_three).sign(&old).unwrap();
+        assert!(matches!(
+            Device::open(&home2, one),
+            Err(ConversationError::UnsignedNetwork)
+        ));
+        assert!(Device::open(&home2, signed(&three, 2)).is_ok());
+        std::fs::remove_dir_all(&home).unwrap();
+        std::fs::remove_dir_all(&home2).unwrap();
     }
 }

@@ -82,8 +82,9 @@ pub struct Store {
 pub struct Profile {
     pub name: String,
     pub gateway: Option<Fingerprint>,
-    /// The Ed25519 key of the network authority this device trusts (see `Device::open`).
-    pub authority: Option<[u8; 32]>,
+    /// The network authorities this device trusts, as `Authorities::to_bytes` wrote them
+    /// (see `Device::open`).
+    pub authority: Option<Vec<u8>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -166,7 +167,6 @@ impl Store {
             let gateway = gateway
                 .map(|g| rows::array(g, "gateway").map(Fingerprint::from_bytes))
                 .transpose()?;
-            let authority = authority.map(|a| rows::array(a, "authority")).transpose()?;
             Ok(Profile {
                 name,
                 gateway,
@@ -176,10 +176,10 @@ impl Store {
         .transpose()
     }
 
-    pub fn set_authority(&self, authority: &[u8; 32]) -> Result<(), StoreError> {
+    pub fn set_authority(&self, authority: &[u8]) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE profile SET authority = ?1 WHERE only = 1",
-            [authority.as_slice()],
+            [authority],
         )?;
         Ok(())
     }

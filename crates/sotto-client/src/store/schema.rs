@@ -64,8 +64,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         UNIQUE (conversation, digest)
     );
     ",
-    // 2: the network authority this device trusts, pinned the first time it reads a network
-    // file: a file signed by another key is another network, or a forgery.
+    // 2: the network authorities this device trusts (threshold byte, then their keys), pinned
+    // the first time it reads a network file: a file they did not sign is another network's,
+    // or a forgery.
     "
     ALTER TABLE profile ADD COLUMN authority BLOB;
     ",

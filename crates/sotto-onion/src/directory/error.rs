@@ -70,15 +70,32 @@ pub enum DirectoryError {
     NoStake { relay: RelayRef },
     #[error("the relays' stakes add up to more than {max}", max = TOML_MAX)]
     StakeTotal,
-    #[error("authority is not 64 hex digits (a 32-byte Ed25519 public key)")]
+    #[error("an authority key is not 64 hex digits (a 32-byte Ed25519 public key)")]
     AuthorityHex,
-    #[error("signature is not 128 hex digits (a 64-byte Ed25519 signature)")]
+    #[error("a network has 1 to {max} authorities, not {0}", max = super::MAX_AUTHORITIES)]
+    AuthorityCount(usize),
+    #[error("an authority is listed twice")]
+    DuplicateAuthority,
+    #[error("threshold {threshold} cannot be met by {authorities} authorities (it is 1 to their number)")]
+    Threshold {
+        threshold: usize,
+        authorities: usize,
+    },
+    #[error("a signature is not 128 hex digits (a 64-byte Ed25519 signature)")]
     SignatureHex,
+    #[error("a signature is by {authority}, which is not one of the file's authorities")]
+    NotAnAuthority { authority: String },
+    #[error("authority {authority} signed twice")]
+    SignedTwice { authority: String },
     #[error(
-        "the signature does not match: the file was changed after the authority {authority} \
-         signed it, or signed by another key"
+        "the signature of authority {authority} does not match: the file was changed after it \
+         signed, or it was signed by another key"
     )]
     BadSignature { authority: String },
+    #[error("the file has {signed} of the {needed} authority signatures it needs")]
+    TooFewSignatures { signed: usize, needed: usize },
+    #[error("the directory names no authorities to sign it")]
+    NoAuthorities,
     #[error("{relay}: identity is not 64 hex digits (a 32-byte Ed25519 public key)")]
     IdentityHex { relay: RelayRef },
     #[error("{relay}: identity is not the key whose fingerprint the address names")]

@@ -15,7 +15,10 @@
 //! A relay is named by its fingerprint or by its whole address, as `sotto relay init` prints it.
 //!
 //! `min_stake` (default 1) is the least an operator must stake to be admitted;
-//! `distinct_subnets` (default true) goes into the network file. An operator's stake is split
+//! `distinct_subnets` (default true) goes into the network file. A network with several
+//! authorities names them here, `authorities = ["<64 hex>", ...]` with `threshold = <how many
+//! must sign>` (default: more than half); every authority keeps the same ledger, so each can
+//! check a network file against its own copy before it signs (`sotto network cosign`). An operator's stake is split
 //! evenly among its relays that are running (have a descriptor), so running more relays never
 //! raises an operator's share of paths: that is what makes many cheap relays useless for a
 //! Sybil attack. A relay is listed under one operator only; the ledger, not the relay, says
@@ -31,7 +34,9 @@ use sotto_proto::{Fingerprint, RelayAddress};
 use thiserror::Error;
 
 use super::descriptor::from_toml;
-use super::{stake, Descriptors, Directory, DirectoryError, Relay, Stake, TOML_MAX};
+use super::{
+    seal, stake, Authorities, Descriptors, Directory, DirectoryError, Relay, Stake, TOML_MAX,
+};
 
 /// Why a stake ledger was refused. Operators are numbered from 1 as `[[operator]]` tables.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -86,6 +91,12 @@ pub enum LedgerError {
     },
     #[error("the operators' stakes add up to more than {max}", max = TOML_MAX)]
     StakeTotal,
+    #[error("authorities: {0}")]
+    Authorities(DirectoryError),
+    #[error("threshold is given without authorities to meet it")]
+    ThresholdAlone,
+    #[error("the network file does not match this ledger: {0}")]
+    Disagrees(String),
 }
 
 /// One operator: a name, its stake, and the fingerprints of the relays it runs.
@@ -100,6 +111,9 @@ pub struct Operator {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ledger {
     distinct_subnets: bool,
+    /// The network's authorities, when the ledger names them (several, usually); `None`
+    /// leaves the network to whoever assembles it alone.
+    authorities: Option<Authorities>,
     operators: Vec<Operator>,
     /// Relay fingerprint to index in `operators`.
     operator_of: HashMap<Fingerprint, usize>,
@@ -122,6 +136,9 @@ struct LedgerFile {
     min_stake: u64,
     #[serde(default = "yes")]
     distinct_subnets: bool,
+    #[serde(default)]
+    authorities: Vec<String>,
+    threshold: Option<u64>,
     #[serde(default)]
     operator: Vec<OperatorEntry>,
 }
@@ -204,9 +221,22 @@ impl Ledger {
         }
         Ok(Self {
             distinct_subnets,
+            authorities: None,
             operators,
             operator_of,
         })
+    }
+
+    /// This ledger with the network's authorities named.
+    pub fn with_authorities(self, authorities: Authorities) -> Self {
+        Self {
+            authorities: Some(authorities),
+            ..self
+        }
+    }
+
+    pub fn authorities(&self) -> Option<&Authorities> {
+        self.authorities.as_ref()
     }
 
     /// Reads a stake ledger and checks it whole.
@@ -221,7 +251,27 @@ impl Ledger {
             .enumerate()
             .map(|(index, entry)| entry.decode(index + 1))
             .collect::<Result<Vec<_>, _>>()?;
-        Self::new(file.min_stake, file.distinct_subnets, operators)
+        let ledger = Self::new(file.min_stake, file.distinct_subnets, operators)?;
+        if file.authorities.is_empty() {
+            return match file.threshold {
+                Some(_) => Err(LedgerError::ThresholdAlone),
+                None => Ok(ledger),
+            };
+        }
+        let keys = file
+            .authorities
+            .iter()
+            .map(|key| seal::authority_from_hex(key))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LedgerError::Authorities)?;
+        let authorities = match file.threshold {
+            Some(threshold) => {
+                Authorities::new(keys, usize::try_from(threshold).unwrap_or(usize::MAX))
+            }
+            None => Authorities::majority(keys),
+        }
+        .map_err(LedgerError::Authorities)?;
+        Ok(ledger.with_authorities(authorities))
     }
 
     pub fn operators(&self) -> &[Operator] {
@@ -273,13 +323,55 @@ impl Ledger {
             .filter(|relay| !present.contains_key(relay))
             .copied()
             .collect();
-        let directory =
+        let mut directory =
             Directory::with_subnet_rule(descriptors.epoch_secs, self.distinct_subnets, relays)?;
+        if let Some(authorities) = &self.authorities {
+            directory = directory.with_authorities(authorities.clone());
+        }
         Ok(Admission {
             directory,
             unstaked,
             absent,
         })
+    }
+}
+
+impl Ledger {
+    /// Whether `directory` is what this ledger makes of the relays in it: the same operators
+    /// and stakes, subnet rule and authorities. An authority checks this before it signs a
+    /// file another authority assembled.
+    pub fn confirms(&self, directory: &Directory) -> Result<(), LedgerError> {
+        let disagree = |what: String| Err(LedgerError::Disagrees(what));
+        let descriptors = directory
+            .relays()
+            .iter()
+            .map(|relay| relay.descriptor.clone())
+            .collect();
+        let mine = Descriptors::new(directory.epoch_secs(), descriptors)
+            .and_then(|descriptors| self.admit(descriptors))
+            .map_err(|error| LedgerError::Disagrees(error.to_string()))?;
+        if let Some(relay) = mine.unstaked.first() {
+            return disagree(format!("relay {relay} has no stake here"));
+        }
+        if mine.directory.distinct_subnets() != directory.distinct_subnets() {
+            return disagree("distinct_subnets differs".into());
+        }
+        if self.authorities() != directory.authorities() {
+            return disagree("the authorities or their threshold differ".into());
+        }
+        for (ours, theirs) in mine.directory.relays().iter().zip(directory.relays()) {
+            if ours.stake != theirs.stake {
+                return disagree(format!(
+                    "relay {}: {} with stake {} here, {} with stake {} in the file",
+                    ours.fingerprint(),
+                    ours.stake.operator,
+                    ours.stake.weight,
+                    theirs.stake.operator,
+                    theirs.stake.weight
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

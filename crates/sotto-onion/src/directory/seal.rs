@@ -1,12 +1,15 @@
-//! The authority's signature over a network file: what it covers, byte for byte, and its check.
+//! The authorities' signatures over a network file: what they cover, byte for byte, and their
+//! check.
 //!
-//! The signature covers the directory's content, not the file's text, so comments and layout
-//! may change without breaking it. The signed bytes are (integers big-endian, strings as a u32
+//! A signature covers the directory's content, not the file's text, so comments and layout
+//! may change without breaking it; every authority signs the same bytes. They are (integers big-endian, strings as a u32
 //! length and UTF-8):
 //!
 //! ```text
 //! "sotto network file v1" 0x00
-//! u64 epoch_secs | u8 distinct_subnets (0 or 1) | u32 relay count
+//! u64 epoch_secs | u8 distinct_subnets (0 or 1)
+//! u32 authority count | [32] each authority key, in file order | u32 threshold
+//! u32 relay count
 //! per relay, in file order:
 //!   string address | string operator | u64 stake
 //!   u64 onion_key.epoch | [32] onion_key.public_key
@@ -23,14 +26,20 @@ use super::{Descriptor, Directory, DirectoryError};
 const DOMAIN: &[u8] = b"sotto network file v1\0";
 const DESCRIPTOR_DOMAIN: &[u8] = b"sotto relay descriptor v1\0";
 
-/// The network's authority: the Ed25519 key that signs its network file.
-pub type Authority = VerifyingKey;
-
 pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(DOMAIN.len() + 13 + directory.relays.len() * 200);
+    let mut bytes = Vec::with_capacity(DOMAIN.len() + 600 + directory.relays.len() * 200);
     bytes.extend_from_slice(DOMAIN);
     bytes.extend_from_slice(&directory.epoch_secs.to_be_bytes());
     bytes.push(u8::from(directory.distinct_subnets()));
+    let (keys, threshold) = directory
+        .authorities
+        .as_ref()
+        .map_or((&[][..], 0), |a| (a.keys(), a.threshold()));
+    put_len(&mut bytes, keys.len());
+    for key in keys {
+        bytes.extend_from_slice(key.as_bytes());
+    }
+    put_len(&mut bytes, threshold);
     put_len(&mut bytes, directory.relays.len());
     for relay in &directory.relays {
         put_str(&mut bytes, &relay.address().to_string());
@@ -74,7 +83,7 @@ pub(super) fn sign(directory: &Directory, key: &SigningKey) -> Signature {
     key.sign(&signed_bytes(directory))
 }
 
-pub(super) fn authority_from_hex(text: &str) -> Result<Authority, DirectoryError> {
+pub(super) fn authority_from_hex(text: &str) -> Result<VerifyingKey, DirectoryError> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text, &mut bytes).map_err(|_| DirectoryError::AuthorityHex)?;
     VerifyingKey::from_bytes(&bytes).map_err(|_| DirectoryError::AuthorityHex)
@@ -88,7 +97,7 @@ pub(super) fn signature_from_hex(text: &str) -> Result<Signature, DirectoryError
 
 pub(super) fn verify(
     directory: &Directory,
-    authority: &Authority,
+    authority: &VerifyingKey,
     signature: &Signature,
 ) -> Result<(), DirectoryError> {
     authority

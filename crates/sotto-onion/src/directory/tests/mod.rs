@@ -97,10 +97,11 @@ fn signed_table(n: u8) -> String {
     file[file.find("\n[[relay]]").unwrap()..].to_owned()
 }
 
-/// `text` with its signature lines taken out.
+/// `text` with its signature lines taken out: a descriptor's `signature = ...`, a network
+/// file's `{ authority = ..., signature = ... },` entries.
 fn without_signature(text: &str) -> String {
     text.lines()
-        .filter(|l| !l.starts_with("signature"))
+        .filter(|l| !l.starts_with("signature =") && !l.trim_start().starts_with("{ authority"))
         .map(|l| format!("{l}\n"))
         .collect()
 }
@@ -173,6 +174,20 @@ fn a_descriptor_is_the_relays_own_word() {
     ));
 }
 
+/// `directory` with the tests' authority as its only one, signed.
+fn signed(directory: Directory) -> Directory {
+    directory
+        .with_authorities(Authorities::single(authority().verifying_key()))
+        .sign(&authority())
+        .unwrap()
+}
+
+/// The value of the first `field = "..."` in `text`.
+fn quoted_value<'a>(text: &'a str, field: &str) -> &'a str {
+    let start = text.find(&format!("{field} = \"")).unwrap() + field.len() + 4;
+    &text[start..start + text[start..].find('"').unwrap()]
+}
+
 #[test]
 fn written_files_read_back_signed_and_keep_the_order() {
     let mut relays: Vec<Relay> = (1..=5).map(|n| relay(n, EPOCH)).collect();
@@ -181,17 +196,18 @@ fn written_files_read_back_signed_and_keep_the_order() {
     relays[4].stake.weight = 25_000;
     relays.reverse();
     let directory = Directory::new(SECS, relays).unwrap();
-    assert_eq!(directory.authority(), None);
-    let text = directory.to_toml(&authority());
+    assert_eq!(directory.authorities(), None);
+    assert!(!directory.is_approved());
+    let text = signed(directory.clone()).to_toml();
     assert!(text.starts_with(file::FILE_HEADER));
     let read = NetworkFile::parse(&text).unwrap();
-    assert_eq!(read.authority(), Some(&authority().verifying_key()));
-    assert_eq!(read, directory.signed(&authority()));
+    assert_eq!(read.signers(), [authority().verifying_key()]);
+    assert_eq!(read, signed(directory));
 }
 
 #[test]
 fn a_changed_or_unsigned_network_file_is_refused() {
-    let text = directory(4).to_toml(&authority());
+    let text = signed(directory(4)).to_toml();
     assert!(NetworkFile::parse(&text).is_ok());
     // Any signed fact changed: a stake, an operator, an address, a key, the subnet rule.
     for (from, to) in [
@@ -213,32 +229,106 @@ fn a_changed_or_unsigned_network_file_is_refused() {
     let relaid = text.replace("\n[[relay]]", "\n# a comment\n[[relay]]");
     assert!(NetworkFile::parse(&relaid).is_ok());
     // Another key's signature under this authority's name.
-    let forged = directory(4).to_toml(&SigningKey::from_bytes(&[7; 32]));
-    let theirs = forged.lines().find(|l| l.starts_with("signature")).unwrap();
-    let ours = text.lines().find(|l| l.starts_with("signature")).unwrap();
+    let seven = SigningKey::from_bytes(&[7; 32]);
+    let forged = directory(4)
+        .with_authorities(Authorities::single(seven.verifying_key()))
+        .sign(&seven)
+        .unwrap()
+        .to_toml();
+    let ours = quoted_value(&text, "signature");
+    let theirs = quoted_value(&forged, "signature");
     assert!(matches!(
         NetworkFile::parse(&text.replace(ours, theirs)),
         Err(DirectoryError::BadSignature { .. })
     ));
-    let unsigned = without_signature(&text);
+    // A signature by a key the file does not list.
+    let stranger = text.replace(
+        &format!("{{ authority = \"{}", quoted_value(&text, "authority")),
+        &format!(
+            "{{ authority = \"{}",
+            hex::encode(seven.verifying_key().as_bytes())
+        ),
+    );
     assert!(matches!(
-        NetworkFile::parse(&unsigned),
-        Err(DirectoryError::Toml(message)) if message.contains("signature")
+        NetworkFile::parse(&stranger),
+        Err(DirectoryError::NotAnAuthority { .. })
     ));
+    let unsigned = without_signature(&text);
     assert_eq!(
-        NetworkFile::parse(&text.replace(ours, "signature = \"00\"")),
+        NetworkFile::parse(&unsigned),
+        Err(DirectoryError::TooFewSignatures {
+            signed: 0,
+            needed: 1
+        })
+    );
+    assert_eq!(
+        NetworkFile::parse(&text.replace(ours, "00")),
         Err(DirectoryError::SignatureHex)
     );
-    let key_line = text.lines().find(|l| l.starts_with("authority")).unwrap();
+    let listed = text.lines().find(|l| l.starts_with("authorities")).unwrap();
     assert_eq!(
-        NetworkFile::parse(&text.replace(key_line, "authority = \"zz\"")),
+        NetworkFile::parse(&text.replace(listed, "authorities = [\"zz\"]")),
         Err(DirectoryError::AuthorityHex)
     );
 }
 
 #[test]
+fn a_file_of_several_authorities_needs_their_threshold() {
+    let keys: Vec<SigningKey> = (1..=3)
+        .map(|n| SigningKey::from_bytes(&[n + 60; 32]))
+        .collect();
+    let public: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
+    let two_of_three = Authorities::new(public.clone(), 2).unwrap();
+    let first = directory(4)
+        .with_authorities(two_of_three.clone())
+        .sign(&keys[0])
+        .unwrap();
+    assert!(!first.is_approved());
+    let text = first.to_toml();
+    let error = NetworkFile::parse(&text).unwrap_err();
+    assert_eq!(
+        error,
+        DirectoryError::TooFewSignatures {
+            signed: 1,
+            needed: 2
+        }
+    );
+    assert!(error.to_string().contains("1 of the 2"), "{error}");
+    // Another authority reads it unfinished, adds its signature: now it is a network file.
+    let read = NetworkFile::parse_unfinished(&text).unwrap();
+    assert_eq!(read, first);
+    let both = read.sign(&keys[2]).unwrap();
+    assert!(both.is_approved());
+    let parsed = NetworkFile::parse(&both.to_toml()).unwrap();
+    assert_eq!(parsed.signers(), [public[0], public[2]]);
+    assert_eq!(parsed.authorities(), Some(&two_of_three));
+    // Signing again renews, not doubles; a key not listed cannot sign.
+    assert_eq!(parsed.clone().sign(&keys[0]).unwrap().signers().len(), 2);
+    assert!(matches!(
+        parsed.sign(&SigningKey::from_bytes(&[9; 32])),
+        Err(DirectoryError::NotAnAuthority { .. })
+    ));
+    let entry = both.to_toml();
+    let line = entry
+        .lines()
+        .find(|l| l.trim_start().starts_with("{ authority"))
+        .unwrap();
+    let twice = entry.replacen(line, &format!("{line}\n{line}"), 1);
+    assert!(matches!(
+        NetworkFile::parse(&twice),
+        Err(DirectoryError::SignedTwice { .. })
+    ));
+    assert!(matches!(
+        Directory::new(SECS, vec![relay(1, EPOCH)])
+            .unwrap()
+            .sign(&keys[0]),
+        Err(DirectoryError::NoAuthorities)
+    ));
+}
+
+#[test]
 fn the_content_is_checked_before_the_signature() {
-    let text = directory(3).to_toml(&authority());
+    let text = signed(directory(3)).to_toml();
     assert!(matches!(
         NetworkFile::parse(&text.replacen("stake = 1\n", "stake = 0\n", 1)),
         Err(DirectoryError::NoStake {

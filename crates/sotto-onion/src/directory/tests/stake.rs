@@ -236,3 +236,58 @@ fn a_ledger_is_refused_with_what_is_wrong() {
         Err(LedgerError::StakeTooThin { relays: 2, .. })
     ));
 }
+
+#[test]
+fn authorities_named_in_the_ledger_check_a_file_against_their_own_copy() {
+    let keys: Vec<VerifyingKey> = (1..=3u8)
+        .map(|n| SigningKey::from_bytes(&[n + 80; 32]).verifying_key())
+        .collect();
+    let listed: Vec<String> = keys
+        .iter()
+        .map(|key| format!("\"{}\"", hex::encode(key.as_bytes())))
+        .collect();
+    let text = format!("authorities = [{}]\n{}", listed.join(", "), ledger_text());
+    let ledger = Ledger::parse(&text).unwrap();
+    assert_eq!(ledger.authorities().unwrap().threshold(), 2, "a majority");
+    let descriptors =
+        Descriptors::new(SECS, (1..=3).map(|n| descriptor(n, EPOCH)).collect()).unwrap();
+    let directory = ledger.admit(descriptors).unwrap().directory;
+    assert_eq!(directory.authorities(), ledger.authorities());
+    assert_eq!(ledger.confirms(&directory), Ok(()));
+
+    // A file whose stakes, relays or authorities are not what this ledger gives is refused.
+    let mut relays = directory.relays().to_vec();
+    relays[0].stake.weight += 1;
+    let inflated = Directory::new(SECS, relays)
+        .unwrap()
+        .with_authorities(ledger.authorities().unwrap().clone());
+    let error = ledger.confirms(&inflated).unwrap_err();
+    assert!(
+        error.to_string().contains("with stake 502 in the file"),
+        "{error}"
+    );
+    let strangers = Directory::new(SECS, vec![relay(9, EPOCH)]).unwrap();
+    assert!(matches!(
+        ledger.confirms(&strangers),
+        Err(LedgerError::Disagrees(_))
+    ));
+    let alone = directory.with_authorities(Authorities::single(keys[0]));
+    assert!(ledger
+        .confirms(&alone)
+        .unwrap_err()
+        .to_string()
+        .contains("authorities"));
+
+    assert_eq!(
+        Ledger::parse(&format!("threshold = 2\n{}", ledger_text())),
+        Err(LedgerError::ThresholdAlone)
+    );
+    assert!(matches!(
+        Ledger::parse(&format!(
+            "authorities = [{}]\nthreshold = 4\n{}",
+            listed.join(", "),
+            ledger_text()
+        )),
+        Err(LedgerError::Authorities(DirectoryError::Threshold { .. }))
+    ));
+}
