@@ -16,6 +16,8 @@ mod pin;
 mod push_blocks;
 mod rto;
 pub mod store;
+#[cfg(test)]
+mod test_network;
 mod transport;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};

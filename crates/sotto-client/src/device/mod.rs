@@ -286,38 +286,16 @@ impl Device {
 #[cfg(test)]
 mod tests {
     use ed25519_dalek::SigningKey;
-    use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
-    use sotto_proto::RelayAddress;
 
     use super::*;
-
-    fn network() -> Directory {
-        let relays = (1..=4u8)
-            .map(|n| Relay {
-                descriptor: Descriptor {
-                    address: RelayAddress {
-                        fingerprint: Fingerprint::from_bytes([n; 32]),
-                        host: format!("10.{n}.0.1"),
-                        port: 4433,
-                    },
-                    onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
-                    next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
-                },
-                stake: Stake {
-                    operator: format!("op{n}"),
-                    weight: 1,
-                },
-            })
-            .collect();
-        Directory::new(86_400, relays).unwrap()
-    }
+    use crate::test_network::network;
 
     /// The network signed by `keys`, its authorities being `keys` with `threshold`.
     fn signed(keys: &[&SigningKey], threshold: usize) -> Directory {
         let authorities =
             Authorities::new(keys.iter().map(|k| k.verifying_key()).collect(), threshold).unwrap();
         keys.iter()
-            .fold(network().with_authorities(authorities), |d, key| {
+            .fold(network(4).with_authorities(authorities), |d, key| {
                 d.sign(key).unwrap()
             })
     }
@@ -330,7 +308,7 @@ mod tests {
         let theirs = SigningKey::from_bytes(&[2; 32]);
 
         assert!(matches!(
-            Device::open(&home, network()),
+            Device::open(&home, network(4)),
             Err(ConversationError::UnsignedNetwork)
         ));
         let mut device = Device::open(&home, signed(&[&ours], 1)).unwrap();
@@ -360,7 +338,7 @@ mod tests {
         assert!(device.set_directory(signed(&[&old, &new], 1)).unwrap());
         // From then on the new one alone is enough, and the old key can go.
         let only_new = Authorities::single(new.verifying_key());
-        let handed = network().with_authorities(only_new).sign(&new).unwrap();
+        let handed = network(4).with_authorities(only_new).sign(&new).unwrap();
         assert!(device.set_directory(handed).unwrap());
         assert!(device.set_directory(signed(&[&stranger], 1)).is_err());
         drop(device);
@@ -370,7 +348,10 @@ mod tests {
         let three = [&old, &new, &stranger];
         let two_of_three =
             Authorities::new(three.iter().map(|k| k.verifying_key()).collect(), 2).unwrap();
-        let one = network().with_authorities(two_of_three).sign(&old).unwrap();
+        let one = network(4)
+            .with_authorities(two_of_three)
+            .sign(&old)
+            .unwrap();
         assert!(matches!(
             Device::open(&home2, one),
             Err(ConversationError::UnsignedNetwork)

@@ -589,32 +589,8 @@ impl Drop for OnionTransport {
 
 #[cfg(test)]
 mod tests {
-    use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
-    use sotto_proto::RelayAddress;
-
     use super::*;
-
-    /// A network of `count` relays, numbered by their fingerprints' bytes.
-    fn network(count: u8) -> Directory {
-        let relays = (1..=count)
-            .map(|n| Relay {
-                descriptor: Descriptor {
-                    address: RelayAddress {
-                        fingerprint: Fingerprint::from_bytes([n; 32]),
-                        host: "127.0.0.1".into(),
-                        port: 40_000 + u16::from(n),
-                    },
-                    onion_key: OnionKey::for_epoch(0, 86_400, [n; 32]).unwrap(),
-                    next_onion_key: OnionKey::for_epoch(1, 86_400, [n + 100; 32]).unwrap(),
-                },
-                stake: Stake {
-                    operator: format!("op{n}"),
-                    weight: 1,
-                },
-            })
-            .collect();
-        Directory::with_subnet_rule(86_400, false, relays).unwrap()
-    }
+    use crate::test_network::network;
 
     #[test]
     fn suspects_are_avoided_only_while_enough_relays_are_left() {
