@@ -65,7 +65,8 @@ enum Top {
     /// N relays, each a gateway, mix and mailbox host, and DIR/network.toml describing them
     /// for clients. Prints `localnet ready <network file>`, runs until SIGINT or SIGTERM.
     Localnet(localnet::LocalnetArgs),
-    /// Network files for relays run separately: assemble one from relays' descriptors.
+    /// The network's authorities: their keys, and the signed network file assembled from the
+    /// stake ledger and relays' descriptors (for relays run separately, not by localnet).
     #[command(subcommand)]
     Network(network::NetworkCommand),
     /// Print a shell completion script.
