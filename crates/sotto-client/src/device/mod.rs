@@ -63,8 +63,12 @@ fn trust_authorities(
         Some(pinned) if !pinned.approve(&directory.signers()) => {
             Err(ConversationError::OtherAuthority {
                 pinned: pinned.to_string(),
-                found: Authorities::new(directory.signers(), 1)
-                    .map_or_else(|_| found.to_string(), |signers| signers.to_string()),
+                found: directory
+                    .signers()
+                    .iter()
+                    .map(|signer| hex::encode(signer.as_bytes()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
         }
         Some(pinned) if pinned == *found => Ok(pinned),
