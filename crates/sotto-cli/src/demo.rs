@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use sotto_client::{init, Device};
+use sotto_client::{init, Arrivals, Device};
 use sotto_proto::Fingerprint;
 
+use crate::arrivals::apply_next;
 use crate::localnet::Localnet;
 
 const RELAYS: usize = 5;
@@ -37,6 +38,7 @@ pub struct DemoArgs {
 struct Person {
     name: &'static str,
     device: Device,
+    arrivals: Arrivals,
 }
 
 /// Relays by their index in the network, so paths read as `relay 3`, not as fingerprints.
@@ -104,8 +106,13 @@ async fn demo(root: &Path) -> anyhow::Result<()> {
 fn person(root: &Path, net: &Localnet, name: &'static str) -> anyhow::Result<Person> {
     let home = root.join(name.to_lowercase());
     init(&home, name)?;
-    let device = Device::open(&home, net.directory.clone())?;
-    Ok(Person { name, device })
+    let mut device = Device::open(&home, net.directory.clone())?;
+    let arrivals = device.arrivals().context("a new device's pushes")?;
+    Ok(Person {
+        name,
+        device,
+        arrivals,
+    })
 }
 
 async fn conversation(root: &Path, net: &Localnet, names: &Names) -> anyhow::Result<()> {
@@ -162,25 +169,22 @@ async fn deliver(
     text: &str,
     names: &Names,
 ) -> anyhow::Result<()> {
-    // The receiver is caught up and subscribed: the message will be pushed to it.
-    receiver.device.sync().await?;
-    let mut listener = receiver.device.listen().await?;
+    // The receiver is subscribed: the message will be pushed to it and applied on arrival.
+    receiver.device.listen().await?;
     let started = Instant::now();
     sender.device.send(receiver.name, text, None).await?;
-    anyhow::ensure!(
-        listener.next(ARRIVAL_TIMEOUT).await,
-        "the message did not arrive within {} s",
-        ARRIVAL_TIMEOUT.as_secs()
-    );
-    let latency = started.elapsed();
-    drop(listener);
-    receiver.device.sync().await?;
-    let arrived = receiver
-        .device
-        .store()
-        .take_unshown(None)?
-        .pop()
-        .context("the pushed message")?;
+    let (arrived, latency) = loop {
+        let applied = apply_next(
+            &mut receiver.device,
+            &mut receiver.arrivals,
+            ARRIVAL_TIMEOUT,
+        )
+        .await
+        .context("the message did not arrive")?;
+        if let Some(text) = applied.texts.into_iter().last() {
+            break (text, applied.at.duration_since(started));
+        }
+    };
     println!("\n{} -> {}: {}", sender.name, receiver.name, arrived.text);
     let sent = sender
         .device

@@ -1,5 +1,6 @@
 //! `sotto`: run a relay, and talk to one.
 
+mod arrivals;
 mod bench;
 mod chat;
 mod demo;

@@ -26,10 +26,11 @@ pub use content::{
 };
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    database_path, init, pin_authority, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
+    database_path, init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp,
+    DATABASE_FILE, SELF_UPDATE_EVERY,
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
-pub use onion::{OnionTransport, Trace};
+pub use onion::{OnionTransport, PacketCount, Trace};
 pub use transport::{Transport, TransportError};

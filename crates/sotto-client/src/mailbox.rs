@@ -16,6 +16,9 @@ use crate::content::{ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAIN
 use crate::inbox::{Arrival, Inbox};
 use crate::transport::{Transport, TransportError};
 
+/// The highest sequence number a host can reach honestly (SQLite's integers, on both sides).
+pub const MAX_SEQ: u64 = i64::MAX as u64;
+
 /// How often a client waiting for pushes checks that its subscriptions still stand.
 const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(1);
 
@@ -185,6 +188,14 @@ impl<T: Transport> MailboxClient<T> {
         let waiting = self.register(cap).await?;
         self.inbox().handed_out(cap.id, &waiting);
         Ok(waiting)
+    }
+
+    /// Subscribes, handing what already waits out through [`next_push`](Self::next_push) like
+    /// any push: one subscription replaces a fetch, and everything arrives one way.
+    pub async fn listen(&self, cap: &ReadCap) -> Result<(), ClientError> {
+        let waiting = self.register(cap).await?;
+        self.inbox().fetched(cap.id, waiting);
+        Ok(())
     }
 
     /// Subscribes (again) without marking what waits as delivered.
@@ -360,6 +371,14 @@ impl<T: Transport> MailboxClient<T> {
 }
 
 fn open(content: &ContentKey, message: Message) -> Option<Message> {
+    if message.seq > MAX_SEQ {
+        // A position no honest host reaches; taken in, it would stop every later message.
+        tracing::warn!(
+            seq = message.seq,
+            "skipping a message at an impossible position"
+        );
+        return None;
+    }
     match content.open(&message.body) {
         Ok(body) => Some(Message { body, ..message }),
         Err(error) => {

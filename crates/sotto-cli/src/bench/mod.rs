@@ -1,6 +1,8 @@
 //! `sotto bench`: load tools. `mailbox`: write+ack pairs per second against a running relay;
-//! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`.
+//! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`;
+//! `chat`: two people's devices on a network, see `chat`.
 
+mod chat;
 mod conversation;
 mod load;
 
@@ -82,6 +84,24 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         host: usize,
     },
+    /// Two people chatting through a network, in this process: the same run's onion round
+    /// trip, the time from send to the receiver's message event (p50, p99), and the Sphinx
+    /// packets one text and its receipt cost on each person's gateway link.
+    Chat {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        /// Texts to time (after a few untimed ones).
+        #[arg(long, default_value_t = 100)]
+        messages: usize,
+        /// Conversations the receiving device has (one with the sender, the rest with
+        /// others): what one incoming message costs must not grow with it.
+        #[arg(long, default_value_t = 1)]
+        conversations: usize,
+        /// Milliseconds between texts, untimed, as a person types.
+        #[arg(long, default_value_t = 50, value_name = "MS")]
+        pause: u64,
+    },
     /// Time from `connect` to the first message arriving, with fresh devices each round.
     Connect {
         /// The network file, as `sotto localnet` wrote it.
@@ -140,6 +160,19 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             rounds,
             dir,
         } => conversation::connect(&network, rounds, &dir).await,
+        BenchCommand::Chat {
+            network,
+            messages,
+            conversations,
+            pause,
+        } => {
+            let chat = chat::Chat {
+                messages,
+                conversations,
+                pause: Duration::from_millis(pause),
+            };
+            chat::run(&network, chat).await
+        }
     }
 }
 
@@ -151,8 +184,34 @@ async fn onion(
     pause: Duration,
 ) -> anyhow::Result<()> {
     let (directory, gateway_id, host_id) = gateway_and_host(network, gateway, host)?;
+    let mut latencies = round_trips(directory, gateway_id, host_id, requests, pause).await?;
+    let elapsed: Duration = latencies.iter().sum();
+    latencies.sort();
+    let at = |q: f64| quantile(&latencies, q);
+    println!(
+        "{} requests through gateway -> mix -> mix -> host and back, {} ms apart: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
+        latencies.len(),
+        pause.as_millis(),
+        at(0.50).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3,
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The onion round trip, the reference every client figure is measured against: `requests`
+/// writes and acknowledgements one at a time, `pause` apart, through `gateway` to a mailbox on
+/// `host`. Returns each one's time, in the order made.
+async fn round_trips(
+    directory: sotto_onion::directory::Directory,
+    gateway: Fingerprint,
+    host: Fingerprint,
+    requests: usize,
+    pause: Duration,
+) -> anyhow::Result<Vec<Duration>> {
     let renew = Duration::from_secs(3600);
-    let transport = OnionTransport::connect(directory, gateway_id, host_id, renew).await?;
+    let transport = OnionTransport::connect(directory, gateway, host, renew).await?;
     let client = MailboxClient::new(transport);
     let mailbox = client
         .create(MailboxOptions::new(MailboxKind::Conversation))
@@ -168,20 +227,8 @@ async fn onion(
         client.ack(&mailbox.read, seq).await?;
         latencies.push(sent.elapsed());
     }
-    let elapsed: Duration = latencies.iter().sum();
     client.delete(&mailbox.read).await?;
-    latencies.sort();
-    let at = |q: f64| quantile(&latencies, q);
-    println!(
-        "{} requests through gateway -> mix -> mix -> host and back, {} ms apart: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; {:.0} requests/s one at a time",
-        latencies.len(),
-        pause.as_millis(),
-        at(0.50).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3,
-        latencies.len() as f64 / elapsed.as_secs_f64()
-    );
-    Ok(())
+    Ok(latencies)
 }
 
 /// The network in `file`, and the fingerprints of its relays number `gateway` and `host` (the

@@ -228,6 +228,10 @@ pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
 
 pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
     let mut device = args.client.device()?;
+    // A one-shot command has applied no pushes: catch up first, or a message sealed in an
+    // epoch the other side already left would wait to be resent until this device next reads.
+    // (A running device, `chat` or `serve`, sends at once.) What arrived stays unread.
+    device.sync().await?;
     let reply_to = args
         .reply_to
         .as_deref()
@@ -249,8 +253,10 @@ pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
         }
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(args.wait);
+    // Catch up once, then wait for pushes: every mailbox is subscribed once, however long
+    // the wait.
+    let mut events = device.sync().await?;
     loop {
-        let events = device.sync().await?;
         output.events(&events);
         let messages = device.store().take_unshown(args.contact.as_deref())?;
         output.messages(&messages);
@@ -259,6 +265,7 @@ pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
             return Ok(());
         }
         device.wait(left).await?;
+        events = device.take_events();
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use sotto_api::{Command, ConnectionState, Event};
-use sotto_client::{Device, Listener};
+use sotto_client::Device;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::person::{api_event, find_message, message_view};
@@ -33,7 +33,10 @@ pub async fn run(
     mut jobs: mpsc::Receiver<Job>,
     events: broadcast::Sender<Event>,
 ) {
-    let mut listener: Option<Listener> = None;
+    let Some(mut arrivals) = device.arrivals() else {
+        return;
+    };
+    let mut listening = false;
     let mut reread = tokio::time::interval(NETWORK_CHECK);
     reread.tick().await;
     let mut state: Option<ConnectionState> = None;
@@ -47,16 +50,16 @@ pub async fn run(
         }
     };
     loop {
-        if listener.is_none() {
-            match catch_up(&mut device, &events).await {
-                Ok(_) => match device.listen().await {
-                    Ok(l) => {
-                        listener = Some(l);
-                        announce(ConnectionState::Online, None);
-                    }
-                    Err(error) => announce(ConnectionState::Offline, Some(error.to_string())),
-                },
-                Err(error) => announce(ConnectionState::Offline, Some(error)),
+        if !listening {
+            // Subscribes what is not subscribed yet; what waits comes as pushes.
+            match device.listen().await {
+                Ok(()) => {
+                    listening = true;
+                    announce(ConnectionState::Online, None);
+                    let happened = device.take_events();
+                    tell(&mut device, happened, &events);
+                }
+                Err(error) => announce(ConnectionState::Offline, Some(error.to_string())),
             }
         }
         tokio::select! {
@@ -65,33 +68,36 @@ pub async fn run(
                 let (result, mailboxes_changed) = execute(&mut device, job.command).await;
                 let _ = job.reply.send(result);
                 if mailboxes_changed {
-                    listener = None;
+                    listening = false;
                 }
             }
-            () = arrival(&mut listener) => {
-                match catch_up(&mut device, &events).await {
-                    Ok(false) => {}
-                    // A new conversation: listen to its mailbox too.
-                    Ok(true) => listener = None,
-                    Err(error) => {
-                        announce(ConnectionState::Offline, Some(error));
-                        listener = None;
+            Some(batch) = arrivals.recv_all() => {
+                match device.apply_arrivals(batch) {
+                    Ok((happened, follow_up)) => {
+                        // Shown before the acknowledgements and receipts go out.
+                        tell(&mut device, happened, &events);
+                        match device.follow_up(follow_up).await {
+                            Ok(happened) => tell(&mut device, happened, &events),
+                            Err(error) => announce(ConnectionState::Offline, Some(error.to_string())),
+                        }
                     }
+                    Err(error) => announce(ConnectionState::Offline, Some(error.to_string())),
                 }
             }
             _ = reread.tick(), if network.is_some() => {
                 if let Some(file) = &network {
                     if follow_network_file(&mut device, file) {
-                        listener = None;
+                        listening = false;
                     }
                 }
             }
-            () = tokio::time::sleep(RETRY), if listener.is_none() => {}
-            () = tokio::time::sleep(CONNECTION_CHECK), if listener.is_some() => {
-                if !device.connected() {
+            () = tokio::time::sleep(RETRY), if !listening => {}
+            () = tokio::time::sleep(CONNECTION_CHECK), if listening => {
+                if device.connected() {
+                    announce(ConnectionState::Online, None);
+                } else {
                     let lost = "lost the connection to the network".to_string();
                     announce(ConnectionState::Offline, Some(lost));
-                    listener = None;
                 }
             }
         }
@@ -115,37 +121,27 @@ fn follow_network_file(device: &mut Device, file: &std::path::Path) -> bool {
     }
 }
 
-async fn arrival(listener: &mut Option<Listener>) {
-    match listener {
-        Some(listener) => while !listener.next(Duration::from_secs(3600)).await {},
-        None => std::future::pending().await,
-    }
-}
-
-/// Applies what waits and tells API clients about it. New messages are handed out (and so
-/// marked shown) only while some API client listens. Returns whether the device's set of
-/// conversations changed.
-async fn catch_up(device: &mut Device, events: &broadcast::Sender<Event>) -> Result<bool, String> {
-    let happened = device.sync().await.map_err(|e| e.to_string())?;
-    let changed = happened.iter().any(|event| {
-        matches!(
-            event,
-            sotto_client::Event::Connected { .. } | sotto_client::Event::Removed { .. }
-        )
-    });
+/// Tells API clients what happened, and the new messages. Messages are handed out (and so
+/// marked shown) only while some API client listens.
+fn tell(
+    device: &mut Device,
+    happened: Vec<sotto_client::Event>,
+    events: &broadcast::Sender<Event>,
+) {
     for event in &happened {
         let _ = events.send(api_event(event));
     }
-    if events.receiver_count() > 0 {
-        let messages = device
-            .store()
-            .take_unshown(None)
-            .map_err(|e| e.to_string())?;
-        for message in &messages {
-            let _ = events.send(Event::Message(message_view(message)));
-        }
+    if events.receiver_count() == 0 {
+        return;
     }
-    Ok(changed)
+    match device.store().take_unshown(None) {
+        Ok(messages) => {
+            for message in &messages {
+                let _ = events.send(Event::Message(message_view(message)));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read new messages from the store"),
+    }
 }
 
 /// Runs one command; also says whether the device now reads other mailboxes.

@@ -20,6 +20,7 @@ use sotto_proto::Message;
 
 use super::mls::{failed, load_group, protocol_message};
 use super::ConversationError;
+use crate::mailbox::MAX_SEQ;
 use crate::store::{Conversation, Provider, Store};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -40,6 +41,8 @@ pub enum Applied {
     Stale,
     /// This device was removed from the conversation.
     Removed,
+    /// The conversation ended for this device before (it was removed): nothing to apply.
+    Ended,
     /// It did not verify; skipped.
     Rejected(String),
 }
@@ -53,8 +56,19 @@ pub fn apply(
     conversation: &Conversation,
     message: &Message,
 ) -> Result<Applied, ConversationError> {
+    if conversation.removed {
+        return Ok(Applied::Ended);
+    }
     if message.seq <= conversation.applied_seq {
         return Ok(Applied::Again);
+    }
+    if message.seq > MAX_SEQ {
+        // Not recorded as applied: the store keeps positions as SQLite integers, and this one
+        // would stop every later message.
+        return Ok(Applied::Rejected(format!(
+            "its host gave it the impossible position {}",
+            message.seq
+        )));
     }
     let outcome = store.transaction(|store| {
         let provider = store.provider();
@@ -146,6 +160,7 @@ fn theirs(
                 group
                     .delete(provider.storage())
                     .map_err(failed("deleting the conversation's MLS state"))?;
+                store.mark_removed(conversation.number)?;
                 return Ok(Applied::Removed);
             }
             group

@@ -46,6 +46,8 @@ pub enum ConversationError {
     AlreadyInitialized(String),
     #[error("no contact named '{0}' (see `sotto contacts`)")]
     UnknownContact(String),
+    #[error("{0} removed this device from your conversation: you can read its history, not write")]
+    RemovedFrom(String),
     #[error("the alias '{0}' is taken by another contact; pick another with --alias")]
     AliasTaken(String),
     #[error("invalid link")]

@@ -199,6 +199,30 @@ fn a_removed_member_is_not_heard_and_loses_its_state() {
         mls::load_group(&provider, &alice.conversation().group_id).is_err(),
         "the removed device's group state is deleted"
     );
+    // The remover writes once more: the removed device skips it rather than failing on the
+    // state it no longer has (which used to stop it reading every other conversation).
+    let after = bob.send(2, "you are out");
+    assert_eq!(alice.deliver(&after), Applied::Ended);
+    assert!(alice.conversation().removed);
+}
+
+#[test]
+fn an_impossible_position_is_rejected_and_does_not_wedge_the_conversation() {
+    let (alice, mut bob) = in_memory_pair();
+    let wire = alice.send(1, "hello");
+    let forged = Message {
+        seq: u64::MAX,
+        written_at: 0,
+        body: wire.clone(),
+    };
+    assert!(matches!(
+        apply(&bob.store, &bob.conversation(), &forged).unwrap(),
+        Applied::Rejected(_)
+    ));
+    assert!(matches!(
+        bob.deliver(&wire),
+        Applied::Text { new: true, .. }
+    ));
 }
 
 #[test]

@@ -10,7 +10,7 @@ use super::Device;
 use crate::conversation::mls;
 use crate::conversation::start::{forget, join, start};
 use crate::conversation::{encoding, ConversationError, Event};
-use crate::store::Store;
+use crate::store::{self, Store};
 use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
 
 /// How long a link's data stays at its host unless answered: a week.
@@ -182,30 +182,54 @@ impl Device {
                 }
                 Err(error) => return Err(error.into()),
             };
-            let Some(answer) = waiting.into_iter().next() else {
-                continue;
-            };
-            let outcome = self.store.transaction(|store| {
-                let alias = accept(store, &answer.body)?;
-                store.remove_invitation(invitation.number)?;
-                Ok::<_, ConversationError>(alias)
-            });
-            match outcome {
-                Ok(alias) => events.push(Event::Connected { alias }),
-                Err(ConversationError::Rejected(reason)) => {
-                    // A one-time mailbox takes one write: this link is spent either way.
-                    self.store.remove_invitation(invitation.number)?;
-                    events.push(Event::Rejected {
-                        alias: invitation.link.clone(),
-                        reason: format!("the answer to your link: {reason}"),
-                    });
-                }
-                Err(other) => return Err(other),
+            if let Some(answer) = waiting.into_iter().next() {
+                self.take_answer(&invitation, &answer.body, events)?;
+                self.forget_link(&invitation).await?;
             }
-            // Both are gone on their own later; removing them now leaves the hosts nothing.
-            let _ = client.delete(&invitation.request).await;
-            let _ = client.delete_link(&invitation.link_cap).await;
         }
+        Ok(())
+    }
+
+    /// Joins the conversation an answer to `invitation` starts; whether it did. The link is
+    /// spent either way: delete it from its host with [`forget_link`](Self::forget_link).
+    pub(super) fn take_answer(
+        &self,
+        invitation: &store::Invitation,
+        answer: &[u8],
+        events: &mut Vec<Event>,
+    ) -> Result<bool, ConversationError> {
+        let outcome = self.store.transaction(|store| {
+            let alias = accept(store, answer)?;
+            store.remove_invitation(invitation.number)?;
+            Ok::<_, ConversationError>(alias)
+        });
+        match outcome {
+            Ok(alias) => {
+                events.push(Event::Connected { alias });
+                Ok(true)
+            }
+            Err(ConversationError::Rejected(reason)) => {
+                // A one-time mailbox takes one write: this link is spent either way.
+                self.store.remove_invitation(invitation.number)?;
+                events.push(Event::Rejected {
+                    alias: invitation.link.clone(),
+                    reason: format!("the answer to your link: {reason}"),
+                });
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Deletes a spent link's mailbox and data. Both are gone on their own later; removing
+    /// them now leaves the host nothing.
+    pub(super) async fn forget_link(
+        &mut self,
+        invitation: &store::Invitation,
+    ) -> Result<(), ConversationError> {
+        let client = self.host(invitation.request_host).await?;
+        let _ = client.delete(&invitation.request).await;
+        let _ = client.delete_link(&invitation.link_cap).await;
         Ok(())
     }
 }

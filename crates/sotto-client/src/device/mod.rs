@@ -2,6 +2,7 @@
 //! each mailbox host through it on the onion path.
 
 mod link;
+mod pushes;
 mod send;
 mod sync;
 
@@ -17,8 +18,8 @@ use crate::conversation::ConversationError;
 use crate::store::{Store, StoreError};
 use crate::{MailboxClient, OnionTransport, RelayHealth};
 
+pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
-pub use sync::Listener;
 
 /// The database file under a client's home directory.
 pub const DATABASE_FILE: &str = "sotto.db";
@@ -34,6 +35,8 @@ pub struct Device {
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
     /// What the transports to every host learn about relays, together.
     health: RelayHealth,
+    /// Subscriptions and the pushes they bring.
+    listening: pushes::Listening,
 }
 
 /// One contact as `sotto contacts` lists it.
@@ -164,6 +167,7 @@ impl Device {
             gateway,
             hosts: HashMap::new(),
             health: RelayHealth::default(),
+            listening: pushes::Listening::new(),
         })
     }
 
@@ -180,6 +184,7 @@ impl Device {
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
+        self.listening.reset();
         Ok(true)
     }
 
@@ -209,6 +214,17 @@ impl Device {
             .iter()
             .filter_map(|(host, client)| Some((*host, client.transport().local_addr()?)))
             .collect()
+    }
+
+    /// Sphinx packets this device sent into the network and received from it, over all its
+    /// connections since it opened (what its gateway links carry, counted by packet).
+    pub fn packets(&self) -> crate::onion::PacketCount {
+        self.hosts
+            .values()
+            .map(|client| client.transport().packets())
+            .fold(crate::onion::PacketCount::default(), |sum, count| {
+                sum + count
+            })
     }
 
     /// The relay this device enters the network at.

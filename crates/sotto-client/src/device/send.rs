@@ -35,8 +35,8 @@ impl Device {
             });
         }
         let number = self.conversation_number(alias)?;
-        // Catch up first: a message sealed in an epoch the others already left is wasted.
-        self.sync_conversation(number, &mut Vec::new()).await?;
+        // No catching up first: a long-lived device applies pushes as they arrive, and a
+        // message that crosses a commit anyway comes back to be sealed again (see `apply`).
         self.update_if_due(number).await?;
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
@@ -58,11 +58,14 @@ impl Device {
     }
 
     pub(super) fn conversation_number(&self, alias: &str) -> Result<i64, ConversationError> {
-        Ok(self
+        let conversation = self
             .store
             .conversation(alias)?
-            .ok_or_else(|| ConversationError::UnknownContact(alias.to_string()))?
-            .number)
+            .ok_or_else(|| ConversationError::UnknownContact(alias.to_string()))?;
+        if conversation.removed {
+            return Err(ConversationError::RemovedFrom(alias.to_string()));
+        }
+        Ok(conversation.number)
     }
 
     /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message.

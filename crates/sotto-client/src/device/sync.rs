@@ -1,36 +1,59 @@
-//! Catching up: answers to links, then every conversation's mailbox, in the host's order.
-
-use std::time::Duration;
+//! Catching up by fetching: answers to links, then every conversation's mailbox, in the host's
+//! order. A long-lived device does this once, then applies pushes as they arrive
+//! (`pushes.rs`); one-shot commands that run without listening use it.
 
 use sotto_proto::conversation::MessageId;
-use sotto_proto::ErrorCode;
+use sotto_proto::Message;
 
 use super::Device;
 use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
-use crate::ClientError;
+use crate::store::Conversation;
 
-/// How long a push waiter pauses after its client failed, before it tries again.
-const WAITER_BACKOFF: Duration = Duration::from_secs(1);
+/// What applying a run of one conversation's messages asks the device to do next.
+#[derive(Default)]
+pub(super) struct Outcome {
+    /// Texts received: their sender wants receipts.
+    pub received: Vec<MessageId>,
+    /// This device's messages that crossed a commit: encoded content to seal again.
+    pub resend: Vec<Vec<u8>>,
+    /// Receipts received for this device's messages.
+    pub delivered: usize,
+    /// The last position applied (or skipped), to acknowledge.
+    pub last: Option<u64>,
+    /// The conversation ended for this device: nothing more to read.
+    pub ended: bool,
+}
 
 impl Device {
-    /// Applies everything waiting for this device. New texts land in the store (see
-    /// `Store::take_unshown`); the rest is returned as events.
+    /// Applies everything waiting for this device, and returns what happened besides new
+    /// messages (which land in the store, see `Store::take_unshown`), including what pushes
+    /// applied since the last call. One conversation's failure is reported as its event and
+    /// does not keep the others from being read.
     pub async fn sync(&mut self) -> Result<Vec<Event>, ConversationError> {
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.listening.events);
         self.accept_answers(&mut events).await?;
         for conversation in self.store.conversations()? {
+            if conversation.removed {
+                continue;
+            }
+            let alias = conversation.alias.clone();
             match self
                 .sync_conversation(conversation.number, &mut events)
                 .await
             {
                 Ok(()) => self.update_if_due(conversation.number).await?,
-                // One conversation's mailbox gone must not stop all the others.
                 Err(error) if error.is_gone() => events.push(Event::Rejected {
-                    alias: conversation.alias,
+                    alias,
                     reason: "its mailbox is gone from its host (unused for too long?)".into(),
                 }),
-                Err(error) => return Err(error),
+                // The network failing is everyone's problem: say so rather than reporting it
+                // once per conversation.
+                Err(error @ ConversationError::Network(_)) => return Err(error),
+                Err(error) => events.push(Event::Rejected {
+                    alias,
+                    reason: error.to_string(),
+                }),
             }
         }
         Ok(events)
@@ -45,129 +68,114 @@ impl Device {
     ) -> Result<(), ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
         let client = self.host(conversation.host).await?;
-        let mut resend = Vec::new();
-        let mut received: Vec<MessageId> = Vec::new();
-        let mut delivered = 0;
+        let mut outcome = Outcome::default();
         loop {
             let messages = client.fetch(&conversation.read).await?;
-            let Some(last) = messages.last().map(|m| m.seq) else {
-                break;
-            };
             // Reload per batch: `applied_seq` guards against applying twice.
             let current = self.store.conversation_by_number(number)?;
-            for message in &messages {
-                match apply(&self.store, &current, message)? {
-                    Applied::Text { id, .. } => received.push(id),
-                    Applied::Receipt { count } => delivered += count,
-                    Applied::Resend(content) => resend.push(content),
-                    Applied::Rejected(reason) => events.push(Event::Rejected {
-                        alias: current.alias.clone(),
-                        reason,
-                    }),
-                    Applied::Removed => {
-                        events.push(Event::Removed {
-                            alias: current.alias.clone(),
-                        });
-                        return Ok(());
-                    }
-                    Applied::Again | Applied::Commit | Applied::Confirmed | Applied::Stale => {}
-                }
+            if !advances(current.applied_seq, &messages) {
+                // Empty, or a host serving again what was applied and acknowledged: reading on
+                // would never end.
+                break;
             }
-            client.ack(&conversation.read, last).await?;
+            let last = outcome.last;
+            self.apply_run(&current, &messages, &mut outcome, events)?;
+            if let Some(last) = outcome.last.filter(|seq| Some(*seq) != last) {
+                client.ack(&conversation.read, last).await?;
+            }
+            if outcome.ended {
+                return Ok(());
+            }
         }
-        if delivered > 0 {
-            events.push(Event::Delivered {
-                alias: conversation.alias.clone(),
-                count: delivered,
-            });
-        }
-        for content in resend {
-            self.write_content(&conversation, content, |_| Ok(()))
-                .await?;
-        }
-        if !received.is_empty() {
-            self.send_receipts(&conversation, &received).await?;
+        self.after_run(&conversation, outcome, events).await
+    }
+
+    /// Applies messages of one conversation in order, gathering what to do afterwards.
+    pub(super) fn apply_run(
+        &self,
+        conversation: &Conversation,
+        messages: &[Message],
+        outcome: &mut Outcome,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ConversationError> {
+        let alias = &conversation.alias;
+        for message in messages {
+            // Reload per message: the previous one may have moved the epoch or the position.
+            let current = self.store.conversation_by_number(conversation.number)?;
+            match apply(&self.store, &current, message)? {
+                Applied::Text { id, .. } => outcome.received.push(id),
+                Applied::Receipt { count } => outcome.delivered += count,
+                Applied::Resend(content) => outcome.resend.push(content),
+                Applied::Rejected(reason) => events.push(Event::Rejected {
+                    alias: alias.clone(),
+                    reason,
+                }),
+                Applied::Removed => {
+                    events.push(Event::Removed {
+                        alias: alias.clone(),
+                    });
+                    outcome.ended = true;
+                }
+                Applied::Ended => outcome.ended = true,
+                Applied::Again | Applied::Commit | Applied::Confirmed | Applied::Stale => {}
+            }
+            outcome.last = Some(outcome.last.map_or(message.seq, |l| l.max(message.seq)));
+            if outcome.ended {
+                break;
+            }
         }
         Ok(())
     }
 
-    /// Waits up to `timeout` for anything to arrive for this device, without polling (see
-    /// [`listen`](Self::listen)). Call [`sync`](Self::sync) afterwards.
-    pub async fn wait(&mut self, timeout: Duration) -> Result<bool, ConversationError> {
-        Ok(self.listen().await?.next(timeout).await)
-    }
-
-    /// Subscribes to every mailbox this device reads, so that what arrives from now on is
-    /// pushed to it; the [`Listener`] says when something did.
-    pub async fn listen(&mut self) -> Result<Listener, ConversationError> {
-        let mut reads = Vec::new();
-        for invitation in self.store.invitations()? {
-            reads.push((invitation.request_host, invitation.request));
+    /// Sends what a run of messages asked for: resends of crossed messages, then receipts.
+    pub(super) async fn after_run(
+        &mut self,
+        conversation: &Conversation,
+        outcome: Outcome,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ConversationError> {
+        if outcome.delivered > 0 {
+            events.push(Event::Delivered {
+                alias: conversation.alias.clone(),
+                count: outcome.delivered,
+            });
         }
-        for conversation in self.store.conversations()? {
-            reads.push((conversation.host, conversation.read));
+        if outcome.ended {
+            return Ok(());
         }
-        let (sender, receiver) = tokio::sync::mpsc::channel(1);
-        let mut listener = Listener {
-            receiver,
-            waiters: tokio::task::JoinSet::new(),
-            waiting: false,
-        };
-        let mut waiting_on = std::collections::HashSet::new();
-        for (host, read) in reads {
-            let client = self.host(host).await?;
-            match client.subscribe(&read).await {
-                Ok(waiting) => listener.waiting |= !waiting.is_empty(),
-                // `sync` reports a mailbox that is gone; the others are still worth hearing.
-                Err(ClientError::Host(ErrorCode::Auth)) => continue,
-                Err(error) => return Err(error.into()),
-            }
-            let sender = sender.clone();
-            // One waiter per host: its client hands out the pushes of all its subscriptions.
-            // A failure signals too, so that the listener's owner finds out on a sync; the
-            // waiter keeps going (the client renews its subscriptions on the next try).
-            if waiting_on.insert(host) {
-                listener.waiters.spawn(async move {
-                    loop {
-                        let failed = client.next_push().await.is_err();
-                        if sender.send(()).await.is_err() {
-                            return;
-                        }
-                        if failed {
-                            tokio::time::sleep(WAITER_BACKOFF).await;
-                        }
-                    }
-                });
-            }
+        for content in outcome.resend {
+            self.write_content(conversation, content, |_| Ok(()))
+                .await?;
         }
-        Ok(listener)
+        if !outcome.received.is_empty() {
+            self.send_receipts(conversation, &outcome.received).await?;
+        }
+        Ok(())
     }
 }
 
-/// Subscriptions of a device, signalling each push (dropping it stops listening).
-pub struct Listener {
-    receiver: tokio::sync::mpsc::Receiver<()>,
-    waiters: tokio::task::JoinSet<()>,
-    /// Something was already waiting when the subscriptions were made.
-    waiting: bool,
+/// Whether a fetch brought anything past `applied`: a host that keeps serving the same
+/// messages after they were acknowledged must not keep the device reading forever.
+fn advances(applied: u64, messages: &[Message]) -> bool {
+    messages.iter().any(|m| m.seq > applied)
 }
 
-impl Listener {
-    /// Whether anything arrived (or already waited) within `timeout`. Pushes that arrive
-    /// together may be signalled once: sync after each. With nothing to listen to, it waits
-    /// the whole `timeout` (never returning at once, which would spin its caller).
-    pub async fn next(&mut self, timeout: Duration) -> bool {
-        if std::mem::take(&mut self.waiting) {
-            return true;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seq: u64) -> Message {
+        Message {
+            seq,
+            written_at: 0,
+            body: Vec::new(),
         }
-        let deadline = tokio::time::Instant::now() + timeout;
-        match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
-            Ok(Some(())) => true,
-            Ok(None) => {
-                tokio::time::sleep_until(deadline).await;
-                false
-            }
-            Err(_) => false,
-        }
+    }
+
+    #[test]
+    fn a_fetch_that_serves_only_applied_messages_ends_the_reading() {
+        assert!(!advances(3, &[]));
+        assert!(!advances(3, &[at(2), at(3)]), "served again after the ack");
+        assert!(advances(3, &[at(3), at(4)]));
     }
 }

@@ -24,8 +24,11 @@ use crate::push_blocks::{Deposit, PushBlocks};
 use crate::rto::Rto;
 use spares::{make_spares, take_spare, Spare, Spares};
 
+mod count;
 mod spares;
 use crate::transport::{Transport, TransportError};
+use count::Counters;
+pub use count::PacketCount;
 
 /// Mixes on every path.
 const MIXES: usize = 2;
@@ -94,6 +97,7 @@ pub struct OnionTransport {
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
     trace: Arc<SyncMutex<Trace>>,
+    packets: Arc<Counters>,
 }
 
 /// Where a transport's paths run and whom its replies find.
@@ -185,6 +189,7 @@ impl OnionTransport {
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
             trace: Arc::default(),
+            packets: Arc::default(),
         };
         // A gateway that is busy (or a machine that is) can miss the handshake's timeout
         // once; a wrong address or fingerprint fails at once either way.
@@ -227,6 +232,11 @@ impl OnionTransport {
     /// Which relays the last request and push passed.
     pub fn trace(&self) -> Trace {
         self.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Sphinx packets sent to and received from the gateway so far.
+    pub fn packets(&self) -> PacketCount {
+        self.packets.read()
     }
 
     /// The local UDP address this client sends from.
@@ -273,6 +283,7 @@ impl OnionTransport {
             self.pushes_in.clone(),
             self.epoch.clone(),
             self.trace.clone(),
+            self.packets.clone(),
         ));
         Ok(connection)
     }
@@ -452,6 +463,7 @@ impl OnionTransport {
             self.forget(&id);
             return Err(error);
         }
+        self.packets.sent();
         Ok((id, [path, back]))
     }
 }
@@ -472,11 +484,13 @@ async fn receive(
     pushes: mpsc::UnboundedSender<Vec<u8>>,
     epoch: Arc<AtomicU64>,
     trace: Arc<SyncMutex<Trace>>,
+    packets: Arc<Counters>,
 ) {
     while let Ok(mut stream) = connection.accept_uni().await {
         let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
             continue;
         };
+        packets.received();
         let Some((id, payload)) = delivery.split_first_chunk::<16>() else {
             continue;
         };

@@ -48,6 +48,8 @@ pub struct Conversation {
     pub applied_seq: u64,
     /// Texts sent and received since this device's last self-update.
     pub messages_since_update: u32,
+    /// The other side removed this device: history stays, nothing more is read or sent.
+    pub removed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +74,7 @@ pub struct OutboxEntry {
 }
 
 const CONVERSATION_COLUMNS: &str = "number, group_id, alias, peer_name, host, write_id, \
-     write_key, read_id, read_key, content_key, applied_seq, messages_since_update";
+     write_key, read_id, read_key, content_key, applied_seq, messages_since_update, removed";
 
 fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let content = ContentKey::from_bytes(blob(row, 9)?);
@@ -94,6 +96,7 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         },
         applied_seq: row.get::<_, i64>(10)? as u64,
         messages_since_update: row.get(11)?,
+        removed: row.get(12)?,
     })
 }
 
@@ -252,6 +255,27 @@ impl Store {
     pub fn conversation_by_number(&self, number: i64) -> Result<Conversation, StoreError> {
         let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE number = ?1");
         Ok(self.conn().query_row(&sql, [number], conversation)?)
+    }
+
+    /// The conversation whose mailbox `read_id` reads, if any.
+    pub fn conversation_by_read_id(
+        &self,
+        read_id: &Id,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE read_id = ?1");
+        Ok(self
+            .conn()
+            .query_row(&sql, [read_id.as_bytes().as_slice()], conversation)
+            .optional()?)
+    }
+
+    /// Marks that the other side removed this device from the conversation.
+    pub fn mark_removed(&self, conversation: i64) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE conversations SET removed = 1 WHERE number = ?1",
+            [conversation],
+        )?;
+        Ok(())
     }
 
     pub fn set_applied_seq(&self, conversation: i64, seq: u64) -> Result<(), StoreError> {

@@ -70,4 +70,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE profile ADD COLUMN authority BLOB;
     ",
+    // 3: a conversation whose other side removed this device stays, with its history, but its
+    // mailbox is read no more (its MLS state is gone); and pushes find their conversation by
+    // read id without a scan, however many conversations a device has.
+    "
+    ALTER TABLE conversations ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX conversations_by_read_id ON conversations (read_id);
+    ",
 ];

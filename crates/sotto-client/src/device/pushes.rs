@@ -1,0 +1,299 @@
+//! Pushes applied as they arrive. Every mailbox the device reads is subscribed once; each
+//! host's pushes come out of one waiter task, in order per mailbox, and the device applies
+//! each message where it lands. Only a gap in a mailbox's sequence fetches, and only that
+//! mailbox (`MailboxClient::next_push`), so what one incoming message costs does not depend on
+//! how many conversations the device has.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use sotto_proto::{ErrorCode, Fingerprint, Id, Message, Push};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+
+use super::sync::Outcome;
+use super::Device;
+use crate::conversation::{ConversationError, Event};
+use crate::store::{self, Conversation};
+use crate::ClientError;
+
+/// How long a push waiter pauses after its client failed, before it tries again.
+const WAITER_BACKOFF: Duration = Duration::from_secs(1);
+/// Arrivals queued for the device; a waiter that finds the queue full waits (and so does its
+/// host's pushes, which the host keeps until acknowledged).
+const ARRIVALS: usize = 256;
+
+/// One push (or a failure to receive pushes) from one of the device's hosts.
+pub struct Arrival {
+    host: Fingerprint,
+    push: Result<Push, ClientError>,
+}
+
+/// Where a device's pushes arrive; taken by a loop that waits on other things too (see
+/// [`Device::arrivals`]).
+pub struct Arrivals(mpsc::Receiver<Arrival>);
+
+impl Arrivals {
+    /// The next arrival; `None` only if the device is gone.
+    pub async fn recv(&mut self) -> Option<Arrival> {
+        self.0.recv().await
+    }
+
+    /// The next arrival and whatever else already came with it, to apply together.
+    pub async fn recv_all(&mut self) -> Option<Vec<Arrival>> {
+        let mut batch = vec![self.0.recv().await?];
+        while let Ok(more) = self.0.try_recv() {
+            batch.push(more);
+        }
+        Some(batch)
+    }
+}
+
+/// A device's subscriptions and the tasks that wait for their pushes.
+pub(super) struct Listening {
+    sender: mpsc::Sender<Arrival>,
+    receiver: Option<Arrivals>,
+    waiters: JoinSet<()>,
+    /// Hosts with a waiter.
+    hosts: HashSet<Fingerprint>,
+    /// Mailboxes subscribed, by read id.
+    reads: HashSet<Id>,
+    /// What pushes applied that no caller has taken yet (see `Device::sync`).
+    pub(super) events: Vec<Event>,
+}
+
+impl Listening {
+    pub(super) fn new() -> Self {
+        let (sender, receiver) = mpsc::channel(ARRIVALS);
+        Self {
+            sender,
+            receiver: Some(Arrivals(receiver)),
+            waiters: JoinSet::new(),
+            hosts: HashSet::new(),
+            reads: HashSet::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Forgets every subscription: its connections are gone (a new network file), so the
+    /// next `listen` makes them again on the new ones.
+    pub(super) fn reset(&mut self) {
+        self.waiters.abort_all();
+        self.hosts.clear();
+        self.reads.clear();
+    }
+}
+
+impl Device {
+    /// Subscribes to every mailbox this device reads and is not subscribed to yet, so that
+    /// what arrives from now on is pushed to it (and what waits already comes first). Cheap to
+    /// call again: only new mailboxes cost a request.
+    pub async fn listen(&mut self) -> Result<(), ConversationError> {
+        let mut reads = Vec::new();
+        for invitation in self.store.invitations()? {
+            reads.push((invitation.request_host, invitation.request, None));
+        }
+        for conversation in self.store.conversations()? {
+            if !conversation.removed {
+                reads.push((
+                    conversation.host,
+                    conversation.read,
+                    Some(conversation.alias),
+                ));
+            }
+        }
+        for (host, read, alias) in reads {
+            if self.listening.reads.contains(&read.id) {
+                continue;
+            }
+            let client = self.host(host).await?;
+            match client.listen(&read).await {
+                Ok(()) => {}
+                // The mailbox expired or was deleted: `sync` and `apply_push` say so for a
+                // conversation; an expired link is found by `accept_answers`.
+                Err(ClientError::Host(ErrorCode::Auth)) => {
+                    if let Some(alias) = alias {
+                        self.listening.events.push(Event::Rejected {
+                            alias,
+                            reason: "its mailbox is gone from its host (unused for too long?)"
+                                .into(),
+                        });
+                    }
+                    self.listening.reads.insert(read.id);
+                    continue;
+                }
+                Err(error) => return Err(error.into()),
+            }
+            self.listening.reads.insert(read.id);
+            if self.listening.hosts.insert(host) {
+                let sender = self.listening.sender.clone();
+                // One waiter per host: its client hands out the pushes of all its
+                // subscriptions, renewing them when their path is lost.
+                self.listening.waiters.spawn(async move {
+                    loop {
+                        let push = client.next_push().await;
+                        let failed = push.is_err();
+                        if sender.send(Arrival { host, push }).await.is_err() {
+                            return;
+                        }
+                        if failed {
+                            tokio::time::sleep(WAITER_BACKOFF).await;
+                        }
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands the arrivals over to a loop that also waits on other things; from then on
+    /// [`wait`](Self::wait) cannot see them and that loop passes each to
+    /// [`apply_arrivals`](Self::apply_arrivals).
+    pub fn arrivals(&mut self) -> Option<Arrivals> {
+        self.listening.receiver.take()
+    }
+
+    /// Waits up to `timeout` for pushes (subscribing first where needed) and applies what
+    /// came, follow-ups included; the events are returned by the next [`sync`](Self::sync) or
+    /// [`take_events`](Self::take_events). Says whether anything arrived.
+    pub async fn wait(&mut self, timeout: Duration) -> Result<bool, ConversationError> {
+        self.listen().await?;
+        let Some(mut arrivals) = self.listening.receiver.take() else {
+            tokio::time::sleep(timeout).await;
+            return Ok(false);
+        };
+        let batch = tokio::time::timeout(timeout, arrivals.recv_all())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        self.listening.receiver = Some(arrivals);
+        let arrived = !batch.is_empty();
+        let (mut events, follow_up) = self.apply_arrivals(batch)?;
+        events.extend(self.follow_up(follow_up).await?);
+        self.listening.events.extend(events);
+        Ok(arrived)
+    }
+
+    /// Events that pushes applied by [`wait`](Self::wait) produced, not yet taken.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.listening.events)
+    }
+
+    /// Applies pushed messages, each conversation's run in order, and answers to this
+    /// device's links (which become conversations). Touches only the store: what it leaves
+    /// for the network (acknowledgements, resends, receipts) is returned, to pass to
+    /// [`follow_up`](Self::follow_up) once the events are shown, so a person sees a message
+    /// as soon as it is applied. A failure of one conversation is reported as its event; a
+    /// failure to receive pushes is returned when nothing else came.
+    pub fn apply_arrivals(
+        &mut self,
+        arrivals: Vec<Arrival>,
+    ) -> Result<(Vec<Event>, FollowUp), ConversationError> {
+        let mut events = Vec::new();
+        let mut follow_up = FollowUp::default();
+        let mut failure = None;
+        let mut runs: BTreeMap<Id, Vec<Message>> = BTreeMap::new();
+        for arrival in arrivals {
+            match arrival.push {
+                Ok(push) => runs.entry(push.read_id).or_default().push(push.message),
+                Err(error) => {
+                    tracing::debug!(%error, host = %arrival.host, "receiving pushes failed");
+                    failure = Some(error);
+                }
+            }
+        }
+        for (read_id, messages) in runs {
+            if let Some(conversation) = self.store.conversation_by_read_id(&read_id)? {
+                let mut outcome = Outcome::default();
+                match self.apply_run(&conversation, &messages, &mut outcome, &mut events) {
+                    Ok(()) => follow_up.runs.push((conversation, outcome)),
+                    Err(error) => events.push(Event::Rejected {
+                        alias: conversation.alias,
+                        reason: error.to_string(),
+                    }),
+                }
+                continue;
+            }
+            let invitation = self
+                .store
+                .invitations()?
+                .into_iter()
+                .find(|invitation| invitation.request.id == read_id);
+            // Otherwise a conversation or link this device no longer has: nothing to do.
+            if let (Some(invitation), Some(answer)) = (invitation, messages.first()) {
+                follow_up.connected |= self.take_answer(&invitation, &answer.body, &mut events)?;
+                follow_up.spent.push(invitation);
+            }
+        }
+        match failure {
+            Some(error) if events.is_empty() && follow_up.is_empty() => Err(error.into()),
+            _ => Ok((events, follow_up)),
+        }
+    }
+
+    /// Does the network work applying pushes left: per conversation, the acknowledgement
+    /// (which also tops up the host's reply blocks for later pushes) together with the
+    /// resends and receipts; spent links are deleted, and new conversations subscribed.
+    pub async fn follow_up(
+        &mut self,
+        follow_up: FollowUp,
+    ) -> Result<Vec<Event>, ConversationError> {
+        let mut events = Vec::new();
+        for (conversation, outcome) in follow_up.runs {
+            let alias = conversation.alias.clone();
+            if let Err(error) = self.finish_run(conversation, outcome, &mut events).await {
+                if matches!(error, ConversationError::Network(_)) {
+                    return Err(error);
+                }
+                events.push(Event::Rejected {
+                    alias,
+                    reason: error.to_string(),
+                });
+            }
+        }
+        for invitation in &follow_up.spent {
+            self.forget_link(invitation).await?;
+        }
+        if follow_up.connected {
+            self.listen().await?;
+        }
+        Ok(events)
+    }
+
+    async fn finish_run(
+        &mut self,
+        conversation: Conversation,
+        outcome: Outcome,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ConversationError> {
+        let client = self.host(conversation.host).await?;
+        let last = outcome.last;
+        let ack = async {
+            match last {
+                Some(last) => client.ack(&conversation.read, last).await,
+                None => Ok(()),
+            }
+        };
+        // The acknowledgement and the receipts go to the same host on separate paths: one
+        // round trip for both.
+        let (acked, sent) = tokio::join!(ack, self.after_run(&conversation, outcome, events));
+        acked?;
+        sent?;
+        self.update_if_due(conversation.number).await
+    }
+}
+
+/// Network work that applying pushes leaves for afterwards (see [`Device::apply_arrivals`]).
+#[derive(Default)]
+pub struct FollowUp {
+    runs: Vec<(Conversation, Outcome)>,
+    spent: Vec<store::Invitation>,
+    connected: bool,
+}
+
+impl FollowUp {
+    fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.spent.is_empty()
+    }
+}
