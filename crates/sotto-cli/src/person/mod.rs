@@ -228,10 +228,6 @@ pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
 
 pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
     let mut device = args.client.device()?;
-    // A one-shot command has applied no pushes: catch up first, or a message sealed in an
-    // epoch the other side already left would wait to be resent until this device next reads.
-    // (A running device, `chat` or `serve`, sends at once.) What arrived stays unread.
-    device.sync().await?;
     let reply_to = args
         .reply_to
         .as_deref()

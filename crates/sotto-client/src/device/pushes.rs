@@ -146,6 +146,12 @@ impl Device {
         Ok(())
     }
 
+    /// Whether the conversation's mailbox is subscribed, so what arrives is pushed.
+    pub(super) fn is_listening_to(&self, number: i64) -> Result<bool, ConversationError> {
+        let conversation = self.store.conversation_by_number(number)?;
+        Ok(self.listening.reads.contains(&conversation.read.id))
+    }
+
     /// Hands the arrivals over to a loop that also waits on other things; from then on
     /// [`wait`](Self::wait) cannot see them and that loop passes each to
     /// [`apply_arrivals`](Self::apply_arrivals).

@@ -35,8 +35,16 @@ impl Device {
             });
         }
         let number = self.conversation_number(alias)?;
-        // No catching up first: a long-lived device applies pushes as they arrive, and a
-        // message that crosses a commit anyway comes back to be sealed again (see `apply`).
+        // A device listening to the conversation has applied what arrived (and a message
+        // that crosses a commit anyway comes back to be sealed again, see `apply`): it sends
+        // at once. One that is not listening catches up first, or a message sealed in an
+        // epoch the other side already left would wait for its resend until this device next
+        // reads, and the unread would pile up at the host until it refuses writes.
+        if !self.is_listening_to(number)? {
+            let mut events = Vec::new();
+            self.sync_conversation(number, &mut events).await?;
+            self.listening.events.extend(events);
+        }
         self.update_if_due(number).await?;
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
