@@ -17,7 +17,7 @@ use crate::serve::device;
 #[derive(Args)]
 pub struct ChatArgs {
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 /// Starts the device's task (following `network`, the network file, if given); returns where
