@@ -76,7 +76,9 @@ enum Top {
     History(person::HistoryArgs),
     /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
     ///
-    /// Keys: Enter sends, Up/Down pick a contact, Ctrl-R replies to the last message,
+    /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
+    /// (Home: its start, End: back to the newest; while scrolled back, new messages are
+    /// counted at the bottom instead of moving the view), Ctrl-R replies to the last message,
     /// Ctrl-N makes a one-time link (shown with its QR code), Ctrl-O connects with a link,
     /// Esc cancels, Ctrl-C quits.
     Chat(chat::ChatArgs),
