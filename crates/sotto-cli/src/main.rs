@@ -73,6 +73,11 @@ enum Top {
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
+    ///
+    /// Nothing is marked read. Your messages show ✓ when sent and ✓✓ when delivered. With
+    /// --json, one object per message: `from` (the sender's name), `mine`, `text`, `id`,
+    /// `sent_at` (unix milliseconds, by the sender's clock), and where they apply `reply_to`
+    /// and `delivered` (for your messages).
     History(person::HistoryArgs),
     /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
     ///
