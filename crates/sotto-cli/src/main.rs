@@ -17,7 +17,7 @@ use clap::{Parser, Subcommand};
 ///
 /// See it work: `sotto demo`. To chat, each person runs `sotto init --name NAME`; one makes a
 /// one-time link with `sotto invite`, the other uses it with `sotto connect LINK`; then `sotto
-/// send CONTACT TEXT` and `sotto read --wait SECONDS`. There is no account: no phone number,
+/// send CONTACT TEXT`, `sotto read --wait SECONDS` and `sotto history CONTACT`. There is no account: no phone number,
 /// no e-mail, no user id. Messages travel through relays (`sotto relay`, or `sotto localnet`
 /// for a whole network on this machine), none of which learns who talks to whom.
 #[derive(Parser)]
@@ -25,6 +25,32 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Top,
+    #[command(
+        flatten,
+        next_help_heading = "A person's device (also accepted after the command)"
+    )]
+    client: person::ClientArgs,
+}
+
+impl Cli {
+    /// Hands the device options given before the command to the command, or refuses them
+    /// where the command has no device.
+    fn settle(mut self) -> Top {
+        let before = self.client;
+        match self.command.client_args() {
+            Some(client) => client.take_unset_from(before),
+            None if before.any_given() => <Cli as clap::CommandFactory>::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--home, --network and --json before the command are for a person's \
+                     commands (init, invite, connect, contacts, send, read, history, chat, \
+                     serve); give this command's own options after its name",
+                )
+                .exit(),
+            None => {}
+        }
+        self.command
+    }
 }
 
 #[derive(Subcommand)]
@@ -47,9 +73,18 @@ enum Top {
     Send(person::SendArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
+    /// Print a conversation, both ways, oldest first, from this device alone (no network).
+    ///
+    /// Nothing is marked read. Your messages show ✓ when sent and ✓✓ when delivered. With
+    /// --json, one object per message: `from` (the sender's name), `mine`, `text`, `id`,
+    /// `sent_at` (unix milliseconds, by the sender's clock), and where they apply `reply_to`
+    /// and `delivered` (for your messages).
+    History(person::HistoryArgs),
     /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
     ///
-    /// Keys: Enter sends, Up/Down pick a contact, Ctrl-R replies to the last message,
+    /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
+    /// (Home: its start, End: back to the newest; while scrolled back, new messages are
+    /// counted at the bottom instead of moving the view), Ctrl-R replies to the last message,
     /// Ctrl-N makes a one-time link (shown with its QR code), Ctrl-O connects with a link,
     /// Esc cancels, Ctrl-C quits.
     Chat(chat::ChatArgs),
@@ -82,6 +117,29 @@ enum Top {
     Bench(bench::BenchCommand),
 }
 
+impl Top {
+    /// The device options of a person's command; `None` for relays, networks and tools.
+    fn client_args(&mut self) -> Option<&mut person::ClientArgs> {
+        match self {
+            Top::Init(args) => Some(&mut args.client),
+            Top::Invite(args) => Some(&mut args.client),
+            Top::Connect(args) => Some(&mut args.client),
+            Top::Contacts(args) => Some(&mut args.client),
+            Top::Send(args) => Some(&mut args.client),
+            Top::Read(args) => Some(&mut args.client),
+            Top::History(args) => Some(&mut args.client),
+            Top::Chat(args) => Some(&mut args.client),
+            Top::Serve(args) => Some(&mut args.client),
+            Top::Demo(_)
+            | Top::Relay(_)
+            | Top::Localnet(_)
+            | Top::Network(_)
+            | Top::Completions { .. }
+            | Top::Bench(_) => None,
+        }
+    }
+}
+
 const QUIET_DEPENDENCIES: &str =
     "quinn=warn,quinn_proto=warn,quinn_udp=warn,rustls=warn,refinery_core=warn";
 
@@ -102,18 +160,18 @@ fn init_logging(default_level: &str) {
 }
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    if let Top::Completions { shell } = cli.command {
+    let command = Cli::parse().settle();
+    if let Top::Completions { shell } = command {
         let mut command = <Cli as clap::CommandFactory>::command();
         clap_complete::generate(shell, &mut command, "sotto", &mut std::io::stdout());
         return std::process::ExitCode::SUCCESS;
     }
     // A person's commands print what they did; their libraries' chatter stays out of the way.
-    init_logging(match cli.command {
+    init_logging(match command {
         Top::Relay(_) | Top::Localnet(_) | Top::Network(_) | Top::Bench(_) => "info",
         _ => "warn",
     });
-    match run(cli) {
+    match run(command) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {}", report::describe(&error));
@@ -122,12 +180,12 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(command: Top) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        match cli.command {
+        match command {
             Top::Demo(args) => demo::run(args).await,
             Top::Init(args) => person::run_init(args),
             Top::Invite(args) => person::run_invite(args).await,
@@ -135,6 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Top::Contacts(args) => person::run_contacts(args).await,
             Top::Send(args) => person::run_send(args).await,
             Top::Read(args) => person::run_read(args).await,
+            Top::History(args) => person::run_history(args),
             Top::Chat(args) => chat::run(args).await,
             Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,

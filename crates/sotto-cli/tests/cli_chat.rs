@@ -8,17 +8,26 @@ use sotto_testnet::TestLocalnet;
 struct Person {
     home: PathBuf,
     network: PathBuf,
+    /// Gives `--home`, `--network` and `--json` before the command rather than after it.
+    options_first: bool,
 }
 
 impl Person {
     fn sotto(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sotto"))
-            .args(args)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sotto"));
+        if !self.options_first {
+            command.args(args);
+        }
+        command
             .arg("--home")
             .arg(&self.home)
             .arg("--network")
             .arg(&self.network)
-            .arg("--json")
+            .arg("--json");
+        if self.options_first {
+            command.args(args);
+        }
+        command
             .env_remove("SOTTO_HOME")
             .env_remove("SOTTO_NETWORK")
             .output()
@@ -45,6 +54,7 @@ fn person(net: &TestLocalnet, name: &str) -> Person {
     let person = Person {
         home: net.root().join(name),
         network: net.root().join("network.toml"),
+        options_first: name == "Alice",
     };
     let out = person.ok(&["init", "--name", name]);
     assert_eq!(out[0]["event"], "initialized");
@@ -101,6 +111,38 @@ fn two_people_chat_from_the_command_line() {
     assert_eq!(reply["reply_to"], id.as_str());
     assert!(read.iter().any(|e| e["event"] == "delivered"), "{read:?}");
 
+    // The whole conversation, both ways, from the store alone: no network file is needed.
+    let offline = Person {
+        network: net.root().join("nowhere.toml"),
+        ..bob
+    };
+    let history = offline.ok(&["history", "Alice"]);
+    let texts: Vec<_> = history
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["hello from the terminal", "got it"]);
+    assert_eq!(history[0]["mine"], true);
+    assert_eq!(history[0]["from"], "Bob");
+    assert_eq!(history[0]["delivered"], true);
+    assert_eq!(history[1]["mine"], false);
+    assert_eq!(history[1]["from"], "Alice");
+    assert_eq!(history[1]["reply_to"], id.as_str());
+    assert!(history[1].get("delivered").is_none());
+    let last = offline.ok(&["history", "Alice", "--limit", "1"]);
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0]["text"], "got it");
+    let bob = Person {
+        network: network_file(&net),
+        ..offline
+    };
+
+    // A text over the limit is refused before anything is sent, and the limit is named.
+    let out = bob.sotto(&["send", "Alice", &"x".repeat(5_000)]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(error.contains("5000 bytes, at most 4096"), "{error}");
+
     // The link is spent; a stranger's try fails with a clear message and changes nothing.
     let carol = person(&net, "Carol");
     let out = carol.sotto(&["connect", &link]);
@@ -126,6 +168,7 @@ fn two_people_chat_from_the_command_line() {
         Person {
             home: alice.home.clone(),
             network: file,
+            options_first: false,
         }
     };
     let changed = elsewhere(
@@ -164,6 +207,7 @@ fn two_people_chat_from_the_command_line() {
     let dave = Person {
         home: net.root().join("Dave"),
         network: other.network.clone(),
+        options_first: false,
     };
     let out = dave.sotto(&["init", "--name", "Dave", "--authority", &authority]);
     let error = String::from_utf8_lossy(&out.stderr);

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sotto_api::{Command, ConnectionState, Contact, Event, MessageView};
 use tokio::sync::{mpsc, oneshot};
 
+use super::scroll::Scroll;
 use crate::serve::device::Job;
 
 /// What the composer line is for.
@@ -25,6 +26,7 @@ pub struct App {
     pub selected: usize,
     /// The selected conversation, oldest first.
     pub messages: Vec<MessageView>,
+    pub scroll: Scroll,
     pub composer: String,
     pub mode: Mode,
     /// The message the next one replies to.
@@ -46,6 +48,7 @@ impl App {
             contacts: Vec::new(),
             selected: 0,
             messages: Vec::new(),
+            scroll: Scroll::default(),
             composer: String::new(),
             mode: Mode::Message,
             reply_to: None,
@@ -110,6 +113,7 @@ impl App {
             Event::Message(message) => {
                 if Some(message.from.as_str()) == self.selected_alias() {
                     self.messages.push(message);
+                    self.scroll.arrived();
                 } else if let Some(contact) =
                     self.contacts.iter_mut().find(|c| c.alias == message.from)
                 {
@@ -166,12 +170,18 @@ impl App {
             }
             (KeyCode::Up, _) if self.selected > 0 => {
                 self.selected -= 1;
+                self.scroll.follow_newest();
                 self.refresh().await;
             }
             (KeyCode::Down, _) if self.selected + 1 < self.contacts.len() => {
                 self.selected += 1;
+                self.scroll.follow_newest();
                 self.refresh().await;
             }
+            (KeyCode::PageUp, _) => self.scroll.page_up(),
+            (KeyCode::PageDown, _) => self.scroll.page_down(),
+            (KeyCode::Home, _) => self.scroll.jump_to_oldest(),
+            (KeyCode::End, _) => self.scroll.follow_newest(),
             (KeyCode::Enter, _) => self.enter().await,
             (KeyCode::Backspace, _) => {
                 self.composer.pop();
@@ -218,6 +228,7 @@ impl App {
                         self.refresh().await;
                         if let Some(index) = self.contacts.iter().position(|c| c.alias == alias) {
                             self.selected = index;
+                            self.scroll.follow_newest();
                             self.refresh().await;
                         }
                     }
@@ -236,7 +247,11 @@ impl App {
                     reply_to: self.reply_to.take().map(|m| m.id),
                 };
                 match self.call(command).await {
-                    Ok(_) => self.refresh().await,
+                    Ok(_) => {
+                        // What one just sent is what one wants to see.
+                        self.scroll.follow_newest();
+                        self.refresh().await;
+                    }
                     Err(error) => {
                         self.composer = text;
                         self.status = format!("not sent: {error}");

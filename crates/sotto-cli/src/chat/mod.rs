@@ -3,6 +3,7 @@
 //! [`app::App`] and [`view::draw`].
 
 pub mod app;
+mod scroll;
 pub mod view;
 
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::serve::device;
 #[derive(Args)]
 pub struct ChatArgs {
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 /// Starts the device's task (following `network`, the network file, if given); returns where
@@ -59,7 +60,7 @@ pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
     let mut terminal = ratatui::init();
     let outcome = async {
         while !app.quit {
-            terminal.draw(|frame| view::draw(frame, &app))?;
+            terminal.draw(|frame| view::draw(frame, &mut app))?;
             tokio::select! {
                 Some(key) = keys.recv() => app.on_key(key).await,
                 event = events.recv() => match event {

@@ -1,5 +1,6 @@
 //! The chat driven as a person would: keys in, the screen (a test backend) read back. Two
-//! people on a network of five relays in this process make a link, connect, and talk.
+//! people on a network of five relays in this process make a link, connect, and talk; and a
+//! long conversation, given to the chat without a network, is scrolled through.
 
 use std::time::Duration;
 
@@ -7,11 +8,25 @@ use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use sotto_client::{init, Device};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 use super::app::{App, Mode};
 use super::{start_device, view};
 use crate::localnet::Localnet;
+
+fn screen(app: &mut App) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(110, 40)).unwrap();
+    terminal.draw(|frame| view::draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        for x in 0..buffer.area.width {
+            out.push_str(buffer[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
 
 struct Person {
     app: App,
@@ -30,18 +45,8 @@ impl Person {
         }
     }
 
-    fn screen(&self) -> String {
-        let mut terminal = Terminal::new(TestBackend::new(110, 40)).unwrap();
-        terminal.draw(|frame| view::draw(frame, &self.app)).unwrap();
-        let buffer = terminal.backend().buffer();
-        let mut out = String::new();
-        for y in 0..buffer.area.height {
-            for x in 0..buffer.area.width {
-                out.push_str(buffer[(x, y)].symbol());
-            }
-            out.push('\n');
-        }
-        out
+    fn screen(&mut self) -> String {
+        screen(&mut self.app)
     }
 
     async fn key(&mut self, code: KeyCode) {
@@ -123,4 +128,96 @@ async fn two_people_connect_and_chat_in_the_terminal() {
 
     net.stop().await;
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// A chat with Bob selected and no device behind it: keys that only move the view need none.
+async fn chat_with_bob() -> App {
+    let (jobs, _) = mpsc::channel(1);
+    let mut app = App::new(jobs).await;
+    app.contacts = vec![sotto_api::Contact {
+        alias: "Bob".into(),
+        name: "Bob".into(),
+        unread: 0,
+    }];
+    app
+}
+
+fn from_bob(text: &str) -> sotto_api::MessageView {
+    sotto_api::MessageView {
+        from: "Bob".into(),
+        text: text.into(),
+        id: "00".repeat(16),
+        sent_at: 0,
+        reply_to: None,
+        outgoing: false,
+        delivered: false,
+    }
+}
+
+#[tokio::test]
+async fn a_long_conversation_keeps_the_newest_in_view_and_scrolls_back() {
+    let mut app = chat_with_bob().await;
+    app.messages = (0..200)
+        .map(|i| from_bob(&format!("message {i:03}")))
+        .collect();
+    let shown = screen(&mut app);
+    assert!(shown.contains("Bob: message 199"), "{shown}");
+    assert!(!shown.contains("message 000"));
+
+    app.on_key(KeyEvent::from(KeyCode::PageUp)).await;
+    let back = screen(&mut app);
+    assert!(!back.contains("message 199"), "{back}");
+    assert!(back.contains("message 166"), "the page just above: {back}");
+
+    // Scrolled back, a new message does not move the view; it is counted below.
+    app.on_event(sotto_api::Event::Message(from_bob("message 200")))
+        .await;
+    let held = screen(&mut app);
+    assert_eq!(
+        held.lines()
+            .filter(|l| l.contains("message"))
+            .collect::<Vec<_>>(),
+        back.lines()
+            .filter(|l| l.contains("message"))
+            .collect::<Vec<_>>()
+    );
+    assert!(held.contains("↓ 1 new"), "{held}");
+
+    app.on_key(KeyEvent::from(KeyCode::End)).await;
+    let newest = screen(&mut app);
+    assert!(newest.contains("message 200"), "{newest}");
+    assert!(!newest.contains("new · End"), "{newest}");
+
+    // At the bottom, what arrives is shown at once.
+    app.on_event(sotto_api::Event::Message(from_bob("message 201")))
+        .await;
+    assert!(screen(&mut app).contains("message 201"));
+
+    // PageDown from a page back returns to following.
+    app.on_key(KeyEvent::from(KeyCode::PageUp)).await;
+    screen(&mut app);
+    app.on_key(KeyEvent::from(KeyCode::PageDown)).await;
+    app.on_event(sotto_api::Event::Message(from_bob("message 202")))
+        .await;
+    assert!(screen(&mut app).contains("message 202"));
+}
+
+#[tokio::test]
+async fn a_long_text_wraps_and_is_shown_whole_at_the_bottom() {
+    let mut app = chat_with_bob().await;
+    let words: Vec<String> = (0..334).map(|i| format!("w{i:04}")).collect();
+    let text = words.join(" ");
+    assert!(text.len() >= 2_000, "{}", text.len());
+    app.messages = (0..50)
+        .map(|i| from_bob(&format!("message {i:03}")))
+        .collect();
+    app.messages.push(from_bob(&text));
+    let shown = screen(&mut app);
+    for word in &words {
+        assert!(shown.contains(word.as_str()), "{word} missing:\n{shown}");
+    }
+    assert!(
+        shown.contains("message 049"),
+        "what came before fills the rest"
+    );
 }

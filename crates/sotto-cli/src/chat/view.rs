@@ -1,7 +1,7 @@
 //! Drawing the chat: contacts on the left, the conversation on the right, the composer and a
 //! status line below.
 
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
@@ -9,10 +9,12 @@ use ratatui::Frame;
 
 use super::app::{App, Mode};
 
-const HELP: &str =
-    "Enter send · ↑↓ contact · Ctrl-R reply · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
+const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
+     Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
 
-pub fn draw(frame: &mut Frame<'_>, app: &App) {
+/// Draws the chat; `app` is mutable only for its scroll position, which learns the
+/// conversation's height here.
+pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let [main, composer, status] = Layout::vertical([
         Constraint::Min(5),
         Constraint::Length(3),
@@ -51,21 +53,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
                 conversation,
             );
         }
-        _ => {
-            let title = app
-                .selected_alias()
-                .unwrap_or("no conversation yet")
-                .to_string();
-            let lines: Vec<Line<'_>> = app.messages.iter().map(message_line).collect();
-            let height = conversation.height.saturating_sub(2) as usize;
-            let skip = lines.len().saturating_sub(height);
-            frame.render_widget(
-                Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>())
-                    .wrap(Wrap { trim: false })
-                    .block(Block::bordered().title(title)),
-                conversation,
-            );
-        }
+        _ => draw_conversation(frame, conversation, app),
     }
 
     let title = match (&app.mode, &app.reply_to) {
@@ -89,6 +77,56 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
         ]),
         status,
     );
+}
+
+/// The selected conversation, each message wrapped to the width, scrolled so that the newest
+/// is at the bottom unless the person scrolled back.
+fn draw_conversation(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
+    let mut block = Block::bordered().title(
+        app.selected_alias()
+            .unwrap_or("no conversation yet")
+            .to_string(),
+    );
+    let inner = block.inner(area);
+    let messages: Vec<(Paragraph<'_>, usize)> = app
+        .messages
+        .iter()
+        .map(|m| {
+            let paragraph = Paragraph::new(message_line(m)).wrap(Wrap { trim: false });
+            let height = paragraph.line_count(inner.width);
+            (paragraph, height)
+        })
+        .collect();
+    let page = usize::from(inner.height);
+    let top = app
+        .scroll
+        .top(page, messages.iter().map(|(_, height)| height).sum());
+    if let Some(unseen) = app.scroll.unseen() {
+        let below = match unseen {
+            0 => " ↓ more below · End ".to_string(),
+            n => format!(" ↓ {n} new · End "),
+        };
+        block = block.title_bottom(Line::from(below).right_aligned());
+    }
+    frame.render_widget(block, area);
+
+    // Each message is its own paragraph in the rows it has on screen, scrolled past the lines
+    // above the view, so a message taller than the view still shows its part.
+    let mut start = 0;
+    for (paragraph, height) in messages {
+        let end = start + height;
+        if end > top && start < top + page {
+            let first = start.max(top);
+            let rows = Rect {
+                y: inner.y + (first - top) as u16,
+                height: (end.min(top + page) - first) as u16,
+                ..inner
+            };
+            let skip = u16::try_from(first - start).unwrap_or(u16::MAX);
+            frame.render_widget(paragraph.scroll((skip, 0)), rows);
+        }
+        start = end;
+    }
 }
 
 fn shorten(text: &str, max: usize) -> String {

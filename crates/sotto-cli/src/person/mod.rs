@@ -1,5 +1,7 @@
-//! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`.
+//! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`,
+//! `history`.
 
+mod history;
 mod output;
 pub mod qr;
 
@@ -9,25 +11,37 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
+use sotto_client::store::Store;
 use sotto_client::{init, Device};
 use sotto_onion::directory::Authorities;
 
+pub use history::{run_history, HistoryArgs};
 use output::Output;
 pub use output::{api_event, message_view};
 
-/// Where the person's device lives and which network it uses.
+/// Where the person's device lives and which network it uses. Accepted before the command as
+/// well as after it (`sotto --home H read`, `sotto read --home H`); after it wins.
 #[derive(Args, Clone)]
 pub struct ClientArgs {
-    /// The device's home directory: its profile, contacts, messages and keys.
-    #[arg(long, env = "SOTTO_HOME", default_value_os_t = default_home())]
-    home: PathBuf,
+    /// The device's home directory: its profile, contacts, messages and keys. Default:
+    /// $SOTTO_HOME, else ~/.sotto.
+    #[arg(long, value_name = "DIR")]
+    home: Option<PathBuf>,
     /// The network file (`sotto localnet` prints where it wrote one). Remembered in the home
-    /// directory, so later commands may leave it out.
-    #[arg(long, env = "SOTTO_NETWORK")]
+    /// directory, so later commands may leave it out. Default: $SOTTO_NETWORK.
+    #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// The environment is read here rather than by clap: an option given before the command must
+/// beat the environment, and clap would fill the one after the command from it first.
+fn from_env(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|value| !value.is_empty())
+        .map(PathBuf::from)
 }
 
 fn default_home() -> PathBuf {
@@ -42,16 +56,33 @@ fn default_home() -> PathBuf {
 const NETWORK_PATH_FILE: &str = "network-path";
 
 impl ClientArgs {
+    /// Whether any of these options was given.
+    pub fn any_given(&self) -> bool {
+        self.home.is_some() || self.network.is_some() || self.json
+    }
+
+    /// Fills what was not given after the command from what was given before it.
+    pub fn take_unset_from(&mut self, before: ClientArgs) {
+        self.home = self.home.take().or(before.home);
+        self.network = self.network.take().or(before.network);
+        self.json |= before.json;
+    }
+
     fn output(&self) -> Output {
         Output::new(self.json)
     }
 
+    fn network(&self) -> Option<PathBuf> {
+        self.network.clone().or_else(|| from_env("SOTTO_NETWORK"))
+    }
+
     pub fn network_file(&self) -> anyhow::Result<PathBuf> {
-        let remembered = self.home.join(NETWORK_PATH_FILE);
-        if let Some(network) = &self.network {
-            let absolute = std::path::absolute(network)
+        let home = self.home();
+        let remembered = home.join(NETWORK_PATH_FILE);
+        if let Some(network) = self.network() {
+            let absolute = std::path::absolute(&network)
                 .with_context(|| format!("resolving {}", network.display()))?;
-            if self.home.exists() {
+            if home.exists() {
                 std::fs::write(&remembered, absolute.as_os_str().as_encoded_bytes())
                     .with_context(|| format!("writing {}", remembered.display()))?;
             }
@@ -62,21 +93,34 @@ impl ClientArgs {
             Err(_) => bail!(
                 "which network? Pass --network FILE (the file `sotto localnet` prints) once; \
                  it is remembered in {}",
-                self.home.display()
+                home.display()
             ),
         }
     }
 
-    pub fn home(&self) -> &std::path::Path {
-        &self.home
+    pub fn home(&self) -> PathBuf {
+        self.home
+            .clone()
+            .or_else(|| from_env("SOTTO_HOME"))
+            .unwrap_or_else(default_home)
     }
 
     pub fn device(&self) -> anyhow::Result<Device> {
-        if !sotto_client::database_path(&self.home).exists() {
+        let home = self.home();
+        if !sotto_client::database_path(&home).exists() {
             bail!(sotto_client::ConversationError::NotInitialized);
         }
         let directory = crate::network::load(&self.network_file()?)?;
-        Ok(Device::open(&self.home, directory)?)
+        Ok(Device::open(&home, directory)?)
+    }
+
+    /// The device's store alone, for commands that need no network.
+    pub fn store(&self) -> anyhow::Result<Store> {
+        let path = sotto_client::database_path(&self.home());
+        if !path.exists() {
+            bail!(sotto_client::ConversationError::NotInitialized);
+        }
+        Ok(Store::open(&path)?)
     }
 }
 
@@ -93,7 +137,7 @@ pub struct InitArgs {
     #[arg(long, value_name = "HEX", value_parser = authority_key)]
     authority: Vec<VerifyingKey>,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 fn authority_key(text: &str) -> Result<VerifyingKey, String> {
@@ -113,7 +157,7 @@ pub struct InviteArgs {
     #[arg(long)]
     no_qr: bool,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -124,13 +168,13 @@ pub struct ConnectArgs {
     #[arg(long)]
     alias: Option<String>,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 #[derive(Args)]
 pub struct ContactsArgs {
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -143,7 +187,7 @@ pub struct SendArgs {
     #[arg(long, value_name = "ID")]
     reply_to: Option<String>,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 #[derive(Args)]
@@ -154,7 +198,7 @@ pub struct ReadArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     wait: u64,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
@@ -162,7 +206,7 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
     // authority pinned at once: the device belongs to the network it was set up with.
     let directory = args
         .client
-        .network
+        .network()
         .as_deref()
         .map(crate::network::load)
         .transpose()?;
@@ -178,17 +222,16 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
             );
         }
     }
-    init(&args.client.home, &args.name)?;
+    let home = args.client.home();
+    init(&home, &args.name)?;
     if let Some(trusted) = &trusted {
-        sotto_client::pin_authority(&args.client.home, trusted)?;
+        sotto_client::pin_authority(&home, trusted)?;
     }
     if let Some(directory) = directory {
         args.client.network_file()?;
-        Device::open(&args.client.home, directory)?;
+        Device::open(&home, directory)?;
     }
-    args.client
-        .output()
-        .initialized(&args.name, &args.client.home);
+    args.client.output().initialized(&args.name, &home);
     Ok(())
 }
 

@@ -172,6 +172,40 @@ impl Output {
         }
     }
 
+    /// A conversation, oldest first. In JSON `from` is the sender's name (yours for your
+    /// messages, `mine` says which), `sent_at` unix milliseconds by the sender's clock, and
+    /// `delivered` is there for yours only: receipts come back for what you sent.
+    pub fn history(&self, contact: &str, me: &str, messages: &[StoredMessage]) {
+        if messages.is_empty() && !self.json {
+            println!("No messages with {contact} yet.");
+        }
+        for m in messages {
+            let id = hex::encode(m.id);
+            let reply_to = m.reply_to.map(hex::encode);
+            let mut value = json!({"event": "message", "from": if m.outgoing { me } else { contact },
+                                   "mine": m.outgoing, "text": m.text, "id": id,
+                                   "sent_at": m.sent_at_ms});
+            if let Some(reply_to) = &reply_to {
+                value["reply_to"] = json!(reply_to);
+            }
+            if m.outgoing {
+                value["delivered"] = json!(m.delivered);
+            }
+            self.emit(value, || {
+                let (who, mark) = match (m.outgoing, m.delivered) {
+                    (false, _) => (contact, ""),
+                    (true, false) => ("me", " ✓"),
+                    (true, true) => ("me", " ✓✓"),
+                };
+                let reply = reply_to
+                    .as_ref()
+                    .map(|r| format!(" (reply to {})", &r[..8]))
+                    .unwrap_or_default();
+                format!("{who}{reply}: {}{mark}   [id {}]", m.text, &id[..8])
+            });
+        }
+    }
+
     pub fn warning(&self, text: &str) {
         if self.json {
             println!("{}", json!({"event": "warning", "text": text}));

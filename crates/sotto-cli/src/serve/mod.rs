@@ -32,7 +32,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_ADDRESS)]
     api: SocketAddr,
     #[command(flatten)]
-    client: ClientArgs,
+    pub client: ClientArgs,
 }
 
 /// The API token: made on first use, readable by this user only.
@@ -59,7 +59,7 @@ fn token(home: &Path) -> anyhow::Result<String> {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let device = args.client.device()?;
     let network = args.client.network_file()?;
-    let token = token(args.client.home())?;
+    let token = token(&args.client.home())?;
     if !args.api.ip().is_loopback() {
         tracing::warn!(address = %args.api, "the API listens beyond this machine");
     }
