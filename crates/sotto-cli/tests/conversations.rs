@@ -269,3 +269,45 @@ async fn a_long_running_device_follows_the_network_file() {
     bob.sync().await.unwrap();
     assert_eq!(texts(&bob, "Alice", false), ["after two rotations"]);
 }
+
+/// What receiving one text costs a listening device, in Sphinx packets on its gateway link:
+/// the push, then one acknowledgement and one receipt (each a request and its answer), and
+/// whatever else arrived meanwhile.
+async fn receiving_costs(bob: &mut Device, alice: &mut Device) -> u64 {
+    bob.listen().await.unwrap();
+    let mut arrivals = bob.arrivals().unwrap();
+    let before = bob.packets();
+    alice.send("Bob", "one text", None).await.unwrap();
+    loop {
+        let batch = tokio::time::timeout(Duration::from_secs(20), arrivals.recv_all())
+            .await
+            .expect("the text was pushed")
+            .unwrap();
+        let (_, follow_up) = bob.apply_arrivals(batch).unwrap();
+        bob.follow_up(follow_up).await.unwrap();
+        if !bob.store().take_unshown(None).unwrap().is_empty() {
+            return bob.packets().since(before).total();
+        }
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_pushed_text_is_applied_as_it_arrives_whatever_the_number_of_conversations() {
+    let net = localnet();
+    let ((_, mut alice), (_, mut bob), _) = connected(&net).await;
+    let (_, mut crowd) = person(&net, "Crowd");
+    for n in 0..6 {
+        let link = bob.invite().await.unwrap().to_string();
+        crowd
+            .connect(&link, Some(&format!("Bob {n}")))
+            .await
+            .unwrap();
+    }
+    bob.sync().await.unwrap();
+    assert_eq!(bob.contacts().unwrap().len(), 7);
+    // A device that fetched every mailbox on each push paid 2 packets per conversation on
+    // top (at least 19 here). Allowed: the push, an acknowledgement and a receipt (5), the
+    // receipt coming back to its writer (1), and one resend of a slow request (2).
+    let cost = receiving_costs(&mut bob, &mut alice).await;
+    assert!(cost <= 8, "{cost} packets to receive one text");
+}
