@@ -70,4 +70,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE profile ADD COLUMN authority BLOB;
     ",
+    // 3: the binding every sealed body of a mailbox is bound to, drawn by the mailbox's
+    // creator and kept with its content key. Mailboxes made before had none: both sides of
+    // such a conversation take zeros, so they still agree (each of those mailboxes has a key of
+    // its own, which is what the binding stands in for).
+    "
+    ALTER TABLE invitations ADD COLUMN content_binding BLOB NOT NULL
+        DEFAULT x'00000000000000000000000000000000';
+    ALTER TABLE conversations ADD COLUMN content_binding BLOB NOT NULL
+        DEFAULT x'00000000000000000000000000000000';
+    ",
 ];
