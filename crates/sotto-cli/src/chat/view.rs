@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Mode};
+use crate::person::printable::{printable, Form};
 
 const HELP: &str =
     "Enter send · ↑↓ contact · Ctrl-R reply · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
@@ -31,7 +32,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             } else {
                 String::new()
             };
-            ListItem::new(format!("{}{unread}", c.alias))
+            ListItem::new(format!("{}{unread}", printable(&c.alias, Form::Line)))
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(app.selected));
@@ -52,10 +53,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
             );
         }
         _ => {
-            let title = app
-                .selected_alias()
-                .unwrap_or("no conversation yet")
-                .to_string();
+            let title = printable(
+                app.selected_alias().unwrap_or("no conversation yet"),
+                Form::Line,
+            )
+            .into_owned();
             let lines: Vec<Line<'_>> = app.messages.iter().map(message_line).collect();
             let height = conversation.height.saturating_sub(2) as usize;
             let skip = lines.len().saturating_sub(height);
@@ -70,7 +72,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
 
     let title = match (&app.mode, &app.reply_to) {
         (Mode::Connect, _) => "link to connect with".to_string(),
-        (_, Some(to)) => format!("reply to: {}", shorten(&to.text, 40)),
+        (_, Some(to)) => format!(
+            "reply to: {}",
+            shorten(&printable(&to.text, Form::Line), 40)
+        ),
         _ => "message".to_string(),
     };
     frame.render_widget(
@@ -84,7 +89,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     };
     frame.render_widget(
         Paragraph::new(vec![
-            Line::from(format!("{state} · {}", app.status)),
+            Line::from(format!("{state} · {}", printable(&app.status, Form::Line))),
             Line::from(HELP).style(Style::default().add_modifier(Modifier::DIM)),
         ]),
         status,
@@ -100,9 +105,9 @@ fn shorten(text: &str, max: usize) -> String {
 
 fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
     let (who, mark) = if m.outgoing {
-        ("me", if m.delivered { " ✓✓" } else { " ✓" })
+        ("me".into(), if m.delivered { " ✓✓" } else { " ✓" })
     } else {
-        (m.from.as_str(), "")
+        (printable(&m.from, Form::Line), "")
     };
     let mut spans = vec![Span::styled(
         format!("{who}: "),
@@ -114,7 +119,7 @@ fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
             Style::default().add_modifier(Modifier::DIM),
         ));
     }
-    spans.push(Span::raw(m.text.as_str()));
+    spans.push(Span::raw(printable(&m.text, Form::Text)));
     spans.push(Span::styled(
         mark,
         Style::default().add_modifier(Modifier::DIM),

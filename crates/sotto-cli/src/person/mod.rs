@@ -1,6 +1,7 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`.
 
 mod output;
+pub mod printable;
 pub mod qr;
 
 use std::path::PathBuf;
