@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use sotto_api::{ApiClient, ApiError, Event, TOKEN_FILE};
 use sotto_testnet::TestLocalnet;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 const SOTTO: &str = env!("CARGO_BIN_EXE_sotto");
 
@@ -36,12 +39,13 @@ fn sotto(home: &Path, network: &Path, args: &[&str]) -> std::process::Output {
         .expect("running sotto")
 }
 
-fn serve(home: &Path, network: &Path) -> Serve {
+fn serve(home: &Path, network: &Path, extra: &[&str]) -> Serve {
     let mut child = Command::new(SOTTO)
         .args(["serve", "--api", "127.0.0.1:0", "--home"])
         .arg(home)
         .arg("--network")
         .arg(network)
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .expect("starting sotto serve");
@@ -86,7 +90,7 @@ async fn a_bot_on_the_api_answers_a_person_on_the_command_line() {
     assert!(sotto(&alice_home, &network, &["init", "--name", "Alice"])
         .status
         .success());
-    let server = serve(&bot_home, &network);
+    let server = serve(&bot_home, &network, &[]);
     let token = std::fs::read_to_string(server.home.join(TOKEN_FILE)).unwrap();
 
     let wrong = ApiClient::connect(&server.address, "not-the-token").await;
@@ -148,5 +152,85 @@ async fn a_bot_on_the_api_answers_a_person_on_the_command_line() {
     assert!(
         error.to_string().contains("no contact named 'Nobody'"),
         "{error}"
+    );
+}
+
+/// The HTTP status an upgrade to `ws://ADDRESS/PATH` with `headers` gets (101: upgraded).
+async fn upgrade_status(address: &str, path: &str, headers: &[(&'static str, &str)]) -> u16 {
+    let mut request = format!("ws://{address}/{path}")
+        .into_client_request()
+        .unwrap();
+    for (name, value) in headers {
+        request
+            .headers_mut()
+            .insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("the upgrade failed: {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_mends_its_token_and_refuses_web_pages_and_stalled_handshakes() {
+    let net = TestLocalnet::start(Path::new(SOTTO), 5);
+    let network = net.root().join("network.toml");
+    let home = net.root().join("bot");
+    assert!(sotto(&home, &network, &["init", "--name", "Bot"])
+        .status
+        .success());
+    // What a power cut between creating the token file and writing it leaves.
+    std::fs::write(home.join(TOKEN_FILE), "").unwrap();
+    let server = serve(&home, &network, &[]);
+    let token = std::fs::read_to_string(home.join(TOKEN_FILE)).unwrap();
+    assert!(
+        token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()),
+        "the empty token file was not replaced: {token:?}"
+    );
+    assert_eq!(upgrade_status(&server.address, "?token=", &[]).await, 401);
+    let bearer = format!("Bearer {token}");
+    let with_token = ("authorization", bearer.as_str());
+    assert_eq!(
+        upgrade_status(&server.address, "", &[with_token]).await,
+        101
+    );
+    let evil = ("origin", "https://evil.example");
+    assert_eq!(
+        upgrade_status(&server.address, "", &[with_token, evil]).await,
+        403,
+        "a page of another site is refused, token or not"
+    );
+    drop(server);
+
+    let server = serve(
+        &home,
+        &network,
+        &["--allow-origin", "http://localhost:8080"],
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.join(TOKEN_FILE)).unwrap(),
+        token,
+        "a whole token is kept"
+    );
+    let allowed = ("origin", "http://localhost:8080");
+    assert_eq!(
+        upgrade_status(&server.address, "", &[with_token, allowed]).await,
+        101
+    );
+    assert_eq!(
+        upgrade_status(&server.address, "", &[with_token, evil]).await,
+        403
+    );
+
+    let mut stalled = tokio::net::TcpStream::connect(&server.address)
+        .await
+        .unwrap();
+    stalled.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let mut buffer = [0u8; 64];
+    let closed = tokio::time::timeout(Duration::from_secs(20), stalled.read(&mut buffer)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0) | Err(_))),
+        "a connection that never finishes its upgrade stays open: {closed:?}"
     );
 }

@@ -3,7 +3,7 @@
 use ed25519_dalek::SigningKey;
 use sotto_proto::Id;
 
-use crate::content::ContentKey;
+use crate::content::{ContentKey, LinkKey};
 
 /// The right to write to a mailbox.
 #[derive(Clone)]
@@ -27,7 +27,7 @@ pub struct ReadCap {
 #[derive(Clone)]
 pub struct Link {
     pub id: Id,
-    pub content: ContentKey,
+    pub content: LinkKey,
 }
 
 /// The right to delete a link's data before its TTL.

@@ -22,7 +22,8 @@ mod transport;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 pub use content::{
-    ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
+    ContentError, ContentKey, LinkKey, BINDING_LEN, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN,
+    SEAL_OVERHEAD,
 };
 pub use conversation::{ConversationError, Event};
 pub use device::{

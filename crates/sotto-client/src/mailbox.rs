@@ -12,7 +12,7 @@ use sotto_proto::{
 use thiserror::Error;
 
 use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
-use crate::content::{ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN};
+use crate::content::{ContentError, ContentKey, LinkKey};
 use crate::inbox::{Arrival, Inbox};
 use crate::transport::{Transport, TransportError};
 
@@ -159,7 +159,7 @@ impl<T: Transport> MailboxClient<T> {
 
     /// Seals and appends a message; returns its sequence number.
     pub async fn write(&self, cap: &WriteCap, plaintext: &[u8]) -> Result<u64, ClientError> {
-        let body = cap.content.seal(plaintext, MAX_PLAINTEXT_LEN)?;
+        let body = cap.content.seal(plaintext)?;
         match self.call(Command::Write { body }, cap.id, &cap.key).await? {
             ResponseBody::Written { seq } => Ok(seq),
             other => Err(unexpected(other)),
@@ -266,8 +266,8 @@ impl<T: Transport> MailboxClient<T> {
         ttl_secs: u32,
         plaintext: &[u8],
     ) -> Result<(Link, LinkCap), ClientError> {
-        let content = ContentKey::random();
-        let data = content.seal(plaintext, MAX_LINK_PLAINTEXT_LEN)?;
+        let content = LinkKey::random();
+        let data = content.seal(plaintext)?;
         let key = SigningKey::generate(&mut OsRng);
         let command = Command::PutLink {
             ttl_secs,

@@ -239,6 +239,16 @@ impl Directory {
         self.relay_by_bytes(fingerprint.as_bytes())
     }
 
+    /// Whether `a` and `b` are one relay, or of one operator, or (unless the network turns it
+    /// off) on one subnet: what may never hold both ends of a client's way in. Relays this
+    /// directory does not list are related to nothing.
+    pub fn related(&self, a: &Fingerprint, b: &Fingerprint) -> bool {
+        match (self.index(a), self.index(b)) {
+            (Ok(a), Ok(b)) => self.choice.related(a, b),
+            _ => false,
+        }
+    }
+
     /// The relay a Sphinx header names as the next hop, for a mix that must forward to it.
     pub fn relay_at(&self, node: &NodeAddressBytes) -> Option<&Relay> {
         self.relay_by_bytes(node.as_bytes())

@@ -3,19 +3,20 @@
 //! message ([`Content`]).
 //!
 //! Layouts (all integers big-endian, `blob` = u16 length + bytes):
-//! - `Invitation`: `version u8 = 1 | name blob | key_package blob | mailbox`
-//! - `Answer`: `version u8 = 1 | welcome blob | introduction blob` (the introduction is an
+//! - `Invitation`: `version u8 = 2 | name blob | key_package blob | mailbox`
+//! - `Answer`: `version u8 = 2 | welcome blob | introduction blob` (the introduction is an
 //!   MLS application message of the new group carrying a [`Content::Introduction`])
 //! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
 //!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
-//!   content key [32]`
+//!   content key [32] | content binding [16]`
 
 use crate::cursor::{put_blob, Cursor};
 use crate::{DecodeError, Fingerprint, Id};
 
-const VERSION: u8 = 1;
+/// 2: grants carry the content binding; a grant of version 1 could not be sealed for.
+const VERSION: u8 = 2;
 /// Longest display name, in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 64;
 /// Longest text message, in bytes of UTF-8.
@@ -27,13 +28,15 @@ pub const MAX_MLS_LEN: usize = 12 * 1024;
 
 pub type MessageId = [u8; 16];
 
-/// The right to write one mailbox: where it is, its write id and key, and its content key.
+/// The right to write one mailbox: where it is, its write id and key, and its content key
+/// with the binding its creator drew (what every sealed body of the mailbox is bound to).
 #[derive(Clone, PartialEq, Eq)]
 pub struct MailboxGrant {
     pub host: Fingerprint,
     pub write_id: Id,
     pub write_key: [u8; 32],
     pub content_key: [u8; 32],
+    pub content_binding: [u8; 16],
 }
 
 /// What a one-time link's data holds: enough to start a conversation with its maker.
@@ -106,6 +109,7 @@ impl MailboxGrant {
         out.extend_from_slice(self.write_id.as_bytes());
         out.extend_from_slice(&self.write_key);
         out.extend_from_slice(&self.content_key);
+        out.extend_from_slice(&self.content_binding);
     }
 
     fn read(cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
@@ -114,6 +118,7 @@ impl MailboxGrant {
             write_id: cursor.id("write id")?,
             write_key: cursor.array("write key")?,
             content_key: cursor.array("content key")?,
+            content_binding: cursor.array("content binding")?,
         })
     }
 }
@@ -268,6 +273,7 @@ mod tests {
             write_id: Id::from_bytes([n + 1; Id::LEN]),
             write_key: [n + 2; 32],
             content_key: [n + 3; 32],
+            content_binding: [n + 4; 16],
         }
     }
 
@@ -380,12 +386,13 @@ mod tests {
         }
         .encode()
         .unwrap();
-        invitation[0] = 2;
+        // A link of version 1 has a grant without its content binding.
+        invitation[0] = 1;
         assert_eq!(
             Invitation::decode(&invitation).unwrap_err(),
             DecodeError::UnknownCode {
                 what: "version",
-                code: 2
+                code: 1
             }
         );
         assert!(!format!("{:?}", grant(3)).contains('3'));

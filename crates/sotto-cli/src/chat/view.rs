@@ -8,6 +8,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Mode};
+use crate::person::printable::{printable, Form};
 
 const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
      Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
@@ -33,7 +34,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
             } else {
                 String::new()
             };
-            ListItem::new(format!("{}{unread}", c.alias))
+            ListItem::new(format!("{}{unread}", printable(&c.alias, Form::Line)))
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(app.selected));
@@ -58,7 +59,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 
     let title = match (&app.mode, &app.reply_to) {
         (Mode::Connect, _) => "link to connect with".to_string(),
-        (_, Some(to)) => format!("reply to: {}", shorten(&to.text, 40)),
+        (_, Some(to)) => format!(
+            "reply to: {}",
+            shorten(&printable(&to.text, Form::Line), 40)
+        ),
         _ => "message".to_string(),
     };
     frame.render_widget(
@@ -72,7 +76,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     };
     frame.render_widget(
         Paragraph::new(vec![
-            Line::from(format!("{state} · {}", app.status)),
+            Line::from(format!("{state} · {}", printable(&app.status, Form::Line))),
             Line::from(HELP).style(Style::default().add_modifier(Modifier::DIM)),
         ]),
         status,
@@ -83,9 +87,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 /// is at the bottom unless the person scrolled back.
 fn draw_conversation(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
     let mut block = Block::bordered().title(
-        app.selected_alias()
-            .unwrap_or("no conversation yet")
-            .to_string(),
+        printable(
+            app.selected_alias().unwrap_or("no conversation yet"),
+            Form::Line,
+        )
+        .into_owned(),
     );
     let inner = block.inner(area);
     let messages: Vec<(Paragraph<'_>, usize)> = app
@@ -138,9 +144,9 @@ fn shorten(text: &str, max: usize) -> String {
 
 fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
     let (who, mark) = if m.outgoing {
-        ("me", if m.delivered { " ✓✓" } else { " ✓" })
+        ("me".into(), if m.delivered { " ✓✓" } else { " ✓" })
     } else {
-        (m.from.as_str(), "")
+        (printable(&m.from, Form::Line), "")
     };
     let mut spans = vec![Span::styled(
         format!("{who}: "),
@@ -152,7 +158,7 @@ fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
             Style::default().add_modifier(Modifier::DIM),
         ));
     }
-    spans.push(Span::raw(m.text.as_str()));
+    spans.push(Span::raw(printable(&m.text, Form::Text)));
     spans.push(Span::styled(
         mark,
         Style::default().add_modifier(Modifier::DIM),

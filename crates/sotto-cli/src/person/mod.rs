@@ -3,6 +3,7 @@
 
 mod history;
 mod output;
+pub mod printable;
 pub mod qr;
 
 use std::path::PathBuf;

@@ -8,6 +8,13 @@ use sotto_api::{Event as ApiEvent, MessageView};
 use sotto_client::store::StoredMessage;
 use sotto_client::{Contact, Event};
 
+use super::printable::{printable, Form};
+
+/// A peer-chosen name (an alias, a display name) as text output shows it.
+fn name(text: &str) -> std::borrow::Cow<'_, str> {
+    printable(text, Form::Line)
+}
+
 /// A stored message as the API and `--json` show it.
 pub fn message_view(m: &StoredMessage) -> MessageView {
     MessageView {
@@ -95,6 +102,7 @@ impl Output {
 
     pub fn connected(&self, alias: &str) {
         self.emit(json!({"event": "connected", "alias": alias}), || {
+            let alias = name(alias);
             format!("Connected with {alias}. Say hi: sotto send '{alias}' 'hi'")
         });
     }
@@ -102,7 +110,7 @@ impl Output {
     pub fn sent(&self, to: &str, id: &[u8; 16]) {
         let id = hex::encode(id);
         self.emit(json!({"event": "sent", "to": to, "id": id}), || {
-            format!("sent to {to} (id {})", &id[..8])
+            format!("sent to {} (id {})", name(to), &id[..8])
         });
     }
 
@@ -116,10 +124,11 @@ impl Output {
                         0 => String::new(),
                         n => format!("  ({n} unread)"),
                     };
+                    let alias = name(&contact.alias);
                     if contact.alias == contact.name {
-                        format!("{}{unread}", contact.alias)
+                        format!("{alias}{unread}")
                     } else {
-                        format!("{} ({}){unread}", contact.alias, contact.name)
+                        format!("{alias} ({}){unread}", name(&contact.name))
                     }
                 },
             );
@@ -140,13 +149,15 @@ impl Output {
     pub fn events(&self, events: &[Event]) {
         for event in events {
             let text = match event {
-                Event::Connected { alias } => format!("{alias} connected with you."),
+                Event::Connected { alias } => format!("{} connected with you.", name(alias)),
                 Event::Delivered { alias, count } => {
-                    format!("{count} message(s) delivered to {alias}")
+                    format!("{count} message(s) delivered to {}", name(alias))
                 }
-                Event::Rejected { alias, reason } => format!("warning: in {alias}: {reason}"),
+                Event::Rejected { alias, reason } => {
+                    format!("warning: in {}: {}", name(alias), name(reason))
+                }
                 Event::Removed { alias } => {
-                    format!("{alias} removed this device from the conversation")
+                    format!("{} removed this device from the conversation", name(alias))
                 }
             };
             self.emit(json!(api_event(event)), || text);
@@ -164,8 +175,8 @@ impl Output {
                     .unwrap_or_default();
                 format!(
                     "{}{reply}: {}   [id {}]",
-                    view.from,
-                    view.text,
+                    name(&view.from),
+                    printable(&view.text, Form::Text),
                     &view.id[..8]
                 )
             });
@@ -210,7 +221,7 @@ impl Output {
         if self.json {
             println!("{}", json!({"event": "warning", "text": text}));
         } else {
-            eprintln!("warning: {text}");
+            eprintln!("warning: {}", printable(text, Form::Text));
         }
     }
 }

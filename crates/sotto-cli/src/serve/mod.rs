@@ -1,29 +1,39 @@
 //! `sotto serve`: a long-running client with the WebSocket JSON API of `sotto-api`
-//! (`docs/api.md`). It listens on loopback by default, and every API client must present the
-//! token kept in the home directory.
+//! (`docs/api.md`). It listens on loopback by default, every API client must present the
+//! token kept in the home directory, and web pages may connect only from allowed origins
+//! (`gate`).
 
 pub mod device;
+mod gate;
+mod private_file;
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 use sotto_api::types::ServerMessage;
 use sotto_api::{Event, Reply, Request, DEFAULT_ADDRESS, TOKEN_FILE};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as Upgrade, Response,
 };
-use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::person::ClientArgs;
 use device::Job;
+use gate::Gate;
+
+/// How long a connection may take to become a WebSocket: one that never finishes its upgrade
+/// would otherwise hold a task and a socket for good.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Replies and events waiting for one API client to read them. A client that lets this many
+/// pile up is disconnected rather than held in memory without end; it can connect again and
+/// find what it missed with `messages`.
+const OUTGOING_QUEUE: usize = 256;
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -31,35 +41,20 @@ pub struct ServeArgs {
     /// can read and send your messages.
     #[arg(long, value_name = "HOST:PORT", default_value = DEFAULT_ADDRESS)]
     api: SocketAddr,
+    /// A web origin whose pages may use the API (e.g. `http://localhost:8080`); repeat for
+    /// more. Without it no web page may: an upgrade whose `Origin` is not listed is refused.
+    /// Programs send no `Origin` and need only the token.
+    #[arg(long = "allow-origin", value_name = "URL")]
+    allow_origins: Vec<String>,
     #[command(flatten)]
     pub client: ClientArgs,
-}
-
-/// The API token: made on first use, readable by this user only.
-fn token(home: &Path) -> anyhow::Result<String> {
-    let file = home.join(TOKEN_FILE);
-    if let Ok(token) = std::fs::read_to_string(&file) {
-        return Ok(token.trim().to_string());
-    }
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut out = options
-        .open(&file)
-        .with_context(|| format!("creating {}", file.display()))?;
-    std::io::Write::write_all(&mut out, token.as_bytes())
-        .with_context(|| format!("writing {}", file.display()))?;
-    Ok(token)
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let device = args.client.device()?;
     let network = args.client.network_file()?;
-    let token = token(&args.client.home())?;
+    let token = gate::token(&args.client.home().join(TOKEN_FILE))?;
+    let gate = Gate::new(&token, &args.allow_origins);
     if !args.api.ip().is_loopback() {
         tracing::warn!(address = %args.api, "the API listens beyond this machine");
     }
@@ -74,7 +69,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         args.client.home().join(TOKEN_FILE).display()
     );
-    let expected: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let signal = crate::relay::shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -82,58 +76,35 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stopped = &mut signal => return stopped,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                tokio::spawn(session(stream, expected, jobs.clone(), events.subscribe()));
+                tokio::spawn(session(stream, gate.clone(), jobs.clone(), events.subscribe()));
             }
         }
     }
 }
 
-/// The token from `Authorization: Bearer <token>` or, for browsers, `?token=<token>`.
-fn presented(upgrade: &Upgrade) -> Option<String> {
-    let header = upgrade
-        .headers()
-        .get("authorization")
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    let query = upgrade.uri().query().and_then(|query| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("token="))
-    });
-    header.or(query).map(|token| token.trim().to_string())
-}
-
-/// The handshake check: lets the upgrade through only with the right token. Comparing
-/// digests keeps the comparison's timing independent of the token.
+/// The handshake check in the shape tungstenite's callback takes.
 // The error type is the one tungstenite's handshake callback requires.
 #[allow(clippy::result_large_err)]
-fn authorizer(
-    expected: [u8; 32],
-) -> impl FnOnce(&Upgrade, Response) -> Result<Response, ErrorResponse> {
-    move |upgrade, response| {
-        let digest: Option<[u8; 32]> =
-            presented(upgrade).map(|token| Sha256::digest(token.as_bytes()).into());
-        if digest == Some(expected) {
-            return Ok(response);
-        }
-        let mut refusal = ErrorResponse::new(Some("wrong or missing API token".into()));
-        *refusal.status_mut() = StatusCode::UNAUTHORIZED;
-        Err(refusal)
-    }
+fn authorizer(gate: Gate) -> impl FnOnce(&Upgrade, Response) -> Result<Response, ErrorResponse> {
+    move |upgrade, response| gate.check(upgrade).map(|()| response)
 }
 
-/// One API client: its requests go to the device one at a time; replies and events go back.
-async fn session(
-    stream: TcpStream,
-    expected: [u8; 32],
+/// One API client: its requests go to the device one at a time; replies and events go back
+/// through a bounded queue, and a client that stops reading is disconnected.
+async fn session<S>(
+    stream: S,
+    gate: Gate,
     jobs: mpsc::Sender<Job>,
     mut events: broadcast::Receiver<Event>,
-) {
-    let Ok(socket) = tokio_tungstenite::accept_hdr_async(stream, authorizer(expected)).await else {
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let upgrade = tokio_tungstenite::accept_hdr_async(stream, authorizer(gate));
+    let Ok(Ok(socket)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await else {
         return;
     };
     let (mut sink, mut stream) = socket.split();
-    let (out, mut outgoing) = mpsc::unbounded_channel::<ServerMessage>();
+    let (out, mut outgoing) = mpsc::channel::<ServerMessage>(OUTGOING_QUEUE);
     let writer = tokio::spawn(async move {
         while let Some(message) = outgoing.recv().await {
             let Ok(text) = serde_json::to_string(&message) else {
@@ -145,11 +116,12 @@ async fn session(
         }
     });
     let forward = out.clone();
-    let relay_events = tokio::spawn(async move {
+    // Ends when the queue is full or gone, which ends the session.
+    let mut relay_events = tokio::spawn(async move {
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    if forward.send(ServerMessage::Event(event)).is_err() {
+                    if forward.try_send(ServerMessage::Event(event)).is_err() {
                         return;
                     }
                 }
@@ -158,7 +130,12 @@ async fn session(
             }
         }
     });
-    while let Some(Ok(frame)) = stream.next().await {
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            _ = &mut relay_events => break,
+        };
+        let Some(Ok(frame)) = frame else { break };
         let Ok(text) = frame.to_text() else { continue };
         if text.is_empty() {
             continue;
@@ -172,7 +149,7 @@ async fn session(
                 error: Some(format!("not a request: {error}")),
             },
         };
-        if out.send(ServerMessage::Reply(reply)).is_err() {
+        if out.try_send(ServerMessage::Reply(reply)).is_err() {
             break;
         }
     }
@@ -205,5 +182,49 @@ async fn call(jobs: &mpsc::Sender<Job>, request: Request) -> Reply {
             result: None,
             error: Some(error),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    const TOKEN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_its_events_is_disconnected() {
+        let (client, server) = tokio::io::duplex(4096);
+        let (jobs, _jobs_out) = mpsc::channel(1);
+        let (events, _) = broadcast::channel(1024);
+        let session = tokio::spawn(session(
+            server,
+            Gate::new(TOKEN, &[]),
+            jobs,
+            events.subscribe(),
+        ));
+        let mut request = "ws://localhost/".into_client_request().unwrap();
+        let bearer = format!("Bearer {TOKEN}").parse().unwrap();
+        request.headers_mut().insert("authorization", bearer);
+        // Connected, and from then on never reading.
+        let (_socket, _) = tokio_tungstenite::client_async(request, client)
+            .await
+            .unwrap();
+        let disconnected = tokio::time::timeout(Duration::from_secs(10), async {
+            for n in 0u64.. {
+                if session.is_finished() {
+                    return n;
+                }
+                let alias = format!("contact {n}");
+                let _ = events.send(Event::Connected { alias });
+                tokio::task::yield_now().await;
+            }
+            unreachable!()
+        })
+        .await;
+        assert!(
+            disconnected.is_ok(),
+            "the session still queues events for a client that reads none"
+        );
     }
 }

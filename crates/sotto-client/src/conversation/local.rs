@@ -46,6 +46,7 @@ pub fn pair(
             write_id: write.id,
             write_key: write.key.to_bytes(),
             content_key: *write.content.as_bytes(),
+            content_binding: *write.content.binding(),
         },
         read_id: read.id,
         read_key: read.key.to_bytes(),

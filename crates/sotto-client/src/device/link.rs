@@ -11,7 +11,7 @@ use crate::conversation::mls;
 use crate::conversation::start::{forget, join, start};
 use crate::conversation::{encoding, ConversationError, Event};
 use crate::store::{self, Store};
-use crate::{ClientError, ContentKey, Link, MailboxOptions, ReadCap, WriteCap};
+use crate::{ClientError, ContentKey, Link, LinkKey, MailboxOptions, ReadCap, WriteCap};
 
 /// How long a link's data stays at its host unless answered: a week.
 const LINK_TTL_SECS: u32 = 7 * 24 * 3600;
@@ -25,6 +25,7 @@ fn grant(host: &sotto_proto::Fingerprint, write: &WriteCap) -> MailboxGrant {
         write_id: write.id,
         write_key: write.key.to_bytes(),
         content_key: *write.content.as_bytes(),
+        content_binding: *write.content.binding(),
     }
 }
 
@@ -32,7 +33,7 @@ fn write_cap(grant: &MailboxGrant) -> WriteCap {
     WriteCap {
         id: grant.write_id,
         key: SigningKey::from_bytes(&grant.write_key),
-        content: ContentKey::from_bytes(grant.content_key),
+        content: ContentKey::from_parts(grant.content_key, grant.content_binding),
     }
 }
 
@@ -91,7 +92,7 @@ impl Device {
         let client = self.host(uri.host).await?;
         let link = Link {
             id: uri.id,
-            content: ContentKey::from_bytes(uri.key),
+            content: LinkKey::from_bytes(uri.key),
         };
         let data = client.get_link(&link).await.map_err(|e| match e {
             ClientError::Host(ErrorCode::Auth) => ConversationError::LinkUsed,

@@ -1,5 +1,6 @@
 //! A device: the client database plus the network. It keeps one gateway for good and reaches
-//! each mailbox host through it on the onion path.
+//! each mailbox host through it on the onion path, except the mailboxes the gateway hosts
+//! itself: those it reaches through a second guard, kept for good as well.
 
 mod link;
 mod pushes;
@@ -32,6 +33,8 @@ pub struct Device {
     /// The network's authorities, pinned (see `trust_authorities`).
     authorities: Authorities,
     gateway: Fingerprint,
+    /// The entry for mailboxes the gateway hosts, once one was needed (see `entry_for`).
+    second_gateway: Option<Fingerprint>,
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
     /// What the transports to every host learn about relays, together.
     health: RelayHealth,
@@ -165,6 +168,7 @@ impl Device {
             directory,
             authorities,
             gateway,
+            second_gateway: profile.second_gateway,
             hosts: HashMap::new(),
             health: RelayHealth::default(),
             listening: pushes::Listening::new(),
@@ -272,16 +276,10 @@ impl Device {
                 "relay {host} is not in this network file"
             )));
         }
-        // A gateway that hosts the mailbox would see both this device and the mailbox: for
-        // that one host, the device enters elsewhere.
-        let gateway = if host == self.gateway {
-            self.choose_host()?
-        } else {
-            self.gateway
-        };
+        let entry = self.entry_for(&host)?;
         let transport = OnionTransport::connect_sharing(
             self.directory.clone(),
-            gateway,
+            entry,
             host,
             RENEW_EVERY,
             self.health.clone(),
@@ -291,6 +289,27 @@ impl Device {
         let client = Arc::new(MailboxClient::new(transport));
         self.hosts.insert(host, client.clone());
         Ok(client)
+    }
+
+    /// Where this device enters the network to reach `host`: its gateway, except where the
+    /// gateway hosts the mailbox itself and would see both the device and the mailbox. Then
+    /// it enters at the second guard, drawn once like a host (never of the gateway's operator
+    /// or subnet) and kept until it leaves the network: a new draw on every run would show the
+    /// device's address to ever more relays.
+    fn entry_for(&mut self, host: &Fingerprint) -> Result<Fingerprint, ConversationError> {
+        if *host != self.gateway {
+            return Ok(self.gateway);
+        }
+        let kept = self.second_gateway.filter(|second| {
+            self.directory.relay(second).is_some() && !self.directory.related(second, &self.gateway)
+        });
+        if let Some(second) = kept {
+            return Ok(second);
+        }
+        let second = self.choose_host()?;
+        self.store.set_second_gateway(&second)?;
+        self.second_gateway = Some(second);
+        Ok(second)
     }
 
     /// A host for a new mailbox, drawn by stake, never of the gateway's operator or subnet
@@ -345,6 +364,55 @@ mod tests {
                 && message.contains(&hex::encode(ours.verifying_key().as_bytes())),
             "{message}"
         );
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    #[test]
+    fn the_entry_to_mailboxes_on_the_gateway_is_kept_until_it_leaves_the_network() {
+        let home = std::env::temp_dir().join(format!("sotto-2nd-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice").unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let authorities = Authorities::single(key.verifying_key());
+        let signed = |directory: Directory| {
+            directory
+                .with_authorities(authorities.clone())
+                .sign(&key)
+                .unwrap()
+        };
+        let mut device = Device::open(&home, signed(network(12))).unwrap();
+        let gateway = device.gateway();
+        let other = network(12)
+            .relays()
+            .iter()
+            .map(|relay| *relay.fingerprint())
+            .find(|relay| *relay != gateway)
+            .unwrap();
+        assert_eq!(device.entry_for(&other).unwrap(), gateway);
+
+        let second = device.entry_for(&gateway).unwrap();
+        assert!(second != gateway && !device.directory.related(&second, &gateway));
+        for _ in 0..20 {
+            assert_eq!(device.entry_for(&gateway).unwrap(), second);
+        }
+        drop(device);
+        let mut device = Device::open(&home, signed(network(12))).unwrap();
+        assert_eq!(
+            device.entry_for(&gateway).unwrap(),
+            second,
+            "kept across runs"
+        );
+
+        let without = network(12)
+            .relays()
+            .iter()
+            .filter(|relay| *relay.fingerprint() != second)
+            .cloned()
+            .collect();
+        let without = signed(Directory::new(86_400, without).unwrap());
+        device.set_directory(without).unwrap();
+        let replaced = device.entry_for(&gateway).unwrap();
+        assert!(replaced != second && replaced != gateway);
+        assert_eq!(device.entry_for(&gateway).unwrap(), replaced);
         std::fs::remove_dir_all(&home).unwrap();
     }
 

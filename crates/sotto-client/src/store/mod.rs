@@ -82,6 +82,8 @@ pub struct Store {
 pub struct Profile {
     pub name: String,
     pub gateway: Option<Fingerprint>,
+    /// The second guard: where the device enters to reach mailboxes its gateway hosts.
+    pub second_gateway: Option<Fingerprint>,
     /// The network authorities this device trusts, as `Authorities::to_bytes` wrote them
     /// (see `Device::open`).
     pub authority: Option<Vec<u8>>,
@@ -152,24 +154,28 @@ impl Store {
         let row = self
             .conn
             .query_row(
-                "SELECT name, gateway, authority FROM profile WHERE only = 1",
+                "SELECT name, gateway, authority, second_gateway FROM profile WHERE only = 1",
                 [],
                 |row| {
                     Ok((
                         row.get::<_, String>(0)?,
                         row.get::<_, Option<Vec<u8>>>(1)?,
                         row.get::<_, Option<Vec<u8>>>(2)?,
+                        row.get::<_, Option<Vec<u8>>>(3)?,
                     ))
                 },
             )
             .optional()?;
-        row.map(|(name, gateway, authority)| {
-            let gateway = gateway
-                .map(|g| rows::array(g, "gateway").map(Fingerprint::from_bytes))
-                .transpose()?;
+        let relay = |bytes: Option<Vec<u8>>, what| {
+            bytes
+                .map(|b| rows::array(b, what).map(Fingerprint::from_bytes))
+                .transpose()
+        };
+        row.map(|(name, gateway, authority, second_gateway)| {
             Ok(Profile {
                 name,
-                gateway,
+                gateway: relay(gateway, "gateway")?,
+                second_gateway: relay(second_gateway, "second gateway")?,
                 authority,
             })
         })
@@ -195,6 +201,14 @@ impl Store {
     pub fn set_gateway(&self, gateway: &Fingerprint) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE profile SET gateway = ?1 WHERE only = 1",
+            [gateway.as_bytes().as_slice()],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_second_gateway(&self, gateway: &Fingerprint) -> Result<(), StoreError> {
+        self.conn.execute(
+            "UPDATE profile SET second_gateway = ?1 WHERE only = 1",
             [gateway.as_bytes().as_slice()],
         )?;
         Ok(())

@@ -74,10 +74,11 @@ pub struct OutboxEntry {
 }
 
 const CONVERSATION_COLUMNS: &str = "number, group_id, alias, peer_name, host, write_id, \
-     write_key, read_id, read_key, content_key, applied_seq, messages_since_update, removed";
+     write_key, read_id, read_key, content_key, applied_seq, messages_since_update, \
+     content_binding, removed";
 
 fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
-    let content = ContentKey::from_bytes(blob(row, 9)?);
+    let content = ContentKey::from_parts(blob(row, 9)?, blob(row, 12)?);
     Ok(Conversation {
         number: row.get(0)?,
         group_id: row.get(1)?,
@@ -96,7 +97,7 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         },
         applied_seq: row.get::<_, i64>(10)? as u64,
         messages_since_update: row.get(11)?,
-        removed: row.get(12)?,
+        removed: row.get(13)?,
     })
 }
 
@@ -128,8 +129,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO invitations (link, request_host, request_read_id, request_read_key, \
-             content_key, link_owner_key, signer_public, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             content_key, link_owner_key, signer_public, created_at, content_binding) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 link,
                 request_host.as_bytes().as_slice(),
@@ -138,7 +139,8 @@ impl Store {
                 request.content.as_bytes().as_slice(),
                 link_cap.key.to_bytes().as_slice(),
                 signer_public,
-                now_ms() as i64
+                now_ms() as i64,
+                request.content.binding().as_slice()
             ],
         )?;
         Ok(())
@@ -147,7 +149,7 @@ impl Store {
     pub fn invitations(&self) -> Result<Vec<Invitation>, StoreError> {
         let mut statement = self.conn().prepare(
             "SELECT number, link, request_host, request_read_id, request_read_key, content_key, \
-             link_owner_key, signer_public FROM invitations ORDER BY number",
+             link_owner_key, signer_public, content_binding FROM invitations ORDER BY number",
         )?;
         let rows = statement.query_map([], |row| {
             let link: String = row.get(1)?;
@@ -168,7 +170,7 @@ impl Store {
                 request: ReadCap {
                     id: Id::from_bytes(blob(row, 3)?),
                     key: SigningKey::from_bytes(&blob(row, 4)?),
-                    content: ContentKey::from_bytes(blob(row, 5)?),
+                    content: ContentKey::from_parts(blob(row, 5)?, blob(row, 8)?),
                 },
                 link_cap: LinkCap {
                     id: link_id,
@@ -213,8 +215,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO conversations (group_id, alias, peer_name, host, write_id, write_key, \
-             read_id, read_key, content_key, created_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             read_id, read_key, content_key, created_at, content_binding) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 group_id,
                 alias,
@@ -225,7 +227,8 @@ impl Store {
                 read.id.as_bytes().as_slice(),
                 read.key.to_bytes().as_slice(),
                 read.content.as_bytes().as_slice(),
-                now_ms() as i64
+                now_ms() as i64,
+                read.content.binding().as_slice()
             ],
         )?;
         Ok(())
@@ -424,5 +427,49 @@ impl Store {
             )?;
         }
         Ok(entry)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A sealed body opens only with its mailbox's binding, so the store must give back the
+    /// one it was given, not just the key.
+    #[test]
+    fn capabilities_come_back_with_their_content_binding() {
+        let store = Store::open_in_memory().unwrap();
+        let content = ContentKey::random();
+        let host = Fingerprint::from_bytes([7; 32]);
+        let key = || SigningKey::from_bytes(&rand::random());
+        let write = WriteCap {
+            id: Id::from_bytes(rand::random()),
+            key: key(),
+            content: content.clone(),
+        };
+        let read = ReadCap {
+            id: Id::from_bytes(rand::random()),
+            key: key(),
+            content: content.clone(),
+        };
+        store
+            .add_conversation(b"group", "Bob", "Bob", &host, &write, &read)
+            .unwrap();
+        let conversation = store.conversation("Bob").unwrap().unwrap();
+        assert!(conversation.write.content == content && conversation.read.content == content);
+
+        let link = sotto_proto::LinkUri {
+            host,
+            id: Id::from_bytes(rand::random()),
+            key: rand::random(),
+        };
+        let link_cap = LinkCap {
+            id: link.id,
+            key: key(),
+        };
+        store
+            .add_invitation(&link.to_string(), &host, &read, &link_cap, b"signer")
+            .unwrap();
+        assert!(store.invitations().unwrap()[0].request.content == content);
     }
 }

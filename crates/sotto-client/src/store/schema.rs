@@ -70,7 +70,23 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE profile ADD COLUMN authority BLOB;
     ",
-    // 3: a conversation whose other side removed this device stays, with its history, but its
+    // 3: the binding every sealed body of a mailbox is bound to, drawn by the mailbox's
+    // creator and kept with its content key. Mailboxes made before had none: both sides of
+    // such a conversation take zeros, so they still agree (each of those mailboxes has a key of
+    // its own, which is what the binding stands in for).
+    "
+    ALTER TABLE invitations ADD COLUMN content_binding BLOB NOT NULL
+        DEFAULT x'00000000000000000000000000000000';
+    ALTER TABLE conversations ADD COLUMN content_binding BLOB NOT NULL
+        DEFAULT x'00000000000000000000000000000000';
+    ",
+    // 4: the second guard, the entry for mailboxes the gateway hosts itself: kept like the
+    // gateway, since drawing it anew each run would show the device's address to ever more
+    // relays.
+    "
+    ALTER TABLE profile ADD COLUMN second_gateway BLOB;
+    ",
+    // 5: a conversation whose other side removed this device stays, with its history, but its
     // mailbox is read no more (its MLS state is gone); and pushes find their conversation by
     // read id without a scan, however many conversations a device has.
     "

@@ -128,7 +128,7 @@ impl Choice {
         self.distinct_subnets
     }
 
-    fn related(&self, a: usize, b: usize) -> bool {
+    pub(super) fn related(&self, a: usize, b: usize) -> bool {
         a == b
             || self.operator[a] == self.operator[b]
             || (self.distinct_subnets && self.subnet[a] == self.subnet[b])
