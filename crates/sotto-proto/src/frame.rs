@@ -18,6 +18,10 @@ pub enum FrameKind {
     Request,
     Response,
     Push,
+    /// Several requests to one host, run in order (see `batch`).
+    Batch,
+    /// The answers to a batch, in its order.
+    BatchAnswer,
 }
 
 impl FrameKind {
@@ -26,6 +30,8 @@ impl FrameKind {
             Self::Request => 1,
             Self::Response => 2,
             Self::Push => 3,
+            Self::Batch => 4,
+            Self::BatchAnswer => 5,
         }
     }
 
@@ -34,6 +40,8 @@ impl FrameKind {
             1 => Ok(Self::Request),
             2 => Ok(Self::Response),
             3 => Ok(Self::Push),
+            4 => Ok(Self::Batch),
+            5 => Ok(Self::BatchAnswer),
             other => Err(DecodeError::FrameKind(other)),
         }
     }

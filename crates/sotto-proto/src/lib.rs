@@ -3,6 +3,7 @@
 //! a value or a [`DecodeError`] that says what was wrong.
 
 mod address;
+pub mod batch;
 pub mod conversation;
 mod cursor;
 mod error;

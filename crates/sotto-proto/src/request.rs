@@ -55,6 +55,11 @@ pub enum Command {
     GetLink,
     /// Remove a link's blob before its TTL (target: link id, signed by the owner key).
     DeleteLink,
+    /// In a batch, after a write to the same mailbox: acknowledge, for this reader, the message
+    /// that write appended, if the reader has acknowledged everything before it; the host then
+    /// does not push the writer's own message back to it (target: read id). Answered `Done`,
+    /// or `Skipped` when earlier messages wait for the reader.
+    AckWrite,
 }
 
 impl Command {
@@ -71,6 +76,7 @@ impl Command {
             Self::PutLink { .. } => 9,
             Self::GetLink => 10,
             Self::DeleteLink => 11,
+            Self::AckWrite => 12,
         }
     }
 
@@ -88,11 +94,12 @@ impl Command {
             Self::PutLink { .. } => "put_link",
             Self::GetLink => "get_link",
             Self::DeleteLink => "delete_link",
+            Self::AckWrite => "ack_write",
         }
     }
 
     /// Every command name, for metrics that list all kinds from the start.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 12] = [
         "create",
         "write",
         "subscribe",
@@ -104,6 +111,7 @@ impl Command {
         "put_link",
         "get_link",
         "delete_link",
+        "ack_write",
     ];
 
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make
@@ -140,7 +148,12 @@ impl Command {
                 out.extend_from_slice(owner_key.as_bytes());
                 put_blob(out, data);
             }
-            Self::Subscribe | Self::Fetch | Self::Delete | Self::GetLink | Self::DeleteLink => {}
+            Self::Subscribe
+            | Self::Fetch
+            | Self::Delete
+            | Self::GetLink
+            | Self::DeleteLink
+            | Self::AckWrite => {}
         }
     }
 
@@ -175,6 +188,7 @@ impl Command {
             },
             10 => Self::GetLink,
             11 => Self::DeleteLink,
+            12 => Self::AckWrite,
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "command",
@@ -225,10 +239,15 @@ impl Request {
 
     /// Signs the request with the capability's key and seals it into a frame.
     pub fn seal(&self, key: &SigningKey) -> Result<Vec<u8>, DecodeError> {
+        seal_frame(FrameKind::Request, &self.signed_body(key))
+    }
+
+    /// The request's body, signed: what a frame (or a batch) carries.
+    pub(crate) fn signed_body(&self, key: &SigningKey) -> Vec<u8> {
         let mut body = self.encode_unsigned();
         let signature = key.sign(&signing_input(&body));
         body.extend_from_slice(&signature.to_bytes());
-        seal_frame(FrameKind::Request, &body)
+        body
     }
 }
 
@@ -257,7 +276,7 @@ impl SignedRequest {
         Self::decode_body(body)
     }
 
-    fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
+    pub(crate) fn decode_body(body: &[u8]) -> Result<Self, DecodeError> {
         let signed_len =
             body.len()
                 .checked_sub(SIGNATURE_LEN)

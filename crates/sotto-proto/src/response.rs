@@ -69,6 +69,8 @@ pub enum ResponseBody {
     },
     LinkData(Vec<u8>),
     Error(ErrorCode),
+    /// An `AckWrite` that did not apply: earlier messages wait for the reader.
+    Skipped,
 }
 
 impl ResponseBody {
@@ -82,6 +84,7 @@ impl ResponseBody {
             Self::LinkStored { .. } => 6,
             Self::LinkData(_) => 7,
             Self::Error(_) => 8,
+            Self::Skipped => 9,
         }
     }
 }
@@ -111,7 +114,7 @@ impl Response {
                     message.encode(&mut out);
                 }
             }
-            ResponseBody::Done => {}
+            ResponseBody::Done | ResponseBody::Skipped => {}
             ResponseBody::ReaderAdded { read_id } => out.extend_from_slice(read_id.as_bytes()),
             ResponseBody::LinkStored { link_id } => out.extend_from_slice(link_id.as_bytes()),
             ResponseBody::LinkData(data) => put_blob(&mut out, data),
@@ -156,6 +159,7 @@ impl Response {
             },
             7 => ResponseBody::LinkData(cur.blob("link data", MAX_LINK_DATA_LEN)?.to_vec()),
             8 => ResponseBody::Error(ErrorCode::from_code(cur.u8("error code")?)?),
+            9 => ResponseBody::Skipped,
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "response kind",

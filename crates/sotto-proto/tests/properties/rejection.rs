@@ -5,6 +5,7 @@ use ed25519_dalek::SigningKey;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
+use sotto_proto::batch::{open_answers, open_requests};
 use sotto_proto::{
     open_frame, seal_frame, FrameKind, Push, RelayAddress, Response, SignedRequest, FRAME_BODY_MAX,
     FRAME_LEN,
@@ -73,6 +74,8 @@ proptest! {
                 prop_assert!(Response::decode(short).is_err());
             }
             FrameKind::Push => prop_assert!(Push::open(&reframed).is_err()),
+            FrameKind::Batch => prop_assert!(open_requests(&reframed).is_err()),
+            FrameKind::BatchAnswer => prop_assert!(open_answers(&reframed).is_err()),
         }
     }
 

@@ -71,6 +71,7 @@ pub fn command() -> impl Strategy<Value = Command> {
         ),
         Just(Command::GetLink),
         Just(Command::DeleteLink),
+        Just(Command::AckWrite),
     ]
 }
 
@@ -124,6 +125,8 @@ pub fn frame_kind() -> impl Strategy<Value = FrameKind> {
         FrameKind::Request,
         FrameKind::Response,
         FrameKind::Push,
+        FrameKind::Batch,
+        FrameKind::BatchAnswer,
     ])
 }
 
