@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use sotto_client::{init, Device};
+use sotto_client::{init, Device, Unlock};
 use sotto_proto::Fingerprint;
 
 use crate::localnet::Localnet;
@@ -103,8 +103,8 @@ async fn demo(root: &Path) -> anyhow::Result<()> {
 
 fn person(root: &Path, net: &Localnet, name: &'static str) -> anyhow::Result<Person> {
     let home = root.join(name.to_lowercase());
-    init(&home, name)?;
-    let device = Device::open(&home, net.directory.clone())?;
+    init(&home, name, &Unlock::KeyFile)?;
+    let device = Device::open(&home, &Unlock::KeyFile, net.directory.clone())?;
     Ok(Person { name, device })
 }
 

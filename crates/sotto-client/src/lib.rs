@@ -9,9 +9,11 @@ pub mod conversation;
 mod device;
 mod direct;
 mod health;
+mod home;
 mod inbox;
 mod mailbox;
 mod onion;
+mod owner_only;
 mod pin;
 mod push_blocks;
 mod rto;
@@ -25,11 +27,11 @@ pub use content::{
     ContentError, ContentKey, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN, SEAL_OVERHEAD,
 };
 pub use conversation::{ConversationError, Event};
-pub use device::{
-    database_path, init, pin_authority, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
-};
+pub use device::{init, pin_authority, Contact, Device, Listener, SELF_UPDATE_EVERY};
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
+pub use home::{database_path, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{OnionTransport, Trace};
+pub use owner_only::write_owner_only;
 pub use transport::{Transport, TransportError};

@@ -9,8 +9,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
-use sotto_client::{init, Device};
+use sotto_client::{init, write_owner_only, Device, Unlock};
 use sotto_onion::directory::Authorities;
+use zeroize::Zeroizing;
 
 use output::Output;
 pub use output::{api_event, message_view};
@@ -25,6 +26,13 @@ pub struct ClientArgs {
     /// directory, so later commands may leave it out.
     #[arg(long, env = "SOTTO_NETWORK")]
     network: Option<PathBuf>,
+    /// A file whose content (without its final line break) is the passphrase that unlocks the
+    /// device's store; the SOTTO_PASSPHRASE environment variable is the other way to give it.
+    /// Given to `init`, the store is locked by the passphrase and no key for it is kept on disk;
+    /// every later command then needs it. Without it, the store is unlocked by a random key
+    /// kept in HOME/store.key.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     json: bool,
@@ -40,6 +48,8 @@ fn default_home() -> PathBuf {
 /// Remembers the network file's path, not its content: the network rewrites the file as its
 /// keys rotate.
 const NETWORK_PATH_FILE: &str = "network-path";
+/// The environment variable that may hold the store's passphrase (see `--passphrase-file`).
+const PASSPHRASE_VARIABLE: &str = "SOTTO_PASSPHRASE";
 
 impl ClientArgs {
     fn output(&self) -> Output {
@@ -52,7 +62,7 @@ impl ClientArgs {
             let absolute = std::path::absolute(network)
                 .with_context(|| format!("resolving {}", network.display()))?;
             if self.home.exists() {
-                std::fs::write(&remembered, absolute.as_os_str().as_encoded_bytes())
+                write_owner_only(&remembered, absolute.as_os_str().as_encoded_bytes())
                     .with_context(|| format!("writing {}", remembered.display()))?;
             }
             return Ok(absolute);
@@ -71,12 +81,37 @@ impl ClientArgs {
         &self.home
     }
 
+    /// How the device's store is unlocked: by the passphrase given, else by the home's key file.
+    fn unlock(&self) -> anyhow::Result<Unlock> {
+        let passphrase = match (&self.passphrase_file, std::env::var_os(PASSPHRASE_VARIABLE)) {
+            (Some(file), _) => {
+                let text =
+                    Zeroizing::new(std::fs::read_to_string(file).with_context(|| {
+                        format!("reading the passphrase from {}", file.display())
+                    })?);
+                let passphrase = text.strip_suffix('\n').unwrap_or(&text);
+                Zeroizing::new(
+                    passphrase
+                        .strip_suffix('\r')
+                        .unwrap_or(passphrase)
+                        .to_owned(),
+                )
+            }
+            (None, Some(text)) => Zeroizing::new(
+                text.into_string()
+                    .map_err(|_| anyhow::anyhow!("{PASSPHRASE_VARIABLE} is not valid UTF-8"))?,
+            ),
+            (None, None) => return Ok(Unlock::KeyFile),
+        };
+        Ok(Unlock::Passphrase(passphrase))
+    }
+
     pub fn device(&self) -> anyhow::Result<Device> {
         if !sotto_client::database_path(&self.home).exists() {
             bail!(sotto_client::ConversationError::NotInitialized);
         }
         let directory = crate::network::load(&self.network_file()?)?;
-        Ok(Device::open(&self.home, directory)?)
+        Ok(Device::open(&self.home, &self.unlock()?, directory)?)
     }
 }
 
@@ -178,13 +213,14 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
             );
         }
     }
-    init(&args.client.home, &args.name)?;
+    let unlock = args.client.unlock()?;
+    init(&args.client.home, &args.name, &unlock)?;
     if let Some(trusted) = &trusted {
-        sotto_client::pin_authority(&args.client.home, trusted)?;
+        sotto_client::pin_authority(&args.client.home, &unlock, trusted)?;
     }
     if let Some(directory) = directory {
         args.client.network_file()?;
-        Device::open(&args.client.home, directory)?;
+        Device::open(&args.client.home, &unlock, directory)?;
     }
     args.client
         .output()
