@@ -153,23 +153,33 @@ fn a_store_from_before_encryption_is_encrypted_in_place_and_its_home_mended() {
     let home = temp_home("before");
     std::fs::create_dir(&home).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = database_path(&home);
-    let group_id = {
-        let old = Store::open_unencrypted(&path).unwrap();
-        converse(&old, ALICE, &Store::open_in_memory().unwrap(), RABBIT)
-    };
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    std::fs::write(home.join("api-token"), "an older sotto's token").unwrap();
-    std::fs::set_permissions(
-        home.join("api-token"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    // A copy an earlier attempt left half made when it crashed.
-    std::fs::write(home.join("sotto.db.encrypting"), "half a copy").unwrap();
-    assert_eq!(
-        found_in_clear(&home, &[ALICE]),
-        [("sotto.db".into(), ALICE.into())]
+    // The older sotto was killed while it ran: what it wrote last is still in its WAL.
+    let crashed = temp_home("crashed");
+    std::fs::create_dir(&crashed).unwrap();
+    let old = Store::open_unencrypted(&database_path(&crashed)).unwrap();
+    let group_id = converse(&old, ALICE, &Store::open_in_memory().unwrap(), RABBIT);
+    for (name, contents) in [
+        (
+            DATABASE_FILE,
+            std::fs::read(database_path(&crashed)).unwrap(),
+        ),
+        (
+            "sotto.db-wal",
+            std::fs::read(crashed.join("sotto.db-wal")).unwrap(),
+        ),
+        ("api-token", b"an older sotto's token".to_vec()),
+        // A copy an earlier attempt left half made when it crashed in turn.
+        ("sotto.db.encrypting", b"half a copy".to_vec()),
+    ] {
+        std::fs::write(home.join(name), contents).unwrap();
+        std::fs::set_permissions(home.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    drop(old);
+    std::fs::remove_dir_all(&crashed).unwrap();
+    let in_clear = found_in_clear(&home, &[TEXTS[1]]);
+    assert!(
+        in_clear.contains(&("sotto.db-wal".into(), TEXTS[1].into())),
+        "{in_clear:?}"
     );
 
     let store = open_store(&home, &Unlock::KeyFile).unwrap();

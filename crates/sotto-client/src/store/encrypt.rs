@@ -52,6 +52,8 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 
 /// Replaces the unencrypted database at `path` by an encrypted copy under `key`.
 pub(super) fn in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
+    // A key that cannot be used is refused before the old file is touched.
+    let key = key.sqlcipher_text()?;
     let staging = suffixed(path, ".encrypting");
     // What an earlier attempt left: the old file is still the store, so this is only a copy.
     remove_if_present(&staging)?;
@@ -75,7 +77,7 @@ pub(super) fn in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
     plain.execute_batch("BEGIN EXCLUSIVE; COMMIT;")?;
     plain.execute(
         "ATTACH DATABASE ?1 AS encrypted KEY ?2",
-        rusqlite::params![staging_text, key.sqlcipher_text()?.as_str()],
+        rusqlite::params![staging_text, key.as_str()],
     )?;
     plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
     // The export copies tables and rows but not the header's fields: the schema version is
