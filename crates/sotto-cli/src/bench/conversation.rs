@@ -50,8 +50,11 @@ pub fn many(count: usize, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let device_file = dir.join("device.db");
     let peers_file = dir.join("peers.db");
-    for file in [&device_file, &peers_file] {
-        let _ = std::fs::remove_file(file);
+    // A WAL left by an earlier run would be replayed into the new files, under another key.
+    for name in ["device.db", "peers.db"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+        }
     }
     // Encrypted as a device's store is, so the figures include SQLCipher's cost.
     let key = StoreKey::Raw(rand::random::<[u8; 32]>().into());

@@ -7,7 +7,6 @@ use zeroize::Zeroizing;
 use super::StoreError;
 
 /// The key of one store.
-#[derive(Clone)]
 pub enum StoreKey {
     /// 256 random bits, used as SQLCipher's key as they are: there is nothing to stretch.
     Raw(Zeroizing<[u8; 32]>),
