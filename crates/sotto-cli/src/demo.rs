@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use sotto_client::{init, Arrivals, Device};
+use sotto_client::{init, Arrivals, Device, Unlock};
 use sotto_proto::Fingerprint;
 
 use crate::arrivals::apply_next;
@@ -105,8 +105,8 @@ async fn demo(root: &Path) -> anyhow::Result<()> {
 
 fn person(root: &Path, net: &Localnet, name: &'static str) -> anyhow::Result<Person> {
     let home = root.join(name.to_lowercase());
-    init(&home, name)?;
-    let mut device = Device::open(&home, net.directory.clone())?;
+    init(&home, name, &Unlock::KeyFile)?;
+    let mut device = Device::open(&home, &Unlock::KeyFile, net.directory.clone())?;
     let arrivals = device.arrivals().context("a new device's pushes")?;
     Ok(Person {
         name,

@@ -1,5 +1,6 @@
 //! The person commands as a newcomer runs them: two homes, one localnet, `sotto` processes.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -13,8 +14,13 @@ struct Person {
 }
 
 impl Person {
-    fn sotto(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sotto"));
+    /// `sotto ARGS` on this person's home, under umask 000: what sotto makes in a home must be
+    /// its owner's only whatever the umask says.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
+            .arg(env!("CARGO_BIN_EXE_sotto"));
         if !self.options_first {
             command.args(args);
         }
@@ -30,8 +36,12 @@ impl Person {
         command
             .env_remove("SOTTO_HOME")
             .env_remove("SOTTO_NETWORK")
-            .output()
-            .expect("running sotto")
+            .env_remove("SOTTO_PASSPHRASE");
+        command
+    }
+
+    fn sotto(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running sotto")
     }
 
     /// Runs a command that must succeed and returns its JSON lines.
@@ -59,6 +69,38 @@ fn person(net: &TestLocalnet, name: &str) -> Person {
     let out = person.ok(&["init", "--name", name]);
     assert_eq!(out[0]["event"], "initialized");
     person
+}
+
+/// The home and the files in it that others than their owner may use.
+fn not_owner_only(home: &Path) -> Vec<String> {
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let files = std::fs::read_dir(home)
+        .unwrap()
+        .map(|entry| entry.unwrap().path());
+    (mode(home) != 0o700)
+        .then(|| home.display().to_string())
+        .into_iter()
+        .chain(
+            files
+                .filter(|file| mode(file) != 0o600)
+                .map(|file| format!("{} ({:o})", file.display(), mode(&file))),
+        )
+        .collect()
+}
+
+/// The files in `home` where `secret` can be read as it is.
+fn found_in_clear(home: &Path, secret: &str) -> Vec<String> {
+    std::fs::read_dir(home)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|file| {
+            std::fs::read(file)
+                .unwrap()
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes())
+        })
+        .map(|file| file.display().to_string())
+        .collect()
 }
 
 fn network_file(net: &TestLocalnet) -> PathBuf {
@@ -143,6 +185,14 @@ fn two_people_chat_from_the_command_line() {
     assert!(!out.status.success());
     assert!(error.contains("5000 bytes, at most 4096"), "{error}");
 
+    // Neither home lets another user of the machine in, and neither holds a name or a text in
+    // clear (Bob's name is too short to look for in encrypted bytes without false alarms).
+    for person in [&alice, &bob] {
+        assert_eq!(not_owner_only(&person.home), [] as [String; 0]);
+        for secret in ["hello from the terminal", "got it", "Alice"] {
+            assert_eq!(found_in_clear(&person.home, secret), [] as [String; 0]);
+        }
+    }
     // The link is spent; a stranger's try fails with a clear message and changes nothing.
     let carol = person(&net, "Carol");
     let out = carol.sotto(&["connect", &link]);
@@ -220,6 +270,42 @@ fn two_people_chat_from_the_command_line() {
     dave.ok(&["init", "--name", "Dave", "--authority", &authority]);
     let out = dave.sotto(&["init", "--name", "Dave", "--authority", "beef"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("64 hex digits"));
+
+    // Erin keeps nothing on disk that opens her store: every command needs her passphrase.
+    let erin = Person {
+        home: net.root().join("Erin"),
+        network: network_file(&net),
+        options_first: false,
+    };
+    let with_passphrase = |passphrase: &str, args: &[&str]| {
+        erin.command(args)
+            .env("SOTTO_PASSPHRASE", passphrase)
+            .output()
+            .unwrap()
+    };
+    assert!(with_passphrase("drink me", &["init", "--name", "Erin"])
+        .status
+        .success());
+    assert!(!erin.home.join("store.key").exists());
+    assert!(with_passphrase("drink me", &["contacts"]).status.success());
+    let out = with_passphrase("eat me", &["contacts"]);
+    assert!(!out.status.success());
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        error.contains("the passphrase does not open this home's store"),
+        "{error}"
+    );
+    let error = String::from_utf8_lossy(&erin.sotto(&["contacts"]).stderr).into_owned();
+    assert!(error.contains("locked by a passphrase"), "{error}");
+    let file = net.root().join("erin-passphrase");
+    std::fs::write(&file, "drink me\n").unwrap();
+    let out = erin.sotto(&["contacts", "--passphrase-file", file.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(not_owner_only(&erin.home), [] as [String; 0]);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sotto_client::conversation::mls;
-use sotto_client::{init, ConversationError, Device, Event, SELF_UPDATE_EVERY};
+use sotto_client::{init, ConversationError, Device, Event, Unlock, SELF_UPDATE_EVERY};
 use sotto_testnet::TestLocalnet;
 
 fn localnet() -> TestLocalnet {
@@ -14,13 +14,13 @@ fn localnet() -> TestLocalnet {
 
 fn person(net: &TestLocalnet, name: &str) -> (PathBuf, Device) {
     let home = net.root().join(name.to_lowercase());
-    init(&home, name).unwrap();
-    let device = Device::open(&home, net.directory().clone()).unwrap();
+    init(&home, name, &Unlock::KeyFile).unwrap();
+    let device = Device::open(&home, &Unlock::KeyFile, net.directory().clone()).unwrap();
     (home, device)
 }
 
 fn reopen(net: &TestLocalnet, home: &Path) -> Device {
-    Device::open(home, net.directory().clone()).unwrap()
+    Device::open(home, &Unlock::KeyFile, net.directory().clone()).unwrap()
 }
 
 /// Alice invites, Bob connects, Alice picks up the answer.

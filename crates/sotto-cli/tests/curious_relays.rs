@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
 
-use sotto_client::{init, Device};
+use sotto_client::{init, Device, Unlock};
 use sotto_proto::{Fingerprint, Id};
 use sotto_testnet::scan::{contains, files_under};
 use sotto_testnet::{RelayProcess, TestLocalnet};
@@ -137,8 +137,8 @@ async fn no_relay_learns_more_than_its_role_allows() {
         .iter()
         .map(|name| {
             let home = homes.join(&name[..1]);
-            init(&home, name).unwrap();
-            Device::open(&home, net.directory().clone()).unwrap()
+            init(&home, name, &Unlock::KeyFile).unwrap();
+            Device::open(&home, &Unlock::KeyFile, net.directory().clone()).unwrap()
         })
         .collect();
     let mut footprints: Vec<Footprint> = (0..PEOPLE.len()).map(|_| Footprint::default()).collect();

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
-use sotto_client::{init, Device};
+use sotto_client::{init, Device, Unlock};
 use sotto_testnet::{RelayProcess, TestLocalnet};
 
 const PEOPLE: usize = 10;
@@ -51,8 +51,8 @@ async fn messages_survive_relays_killed_at_random() {
     let mut people: Vec<Device> = (0..PEOPLE)
         .map(|i| {
             let home = homes.join(name(i));
-            init(&home, &name(i)).unwrap();
-            Device::open(&home, net.directory().clone()).unwrap()
+            init(&home, &name(i), &Unlock::KeyFile).unwrap();
+            Device::open(&home, &Unlock::KeyFile, net.directory().clone()).unwrap()
         })
         .collect();
     // A ring: each person talks with the next.

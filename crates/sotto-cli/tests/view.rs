@@ -31,8 +31,13 @@ async fn every_link_carries_one_packet_size_and_no_plaintext() {
     let homes = std::env::temp_dir().join(format!("sotto-wire-{:016x}", rand::random::<u64>()));
     let open = |name: &str| {
         let home = homes.join(name);
-        sotto_client::init(&home, name).unwrap();
-        sotto_client::Device::open(&home, net.directory().clone()).unwrap()
+        sotto_client::init(&home, name, &sotto_client::Unlock::KeyFile).unwrap();
+        sotto_client::Device::open(
+            &home,
+            &sotto_client::Unlock::KeyFile,
+            net.directory().clone(),
+        )
+        .unwrap()
     };
     let (alice_name, bob_name) = ("Wilhelmina Quux", "Bartholomew Zed");
     let mut alice = open(alice_name);
@@ -94,8 +99,13 @@ async fn a_lossy_network_that_duplicates_and_reorders_loses_and_repeats_nothing(
     let homes = std::env::temp_dir().join(format!("sotto-lossy-{:016x}", rand::random::<u64>()));
     let open = |name: &str| {
         let home = homes.join(name);
-        sotto_client::init(&home, name).unwrap();
-        sotto_client::Device::open(&home, net.directory().clone()).unwrap()
+        sotto_client::init(&home, name, &sotto_client::Unlock::KeyFile).unwrap();
+        sotto_client::Device::open(
+            &home,
+            &sotto_client::Unlock::KeyFile,
+            net.directory().clone(),
+        )
+        .unwrap()
     };
     let mut alice = open("Alice");
     let mut bob = open("Bob");

@@ -9,9 +9,11 @@ pub mod conversation;
 mod device;
 mod direct;
 mod health;
+mod home;
 mod inbox;
 mod mailbox;
 mod onion;
+mod owner_only;
 mod pin;
 mod push_blocks;
 mod rto;
@@ -27,11 +29,12 @@ pub use content::{
 };
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    database_path, init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp,
-    DATABASE_FILE, SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, SELF_UPDATE_EVERY,
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
+pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{OnionTransport, PacketCount, Trace};
+pub use owner_only::write_owner_only;
 pub use transport::{Transport, TransportError};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sotto_client::{init, Arrival, Arrivals, Device, Event, PacketCount};
+use sotto_client::{init, Arrival, Arrivals, Device, Event, PacketCount, Unlock};
 use sotto_onion::directory::Directory;
 
 use super::{quantile, round_trips};
@@ -38,8 +38,8 @@ impl Drop for Homes {
 
 fn device(homes: &Homes, name: &str, directory: &Directory) -> anyhow::Result<Device> {
     let home = homes.0.join(name.to_lowercase().replace(' ', "-"));
-    init(&home, name)?;
-    Ok(Device::open(&home, directory.clone())?)
+    init(&home, name, &Unlock::KeyFile)?;
+    Ok(Device::open(&home, &Unlock::KeyFile, directory.clone())?)
 }
 
 pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {

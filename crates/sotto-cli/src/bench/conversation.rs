@@ -8,8 +8,8 @@ use anyhow::Context;
 use sotto_client::conversation::apply::apply;
 use sotto_client::conversation::local::pair;
 use sotto_client::conversation::seal::seal;
-use sotto_client::store::Store;
-use sotto_client::{init, Device};
+use sotto_client::store::{Store, StoreKey};
+use sotto_client::{init, Device, Unlock};
 use sotto_proto::conversation::Content;
 use sotto_proto::Message;
 
@@ -50,14 +50,19 @@ pub fn many(count: usize, dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let device_file = dir.join("device.db");
     let peers_file = dir.join("peers.db");
-    for file in [&device_file, &peers_file] {
-        let _ = std::fs::remove_file(file);
+    // A WAL left by an earlier run would be replayed into the new files, under another key.
+    for name in ["device.db", "peers.db"] {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.join(format!("{name}{suffix}")));
+        }
     }
+    // Encrypted as a device's store is, so the figures include SQLCipher's cost.
+    let key = StoreKey::Raw(rand::random::<[u8; 32]>().into());
     let started = Instant::now();
     let mut second = Vec::with_capacity(count);
     {
-        let device = Store::open(&device_file)?;
-        let peers = Store::open(&peers_file)?;
+        let device = Store::open(&device_file, &key)?;
+        let peers = Store::open(&peers_file, &key)?;
         for n in 0..count {
             let alias = format!("contact {n}");
             let (_, at_peer) = pair(&device, &peers, &alias, &format!("device {n}"))?;
@@ -75,7 +80,7 @@ pub fn many(count: usize, dir: &Path) -> anyhow::Result<()> {
         + std::fs::metadata(dir.join("device.db-wal")).map_or(0, |m| m.len());
     // From here on the process is the device alone, as a client would run: restart the peak.
     let measured = std::fs::write("/proc/self/clear_refs", "5").is_ok();
-    let device = Store::open(&device_file)?;
+    let device = Store::open(&device_file, &key)?;
     let started = Instant::now();
     for (alias, wire) in second {
         let conversation = device.conversation(&alias)?.context("a conversation")?;
@@ -104,10 +109,10 @@ pub async fn connect(network: &Path, rounds: usize, dir: &Path) -> anyhow::Resul
     let mut times = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let home = |who: &str| dir.join(format!("{who}-{round}"));
-        init(&home("alice"), "Alice")?;
-        init(&home("bob"), "Bob")?;
-        let mut alice = Device::open(&home("alice"), directory.clone())?;
-        let mut bob = Device::open(&home("bob"), directory.clone())?;
+        init(&home("alice"), "Alice", &Unlock::KeyFile)?;
+        init(&home("bob"), "Bob", &Unlock::KeyFile)?;
+        let mut alice = Device::open(&home("alice"), &Unlock::KeyFile, directory.clone())?;
+        let mut bob = Device::open(&home("bob"), &Unlock::KeyFile, directory.clone())?;
         let link = alice.invite().await?.to_string();
         let started = Instant::now();
         let alias = bob.connect(&link, None).await?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use sotto_client::{init, Device};
+use sotto_client::{init, Device, Unlock};
 use tokio::sync::{broadcast, mpsc};
 
 use super::app::{App, Mode};
@@ -36,8 +36,8 @@ struct Person {
 impl Person {
     async fn open(root: &std::path::Path, net: &Localnet, name: &str) -> Self {
         let home = root.join(name);
-        init(&home, name).unwrap();
-        let device = Device::open(&home, net.directory.clone()).unwrap();
+        init(&home, name, &Unlock::KeyFile).unwrap();
+        let device = Device::open(&home, &Unlock::KeyFile, net.directory.clone()).unwrap();
         let (jobs, events) = start_device(device, None);
         Self {
             app: App::new(jobs).await,

@@ -13,8 +13,9 @@ use anyhow::{bail, Context};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use sotto_client::store::Store;
-use sotto_client::{init, Device};
+use sotto_client::{init, write_owner_only, Device, Unlock};
 use sotto_onion::directory::Authorities;
+use zeroize::Zeroizing;
 
 pub use history::{run_history, HistoryArgs};
 use output::Output;
@@ -32,6 +33,13 @@ pub struct ClientArgs {
     /// directory, so later commands may leave it out. Default: $SOTTO_NETWORK.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// A file whose content (without its final line break) is the passphrase that unlocks the
+    /// device's store; the SOTTO_PASSPHRASE environment variable is the other way to give it.
+    /// Given to `init`, the store is locked by the passphrase and no key for it is kept on disk;
+    /// every later command then needs it. Without it, the store is unlocked by a random key
+    /// kept in HOME/store.key.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
     /// Print one JSON object per line instead of text.
     #[arg(long)]
     json: bool,
@@ -55,17 +63,20 @@ fn default_home() -> PathBuf {
 /// Remembers the network file's path, not its content: the network rewrites the file as its
 /// keys rotate.
 const NETWORK_PATH_FILE: &str = "network-path";
+/// The environment variable that may hold the store's passphrase (see `--passphrase-file`).
+const PASSPHRASE_VARIABLE: &str = "SOTTO_PASSPHRASE";
 
 impl ClientArgs {
     /// Whether any of these options was given.
     pub fn any_given(&self) -> bool {
-        self.home.is_some() || self.network.is_some() || self.json
+        self.home.is_some() || self.network.is_some() || self.passphrase_file.is_some() || self.json
     }
 
     /// Fills what was not given after the command from what was given before it.
     pub fn take_unset_from(&mut self, before: ClientArgs) {
         self.home = self.home.take().or(before.home);
         self.network = self.network.take().or(before.network);
+        self.passphrase_file = self.passphrase_file.take().or(before.passphrase_file);
         self.json |= before.json;
     }
 
@@ -84,7 +95,7 @@ impl ClientArgs {
             let absolute = std::path::absolute(&network)
                 .with_context(|| format!("resolving {}", network.display()))?;
             if home.exists() {
-                std::fs::write(&remembered, absolute.as_os_str().as_encoded_bytes())
+                write_owner_only(&remembered, absolute.as_os_str().as_encoded_bytes())
                     .with_context(|| format!("writing {}", remembered.display()))?;
             }
             return Ok(absolute);
@@ -106,22 +117,47 @@ impl ClientArgs {
             .unwrap_or_else(default_home)
     }
 
+    /// How the device's store is unlocked: by the passphrase given, else by the home's key file.
+    fn unlock(&self) -> anyhow::Result<Unlock> {
+        let passphrase = match (&self.passphrase_file, std::env::var_os(PASSPHRASE_VARIABLE)) {
+            (Some(file), _) => {
+                let text =
+                    Zeroizing::new(std::fs::read_to_string(file).with_context(|| {
+                        format!("reading the passphrase from {}", file.display())
+                    })?);
+                let passphrase = text.strip_suffix('\n').unwrap_or(&text);
+                Zeroizing::new(
+                    passphrase
+                        .strip_suffix('\r')
+                        .unwrap_or(passphrase)
+                        .to_owned(),
+                )
+            }
+            (None, Some(text)) => Zeroizing::new(
+                text.into_string()
+                    .map_err(|_| anyhow::anyhow!("{PASSPHRASE_VARIABLE} is not valid UTF-8"))?,
+            ),
+            (None, None) => return Ok(Unlock::KeyFile),
+        };
+        Ok(Unlock::Passphrase(passphrase))
+    }
+
     pub fn device(&self) -> anyhow::Result<Device> {
         let home = self.home();
         if !sotto_client::database_path(&home).exists() {
             bail!(sotto_client::ConversationError::NotInitialized);
         }
         let directory = crate::network::load(&self.network_file()?)?;
-        Ok(Device::open(&home, directory)?)
+        Ok(Device::open(&home, &self.unlock()?, directory)?)
     }
 
     /// The device's store alone, for commands that need no network.
     pub fn store(&self) -> anyhow::Result<Store> {
-        let path = sotto_client::database_path(&self.home());
-        if !path.exists() {
+        let home = self.home();
+        if !sotto_client::database_path(&home).exists() {
             bail!(sotto_client::ConversationError::NotInitialized);
         }
-        Ok(Store::open(&path)?)
+        Ok(sotto_client::open_store(&home, &self.unlock()?)?)
     }
 }
 
@@ -224,13 +260,14 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
         }
     }
     let home = args.client.home();
-    init(&home, &args.name)?;
+    let unlock = args.client.unlock()?;
+    init(&home, &args.name, &unlock)?;
     if let Some(trusted) = &trusted {
-        sotto_client::pin_authority(&home, trusted)?;
+        sotto_client::pin_authority(&home, &unlock, trusted)?;
     }
     if let Some(directory) = directory {
         args.client.network_file()?;
-        Device::open(&home, directory)?;
+        Device::open(&home, &unlock, directory)?;
     }
     args.client.output().initialized(&args.name, &home);
     Ok(())

@@ -35,11 +35,6 @@ pub enum ConversationError {
         sotto_proto::conversation::MAX_NAME_LEN
     )]
     BadName,
-    #[error("cannot create the home directory {path}")]
-    Home {
-        path: String,
-        source: std::io::Error,
-    },
     #[error("no profile here yet: run `sotto init --name NAME` first")]
     NotInitialized,
     #[error("this home already has a profile ({0}); use another --home for another person")]

@@ -8,7 +8,7 @@ use super::apply::{apply, Applied};
 use super::local;
 use super::mls;
 use super::seal::{seal, seal_self_update};
-use crate::store::Store;
+use crate::store::{Store, StoreKey};
 
 struct Side {
     store: Store,
@@ -268,9 +268,10 @@ fn the_first_commit_of_an_epoch_wins() {
 fn after_a_self_update_the_stored_state_no_longer_decrypts_earlier_ciphertext() {
     let dir = std::env::temp_dir().join(format!("sotto-fs-{:016x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).unwrap();
+    let key = StoreKey::Raw([7; 32].into());
     let (mut alice, mut bob) = pair(
-        Store::open(&dir.join("alice.db")).unwrap(),
-        Store::open(&dir.join("bob.db")).unwrap(),
+        Store::open(&dir.join("alice.db"), &key).unwrap(),
+        Store::open(&dir.join("bob.db"), &key).unwrap(),
     );
     // A ciphertext Bob never received, captured by someone on the way.
     let captured = alice.send(1, "secret before the update");
@@ -292,11 +293,11 @@ fn after_a_self_update_the_stored_state_no_longer_decrypts_earlier_ciphertext() 
             .is_ok()
     };
     assert!(
-        opens(&Store::open(&before).unwrap()),
+        opens(&Store::open(&before, &key).unwrap()),
         "the state before the update decrypts it (so the check below can fail)"
     );
     drop(bob);
-    let after = Store::open(&dir.join("bob.db")).unwrap();
+    let after = Store::open(&dir.join("bob.db"), &key).unwrap();
     assert!(!opens(&after), "the state after the update must not");
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -324,4 +325,49 @@ fn forgetting_a_conversation_leaves_no_state_and_no_key_behind() {
     );
     assert!(mls::load_group(&alice.store.provider(), &group_id).is_err());
     assert!(alice.store.conversations().unwrap().is_empty());
+}
+
+#[test]
+fn a_conversation_leaves_nothing_in_clear_in_either_home() {
+    use crate::home::tests::{found_in_clear, not_owner_only, temp_home};
+    use crate::home::{open_store, Unlock};
+
+    let homes = [temp_home("talk-a"), temp_home("talk-b")];
+    let open = |home: &std::path::Path, name: &str| {
+        crate::init(home, name, &Unlock::KeyFile).unwrap();
+        open_store(home, &Unlock::KeyFile).unwrap()
+    };
+    let (mut alice, mut bob) = pair(
+        open(&homes[0], "Alice Liddell"),
+        open(&homes[1], "Bob the Builder"),
+    );
+    let texts = ["down the rabbit hole", "can we fix it"];
+    let wire = alice.send(1, texts[0]);
+    alice.deliver(&wire);
+    bob.deliver(&wire);
+    let wire = bob.send(2, texts[1]);
+    bob.deliver(&wire);
+    alice.deliver(&wire);
+    // Each device records what it sends itself (`Device::send`); here only what it received.
+    assert_eq!(alice.texts(), [texts[1]]);
+    assert_eq!(bob.texts(), [texts[0]]);
+
+    // The names each device gave itself, the aliases each gave the other, the texts.
+    let secrets = [
+        "Alice Liddell",
+        "Bob the Builder",
+        "Alice",
+        "Bob",
+        texts[0],
+        texts[1],
+    ];
+    for home in &homes {
+        assert_eq!(found_in_clear(home, &secrets), []);
+        assert_eq!(not_owner_only(home), []);
+    }
+    drop((alice, bob));
+    for home in &homes {
+        assert_eq!(found_in_clear(home, &secrets), []);
+        std::fs::remove_dir_all(home).unwrap();
+    }
 }

@@ -8,7 +8,7 @@ mod send;
 mod sync;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +16,13 @@ use sotto_onion::directory::{Authorities, Directory};
 use sotto_proto::Fingerprint;
 
 use crate::conversation::ConversationError;
+use crate::home::{database_path, open_store, Unlock};
 use crate::store::{Store, StoreError};
 use crate::{MailboxClient, OnionTransport, RelayHealth};
 
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
 
-/// The database file under a client's home directory.
-pub const DATABASE_FILE: &str = "sotto.db";
 /// How often pushes move to fresh paths (see `OnionTransport::connect`).
 const RENEW_EVERY: Duration = Duration::from_secs(30);
 
@@ -88,12 +87,12 @@ fn trust_authorities(
 /// Pins `authorities` as the network authorities of the device in `home`, before it reads any
 /// network file: for whoever got the keys from a source they trust more than the first file
 /// (a network publishes its authorities' keys). Refused if others are pinned already.
-pub fn pin_authority(home: &Path, authorities: &Authorities) -> Result<(), ConversationError> {
-    let path = database_path(home);
-    if !path.exists() {
-        return Err(ConversationError::NotInitialized);
-    }
-    let store = Store::open(&path)?;
+pub fn pin_authority(
+    home: &Path,
+    unlock: &Unlock,
+    authorities: &Authorities,
+) -> Result<(), ConversationError> {
+    let store = open_existing(home, unlock)?;
     let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
     match profile.authority.as_deref().map(Authorities::from_bytes) {
         None => Ok(store.set_authority(&authorities.to_bytes())?),
@@ -123,22 +122,22 @@ fn keep_gateway(
     Ok(gateway)
 }
 
-pub fn database_path(home: &Path) -> PathBuf {
-    home.join(DATABASE_FILE)
+/// The store of the device in `home`, which must have been set up with `init`.
+fn open_existing(home: &Path, unlock: &Unlock) -> Result<Store, ConversationError> {
+    if !database_path(home).exists() {
+        return Err(ConversationError::NotInitialized);
+    }
+    Ok(open_store(home, unlock)?)
 }
 
-/// Creates the home directory and the profile. A display name is all there is: no account id,
-/// phone number, e-mail or password.
-pub fn init(home: &Path, name: &str) -> Result<(), ConversationError> {
+/// Creates the home directory and the profile, the store locked as `unlock` says. A display
+/// name is all there is: no account id, phone number or e-mail.
+pub fn init(home: &Path, name: &str, unlock: &Unlock) -> Result<(), ConversationError> {
     let name = name.trim();
     if name.is_empty() || name.len() > sotto_proto::conversation::MAX_NAME_LEN {
         return Err(ConversationError::BadName);
     }
-    std::fs::create_dir_all(home).map_err(|source| ConversationError::Home {
-        path: home.display().to_string(),
-        source,
-    })?;
-    let store = Store::open(&database_path(home))?;
+    let store = open_store(home, unlock)?;
     if let Some(profile) = store.profile()? {
         return Err(ConversationError::AlreadyInitialized(profile.name));
     }
@@ -149,12 +148,12 @@ pub fn init(home: &Path, name: &str) -> Result<(), ConversationError> {
 impl Device {
     /// Opens the device in `home` on the network in `directory`. The first open picks the
     /// gateway this device keeps.
-    pub fn open(home: &Path, directory: Directory) -> Result<Self, ConversationError> {
-        let path = database_path(home);
-        if !path.exists() {
-            return Err(ConversationError::NotInitialized);
-        }
-        let store = Store::open(&path)?;
+    pub fn open(
+        home: &Path,
+        unlock: &Unlock,
+        directory: Directory,
+    ) -> Result<Self, ConversationError> {
+        let store = open_existing(home, unlock)?;
         let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
         let pinned = profile
             .authority
@@ -342,22 +341,24 @@ mod tests {
     #[test]
     fn a_device_keeps_to_the_authority_of_its_first_network_file() {
         let home = std::env::temp_dir().join(format!("sotto-pin-{:016x}", rand::random::<u64>()));
-        init(&home, "Alice").unwrap();
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
         let ours = SigningKey::from_bytes(&[1; 32]);
         let theirs = SigningKey::from_bytes(&[2; 32]);
 
         assert!(matches!(
-            Device::open(&home, network(4)),
+            Device::open(&home, &Unlock::KeyFile, network(4)),
             Err(ConversationError::UnsignedNetwork)
         ));
-        let mut device = Device::open(&home, signed(&[&ours], 1)).unwrap();
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(&[&ours], 1)).unwrap();
         drop(device);
         // Pinned: the same authority again is fine, another is refused, now and on a reload.
-        device = Device::open(&home, signed(&[&ours], 1)).unwrap();
+        device = Device::open(&home, &Unlock::KeyFile, signed(&[&ours], 1)).unwrap();
         let error = device.set_directory(signed(&[&theirs], 1)).unwrap_err();
         assert!(matches!(error, ConversationError::OtherAuthority { .. }));
         drop(device);
-        let error = Device::open(&home, signed(&[&theirs], 1)).err().unwrap();
+        let error = Device::open(&home, &Unlock::KeyFile, signed(&[&theirs], 1))
+            .err()
+            .unwrap();
         let message = error.to_string();
         assert!(
             message.contains(&hex::encode(theirs.verifying_key().as_bytes()))
@@ -370,7 +371,7 @@ mod tests {
     #[test]
     fn the_entry_to_mailboxes_on_the_gateway_is_kept_until_it_leaves_the_network() {
         let home = std::env::temp_dir().join(format!("sotto-2nd-{:016x}", rand::random::<u64>()));
-        init(&home, "Alice").unwrap();
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
         let key = SigningKey::from_bytes(&[1; 32]);
         let authorities = Authorities::single(key.verifying_key());
         let signed = |directory: Directory| {
@@ -379,7 +380,7 @@ mod tests {
                 .sign(&key)
                 .unwrap()
         };
-        let mut device = Device::open(&home, signed(network(12))).unwrap();
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(network(12))).unwrap();
         let gateway = device.gateway();
         let other = network(12)
             .relays()
@@ -395,7 +396,7 @@ mod tests {
             assert_eq!(device.entry_for(&gateway).unwrap(), second);
         }
         drop(device);
-        let mut device = Device::open(&home, signed(network(12))).unwrap();
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(network(12))).unwrap();
         assert_eq!(
             device.entry_for(&gateway).unwrap(),
             second,
@@ -419,9 +420,9 @@ mod tests {
     #[test]
     fn a_network_can_hand_over_to_new_authorities_its_old_ones_sign_for() {
         let home = std::env::temp_dir().join(format!("sotto-hand-{:016x}", rand::random::<u64>()));
-        init(&home, "Alice").unwrap();
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
         let [old, new, stranger] = [1u8, 2, 3].map(|n| SigningKey::from_bytes(&[n; 32]));
-        let mut device = Device::open(&home, signed(&[&old], 1)).unwrap();
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(&[&old], 1)).unwrap();
         // The old authority signs a file naming both: taken, and both are pinned.
         assert!(device.set_directory(signed(&[&old, &new], 1)).unwrap());
         // From then on the new one alone is enough, and the old key can go.
@@ -432,7 +433,7 @@ mod tests {
         drop(device);
         // Two of three: one signature is not a network file a device takes.
         let home2 = home.with_extension("b");
-        init(&home2, "Bob").unwrap();
+        init(&home2, "Bob", &Unlock::KeyFile).unwrap();
         let three = [&old, &new, &stranger];
         let two_of_three =
             Authorities::new(three.iter().map(|k| k.verifying_key()).collect(), 2).unwrap();
@@ -441,10 +442,10 @@ mod tests {
             .sign(&old)
             .unwrap();
         assert!(matches!(
-            Device::open(&home2, one),
+            Device::open(&home2, &Unlock::KeyFile, one),
             Err(ConversationError::UnsignedNetwork)
         ));
-        assert!(Device::open(&home2, signed(&three, 2)).is_ok());
+        assert!(Device::open(&home2, &Unlock::KeyFile, signed(&three, 2)).is_ok());
         std::fs::remove_dir_all(&home).unwrap();
         std::fs::remove_dir_all(&home2).unwrap();
     }

@@ -1,7 +1,10 @@
 //! The client's SQLite database: profile, invitations, conversations, messages, the outbox, and
 //! every MLS group's state (openmls's own tables, in the same file), so one transaction covers
-//! an MLS state change and what the device records about it.
+//! an MLS state change and what the device records about it. The file is encrypted with
+//! SQLCipher and readable by its owner only.
 
+pub(crate) mod encrypt;
+mod key;
 mod rows;
 mod schema;
 
@@ -14,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sotto_proto::Fingerprint;
 use thiserror::Error;
 
+pub use key::StoreKey;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};
 
 #[derive(Debug, Error)]
@@ -26,6 +30,35 @@ pub enum StoreError {
     Damaged(&'static str),
     #[error("the crypto provider is unavailable: {0}")]
     Crypto(String),
+    #[error("the passphrase does not open this home's store")]
+    WrongPassphrase,
+    #[error("the key in the key file does not open this home's store")]
+    WrongKey,
+    #[error(
+        "this home's store is locked by a passphrase: give it with --passphrase-file FILE or \
+         SOTTO_PASSPHRASE"
+    )]
+    PassphraseNeeded,
+    #[error("an empty passphrase would leave the store unencrypted")]
+    EmptyPassphrase,
+    #[error(
+        "another program has this store open; stop it (sotto serve, sotto chat) and try again"
+    )]
+    InUse,
+    #[error("cannot use {path}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+impl StoreError {
+    pub(crate) fn file(path: &Path, source: std::io::Error) -> Self {
+        Self::File {
+            path: path.display().to_string(),
+            source,
+        }
+    }
 }
 
 /// How openmls's records are serialized in its tables. JSON is what openmls tests its SQLite
@@ -96,8 +129,21 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Opens (creating if needed) the database at `path` with `key` and brings its schema up to
+    /// date. A database from before encryption is encrypted under `key` first.
+    pub fn open(path: &Path, key: &StoreKey) -> Result<Self, StoreError> {
+        if encrypt::contents(path)? == encrypt::Contents::Plaintext {
+            encrypt::in_place(path, key)?;
+        }
+        crate::owner_only::file(path).map_err(|error| StoreError::file(path, error))?;
+        let conn = Connection::open(path)?;
+        key::unlock(&conn, key)?;
+        Self::with_connection(conn)
+    }
+
+    /// A store as sotto wrote them before encryption, to test taking one over.
+    #[cfg(test)]
+    pub(crate) fn open_unencrypted(path: &Path) -> Result<Self, StoreError> {
         Self::with_connection(Connection::open(path)?)
     }
 
