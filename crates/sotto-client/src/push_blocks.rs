@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 
 use sotto_onion::request::MAX_REPLY_BLOCKS;
-use sotto_proto::{Command, Id, SignedRequest};
+use sotto_proto::batch::push_blocks_for;
+use sotto_proto::Id;
 
 /// Reply blocks a subscribe leaves, and the number an acknowledgement tops the host's set up to.
 pub(crate) const FULL_SET: usize = 4;
@@ -43,21 +44,19 @@ impl PushBlocks {
     /// a reader this client subscribed tops the set up. A reader that never subscribed gets no
     /// pushes, so blocks would only cost it their making and the host memory.
     pub(crate) fn plan(&self, frame: &[u8]) -> Option<Deposit> {
-        let signed = SignedRequest::open(frame).ok()?;
-        let read = signed.request.target;
-        match signed.request.command {
-            Command::Subscribe => Some(Deposit {
+        let (read, replace) = push_blocks_for(frame)?;
+        if replace {
+            return Some(Deposit {
                 read,
                 count: FULL_SET,
-                replace: true,
-            }),
-            Command::Ack { .. } => self.held.get(&read).map(|held| Deposit {
-                read,
-                count: FULL_SET.saturating_sub(*held).max(1),
-                replace: false,
-            }),
-            _ => None,
+                replace,
+            });
         }
+        self.held.get(&read).map(|held| Deposit {
+            read,
+            count: FULL_SET.saturating_sub(*held).max(1),
+            replace,
+        })
     }
 
     /// The request that carried `deposit` was answered: the host has its blocks.
@@ -82,7 +81,7 @@ impl PushBlocks {
 mod tests {
     use ed25519_dalek::SigningKey;
     use rand::rngs::OsRng;
-    use sotto_proto::Request;
+    use sotto_proto::{Command, Request};
 
     use super::*;
 

@@ -10,10 +10,13 @@ use ed25519_dalek::SigningKey;
 
 use crate::cursor::{put_blob, Cursor};
 use crate::frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX};
-use crate::{DecodeError, Request, Response, SignedRequest};
+use crate::{Command, DecodeError, Id, Request, Response, SignedRequest};
 
 /// Most requests one batch carries.
 pub const MAX_BATCH: usize = 8;
+
+const LONG_ANSWER: DecodeError =
+    DecodeError::Invalid("subscribe, fetch and get_link travel alone, not in a batch");
 
 /// What a request frame holds.
 #[derive(Debug)]
@@ -24,6 +27,12 @@ pub enum Requests {
 
 /// Signs each request with its key and seals them all into one frame; fails if they do not fit.
 pub fn seal_batch(requests: &[(Request, &SigningKey)]) -> Result<Vec<u8>, DecodeError> {
+    if !requests
+        .iter()
+        .all(|(request, _)| request.command.fits_a_batch())
+    {
+        return Err(LONG_ANSWER);
+    }
     let bodies: Vec<Vec<u8>> = requests
         .iter()
         .map(|(request, key)| request.signed_body(key))
@@ -76,14 +85,37 @@ fn open_parts(body: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
 pub fn open_requests(frame: &[u8]) -> Result<Requests, DecodeError> {
     match open_frame(frame)? {
         (FrameKind::Request, body) => Ok(Requests::One(SignedRequest::decode_body(body)?)),
-        (FrameKind::Batch, body) => Ok(Requests::Batch(
-            open_parts(body)?
+        (FrameKind::Batch, body) => {
+            let requests = open_parts(body)?
                 .into_iter()
                 .map(SignedRequest::decode_body)
-                .collect::<Result<_, _>>()?,
-        )),
+                .collect::<Result<Vec<_>, _>>()?;
+            if !requests.iter().all(|s| s.request.command.fits_a_batch()) {
+                return Err(LONG_ANSWER);
+            }
+            Ok(Requests::Batch(requests))
+        }
         _ => Err(DecodeError::Invalid("expected a request or batch frame")),
     }
+}
+
+/// Where a request frame's extra reply blocks go: the reader they are for, and whether they
+/// replace what the host holds for it. A subscribe replaces its reader's set; an
+/// acknowledgement (`Ack`, `AckWrite`) tops it up; in a batch the first of them counts. Client
+/// and host both follow this, so the blocks a client makes are the ones the host keeps.
+pub fn push_blocks_for(frame: &[u8]) -> Option<(Id, bool)> {
+    let requests = match open_requests(frame).ok()? {
+        Requests::One(signed) => vec![signed],
+        Requests::Batch(requests) => requests,
+    };
+    requests.iter().find_map(|signed| {
+        match signed.request.command {
+            Command::Subscribe => Some(true),
+            Command::Ack { .. } | Command::AckWrite => Some(false),
+            _ => None,
+        }
+        .map(|replace| (signed.request.target, replace))
+    })
 }
 
 /// Decodes the answers to a batch.
@@ -100,7 +132,7 @@ pub fn open_answers(frame: &[u8]) -> Result<Vec<Response>, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Command, Id, ResponseBody};
+    use crate::ResponseBody;
     use rand::rngs::OsRng;
 
     fn request(command: Command, n: u8) -> Request {
@@ -145,6 +177,26 @@ mod tests {
     }
 
     #[test]
+    fn reply_blocks_go_to_the_first_subscribe_or_acknowledgement() {
+        let key = SigningKey::generate(&mut OsRng);
+        let write = request(Command::Write { body: vec![1] }, 1);
+        let single = |command| request(command, 2).seal(&key).unwrap();
+        assert_eq!(push_blocks_for(&write.seal(&key).unwrap()), None);
+        let target = Id::from_bytes([2; Id::LEN]);
+        assert_eq!(
+            push_blocks_for(&single(Command::Subscribe)),
+            Some((target, true))
+        );
+        assert_eq!(
+            push_blocks_for(&single(Command::Ack { seq: 1 })),
+            Some((target, false))
+        );
+        let batch = seal_batch(&[(write, &key), (request(Command::AckWrite, 3), &key)]).unwrap();
+        let acked = Id::from_bytes([3; Id::LEN]);
+        assert_eq!(push_blocks_for(&batch), Some((acked, false)));
+    }
+
+    #[test]
     fn answers_read_back_in_order() {
         let answers = [
             Response {
@@ -177,6 +229,17 @@ mod tests {
         };
         let too_much = [(request(big.clone(), 1), &key), (request(big, 2), &key)];
         assert!(seal_batch(&too_much).is_err(), "two full writes do not fit");
+        let fetch = [(request(Command::Fetch, 1), &key)];
+        assert!(
+            seal_batch(&fetch).is_err(),
+            "a fetch's answer may fill a frame"
+        );
+        let forged = seal_parts(
+            FrameKind::Batch,
+            &[request(Command::Fetch, 1).signed_body(&key)],
+        )
+        .unwrap();
+        assert!(open_requests(&forged).is_err());
         for body in [&[0u8][..], &[2, 0, 5, 1][..], &[1, 0, 0][..]] {
             let frame = seal_frame(FrameKind::Batch, body).unwrap();
             assert!(open_requests(&frame).is_err(), "{body:?}");

@@ -114,6 +114,12 @@ impl Command {
         "ack_write",
     ];
 
+    /// Whether the command may ride in a batch: its answer is short, so the answers of a whole
+    /// batch always fit one frame. Reads that answer with messages or link data travel alone.
+    pub fn fits_a_batch(&self) -> bool {
+        !matches!(self, Self::Subscribe | Self::Fetch | Self::GetLink)
+    }
+
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make
     /// a retry return the first answer instead of acting twice).
     pub fn mutates(&self) -> bool {

@@ -27,6 +27,9 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn record(&self, handled: &Handled) {
+        for part in &handled.batched {
+            self.record(part);
+        }
         if let Some(index) = handled
             .command
             .and_then(|name| Command::NAMES.iter().position(|n| *n == name))

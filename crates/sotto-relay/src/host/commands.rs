@@ -26,6 +26,9 @@ pub(crate) struct Ctx<'a, R> {
     pub rng: &'a mut R,
     pub delta: StatsDelta,
     pub appended: Vec<Appended>,
+    /// The mailbox and position of the last write in the frame being run: what an `AckWrite`
+    /// of the same frame acknowledges.
+    pub group_write: Option<([u8; Id::LEN], u64)>,
 }
 
 type Outcome = (ResponseBody, Option<Id>);
@@ -188,6 +191,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
         Command::Subscribe => Ok((fetch(ctx, mailbox, &cap)?, Some(cap))),
         Command::Fetch => Ok((fetch(ctx, mailbox, &cap)?, None)),
         Command::Ack { seq } => ack(ctx, mailbox, &cap, *seq),
+        Command::AckWrite => ack_write(ctx, mailbox, &cap),
         Command::AddReader { reader_key } => add_reader(ctx, mailbox, reader_key),
         Command::RemoveReader { read_id } => remove_reader(ctx, mailbox, read_id),
         Command::Delete => {
@@ -274,6 +278,7 @@ fn write<R>(
     record.closed = record.kind() == MailboxKind::OneTimeRequest;
     save(ctx.txn, Table::Mailboxes, &mailbox.id, record)?;
     ctx.delta.messages += 1;
+    ctx.group_write = Some((mailbox.id, seq));
     ctx.appended.push(Appended {
         read_ids: record
             .readers
@@ -346,6 +351,42 @@ fn ack<R>(
     };
     reader.cursor = reader.cursor.max(seq.min(last));
     mailbox.record.last_active = ctx.now;
+    settle(ctx, mailbox)?;
+    Ok((ResponseBody::Done, None))
+}
+
+/// Acknowledges, for the reader `cap`, the message the same frame's write just appended, if
+/// the reader had acknowledged everything before it: its writer has that message already, so
+/// it is not pushed back to it. Otherwise earlier messages wait for the reader, and the write
+/// reaches it in order like any other.
+fn ack_write<R>(
+    ctx: &mut Ctx<'_, R>,
+    mailbox: &mut OpenMailbox,
+    cap: &Id,
+) -> Result<Outcome, StoreError> {
+    let Some(seq) = ctx
+        .group_write
+        .filter(|(written, _)| *written == mailbox.id)
+        .map(|(_, seq)| seq)
+    else {
+        return Ok((ResponseBody::Skipped, None));
+    };
+    let Some(reader) = mailbox.record.reader_mut(cap) else {
+        return Ok((ResponseBody::Error(ErrorCode::Auth), None));
+    };
+    if reader.cursor + 1 != seq {
+        return Ok((ResponseBody::Skipped, None));
+    }
+    reader.cursor = seq;
+    mailbox.record.last_active = ctx.now;
+    if let Some(appended) = ctx
+        .appended
+        .iter_mut()
+        .rev()
+        .find(|a| a.message.seq == seq && a.read_ids.contains(cap))
+    {
+        appended.read_ids.retain(|id| id != cap);
+    }
     settle(ctx, mailbox)?;
     Ok((ResponseBody::Done, None))
 }

@@ -17,6 +17,7 @@ mod verify;
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
+use sotto_proto::batch::{open_requests, seal_answers, Requests};
 use sotto_proto::{
     ErrorCode, Id, Message, Response, ResponseBody, SignedRequest, REPLAY_WINDOW_SECS,
 };
@@ -50,8 +51,64 @@ pub struct Handled {
     /// The command's name; `None` when the request could not be decoded.
     pub command: Option<&'static str>,
     pub error: Option<ErrorCode>,
-    /// Set when an authorized subscribe asks for pushes to this read id.
+    /// Set when an authorized subscribe asks for pushes to this read id (never in a batch:
+    /// subscribes travel alone).
     pub subscribed: Option<Id>,
+    /// The answers to each request of a batch frame, in order (empty for a single request).
+    pub batched: Vec<Handled>,
+}
+
+/// One frame's requests: a single request, or a batch run in order (`None`: undecodable).
+enum Unit {
+    One(Option<SignedRequest>),
+    Batch(Vec<SignedRequest>),
+}
+
+impl Unit {
+    fn open(frame: &[u8]) -> Self {
+        match open_requests(frame) {
+            Ok(Requests::One(signed)) => Self::One(Some(signed)),
+            Ok(Requests::Batch(requests)) => Self::Batch(requests),
+            Err(_) => Self::One(None),
+        }
+    }
+
+    fn requests(&self) -> Vec<Option<&SignedRequest>> {
+        match self {
+            Self::One(signed) => vec![signed.as_ref()],
+            Self::Batch(requests) => requests.iter().map(Some).collect(),
+        }
+    }
+}
+
+/// The answers to a batch frame in one frame. A batch holds only commands with short answers
+/// (`Command::fits_a_batch`), so they fit.
+fn batch_answer(answers: Vec<Handled>) -> Handled {
+    let responses: Vec<Response> = answers
+        .iter()
+        .map(|h| {
+            Response::open(&h.frame).unwrap_or(Response {
+                nonce: [0; 16],
+                body: ResponseBody::Error(ErrorCode::Internal),
+            })
+        })
+        .collect();
+    let frame = seal_answers(&responses).unwrap_or_else(|_| {
+        answer(
+            [0; 16],
+            None,
+            ResponseBody::Error(ErrorCode::Malformed),
+            None,
+        )
+        .frame
+    });
+    Handled {
+        frame,
+        command: None,
+        error: answers.iter().find_map(|h| h.error),
+        subscribed: None,
+        batched: answers,
+    }
 }
 
 /// A message appended by this batch, to be pushed to these readers.
@@ -176,25 +233,29 @@ impl<S: Store> Host<S> {
             rng,
             delta: StatsDelta::default(),
             appended: Vec::new(),
+            group_write: None,
         };
-        let decoded: Vec<Option<SignedRequest>> = frames
+        let units: Vec<Unit> = frames.iter().map(|frame| Unit::open(frame)).collect();
+        let runnable: Vec<Option<&SignedRequest>> = units
             .iter()
-            .map(|frame| SignedRequest::open(frame).ok())
+            .flat_map(Unit::requests)
+            .map(|signed| signed.filter(|s| is_fresh(s, now)))
             .collect();
-        let runnable: Vec<Option<&SignedRequest>> = decoded
-            .iter()
-            .map(|signed| signed.as_ref().filter(|s| is_fresh(s, now)))
-            .collect();
-        let proven = verify::precheck(&mut ctx, &self.decoy_key, &runnable)?;
+        let mut proven = verify::precheck(&mut ctx, &self.decoy_key, &runnable)?.into_iter();
         let mut handled = Vec::with_capacity(frames.len());
-        for (signed, proven) in decoded.iter().zip(proven) {
-            let signatures = verify::Prechecked(proven);
-            handled.push(handle_one(
-                &mut ctx,
-                &self.decoy_key,
-                signed.as_ref(),
-                signatures,
-            )?);
+        for unit in &units {
+            // What a batch wrote is its own: an `AckWrite` acknowledges only a write of the
+            // same frame.
+            ctx.group_write = None;
+            let mut answers = Vec::new();
+            for signed in unit.requests() {
+                let signatures = verify::Prechecked(proven.next().flatten());
+                answers.push(handle_one(&mut ctx, &self.decoy_key, signed, signatures)?);
+            }
+            handled.push(match unit {
+                Unit::One(_) => answers.remove(0),
+                Unit::Batch(_) => batch_answer(answers),
+            });
         }
         let (delta, appended) = (ctx.delta, ctx.appended);
         txn.commit()?;
@@ -239,6 +300,7 @@ fn answer(
         command,
         error,
         subscribed,
+        batched: Vec::new(),
     }
 }
 

@@ -405,3 +405,164 @@ fn a_capability_removed_earlier_in_the_batch_is_refused() {
     let (answers, _) = b.send_batch(&frames);
     assert_eq!(answers, vec![ResponseBody::Done, auth()]);
 }
+
+impl Bench {
+    /// Runs `parts` as one batch frame; returns the answers and the outcome's pushes.
+    fn batch(
+        &mut self,
+        parts: Vec<(Command, Id, SigningKey)>,
+    ) -> (Vec<ResponseBody>, Vec<super::Appended>) {
+        let requests: Vec<(Request, SigningKey)> = parts
+            .into_iter()
+            .map(|(command, target, key)| (self.request(command, target), key))
+            .collect();
+        let signed: Vec<(Request, &SigningKey)> =
+            requests.iter().map(|(r, k)| (r.clone(), k)).collect();
+        let frame = sotto_proto::batch::seal_batch(&signed).unwrap();
+        let outcome = self.host.handle_batch(&[frame], self.now, &mut self.rng);
+        let answers = sotto_proto::batch::open_answers(&outcome.handled[0].frame)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        (answers, outcome.appended)
+    }
+}
+
+#[test]
+fn a_batch_runs_in_order_and_a_writers_own_message_is_not_pushed_back() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let (writer, reader) = (m.writer.clone(), m.reader.clone());
+    // The reader writes a receipt: acknowledged for itself in the same frame, so its own
+    // message is pushed to no one here (it is the only reader).
+    let (answers, appended) = b.batch(vec![
+        (
+            Command::Write {
+                body: b"mine".to_vec(),
+            },
+            m.write_id,
+            writer.clone(),
+        ),
+        (Command::AckWrite, m.read_id, reader.clone()),
+    ]);
+    assert_eq!(
+        answers,
+        [ResponseBody::Written { seq: 1 }, ResponseBody::Done]
+    );
+    assert_eq!(appended.len(), 1);
+    assert!(
+        appended[0].read_ids.is_empty(),
+        "not pushed back to its writer"
+    );
+    assert!(
+        b.fetch(m.read_id, &reader).is_empty(),
+        "acknowledged, so deleted"
+    );
+
+    // Someone else's message waits: the write is acknowledged only once that one is read.
+    b.write(&m, b"theirs");
+    let (answers, appended) = b.batch(vec![
+        (
+            Command::Write {
+                body: b"second".to_vec(),
+            },
+            m.write_id,
+            writer.clone(),
+        ),
+        (Command::AckWrite, m.read_id, reader.clone()),
+    ]);
+    assert_eq!(
+        answers,
+        [ResponseBody::Written { seq: 3 }, ResponseBody::Skipped]
+    );
+    assert_eq!(
+        appended[0].read_ids,
+        [m.read_id],
+        "pushed in order, like any message"
+    );
+    assert_eq!(
+        b.bodies(m.read_id, &reader),
+        [b"theirs".to_vec(), b"second".to_vec()]
+    );
+
+    // An acknowledgement, then a receipt with its own acknowledgement, in one frame.
+    let (answers, _) = b.batch(vec![
+        (Command::Ack { seq: 3 }, m.read_id, reader.clone()),
+        (
+            Command::Write {
+                body: b"receipt".to_vec(),
+            },
+            m.write_id,
+            writer.clone(),
+        ),
+        (Command::AckWrite, m.read_id, reader.clone()),
+    ]);
+    assert_eq!(
+        answers,
+        [
+            ResponseBody::Done,
+            ResponseBody::Written { seq: 4 },
+            ResponseBody::Done
+        ]
+    );
+    assert!(b.fetch(m.read_id, &reader).is_empty());
+}
+
+#[test]
+fn an_ack_write_acknowledges_only_a_write_of_its_own_frame() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let reader = m.reader.clone();
+    b.write(&m, b"someone's");
+    // Alone, or after a write of another frame: nothing of this frame was written.
+    assert_eq!(
+        b.send(Command::AckWrite, m.read_id, &reader),
+        ResponseBody::Skipped
+    );
+    let (answers, _) = b.batch(vec![(Command::AckWrite, m.read_id, reader.clone())]);
+    assert_eq!(answers, [ResponseBody::Skipped]);
+    assert_eq!(
+        b.bodies(m.read_id, &reader),
+        [b"someone's".to_vec()],
+        "not acknowledged"
+    );
+    // A write to another mailbox in the frame does not count for this one.
+    let other = b.create(MailboxKind::Conversation, 0, 0);
+    b.send(Command::Ack { seq: 1 }, m.read_id, &reader);
+    let (answers, _) = b.batch(vec![
+        (
+            Command::Write {
+                body: b"elsewhere".to_vec(),
+            },
+            other.write_id,
+            other.writer.clone(),
+        ),
+        (Command::AckWrite, m.read_id, reader.clone()),
+    ]);
+    assert_eq!(answers[1], ResponseBody::Skipped);
+}
+
+#[test]
+fn a_repeated_batch_gets_its_first_answers_and_writes_once() {
+    let mut b = Bench::new();
+    let m = b.create(MailboxKind::Conversation, 0, 0);
+    let parts = [
+        (
+            b.request(
+                Command::Write {
+                    body: b"once".to_vec(),
+                },
+                m.write_id,
+            ),
+            m.writer.clone(),
+        ),
+        (b.request(Command::AckWrite, m.read_id), m.reader.clone()),
+    ];
+    let signed: Vec<(Request, &SigningKey)> = parts.iter().map(|(r, k)| (r.clone(), k)).collect();
+    let frame = sotto_proto::batch::seal_batch(&signed).unwrap();
+    let first = b.host.handle_batch(&[frame.clone()], b.now, &mut b.rng);
+    let again = b.host.handle_batch(&[frame], b.now, &mut b.rng);
+    assert_eq!(first.handled[0].frame, again.handled[0].frame);
+    assert!(again.appended.is_empty(), "the write ran once");
+}

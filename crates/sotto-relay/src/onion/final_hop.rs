@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use sotto_onion::packet::{open_request, ReplyBlock};
 use sotto_onion::request::OnionRequest;
-use sotto_proto::{Command, Id, Push, SignedRequest};
+use sotto_proto::batch::{open_requests, push_blocks_for, Requests};
+use sotto_proto::{Id, Push};
 use tokio::sync::mpsc;
 
 use super::{Drop, OnionNode, Role};
@@ -191,19 +192,15 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
     let Some(answer_block) = blocks.next() else {
         return node.metrics.onion_drop(Drop::BadRequest);
     };
-    let signed = SignedRequest::open(&request.frame).ok();
-    if let Some(signed) = &signed {
-        node.view
-            .saw(|| format!("mailbox {}", signed.request.target.to_hex()));
+    let targets = match open_requests(&request.frame) {
+        Ok(Requests::One(signed)) => vec![signed.request.target],
+        Ok(Requests::Batch(requests)) => requests.iter().map(|s| s.request.target).collect(),
+        Err(_) => Vec::new(),
+    };
+    for target in targets {
+        node.view.saw(|| format!("mailbox {}", target.to_hex()));
     }
-    let deposit = signed.and_then(|signed| {
-        let replace = match signed.request.command {
-            Command::Subscribe => true,
-            Command::Ack { .. } => false,
-            _ => return None,
-        };
-        Some((signed.request.target, replace))
-    });
+    let deposit = push_blocks_for(&request.frame);
     // The blocks are deposited by the host thread as it accepts the request: a message
     // written in the very next batch finds them (depositing after the answer came back lost
     // such pushes when the machine was busy).
