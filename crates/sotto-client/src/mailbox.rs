@@ -14,6 +14,7 @@ use thiserror::Error;
 use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 use crate::content::{ContentError, ContentKey, LinkKey};
 use crate::inbox::{Arrival, Inbox};
+use sotto_proto::batch::{open_answers, seal_batch};
 use crate::transport::{Transport, TransportError};
 
 /// The highest sequence number a host can reach honestly (SQLite's integers, on both sides).
@@ -80,7 +81,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn unexpected(body: ResponseBody) -> ClientError {
+pub(crate) fn unexpected(body: ResponseBody) -> ClientError {
     match body {
         ResponseBody::Error(code) => ClientError::Host(code),
         other => ClientError::Protocol(format!("unexpected answer {other:?}")),
@@ -129,6 +130,60 @@ impl<T: Transport> MailboxClient<T> {
         Ok(response.body)
     }
 
+    /// Sends `parts` to the host in one frame, run in order there, and returns their answers
+    /// in order. `None` if they do not fit one frame (the caller sends them one by one).
+    pub(crate) async fn call_batch(
+        &self,
+        parts: Vec<(Command, Id, &SigningKey)>,
+    ) -> Option<Result<Vec<ResponseBody>, ClientError>> {
+        let requests: Vec<(Request, &SigningKey)> = parts
+            .into_iter()
+            .map(|(command, target, key)| {
+                let mut nonce = [0u8; 16];
+                OsRng.fill_bytes(&mut nonce);
+                let request = Request {
+                    command,
+                    nonce,
+                    timestamp: unix_now(),
+                    target,
+                };
+                (request, key)
+            })
+            .collect();
+        let frame = seal_batch(&requests).ok()?;
+        Some(self.batch_answers(frame, &requests).await)
+    }
+
+    async fn batch_answers(
+        &self,
+        frame: Vec<u8>,
+        requests: &[(Request, &SigningKey)],
+    ) -> Result<Vec<ResponseBody>, ClientError> {
+        let answer = self.transport.round_trip(frame).await?;
+        let responses = match open_answers(&answer) {
+            Ok(responses) => responses,
+            // A host refusing the whole frame answers as to a single request.
+            Err(_) => match Response::open(&answer) {
+                Ok(Response {
+                    body: ResponseBody::Error(code),
+                    ..
+                }) => return Err(ClientError::Host(code)),
+                _ => return Err(ClientError::Protocol("an unreadable batch answer".into())),
+            },
+        };
+        let matches = responses.len() == requests.len()
+            && responses
+                .iter()
+                .zip(requests)
+                .all(|(response, (request, _))| response.nonce == request.nonce);
+        if !matches {
+            return Err(ClientError::Protocol(
+                "the answers are for another batch".into(),
+            ));
+        }
+        Ok(responses.into_iter().map(|r| r.body).collect())
+    }
+
     pub async fn create(&self, options: MailboxOptions) -> Result<NewMailbox, ClientError> {
         let writer = SigningKey::generate(&mut OsRng);
         let reader = SigningKey::generate(&mut OsRng);
@@ -160,6 +215,14 @@ impl<T: Transport> MailboxClient<T> {
     /// Seals and appends a message; returns its sequence number.
     pub async fn write(&self, cap: &WriteCap, plaintext: &[u8]) -> Result<u64, ClientError> {
         let body = cap.content.seal(plaintext)?;
+        self.write_sealed(cap, body).await
+    }
+
+    pub(crate) async fn write_sealed(
+        &self,
+        cap: &WriteCap,
+        body: Vec<u8>,
+    ) -> Result<u64, ClientError> {
         match self.call(Command::Write { body }, cap.id, &cap.key).await? {
             ResponseBody::Written { seq } => Ok(seq),
             other => Err(unexpected(other)),
@@ -213,7 +276,7 @@ impl<T: Transport> MailboxClient<T> {
         Ok(waiting)
     }
 
-    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+    pub(crate) fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
 

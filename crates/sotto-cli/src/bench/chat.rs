@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sotto_client::{init, Arrival, Arrivals, Device, Event, PacketCount, Unlock};
+use sotto_client::{init, Arrivals, Device, Event, PacketCount, Unlock};
+use tokio::sync::{mpsc, oneshot};
 use sotto_onion::directory::Directory;
 
 use super::{quantile, round_trips};
@@ -64,6 +65,21 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
         .conversation("Bob")?
         .context("the conversation just made")?
         .host;
+    // The reference takes the same path when it can; a gateway never hosts its own client's
+    // mailbox (the device enters elsewhere for those), so then any other host.
+    let host = directory
+        .relays()
+        .iter()
+        .map(|relay| *relay.fingerprint())
+        .find(|relay| *relay == host && host != alice.gateway())
+        .or_else(|| {
+            directory
+                .relays()
+                .iter()
+                .map(|relay| *relay.fingerprint())
+                .find(|relay| *relay != alice.gateway())
+        })
+        .context("a network of one relay")?;
     let reference = round_trips(
         directory.clone(),
         alice.gateway(),
@@ -74,50 +90,92 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
     let mut reference = reference.await?;
     reference.sort();
 
-    let mut people = [Person::new(alice, "Alice")?, Person::new(bob, "Bob")?];
+    // The receiver runs on its own, as another person's device would: its pushes are applied
+    // the moment they arrive, whatever the sender is doing.
+    let (orders, orders_out) = mpsc::channel(1);
+    let (texts_in, mut texts) = mpsc::unbounded_channel();
+    let receiver = tokio::spawn(receive(Person::new(bob, "Bob")?, orders_out, texts_in));
+    let mut alice = Person::new(alice, "Alice")?;
     let mut latencies = Vec::with_capacity(chat.messages);
     let mut at_start = [PacketCount::default(); 2];
     for n in 0..WARM_UP + chat.messages {
         if n == WARM_UP {
-            at_start = people.each_ref().map(|p| p.device.packets());
+            at_start = [alice.device.packets(), ask(&orders, Order::Count).await?];
         }
         tokio::time::sleep(chat.pause).await;
         let sent = Instant::now();
-        people[0]
-            .device
-            .send("Bob", &format!("text {n}"), None)
-            .await?;
-        let (mut arrived, mut delivered) = (None, false);
-        while arrived.is_none() || !delivered {
-            let (who, batch) = next_batch(&mut people, None).await?;
-            let applied = apply(&mut people[who].device, batch).await?;
-            if who == 1 && !applied.texts.is_empty() {
-                arrived = Some(applied.at);
-            }
-            delivered |= who == 0
-                && applied
-                    .events
-                    .iter()
-                    .any(|event| matches!(event, Event::Delivered { .. }));
+        alice.device.send("Bob", &format!("text {n}"), None).await?;
+        let arrived = tokio::time::timeout(ARRIVAL_TIMEOUT, texts.recv())
+            .await
+            .context("a text did not reach the receiver in time")?
+            .context("the receiver stopped")?;
+        if n >= WARM_UP {
+            latencies.push(arrived.duration_since(sent));
         }
-        if let Some(at) = arrived.filter(|_| n >= WARM_UP) {
-            latencies.push(at.duration_since(sent));
+        loop {
+            let applied = alice.next(None).await?;
+            if applied.events.iter().any(|e| matches!(e, Event::Delivered { .. })) {
+                break;
+            }
         }
     }
     // Whatever the last text still set off (acknowledgements of receipts) is counted too.
     let quiet = tokio::time::Instant::now() + QUIET;
-    while let Ok((who, batch)) = next_batch(&mut people, Some(quiet)).await {
-        apply(&mut people[who].device, batch).await?;
-    }
-    let [alice, bob] = people.each_ref().map(|p| p.device.packets());
+    while alice.next(Some(quiet)).await.is_ok() {}
+    let bob = ask(&orders, Order::Count).await?;
+    drop(orders);
+    receiver.await.context("the receiver's task")??;
     latencies.sort();
     report(
         &chat,
         &reference,
         &latencies,
-        [alice.since(at_start[0]), bob.since(at_start[1])],
+        [alice.device.packets().since(at_start[0]), bob.since(at_start[1])],
     );
     Ok(())
+}
+
+/// What the sender asks of the receiver's task.
+enum Order {
+    /// The receiver's packet count, once what it was doing is done.
+    Count,
+}
+
+async fn ask(
+    orders: &mpsc::Sender<(Order, oneshot::Sender<PacketCount>)>,
+    order: Order,
+) -> anyhow::Result<PacketCount> {
+    let (answer, answered) = oneshot::channel();
+    orders
+        .send((order, answer))
+        .await
+        .context("the receiver stopped")?;
+    answered.await.context("the receiver stopped")
+}
+
+/// The receiver's device: applies pushes as they arrive and says when each text landed.
+async fn receive(
+    mut bob: Person,
+    mut orders: mpsc::Receiver<(Order, oneshot::Sender<PacketCount>)>,
+    texts: mpsc::UnboundedSender<Instant>,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            batch = bob.arrivals.recv_all() => {
+                let batch = batch.context("the receiver stopped listening")?;
+                let applied = apply(&mut bob.device, batch).await?;
+                for _ in &applied.texts {
+                    let _ = texts.send(applied.at);
+                }
+            }
+            order = orders.recv() => match order {
+                Some((Order::Count, answer)) => {
+                    let _ = answer.send(bob.device.packets());
+                }
+                None => return Ok(()),
+            }
+        }
+    }
 }
 
 /// A device with its pushes, applied as they arrive.
@@ -133,22 +191,20 @@ impl Person {
             .with_context(|| format!("{name}'s pushes"))?;
         Ok(Self { device, arrivals })
     }
-}
 
-/// Whose pushes came first, and what came; an error once `until` (or the arrival timeout)
-/// passes with nothing.
-async fn next_batch(
-    people: &mut [Person; 2],
-    until: Option<tokio::time::Instant>,
-) -> anyhow::Result<(usize, Vec<Arrival>)> {
-    let deadline = until.unwrap_or_else(|| tokio::time::Instant::now() + ARRIVAL_TIMEOUT);
-    let [alice, bob] = people;
-    let (who, batch) = tokio::select! {
-        batch = bob.arrivals.recv_all() => (1, batch),
-        batch = alice.arrivals.recv_all() => (0, batch),
-        () = tokio::time::sleep_until(deadline) => anyhow::bail!("nothing arrived in time"),
-    };
-    Ok((who, batch.context("a device stopped listening")?))
+    /// Applies the next batch of pushes; an error once `until` (or the arrival timeout)
+    /// passes with nothing.
+    async fn next(
+        &mut self,
+        until: Option<tokio::time::Instant>,
+    ) -> anyhow::Result<crate::arrivals::Applied> {
+        let deadline = until.unwrap_or_else(|| tokio::time::Instant::now() + ARRIVAL_TIMEOUT);
+        let batch = tokio::time::timeout_at(deadline, self.arrivals.recv_all())
+            .await
+            .context("nothing arrived in time")?
+            .context("the device stopped listening")?;
+        apply(&mut self.device, batch).await
+    }
 }
 
 fn millis(duration: Duration) -> f64 {

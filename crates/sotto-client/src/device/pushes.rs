@@ -75,6 +75,11 @@ impl Listening {
         }
     }
 
+    /// Whether the mailbox `read` reads is subscribed, so what arrives there is pushed.
+    pub(super) fn listens_to(&self, read: &Id) -> bool {
+        self.reads.contains(read)
+    }
+
     /// Forgets every subscription: its connections are gone (a new network file), so the
     /// next `listen` makes them again on the new ones.
     pub(super) fn reset(&mut self) {
@@ -149,7 +154,7 @@ impl Device {
     /// Whether the conversation's mailbox is subscribed, so what arrives is pushed.
     pub(super) fn is_listening_to(&self, number: i64) -> Result<bool, ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
-        Ok(self.listening.reads.contains(&conversation.read.id))
+        Ok(self.listening.listens_to(&conversation.read.id))
     }
 
     /// Hands the arrivals over to a loop that also waits on other things; from then on
@@ -273,19 +278,9 @@ impl Device {
         outcome: Outcome,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
-        let client = self.host(conversation.host).await?;
-        let last = outcome.last;
-        let ack = async {
-            match last {
-                Some(last) => client.ack(&conversation.read, last).await,
-                None => Ok(()),
-            }
-        };
-        // The acknowledgement and the receipts go to the same host on separate paths: one
-        // round trip for both.
-        let (acked, sent) = tokio::join!(ack, self.after_run(&conversation, outcome, events));
-        acked?;
-        sent?;
+        // The acknowledgement rides with the receipts (one frame to one host).
+        let ack = outcome.last;
+        self.after_run(&conversation, outcome, ack, events).await?;
         self.update_if_due(conversation.number).await
     }
 }

@@ -2,12 +2,14 @@
 
 use rand::RngCore;
 use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LEN};
+use sotto_proto::Message;
 
 use super::Device;
-use crate::conversation::apply::digest;
+use crate::conversation::apply::{apply, digest, Applied};
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
+use crate::OwnWrite;
 
 /// A device commits a self-update after this many texts (sent or received) in a conversation,
 /// so a stolen state stops decrypting soon after (post-compromise security), also on a device
@@ -57,11 +59,12 @@ impl Device {
         };
         let content = content.encode().map_err(encoding("the text"))?;
         let conversation = self.store.conversation_by_number(number)?;
-        self.write_content(&conversation, content, |store| {
+        let record = |store: &Store| {
             store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
             store.count_message_since_update(number)
-        })
-        .await?;
+        };
+        self.write_content(&conversation, content, record, None)
+            .await?;
         Ok(id)
     }
 
@@ -76,11 +79,13 @@ impl Device {
         Ok(conversation.number)
     }
 
-    /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message.
+    /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message; the first
+    /// carries `ack` (the acknowledgement of what was just read), if any.
     pub(super) async fn send_receipts(
         &mut self,
         conversation: &Conversation,
         ids: &[MessageId],
+        mut ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         for chunk in ids.chunks(MAX_RECEIPT_IDS) {
             let content = Content::Receipt {
@@ -88,36 +93,76 @@ impl Device {
             }
             .encode()
             .map_err(encoding("a receipt"))?;
-            self.write_content(conversation, content, |_| Ok(()))
+            self.write_content(conversation, content, |_| Ok(()), ack.take())
                 .await?;
         }
         Ok(())
     }
 
-    /// Seals `content` in the conversation's current epoch and writes it. `record` stores what
-    /// goes with it in the same transaction as the outbox entry. If the write fails, the
-    /// transaction is undone: the caller reports the error and nothing claims it was sent.
+    /// Seals `content` in the conversation's current epoch and writes it, with `ack` if given.
+    /// `record` stores what goes with it in the same transaction as the outbox entry. If the
+    /// write fails, the transaction is undone: the caller reports the error and nothing claims
+    /// it was sent.
     pub(super) async fn write_content(
         &mut self,
         conversation: &Conversation,
         content: Vec<u8>,
         record: impl FnOnce(&Store) -> Result<(), StoreError>,
+        ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         let wire = seal(&self.store, conversation, content, record)?;
-        self.write_wire(conversation, &wire).await
+        self.write_wire(conversation, &wire, ack).await
     }
 
+    /// Writes a sealed message. A device listening to the conversation sends it with its own
+    /// acknowledgement (and `ack`) in one frame; when nothing came before it unread, the host
+    /// does not push it back, and the device applies it here, where it knows its place in the
+    /// order. Otherwise it comes back like anyone's message.
     async fn write_wire(
         &mut self,
         conversation: &Conversation,
         wire: &[u8],
+        ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         let client = self.host(conversation.host).await?;
-        if let Err(error) = client.write(&conversation.write, wire).await {
-            // Not written: forget it was ever sealed, so it is neither shown as sent nor
-            // waited for. (Its MLS generation is spent, which costs nothing.)
-            self.store.take_outbox(conversation.number, &digest(wire))?;
-            return Err(error.into());
+        let written = if self.listening.listens_to(&conversation.read.id) {
+            client
+                .write_own(&conversation.write, &conversation.read, ack, wire)
+                .await
+        } else {
+            let acked = match ack {
+                Some(seq) => client.ack(&conversation.read, seq).await,
+                None => Ok(()),
+            };
+            match acked {
+                Ok(()) => client.write(&conversation.write, wire).await.map(|seq| OwnWrite {
+                    seq,
+                    acknowledged: false,
+                }),
+                Err(error) => Err(error),
+            }
+        };
+        let written = match written {
+            Ok(written) => written,
+            Err(error) => {
+                // Not written: forget it was ever sealed, so it is neither shown as sent nor
+                // waited for. (Its MLS generation is spent, which costs nothing.)
+                self.store.take_outbox(conversation.number, &digest(wire))?;
+                return Err(error.into());
+            }
+        };
+        if written.acknowledged {
+            let current = self.store.conversation_by_number(conversation.number)?;
+            let own = Message {
+                seq: written.seq,
+                written_at: 0,
+                body: wire.to_vec(),
+            };
+            // Nothing came before it, so it stands in the epoch it was made for.
+            let applied = apply(&self.store, &current, &own)?;
+            if !matches!(applied, Applied::Confirmed | Applied::Commit) {
+                tracing::warn!(?applied, "this device's own message applied unexpectedly");
+            }
         }
         Ok(())
     }
@@ -141,15 +186,21 @@ impl Device {
     async fn self_update(&mut self, number: i64) -> Result<(), ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
         let wire = seal_self_update(&self.store, &conversation)?;
-        if let Err(error) = self.write_wire(&conversation, &wire).await {
+        if let Err(error) = self.write_wire(&conversation, &wire, None).await {
             drop_self_update(&self.store, &conversation)?;
             return Err(error);
         }
         for _ in 0..UPDATE_ROUNDS {
-            self.sync_conversation(number, &mut Vec::new()).await?;
+            // Decided already when the host took it in order (see `write_wire`).
             if !update_pending(&self.store, &conversation)? {
                 return Ok(());
             }
+            let mut events = Vec::new();
+            self.sync_conversation(number, &mut events).await?;
+            self.listening.events.extend(events);
+        }
+        if !update_pending(&self.store, &conversation)? {
+            return Ok(());
         }
         Err(ConversationError::Mls {
             context: "a self-update",

@@ -87,7 +87,7 @@ impl Device {
                 return Ok(());
             }
         }
-        self.after_run(&conversation, outcome, events).await
+        self.after_run(&conversation, outcome, None, events).await
     }
 
     /// Applies messages of one conversation in order, gathering what to do afterwards.
@@ -128,10 +128,12 @@ impl Device {
     }
 
     /// Sends what a run of messages asked for: resends of crossed messages, then receipts.
+    /// `ack`, the acknowledgement of the run, rides with the first of them (or goes alone).
     pub(super) async fn after_run(
         &mut self,
         conversation: &Conversation,
         outcome: Outcome,
+        mut ack: Option<u64>,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
         if outcome.delivered > 0 {
@@ -140,15 +142,19 @@ impl Device {
                 count: outcome.delivered,
             });
         }
-        if outcome.ended {
-            return Ok(());
+        if !outcome.ended {
+            for content in outcome.resend {
+                self.write_content(conversation, content, |_| Ok(()), ack.take())
+                    .await?;
+            }
+            if !outcome.received.is_empty() {
+                self.send_receipts(conversation, &outcome.received, ack.take())
+                    .await?;
+            }
         }
-        for content in outcome.resend {
-            self.write_content(conversation, content, |_| Ok(()))
-                .await?;
-        }
-        if !outcome.received.is_empty() {
-            self.send_receipts(conversation, &outcome.received).await?;
+        if let Some(seq) = ack {
+            let client = self.host(conversation.host).await?;
+            client.ack(&conversation.read, seq).await?;
         }
         Ok(())
     }
