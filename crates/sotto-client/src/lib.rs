@@ -33,5 +33,5 @@ pub use device::{
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
-pub use onion::{OnionTransport, PacketCount, Trace};
+pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
 pub use transport::{Transport, TransportError};
