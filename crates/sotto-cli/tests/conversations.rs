@@ -1,12 +1,15 @@
 //! Conversations end to end on a localnet of five relays: two people who share nothing but a
 //! link connect, talk through MLS over the onion path, and restart in the middle.
 
+use std::collections::HashSet;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use sotto_client::conversation::mls;
 use sotto_client::{init, ConversationError, Device, Event, Unlock, SELF_UPDATE_EVERY};
-use sotto_testnet::TestLocalnet;
+use sotto_proto::Fingerprint;
+use sotto_testnet::{RelayProcess, TestLocalnet};
 
 fn localnet() -> TestLocalnet {
     TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5)
@@ -310,4 +313,118 @@ async fn a_pushed_text_is_applied_as_it_arrives_whatever_the_number_of_conversat
     // receipt coming back to its writer (1), and one resend of a slow request (2).
     let cost = receiving_costs(&mut bob, &mut alice).await;
     assert!(cost <= 8, "{cost} packets to receive one text");
+}
+
+/// Whom `device` reaches through its gateway (not through its second guard), and from which
+/// local addresses.
+fn behind_gateway(device: &Device) -> (HashSet<Fingerprint>, HashSet<SocketAddr>) {
+    let gateway = device.gateway();
+    device
+        .connections()
+        .into_iter()
+        .filter(|(host, _)| *host != gateway)
+        .unzip()
+}
+
+/// A device with mailboxes on several hosts holds one connection to its gateway, whatever
+/// their number (and one to its second guard for mailboxes the gateway hosts); when that
+/// connection is lost, the subscriptions at every host behind it are renewed, so what comes
+/// next is pushed again well before the periodic renewal.
+#[tokio::test(flavor = "current_thread")]
+async fn one_connection_to_the_gateway_serves_every_host_and_is_renewed_for_all() {
+    let (net, mut relays) = localnet().into_processes();
+    let ((_, mut alice), (_, mut bob), _) = connected(&net).await;
+    let (_, mut crowd) = person(&net, "Crowd");
+    // The connector draws a conversation's host: enough conversations for two hosts behind
+    // Bob's gateway.
+    let conversation_hosts = |device: &Device| {
+        let conversations = device.store().conversations().unwrap();
+        conversations
+            .into_iter()
+            .map(|c| c.host)
+            .filter(|host| *host != device.gateway())
+            .collect::<HashSet<_>>()
+    };
+    for n in 0..12 {
+        if conversation_hosts(&bob).len() >= 2 {
+            break;
+        }
+        let link = bob.invite().await.unwrap().to_string();
+        crowd
+            .connect(&link, Some(&format!("Bob {n}")))
+            .await
+            .unwrap();
+        bob.sync().await.unwrap();
+    }
+    bob.listen().await.unwrap();
+    let (hosts, addresses) = behind_gateway(&bob);
+    assert!(hosts.len() >= 2, "mailboxes on {} hosts", hosts.len());
+    assert_eq!(
+        addresses.len(),
+        1,
+        "one connection for {} hosts",
+        hosts.len()
+    );
+    let gateway_hosted = bob
+        .connections()
+        .into_iter()
+        .filter(|(host, _)| *host == bob.gateway())
+        .map(|(_, address)| address)
+        .collect::<HashSet<_>>();
+    assert!(
+        gateway_hosted.is_disjoint(&addresses),
+        "mailboxes on the gateway are reached through the second guard"
+    );
+
+    // Bob's gateway restarts: his connection to it is reset, and with it the address his
+    // push blocks lead to. Subscriptions at hosts reached through the second guard are
+    // renewed only by the timer, so only texts to the others are waited for here.
+    let index = (0..5).find(|i| net.relay(*i) == bob.gateway()).unwrap();
+    relays[index].kill();
+    relays[index] = RelayProcess::start(
+        Path::new(env!("CARGO_BIN_EXE_sotto")),
+        &net.root().join(format!("relay-{index}")),
+        &net.root().join("network.toml"),
+        &net.root().join(format!("relay-{index}.log")),
+    );
+    let mut arrivals = bob.arrivals().unwrap();
+    let mut expected = HashSet::new();
+    for conversation in bob.store().conversations().unwrap() {
+        if conversation.host == bob.gateway() {
+            continue;
+        }
+        let text = format!("to {} after the restart", conversation.alias);
+        for peer in [&mut alice, &mut crowd] {
+            let theirs = peer.store().conversations().unwrap();
+            if let Some(theirs) = theirs
+                .into_iter()
+                .find(|c| c.group_id == conversation.group_id)
+            {
+                peer.send(&theirs.alias, &text, None).await.unwrap();
+            }
+        }
+        expected.insert(text);
+    }
+    assert!(!expected.is_empty());
+    let mut received = HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !expected.is_subset(&received) {
+        let batch = tokio::time::timeout_at(deadline, arrivals.recv_all())
+            .await
+            .unwrap_or_else(|_| panic!("pushed {} of {}", received.len(), expected.len()))
+            .unwrap();
+        // Receiving fails while the gateway is down; what follows is retried.
+        if let Ok((_, follow_up)) = bob.apply_arrivals(batch) {
+            let _ = bob.follow_up(follow_up).await;
+        }
+        received.extend(
+            bob.store()
+                .take_unshown(None)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.text),
+        );
+    }
+    let (_, after) = behind_gateway(&bob);
+    assert_eq!(after, addresses, "the same connection, made again");
 }

@@ -36,7 +36,7 @@ pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_F
 pub use health::RelayHealth;
 pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
+pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
 pub use own_write::OwnWrite;
-pub use onion::{OnionTransport, PacketCount, Trace};
 pub use owner_only::write_owner_only;
 pub use transport::{Transport, TransportError};

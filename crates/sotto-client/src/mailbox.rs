@@ -14,8 +14,8 @@ use thiserror::Error;
 use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 use crate::content::{ContentError, ContentKey, LinkKey};
 use crate::inbox::{Arrival, Inbox};
-use sotto_proto::batch::{open_answers, seal_batch};
 use crate::transport::{Transport, TransportError};
+use sotto_proto::batch::{open_answers, seal_batch};
 
 /// The highest sequence number a host can reach honestly (SQLite's integers, on both sides).
 pub const MAX_SEQ: u64 = i64::MAX as u64;

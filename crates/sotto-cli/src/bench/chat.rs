@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sotto_client::{init, Arrivals, Device, Event, PacketCount, Unlock};
-use tokio::sync::{mpsc, oneshot};
 use sotto_onion::directory::Directory;
+use tokio::sync::{mpsc, oneshot};
 
 use super::{quantile, round_trips};
 use crate::arrivals::apply;
@@ -114,7 +114,11 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
         }
         loop {
             let applied = alice.next(None).await?;
-            if applied.events.iter().any(|e| matches!(e, Event::Delivered { .. })) {
+            if applied
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::Delivered { .. }))
+            {
                 break;
             }
         }
@@ -130,7 +134,10 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
         &chat,
         &reference,
         &latencies,
-        [alice.device.packets().since(at_start[0]), bob.since(at_start[1])],
+        [
+            alice.device.packets().since(at_start[0]),
+            bob.since(at_start[1]),
+        ],
     );
     Ok(())
 }

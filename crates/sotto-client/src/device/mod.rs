@@ -18,7 +18,7 @@ use sotto_proto::Fingerprint;
 use crate::conversation::ConversationError;
 use crate::home::{database_path, open_store, Unlock};
 use crate::store::{Store, StoreError};
-use crate::{MailboxClient, OnionTransport, RelayHealth};
+use crate::{GatewayLink, MailboxClient, OnionTransport, RelayHealth};
 
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
@@ -35,6 +35,8 @@ pub struct Device {
     /// The entry for mailboxes the gateway hosts, once one was needed (see `entry_for`).
     second_gateway: Option<Fingerprint>,
     hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
+    /// One connection per entry relay, shared by the transports to every host behind it.
+    links: HashMap<Fingerprint, Arc<GatewayLink>>,
     /// What the transports to every host learn about relays, together.
     health: RelayHealth,
     /// Subscriptions and the pushes they bring.
@@ -169,6 +171,7 @@ impl Device {
             gateway,
             second_gateway: profile.second_gateway,
             hosts: HashMap::new(),
+            links: HashMap::new(),
             health: RelayHealth::default(),
             listening: pushes::Listening::new(),
         })
@@ -187,6 +190,7 @@ impl Device {
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
+        self.links.clear();
         self.listening.reset();
         Ok(true)
     }
@@ -211,7 +215,8 @@ impl Device {
     }
 
     /// This device's connections into the network: for each host it reaches, the address its
-    /// entry relay sees it at (one connection per host).
+    /// entry relay sees it at (hosts entered at one relay share one connection, so one
+    /// address).
     pub fn connections(&self) -> Vec<(Fingerprint, std::net::SocketAddr)> {
         self.hosts
             .iter()
@@ -222,9 +227,9 @@ impl Device {
     /// Sphinx packets this device sent into the network and received from it, over all its
     /// connections since it opened (what its gateway links carry, counted by packet).
     pub fn packets(&self) -> crate::onion::PacketCount {
-        self.hosts
+        self.links
             .values()
-            .map(|client| client.transport().packets())
+            .map(|link| link.packets())
             .fold(crate::onion::PacketCount::default(), |sum, count| {
                 sum + count
             })
@@ -276,15 +281,18 @@ impl Device {
             )));
         }
         let entry = self.entry_for(&host)?;
-        let transport = OnionTransport::connect_sharing(
-            self.directory.clone(),
-            entry,
-            host,
-            RENEW_EVERY,
-            self.health.clone(),
-        )
-        .await
-        .map_err(crate::ClientError::from)?;
+        let link = match self.links.get(&entry) {
+            Some(link) => link.clone(),
+            None => {
+                let link = GatewayLink::connect(self.directory.clone(), entry)
+                    .await
+                    .map_err(crate::ClientError::from)?;
+                self.links.insert(entry, link.clone());
+                link
+            }
+        };
+        let transport = OnionTransport::over(link, host, RENEW_EVERY, self.health.clone())
+            .map_err(crate::ClientError::from)?;
         let client = Arc::new(MailboxClient::new(transport));
         self.hosts.insert(host, client.clone());
         Ok(client)

@@ -135,10 +135,13 @@ impl Device {
                 None => Ok(()),
             };
             match acked {
-                Ok(()) => client.write(&conversation.write, wire).await.map(|seq| OwnWrite {
-                    seq,
-                    acknowledged: false,
-                }),
+                Ok(()) => client
+                    .write(&conversation.write, wire)
+                    .await
+                    .map(|seq| OwnWrite {
+                        seq,
+                        acknowledged: false,
+                    }),
                 Err(error) => Err(error),
             }
         };

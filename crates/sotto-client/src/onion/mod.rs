@@ -3,32 +3,29 @@
 //! back `host -> mix -> mix -> gateway -> client`. The gateway knows the client but not the
 //! host; the host knows the mailbox but not the client.
 
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use rand::RngCore;
 use sotto_onion::directory::{Directory, Path};
-use sotto_onion::packet::{
-    new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader, PAYLOAD_LEN,
-};
+use sotto_onion::packet::{new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader};
 use sotto_onion::request::OnionRequest;
-use sotto_proto::{Fingerprint, Id};
+use sotto_proto::Fingerprint;
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::direct::{handshake_failed, pinned_client_config, resolve};
 use crate::health::{RelayHealth, Verdict};
-use crate::push_blocks::{Deposit, PushBlocks};
+use crate::push_blocks::Deposit;
 use crate::rto::Rto;
+use inbound::{Answer, Inbound, Waiting};
 use spares::{make_spares, take_spare, Spare, Spares};
 
 mod count;
+mod inbound;
+mod link;
 mod spares;
 use crate::transport::{Transport, TransportError};
-use count::Counters;
 pub use count::PacketCount;
+pub use link::GatewayLink;
 
 /// Mixes on every path.
 const MIXES: usize = 2;
@@ -36,20 +33,6 @@ const MIXES: usize = 2;
 const PATIENCE: Duration = Duration::from_secs(30);
 /// Random paths drawn to find one that avoids suspects, before taking one that does not.
 const PATH_DRAWS: usize = 16;
-/// Reply keys kept for pushes at most; the oldest are forgotten first.
-const MAX_PUSH_KEYS: usize = 256;
-const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
-
-/// An answer, and when the attempt it answers was sent.
-type Answer = (Vec<u8>, Instant);
-
-enum Waiting {
-    /// An attempt at a request: all attempts of one request answer into the same channel. The
-    /// relays are those of its request and reply paths.
-    Answer(ReplyKey, Instant, mpsc::Sender<Answer>, Vec<Fingerprint>),
-    /// A push's key, the relays its reply block leads through, and the reader it is for.
-    Push(ReplyKey, Vec<Fingerprint>, Id),
-}
 
 /// The relays the last request and the last push passed, in order (entry relay first), for
 /// showing a person what happened (`sotto demo`). Known only to this client.
@@ -59,45 +42,20 @@ pub struct Trace {
     pub push: Vec<Fingerprint>,
 }
 
-#[derive(Default)]
-struct Replies {
-    waiting: HashMap<ReplyId, Waiting>,
-    push_order: VecDeque<ReplyId>,
-    push_blocks: PushBlocks,
-}
-
-impl Replies {
-    fn expect_push(&mut self, key: ReplyKey, route: Vec<Fingerprint>, read: Id) {
-        let id = key.id();
-        self.waiting.insert(id, Waiting::Push(key, route, read));
-        self.push_order.push_back(id);
-        while self.push_order.len() > MAX_PUSH_KEYS {
-            if let Some(old) = self.push_order.pop_front() {
-                self.waiting.remove(&old);
-            }
-        }
-    }
-}
-
+/// The way to the mailboxes of one host, entering the network through a [`GatewayLink`] that
+/// other transports (to other hosts) may share.
 pub struct OnionTransport {
     ends: Ends,
-    endpoint: quinn::Endpoint,
-    connection: Mutex<Option<quinn::Connection>>,
-    replies: Arc<SyncMutex<Replies>>,
-    pushes_in: mpsc::UnboundedSender<Vec<u8>>,
-    pushes_out: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
-    epoch: Arc<AtomicU64>,
-    /// A lost connection to the gateway is being made again.
-    reconnecting: AtomicBool,
+    link: Arc<GatewayLink>,
+    /// Answers and pushes the link hands this transport.
+    inbound: Arc<Inbound>,
+    pushes: Mutex<mpsc::UnboundedReceiver<Vec<u8>>>,
     retry_for: Duration,
     /// When to send a request again, learnt from the answers.
     rto: SyncMutex<Rto>,
-    health: RelayHealth,
     /// Headers and reply blocks made ahead of time, while the client waits for answers.
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
-    trace: Arc<SyncMutex<Trace>>,
-    packets: Arc<Counters>,
 }
 
 /// Where a transport's paths run and whom its replies find.
@@ -106,7 +64,7 @@ struct Ends {
     directory: Directory,
     gateway: Fingerprint,
     host: Fingerprint,
-    /// Where replies find this client at its gateway; random, and new for every transport.
+    /// Where replies find this client at its gateway (its link's).
     address: [u8; 32],
 }
 
@@ -136,66 +94,57 @@ fn onion_error(error: impl std::fmt::Display) -> TransportError {
     TransportError::Protocol(error.to_string())
 }
 
+fn refuse_gateway_as_host(gateway: Fingerprint, host: Fingerprint) -> Result<(), TransportError> {
+    if gateway == host {
+        return Err(TransportError::Connect(
+            "the gateway must not be the mailbox host: it would learn both ends".into(),
+        ));
+    }
+    Ok(())
+}
+
 impl OnionTransport {
-    /// Connects to `gateway` to reach mailboxes on `host` through the network in `directory`.
-    /// Every `renew_every`, the transport asks its user to renew subscriptions (its epoch moves
-    /// on), so pushes travel fresh paths and a broken relay on an old one costs nothing.
+    /// Connects to `gateway` to reach mailboxes on `host` through the network in `directory`,
+    /// on a link of its own. Every `renew_every`, the transport asks its user to renew
+    /// subscriptions (its epoch moves on), so pushes travel fresh paths and a broken relay on
+    /// an old one costs nothing.
     pub async fn connect(
         directory: Directory,
         gateway: Fingerprint,
         host: Fingerprint,
         renew_every: Duration,
     ) -> Result<Self, TransportError> {
-        let health = RelayHealth::default();
-        Self::connect_sharing(directory, gateway, host, renew_every, health).await
+        refuse_gateway_as_host(gateway, host)?;
+        let link = GatewayLink::connect(directory, gateway).await?;
+        Self::over(link, host, renew_every, RelayHealth::default())
     }
 
-    /// `connect`, learning about relays together with the other transports given `health`.
-    pub async fn connect_sharing(
-        directory: Directory,
-        gateway: Fingerprint,
+    /// `connect` through `link`, which other transports may share, learning about relays
+    /// together with the other transports given `health`.
+    pub fn over(
+        link: Arc<GatewayLink>,
         host: Fingerprint,
         renew_every: Duration,
         health: RelayHealth,
     ) -> Result<Self, TransportError> {
-        if gateway == host {
-            return Err(TransportError::Connect(
-                "the gateway must not be the mailbox host: it would learn both ends".into(),
-            ));
-        }
-        let mut address = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut address);
-        let bind: SocketAddr = "0.0.0.0:0".parse().map_err(onion_error)?;
-        let endpoint =
-            quinn::Endpoint::client(bind).map_err(|e| TransportError::Connect(e.to_string()))?;
-        let (pushes_in, pushes_out) = mpsc::unbounded_channel();
+        refuse_gateway_as_host(link.gateway(), host)?;
+        let (pushes_in, pushes) = mpsc::unbounded_channel();
+        let inbound = Arc::new(Inbound::new(health, pushes_in));
+        link.attach(&inbound);
         let transport = Self {
             ends: Ends {
-                directory,
-                gateway,
+                directory: link.directory().clone(),
+                gateway: link.gateway(),
                 host,
-                address,
+                address: link.address(),
             },
-            endpoint,
-            connection: Mutex::new(None),
-            replies: Arc::default(),
-            pushes_in,
-            pushes_out: Mutex::new(pushes_out),
-            epoch: Arc::new(AtomicU64::new(0)),
-            reconnecting: AtomicBool::new(false),
+            link,
+            inbound,
+            pushes: Mutex::new(pushes),
             retry_for: crate::DEFAULT_RETRY_FOR,
             rto: SyncMutex::new(Rto::default()),
-            health,
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
-            trace: Arc::default(),
-            packets: Arc::default(),
-        };
-        // A gateway that is busy (or a machine that is) can miss the handshake's timeout
-        // once; a wrong address or fingerprint fails at once either way.
-        match transport.connection().await {
-            Err(TransportError::Unreachable(_)) => transport.connection().await?,
-            made => made?,
         };
         tokio::spawn(make_spares(
             transport.ends.clone(),
@@ -203,94 +152,45 @@ impl OnionTransport {
             transport.refill.clone(),
         ));
         transport.refill.notify_one();
-        let epoch = Arc::downgrade(&transport.epoch);
+        let inbound = Arc::downgrade(&transport.inbound);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(renew_every);
             tick.tick().await;
             loop {
                 tick.tick().await;
-                let Some(epoch) = epoch.upgrade() else { break };
-                epoch.fetch_add(1, Ordering::SeqCst);
+                let Some(inbound) = inbound.upgrade() else {
+                    break;
+                };
+                inbound.renew();
             }
         });
         Ok(transport)
     }
 
-    /// Whether the connection to the gateway stands. A lost connection is made again by the
-    /// next request; until that succeeds, this says no.
+    /// Whether the connection to the gateway stands (see [`GatewayLink::connected`]).
     pub fn connected(&self) -> bool {
-        if self.reconnecting.load(Ordering::SeqCst) {
-            return false;
-        }
-        // Held only for a moment when nothing is being reconnected.
-        self.connection.try_lock().map_or(true, |slot| {
-            slot.as_ref()
-                .is_some_and(|connection| connection.close_reason().is_none())
-        })
+        self.link.connected()
     }
 
     /// Which relays the last request and push passed.
     pub fn trace(&self) -> Trace {
-        self.trace.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inbound.trace().clone()
     }
 
-    /// Sphinx packets sent to and received from the gateway so far.
+    /// Sphinx packets sent to and received from the gateway so far, by every transport on
+    /// this one's link.
     pub fn packets(&self) -> PacketCount {
-        self.packets.read()
+        self.link.packets()
     }
 
-    /// The local UDP address this client sends from.
+    /// The local UDP address this client sends from, shared by the transports on its link.
     pub fn local_addr(&self) -> Option<SocketAddr> {
-        self.endpoint.local_addr().ok()
-    }
-
-    /// The connection to the gateway, made (and this client's address registered) if needed.
-    async fn connection(&self) -> Result<quinn::Connection, TransportError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref().filter(|c| c.close_reason().is_none()) {
-            return Ok(connection.clone());
-        }
-        self.reconnecting.store(true, Ordering::SeqCst);
-        let made = self.connect_gateway().await;
-        self.reconnecting.store(false, Ordering::SeqCst);
-        let connection = made?;
-        *slot = Some(connection.clone());
-        Ok(connection)
-    }
-
-    /// A new connection to the gateway, with this client's address registered on it.
-    async fn connect_gateway(&self) -> Result<quinn::Connection, TransportError> {
-        let relay = self
-            .ends
-            .directory
-            .relay(&self.ends.gateway)
-            .ok_or_else(|| {
-                TransportError::Connect("the gateway is not in the network file".into())
-            })?;
-        let remote = resolve(relay.address()).await?;
-        let config = pinned_client_config(self.ends.gateway)?;
-        let connection = self
-            .endpoint
-            .connect_with(config, remote, "sotto-relay")
-            .map_err(|e| TransportError::Connect(e.to_string()))?
-            .await
-            .map_err(handshake_failed)?;
-        send_stream(&connection, &self.ends.address).await?;
-        tokio::spawn(receive(
-            connection.clone(),
-            self.replies.clone(),
-            self.health.clone(),
-            self.pushes_in.clone(),
-            self.epoch.clone(),
-            self.trace.clone(),
-            self.packets.clone(),
-        ));
-        Ok(connection)
+        self.link.local_addr()
     }
 
     /// The mixes to avoid: those suspected lately, unless too few relays are left without them.
     fn avoidable_suspects(&self) -> Vec<Fingerprint> {
-        let suspects = self.health.suspects();
+        let suspects = self.inbound.health.suspects();
         if self.ends.can_avoid(&suspects) {
             suspects
         } else {
@@ -353,7 +253,7 @@ impl OnionTransport {
                 Ok(None) => return Err(TransportError::Closed),
                 Err(_) => {}
             }
-            let mut health = self.health.lock();
+            let mut health = self.inbound.health.lock();
             let now = Instant::now();
             let verdict = health.heard.judge(&relays, &mixes, sent, now, PATIENCE);
             if let Verdict::Resend { suspects } = verdict {
@@ -406,11 +306,7 @@ impl OnionTransport {
     }
 
     fn forget(&self, id: &ReplyId) {
-        self.replies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waiting
-            .remove(id);
+        self.inbound.replies().waiting.remove(id);
     }
 
     /// Sends `frame` once on fresh paths; its answer goes to `answers`.
@@ -441,7 +337,7 @@ impl OnionTransport {
         let packet = header.seal(&payload).map_err(onion_error)?;
         let id = key.id();
         {
-            let mut replies = self.replies.lock().unwrap_or_else(|e| e.into_inner());
+            let mut replies = self.inbound.replies();
             let sent = Instant::now();
             let relays = path.relays().into_iter().chain(back.relays()).collect();
             replies
@@ -453,75 +349,16 @@ impl OnionTransport {
                 }
             }
         }
-        self.trace.lock().unwrap_or_else(|e| e.into_inner()).request = path.relays();
+        self.inbound.trace().request = path.relays();
         let mut injection = Vec::with_capacity(32 + sotto_onion::packet::PACKET_LEN);
         injection.extend_from_slice(path.first_hop().fingerprint().as_bytes());
         injection.extend_from_slice(&packet.to_wire());
-        let connection = self.connection().await?;
-        if let Err(error) = send_stream(&connection, &injection).await {
-            connection.close(0u32.into(), b"send failed");
+        if let Err(error) = self.link.inject(&injection).await {
             self.forget(&id);
             return Err(error);
         }
-        self.packets.sent();
         Ok((id, [path, back]))
     }
-}
-
-async fn send_stream(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), TransportError> {
-    let error = |e: &dyn std::fmt::Display| TransportError::Connection(e.to_string());
-    let mut stream = connection.open_uni().await.map_err(|e| error(&e))?;
-    stream.write_all(bytes).await.map_err(|e| error(&e))?;
-    stream.finish().map_err(|e| error(&e))
-}
-
-/// Takes deliveries from the gateway: answers to the requests waiting for them, pushes to the
-/// push channel. When the connection ends, the epoch moves on.
-async fn receive(
-    connection: quinn::Connection,
-    replies: Arc<SyncMutex<Replies>>,
-    health: RelayHealth,
-    pushes: mpsc::UnboundedSender<Vec<u8>>,
-    epoch: Arc<AtomicU64>,
-    trace: Arc<SyncMutex<Trace>>,
-    packets: Arc<Counters>,
-) {
-    while let Ok(mut stream) = connection.accept_uni().await {
-        let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
-            continue;
-        };
-        packets.received();
-        let Some((id, payload)) = delivery.split_first_chunk::<16>() else {
-            continue;
-        };
-        let waiting = replies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .waiting
-            .remove(id);
-        match waiting {
-            Some(Waiting::Answer(key, sent, answers, relays)) => {
-                if let Ok(frame) = key.open(payload) {
-                    health.heard(&relays);
-                    let _ = answers.try_send((frame, sent));
-                }
-            }
-            Some(Waiting::Push(key, route, read)) => {
-                if let Ok(frame) = key.open(payload) {
-                    replies
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push_blocks
-                        .used(&read);
-                    health.heard(&route);
-                    trace.lock().unwrap_or_else(|e| e.into_inner()).push = route;
-                    let _ = pushes.send(frame);
-                }
-            }
-            None => tracing::debug!("a delivery for no waiting reply"),
-        }
-    }
-    epoch.fetch_add(1, Ordering::SeqCst);
 }
 
 impl Transport for OnionTransport {
@@ -530,12 +367,7 @@ impl Transport for OnionTransport {
     /// twice). An answer to any attempt will do.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let deadline = Instant::now() + self.retry_for;
-        let deposit = self
-            .replies
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push_blocks
-            .plan(&frame);
+        let deposit = self.inbound.replies().push_blocks.plan(&frame);
         let (answers, mut answered) = mpsc::channel::<Answer>(1);
         let mut attempts = Vec::new();
         let mut unanswered_handshake = false;
@@ -547,9 +379,7 @@ impl Transport for OnionTransport {
                     match self.answer(&mut answered, &paths, wait).await {
                         Ok(answer) => {
                             if let Some(deposit) = &deposit {
-                                let mut replies =
-                                    self.replies.lock().unwrap_or_else(|e| e.into_inner());
-                                replies.push_blocks.deposited(deposit);
+                                self.inbound.replies().push_blocks.deposited(deposit);
                             }
                             break Ok(answer);
                         }
@@ -585,11 +415,11 @@ impl Transport for OnionTransport {
     }
 
     async fn next_push(&self) -> Option<Vec<u8>> {
-        self.pushes_out.lock().await.recv().await
+        self.pushes.lock().await.recv().await
     }
 
     fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::SeqCst)
+        self.inbound.epoch()
     }
 }
 
@@ -597,7 +427,6 @@ impl Drop for OnionTransport {
     fn drop(&mut self) {
         // Wakes the spare-maker, which then finds the transport gone and ends.
         self.refill.notify_one();
-        self.endpoint.close(0u32.into(), b"client closed");
     }
 }
 
