@@ -319,7 +319,16 @@ impl<T: Transport> MailboxClient<T> {
     }
 
     pub async fn delete(&self, cap: &ReadCap) -> Result<(), ClientError> {
-        self.done(Command::Delete, cap.id, &cap.key).await
+        self.done(Command::Delete, cap.id, &cap.key).await?;
+        self.forget_subscription(&cap.id);
+        Ok(())
+    }
+
+    fn forget_subscription(&self, read_id: &Id) {
+        self.subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|s| s.read.id != *read_id);
     }
 
     /// Seals `plaintext` under a fresh key and stores it for `ttl_secs` (0: the host's
@@ -426,8 +435,13 @@ impl<T: Transport> MailboxClient<T> {
             .map(|s| s.read.clone())
             .collect();
         for read in stale {
-            let waiting = self.register(&read).await?;
-            self.inbox().fetched(read.id, waiting);
+            match self.register(&read).await {
+                Ok(waiting) => self.inbox().fetched(read.id, waiting),
+                // The mailbox is gone (deleted, expired): nothing more will come from it, and
+                // failing here would keep every other subscription of this host from renewing.
+                Err(ClientError::Host(ErrorCode::Auth)) => self.forget_subscription(&read.id),
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }
