@@ -64,6 +64,8 @@ impl Device {
             request: grant(&host, &request.write),
         };
         let data = invitation.encode().map_err(encoding("the invitation"))?;
+        // The key package's private half must outlive a power cut before the link goes out.
+        self.store.make_durable()?;
         let (link, link_cap) = client.put_link(LINK_TTL_SECS, &data).await?;
         let uri = LinkUri {
             host,

@@ -272,6 +272,9 @@ impl Device {
         &mut self,
         host: Fingerprint,
     ) -> Result<Arc<MailboxClient<OnionTransport>>, ConversationError> {
+        // Whatever the network is asked next may act on what this device committed (see
+        // `Store::make_durable`): make it survive power loss first.
+        self.store.make_durable()?;
         if let Some(client) = self.hosts.get(&host) {
             return Ok(client.clone());
         }

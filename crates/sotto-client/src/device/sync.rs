@@ -81,6 +81,8 @@ impl Device {
             let last = outcome.last;
             self.apply_run(&current, &messages, &mut outcome, events)?;
             if let Some(last) = outcome.last.filter(|seq| Some(*seq) != last) {
+                // What the acknowledgement deletes at the host must be safe here first.
+                self.store.make_durable()?;
                 client.ack(&conversation.read, last).await?;
             }
             if outcome.ended {

@@ -207,3 +207,21 @@ fn a_store_from_before_encryption_is_encrypted_in_place_and_its_home_mended() {
     drop(store);
     std::fs::remove_dir_all(&home).unwrap();
 }
+
+#[test]
+fn a_commit_is_made_durable_on_demand_and_memory_has_nothing_to_sync() {
+    let home = temp_home("durable");
+    let store = open_store(&home, &Unlock::KeyFile).unwrap();
+    store.create_profile("Alice").unwrap();
+    let wal = database_path(&home).with_file_name(format!("{DATABASE_FILE}-wal"));
+    assert!(wal.exists(), "the commit waits in the write-ahead log");
+    store.make_durable().unwrap();
+    drop(store);
+    let reopened = open_store(&home, &Unlock::KeyFile).unwrap();
+    assert_eq!(reopened.profile().unwrap().unwrap().name, "Alice");
+    crate::store::Store::open_in_memory()
+        .unwrap()
+        .make_durable()
+        .unwrap();
+    std::fs::remove_dir_all(&home).unwrap();
+}

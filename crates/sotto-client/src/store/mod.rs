@@ -108,6 +108,8 @@ impl<'a> OpenMlsProvider for Provider<'a> {
 pub struct Store {
     conn: Connection,
     crypto: CryptoProvider,
+    /// The write-ahead log, which [`make_durable`](Store::make_durable) syncs (none in memory).
+    wal: Option<std::path::PathBuf>,
 }
 
 /// What the device knows about itself.
@@ -120,6 +122,12 @@ pub struct Profile {
     /// The network authorities this device trusts, as `Authorities::to_bytes` wrote them
     /// (see `Device::open`).
     pub authority: Option<Vec<u8>>,
+}
+
+fn wal_path(database: &Path) -> std::path::PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-wal");
+    std::path::PathBuf::from(name)
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -138,28 +146,54 @@ impl Store {
         crate::owner_only::file(path).map_err(|error| StoreError::file(path, error))?;
         let conn = Connection::open(path)?;
         key::unlock(&conn, key)?;
-        Self::with_connection(conn)
+        Self::with_connection(conn, Some(wal_path(path)))
     }
 
     /// A store as sotto wrote them before encryption, to test taking one over.
     #[cfg(test)]
     pub(crate) fn open_unencrypted(path: &Path) -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open(path)?)
+        Self::with_connection(Connection::open(path)?, Some(wal_path(path)))
     }
 
     pub fn open_in_memory() -> Result<Self, StoreError> {
-        Self::with_connection(Connection::open_in_memory()?)
+        Self::with_connection(Connection::open_in_memory()?, None)
     }
 
-    fn with_connection(mut conn: Connection) -> Result<Self, StoreError> {
+    /// `synchronous = NORMAL`: a commit survives this process crashing at once, and power loss
+    /// from the next [`make_durable`](Store::make_durable) on, which the device calls before
+    /// the network acts on anything it committed (an acknowledgement deletes what it applied
+    /// at the host; a written ciphertext spends the key generation it recorded). So a received
+    /// message is shown without waiting for the disk, and one fsync covers applying it and
+    /// sealing the receipt.
+    fn with_connection(
+        mut conn: Connection,
+        wal: Option<std::path::PathBuf>,
+    ) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL;")?;
+        conn.execute_batch(
+            "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+        )?;
         SqliteStorageProvider::<JsonCodec, &mut Connection>::new(&mut conn)
             .run_migrations()
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         migrate(&mut conn)?;
         let crypto = CryptoProvider::new().map_err(|e| StoreError::Crypto(format!("{e:?}")))?;
-        Ok(Self { conn, crypto })
+        Ok(Self { conn, crypto, wal })
+    }
+
+    /// Makes everything committed so far survive power loss: syncs the write-ahead log (a
+    /// checkpoint syncs on its own, so a log that is gone has nothing unsynced).
+    pub fn make_durable(&self) -> Result<(), StoreError> {
+        let Some(wal) = &self.wal else {
+            return Ok(());
+        };
+        match std::fs::File::open(wal) {
+            Ok(log) => log
+                .sync_data()
+                .map_err(|error| StoreError::file(wal, error)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StoreError::file(wal, error)),
+        }
     }
 
     pub fn provider(&self) -> Provider<'_> {
