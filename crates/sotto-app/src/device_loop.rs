@@ -34,6 +34,7 @@ pub(crate) async fn run(
     mut jobs: mpsc::Receiver<Job>,
     events: broadcast::Sender<AppEvent>,
 ) {
+    // The lock is bound, not dropped: the home stays this process's until the loop ends.
     let App {
         mut device,
         network_file,
