@@ -89,10 +89,7 @@ pub struct AssembleArgs {
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub fn load(file: &Path) -> anyhow::Result<Directory> {
-    let text = std::fs::read_to_string(file)
-        .with_context(|| format!("reading the network file {}", file.display()))?;
-    NetworkFile::parse(&text)
-        .with_context(|| format!("{} is not a valid network file", file.display()))
+    Ok(sotto_app::read_network_file(file)?)
 }
 
 /// Replaces `file` with `directory` and the signatures it carries, in one step, so a reader

@@ -153,6 +153,22 @@ async fn a_bot_on_the_api_answers_a_person_on_the_command_line() {
         error.to_string().contains("no contact named 'Nobody'"),
         "{error}"
     );
+
+    // The served home is the server's alone; a look back reads beside it.
+    let out = sotto(&bot_home, &network, &["send", "Alice", "me too"]);
+    let error = String::from_utf8_lossy(&out.stderr);
+    let held = format!(
+        "another sotto (pid {}) is using {}; stop it or use another --home",
+        server.child.id(),
+        bot_home.display()
+    );
+    assert!(!out.status.success() && error.contains(&held), "{error}");
+    let out = sotto(&bot_home, &network, &["history", "Alice", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("echo: ping"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The HTTP status an upgrade to `ws://ADDRESS/PATH` with `headers` gets (101: upgraded).

@@ -1,13 +1,11 @@
 //! The chat's state and what each key does, apart from any terminal: the device is reached
-//! through its task (`serve::device`), so tests drive an `App` with keys and read its screen.
+//! through its handle (`sotto_app::AppHandle`), so tests drive an `App` with keys and read its
+//! screen.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use serde_json::Value;
-use sotto_api::{Command, ConnectionState, Contact, Event, MessageView};
-use tokio::sync::{mpsc, oneshot};
+use sotto_app::{AppEvent, AppHandle, Command, ConnectionState, Contact, MessageView, Reply};
 
 use super::scroll::Scroll;
-use crate::serve::device::Job;
 
 /// What the composer line is for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +19,7 @@ pub enum Mode {
 }
 
 pub struct App {
-    jobs: mpsc::Sender<Job>,
+    device: AppHandle,
     pub contacts: Vec<Contact>,
     pub selected: usize,
     /// The selected conversation, oldest first.
@@ -36,15 +34,14 @@ pub struct App {
     pub quit: bool,
 }
 
-fn field<T: serde::de::DeserializeOwned>(mut value: Value, name: &str) -> Result<T, String> {
-    serde_json::from_value(value.get_mut(name).map(Value::take).unwrap_or_default())
-        .map_err(|e| e.to_string())
-}
+/// What the chat says if the device answered with another kind of reply than the command's:
+/// a bug, never something the person did.
+const UNEXPECTED: &str = "the device gave an unexpected answer";
 
 impl App {
-    pub async fn new(jobs: mpsc::Sender<Job>) -> Self {
+    pub async fn new(device: AppHandle) -> Self {
         let mut app = Self {
-            jobs,
+            device,
             contacts: Vec::new(),
             selected: 0,
             messages: Vec::new(),
@@ -60,30 +57,16 @@ impl App {
         app
     }
 
-    async fn call(&self, command: Command) -> Result<Value, String> {
-        let (reply, result) = oneshot::channel();
-        self.jobs
-            .send(Job { command, reply })
-            .await
-            .map_err(|_| "the client stopped".to_string())?;
-        result
-            .await
-            .unwrap_or_else(|_| Err("the client stopped".into()))
-    }
-
     pub fn selected_alias(&self) -> Option<&str> {
         self.contacts.get(self.selected).map(|c| c.alias.as_str())
     }
 
     /// Reloads the contact list and the selected conversation (marking it read).
     pub async fn refresh(&mut self) {
-        match self
-            .call(Command::Contacts)
-            .await
-            .and_then(|v| field(v, "contacts"))
-        {
-            Ok(contacts) => self.contacts = contacts,
-            Err(error) => self.status = error,
+        match self.device.call(Command::Contacts).await {
+            Ok(Reply::Contacts { contacts, .. }) => self.contacts = contacts,
+            Ok(_) => self.status = UNEXPECTED.into(),
+            Err(error) => self.status = error.to_string(),
         }
         self.selected = self.selected.min(self.contacts.len().saturating_sub(1));
         let Some(alias) = self.selected_alias().map(str::to_string) else {
@@ -91,6 +74,7 @@ impl App {
             return;
         };
         let _ = self
+            .device
             .call(Command::Read {
                 contact: Some(alias.clone()),
             })
@@ -98,50 +82,45 @@ impl App {
         if let Some(contact) = self.contacts.get_mut(self.selected) {
             contact.unread = 0;
         }
-        match self
-            .call(Command::Messages { contact: alias })
-            .await
-            .and_then(|v| field(v, "messages"))
-        {
-            Ok(messages) => self.messages = messages,
-            Err(error) => self.status = error,
+        match self.device.call(Command::Messages { contact: alias }).await {
+            Ok(Reply::Messages(messages)) => self.messages = messages,
+            Ok(_) => self.status = UNEXPECTED.into(),
+            Err(error) => self.status = error.to_string(),
         }
     }
 
-    pub async fn on_event(&mut self, event: Event) {
+    pub async fn on_event(&mut self, event: AppEvent) {
         match event {
-            Event::Message(message) => {
-                if Some(message.from.as_str()) == self.selected_alias() {
+            AppEvent::Message(message) => {
+                if Some(message.contact.as_str()) == self.selected_alias() {
                     self.messages.push(message);
                     self.scroll.arrived();
-                } else if let Some(contact) =
-                    self.contacts.iter_mut().find(|c| c.alias == message.from)
+                } else if let Some(contact) = self
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c.alias == message.contact)
                 {
                     contact.unread += 1;
-                    self.status = format!("new message from {}", message.from);
+                    self.status = format!("new message from {}", message.contact);
                 }
             }
-            Event::Delivered { .. } => self.refresh().await,
-            Event::Connected { alias } => {
-                self.status = format!("{alias} connected with you");
+            AppEvent::Delivered { .. } => self.refresh().await,
+            AppEvent::Connected { contact } => {
+                self.status = format!("{contact} connected with you");
                 self.mode = Mode::Message;
                 self.refresh().await;
             }
-            Event::Rejected {
-                conversation,
-                reason,
-            } => self.status = format!("in {conversation}: rejected a message: {reason}"),
-            Event::Removed { conversation } => {
-                self.status = format!("{conversation} removed you from the conversation")
+            AppEvent::Rejected { contact, reason } => {
+                self.status = format!("in {contact}: rejected a message: {reason}")
             }
-            Event::Connection { state, detail } => {
+            AppEvent::Removed { contact } => {
+                self.status = format!("{contact} removed you from the conversation")
+            }
+            AppEvent::Connection(state) => {
                 self.online = Some(state == ConnectionState::Online);
-                self.status = match (state, detail) {
-                    (ConnectionState::Online, _) => "messages arrive as they are sent".into(),
-                    (ConnectionState::Offline, detail) => format!(
-                        "offline, retrying: {}",
-                        detail.unwrap_or_else(|| "the network cannot be reached".into())
-                    ),
+                self.status = match state {
+                    ConnectionState::Online => "messages arrive as they are sent".into(),
+                    ConnectionState::Offline { reason } => format!("offline, retrying: {reason}"),
                 };
             }
         }
@@ -192,16 +171,14 @@ impl App {
     }
 
     async fn invite(&mut self) {
-        match self
-            .call(Command::Invite)
-            .await
-            .and_then(|v| field::<String>(v, "link"))
-        {
-            Ok(link) => {
+        match self.device.call(Command::Invite).await {
+            Ok(Reply::Link(link)) => {
+                let link = link.to_string();
                 let qr = crate::person::qr::terminal(&link).unwrap_or_default();
                 self.status = "give this link to one person; it works once (Esc hides it)".into();
                 self.mode = Mode::Invite { link, qr };
             }
+            Ok(_) => self.status = format!("no link: {UNEXPECTED}"),
             Err(error) => self.status = format!("no link: {error}"),
         }
     }
@@ -217,12 +194,8 @@ impl App {
                     link: text.trim().to_string(),
                     alias: None,
                 };
-                match self
-                    .call(command)
-                    .await
-                    .and_then(|v| field::<String>(v, "alias"))
-                {
-                    Ok(alias) => {
+                match self.device.call(command).await {
+                    Ok(Reply::Connected { alias }) => {
                         self.mode = Mode::Message;
                         self.status = format!("connected with {alias}");
                         self.refresh().await;
@@ -232,7 +205,8 @@ impl App {
                             self.refresh().await;
                         }
                     }
-                    Err(error) => self.status = error,
+                    Ok(_) => self.status = UNEXPECTED.into(),
+                    Err(error) => self.status = error.to_string(),
                 }
             }
             Mode::Invite { .. } => self.mode = Mode::Message,
@@ -244,9 +218,9 @@ impl App {
                 let command = Command::Send {
                     contact,
                     text: text.clone(),
-                    reply_to: self.reply_to.take().map(|m| m.id),
+                    reply_to: self.reply_to.take().map(|m| hex::encode(m.id)),
                 };
-                match self.call(command).await {
+                match self.device.call(command).await {
                     Ok(_) => {
                         // What one just sent is what one wants to see.
                         self.scroll.follow_newest();

@@ -1,5 +1,5 @@
 //! `sotto chat`: a full-screen terminal chat on the device, pushed messages appearing as they
-//! arrive. The device runs in its task (`serve::device`); this module is the terminal around
+//! arrive. The device runs in its loop (`sotto_app`); this module is the terminal around
 //! [`app::App`] and [`view::draw`].
 
 pub mod app;
@@ -13,7 +13,6 @@ use ratatui::crossterm::event::{self, Event as TerminalEvent, KeyEventKind};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::person::ClientArgs;
-use crate::serve::device;
 
 #[derive(Args)]
 pub struct ChatArgs {
@@ -21,24 +20,9 @@ pub struct ChatArgs {
     pub client: ClientArgs,
 }
 
-/// Starts the device's task (following `network`, the network file, if given); returns where
-/// to send its jobs and where its events come out.
-pub fn start_device(
-    device: sotto_client::Device,
-    network: Option<std::path::PathBuf>,
-) -> (
-    mpsc::Sender<device::Job>,
-    broadcast::Receiver<sotto_api::Event>,
-) {
-    let (jobs, jobs_out) = mpsc::channel(16);
-    let (events, receiver) = broadcast::channel(1024);
-    tokio::spawn(device::run(device, network, jobs_out, events));
-    (jobs, receiver)
-}
-
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let (jobs, mut events) = start_device(args.client.device()?, Some(args.client.network_file()?));
-    let mut app = app::App::new(jobs).await;
+    let (device, mut events) = args.client.app()?.start();
+    let mut app = app::App::new(device).await;
     // Keys are read on a thread of their own: reading the terminal blocks.
     let (keys_in, mut keys) = mpsc::unbounded_channel();
     std::thread::spawn(move || loop {

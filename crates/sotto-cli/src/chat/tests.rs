@@ -7,11 +7,11 @@ use std::time::Duration;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
-use sotto_client::{init, Device, Unlock};
-use tokio::sync::{broadcast, mpsc};
+use sotto_app::{AppEvent, AppHandle, Contact, Home, MessageView, Unlock};
+use tokio::sync::broadcast;
 
 use super::app::{App, Mode};
-use super::{start_device, view};
+use super::view;
 use crate::localnet::Localnet;
 
 fn screen(app: &mut App) -> String {
@@ -30,17 +30,19 @@ fn screen(app: &mut App) -> String {
 
 struct Person {
     app: App,
-    events: broadcast::Receiver<sotto_api::Event>,
+    events: broadcast::Receiver<AppEvent>,
 }
 
 impl Person {
     async fn open(root: &std::path::Path, net: &Localnet, name: &str) -> Self {
-        let home = root.join(name);
-        init(&home, name, &Unlock::KeyFile).unwrap();
-        let device = Device::open(&home, &Unlock::KeyFile, net.directory.clone()).unwrap();
-        let (jobs, events) = start_device(device, None);
+        let home = Home::new(root.join(name));
+        sotto_app::init(&home, name, &Unlock::KeyFile, None, None).unwrap();
+        let (device, events) =
+            sotto_app::App::open(home, &Unlock::KeyFile, Some(&net.network_file))
+                .unwrap()
+                .start();
         Self {
-            app: App::new(jobs).await,
+            app: App::new(device).await,
             events,
         }
     }
@@ -132,9 +134,8 @@ async fn two_people_connect_and_chat_in_the_terminal() {
 
 /// A chat with Bob selected and no device behind it: keys that only move the view need none.
 async fn chat_with_bob() -> App {
-    let (jobs, _) = mpsc::channel(1);
-    let mut app = App::new(jobs).await;
-    app.contacts = vec![sotto_api::Contact {
+    let mut app = App::new(AppHandle::stopped()).await;
+    app.contacts = vec![Contact {
         alias: "Bob".into(),
         name: "Bob".into(),
         unread: 0,
@@ -142,12 +143,12 @@ async fn chat_with_bob() -> App {
     app
 }
 
-fn from_bob(text: &str) -> sotto_api::MessageView {
-    sotto_api::MessageView {
-        from: "Bob".into(),
+fn from_bob(text: &str) -> MessageView {
+    MessageView {
+        contact: "Bob".into(),
         text: text.into(),
-        id: "00".repeat(16),
-        sent_at: 0,
+        id: [0; 16],
+        sent_at_ms: 0,
         reply_to: None,
         outgoing: false,
         delivered: false,
@@ -170,7 +171,7 @@ async fn a_long_conversation_keeps_the_newest_in_view_and_scrolls_back() {
     assert!(back.contains("message 166"), "the page just above: {back}");
 
     // Scrolled back, a new message does not move the view; it is counted below.
-    app.on_event(sotto_api::Event::Message(from_bob("message 200")))
+    app.on_event(AppEvent::Message(from_bob("message 200")))
         .await;
     let held = screen(&mut app);
     assert_eq!(
@@ -189,7 +190,7 @@ async fn a_long_conversation_keeps_the_newest_in_view_and_scrolls_back() {
     assert!(!newest.contains("new · End"), "{newest}");
 
     // At the bottom, what arrives is shown at once.
-    app.on_event(sotto_api::Event::Message(from_bob("message 201")))
+    app.on_event(AppEvent::Message(from_bob("message 201")))
         .await;
     assert!(screen(&mut app).contains("message 201"));
 
@@ -197,7 +198,7 @@ async fn a_long_conversation_keeps_the_newest_in_view_and_scrolls_back() {
     app.on_key(KeyEvent::from(KeyCode::PageUp)).await;
     screen(&mut app);
     app.on_key(KeyEvent::from(KeyCode::PageDown)).await;
-    app.on_event(sotto_api::Event::Message(from_bob("message 202")))
+    app.on_event(AppEvent::Message(from_bob("message 202")))
         .await;
     assert!(screen(&mut app).contains("message 202"));
 }

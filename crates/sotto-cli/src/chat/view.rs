@@ -142,11 +142,11 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-fn message_line(m: &sotto_api::MessageView) -> Line<'_> {
+fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
     let (who, mark) = if m.outgoing {
         ("me".into(), if m.delivered { " ✓✓" } else { " ✓" })
     } else {
-        (printable(&m.from, Form::Line), "")
+        (printable(&m.contact, Form::Line), "")
     };
     let mut spans = vec![Span::styled(
         format!("{who}: "),

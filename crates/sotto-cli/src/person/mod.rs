@@ -12,14 +12,12 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::Args;
 use ed25519_dalek::VerifyingKey;
-use sotto_client::store::Store;
-use sotto_client::{init, write_owner_only, Device, Unlock};
+use sotto_app::{App, Command, Home, Reply, Unlock};
 use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
 pub use history::{run_history, HistoryArgs};
 use output::Output;
-pub use output::{api_event, message_view};
 
 /// Where the person's device lives and which network it uses. Accepted before the command as
 /// well as after it (`sotto --home H read`, `sotto read --home H`); after it wins.
@@ -60,9 +58,6 @@ fn default_home() -> PathBuf {
         .join(".sotto")
 }
 
-/// Remembers the network file's path, not its content: the network rewrites the file as its
-/// keys rotate.
-const NETWORK_PATH_FILE: &str = "network-path";
 /// The environment variable that may hold the store's passphrase (see `--passphrase-file`).
 const PASSPHRASE_VARIABLE: &str = "SOTTO_PASSPHRASE";
 
@@ -88,33 +83,14 @@ impl ClientArgs {
         self.network.clone().or_else(|| from_env("SOTTO_NETWORK"))
     }
 
-    pub fn network_file(&self) -> anyhow::Result<PathBuf> {
-        let home = self.home();
-        let remembered = home.join(NETWORK_PATH_FILE);
-        if let Some(network) = self.network() {
-            let absolute = std::path::absolute(&network)
-                .with_context(|| format!("resolving {}", network.display()))?;
-            if home.exists() {
-                write_owner_only(&remembered, absolute.as_os_str().as_encoded_bytes())
-                    .with_context(|| format!("writing {}", remembered.display()))?;
-            }
-            return Ok(absolute);
-        }
-        match std::fs::read(&remembered) {
-            Ok(bytes) => Ok(PathBuf::from(String::from_utf8_lossy(&bytes).into_owned())),
-            Err(_) => bail!(
-                "which network? Pass --network FILE (the file `sotto localnet` prints) once; \
-                 it is remembered in {}",
-                home.display()
-            ),
-        }
-    }
-
-    pub fn home(&self) -> PathBuf {
-        self.home
-            .clone()
-            .or_else(|| from_env("SOTTO_HOME"))
-            .unwrap_or_else(default_home)
+    /// The device's home: `--home`, else $SOTTO_HOME, else ~/.sotto.
+    pub fn home(&self) -> Home {
+        Home::new(
+            self.home
+                .clone()
+                .or_else(|| from_env("SOTTO_HOME"))
+                .unwrap_or_else(default_home),
+        )
     }
 
     /// How the device's store is unlocked: by the passphrase given, else by the home's key file.
@@ -142,22 +118,13 @@ impl ClientArgs {
         Ok(Unlock::Passphrase(passphrase))
     }
 
-    pub fn device(&self) -> anyhow::Result<Device> {
-        let home = self.home();
-        if !sotto_client::database_path(&home).exists() {
-            bail!(sotto_client::ConversationError::NotInitialized);
-        }
-        let directory = crate::network::load(&self.network_file()?)?;
-        Ok(Device::open(&home, &self.unlock()?, directory)?)
-    }
-
-    /// The device's store alone, for commands that need no network.
-    pub fn store(&self) -> anyhow::Result<Store> {
-        let home = self.home();
-        if !sotto_client::database_path(&home).exists() {
-            bail!(sotto_client::ConversationError::NotInitialized);
-        }
-        Ok(sotto_client::open_store(&home, &self.unlock()?)?)
+    /// The person's device, its home held by this process until the `App` is dropped.
+    pub fn app(&self) -> anyhow::Result<App> {
+        Ok(App::open(
+            self.home(),
+            &self.unlock()?,
+            self.network().as_deref(),
+        )?)
     }
 }
 
@@ -239,43 +206,28 @@ pub struct ReadArgs {
 }
 
 pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
-    // The network file is read (its signature checked) before anything is made, and its
-    // authority pinned at once: the device belongs to the network it was set up with.
-    let directory = args
-        .client
-        .network()
-        .as_deref()
-        .map(crate::network::load)
-        .transpose()?;
     let trusted = (!args.authority.is_empty())
         .then(|| Authorities::majority(args.authority.clone()))
         .transpose()
         .context("--authority")?;
-    if let (Some(directory), Some(trusted)) = (&directory, &trusted) {
-        if !trusted.approve(&directory.signers()) {
-            bail!(
-                "the network file is not signed by the --authority given ({trusted}): it is \
-                 not that network's file"
-            );
-        }
-    }
     let home = args.client.home();
-    let unlock = args.client.unlock()?;
-    init(&home, &args.name, &unlock)?;
-    if let Some(trusted) = &trusted {
-        sotto_client::pin_authority(&home, &unlock, trusted)?;
-    }
-    if let Some(directory) = directory {
-        args.client.network_file()?;
-        Device::open(&home, &unlock, directory)?;
-    }
-    args.client.output().initialized(&args.name, &home);
+    sotto_app::init(
+        &home,
+        &args.name,
+        &args.client.unlock()?,
+        trusted.as_ref(),
+        args.client.network().as_deref(),
+    )?;
+    args.client.output().initialized(&args.name, home.dir());
     Ok(())
 }
 
 pub async fn run_invite(args: InviteArgs) -> anyhow::Result<()> {
-    let mut device = args.client.device()?;
-    let link = device.invite().await?.to_string();
+    let mut app = args.client.app()?;
+    let Reply::Link(link) = app.call(Command::Invite).await? else {
+        bail!(UNEXPECTED);
+    };
+    let link = link.to_string();
     if let Some(file) = &args.qr_png {
         qr::write_png(&link, file)?;
     }
@@ -289,79 +241,78 @@ pub async fn run_invite(args: InviteArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_connect(args: ConnectArgs) -> anyhow::Result<()> {
-    let mut device = args.client.device()?;
-    let alias = device.connect(&args.link, args.alias.as_deref()).await?;
+    let mut app = args.client.app()?;
+    let command = Command::Connect {
+        link: args.link,
+        alias: args.alias,
+    };
+    let Reply::Connected { alias } = app.call(command).await? else {
+        bail!(UNEXPECTED);
+    };
     args.client.output().connected(&alias);
     Ok(())
 }
 
 pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
-    let mut device = args.client.device()?;
+    let mut app = args.client.app()?;
     let output = args.client.output();
     // Answers to links arrive as new contacts: pick them up first.
-    match device.sync().await {
+    match app.catch_up().await {
         Ok(events) => output.events(&events),
         Err(error) => output.warning(&format!("showing what is stored; the network: {error}")),
     }
-    output.contacts(&device.contacts()?, device.store().invitations()?.len());
+    let Reply::Contacts {
+        contacts,
+        pending_links,
+    } = app.call(Command::Contacts).await?
+    else {
+        bail!(UNEXPECTED);
+    };
+    output.contacts(&contacts, pending_links);
     Ok(())
 }
 
 pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
-    let mut device = args.client.device()?;
-    let reply_to = args
-        .reply_to
-        .as_deref()
-        .map(|prefix| find_message(&device, &args.contact, prefix))
-        .transpose()?;
-    let id = device.send(&args.contact, &args.text, reply_to).await?;
+    let mut app = args.client.app()?;
+    let command = Command::Send {
+        contact: args.contact.clone(),
+        text: args.text,
+        reply_to: args.reply_to,
+    };
+    let Reply::Sent { id } = app.call(command).await? else {
+        bail!(UNEXPECTED);
+    };
     args.client.output().sent(&args.contact, &id);
     Ok(())
 }
 
 pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
-    let mut device = args.client.device()?;
+    let mut app = args.client.app()?;
     let output = args.client.output();
     if let Some(contact) = &args.contact {
-        if device.store().conversation(contact)?.is_none() {
-            bail!(sotto_client::ConversationError::UnknownContact(
-                contact.clone()
-            ));
-        }
+        app.check_contact(contact)?;
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(args.wait);
     // Catch up once, then wait for pushes: every mailbox is subscribed once, however long
     // the wait.
-    let mut events = device.sync().await?;
+    let mut events = app.catch_up().await?;
     loop {
         output.events(&events);
-        let messages = device.store().take_unshown(args.contact.as_deref())?;
+        let read = Command::Read {
+            contact: args.contact.clone(),
+        };
+        let Reply::Messages(messages) = app.call(read).await? else {
+            bail!(UNEXPECTED);
+        };
         output.messages(&messages);
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if !messages.is_empty() || left.is_zero() {
             return Ok(());
         }
-        device.wait(left).await?;
-        events = device.take_events();
+        events = app.wait(left).await?;
     }
 }
 
-/// The id of the message in `contact`'s conversation whose hex id starts with `prefix`.
-pub fn find_message(device: &Device, contact: &str, prefix: &str) -> anyhow::Result<[u8; 16]> {
-    let prefix = prefix.to_ascii_lowercase();
-    if prefix.len() < 8 {
-        bail!("--reply-to needs at least 8 hex digits of the message id");
-    }
-    let matches: Vec<[u8; 16]> = device
-        .store()
-        .messages(contact)?
-        .into_iter()
-        .map(|m| m.id)
-        .filter(|id| hex::encode(id).starts_with(&prefix))
-        .collect();
-    match matches.as_slice() {
-        [id] => Ok(*id),
-        [] => bail!("no message with id {prefix}… in the conversation with {contact}"),
-        _ => bail!("several messages have ids starting with {prefix}; give more digits"),
-    }
-}
+/// What a one-shot command says if sotto-app answered with another kind of reply than the
+/// command's: a bug, never something the person did.
+const UNEXPECTED: &str = "sotto-app answered with another kind of reply than the command's";

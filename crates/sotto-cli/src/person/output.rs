@@ -4,48 +4,19 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sotto_api::{Event as ApiEvent, MessageView};
-use sotto_client::store::StoredMessage;
-use sotto_client::{Contact, Event};
+use sotto_app::{AppEvent, ConnectionState, Contact, MessageId, MessageView};
 
 use super::printable::{printable, Form};
+use crate::serve::json::api_event;
+
+/// The first 8 hex digits of a message id: enough for `--reply-to`.
+fn short_id(id: &MessageId) -> String {
+    hex::encode(&id[..4])
+}
 
 /// A peer-chosen name (an alias, a display name) as text output shows it.
 fn name(text: &str) -> std::borrow::Cow<'_, str> {
     printable(text, Form::Line)
-}
-
-/// A stored message as the API and `--json` show it.
-pub fn message_view(m: &StoredMessage) -> MessageView {
-    MessageView {
-        from: m.conversation.clone(),
-        text: m.text.clone(),
-        id: hex::encode(m.id),
-        sent_at: m.sent_at_ms,
-        reply_to: m.reply_to.map(hex::encode),
-        outgoing: m.outgoing,
-        delivered: m.delivered,
-    }
-}
-
-/// A device event as the API and `--json` show it.
-pub fn api_event(event: &Event) -> ApiEvent {
-    match event {
-        Event::Connected { alias } => ApiEvent::Connected {
-            alias: alias.clone(),
-        },
-        Event::Delivered { alias, count } => ApiEvent::Delivered {
-            to: alias.clone(),
-            count: *count,
-        },
-        Event::Rejected { alias, reason } => ApiEvent::Rejected {
-            conversation: alias.clone(),
-            reason: reason.clone(),
-        },
-        Event::Removed { alias } => ApiEvent::Removed {
-            conversation: alias.clone(),
-        },
-    }
 }
 
 pub struct Output {
@@ -107,11 +78,11 @@ impl Output {
         });
     }
 
-    pub fn sent(&self, to: &str, id: &[u8; 16]) {
-        let id = hex::encode(id);
-        self.emit(json!({"event": "sent", "to": to, "id": id}), || {
-            format!("sent to {} (id {})", name(to), &id[..8])
-        });
+    pub fn sent(&self, to: &str, id: &MessageId) {
+        self.emit(
+            json!({"event": "sent", "to": to, "id": hex::encode(id)}),
+            || format!("sent to {} (id {})", name(to), short_id(id)),
+        );
     }
 
     pub fn contacts(&self, contacts: &[Contact], pending_links: usize) {
@@ -146,47 +117,54 @@ impl Output {
         }
     }
 
-    pub fn events(&self, events: &[Event]) {
+    pub fn events(&self, events: &[AppEvent]) {
         for event in events {
             let text = match event {
-                Event::Connected { alias } => format!("{} connected with you.", name(alias)),
-                Event::Delivered { alias, count } => {
-                    format!("{count} message(s) delivered to {}", name(alias))
+                AppEvent::Message(m) => {
+                    let reply = m
+                        .reply_to
+                        .map(|r| format!(" (reply to {})", short_id(&r)))
+                        .unwrap_or_default();
+                    format!(
+                        "{}{reply}: {}   [id {}]",
+                        name(&m.contact),
+                        printable(&m.text, Form::Text),
+                        short_id(&m.id)
+                    )
                 }
-                Event::Rejected { alias, reason } => {
-                    format!("warning: in {}: {}", name(alias), name(reason))
+                AppEvent::Connected { contact } => {
+                    format!("{} connected with you.", name(contact))
                 }
-                Event::Removed { alias } => {
-                    format!("{} removed this device from the conversation", name(alias))
+                AppEvent::Delivered { contact, count } => {
+                    format!("{count} message(s) delivered to {}", name(contact))
+                }
+                AppEvent::Rejected { contact, reason } => {
+                    format!("warning: in {}: {}", name(contact), name(reason))
+                }
+                AppEvent::Removed { contact } => {
+                    format!(
+                        "{} removed this device from the conversation",
+                        name(contact)
+                    )
+                }
+                AppEvent::Connection(ConnectionState::Online) => "online".to_string(),
+                AppEvent::Connection(ConnectionState::Offline { reason }) => {
+                    format!("offline: {}", printable(reason, Form::Text))
                 }
             };
-            self.emit(json!(api_event(event)), || text);
+            self.emit(json!(api_event(event.clone())), || text);
         }
     }
 
-    pub fn messages(&self, messages: &[StoredMessage]) {
-        for m in messages {
-            let view = message_view(m);
-            self.emit(json!(ApiEvent::Message(view.clone())), || {
-                let reply = view
-                    .reply_to
-                    .as_ref()
-                    .map(|r| format!(" (reply to {})", &r[..8]))
-                    .unwrap_or_default();
-                format!(
-                    "{}{reply}: {}   [id {}]",
-                    name(&view.from),
-                    printable(&view.text, Form::Text),
-                    &view.id[..8]
-                )
-            });
-        }
+    pub fn messages(&self, messages: &[MessageView]) {
+        let events: Vec<AppEvent> = messages.iter().cloned().map(AppEvent::Message).collect();
+        self.events(&events);
     }
 
     /// A conversation, oldest first. In JSON `from` is the sender's name (yours for your
     /// messages, `mine` says which), `sent_at` unix milliseconds by the sender's clock, and
     /// `delivered` is there for yours only: receipts come back for what you sent.
-    pub fn history(&self, contact: &str, me: &str, messages: &[StoredMessage]) {
+    pub fn history(&self, contact: &str, me: &str, messages: &[MessageView]) {
         if messages.is_empty() && !self.json {
             println!("No messages with {contact} yet.");
         }

@@ -3,8 +3,8 @@
 //! token kept in the home directory, and web pages may connect only from allowed origins
 //! (`gate`).
 
-pub mod device;
 mod gate;
+pub mod json;
 mod private_file;
 
 use std::net::SocketAddr;
@@ -14,17 +14,17 @@ use anyhow::Context;
 use clap::Args;
 use futures_util::{SinkExt, StreamExt};
 use sotto_api::types::ServerMessage;
-use sotto_api::{Event, Reply, Request, DEFAULT_ADDRESS, TOKEN_FILE};
+use sotto_api::{Reply, Request, DEFAULT_ADDRESS};
+use sotto_app::{AppEvent, AppHandle};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc};
 use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as Upgrade, Response,
 };
 use tokio_tungstenite::tungstenite::Message as Frame;
 
 use crate::person::ClientArgs;
-use device::Job;
 use gate::Gate;
 
 /// How long a connection may take to become a WebSocket: one that never finishes its upgrade
@@ -51,9 +51,9 @@ pub struct ServeArgs {
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let device = args.client.device()?;
-    let network = args.client.network_file()?;
-    let token = gate::token(&args.client.home().join(TOKEN_FILE))?;
+    let app = args.client.app()?;
+    let token_file = app.home().api_token();
+    let token = gate::token(&token_file)?;
     let gate = Gate::new(&token, &args.allow_origins);
     if !args.api.ip().is_loopback() {
         tracing::warn!(address = %args.api, "the API listens beyond this machine");
@@ -61,13 +61,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.api)
         .await
         .with_context(|| format!("listening on {}", args.api))?;
-    let (jobs, jobs_out) = mpsc::channel(64);
-    let (events, _) = broadcast::channel(1024);
-    tokio::spawn(device::run(device, Some(network), jobs_out, events.clone()));
+    // No receiver is kept here: while no API client listens, new messages stay unshown.
+    let (app, _) = app.start();
     println!(
         "api ready ws://{} (token in {})",
         listener.local_addr()?,
-        args.client.home().join(TOKEN_FILE).display()
+        token_file.display()
     );
     let signal = crate::relay::shutdown_signal();
     tokio::pin!(signal);
@@ -76,7 +75,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             stopped = &mut signal => return stopped,
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
-                tokio::spawn(session(stream, gate.clone(), jobs.clone(), events.subscribe()));
+                tokio::spawn(session(stream, gate.clone(), app.clone(), app.events()));
             }
         }
     }
@@ -94,8 +93,8 @@ fn authorizer(gate: Gate) -> impl FnOnce(&Upgrade, Response) -> Result<Response,
 async fn session<S>(
     stream: S,
     gate: Gate,
-    jobs: mpsc::Sender<Job>,
-    mut events: broadcast::Receiver<Event>,
+    app: AppHandle,
+    mut events: broadcast::Receiver<AppEvent>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -121,7 +120,8 @@ async fn session<S>(
         loop {
             match events.recv().await {
                 Ok(event) => {
-                    if forward.try_send(ServerMessage::Event(event)).is_err() {
+                    let event = ServerMessage::Event(json::api_event(event));
+                    if forward.try_send(event).is_err() {
                         return;
                     }
                 }
@@ -141,7 +141,7 @@ async fn session<S>(
             continue;
         }
         let reply = match serde_json::from_str::<Request>(text) {
-            Ok(request) => call(&jobs, request).await,
+            Ok(request) => call(&app, request).await,
             Err(error) => Reply {
                 id: 0,
                 ok: false,
@@ -157,30 +157,19 @@ async fn session<S>(
     writer.abort();
 }
 
-async fn call(jobs: &mpsc::Sender<Job>, request: Request) -> Reply {
-    let (reply, result) = oneshot::channel();
-    let job = Job {
-        command: request.command,
-        reply,
-    };
-    let outcome = match jobs.send(job).await {
-        Ok(()) => result
-            .await
-            .unwrap_or_else(|_| Err("the client stopped".into())),
-        Err(_) => Err("the client stopped".into()),
-    };
-    match outcome {
+async fn call(app: &AppHandle, request: Request) -> Reply {
+    match app.call(json::command(request.command)).await {
         Ok(result) => Reply {
             id: request.id,
             ok: true,
-            result: Some(result),
+            result: Some(json::result(result)),
             error: None,
         },
         Err(error) => Reply {
             id: request.id,
             ok: false,
             result: None,
-            error: Some(error),
+            error: Some(error.to_string()),
         },
     }
 }
@@ -192,15 +181,23 @@ mod tests {
 
     const TOKEN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
+    #[test]
+    fn the_token_is_where_api_clients_look_for_it() {
+        let home = sotto_app::Home::new("home");
+        assert_eq!(
+            home.api_token(),
+            std::path::Path::new("home").join(sotto_api::TOKEN_FILE)
+        );
+    }
+
     #[tokio::test]
     async fn a_client_that_does_not_read_its_events_is_disconnected() {
         let (client, server) = tokio::io::duplex(4096);
-        let (jobs, _jobs_out) = mpsc::channel(1);
         let (events, _) = broadcast::channel(1024);
         let session = tokio::spawn(session(
             server,
             Gate::new(TOKEN, &[]),
-            jobs,
+            AppHandle::stopped(),
             events.subscribe(),
         ));
         let mut request = "ws://localhost/".into_client_request().unwrap();
@@ -215,8 +212,8 @@ mod tests {
                 if session.is_finished() {
                     return n;
                 }
-                let alias = format!("contact {n}");
-                let _ = events.send(Event::Connected { alias });
+                let contact = format!("contact {n}");
+                let _ = events.send(AppEvent::Connected { contact });
                 tokio::task::yield_now().await;
             }
             unreachable!()

@@ -1,0 +1,106 @@
+//! What a front end asks of the device, and what it gets back.
+
+use sotto_client::store::StoredMessage;
+use sotto_client::Contact;
+use sotto_proto::conversation::MessageId;
+use sotto_proto::LinkUri;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Make a one-time link. Reply: [`Reply::Link`].
+    Invite,
+    /// Answer a link; `alias` is what to call the contact here (default: their name, made
+    /// unique). Reply: [`Reply::Connected`].
+    Connect { link: String, alias: Option<String> },
+    /// Reply: [`Reply::Contacts`].
+    Contacts,
+    /// Reply: [`Reply::Sent`].
+    Send {
+        contact: String,
+        text: String,
+        /// The id of the message this one answers, in hex, or a unique prefix of at least 8
+        /// digits (as people type it).
+        reply_to: Option<String>,
+    },
+    /// Messages not shown yet (of `contact`, or of everyone), marked shown now.
+    /// Reply: [`Reply::Messages`].
+    Read { contact: Option<String> },
+    /// A conversation, both ways, oldest first. Reply: [`Reply::Messages`].
+    Messages { contact: String },
+    /// As `Messages`, the last `limit` only if given, refusing a contact that does not exist,
+    /// and with this device's own name. Reply: [`Reply::History`].
+    History {
+        contact: String,
+        limit: Option<usize>,
+    },
+}
+
+impl Command {
+    /// Whether running it may give the device mailboxes to subscribe.
+    pub(crate) fn adds_mailboxes(&self) -> bool {
+        matches!(self, Command::Invite | Command::Connect { .. })
+    }
+}
+
+/// Not `Debug`: a link carries the key that answers it.
+#[derive(Clone)]
+pub enum Reply {
+    Link(LinkUri),
+    /// The new contact's alias.
+    Connected {
+        alias: String,
+    },
+    Contacts {
+        contacts: Vec<Contact>,
+        /// Links of this device not answered yet.
+        pending_links: usize,
+    },
+    Sent {
+        id: MessageId,
+    },
+    Messages(Vec<MessageView>),
+    History(History),
+}
+
+/// A conversation as `history` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    /// This device's display name, for its own messages.
+    pub me: String,
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageView {
+    /// The conversation's contact (the sender, unless `outgoing`).
+    pub contact: String,
+    pub text: String,
+    pub id: MessageId,
+    /// Unix milliseconds, by the sender's clock.
+    pub sent_at_ms: u64,
+    pub reply_to: Option<MessageId>,
+    /// Sent by this device.
+    pub outgoing: bool,
+    /// For an outgoing message: its receipt came back.
+    pub delivered: bool,
+}
+
+impl From<StoredMessage> for MessageView {
+    fn from(m: StoredMessage) -> Self {
+        Self {
+            contact: m.conversation,
+            text: m.text,
+            id: m.id,
+            sent_at_ms: m.sent_at_ms,
+            reply_to: m.reply_to,
+            outgoing: m.outgoing,
+            delivered: m.delivered,
+        }
+    }
+}
+
+pub(crate) fn views(messages: Vec<StoredMessage>) -> Vec<MessageView> {
+    messages.into_iter().map(MessageView::from).collect()
+}

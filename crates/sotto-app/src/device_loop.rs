@@ -1,0 +1,148 @@
+//! The device's long-lived loop: one task owns it, runs front ends' commands one at a time,
+//! and between them listens for pushes and turns what arrives into events.
+
+use std::path::Path;
+use std::time::Duration;
+
+use sotto_client::Device;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::app::App;
+use crate::command::{Command, MessageView, Reply};
+use crate::error::AppError;
+use crate::event::{AppEvent, ConnectionState};
+use crate::execute::execute;
+use crate::network_file::read_network_file;
+
+/// A command from a front end and where its result goes.
+pub(crate) struct Job {
+    pub command: Command,
+    pub reply: oneshot::Sender<Result<Reply, AppError>>,
+}
+
+/// How long to wait before trying the network again after it failed.
+const RETRY: Duration = Duration::from_secs(2);
+/// How often to look whether the connections into the network still stand.
+const CONNECTION_CHECK: Duration = Duration::from_secs(1);
+/// How often to read the network file again: relays rotate their onion keys every epoch
+/// (a day by default) and the file follows, well ahead of the old keys' end.
+const NETWORK_CHECK: Duration = Duration::from_secs(60);
+
+/// Runs the device until the job channel closes (every handle dropped), then lets the home go.
+pub(crate) async fn run(
+    app: App,
+    mut jobs: mpsc::Receiver<Job>,
+    events: broadcast::Sender<AppEvent>,
+) {
+    // The lock is bound, not dropped: the home stays this process's until the loop ends.
+    let App {
+        mut device,
+        network_file,
+        lock: _lock,
+        ..
+    } = app;
+    let Some(mut arrivals) = device.arrivals() else {
+        return;
+    };
+    let mut listening = false;
+    let mut reread = tokio::time::interval(NETWORK_CHECK);
+    reread.tick().await;
+    let mut state: Option<ConnectionState> = None;
+    let mut announce = |state_now: ConnectionState| {
+        if !state
+            .as_ref()
+            .is_some_and(|state| state.same_as(&state_now))
+        {
+            state = Some(state_now.clone());
+            let _ = events.send(AppEvent::Connection(state_now));
+        }
+    };
+    let offline = |reason: String| ConnectionState::Offline { reason };
+    loop {
+        if !listening {
+            // Subscribes what is not subscribed yet; what waits comes as pushes.
+            match device.listen().await {
+                Ok(()) => {
+                    listening = true;
+                    announce(ConnectionState::Online);
+                    let happened = device.take_events();
+                    tell(&mut device, happened, &events);
+                }
+                Err(error) => announce(offline(error.to_string())),
+            }
+        }
+        tokio::select! {
+            job = jobs.recv() => {
+                let Some(job) = job else { return };
+                let mailboxes_changed = job.command.adds_mailboxes();
+                let _ = job.reply.send(execute(&mut device, job.command).await);
+                if mailboxes_changed {
+                    listening = false;
+                }
+            }
+            Some(batch) = arrivals.recv_all() => {
+                match device.apply_arrivals(batch) {
+                    Ok((happened, follow_up)) => {
+                        // Shown before the acknowledgements and receipts go out.
+                        tell(&mut device, happened, &events);
+                        match device.follow_up(follow_up).await {
+                            Ok(happened) => tell(&mut device, happened, &events),
+                            Err(error) => announce(offline(error.to_string())),
+                        }
+                    }
+                    Err(error) => announce(offline(error.to_string())),
+                }
+            }
+            _ = reread.tick() => {
+                if follow_network_file(&mut device, &network_file) {
+                    listening = false;
+                }
+            }
+            () = tokio::time::sleep(RETRY), if !listening => {}
+            () = tokio::time::sleep(CONNECTION_CHECK), if listening => {
+                if device.connected() {
+                    announce(ConnectionState::Online);
+                } else {
+                    announce(offline("lost the connection to the network".into()));
+                }
+            }
+        }
+    }
+}
+
+/// Takes the network file's current content; whether the device now uses a new one. A file
+/// that does not read or parse is reported and the device keeps the one it has.
+fn follow_network_file(device: &mut Device, file: &Path) -> bool {
+    let changed = read_network_file(file)
+        .and_then(|directory| device.set_directory(directory).map_err(AppError::from));
+    match changed {
+        Ok(changed) => changed,
+        Err(error) => {
+            tracing::warn!("keeping the network file read before: {error}");
+            false
+        }
+    }
+}
+
+/// Tells front ends what happened, and the new messages. Messages are handed out (and so
+/// marked shown) only while some front end listens.
+fn tell(
+    device: &mut Device,
+    happened: Vec<sotto_client::Event>,
+    events: &broadcast::Sender<AppEvent>,
+) {
+    for event in happened {
+        let _ = events.send(event.into());
+    }
+    if events.receiver_count() == 0 {
+        return;
+    }
+    match device.store().take_unshown(None) {
+        Ok(messages) => {
+            for message in messages {
+                let _ = events.send(AppEvent::Message(MessageView::from(message)));
+            }
+        }
+        Err(error) => tracing::warn!(%error, "cannot read new messages from the store"),
+    }
+}

@@ -1,0 +1,57 @@
+//! What the device tells its front ends as it happens.
+
+use crate::command::MessageView;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppEvent {
+    /// A new message from a contact (it is then marked shown).
+    Message(MessageView),
+    /// Receipts came back for `count` messages sent to `contact`.
+    Delivered { contact: String, count: usize },
+    /// Someone used one of this device's links and is now the contact `contact`.
+    Connected { contact: String },
+    /// A message in the conversation with `contact` did not verify and was skipped.
+    Rejected { contact: String, reason: String },
+    /// `contact` removed this device from their conversation.
+    Removed { contact: String },
+    /// The device got subscribed to all its mailboxes, or lost the network.
+    Connection(ConnectionState),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// Subscribed to every mailbox; messages are pushed as they arrive.
+    Online,
+    /// The network cannot be reached, for `reason`; the device keeps trying.
+    Offline { reason: String },
+}
+
+impl ConnectionState {
+    /// Whether `self` and `other` are the same state, whatever the reasons: a front end hears
+    /// of a change, not of every failed retry.
+    pub(crate) fn same_as(&self, other: &ConnectionState) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl From<sotto_client::Event> for AppEvent {
+    fn from(event: sotto_client::Event) -> Self {
+        use sotto_client::Event;
+        match event {
+            Event::Connected { alias } => AppEvent::Connected { contact: alias },
+            Event::Delivered { alias, count } => AppEvent::Delivered {
+                contact: alias,
+                count,
+            },
+            Event::Rejected { alias, reason } => AppEvent::Rejected {
+                contact: alias,
+                reason,
+            },
+            Event::Removed { alias } => AppEvent::Removed { contact: alias },
+        }
+    }
+}
+
+pub(crate) fn app_events(happened: Vec<sotto_client::Event>) -> Vec<AppEvent> {
+    happened.into_iter().map(AppEvent::from).collect()
+}

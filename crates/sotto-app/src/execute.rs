@@ -1,0 +1,95 @@
+//! Running one command on the device, the same way for the long-lived loop and for a one-shot
+//! command.
+
+use sotto_client::store::Store;
+use sotto_client::{ConversationError, Device};
+use sotto_proto::conversation::MessageId;
+
+use crate::command::{views, Command, History, Reply};
+use crate::error::AppError;
+
+/// The fewest hex digits of a message id that pick it out: fewer would often match several.
+const MIN_ID_PREFIX: usize = 8;
+
+pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Reply, AppError> {
+    Ok(match command {
+        Command::Invite => Reply::Link(device.invite().await?),
+        Command::Connect { link, alias } => Reply::Connected {
+            alias: device.connect(&link, alias.as_deref()).await?,
+        },
+        Command::Contacts => Reply::Contacts {
+            contacts: device.contacts()?,
+            pending_links: device.store().invitations()?.len(),
+        },
+        Command::Send {
+            contact,
+            text,
+            reply_to,
+        } => {
+            let reply_to = reply_to
+                .map(|prefix| find_message(device.store(), &contact, &prefix))
+                .transpose()?;
+            Reply::Sent {
+                id: device.send(&contact, &text, reply_to).await?,
+            }
+        }
+        Command::Read { contact } => {
+            Reply::Messages(views(device.store().take_unshown(contact.as_deref())?))
+        }
+        Command::Messages { contact } => Reply::Messages(views(device.store().messages(&contact)?)),
+        Command::History { contact, limit } => {
+            Reply::History(history(device.store(), &contact, limit)?)
+        }
+    })
+}
+
+/// A conversation as the store has it; nothing is marked read.
+pub(crate) fn history(
+    store: &Store,
+    contact: &str,
+    limit: Option<usize>,
+) -> Result<History, AppError> {
+    let me = store
+        .profile()?
+        .ok_or(ConversationError::NotInitialized)?
+        .name;
+    known(store, contact)?;
+    let mut messages = store.messages(contact)?;
+    if let Some(limit) = limit {
+        messages.drain(..messages.len().saturating_sub(limit));
+    }
+    Ok(History {
+        me,
+        messages: views(messages),
+    })
+}
+
+/// Refuses a contact the device does not have.
+pub(crate) fn known(store: &Store, contact: &str) -> Result<(), AppError> {
+    match store.conversation(contact)? {
+        Some(_) => Ok(()),
+        None => Err(ConversationError::UnknownContact(contact.to_string()).into()),
+    }
+}
+
+/// The id of the message in `contact`'s conversation whose hex id starts with `prefix`.
+fn find_message(store: &Store, contact: &str, prefix: &str) -> Result<MessageId, AppError> {
+    let prefix = prefix.to_ascii_lowercase();
+    if prefix.len() < MIN_ID_PREFIX {
+        return Err(AppError::ShortMessageId);
+    }
+    let matches: Vec<MessageId> = store
+        .messages(contact)?
+        .into_iter()
+        .map(|m| m.id)
+        .filter(|id| hex::encode(id).starts_with(&prefix))
+        .collect();
+    match matches.as_slice() {
+        [id] => Ok(*id),
+        [] => Err(AppError::NoSuchMessage {
+            prefix,
+            contact: contact.to_string(),
+        }),
+        _ => Err(AppError::AmbiguousMessageId { prefix }),
+    }
+}

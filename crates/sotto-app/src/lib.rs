@@ -1,0 +1,34 @@
+//! What every sotto front end runs on (`sotto serve`, `sotto chat`, the one-shot commands): a
+//! person's [`Home`] and its lock, and the device behind typed [`Command`]s and a stream of
+//! [`AppEvent`]s. One-shot commands open an [`App`] and call it; long-lived front ends start
+//! its loop and share an [`AppHandle`].
+
+mod app;
+mod command;
+mod device_loop;
+mod error;
+mod event;
+mod execute;
+mod handle;
+mod home;
+mod init;
+mod lock;
+mod look_back;
+mod network_file;
+
+pub use app::App;
+pub use command::{Command, History, MessageView, Reply};
+pub use error::AppError;
+pub use event::{AppEvent, ConnectionState};
+pub use handle::AppHandle;
+pub use home::Home;
+pub use init::init;
+pub use lock::HomeLock;
+pub use look_back::look_back;
+pub use network_file::read_network_file;
+pub use sotto_client::{Contact, Unlock};
+pub use sotto_proto::conversation::MessageId;
+pub use sotto_proto::LinkUri;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! The API's JSON at its edge: requests become the app's typed commands, and its typed replies
+//! and events become the JSON of `docs/api.md` (also what the person commands print with
+//! `--json`).
+
+use serde_json::{json, Value};
+use sotto_app::{AppEvent, Command, ConnectionState, MessageView, Reply};
+
+pub fn command(command: sotto_api::Command) -> Command {
+    use sotto_api::Command as Api;
+    match command {
+        Api::Invite => Command::Invite,
+        Api::Connect { link, alias } => Command::Connect { link, alias },
+        Api::Contacts => Command::Contacts,
+        Api::Send {
+            contact,
+            text,
+            reply_to,
+        } => Command::Send {
+            contact,
+            text,
+            reply_to,
+        },
+        Api::Read { contact } => Command::Read { contact },
+        Api::Messages { contact } => Command::Messages { contact },
+    }
+}
+
+/// A reply's `result` object.
+pub fn result(reply: Reply) -> Value {
+    let messages = |messages: Vec<MessageView>| -> Vec<sotto_api::MessageView> {
+        messages.iter().map(api_message).collect()
+    };
+    match reply {
+        Reply::Link(link) => json!({ "link": link.to_string() }),
+        Reply::Connected { alias } => json!({ "alias": alias }),
+        // Pending links are for the command line's summary; the API keeps its documented shape.
+        Reply::Contacts { contacts, .. } => {
+            let contacts: Vec<sotto_api::Contact> = contacts
+                .into_iter()
+                .map(|c| sotto_api::Contact {
+                    alias: c.alias,
+                    name: c.name,
+                    unread: c.unread,
+                })
+                .collect();
+            json!({ "contacts": contacts })
+        }
+        Reply::Sent { id } => json!({ "id": hex::encode(id) }),
+        Reply::Messages(list) => json!({ "messages": messages(list) }),
+        Reply::History(history) => {
+            json!({ "me": history.me, "messages": messages(history.messages) })
+        }
+    }
+}
+
+fn api_message(m: &MessageView) -> sotto_api::MessageView {
+    sotto_api::MessageView {
+        from: m.contact.clone(),
+        text: m.text.clone(),
+        id: hex::encode(m.id),
+        sent_at: m.sent_at_ms,
+        reply_to: m.reply_to.map(hex::encode),
+        outgoing: m.outgoing,
+        delivered: m.delivered,
+    }
+}
+
+pub fn api_event(event: AppEvent) -> sotto_api::Event {
+    use sotto_api::Event as Api;
+    match event {
+        AppEvent::Message(m) => Api::Message(api_message(&m)),
+        AppEvent::Connected { contact } => Api::Connected { alias: contact },
+        AppEvent::Delivered { contact, count } => Api::Delivered { to: contact, count },
+        AppEvent::Rejected { contact, reason } => Api::Rejected {
+            conversation: contact,
+            reason,
+        },
+        AppEvent::Removed { contact } => Api::Removed {
+            conversation: contact,
+        },
+        AppEvent::Connection(ConnectionState::Online) => Api::Connection {
+            state: sotto_api::ConnectionState::Online,
+            detail: None,
+        },
+        AppEvent::Connection(ConnectionState::Offline { reason }) => Api::Connection {
+            state: sotto_api::ConnectionState::Offline,
+            detail: Some(reason),
+        },
+    }
+}
