@@ -21,7 +21,7 @@ const LONG_ANSWER: DecodeError =
 /// What a request frame holds.
 #[derive(Debug)]
 pub enum Requests {
-    One(SignedRequest),
+    One(Box<SignedRequest>),
     Batch(Vec<SignedRequest>),
 }
 
@@ -84,7 +84,9 @@ fn open_parts(body: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
 /// Decodes a request frame, single or batch; checks form only, not the signatures.
 pub fn open_requests(frame: &[u8]) -> Result<Requests, DecodeError> {
     match open_frame(frame)? {
-        (FrameKind::Request, body) => Ok(Requests::One(SignedRequest::decode_body(body)?)),
+        (FrameKind::Request, body) => {
+            Ok(Requests::One(Box::new(SignedRequest::decode_body(body)?)))
+        }
         (FrameKind::Batch, body) => {
             let requests = open_parts(body)?
                 .into_iter()
@@ -105,7 +107,7 @@ pub fn open_requests(frame: &[u8]) -> Result<Requests, DecodeError> {
 /// and host both follow this, so the blocks a client makes are the ones the host keeps.
 pub fn push_blocks_for(frame: &[u8]) -> Option<(Id, bool)> {
     let requests = match open_requests(frame).ok()? {
-        Requests::One(signed) => vec![signed],
+        Requests::One(signed) => vec![*signed],
         Requests::Batch(requests) => requests,
     };
     requests.iter().find_map(|signed| {

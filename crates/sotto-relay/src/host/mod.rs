@@ -60,7 +60,7 @@ pub struct Handled {
 
 /// One frame's requests: a single request, or a batch run in order (`None`: undecodable).
 enum Unit {
-    One(Option<SignedRequest>),
+    One(Option<Box<SignedRequest>>),
     Batch(Vec<SignedRequest>),
 }
 
@@ -75,7 +75,7 @@ impl Unit {
 
     fn requests(&self) -> Vec<Option<&SignedRequest>> {
         match self {
-            Self::One(signed) => vec![signed.as_ref()],
+            Self::One(signed) => vec![signed.as_deref()],
             Self::Batch(requests) => requests.iter().map(Some).collect(),
         }
     }

@@ -561,7 +561,9 @@ fn a_repeated_batch_gets_its_first_answers_and_writes_once() {
     ];
     let signed: Vec<(Request, &SigningKey)> = parts.iter().map(|(r, k)| (r.clone(), k)).collect();
     let frame = sotto_proto::batch::seal_batch(&signed).unwrap();
-    let first = b.host.handle_batch(&[frame.clone()], b.now, &mut b.rng);
+    let first = b
+        .host
+        .handle_batch(std::slice::from_ref(&frame), b.now, &mut b.rng);
     let again = b.host.handle_batch(&[frame], b.now, &mut b.rng);
     assert_eq!(first.handled[0].frame, again.handled[0].frame);
     assert!(again.appended.is_empty(), "the write ran once");
