@@ -29,16 +29,7 @@ async fn every_link_carries_one_packet_size_and_no_plaintext() {
     use sotto_testnet::scan::contains;
     let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
     let homes = std::env::temp_dir().join(format!("sotto-wire-{:016x}", rand::random::<u64>()));
-    let open = |name: &str| {
-        let home = homes.join(name);
-        sotto_client::init(&home, name, &sotto_client::Unlock::KeyFile).unwrap();
-        sotto_client::Device::open(
-            &home,
-            &sotto_client::Unlock::KeyFile,
-            net.directory().clone(),
-        )
-        .unwrap()
-    };
+    let open = |name: &str| device(&net, &homes, name);
     let (alice_name, bob_name) = ("Wilhelmina Quux", "Bartholomew Zed");
     let mut alice = open(alice_name);
     let mut bob = open(bob_name);
@@ -97,16 +88,7 @@ async fn a_lossy_network_that_duplicates_and_reorders_loses_and_repeats_nothing(
     let faults = [("SOTTO_FAULTS", "drop=0.02,duplicate=0.2,delay_ms=30")];
     let net = TestLocalnet::start_with(Path::new(env!("CARGO_BIN_EXE_sotto")), 5, 86_400, &faults);
     let homes = std::env::temp_dir().join(format!("sotto-lossy-{:016x}", rand::random::<u64>()));
-    let open = |name: &str| {
-        let home = homes.join(name);
-        sotto_client::init(&home, name, &sotto_client::Unlock::KeyFile).unwrap();
-        sotto_client::Device::open(
-            &home,
-            &sotto_client::Unlock::KeyFile,
-            net.directory().clone(),
-        )
-        .unwrap()
-    };
+    let open = |name: &str| device(&net, &homes, name);
     let mut alice = open("Alice");
     let mut bob = open("Bob");
     let link = alice.invite().await.unwrap();
@@ -138,4 +120,16 @@ async fn a_lossy_network_that_duplicates_and_reorders_loses_and_repeats_nothing(
         .sum();
     assert!(replays > 0, "duplicated packets were caught as replays");
     std::fs::remove_dir_all(&homes).unwrap();
+}
+
+/// A new device named `name`, its home under `homes`, on `net`.
+fn device(net: &TestLocalnet, homes: &Path, name: &str) -> sotto_client::Device {
+    let home = homes.join(name);
+    sotto_client::init(&home, name, &sotto_client::Unlock::KeyFile).unwrap();
+    sotto_client::Device::open(
+        &home,
+        &sotto_client::Unlock::KeyFile,
+        net.directory().clone(),
+    )
+    .unwrap()
 }

@@ -81,6 +81,18 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// A request with a new random nonce, made now.
+fn fresh_request(command: Command, target: Id) -> Request {
+    let mut nonce = [0u8; 16];
+    OsRng.fill_bytes(&mut nonce);
+    Request {
+        command,
+        nonce,
+        timestamp: unix_now(),
+        target,
+    }
+}
+
 pub(crate) fn unexpected(body: ResponseBody) -> ClientError {
     match body {
         ResponseBody::Error(code) => ClientError::Host(code),
@@ -109,14 +121,8 @@ impl<T: Transport> MailboxClient<T> {
         target: Id,
         key: &SigningKey,
     ) -> Result<ResponseBody, ClientError> {
-        let mut nonce = [0u8; 16];
-        OsRng.fill_bytes(&mut nonce);
-        let request = Request {
-            command,
-            nonce,
-            timestamp: unix_now(),
-            target,
-        };
+        let request = fresh_request(command, target);
+        let nonce = request.nonce;
         let frame = request
             .seal(key)
             .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
@@ -138,17 +144,7 @@ impl<T: Transport> MailboxClient<T> {
     ) -> Option<Result<Vec<ResponseBody>, ClientError>> {
         let requests: Vec<(Request, &SigningKey)> = parts
             .into_iter()
-            .map(|(command, target, key)| {
-                let mut nonce = [0u8; 16];
-                OsRng.fill_bytes(&mut nonce);
-                let request = Request {
-                    command,
-                    nonce,
-                    timestamp: unix_now(),
-                    target,
-                };
-                (request, key)
-            })
+            .map(|(command, target, key)| (fresh_request(command, target), key))
             .collect();
         let frame = seal_batch(&requests).ok()?;
         Some(self.batch_answers(frame, &requests).await)
@@ -322,6 +318,15 @@ impl<T: Transport> MailboxClient<T> {
         self.done(Command::Delete, cap.id, &cap.key).await?;
         self.forget_subscription(&cap.id);
         Ok(())
+    }
+
+    /// Whether any mailbox is subscribed through this client.
+    pub fn is_subscribed(&self) -> bool {
+        !self
+            .subscriptions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
     }
 
     fn forget_subscription(&self, read_id: &Id) {

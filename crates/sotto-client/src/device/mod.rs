@@ -207,10 +207,13 @@ impl Device {
             .name)
     }
 
-    /// Whether every connection this device opened into the network still stands.
+    /// Whether every connection that carries this device's subscriptions still stands. A
+    /// connection nothing is subscribed through (the host of a link already answered, say)
+    /// is made again when next used, and says nothing about whether pushes can arrive.
     pub fn connected(&self) -> bool {
         self.hosts
             .values()
+            .filter(|client| client.is_subscribed())
             .all(|client| client.transport().connected())
     }
 
