@@ -25,7 +25,7 @@ use crate::link::{Link, MemoryTransport};
 
 /// How often a link's push path is renewed, as the onion transport does every 30 s: a lost
 /// push is noticed at the next renewal at the latest.
-const RENEW_EVERY: Duration = Duration::from_secs(30);
+pub const RENEW_EVERY: Duration = Duration::from_secs(30);
 const EPOCH_SECS: u64 = 86_400;
 
 /// What the network did, to check that a test's faults happened.
@@ -63,7 +63,6 @@ struct State {
 
 struct Shared {
     directory: Directory,
-    renew_every: Duration,
     state: Mutex<State>,
 }
 
@@ -126,7 +125,6 @@ impl MemoryNetwork {
             .collect();
         Self(Arc::new(Shared {
             directory: directory(relays),
-            renew_every: RENEW_EVERY,
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(seed),
                 faults,
@@ -173,10 +171,6 @@ impl MemoryNetwork {
             }
             None => false,
         });
-    }
-
-    pub(crate) fn renew_every(&self) -> Duration {
-        self.0.renew_every
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
