@@ -30,7 +30,8 @@ pub use content::{
 };
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, Network, OnionNetwork,
+    SELF_UPDATE_EVERY,
 };
 pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

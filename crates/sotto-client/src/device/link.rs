@@ -6,7 +6,7 @@ use ed25519_dalek::SigningKey;
 use sotto_proto::conversation::{Content, Invitation, MailboxGrant};
 use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
 
-use super::Device;
+use super::{Device, Network};
 use crate::conversation::mls;
 use crate::conversation::start::{forget, join, start};
 use crate::conversation::{encoding, ConversationError, Event};
@@ -37,7 +37,7 @@ fn write_cap(grant: &MailboxGrant) -> WriteCap {
     }
 }
 
-impl Device {
+impl<N: Network> Device<N> {
     /// Makes a one-time link: a request mailbox for the answer and, behind a random link id,
     /// this device's key package, display name and the right to write that mailbox, sealed
     /// with a key that exists only in the link.

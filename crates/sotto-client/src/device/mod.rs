@@ -3,6 +3,7 @@
 //! itself: those it reaches through a second guard, kept for good as well.
 
 mod link;
+mod network;
 mod pushes;
 mod send;
 mod sync;
@@ -10,7 +11,6 @@ mod sync;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use sotto_onion::directory::{Authorities, Directory};
 use sotto_proto::Fingerprint;
@@ -18,15 +18,13 @@ use sotto_proto::Fingerprint;
 use crate::conversation::ConversationError;
 use crate::home::{database_path, open_store, Unlock};
 use crate::store::{Store, StoreError};
-use crate::{GatewayLink, MailboxClient, OnionTransport, RelayHealth};
+use crate::MailboxClient;
 
+pub use network::{Network, OnionNetwork};
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
 
-/// How often pushes move to fresh paths (see `OnionTransport::connect`).
-const RENEW_EVERY: Duration = Duration::from_secs(30);
-
-pub struct Device {
+pub struct Device<N: Network = OnionNetwork> {
     store: Store,
     directory: Directory,
     /// The network's authorities, pinned (see `trust_authorities`).
@@ -34,11 +32,8 @@ pub struct Device {
     gateway: Fingerprint,
     /// The entry for mailboxes the gateway hosts, once one was needed (see `entry_for`).
     second_gateway: Option<Fingerprint>,
-    hosts: HashMap<Fingerprint, Arc<MailboxClient<OnionTransport>>>,
-    /// One connection per entry relay, shared by the transports to every host behind it.
-    links: HashMap<Fingerprint, Arc<GatewayLink>>,
-    /// What the transports to every host learn about relays, together.
-    health: RelayHealth,
+    network: N,
+    hosts: HashMap<Fingerprint, Arc<MailboxClient<N::Transport>>>,
     /// Subscriptions and the pushes they bring.
     listening: pushes::Listening,
 }
@@ -148,12 +143,24 @@ pub fn init(home: &Path, name: &str, unlock: &Unlock) -> Result<(), Conversation
 }
 
 impl Device {
-    /// Opens the device in `home` on the network in `directory`. The first open picks the
-    /// gateway this device keeps.
+    /// Opens the device in `home` on the onion network in `directory`. The first open picks
+    /// the gateway this device keeps.
     pub fn open(
         home: &Path,
         unlock: &Unlock,
         directory: Directory,
+    ) -> Result<Self, ConversationError> {
+        Self::open_on(home, unlock, directory, OnionNetwork::default())
+    }
+}
+
+impl<N: Network> Device<N> {
+    /// Opens the device in `home`, reaching the relays of `directory` through `network`.
+    pub fn open_on(
+        home: &Path,
+        unlock: &Unlock,
+        directory: Directory,
+        network: N,
     ) -> Result<Self, ConversationError> {
         let store = open_existing(home, unlock)?;
         let profile = store.profile()?.ok_or(ConversationError::NotInitialized)?;
@@ -170,9 +177,8 @@ impl Device {
             authorities,
             gateway,
             second_gateway: profile.second_gateway,
+            network,
             hosts: HashMap::new(),
-            links: HashMap::new(),
-            health: RelayHealth::default(),
             listening: pushes::Listening::new(),
         })
     }
@@ -190,7 +196,7 @@ impl Device {
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
-        self.links.clear();
+        self.network.disconnect();
         self.listening.reset();
         Ok(true)
     }
@@ -207,6 +213,14 @@ impl Device {
             .name)
     }
 
+    /// The relay this device enters the network at.
+    pub fn gateway(&self) -> Fingerprint {
+        self.gateway
+    }
+}
+
+/// What only the onion network can tell.
+impl Device {
     /// Whether every connection that carries this device's subscriptions still stands. A
     /// connection nothing is subscribed through (the host of a link already answered, say)
     /// is made again when next used, and says nothing about whether pushes can arrive.
@@ -230,17 +244,7 @@ impl Device {
     /// Sphinx packets this device sent into the network and received from it, over all its
     /// connections since it opened (what its gateway links carry, counted by packet).
     pub fn packets(&self) -> crate::onion::PacketCount {
-        self.links
-            .values()
-            .map(|link| link.packets())
-            .fold(crate::onion::PacketCount::default(), |sum, count| {
-                sum + count
-            })
-    }
-
-    /// The relay this device enters the network at.
-    pub fn gateway(&self) -> Fingerprint {
-        self.gateway
+        self.network.packets()
     }
 
     /// The relays this device's last request and last push in the conversation with `alias`
@@ -255,7 +259,9 @@ impl Device {
             .get(&conversation.host)
             .map(|client| client.transport().trace()))
     }
+}
 
+impl<N: Network> Device<N> {
     pub fn contacts(&self) -> Result<Vec<Contact>, ConversationError> {
         self.store
             .conversations()?
@@ -274,7 +280,7 @@ impl Device {
     async fn host(
         &mut self,
         host: Fingerprint,
-    ) -> Result<Arc<MailboxClient<OnionTransport>>, ConversationError> {
+    ) -> Result<Arc<MailboxClient<N::Transport>>, ConversationError> {
         // Whatever the network is asked next may act on what this device committed (see
         // `Store::make_durable`): make it survive power loss first.
         self.store.make_durable()?;
@@ -287,17 +293,10 @@ impl Device {
             )));
         }
         let entry = self.entry_for(&host)?;
-        let link = match self.links.get(&entry) {
-            Some(link) => link.clone(),
-            None => {
-                let link = GatewayLink::connect(self.directory.clone(), entry)
-                    .await
-                    .map_err(crate::ClientError::from)?;
-                self.links.insert(entry, link.clone());
-                link
-            }
-        };
-        let transport = OnionTransport::over(link, host, RENEW_EVERY, self.health.clone())
+        let transport = self
+            .network
+            .connect(&self.directory, entry, host)
+            .await
             .map_err(crate::ClientError::from)?;
         let client = Arc::new(MailboxClient::new(transport));
         self.hosts.insert(host, client.clone());

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::sync::Outcome;
-use super::Device;
+use super::{Device, Network};
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
 use crate::ClientError;
@@ -89,7 +89,7 @@ impl Listening {
     }
 }
 
-impl Device {
+impl<N: Network> Device<N> {
     /// Subscribes to every mailbox this device reads and is not subscribed to yet, so that
     /// what arrives from now on is pushed to it (and what waits already comes first). Cheap to
     /// call again: only new mailboxes cost a request.

@@ -4,7 +4,7 @@ use rand::RngCore;
 use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LEN};
 use sotto_proto::Message;
 
-use super::Device;
+use super::{Device, Network};
 use crate::conversation::apply::{apply, digest, Applied};
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::{encoding, ConversationError};
@@ -18,7 +18,7 @@ pub const SELF_UPDATE_EVERY: u32 = 50;
 /// How many times `send` reads the mailbox waiting for its self-update to come back.
 const UPDATE_ROUNDS: usize = 20;
 
-impl Device {
+impl<N: Network> Device<N> {
     /// Sends a text, replying to `reply_to` if given. Returns its id.
     pub async fn send(
         &mut self,

@@ -5,7 +5,7 @@
 use sotto_proto::conversation::MessageId;
 use sotto_proto::Message;
 
-use super::Device;
+use super::{Device, Network};
 use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
 use crate::store::Conversation;
@@ -25,7 +25,7 @@ pub(super) struct Outcome {
     pub ended: bool,
 }
 
-impl Device {
+impl<N: Network> Device<N> {
     /// Applies everything waiting for this device, and returns what happened besides new
     /// messages (which land in the store, see `Store::take_unshown`), including what pushes
     /// applied since the last call. One conversation's failure is reported as its event and

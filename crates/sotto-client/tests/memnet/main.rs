@@ -1,0 +1,14 @@
+//! The device against an in-memory network: real mailbox hosts (`sotto_relay::host::Host`),
+//! tokio's paused clock, seeded faults, and no processes, so every `Device` operation and
+//! every fault the network can do to it is tested in milliseconds. What arti's `tor-rtmock`
+//! is to Tor; the suites with real relay processes (`sotto-cli/tests`) keep checking the
+//! onion network itself.
+
+mod faults;
+mod link;
+mod network;
+mod people;
+
+mod operations;
+mod regressions;
+mod under_faults;
