@@ -12,7 +12,6 @@ mod health;
 mod inbox;
 mod mailbox;
 mod onion;
-mod pin;
 mod push_blocks;
 mod rto;
 pub mod store;
@@ -28,7 +27,7 @@ pub use conversation::{ConversationError, Event};
 pub use device::{
     database_path, init, pin_authority, Contact, Device, Listener, DATABASE_FILE, SELF_UPDATE_EVERY,
 };
-pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
+pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{OnionTransport, Trace};

@@ -7,18 +7,18 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use sotto_onion::directory::{Directory, Path};
-use sotto_onion::packet::{
-    new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader, PAYLOAD_LEN,
-};
+use sotto_onion::packet::{new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader};
 use sotto_onion::request::OnionRequest;
 use sotto_proto::{Fingerprint, Id};
+use sotto_quic::onion::{delivery_parts, injection, DELIVERY_LEN};
+use sotto_quic::{pinned_client_config, resolve, stream, unix_now};
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::direct::{handshake_failed, pinned_client_config, resolve};
+use crate::direct::handshake_failed;
 use crate::health::{RelayHealth, Verdict};
 use crate::push_blocks::{Deposit, PushBlocks};
 use crate::rto::Rto;
@@ -35,7 +35,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 const PATH_DRAWS: usize = 16;
 /// Reply keys kept for pushes at most; the oldest are forgotten first.
 const MAX_PUSH_KEYS: usize = 256;
-const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 /// An answer, and when the attempt it answers was sent.
 type Answer = (Vec<u8>, Instant);
@@ -120,12 +119,6 @@ impl Ends {
             .count();
         unsuspected >= MIXES
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn onion_error(error: impl std::fmt::Display) -> TransportError {
@@ -265,7 +258,9 @@ impl OnionTransport {
             .map_err(|e| TransportError::Connect(e.to_string()))?
             .await
             .map_err(handshake_failed)?;
-        send_stream(&connection, &self.ends.address).await?;
+        stream::send(&connection, &self.ends.address)
+            .await
+            .map_err(stream_error)?;
         tokio::spawn(receive(
             connection.clone(),
             self.replies.clone(),
@@ -443,24 +438,19 @@ impl OnionTransport {
             }
         }
         self.trace.lock().unwrap_or_else(|e| e.into_inner()).request = path.relays();
-        let mut injection = Vec::with_capacity(32 + sotto_onion::packet::PACKET_LEN);
-        injection.extend_from_slice(path.first_hop().fingerprint().as_bytes());
-        injection.extend_from_slice(&packet.to_wire());
+        let injection = injection(path.first_hop().fingerprint().as_bytes(), &packet.to_wire());
         let connection = self.connection().await?;
-        if let Err(error) = send_stream(&connection, &injection).await {
+        if let Err(error) = stream::send(&connection, &injection).await {
             connection.close(0u32.into(), b"send failed");
             self.forget(&id);
-            return Err(error);
+            return Err(stream_error(error));
         }
         Ok((id, [path, back]))
     }
 }
 
-async fn send_stream(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), TransportError> {
-    let error = |e: &dyn std::fmt::Display| TransportError::Connection(e.to_string());
-    let mut stream = connection.open_uni().await.map_err(|e| error(&e))?;
-    stream.write_all(bytes).await.map_err(|e| error(&e))?;
-    stream.finish().map_err(|e| error(&e))
+fn stream_error(error: stream::StreamError) -> TransportError {
+    TransportError::Connection(error.to_string())
 }
 
 /// Takes deliveries from the gateway: answers to the requests waiting for them, pushes to the
@@ -473,11 +463,11 @@ async fn receive(
     epoch: Arc<AtomicU64>,
     trace: Arc<SyncMutex<Trace>>,
 ) {
-    while let Ok(mut stream) = connection.accept_uni().await {
-        let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
+    while let Ok(mut incoming) = connection.accept_uni().await {
+        let Ok(delivery) = stream::receive(&mut incoming, DELIVERY_LEN).await else {
             continue;
         };
-        let Some((id, payload)) = delivery.split_first_chunk::<16>() else {
+        let Some((id, payload)) = delivery_parts(&delivery) else {
             continue;
         };
         let waiting = replies
