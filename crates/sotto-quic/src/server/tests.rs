@@ -57,13 +57,15 @@ fn fingerprint(identity: &SigningKey) -> Fingerprint {
 async fn a_client_pinned_to_the_relay_connects_and_its_messages_arrive_whole() {
     let identity = SigningKey::generate(&mut rand::rngs::OsRng);
     let (relay, mut reads) = relay(&identity);
+    // Each connection is held until its stream is read: dropping the last handle of a
+    // connection discards what it has not sent yet.
     let (_client, connection) = connect(&relay, fingerprint(&identity)).await;
-    stream::send(&connection.unwrap(), b"packet").await.unwrap();
+    let connection = connection.unwrap();
+    stream::send(&connection, b"packet").await.unwrap();
     assert_eq!(reads.recv().await.unwrap(), "packet");
     let (_client, again) = connect(&relay, fingerprint(&identity)).await;
-    stream::send(&again.unwrap(), b"too long a packet")
-        .await
-        .unwrap();
+    let again = again.unwrap();
+    stream::send(&again, b"too long a packet").await.unwrap();
     assert_eq!(
         reads.recv().await.unwrap(),
         stream::StreamError::TooLong(8).to_string()
