@@ -6,8 +6,6 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
-use sotto_client::write_owner_only;
-
 use crate::error::AppError;
 use crate::lock::HomeLock;
 
@@ -89,12 +87,15 @@ impl Home {
                     source,
                 })?;
             if self.dir.exists() {
-                write_owner_only(&remembered, absolute.as_os_str().as_encoded_bytes()).map_err(
-                    |source| AppError::RememberNetworkFile {
-                        path: remembered.clone(),
-                        source,
-                    },
-                )?;
+                sotto_quic::write_private(
+                    &remembered,
+                    absolute.as_os_str().as_encoded_bytes(),
+                    sotto_quic::Placement::Replace,
+                )
+                .map_err(|source| AppError::RememberNetworkFile {
+                    path: remembered.clone(),
+                    source,
+                })?;
             }
             return Ok(absolute);
         }

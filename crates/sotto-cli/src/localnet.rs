@@ -10,6 +10,7 @@ use anyhow::Context;
 use clap::Args;
 use ed25519_dalek::SigningKey;
 use sotto_onion::directory::{Descriptor, Descriptors, Directory, Ledger, Operator};
+use sotto_quic::unix_now;
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::service::{Relay, RunOptions};
 
@@ -29,12 +30,6 @@ pub struct LocalnetArgs {
     /// Onion-key rotation period in seconds.
     #[arg(long, default_value_t = 86_400)]
     epoch_secs: u64,
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Opens relay `index` in `dir`, creating it (on a free port, kept from then on) if new, and

@@ -14,6 +14,7 @@ use sotto_onion::directory::{
     Reachability,
 };
 use sotto_proto::Fingerprint;
+use sotto_quic::unix_now;
 use sotto_relay::identity::Identity;
 use sotto_relay::onion::{replace_file, DESCRIPTOR_FILE};
 
@@ -256,12 +257,6 @@ async fn probe(sources: Vec<PathBuf>, every: Duration, seen: Arc<Mutex<Reachabil
             seen.record(relay, answered, now);
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn report(out: &Path, assembled: &Assembled, signed: &Directory) {

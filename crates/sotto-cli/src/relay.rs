@@ -94,10 +94,7 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
         RelayCommand::Descriptor { data, epoch_secs } => {
             anyhow::ensure!(epoch_secs > 0, "--epoch-secs must be at least 1");
             let dir = DataDir::open(&data)?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs());
-            let text = descriptor(&dir, epoch_secs, now)?
+            let text = descriptor(&dir, epoch_secs, sotto_quic::unix_now())?
                 .to_signed_toml(epoch_secs, dir.identity.signing_key())?;
             let file = data.join(DESCRIPTOR_FILE);
             sotto_relay::onion::replace_file(&file, &text)

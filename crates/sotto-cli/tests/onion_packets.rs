@@ -2,7 +2,7 @@
 //! network restarts), garbage counted and survived. A raw client builds packets itself.
 
 use std::path::Path;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use sotto_onion::packet::{new_reply_block, OnionPacket, ReplyKey, PACKET_LEN};
@@ -24,7 +24,7 @@ struct RawClient {
 async fn connect(net: &TestLocalnet, relay: usize) -> (quinn::Endpoint, quinn::Connection) {
     let entry = &net.directory().relays()[relay];
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-    let config = sotto_client::pinned_client_config(*entry.fingerprint()).unwrap();
+    let config = sotto_quic::pinned_client_config(*entry.fingerprint()).unwrap();
     let remote = format!("{}:{}", entry.address().host, entry.address().port)
         .parse()
         .unwrap();
@@ -72,10 +72,6 @@ impl RawClient {
 
 /// A fetch for an unknown mailbox: any answer (AUTH) proves the round trip.
 fn frame(body_len: usize) -> Vec<u8> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
     let command = if body_len == 0 {
         Command::Fetch
     } else {
@@ -86,7 +82,7 @@ fn frame(body_len: usize) -> Vec<u8> {
     Request {
         command,
         nonce: rand::random(),
-        timestamp: now,
+        timestamp: sotto_quic::unix_now(),
         target: Id::from_bytes(rand::random()),
     }
     .seal(&SigningKey::from_bytes(&rand::random()))
@@ -96,11 +92,7 @@ fn frame(body_len: usize) -> Vec<u8> {
 /// A request packet as a client injects it at its gateway, with the index of its first mix.
 fn injection(net: &TestLocalnet, client: [u8; 32], frame: Vec<u8>) -> (Vec<u8>, usize, ReplyKey) {
     let dir = net.directory();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let epoch = dir.current_epoch(now);
+    let epoch = dir.current_epoch(sotto_quic::unix_now());
     let (gateway, host) = (net.relay(GATEWAY), net.relay(HOST));
     let mut rng = rand::thread_rng();
     let path = dir

@@ -6,26 +6,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use quinn::crypto::rustls::QuicClientConfig;
-use sotto_proto::{Fingerprint, RelayAddress, ALPN, FRAME_LEN};
+use sotto_proto::{RelayAddress, FRAME_LEN};
+use sotto_quic::{pinned_client_config, resolve, stream};
 use tokio::sync::{mpsc, Mutex};
 
-use crate::pin::PinnedRelay;
 use crate::transport::{Transport, TransportError};
 
 /// Longest wait for one answer before the request is sent again on a new connection.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A relay that restarted answers the next packet of an old connection with a stateless
-/// reset, which closes it; until then whatever is sent on it is lost. Keep-alives this often
-/// find such a connection within a second, before traffic does (the scenario test measured
-/// sends stalling 30 s and more after a relay restart with 10 s). The cost is one small packet
-/// a second per connection; phones will want a longer interval and a wake-up push.
-const KEEP_ALIVE: Duration = Duration::from_secs(1);
-/// A connection silent this long is dead. It must be short: when a relay restarts, a peer
-/// that sends on a connection the relay opened (as client, with a connection id that carries
-/// no reset token) gets no usable stateless reset, and loses what it sends until the idle
-/// timeout closes the connection (quinn's default of 30 s cost every restart 30 s).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
 
@@ -147,41 +135,6 @@ impl Drop for DirectTransport {
     }
 }
 
-/// The socket address of a relay's host and port.
-pub async fn resolve(address: &RelayAddress) -> Result<SocketAddr, TransportError> {
-    tokio::net::lookup_host((address.host.as_str(), address.port))
-        .await
-        .map_err(|e| TransportError::Connect(format!("cannot resolve {}: {e}", address.host)))?
-        .next()
-        .ok_or_else(|| TransportError::Connect(format!("{} has no address", address.host)))
-}
-
-/// A QUIC client configuration that accepts only the relay with this fingerprint.
-pub fn pinned_client_config(
-    fingerprint: Fingerprint,
-) -> Result<quinn::ClientConfig, TransportError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .map_err(|e| TransportError::Connect(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedRelay::new(fingerprint, provider)))
-        .with_no_client_auth();
-    tls.alpn_protocols = vec![ALPN.to_vec()];
-    let tls =
-        QuicClientConfig::try_from(tls).map_err(|e| TransportError::Connect(e.to_string()))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(tls));
-    let mut transport = quinn::TransportConfig::default();
-    transport.keep_alive_interval(Some(KEEP_ALIVE));
-    transport.max_idle_timeout(Some(
-        IDLE_TIMEOUT
-            .try_into()
-            .map_err(|_| TransportError::Connect("idle timeout out of range".into()))?,
-    ));
-    config.transport_config(Arc::new(transport));
-    Ok(config)
-}
-
 fn connection_error(error: impl std::fmt::Display) -> TransportError {
     TransportError::Connection(error.to_string())
 }
@@ -193,7 +146,7 @@ async fn receive_pushes(
     epoch: Arc<AtomicU64>,
 ) {
     while let Ok(mut stream) = connection.accept_uni().await {
-        if let Ok(frame) = stream.read_to_end(FRAME_LEN).await {
+        if let Ok(frame) = stream::receive(&mut stream, FRAME_LEN).await {
             if pushes.send(frame).is_err() {
                 break;
             }

@@ -15,7 +15,6 @@ mod mailbox;
 mod onion;
 mod own_write;
 mod owner_only;
-mod pin;
 mod push_blocks;
 mod rto;
 pub mod store;
@@ -33,11 +32,10 @@ pub use device::{
     init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, Network, OnionNetwork,
     SELF_UPDATE_EVERY,
 };
-pub use direct::{pinned_client_config, resolve, DirectTransport, DEFAULT_RETRY_FOR};
+pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
 pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
 pub use own_write::OwnWrite;
-pub use owner_only::write_owner_only;
 pub use transport::{Transport, TransportError};

@@ -1,7 +1,7 @@
 //! The mailbox client: every mailbox command as an async call over any [`Transport`].
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
@@ -9,6 +9,7 @@ use rand::RngCore;
 use sotto_proto::{
     Command, ErrorCode, Id, MailboxKind, Message, Push, Request, Response, ResponseBody,
 };
+use sotto_quic::unix_now;
 use thiserror::Error;
 
 use crate::capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
@@ -73,12 +74,6 @@ pub struct MailboxClient<T> {
     subscriptions: Mutex<Vec<Subscription>>,
     /// What subscriptions received, handed out once and in order as pushes.
     inbox: Mutex<Inbox>,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// A request with a new random nonce, made now.

@@ -3,7 +3,7 @@
 //! explicitly, so neither the umask nor an older sotto's modes decide.
 
 use std::fs::{self, DirBuilder, File, OpenOptions, Permissions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -46,17 +46,4 @@ pub(crate) fn file(path: &Path) -> io::Result<File> {
         .open(path)?;
     file.set_permissions(Permissions::from_mode(FILE_MODE))?;
     Ok(file)
-}
-
-/// Writes `bytes` as the whole of `path`, owner-only and on disk when this returns.
-pub fn write_owner_only(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let mut out = file(path)?;
-    out.set_len(0)?;
-    out.write_all(bytes)?;
-    out.sync_all()
-}
-
-/// Makes what was just renamed or linked into `dir` survive a crash.
-pub(crate) fn sync_directory(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
 }

@@ -3,6 +3,7 @@
 
 use std::future::Future;
 
+use sotto_quic::{ResolveError, TlsError};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -38,4 +39,16 @@ pub trait Transport: Send + Sync + 'static {
     /// Grows whenever the path that carries pushes was lost: subscriptions made before must be
     /// made again (messages are kept until acknowledged, so renewing loses nothing).
     fn epoch(&self) -> u64;
+}
+
+impl From<ResolveError> for TransportError {
+    fn from(error: ResolveError) -> Self {
+        Self::Connect(error.to_string())
+    }
+}
+
+impl From<TlsError> for TransportError {
+    fn from(error: TlsError) -> Self {
+        Self::Connect(error.to_string())
+    }
 }

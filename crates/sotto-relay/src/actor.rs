@@ -5,9 +5,10 @@
 use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sotto_proto::{Id, Push};
+use sotto_quic::unix_now;
 use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
 
 use crate::host::{BatchOutcome, Host};
@@ -122,12 +123,6 @@ impl HostHandle {
     pub fn connection_closed(&self, connection: u64) {
         let _ = self.jobs.send(Job::Closed { connection });
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metrics) {

@@ -1,13 +1,12 @@
 //! The relay's long-term Ed25519 identity: its fingerprint is what clients pin, and its TLS
-//! certificate is self-signed with the same key, so a connection is to this relay or fails.
+//! certificate is self-signed with the same key (`sotto_quic::server`), so a connection is to
+//! this relay or fails.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::SigningKey;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use sotto_proto::{Fingerprint, ALPN};
+use sotto_proto::Fingerprint;
+use sotto_quic::{write_private, Placement};
 use thiserror::Error;
 
 #[derive(Debug, Error)]
@@ -24,8 +23,6 @@ pub enum IdentityError {
     },
     #[error("identity key file {path} must hold 64 hex digits")]
     Format { path: String },
-    #[error("cannot make the TLS certificate: {0}")]
-    Certificate(String),
 }
 
 pub struct Identity {
@@ -66,54 +63,13 @@ impl Identity {
         })
     }
 
-    /// Writes the secret key readable by its owner only.
+    /// Writes the secret key readable by its owner only, never over an existing key.
     pub fn save(&self, path: &Path) -> Result<(), IdentityError> {
-        use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
-        let error = |source| IdentityError::Write {
+        let hex = hex::encode(self.key.to_bytes());
+        write_private(path, hex.as_bytes(), Placement::New).map_err(|source| IdentityError::Write {
             path: path.display().to_string(),
             source,
-        };
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options.open(path).map_err(error)?;
-        file.write_all(hex::encode(self.key.to_bytes()).as_bytes())
-            .map_err(error)?;
-        file.sync_all().map_err(error)
-    }
-
-    /// The key that signs QUIC stateless resets. Derived from the identity, so a relay that
-    /// restarted after a crash resets its old connections at once instead of leaving clients
-    /// waiting for an idle timeout.
-    pub fn stateless_reset_key(&self) -> ring::hmac::Key {
-        let identity = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &self.key.to_bytes());
-        let derived = ring::hmac::sign(&identity, b"sotto/quic-stateless-reset/v1");
-        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref())
-    }
-
-    /// A TLS 1.3 server configuration presenting a certificate self-signed with the identity key.
-    pub fn tls_server_config(&self) -> Result<rustls::ServerConfig, IdentityError> {
-        let cert_error = |e: &dyn std::fmt::Display| IdentityError::Certificate(e.to_string());
-        let pkcs8 = self.key.to_pkcs8_der().map_err(|e| cert_error(&e))?;
-        let pkcs8 = PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec());
-        let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8, &rcgen::PKCS_ED25519)
-            .map_err(|e| cert_error(&e))?;
-        let params = rcgen::CertificateParams::new(vec!["sotto-relay".to_string()])
-            .map_err(|e| cert_error(&e))?;
-        let cert = params.self_signed(&key_pair).map_err(|e| cert_error(&e))?;
-        let chain = vec![CertificateDer::from(cert.der().to_vec())];
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| cert_error(&e))?
-            .with_no_client_auth()
-            .with_single_cert(chain, PrivateKeyDer::Pkcs8(pkcs8))
-            .map_err(|e| cert_error(&e))?;
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        Ok(config)
+        })
     }
 }
 
@@ -141,10 +97,5 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         std::fs::remove_file(&path).unwrap();
-    }
-
-    #[test]
-    fn the_certificate_is_made() {
-        assert!(Identity::generate().tls_server_config().is_ok());
     }
 }

@@ -4,7 +4,6 @@
 
 mod actor;
 pub mod config;
-mod durable;
 pub mod host;
 pub mod identity;
 pub mod metrics;
@@ -13,3 +12,5 @@ pub mod onion_keys;
 pub mod replay_store;
 pub mod service;
 pub mod store;
+#[cfg(test)]
+mod temp_dir;

@@ -25,8 +25,8 @@
 //!
 //! `DIR/onion-keys/` (mode 0700 when this module creates it) holds one file per epoch,
 //! `<epoch>.key` (decimal epoch, no leading zeros), containing the 64 hex digits of the 32-byte
-//! X25519 secret, mode 0600, like `identity.key`. A key is written to `<epoch>.key.tmp` with
-//! `create_new`, fsynced, then renamed into place and the directory fsynced: a crash halfway
+//! X25519 secret, mode 0600, like `identity.key`. A key is written to `<epoch>.key.tmp`,
+//! fsynced, then renamed into place and the directory fsynced (`sotto_quic::write_private`): a crash halfway
 //! leaves only a `.tmp` file, which was never used nor published, and which the next
 //! [`OnionKeys::open`] deletes. Writing `<epoch>.key` directly would leave a torn key file that
 //! the next start could not tell from damage. Any other file in the directory is refused with an
@@ -37,11 +37,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::durable::sync_dir;
 use sotto_onion::directory::OnionKey;
+use sotto_quic::{sync_dir, write_private, Placement, UNFINISHED_SUFFIX};
 use sphinx_packet::crypto::{PrivateKey, PublicKey};
 use thiserror::Error;
 
@@ -49,7 +49,6 @@ use thiserror::Error;
 pub const ONION_KEYS_DIR: &str = "onion-keys";
 
 const KEY_SUFFIX: &str = ".key";
-const TMP_SUFFIX: &str = ".key.tmp";
 /// 64 hex digits plus room for a trailing newline from an editor; anything longer is not a key,
 /// and reading stops there so a huge file cannot exhaust memory.
 const MAX_KEY_FILE_LEN: u64 = 128;
@@ -307,7 +306,8 @@ fn classify(path: &Path) -> Result<Entry, OnionKeyError> {
         .and_then(|name| name.to_str())
         .ok_or_else(name_error)?;
     if name
-        .strip_suffix(TMP_SUFFIX)
+        .strip_suffix(UNFINISHED_SUFFIX)
+        .and_then(|name| name.strip_suffix(KEY_SUFFIX))
         .and_then(parse_epoch)
         .is_some()
     {
@@ -357,29 +357,22 @@ fn read_key(path: &Path) -> Result<PrivateKey, OnionKeyError> {
 /// Writes `secret` as `<epoch>.key` through a `.tmp` file, see the module docs.
 fn write_key(dir: &Path, epoch: u64, secret: &PrivateKey) -> Result<(), OnionKeyError> {
     let path = key_path(dir, epoch);
-    let tmp = dir.join(format!("{epoch}{TMP_SUFFIX}"));
-    let write_error = |source| OnionKeyError::Write {
-        path: path.display().to_string(),
-        source,
-    };
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp).map_err(write_error)?;
-    file.write_all(hex::encode(secret.as_bytes()).as_bytes())
-        .map_err(write_error)?;
-    file.sync_all().map_err(write_error)?;
-    // `open` loaded every key in the directory and this epoch had none, so the rename replaces
-    // nothing; the relay is the only writer of its data directory.
-    std::fs::rename(&tmp, &path).map_err(write_error)?;
-    sync_dir(dir).map_err(write_error)
+    // `open` loaded every key in the directory and this epoch had none, so the replacement
+    // replaces nothing; it is for the rename, which makes a key appear whole or not at all.
+    // The relay is the only writer of its data directory.
+    let hex = hex::encode(secret.as_bytes());
+    write_private(&path, hex.as_bytes(), Placement::Replace).map_err(|source| {
+        OnionKeyError::Write {
+            path: path.display().to_string(),
+            source,
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::durable::TempDir;
+    use crate::temp_dir::TempDir;
 
     const EPOCH_SECS: u64 = 3600;
 

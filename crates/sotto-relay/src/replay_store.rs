@@ -48,8 +48,8 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::durable::sync_dir;
 use sotto_onion::replay::{encode_entry, Refused, ReplayCache, ReplayError, ReplayTag};
+use sotto_quic::sync_dir;
 use thiserror::Error;
 
 pub const SNAPSHOT_FILE: &str = "replay.snapshot";
@@ -327,7 +327,7 @@ fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::durable::TempDir;
+    use crate::temp_dir::TempDir;
     use sotto_onion::replay::LOG_ENTRY_LEN;
 
     const CAP: u32 = 100;

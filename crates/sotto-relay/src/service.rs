@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use quinn::crypto::rustls::QuicServerConfig;
 use sotto_proto::{RelayAddress, FRAME_LEN};
+use sotto_quic::onion::MAX_INBOUND_LEN;
+use sotto_quic::server::{endpoint_config, server_config};
+use sotto_quic::{stream, TlsError};
 use thiserror::Error;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -19,7 +21,6 @@ use sotto_onion::directory::{Directory, OnionKey};
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
 use crate::config::{DataDir, StoreKind};
 use crate::host::Host;
-use crate::identity::IdentityError;
 use crate::metrics::{self, Metrics};
 use crate::onion::{Drop, OnionNode};
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
@@ -28,17 +29,13 @@ const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// How long a replay tag may wait for its fsync: the window a machine crash could reopen.
 const REPLAY_SYNC_INTERVAL: Duration = Duration::from_millis(10);
-/// Longest unidirectional stream a relay reads: a client's packet with its first hop.
-const MAX_ONION_STREAM: usize = crate::onion::CLIENT_ADDRESS_LEN + sotto_onion::packet::PACKET_LEN;
 
 #[derive(Debug, Error)]
 pub enum ServiceError {
     #[error(transparent)]
-    Identity(#[from] IdentityError),
-    #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("TLS configuration rejected by QUIC: {0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("cannot start the mailbox host thread: {0}")]
     Thread(std::io::Error),
     #[error("cannot start the onion roles: {0}")]
@@ -97,9 +94,7 @@ impl Relay {
         let (handle, host_thread) =
             HostHandle::spawn(host, metrics.clone()).map_err(ServiceError::Thread)?;
 
-        let tls = QuicServerConfig::try_from(data.identity.tls_server_config()?)
-            .map_err(|e| ServiceError::Tls(e.to_string()))?;
-        let mut server = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        let mut server = server_config(data.identity.signing_key())?;
         let mut transport = quinn::TransportConfig::default();
         transport.max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into());
         transport.max_concurrent_uni_streams(MAX_STREAMS_PER_CONNECTION.into());
@@ -119,10 +114,8 @@ impl Relay {
             }
             None => std::net::UdpSocket::bind(listen).map_err(bind)?,
         };
-        let endpoint_config =
-            quinn::EndpointConfig::new(Arc::new(data.identity.stateless_reset_key()));
         let endpoint = quinn::Endpoint::new(
-            endpoint_config,
+            endpoint_config(data.identity.signing_key()),
             Some(server),
             socket,
             Arc::new(quinn::TokioRuntime),
@@ -273,10 +266,7 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
         let connection = connection.clone();
         tokio::spawn(async move {
             while let Some(frame) = pushes.recv().await {
-                let Ok(mut stream) = connection.open_uni().await else {
-                    break;
-                };
-                if stream.write_all(&frame).await.is_err() || stream.finish().is_err() {
+                if stream::send(&connection, &frame).await.is_err() {
                     break;
                 }
             }
@@ -315,10 +305,10 @@ async fn serve_onion_stream(
     node: Arc<OnionNode>,
     connection: quinn::Connection,
 ) {
-    match recv.read_to_end(MAX_ONION_STREAM).await {
+    match stream::receive(&mut recv, MAX_INBOUND_LEN).await {
         Ok(bytes) => node.handle_stream(bytes, &connection).await,
-        Err(quinn::ReadToEndError::TooLong) => node.dropped(Drop::Malformed),
-        Err(quinn::ReadToEndError::Read(_)) => node.dropped(Drop::Incomplete),
+        Err(stream::StreamError::TooLong(_)) => node.dropped(Drop::Malformed),
+        Err(_) => node.dropped(Drop::Incomplete),
     }
 }
 

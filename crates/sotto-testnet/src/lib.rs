@@ -152,6 +152,10 @@ impl TestRelay {
     }
 
     /// SIGTERM, then waits for the relay to exit by itself.
+    #[allow(
+        unsafe_code,
+        reason = "std can only SIGKILL a child; a graceful stop needs kill(2)"
+    )]
     pub fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
         let pid = libc::pid_t::try_from(child.id()).ok()?;

@@ -11,8 +11,6 @@ use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request as Upgrade};
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
-use super::private_file;
-
 /// Hex digits in a token: 32 random bytes.
 const TOKEN_LEN: usize = 64;
 
@@ -36,7 +34,7 @@ pub fn token(file: &Path) -> anyhow::Result<String> {
     let mut bytes = [0u8; TOKEN_LEN / 2];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
-    private_file::write(file, token.as_bytes())
+    sotto_quic::write_private(file, token.as_bytes(), sotto_quic::Placement::Replace)
         .with_context(|| format!("writing {}", file.display()))?;
     Ok(token)
 }

@@ -5,7 +5,6 @@
 
 mod gate;
 pub mod json;
-mod private_file;
 
 use std::net::SocketAddr;
 use std::time::Duration;

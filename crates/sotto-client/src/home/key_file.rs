@@ -8,7 +8,6 @@ use std::path::Path;
 use rand::RngCore;
 use zeroize::Zeroizing;
 
-use crate::owner_only;
 use crate::store::{StoreError, StoreKey};
 
 /// The key file under a client's home directory.
@@ -37,13 +36,13 @@ pub(super) fn create(home: &Path) -> Result<StoreKey, StoreError> {
     let path = home.join(KEY_FILE);
     let staging = home.join(format!("{KEY_FILE}.{:016x}", rand::random::<u64>()));
     let text = Zeroizing::new(hex::encode(key.as_ref()));
-    owner_only::write_owner_only(&staging, text.as_bytes())
+    sotto_quic::write_private(&staging, text.as_bytes(), sotto_quic::Placement::New)
         .map_err(|error| StoreError::file(&staging, error))?;
     let linked = std::fs::hard_link(&staging, &path);
     let _ = std::fs::remove_file(&staging);
     match linked {
         Ok(()) => {
-            owner_only::sync_directory(home).map_err(|error| StoreError::file(home, error))?;
+            sotto_quic::sync_dir(home).map_err(|error| StoreError::file(home, error))?;
             Ok(StoreKey::Raw(key))
         }
         Err(error) if error.kind() == ErrorKind::AlreadyExists => {

@@ -80,6 +80,10 @@ fn converse(store: &Store, name: &str, peers: &Store, peer: &str) -> Vec<u8> {
 }
 
 #[test]
+#[allow(
+    unsafe_code,
+    reason = "umask(2) is the only way to make files under another mask in this process"
+)]
 fn a_home_made_under_umask_000_is_its_owners_only_and_holds_nothing_in_clear() {
     let (alice_home, rabbit_home) = (temp_home("umask-a"), temp_home("umask-b"));
     // SAFETY: umask only swaps the process's file mode mask; it is set back below.

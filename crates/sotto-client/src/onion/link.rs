@@ -10,16 +10,15 @@ use std::sync::{Arc, Mutex as SyncMutex, Weak};
 
 use rand::RngCore;
 use sotto_onion::directory::Directory;
-use sotto_onion::packet::PAYLOAD_LEN;
 use sotto_proto::Fingerprint;
+use sotto_quic::onion::{delivery_parts, DELIVERY_LEN};
+use sotto_quic::{pinned_client_config, resolve, stream};
 use tokio::sync::Mutex;
 
 use super::count::{Counters, PacketCount};
 use super::inbound::Inbound;
-use crate::direct::{handshake_failed, pinned_client_config, resolve};
+use crate::direct::handshake_failed;
 use crate::transport::TransportError;
-
-const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 /// The transports entering at one relay, each found by the reply ids it waits for.
 type Attached = Arc<SyncMutex<Vec<Weak<Inbound>>>>;
@@ -115,10 +114,10 @@ impl GatewayLink {
     /// Sends a packet (`first hop ‖ packet`) into the network, connecting first if needed.
     pub(super) async fn inject(&self, injection: &[u8]) -> Result<(), TransportError> {
         let connection = self.connection().await?;
-        if let Err(error) = send_stream(&connection, injection).await {
+        if let Err(error) = stream::send(&connection, injection).await {
             // Broken for every transport on it: the next request makes a new one.
             connection.close(0u32.into(), b"send failed");
-            return Err(error);
+            return Err(stream_error(error));
         }
         self.packets.sent();
         Ok(())
@@ -151,7 +150,9 @@ impl GatewayLink {
             .map_err(|e| TransportError::Connect(e.to_string()))?
             .await
             .map_err(handshake_failed)?;
-        send_stream(&connection, &self.address).await?;
+        stream::send(&connection, &self.address)
+            .await
+            .map_err(stream_error)?;
         tokio::spawn(receive(
             connection.clone(),
             self.attached.clone(),
@@ -167,23 +168,20 @@ impl Drop for GatewayLink {
     }
 }
 
-async fn send_stream(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), TransportError> {
-    let error = |e: &dyn std::fmt::Display| TransportError::Connection(e.to_string());
-    let mut stream = connection.open_uni().await.map_err(|e| error(&e))?;
-    stream.write_all(bytes).await.map_err(|e| error(&e))?;
-    stream.finish().map_err(|e| error(&e))
+fn stream_error(error: stream::StreamError) -> TransportError {
+    TransportError::Connection(error.to_string())
 }
 
 /// Takes deliveries from the gateway and hands each to the transport waiting for its reply id.
 /// When the connection ends, every transport on it renews its subscriptions: their push
 /// blocks lead to an address the gateway forgot with the connection.
 async fn receive(connection: quinn::Connection, attached: Attached, packets: Arc<Counters>) {
-    while let Ok(mut stream) = connection.accept_uni().await {
-        let Ok(delivery) = stream.read_to_end(DELIVERY_LEN).await else {
+    while let Ok(mut incoming) = connection.accept_uni().await {
+        let Ok(delivery) = stream::receive(&mut incoming, DELIVERY_LEN).await else {
             continue;
         };
         packets.received();
-        let Some((id, payload)) = delivery.split_first_chunk::<16>() else {
+        let Some((id, payload)) = delivery_parts(&delivery) else {
             continue;
         };
         let transports = live(&attached);

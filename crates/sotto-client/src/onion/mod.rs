@@ -5,12 +5,14 @@
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use sotto_onion::directory::{Directory, Path};
 use sotto_onion::packet::{new_reply_block, ReplyBlock, ReplyId, ReplyKey, RequestHeader};
 use sotto_onion::request::OnionRequest;
 use sotto_proto::Fingerprint;
+use sotto_quic::onion::injection;
+use sotto_quic::unix_now;
 use tokio::sync::{mpsc, Mutex, Notify};
 
 use crate::health::{RelayHealth, Verdict};
@@ -82,12 +84,6 @@ impl Ends {
             .count();
         unsuspected >= MIXES
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn onion_error(error: impl std::fmt::Display) -> TransportError {
@@ -350,9 +346,7 @@ impl OnionTransport {
             }
         }
         self.inbound.trace().request = path.relays();
-        let mut injection = Vec::with_capacity(32 + sotto_onion::packet::PACKET_LEN);
-        injection.extend_from_slice(path.first_hop().fingerprint().as_bytes());
-        injection.extend_from_slice(&packet.to_wire());
+        let injection = injection(path.first_hop().fingerprint().as_bytes(), &packet.to_wire());
         if let Err(error) = self.link.inject(&injection).await {
             self.forget(&id);
             return Err(error);

@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use sotto_onion::directory::Path;
 use sotto_onion::packet::{new_reply_block, ReplyBlock, ReplyKey, RequestHeader};
 use sotto_proto::Fingerprint;
+use sotto_quic::unix_now;
 use tokio::sync::Notify;
 
-use super::{unix_now, Ends, MIXES};
+use super::{Ends, MIXES};
 use crate::push_blocks::FULL_SET;
 
 /// Reply blocks kept ready: enough for a request with a full set of push blocks, and the next.

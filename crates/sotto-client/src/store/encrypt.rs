@@ -95,7 +95,7 @@ pub(super) fn in_place(path: &Path, key: &StoreKey) -> Result<(), StoreError> {
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    owner_only::sync_directory(dir).map_err(|error| StoreError::file(dir, error))
+    sotto_quic::sync_dir(dir).map_err(|error| StoreError::file(dir, error))
 }
 
 fn remove_if_present(path: &Path) -> Result<(), StoreError> {

@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 
 use sotto_onion::directory::Descriptor;
 use sotto_proto::RelayAddress;
+use sotto_quic::unix_now;
 
-use super::{unix_now, OnionNode};
+use super::OnionNode;
 
 /// The descriptor's file name in a relay's data directory.
 pub const DESCRIPTOR_FILE: &str = "descriptor.toml";

@@ -14,6 +14,7 @@ use std::time::Instant;
 use sotto_onion::directory::Directory;
 use sotto_onion::packet::NodeId;
 use sotto_proto::Fingerprint;
+use sotto_quic::{pinned_client_config, resolve, stream};
 use tokio::sync::Mutex;
 
 #[derive(Clone, Debug, thiserror::Error)]
@@ -63,7 +64,7 @@ impl Links {
         let mut last = LinkError::UnknownRelay;
         for _ in 0..2 {
             let connection = self.connection(&slot, directory, next).await?;
-            match send_on(&connection, packet).await {
+            match stream::send(&connection, packet).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     let mut slot = slot.lock().await;
@@ -74,7 +75,7 @@ impl Links {
                     {
                         slot.connection = None;
                     }
-                    last = error;
+                    last = LinkError::Send(error.to_string());
                 }
             }
         }
@@ -123,10 +124,10 @@ impl Links {
             .relay(&Fingerprint::from_bytes(next))
             .ok_or(LinkError::UnknownRelay)?;
         let address = relay.address();
-        let remote = sotto_client::resolve(address)
+        let remote = resolve(address)
             .await
             .map_err(|e| LinkError::Connect(e.to_string()))?;
-        let config = sotto_client::pinned_client_config(address.fingerprint)
+        let config = pinned_client_config(address.fingerprint)
             .map_err(|e| LinkError::Connect(e.to_string()))?;
         let connecting = self
             .endpoint
@@ -139,25 +140,12 @@ impl Links {
     }
 }
 
-pub async fn send_on(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), LinkError> {
-    let mut stream = connection
-        .open_uni()
-        .await
-        .map_err(|e| LinkError::Send(e.to_string()))?;
-    stream
-        .write_all(bytes)
-        .await
-        .map_err(|e| LinkError::Send(e.to_string()))?;
-    stream.finish().map_err(|e| LinkError::Send(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
-    use quinn::crypto::rustls::QuicServerConfig;
     use sotto_onion::directory::{Descriptor, OnionKey, Relay, Stake};
     use sotto_proto::RelayAddress;
     use tokio::sync::mpsc;
@@ -176,8 +164,7 @@ mod tests {
         Arc<AtomicUsize>,
     ) {
         let identity = Identity::generate();
-        let tls = QuicServerConfig::try_from(identity.tls_server_config().unwrap()).unwrap();
-        let server = quinn::ServerConfig::with_crypto(Arc::new(tls));
+        let server = sotto_quic::server::server_config(identity.signing_key()).unwrap();
         let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()).unwrap();
         let (packets, received) = mpsc::unbounded_channel();
         let accepted = Arc::new(AtomicUsize::new(0));
@@ -191,10 +178,10 @@ mod tests {
                     let Ok(connection) = incoming.await else {
                         return;
                     };
-                    while let Ok(mut stream) = connection.accept_uni().await {
+                    while let Ok(mut recv) = connection.accept_uni().await {
                         let packets = packets.clone();
                         tokio::spawn(async move {
-                            if let Ok(bytes) = stream.read_to_end(1 << 20).await {
+                            if let Ok(bytes) = stream::receive(&mut recv, 1 << 20).await {
                                 let _ = packets.send(bytes);
                             }
                         });

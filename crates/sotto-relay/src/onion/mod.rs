@@ -1,15 +1,8 @@
 //! The relay's onion roles. One packet path for all of them: every packet is peeled with this
 //! relay's onion key for its epoch, checked against the replay cache, and then forwarded (mix),
 //! delivered to a connected client (gateway, final hop of a reply block), or executed as a
-//! mailbox request (host, final hop of a request).
-//!
-//! Streams on a connection to a relay, told apart by length:
-//! - [`PACKET_LEN`] bytes: a packet to process;
-//! - 32 + [`PACKET_LEN`] bytes: a client's packet and the relay to inject it at (gateway role;
-//!   the gateway does not peel it, it only passes it on);
-//! - 32 bytes: a client registering the address its replies come to.
-//!
-//! A gateway delivers to a client on a unidirectional stream: `reply id [16] | payload`.
+//! mailbox request (host, final hop of a request). What each stream between clients and
+//! relays carries is `sotto_quic::onion`.
 
 mod descriptor;
 mod faults;
@@ -21,10 +14,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use sotto_onion::directory::{Directory, OnionKey};
-use sotto_onion::packet::{NodeId, OnionPacket, Peeled, PACKET_LEN, PAYLOAD_LEN};
+use sotto_onion::packet::{NodeId, OnionPacket, Peeled};
+use sotto_quic::onion::{delivery, Inbound, CLIENT_ADDRESS_LEN};
+use sotto_quic::{stream, unix_now};
 use tokio::sync::Mutex;
 
 use crate::actor::HostHandle;
@@ -38,11 +32,6 @@ use links::Links;
 
 /// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
 const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
-
-/// Length of a client's address at its gateway.
-pub const CLIENT_ADDRESS_LEN: usize = 32;
-/// Length of a delivery stream from a gateway to its client.
-pub const DELIVERY_LEN: usize = 16 + PAYLOAD_LEN;
 
 /// Why a packet was dropped (a metrics label; never more detail than this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,12 +138,6 @@ pub struct OnionNode {
     published_epoch: AtomicU64,
 }
 
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl OnionNode {
     /// Opens this relay's onion keys and replay cache in its data directory and starts the
     /// onion roles.
@@ -197,17 +180,15 @@ impl OnionNode {
         connection: &quinn::Connection,
     ) {
         self.view.wire(b'i', &bytes);
-        match bytes.len() {
-            PACKET_LEN => {
+        match Inbound::parse(&bytes) {
+            Some(Inbound::Packet(packet)) => {
                 self.view
                     .saw(|| format!("from {}", connection.remote_address()));
-                self.handle_packet(&bytes).await
+                self.handle_packet(packet).await
             }
-            CLIENT_ADDRESS_LEN => {
+            Some(Inbound::Register(address)) => {
                 self.view
                     .saw(|| format!("client {}", connection.remote_address()));
-                let mut address = [0u8; CLIENT_ADDRESS_LEN];
-                address.copy_from_slice(&bytes);
                 // Packets for the relay's own id are requests to its host.
                 if address == self.me {
                     return self.metrics.onion_drop(Drop::Malformed);
@@ -217,16 +198,13 @@ impl OnionNode {
                     .await
                     .insert(address, connection.clone());
             }
-            n if n == CLIENT_ADDRESS_LEN + PACKET_LEN => {
+            Some(Inbound::Injection { first_hop, packet }) => {
                 self.view
                     .saw(|| format!("client {}", connection.remote_address()));
                 self.metrics.onion_packet(Role::Gateway, Direction::In);
-                let (next, packet) = bytes.split_at(CLIENT_ADDRESS_LEN);
-                let mut node = [0u8; 32];
-                node.copy_from_slice(next);
-                self.forward(Role::Gateway, node, packet).await;
+                self.forward(Role::Gateway, first_hop, packet).await;
             }
-            _ => self.metrics.onion_drop(Drop::Malformed),
+            None => self.metrics.onion_drop(Drop::Malformed),
         }
     }
 
@@ -341,11 +319,9 @@ impl OnionNode {
         let Some(connection) = connection else {
             return self.metrics.onion_drop(Drop::UnknownClient);
         };
-        let mut delivery = Vec::with_capacity(DELIVERY_LEN);
-        delivery.extend_from_slice(&reply);
-        delivery.extend_from_slice(&payload);
+        let delivery = delivery(&reply, &payload);
         self.view.wire(b'o', &delivery);
-        match links::send_on(&connection, &delivery).await {
+        match stream::send(&connection, &delivery).await {
             Ok(()) => self.metrics.onion_packet(Role::Gateway, Direction::Out),
             Err(_) => self.metrics.onion_drop(Drop::UnknownClient),
         }

@@ -1,34 +1,47 @@
 //! Certificate pinning: a relay is accepted only if its certificate's Ed25519 key has the
 //! fingerprint in its address, and the TLS handshake is signed by that key. No certificate
-//! authority is involved; the address is the trust.
+//! authority is involved; the address is the trust. The relay's side is [`crate::server`].
 
 use std::sync::Arc;
 
+use quinn::crypto::rustls::QuicClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{CertificateError, DigitallySignedStruct, Error, SignatureScheme};
-use sotto_proto::Fingerprint;
+use sotto_proto::{Fingerprint, ALPN};
+
+use crate::timeouts::opening_transport;
+use crate::TlsError;
 
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32-byte key follows.
 const ED25519_SPKI_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 
-#[derive(Debug)]
-pub(crate) struct PinnedRelay {
-    fingerprint: Fingerprint,
-    provider: Arc<CryptoProvider>,
+/// A QUIC client configuration that accepts only the relay with this fingerprint.
+pub fn pinned_client_config(fingerprint: Fingerprint) -> Result<quinn::ClientConfig, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = PinnedRelay {
+        fingerprint,
+        provider: provider.clone(),
+    };
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let mut config = quinn::ClientConfig::new(Arc::new(QuicClientConfig::try_from(tls)?));
+    config.transport_config(opening_transport());
+    Ok(config)
 }
 
-impl PinnedRelay {
-    pub(crate) fn new(fingerprint: Fingerprint, provider: Arc<CryptoProvider>) -> Self {
-        Self {
-            fingerprint,
-            provider,
-        }
-    }
+#[derive(Debug)]
+struct PinnedRelay {
+    fingerprint: Fingerprint,
+    provider: Arc<CryptoProvider>,
 }
 
 /// The raw Ed25519 key of a certificate, if its key is Ed25519.
