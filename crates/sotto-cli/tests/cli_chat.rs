@@ -179,11 +179,17 @@ fn two_people_chat_from_the_command_line() {
         ..offline
     };
 
-    // A text over the limit is refused before anything is sent, and the limit is named.
-    let out = bob.sotto(&["send", "Alice", &"x".repeat(5_000)]);
+    // A long text (20,000 bytes, three parts on the wire) arrives whole; one over the limit
+    // is refused before anything is sent, and the limit is named.
+    let long = "ü".repeat(10_000);
+    bob.ok(&["send", "Alice", &long]);
+    let read = alice.ok(&["read", "Bob", "--wait", "20"]);
+    let message = read.iter().find(|e| e["event"] == "message").unwrap();
+    assert_eq!(message["text"], long.as_str());
+    let out = bob.sotto(&["send", "Alice", &"x".repeat(70_000)]);
     let error = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(error.contains("5000 bytes, at most 4096"), "{error}");
+    assert!(error.contains("70000 bytes, at most 65536"), "{error}");
 
     // Neither home lets another user of the machine in, and neither holds a name or a text in
     // clear (Bob's name is too short to look for in encrypted bytes without false alarms).

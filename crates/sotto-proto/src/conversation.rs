@@ -19,8 +19,13 @@ use crate::{DecodeError, Fingerprint, Id};
 const VERSION: u8 = 2;
 /// Longest display name, in bytes of UTF-8.
 pub const MAX_NAME_LEN: usize = 64;
-/// Longest text message, in bytes of UTF-8.
-pub const MAX_TEXT_LEN: usize = 4096;
+/// Longest text a person can send, in bytes of UTF-8.
+pub const MAX_TEXT_LEN: usize = 64 * 1024;
+/// Longest text one message carries; a longer one travels in parts of at most this many bytes
+/// (`Content::TextPart`), each its own MLS message filling most of a mailbox message.
+pub const TEXT_PART_LEN: usize = 8 * 1024;
+/// Most parts of one text.
+pub const MAX_TEXT_PARTS: usize = MAX_TEXT_LEN.div_ceil(TEXT_PART_LEN);
 /// Most message ids one receipt acknowledges.
 pub const MAX_RECEIPT_IDS: usize = 256;
 /// Longest MLS object (KeyPackage, Welcome, message) these codecs carry.
@@ -65,6 +70,16 @@ pub enum Content {
     },
     Receipt {
         ids: Vec<MessageId>,
+    },
+    /// Part `part` of `parts` (2 to [`MAX_TEXT_PARTS`]) of a text longer than one message
+    /// carries: bytes of its UTF-8, cut anywhere; the receiver joins them once all came.
+    TextPart {
+        id: MessageId,
+        sent_at_ms: u64,
+        reply_to: Option<MessageId>,
+        part: u8,
+        parts: u8,
+        chunk: Vec<u8>,
     },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
@@ -172,6 +187,46 @@ impl Answer {
     }
 }
 
+/// What every text and text part starts with: its id, when it was sent, what it answers.
+fn put_header(out: &mut Vec<u8>, id: &MessageId, sent_at_ms: u64, reply_to: Option<&MessageId>) {
+    out.extend_from_slice(id);
+    out.extend_from_slice(&sent_at_ms.to_be_bytes());
+    match reply_to {
+        Some(reply_to) => {
+            out.push(1);
+            out.extend_from_slice(reply_to);
+        }
+        None => out.push(0),
+    }
+}
+
+type Header = (MessageId, u64, Option<MessageId>);
+
+fn read_header(cursor: &mut Cursor<'_>) -> Result<Header, DecodeError> {
+    let id = cursor.array("message id")?;
+    let sent_at_ms = cursor.u64("sent at")?;
+    let reply_to = match cursor.u8("reply flag")? {
+        0 => None,
+        1 => Some(cursor.array("reply to")?),
+        code => {
+            return Err(DecodeError::UnknownCode {
+                what: "reply flag",
+                code,
+            })
+        }
+    };
+    Ok((id, sent_at_ms, reply_to))
+}
+
+fn check_parts(part: u8, parts: u8) -> Result<(), DecodeError> {
+    if !(2..=MAX_TEXT_PARTS).contains(&usize::from(parts)) || part >= parts {
+        return Err(DecodeError::Invalid(
+            "a text part is one of 2 to 8, numbered from 0",
+        ));
+    }
+    Ok(())
+}
+
 impl Content {
     pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::new();
@@ -182,18 +237,26 @@ impl Content {
                 reply_to,
                 text,
             } => {
-                check_len("text", text.len(), MAX_TEXT_LEN)?;
+                check_len("text", text.len(), TEXT_PART_LEN)?;
                 out.push(1);
-                out.extend_from_slice(id);
-                out.extend_from_slice(&sent_at_ms.to_be_bytes());
-                match reply_to {
-                    Some(reply_to) => {
-                        out.push(1);
-                        out.extend_from_slice(reply_to);
-                    }
-                    None => out.push(0),
-                }
+                put_header(&mut out, id, *sent_at_ms, reply_to.as_ref());
                 put_blob(&mut out, text.as_bytes());
+            }
+            Self::TextPart {
+                id,
+                sent_at_ms,
+                reply_to,
+                part,
+                parts,
+                chunk,
+            } => {
+                check_parts(*part, *parts)?;
+                check_len("text part", chunk.len(), TEXT_PART_LEN)?;
+                out.push(4);
+                put_header(&mut out, id, *sent_at_ms, reply_to.as_ref());
+                out.push(*part);
+                out.push(*parts);
+                put_blob(&mut out, chunk);
             }
             Self::Receipt { ids } => {
                 check_len("receipt", ids.len(), MAX_RECEIPT_IDS)?;
@@ -221,21 +284,28 @@ impl Content {
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let mut cursor = Cursor::new(bytes);
         let content = match cursor.u8("content kind")? {
-            1 => Self::Text {
-                id: cursor.array("message id")?,
-                sent_at_ms: cursor.u64("sent at")?,
-                reply_to: match cursor.u8("reply flag")? {
-                    0 => None,
-                    1 => Some(cursor.array("reply to")?),
-                    code => {
-                        return Err(DecodeError::UnknownCode {
-                            what: "reply flag",
-                            code,
-                        })
-                    }
-                },
-                text: read_text(&mut cursor, "text", MAX_TEXT_LEN)?,
-            },
+            1 => {
+                let (id, sent_at_ms, reply_to) = read_header(&mut cursor)?;
+                Self::Text {
+                    id,
+                    sent_at_ms,
+                    reply_to,
+                    text: read_text(&mut cursor, "text", TEXT_PART_LEN)?,
+                }
+            }
+            4 => {
+                let (id, sent_at_ms, reply_to) = read_header(&mut cursor)?;
+                let (part, parts) = (cursor.u8("part")?, cursor.u8("parts")?);
+                check_parts(part, parts)?;
+                Self::TextPart {
+                    id,
+                    sent_at_ms,
+                    reply_to,
+                    part,
+                    parts,
+                    chunk: cursor.blob("text part", TEXT_PART_LEN)?.to_vec(),
+                }
+            }
             2 => {
                 let count = usize::from(cursor.u16("receipt count")?);
                 check_len("receipt", count, MAX_RECEIPT_IDS)?;
@@ -277,6 +347,26 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_text_part_outside_its_count_is_refused() {
+        let part = |part, parts| Content::TextPart {
+            id: [1; 16],
+            sent_at_ms: 0,
+            reply_to: None,
+            part,
+            parts,
+            chunk: vec![b'x'; 3],
+        };
+        assert!(part(1, 2).encode().is_ok());
+        for (n, of) in [(2, 2), (0, 1), (0, 9)] {
+            assert!(part(n, of).encode().is_err(), "{n} of {of}");
+        }
+        let mut bytes = part(1, 2).encode().unwrap();
+        let at = bytes.len() - 2 - 3 - 2; // part, parts, chunk length, chunk
+        bytes[at] = 5;
+        assert!(Content::decode(&bytes).is_err());
+    }
+
     fn contents() -> impl Strategy<Value = Content> {
         prop_oneof![
             (
@@ -293,6 +383,23 @@ mod tests {
                 }),
             proptest::collection::vec(any::<MessageId>(), 0..40)
                 .prop_map(|ids| Content::Receipt { ids }),
+            (
+                any::<MessageId>(),
+                any::<u64>(),
+                proptest::option::of(any::<MessageId>()),
+                (2u8..=8).prop_flat_map(|parts| (0..parts, Just(parts))),
+                proptest::collection::vec(any::<u8>(), 0..300)
+            )
+                .prop_map(|(id, sent_at_ms, reply_to, (part, parts), chunk)| {
+                    Content::TextPart {
+                        id,
+                        sent_at_ms,
+                        reply_to,
+                        part,
+                        parts,
+                        chunk,
+                    }
+                }),
             (
                 "\\PC{0,16}",
                 any::<u8>(),

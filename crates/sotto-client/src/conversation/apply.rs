@@ -21,7 +21,7 @@ use sotto_proto::Message;
 use super::mls::{failed, load_group, protocol_message};
 use super::ConversationError;
 use crate::mailbox::MAX_SEQ;
-use crate::store::{Conversation, Provider, Store};
+use crate::store::{Conversation, Provider, Store, TextParts};
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -31,6 +31,8 @@ pub enum Applied {
     Text { id: MessageId, new: bool },
     /// Receipts for this device's messages.
     Receipt { count: usize },
+    /// A part of a long text from the other side; the text comes whole with its last part.
+    Part,
     /// A commit (theirs, or this device's own that won its epoch).
     Commit,
     /// This device's own message, counted where it stands.
@@ -185,20 +187,26 @@ fn on_content(
             sent_at_ms,
             reply_to,
             text,
-        } => {
-            let new = store.add_message(
-                conversation.number,
-                &id,
-                false,
-                &text,
-                reply_to.as_ref(),
-                sent_at_ms,
-            )?;
-            if new {
-                store.count_message_since_update(conversation.number)?;
+        } => text_arrived(store, conversation, id, sent_at_ms, reply_to, &text),
+        Content::TextPart {
+            id,
+            sent_at_ms,
+            reply_to,
+            part,
+            parts,
+            chunk,
+        } => match store.add_text_part(conversation.number, &id, part, parts, &chunk)? {
+            TextParts::Waiting => Ok(Applied::Part),
+            TextParts::Inconsistent => Err(ConversationError::Rejected(
+                "a part of a long text disagrees with the others on their number".into(),
+            )),
+            TextParts::Whole(bytes) => {
+                let text = String::from_utf8(bytes).map_err(|_| {
+                    ConversationError::Rejected("a long text is not UTF-8 once joined".into())
+                })?;
+                text_arrived(store, conversation, id, sent_at_ms, reply_to, &text)
             }
-            Ok(Applied::Text { id, new })
-        }
+        },
         Content::Receipt { ids } => {
             store.mark_delivered(conversation.number, &ids)?;
             Ok(Applied::Receipt { count: ids.len() })
@@ -207,4 +215,27 @@ fn on_content(
             "an introduction inside a running conversation".into(),
         )),
     }
+}
+
+/// Stores a text from the other side (deduplicated by id).
+fn text_arrived(
+    store: &Store,
+    conversation: &Conversation,
+    id: MessageId,
+    sent_at_ms: u64,
+    reply_to: Option<MessageId>,
+    text: &str,
+) -> Result<Applied, ConversationError> {
+    let new = store.add_message(
+        conversation.number,
+        &id,
+        false,
+        text,
+        reply_to.as_ref(),
+        sent_at_ms,
+    )?;
+    if new {
+        store.count_message_since_update(conversation.number)?;
+    }
+    Ok(Applied::Text { id, new })
 }

@@ -7,6 +7,7 @@ pub mod local;
 pub mod mls;
 pub mod seal;
 pub mod start;
+pub(crate) mod text;
 
 use sotto_proto::{DecodeError, LinkError};
 use thiserror::Error;

@@ -372,3 +372,38 @@ fn a_conversation_leaves_nothing_in_clear_in_either_home() {
         std::fs::remove_dir_all(home).unwrap();
     }
 }
+
+#[test]
+fn a_long_text_travels_in_parts_and_arrives_whole_once() {
+    let (mut alice, mut bob) = in_memory_pair();
+    // 20,000 bytes of multi-byte characters: three parts, cut between characters.
+    let text: String = "é".repeat(10_000);
+    let parts = super::text::text_contents([9; 16], 1, None, &text).unwrap();
+    assert_eq!(parts.len(), 3);
+    let wires: Vec<Vec<u8>> = parts
+        .into_iter()
+        .map(|content| seal(&alice.store, &alice.conversation(), content, |_| Ok(())).unwrap())
+        .collect();
+    for wire in &wires {
+        alice.deliver(wire);
+    }
+    assert_eq!(bob.deliver(&wires[0]), Applied::Part);
+    assert_eq!(bob.deliver(&wires[1]), Applied::Part);
+    assert!(bob.texts().is_empty(), "nothing shown before the last part");
+    assert_eq!(
+        bob.deliver(&wires[2]),
+        Applied::Text {
+            id: [9; 16],
+            new: true
+        }
+    );
+    assert_eq!(bob.texts(), [text]);
+    // The longest text fits; one byte more is not a text.
+    let longest = "x".repeat(sotto_proto::conversation::MAX_TEXT_LEN);
+    assert_eq!(
+        super::text::text_contents([1; 16], 1, None, &longest)
+            .unwrap()
+            .len(),
+        sotto_proto::conversation::MAX_TEXT_PARTS
+    );
+}

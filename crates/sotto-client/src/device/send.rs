@@ -7,6 +7,7 @@ use sotto_proto::Message;
 use super::{Device, Network};
 use crate::conversation::apply::{apply, digest, Applied};
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
+use crate::conversation::text::text_contents;
 use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
 use crate::OwnWrite;
@@ -51,20 +52,21 @@ impl<N: Network> Device<N> {
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
         let sent_at_ms = now_ms();
-        let content = Content::Text {
-            id,
-            sent_at_ms,
-            reply_to,
-            text: text.to_string(),
-        };
-        let content = content.encode().map_err(encoding("the text"))?;
-        let conversation = self.store.conversation_by_number(number)?;
-        let record = |store: &Store| {
-            store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
-            store.count_message_since_update(number)
-        };
-        self.write_content(&conversation, content, record, None)
-            .await?;
+        let contents = text_contents(id, sent_at_ms, reply_to, text)?;
+        let last = contents.len() - 1;
+        for (index, content) in contents.into_iter().enumerate() {
+            let conversation = self.store.conversation_by_number(number)?;
+            // The text is recorded with its last part: until then it is not sent.
+            let record = |store: &Store| {
+                if index < last {
+                    return Ok(());
+                }
+                store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
+                store.count_message_since_update(number)
+            };
+            self.write_content(&conversation, content, record, None)
+                .await?;
+        }
         Ok(id)
     }
 

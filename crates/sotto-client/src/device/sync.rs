@@ -119,7 +119,11 @@ impl<N: Network> Device<N> {
                     outcome.ended = true;
                 }
                 Applied::Ended => outcome.ended = true,
-                Applied::Again | Applied::Commit | Applied::Confirmed | Applied::Stale => {}
+                Applied::Again
+                | Applied::Commit
+                | Applied::Confirmed
+                | Applied::Stale
+                | Applied::Part => {}
             }
             outcome.last = Some(outcome.last.map_or(message.seq, |l| l.max(message.seq)));
             if outcome.ended {

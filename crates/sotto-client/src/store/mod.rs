@@ -7,6 +7,7 @@ pub(crate) mod encrypt;
 mod key;
 mod rows;
 mod schema;
+mod text_parts;
 
 use std::path::Path;
 
@@ -19,6 +20,7 @@ use thiserror::Error;
 
 pub use key::StoreKey;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};
+pub use text_parts::TextParts;
 
 #[derive(Debug, Error)]
 pub enum StoreError {

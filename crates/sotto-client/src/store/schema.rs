@@ -93,4 +93,15 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE conversations ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX conversations_by_read_id ON conversations (read_id);
     ",
+    // 6: the parts of a long text received so far; joined into a message once all came.
+    "
+    CREATE TABLE text_parts (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        part INTEGER NOT NULL,
+        parts INTEGER NOT NULL,
+        chunk BLOB NOT NULL,
+        PRIMARY KEY (conversation, id, part)
+    );
+    ",
 ];
