@@ -132,6 +132,10 @@ async fn conversation(root: &Path, net: &Localnet, names: &Names) -> anyhow::Res
     let started = Instant::now();
     bob.device.connect(&link, None).await?;
     alice.device.sync().await?;
+    // Both run as a chat does from here: subscribed, so what arrives is pushed and applied at
+    // once, and a text goes out without reading first.
+    alice.device.listen().await?;
+    bob.device.listen().await?;
     println!(
         "Bob connects with it; they share an MLS group (post-quantum X-Wing) and a mailbox. ({} ms)",
         started.elapsed().as_millis()
@@ -169,8 +173,6 @@ async fn deliver(
     text: &str,
     names: &Names,
 ) -> anyhow::Result<()> {
-    // The receiver is subscribed: the message will be pushed to it and applied on arrival.
-    receiver.device.listen().await?;
     let started = Instant::now();
     sender.device.send(receiver.name, text, None).await?;
     let (arrived, latency) = loop {
