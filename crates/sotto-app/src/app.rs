@@ -69,7 +69,7 @@ impl App {
 
     /// Refuses a contact this device does not have.
     pub fn check_contact(&self, contact: &str) -> Result<(), AppError> {
-        known(self.device.store(), contact)
+        known(self.device.records(), contact)
     }
 
     /// Starts the device's long-lived loop (see `device_loop`). The receiver is subscribed

@@ -137,7 +137,7 @@ fn tell(
     if events.receiver_count() == 0 {
         return;
     }
-    match device.store().take_unshown(None) {
+    match device.records().take_unshown(None) {
         Ok(messages) => {
             for message in messages {
                 let _ = events.send(AppEvent::Message(MessageView::from(message)));

@@ -1,7 +1,7 @@
 //! Running one command on the device, the same way for the long-lived loop and for a one-shot
 //! command.
 
-use sotto_client::store::Store;
+use sotto_client::store::Records;
 use sotto_client::{ConversationError, Device};
 use sotto_proto::conversation::MessageId;
 
@@ -19,7 +19,7 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
         },
         Command::Contacts => Reply::Contacts {
             contacts: device.contacts()?,
-            pending_links: device.store().invitations()?.len(),
+            pending_links: device.records().pending_links()?,
         },
         Command::Send {
             contact,
@@ -27,34 +27,33 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
             reply_to,
         } => {
             let reply_to = reply_to
-                .map(|prefix| find_message(device.store(), &contact, &prefix))
+                .map(|prefix| find_message(device.records(), &contact, &prefix))
                 .transpose()?;
             Reply::Sent {
                 id: device.send(&contact, &text, reply_to).await?,
             }
         }
         Command::Read { contact } => {
-            Reply::Messages(views(device.store().take_unshown(contact.as_deref())?))
+            Reply::Messages(views(device.records().take_unshown(contact.as_deref())?))
         }
-        Command::Messages { contact } => Reply::Messages(views(device.store().messages(&contact)?)),
+        Command::Messages { contact } => {
+            Reply::Messages(views(device.records().messages(&contact)?))
+        }
         Command::History { contact, limit } => {
-            Reply::History(history(device.store(), &contact, limit)?)
+            Reply::History(history(device.records(), &contact, limit)?)
         }
     })
 }
 
 /// A conversation as the store has it; nothing is marked read.
 pub(crate) fn history(
-    store: &Store,
+    records: Records<'_>,
     contact: &str,
     limit: Option<usize>,
 ) -> Result<History, AppError> {
-    let me = store
-        .profile()?
-        .ok_or(ConversationError::NotInitialized)?
-        .name;
-    known(store, contact)?;
-    let mut messages = store.messages(contact)?;
+    let me = records.name()?.ok_or(ConversationError::NotInitialized)?;
+    known(records, contact)?;
+    let mut messages = records.messages(contact)?;
     if let Some(limit) = limit {
         messages.drain(..messages.len().saturating_sub(limit));
     }
@@ -65,20 +64,21 @@ pub(crate) fn history(
 }
 
 /// Refuses a contact the device does not have.
-pub(crate) fn known(store: &Store, contact: &str) -> Result<(), AppError> {
-    match store.conversation(contact)? {
-        Some(_) => Ok(()),
-        None => Err(ConversationError::UnknownContact(contact.to_string()).into()),
+pub(crate) fn known(records: Records<'_>, contact: &str) -> Result<(), AppError> {
+    if records.has_contact(contact)? {
+        Ok(())
+    } else {
+        Err(ConversationError::UnknownContact(contact.to_string()).into())
     }
 }
 
 /// The id of the message in `contact`'s conversation whose hex id starts with `prefix`.
-fn find_message(store: &Store, contact: &str, prefix: &str) -> Result<MessageId, AppError> {
+fn find_message(records: Records<'_>, contact: &str, prefix: &str) -> Result<MessageId, AppError> {
     let prefix = prefix.to_ascii_lowercase();
     if prefix.len() < MIN_ID_PREFIX {
         return Err(AppError::ShortMessageId);
     }
-    let matches: Vec<MessageId> = store
+    let matches: Vec<MessageId> = records
         .messages(contact)?
         .into_iter()
         .map(|m| m.id)

@@ -1,6 +1,7 @@
 //! Reading a conversation from the store alone: no network, nothing marked read, and beside
 //! a running `sotto chat` or `sotto serve` on the same home.
 
+use sotto_client::store::Records;
 use sotto_client::{ConversationError, Unlock};
 
 use crate::command::History;
@@ -27,5 +28,5 @@ pub fn look_back(
         Err(error) => return Err(error),
     };
     let store = sotto_client::open_store(home.dir(), unlock)?;
-    history(&store, contact, limit)
+    history(Records::of(&store), contact, limit)
 }

@@ -35,7 +35,7 @@ pub async fn apply_next(
 pub async fn apply(device: &mut Device, batch: Vec<Arrival>) -> anyhow::Result<Applied> {
     let (mut events, follow_up) = device.apply_arrivals(batch)?;
     let at = Instant::now();
-    let texts = device.store().take_unshown(None)?;
+    let texts = device.records().take_unshown(None)?;
     events.extend(device.follow_up(follow_up).await?);
     Ok(Applied { events, texts, at })
 }

@@ -152,7 +152,7 @@ async fn conversation(root: &Path, net: &Localnet, names: &Names) -> anyhow::Res
     bob.device.sync().await?;
     let delivered = |p: &Person, peer: &str| -> anyhow::Result<usize> {
         Ok(p.device
-            .store()
+            .records()
             .messages(peer)?
             .iter()
             .filter(|m| m.outgoing && m.delivered)

@@ -119,7 +119,7 @@ pub async fn connect(network: &Path, rounds: usize, dir: &Path) -> anyhow::Resul
         bob.send(&alias, "hello", None).await?;
         loop {
             alice.sync().await?;
-            if !alice.store().take_unshown(None)?.is_empty() {
+            if !alice.records().take_unshown(None)?.is_empty() {
                 break;
             }
             anyhow::ensure!(

@@ -17,7 +17,7 @@ use sotto_proto::Fingerprint;
 
 use crate::conversation::ConversationError;
 use crate::home::{database_path, open_store, Unlock};
-use crate::store::{Store, StoreError};
+use crate::store::{Records, Store, StoreError};
 use crate::MailboxClient;
 
 pub use network::{Network, OnionNetwork};
@@ -201,6 +201,14 @@ impl<N: Network> Device<N> {
         Ok(true)
     }
 
+    /// What front ends read: the name, contacts and messages, no keys (`Store` has them).
+    pub fn records(&self) -> Records<'_> {
+        Records::of(&self.store)
+    }
+
+    /// The whole store, keys and MLS state included: for tests and benchmarks that look
+    /// inside a device. Front ends use [`records`](Self::records).
+    #[doc(hidden)]
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -5,6 +5,7 @@
 
 pub(crate) mod encrypt;
 mod key;
+mod records;
 mod rows;
 mod schema;
 mod text_parts;
@@ -19,6 +20,7 @@ use sotto_proto::Fingerprint;
 use thiserror::Error;
 
 pub use key::StoreKey;
+pub use records::Records;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};
 pub use text_parts::TextParts;
 
