@@ -1,7 +1,7 @@
 //! Applying a device's pushes outside `serve`'s loop (the demo, `sotto bench chat`): one batch
 //! at a time, noting when its texts landed, before the acknowledgements and receipts go out.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use sotto_client::store::StoredMessage;
@@ -16,15 +16,15 @@ pub struct Applied {
     pub at: Instant,
 }
 
-/// Waits up to `timeout` for pushes, applies them, then sends their follow-ups.
+/// Waits until `deadline` for pushes, applies them, then sends their follow-ups.
 pub async fn apply_next(
     device: &mut Device,
     arrivals: &mut Arrivals,
-    timeout: Duration,
+    deadline: tokio::time::Instant,
 ) -> anyhow::Result<Applied> {
-    let batch = tokio::time::timeout(timeout, arrivals.recv_all())
+    let batch = tokio::time::timeout_at(deadline, arrivals.recv_all())
         .await
-        .with_context(|| format!("nothing arrived within {} s", timeout.as_secs()))?
+        .context("nothing arrived in time")?
         .context("the device stopped listening")?;
     apply(device, batch).await
 }

@@ -175,14 +175,11 @@ async fn deliver(
 ) -> anyhow::Result<()> {
     let started = Instant::now();
     sender.device.send(receiver.name, text, None).await?;
+    let deadline = tokio::time::Instant::now() + ARRIVAL_TIMEOUT;
     let (arrived, latency) = loop {
-        let applied = apply_next(
-            &mut receiver.device,
-            &mut receiver.arrivals,
-            ARRIVAL_TIMEOUT,
-        )
-        .await
-        .context("the message did not arrive")?;
+        let applied = apply_next(&mut receiver.device, &mut receiver.arrivals, deadline)
+            .await
+            .context("the message did not arrive")?;
         if let Some(text) = applied.texts.into_iter().last() {
             break (text, applied.at.duration_since(started));
         }

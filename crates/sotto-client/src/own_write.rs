@@ -20,54 +20,64 @@ pub struct OwnWrite {
 }
 
 impl<T: Transport> MailboxClient<T> {
-    /// Seals and appends `plaintext`, acknowledging it for `own` (this client's reader of the
-    /// same mailbox) in the same frame, after acknowledging `ack` (what this client just read)
-    /// if given.
+    /// Seals and appends `plaintext` to a mailbox this client also reads through `own`: after
+    /// acknowledging `ack` (what it just read) if given, and, if `acknowledge`, acknowledging
+    /// the write itself for `own` (for a client subscribed to the mailbox, which applies its
+    /// own message at once). All in one frame when they fit.
     pub async fn write_own(
         &self,
         write: &WriteCap,
         own: &ReadCap,
         ack: Option<u64>,
+        acknowledge: bool,
         plaintext: &[u8],
     ) -> Result<OwnWrite, ClientError> {
         let body = write.content.seal(plaintext)?;
+        let not_acknowledged = |seq| OwnWrite {
+            seq,
+            acknowledged: false,
+        };
+        if ack.is_none() && !acknowledge {
+            return self.write_sealed(write, body).await.map(not_acknowledged);
+        }
         let mut parts = Vec::with_capacity(3);
         if let Some(seq) = ack {
             parts.push((Command::Ack { seq }, own.id, &own.key));
         }
         parts.push((Command::Write { body: body.clone() }, write.id, &write.key));
-        parts.push((Command::AckWrite, own.id, &own.key));
+        if acknowledge {
+            parts.push((Command::AckWrite, own.id, &own.key));
+        }
         let Some(answers) = self.call_batch(parts).await else {
             // Too large to share a frame: one request after the other, and the message comes
             // back as a push.
             if let Some(seq) = ack {
                 self.ack(own, seq).await?;
             }
-            let seq = self.write_sealed(write, body).await?;
-            return Ok(OwnWrite {
-                seq,
-                acknowledged: false,
-            });
+            return self.write_sealed(write, body).await.map(not_acknowledged);
         };
         let mut answers = answers?.into_iter();
+        let mut next = || {
+            answers
+                .next()
+                .ok_or_else(|| ClientError::Protocol("a batch answer is missing".into()))
+        };
         if ack.is_some() {
-            match answers.next() {
-                Some(ResponseBody::Done) => {}
-                Some(other) => return Err(unexpected(other)),
-                None => return Err(ClientError::Protocol("a batch answer is missing".into())),
+            match next()? {
+                ResponseBody::Done => {}
+                other => return Err(unexpected(other)),
             }
         }
-        let seq = match answers.next() {
-            Some(ResponseBody::Written { seq }) => seq,
-            Some(other) => return Err(unexpected(other)),
-            None => return Err(ClientError::Protocol("a batch answer is missing".into())),
+        let seq = match next()? {
+            ResponseBody::Written { seq } => seq,
+            other => return Err(unexpected(other)),
         };
-        let acknowledged = match answers.next() {
-            Some(ResponseBody::Done) => true,
-            Some(ResponseBody::Skipped) => false,
-            Some(other) => return Err(unexpected(other)),
-            None => return Err(ClientError::Protocol("a batch answer is missing".into())),
-        };
+        let acknowledged = acknowledge
+            && match next()? {
+                ResponseBody::Done => true,
+                ResponseBody::Skipped => false,
+                other => return Err(unexpected(other)),
+            };
         if acknowledged {
             // Handed out already, so the next push is the next in order, not a gap.
             let written = Message {

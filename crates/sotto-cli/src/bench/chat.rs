@@ -11,7 +11,7 @@ use sotto_onion::directory::Directory;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{quantile, round_trips};
-use crate::arrivals::apply;
+use crate::arrivals::{apply, apply_next};
 
 /// Texts sent before the clock starts: the first uses of paths and hosts cost extra.
 const WARM_UP: usize = 5;
@@ -67,11 +67,8 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
         .host;
     // The reference takes the same path when it can; a gateway never hosts its own client's
     // mailbox (the device enters elsewhere for those), so then any other host.
-    let host = directory
-        .relays()
-        .iter()
-        .map(|relay| *relay.fingerprint())
-        .find(|relay| *relay == host && host != alice.gateway())
+    let host = Some(host)
+        .filter(|host| *host != alice.gateway())
         .or_else(|| {
             directory
                 .relays()
@@ -92,15 +89,15 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
 
     // The receiver runs on its own, as another person's device would: its pushes are applied
     // the moment they arrive, whatever the sender is doing.
-    let (orders, orders_out) = mpsc::channel(1);
+    let (counts, counts_out) = mpsc::channel(1);
     let (texts_in, mut texts) = mpsc::unbounded_channel();
-    let receiver = tokio::spawn(receive(Person::new(bob, "Bob")?, orders_out, texts_in));
+    let receiver = tokio::spawn(receive(Person::new(bob, "Bob")?, counts_out, texts_in));
     let mut alice = Person::new(alice, "Alice")?;
     let mut latencies = Vec::with_capacity(chat.messages);
     let mut at_start = [PacketCount::default(); 2];
     for n in 0..WARM_UP + chat.messages {
         if n == WARM_UP {
-            at_start = [alice.device.packets(), ask(&orders, Order::Count).await?];
+            at_start = [alice.device.packets(), count(&counts).await?];
         }
         tokio::time::sleep(chat.pause).await;
         let sent = Instant::now();
@@ -126,8 +123,8 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
     // Whatever the last text still set off (acknowledgements of receipts) is counted too.
     let quiet = tokio::time::Instant::now() + QUIET;
     while alice.next(Some(quiet)).await.is_ok() {}
-    let bob = ask(&orders, Order::Count).await?;
-    drop(orders);
+    let bob = count(&counts).await?;
+    drop(counts);
     receiver.await.context("the receiver's task")??;
     latencies.sort();
     report(
@@ -142,28 +139,17 @@ pub async fn run(network: &Path, chat: Chat) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the sender asks of the receiver's task.
-enum Order {
-    /// The receiver's packet count, once what it was doing is done.
-    Count,
-}
-
-async fn ask(
-    orders: &mpsc::Sender<(Order, oneshot::Sender<PacketCount>)>,
-    order: Order,
-) -> anyhow::Result<PacketCount> {
+/// The receiver's packet count, once what it was doing is done.
+async fn count(counts: &mpsc::Sender<oneshot::Sender<PacketCount>>) -> anyhow::Result<PacketCount> {
     let (answer, answered) = oneshot::channel();
-    orders
-        .send((order, answer))
-        .await
-        .context("the receiver stopped")?;
+    counts.send(answer).await.context("the receiver stopped")?;
     answered.await.context("the receiver stopped")
 }
 
 /// The receiver's device: applies pushes as they arrive and says when each text landed.
 async fn receive(
     mut bob: Person,
-    mut orders: mpsc::Receiver<(Order, oneshot::Sender<PacketCount>)>,
+    mut counts: mpsc::Receiver<oneshot::Sender<PacketCount>>,
     texts: mpsc::UnboundedSender<Instant>,
 ) -> anyhow::Result<()> {
     loop {
@@ -175,8 +161,8 @@ async fn receive(
                     let _ = texts.send(applied.at);
                 }
             }
-            order = orders.recv() => match order {
-                Some((Order::Count, answer)) => {
+            asked = counts.recv() => match asked {
+                Some(answer) => {
                     let _ = answer.send(bob.device.packets());
                 }
                 None => return Ok(()),
@@ -206,11 +192,7 @@ impl Person {
         until: Option<tokio::time::Instant>,
     ) -> anyhow::Result<crate::arrivals::Applied> {
         let deadline = until.unwrap_or_else(|| tokio::time::Instant::now() + ARRIVAL_TIMEOUT);
-        let batch = tokio::time::timeout_at(deadline, self.arrivals.recv_all())
-            .await
-            .context("nothing arrived in time")?
-            .context("the device stopped listening")?;
-        apply(&mut self.device, batch).await
+        apply_next(&mut self.device, &mut self.arrivals, deadline).await
     }
 }
 

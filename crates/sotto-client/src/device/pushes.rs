@@ -11,7 +11,7 @@ use sotto_proto::{ErrorCode, Fingerprint, Id, Message, Push};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::sync::Outcome;
+use super::sync::{mailbox_gone, Outcome};
 use super::{Device, Network};
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
@@ -114,15 +114,11 @@ impl<N: Network> Device<N> {
             let client = self.host(host).await?;
             match client.listen(&read).await {
                 Ok(()) => {}
-                // The mailbox expired or was deleted: `sync` and `apply_push` say so for a
-                // conversation; an expired link is found by `accept_answers`.
+                // The mailbox expired or was deleted: said here for a conversation; an expired
+                // link is found by `accept_answers`.
                 Err(ClientError::Host(ErrorCode::Auth)) => {
                     if let Some(alias) = alias {
-                        self.listening.events.push(Event::Rejected {
-                            alias,
-                            reason: "its mailbox is gone from its host (unused for too long?)"
-                                .into(),
-                        });
+                        self.listening.events.push(mailbox_gone(alias));
                     }
                     self.listening.reads.insert(read.id);
                     continue;

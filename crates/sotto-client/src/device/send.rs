@@ -10,7 +10,6 @@ use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update
 use crate::conversation::text::text_contents;
 use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
-use crate::OwnWrite;
 
 /// A device commits a self-update after this many texts (sent or received) in a conversation,
 /// so a stolen state stops decrypting soon after (post-compromise security), also on a device
@@ -127,26 +126,16 @@ impl<N: Network> Device<N> {
         ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         let client = self.host(conversation.host).await?;
-        let written = if self.listening.listens_to(&conversation.read.id) {
-            client
-                .write_own(&conversation.write, &conversation.read, ack, wire)
-                .await
-        } else {
-            let acked = match ack {
-                Some(seq) => client.ack(&conversation.read, seq).await,
-                None => Ok(()),
-            };
-            match acked {
-                Ok(()) => client
-                    .write(&conversation.write, wire)
-                    .await
-                    .map(|seq| OwnWrite {
-                        seq,
-                        acknowledged: false,
-                    }),
-                Err(error) => Err(error),
-            }
-        };
+        let listening = self.listening.listens_to(&conversation.read.id);
+        let written = client
+            .write_own(
+                &conversation.write,
+                &conversation.read,
+                ack,
+                listening,
+                wire,
+            )
+            .await;
         let written = match written {
             Ok(written) => written,
             Err(error) => {

@@ -43,10 +43,7 @@ impl<N: Network> Device<N> {
                 .await
             {
                 Ok(()) => self.update_if_due(conversation.number).await?,
-                Err(error) if error.is_gone() => events.push(Event::Rejected {
-                    alias,
-                    reason: "its mailbox is gone from its host (unused for too long?)".into(),
-                }),
+                Err(error) if error.is_gone() => events.push(mailbox_gone(alias)),
                 // The network failing is everyone's problem: say so rather than reporting it
                 // once per conversation.
                 Err(error @ ConversationError::Network(_)) => return Err(error),
@@ -163,6 +160,14 @@ impl<N: Network> Device<N> {
             client.ack(&conversation.read, seq).await?;
         }
         Ok(())
+    }
+}
+
+/// What a person hears of a conversation whose mailbox its host no longer has.
+pub(super) fn mailbox_gone(alias: String) -> Event {
+    Event::Rejected {
+        alias,
+        reason: "its mailbox is gone from its host (unused for too long?)".into(),
     }
 }
 
