@@ -13,6 +13,7 @@ mod link;
 mod mailbox;
 mod request;
 mod response;
+pub mod voucher;
 
 pub use address::{AddressError, Fingerprint, RelayAddress};
 pub use error::DecodeError;

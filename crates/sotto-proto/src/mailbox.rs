@@ -60,15 +60,24 @@ pub enum ErrorCode {
     Malformed,
     Stale,
     Internal,
+    /// This network's hosts take a mailbox or link only with a voucher.
+    VoucherNeeded,
+    /// The voucher is not signed by a key of the network's issuer (or its key has retired).
+    VoucherInvalid,
+    /// The voucher was spent before.
+    VoucherSpent,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 8] = [
         Self::Auth,
         Self::Quota,
         Self::Malformed,
         Self::Stale,
         Self::Internal,
+        Self::VoucherNeeded,
+        Self::VoucherInvalid,
+        Self::VoucherSpent,
     ];
 
     pub fn code(self) -> u8 {
@@ -78,6 +87,9 @@ impl ErrorCode {
             Self::Malformed => 3,
             Self::Stale => 4,
             Self::Internal => 5,
+            Self::VoucherNeeded => 10,
+            Self::VoucherInvalid => 11,
+            Self::VoucherSpent => 12,
         }
     }
 
@@ -98,6 +110,9 @@ impl ErrorCode {
             Self::Malformed => "malformed",
             Self::Stale => "stale",
             Self::Internal => "internal",
+            Self::VoucherNeeded => "voucher_needed",
+            Self::VoucherInvalid => "voucher_invalid",
+            Self::VoucherSpent => "voucher_spent",
         }
     }
 }
@@ -112,6 +127,11 @@ impl std::fmt::Display for ErrorCode {
                 "STALE: the request's timestamp is outside the replay window (check the clock)"
             }
             Self::Internal => "INTERNAL: the host failed to store or read data",
+            Self::VoucherNeeded => "VOUCHER_NEEDED: this network's hosts require a voucher",
+            Self::VoucherInvalid => {
+                "VOUCHER_INVALID: the voucher is not signed by a current key of the issuer"
+            }
+            Self::VoucherSpent => "VOUCHER_SPENT: the voucher was spent before",
         })
     }
 }

@@ -8,6 +8,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
 use crate::cursor::{put_blob, Cursor};
 use crate::frame::{open_frame, seal_frame, FrameKind};
+use crate::voucher::{Voucher, BLIND_LEN, MAX_ISSUE, MAX_PAID_LINK_DATA_LEN};
 use crate::{DecodeError, Id, MailboxKind};
 
 const SIGNING_CONTEXT: &[u8] = b"sotto/mailbox-request/v1\0";
@@ -30,6 +31,8 @@ pub enum Command {
         quota: u16,
         writer_key: VerifyingKey,
         reader_key: VerifyingKey,
+        /// Spent on a network whose hosts require one (code 20 instead of 1).
+        voucher: Option<Voucher>,
     },
     /// Append a message (target: write id).
     Write { body: Vec<u8> },
@@ -50,6 +53,8 @@ pub enum Command {
         ttl_secs: u32,
         owner_key: VerifyingKey,
         data: Vec<u8>,
+        /// Spent on a network whose hosts require one (code 21 instead of 9).
+        voucher: Option<Voucher>,
     },
     /// Read a link's blob (target: link id). Knowing the id is the capability, so it is unsigned.
     GetLink,
@@ -60,12 +65,22 @@ pub enum Command {
     /// does not push the writer's own message back to it (target: read id). Answered `Done`,
     /// or `Skipped` when earlier messages wait for the reader.
     AckWrite,
+    /// Ask the network's issuer to sign blinded vouchers for its key of `epoch`. Signed by
+    /// `device_key`, whose daily allowance it draws on.
+    Issue {
+        device_key: VerifyingKey,
+        epoch: u32,
+        blinded: Vec<[u8; BLIND_LEN]>,
+    },
 }
 
 impl Command {
     fn code(&self) -> u8 {
         match self {
-            Self::Create { .. } => 1,
+            Self::Create { voucher: None, .. } => 1,
+            Self::Create {
+                voucher: Some(_), ..
+            } => 20,
             Self::Write { .. } => 2,
             Self::Subscribe => 3,
             Self::Fetch => 4,
@@ -73,10 +88,14 @@ impl Command {
             Self::AddReader { .. } => 6,
             Self::RemoveReader { .. } => 7,
             Self::Delete => 8,
-            Self::PutLink { .. } => 9,
+            Self::PutLink { voucher: None, .. } => 9,
+            Self::PutLink {
+                voucher: Some(_), ..
+            } => 21,
             Self::GetLink => 10,
             Self::DeleteLink => 11,
             Self::AckWrite => 12,
+            Self::Issue { .. } => 22,
         }
     }
 
@@ -95,11 +114,12 @@ impl Command {
             Self::GetLink => "get_link",
             Self::DeleteLink => "delete_link",
             Self::AckWrite => "ack_write",
+            Self::Issue { .. } => "issue",
         }
     }
 
     /// Every command name, for metrics that list all kinds from the start.
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 13] = [
         "create",
         "write",
         "subscribe",
@@ -112,6 +132,7 @@ impl Command {
         "get_link",
         "delete_link",
         "ack_write",
+        "issue",
     ];
 
     /// Whether the command may ride in a batch: its answer is short, so the answers of a whole
@@ -134,12 +155,16 @@ impl Command {
                 quota,
                 writer_key,
                 reader_key,
+                voucher,
             } => {
                 out.push(kind.code());
                 out.extend_from_slice(&ttl_secs.to_be_bytes());
                 out.extend_from_slice(&quota.to_be_bytes());
                 out.extend_from_slice(writer_key.as_bytes());
                 out.extend_from_slice(reader_key.as_bytes());
+                if let Some(voucher) = voucher {
+                    voucher.encode(out);
+                }
             }
             Self::Write { body } => put_blob(out, body),
             Self::Ack { seq } => out.extend_from_slice(&seq.to_be_bytes()),
@@ -149,10 +174,27 @@ impl Command {
                 ttl_secs,
                 owner_key,
                 data,
+                voucher,
             } => {
                 out.extend_from_slice(&ttl_secs.to_be_bytes());
                 out.extend_from_slice(owner_key.as_bytes());
                 put_blob(out, data);
+                if let Some(voucher) = voucher {
+                    voucher.encode(out);
+                }
+            }
+            Self::Issue {
+                device_key,
+                epoch,
+                blinded,
+            } => {
+                out.extend_from_slice(device_key.as_bytes());
+                out.extend_from_slice(&epoch.to_be_bytes());
+                // At most MAX_ISSUE, which the constructor of the request keeps to.
+                out.push(u8::try_from(blinded.len()).unwrap_or(u8::MAX));
+                for message in blinded {
+                    out.extend_from_slice(message);
+                }
             }
             Self::Subscribe
             | Self::Fetch
@@ -165,12 +207,13 @@ impl Command {
 
     fn decode_args(code: u8, cur: &mut Cursor<'_>) -> Result<Self, DecodeError> {
         Ok(match code {
-            1 => Self::Create {
+            1 | 20 => Self::Create {
                 kind: MailboxKind::from_code(cur.u8("mailbox kind")?)?,
                 ttl_secs: cur.u32("ttl")?,
                 quota: cur.u16("quota")?,
                 writer_key: key(cur, "writer key")?,
                 reader_key: key(cur, "reader key")?,
+                voucher: paid(code == 20, cur)?,
             },
             2 => Self::Write {
                 body: cur.blob("message body", MAX_MESSAGE_LEN)?.to_vec(),
@@ -187,14 +230,40 @@ impl Command {
                 read_id: cur.id("read id")?,
             },
             8 => Self::Delete,
-            9 => Self::PutLink {
+            9 | 21 => Self::PutLink {
                 ttl_secs: cur.u32("ttl")?,
                 owner_key: key(cur, "owner key")?,
-                data: cur.blob("link data", crate::MAX_LINK_DATA_LEN)?.to_vec(),
+                data: cur
+                    .blob(
+                        "link data",
+                        if code == 21 {
+                            MAX_PAID_LINK_DATA_LEN
+                        } else {
+                            crate::MAX_LINK_DATA_LEN
+                        },
+                    )?
+                    .to_vec(),
+                voucher: paid(code == 21, cur)?,
             },
             10 => Self::GetLink,
             11 => Self::DeleteLink,
             12 => Self::AckWrite,
+            22 => {
+                let device_key = key(cur, "device key")?;
+                let epoch = cur.u32("voucher key epoch")?;
+                let count = usize::from(cur.u8("voucher count")?);
+                if count == 0 || count > MAX_ISSUE {
+                    return Err(DecodeError::Invalid("an issue asks for 1 to 32 vouchers"));
+                }
+                let blinded = (0..count)
+                    .map(|_| cur.array("blinded voucher"))
+                    .collect::<Result<_, _>>()?;
+                Self::Issue {
+                    device_key,
+                    epoch,
+                    blinded,
+                }
+            }
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "command",
@@ -215,6 +284,11 @@ fn key(cur: &mut Cursor<'_>, what: &'static str) -> Result<VerifyingKey, DecodeE
         .ok()
         .filter(|key| !key.is_weak() && key.to_edwards().compress().to_bytes() == bytes)
         .ok_or(DecodeError::BadKey(what))
+}
+
+/// The voucher a paid command (codes 20 and 21) carries after its other arguments.
+fn paid(is_paid: bool, cur: &mut Cursor<'_>) -> Result<Option<Voucher>, DecodeError> {
+    is_paid.then(|| Voucher::decode(cur)).transpose()
 }
 
 /// The target of commands that create their object instead of naming one.
@@ -300,11 +374,13 @@ impl SignedRequest {
         cur.finish()?;
         // The host ignores the target of a create, so it must be the documented zero: otherwise
         // one create could be sent under 2^192 different ids.
-        if matches!(command, Command::Create { .. } | Command::PutLink { .. })
-            && target != NO_TARGET
+        if matches!(
+            command,
+            Command::Create { .. } | Command::PutLink { .. } | Command::Issue { .. }
+        ) && target != NO_TARGET
         {
             return Err(DecodeError::Invalid(
-                "create and put_link take an all-zero target",
+                "create, put_link and issue take an all-zero target",
             ));
         }
         let signature = Signature::from_slice(signature)
@@ -401,11 +477,18 @@ mod tests {
                 quota: 0,
                 writer_key: public,
                 reader_key: public,
+                voucher: None,
             },
             Command::PutLink {
                 ttl_secs: 60,
                 owner_key: public,
                 data: vec![1, 2],
+                voucher: None,
+            },
+            Command::Issue {
+                device_key: public,
+                epoch: 1,
+                blinded: vec![[7; BLIND_LEN]],
             },
         ] {
             let mut request = sample(command);

@@ -6,6 +6,7 @@
 
 use crate::cursor::{put_blob, Cursor};
 use crate::frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX};
+use crate::voucher::{BLIND_LEN, MAX_ISSUE};
 use crate::{DecodeError, ErrorCode, Id, MAX_MESSAGE_LEN};
 
 /// Largest link data blob.
@@ -71,6 +72,8 @@ pub enum ResponseBody {
     Error(ErrorCode),
     /// An `AckWrite` that did not apply: earlier messages wait for the reader.
     Skipped,
+    /// The issuer's blind signatures, one per blinded voucher of the `Issue`, in its order.
+    Issued(Vec<[u8; BLIND_LEN]>),
 }
 
 impl ResponseBody {
@@ -85,6 +88,7 @@ impl ResponseBody {
             Self::LinkData(_) => 7,
             Self::Error(_) => 8,
             Self::Skipped => 9,
+            Self::Issued(_) => 15,
         }
     }
 }
@@ -119,6 +123,13 @@ impl Response {
             ResponseBody::LinkStored { link_id } => out.extend_from_slice(link_id.as_bytes()),
             ResponseBody::LinkData(data) => put_blob(&mut out, data),
             ResponseBody::Error(code) => out.push(code.code()),
+            ResponseBody::Issued(signatures) => {
+                // The issuer answers as many as were asked, at most MAX_ISSUE.
+                out.push(u8::try_from(signatures.len()).unwrap_or(u8::MAX));
+                for signature in signatures {
+                    out.extend_from_slice(signature);
+                }
+            }
         }
         out
     }
@@ -160,6 +171,17 @@ impl Response {
             7 => ResponseBody::LinkData(cur.blob("link data", MAX_LINK_DATA_LEN)?.to_vec()),
             8 => ResponseBody::Error(ErrorCode::from_code(cur.u8("error code")?)?),
             9 => ResponseBody::Skipped,
+            15 => {
+                let count = usize::from(cur.u8("voucher count")?);
+                if count == 0 || count > MAX_ISSUE {
+                    return Err(DecodeError::Invalid("an issue answers 1 to 32 signatures"));
+                }
+                ResponseBody::Issued(
+                    (0..count)
+                        .map(|_| cur.array("blind signature"))
+                        .collect::<Result<_, _>>()?,
+                )
+            }
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "response kind",

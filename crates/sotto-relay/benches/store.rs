@@ -48,6 +48,7 @@ fn create<S: Store>(host: &mut Host<S>) -> Mailbox {
             quota: 1024,
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
+            voucher: None,
         },
         Id::from_bytes([0; Id::LEN]),
         &reader,

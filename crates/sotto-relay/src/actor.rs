@@ -269,6 +269,7 @@ mod tests {
             quota: 0,
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
+            voucher: None,
         };
         let answer = handle
             .request(

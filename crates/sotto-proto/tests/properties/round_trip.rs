@@ -3,7 +3,9 @@
 use proptest::prelude::*;
 use sotto_proto::{open_frame, Push, RelayAddress, Response, SignedRequest, FRAME_LEN};
 
-use crate::strategies::{push, relay_address, request, response, signing_key};
+use sotto_proto::voucher::Voucher;
+
+use crate::strategies::{push, relay_address, request, response, signing_key, voucher};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -42,6 +44,13 @@ proptest! {
         let frame = push.seal().unwrap();
         prop_assert_eq!(frame.len(), FRAME_LEN);
         prop_assert_eq!(Push::open(&frame).unwrap(), push);
+    }
+
+    #[test]
+    fn vouchers_read_back(voucher in voucher()) {
+        let bytes = voucher.to_bytes();
+        prop_assert_eq!(bytes.len(), Voucher::LEN);
+        prop_assert!(Voucher::from_bytes(&bytes).unwrap() == voucher);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use sotto_proto::{
     Command, ErrorCode, Fingerprint, FrameKind, Id, MailboxKind, Message, Push, RelayAddress,
     Request, Response, ResponseBody, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
 };
+use sotto_proto::voucher::{Voucher, BLIND_LEN, MAX_ISSUE, MAX_PAID_LINK_DATA_LEN};
 
 /// The documented target of commands that create their object.
 pub const NO_TARGET: Id = Id::from_bytes([0; Id::LEN]);
@@ -37,6 +38,21 @@ pub fn bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Any well-formed voucher (the codec does not check the signature; the host does).
+pub fn voucher() -> impl Strategy<Value = Voucher> {
+    (any::<u32>(), any::<[u8; 32]>(), vec(any::<u8>(), BLIND_LEN)).prop_map(
+        |(epoch, nonce, signature)| Voucher {
+            epoch,
+            nonce,
+            signature: signature.try_into().unwrap_or([0; BLIND_LEN]),
+        },
+    )
+}
+
+fn blinded() -> impl Strategy<Value = [u8; BLIND_LEN]> {
+    vec(any::<u8>(), BLIND_LEN).prop_map(|bytes| bytes.try_into().unwrap_or([0; BLIND_LEN]))
+}
+
 pub fn command() -> impl Strategy<Value = Command> {
     prop_oneof![
         (
@@ -45,14 +61,16 @@ pub fn command() -> impl Strategy<Value = Command> {
             any::<u16>(),
             verifying_key(),
             verifying_key(),
+            proptest::option::of(voucher()),
         )
             .prop_map(
-                |(kind, ttl_secs, quota, writer_key, reader_key)| Command::Create {
+                |(kind, ttl_secs, quota, writer_key, reader_key, voucher)| Command::Create {
                     kind,
                     ttl_secs,
                     quota,
                     writer_key,
                     reader_key,
+                    voucher,
                 }
             ),
         bytes(MAX_MESSAGE_LEN).prop_map(|body| Command::Write { body }),
@@ -67,6 +85,26 @@ pub fn command() -> impl Strategy<Value = Command> {
                 ttl_secs,
                 owner_key,
                 data,
+                voucher: None,
+            }
+        ),
+        (
+            any::<u32>(),
+            verifying_key(),
+            bytes(MAX_PAID_LINK_DATA_LEN),
+            voucher()
+        )
+            .prop_map(|(ttl_secs, owner_key, data, voucher)| Command::PutLink {
+                ttl_secs,
+                owner_key,
+                data,
+                voucher: Some(voucher),
+            }),
+        (verifying_key(), any::<u32>(), vec(blinded(), 1..=MAX_ISSUE)).prop_map(
+            |(device_key, epoch, blinded)| Command::Issue {
+                device_key,
+                epoch,
+                blinded,
             }
         ),
         Just(Command::GetLink),
@@ -78,7 +116,10 @@ pub fn command() -> impl Strategy<Value = Command> {
 pub fn request() -> impl Strategy<Value = Request> {
     (command(), any::<[u8; 16]>(), any::<u64>(), id()).prop_map(
         |(command, nonce, timestamp, target)| {
-            let creates = matches!(command, Command::Create { .. } | Command::PutLink { .. });
+            let creates = matches!(
+                command,
+                Command::Create { .. } | Command::PutLink { .. } | Command::Issue { .. }
+            );
             Request {
                 command,
                 nonce,
@@ -109,6 +150,7 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         id().prop_map(|link_id| ResponseBody::LinkStored { link_id }),
         bytes(MAX_LINK_DATA_LEN).prop_map(ResponseBody::LinkData),
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
+        vec(blinded(), 1..=MAX_ISSUE).prop_map(ResponseBody::Issued),
     ]
 }
 

@@ -9,7 +9,7 @@ use super::records::{
     LinkRecord, MailboxRecord, ReaderRecord, Role,
 };
 use super::verify::SignatureCheck;
-use super::{Appended, Authority, HostConfig, StatsDelta};
+use super::{Appended, Authority, HostConfig, StatsDelta, VoucherPolicy};
 use crate::store::{StoreError, Table, Txn};
 
 /// Messages a fetch reads from the store at a time; more than fit one frame.
@@ -23,6 +23,7 @@ pub(crate) struct Ctx<'a, R> {
     pub txn: &'a mut dyn Txn,
     pub now: u64,
     pub config: &'a HostConfig,
+    pub vouchers: &'a VoucherPolicy,
     pub rng: &'a mut R,
     pub delta: StatsDelta,
     pub appended: Vec<Appended>,
@@ -46,7 +47,10 @@ pub(crate) fn authorize<R>(
         Command::Create {
             reader_key: key, ..
         }
-        | Command::PutLink { owner_key: key, .. } => {
+        | Command::PutLink { owner_key: key, .. }
+        | Command::Issue {
+            device_key: key, ..
+        } => {
             Ok(signatures.check(signed, key).then(|| Authority::NewObject {
                 key: key.to_bytes(),
             }))
@@ -133,17 +137,35 @@ pub(crate) fn execute<R: RngCore + CryptoRng>(
                 quota,
                 writer_key,
                 reader_key,
+                voucher,
             },
             Authority::NewObject { .. },
-        ) => create(ctx, *kind, *ttl_secs, *quota, writer_key, reader_key),
+        ) => match ctx.vouchers.spend(ctx.txn, voucher.as_ref())? {
+            Some(refused) => Ok((ResponseBody::Error(refused), None)),
+            None => create(ctx, *kind, *ttl_secs, *quota, writer_key, reader_key),
+        },
         (
             Command::PutLink {
                 ttl_secs,
                 owner_key,
                 data,
+                voucher,
             },
             Authority::NewObject { .. },
-        ) => put_link(ctx, *ttl_secs, owner_key, data),
+        ) => match ctx.vouchers.spend(ctx.txn, voucher.as_ref())? {
+            Some(refused) => Ok((ResponseBody::Error(refused), None)),
+            None => put_link(ctx, *ttl_secs, owner_key, data),
+        },
+        (
+            Command::Issue { epoch, blinded, .. },
+            Authority::NewObject { key },
+        ) => Ok((
+            match ctx.vouchers.issue(ctx.txn, ctx.now, &key, *epoch, blinded)? {
+                Ok(signatures) => ResponseBody::Issued(signatures),
+                Err(refused) => ResponseBody::Error(refused),
+            },
+            None,
+        )),
         (Command::GetLink, Authority::Link { record, .. }) => {
             Ok((ResponseBody::LinkData(record.data), None))
         }

@@ -14,6 +14,11 @@ mod sweep;
 #[cfg(test)]
 mod tests;
 mod verify;
+#[cfg(test)]
+mod voucher_tests;
+mod vouchers;
+
+pub use vouchers::{Issuer, VoucherPolicy};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
@@ -155,6 +160,7 @@ pub struct Host<S> {
     /// Checked against when an id is unknown, so an unknown id costs what a bad signature costs.
     decoy_key: VerifyingKey,
     sweep_from: sweep::Position,
+    vouchers: VoucherPolicy,
 }
 
 impl<S: Store> Host<S> {
@@ -172,7 +178,15 @@ impl<S: Store> Host<S> {
             stats,
             decoy_key: SigningKey::generate(&mut rand::rngs::OsRng).verifying_key(),
             sweep_from: sweep::Position::default(),
+            vouchers: VoucherPolicy::default(),
         })
+    }
+
+    /// Requires vouchers of these issuer keys for creations, and issues them if this relay is
+    /// the network's issuer.
+    pub fn with_vouchers(mut self, vouchers: VoucherPolicy) -> Self {
+        self.vouchers = vouchers;
+        self
     }
 
     pub fn stats(&self) -> HostStats {
@@ -230,6 +244,7 @@ impl<S: Store> Host<S> {
             txn: txn.as_mut(),
             now,
             config: &self.config,
+            vouchers: &self.vouchers,
             rng,
             delta: StatsDelta::default(),
             appended: Vec::new(),
@@ -267,6 +282,7 @@ impl<S: Store> Host<S> {
     pub fn sweep(&mut self, now: u64) -> Result<(), StoreError> {
         let mut txn = self.store.begin()?;
         let (delta, next) = sweep::run(txn.as_mut(), now, &self.sweep_from)?;
+        self.vouchers.sweep(txn.as_mut(), now)?;
         txn.commit()?;
         self.stats.apply(delta);
         self.sweep_from = next;
@@ -363,7 +379,7 @@ fn handle_one<R: RngCore + CryptoRng>(
 
 /// What a verified request may act on.
 pub(crate) enum Authority {
-    /// A `Create` or `PutLink`, signed by the key it introduces.
+    /// A `Create`, `PutLink` or `Issue`, signed by the key it introduces.
     NewObject {
         key: [u8; 32],
     },

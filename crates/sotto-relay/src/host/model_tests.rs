@@ -83,6 +83,7 @@ impl World {
             quota: QUOTA,
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
+            voucher: None,
         };
         let ResponseBody::Created { write_id, read_id } =
             world.send(create, Id::from_bytes([0; Id::LEN]), &reader)

@@ -17,7 +17,10 @@ fn entry_key(request: &Request) -> Vec<u8> {
         Command::Create {
             reader_key: key, ..
         }
-        | Command::PutLink { owner_key: key, .. } => principal = key.to_bytes(),
+        | Command::PutLink { owner_key: key, .. }
+        | Command::Issue {
+            device_key: key, ..
+        } => principal = key.to_bytes(),
         _ => principal[..Id::LEN].copy_from_slice(request.target.as_bytes()),
     }
     let mut key = Vec::with_capacity(8 + KEY_LEN + 16);

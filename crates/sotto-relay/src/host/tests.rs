@@ -76,6 +76,7 @@ impl Bench {
             quota,
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
+            voucher: None,
         };
         match self.send(command, Id::from_bytes([0; Id::LEN]), &reader) {
             ResponseBody::Created { write_id, read_id } => Mailbox {
@@ -293,6 +294,7 @@ fn link_data_round_trips_and_expires() {
         ttl_secs: 30,
         owner_key: owner.verifying_key(),
         data: b"sealed".to_vec(),
+        voucher: None,
     };
     let ResponseBody::LinkStored { link_id } = b.send(put, Id::from_bytes([0; Id::LEN]), &owner)
     else {

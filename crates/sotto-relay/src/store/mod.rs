@@ -23,15 +23,21 @@ pub enum Table {
     Nonces,
     /// link id -> link record
     Links,
+    /// issuer key epoch (BE) ‖ voucher nonce -> nothing: vouchers spent here
+    SpentVouchers,
+    /// day (BE) ‖ device key -> vouchers issued to it that day, u32 BE (issuer role only)
+    Allowances,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Self::Mailboxes,
         Self::Capabilities,
         Self::Messages,
         Self::Nonces,
         Self::Links,
+        Self::SpentVouchers,
+        Self::Allowances,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +47,8 @@ impl Table {
             Self::Messages => "messages",
             Self::Nonces => "nonces",
             Self::Links => "links",
+            Self::SpentVouchers => "spent_vouchers",
+            Self::Allowances => "allowances",
         }
     }
 }
