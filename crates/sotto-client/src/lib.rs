@@ -21,6 +21,7 @@ pub mod store;
 #[cfg(test)]
 mod test_network;
 mod transport;
+pub mod wallet;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
 pub use content::{

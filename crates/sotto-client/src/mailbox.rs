@@ -17,6 +17,7 @@ use crate::content::{ContentError, ContentKey, LinkKey};
 use crate::inbox::{Arrival, Inbox};
 use crate::transport::{Transport, TransportError};
 use sotto_proto::batch::{open_answers, seal_batch};
+use sotto_proto::voucher::{Voucher, VoucherKey, MAX_ISSUE};
 
 /// The highest sequence number a host can reach honestly (SQLite's integers, on both sides).
 pub const MAX_SEQ: u64 = i64::MAX as u64;
@@ -176,6 +177,15 @@ impl<T: Transport> MailboxClient<T> {
     }
 
     pub async fn create(&self, options: MailboxOptions) -> Result<NewMailbox, ClientError> {
+        self.create_paid(options, None).await
+    }
+
+    /// Creates a mailbox, spending `voucher` on a network whose hosts require one.
+    pub async fn create_paid(
+        &self,
+        options: MailboxOptions,
+        voucher: Option<Voucher>,
+    ) -> Result<NewMailbox, ClientError> {
         let writer = SigningKey::generate(&mut OsRng);
         let reader = SigningKey::generate(&mut OsRng);
         let command = Command::Create {
@@ -184,6 +194,7 @@ impl<T: Transport> MailboxClient<T> {
             quota: options.quota,
             writer_key: writer.verifying_key(),
             reader_key: reader.verifying_key(),
+            voucher,
         };
         let content = ContentKey::random();
         match self.call(command, NO_TARGET, &reader).await? {
@@ -338,6 +349,16 @@ impl<T: Transport> MailboxClient<T> {
         ttl_secs: u32,
         plaintext: &[u8],
     ) -> Result<(Link, LinkCap), ClientError> {
+        self.put_link_paid(ttl_secs, plaintext, None).await
+    }
+
+    /// As [`MailboxClient::put_link`], spending `voucher` on a network whose hosts require one.
+    pub async fn put_link_paid(
+        &self,
+        ttl_secs: u32,
+        plaintext: &[u8],
+        voucher: Option<Voucher>,
+    ) -> Result<(Link, LinkCap), ClientError> {
         let content = LinkKey::random();
         let data = content.seal(plaintext)?;
         let key = SigningKey::generate(&mut OsRng);
@@ -345,6 +366,7 @@ impl<T: Transport> MailboxClient<T> {
             ttl_secs,
             owner_key: key.verifying_key(),
             data,
+            voucher,
         };
         match self.call(command, NO_TARGET, &key).await? {
             ResponseBody::LinkStored { link_id } => Ok((
@@ -354,6 +376,34 @@ impl<T: Transport> MailboxClient<T> {
                 },
                 LinkCap { id: link_id, key },
             )),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks the network's issuer (the relay behind this client) for `count` vouchers of `key`,
+    /// signed blind: the issuer learns `device`'s public key and the count, never the vouchers.
+    pub async fn issue(
+        &self,
+        device: &SigningKey,
+        key: &VoucherKey,
+        count: usize,
+    ) -> Result<Vec<Voucher>, ClientError> {
+        let blinded = (0..count.clamp(1, MAX_ISSUE))
+            .map(|_| key.blind())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let command = Command::Issue {
+            device_key: device.verifying_key(),
+            epoch: key.epoch(),
+            blinded: blinded.iter().map(|b| b.message()).collect(),
+        };
+        match self.call(command, NO_TARGET, device).await? {
+            ResponseBody::Issued(signatures) if signatures.len() == blinded.len() => blinded
+                .iter()
+                .zip(&signatures)
+                .map(|(b, s)| key.finalize(b, s))
+                .collect::<Result<_, _>>()
+                .map_err(|e| ClientError::Protocol(format!("the issuer's answer: {e}"))),
             other => Err(unexpected(other)),
         }
     }

@@ -41,6 +41,7 @@ mod authorities;
 mod descriptor;
 mod error;
 mod file;
+mod issuer;
 mod ledger;
 mod path;
 mod reachability;
@@ -51,6 +52,7 @@ pub use authorities::{Authorities, MAX_AUTHORITIES};
 pub use descriptor::{epoch_start, Descriptor, Descriptors, OnionKey};
 pub use error::{DirectoryError, RelayRef};
 pub use file::NetworkFile;
+pub use issuer::{VoucherIssuer, MAX_ISSUER_KEYS};
 pub use ledger::{Admission, Ledger, LedgerError, Operator};
 pub use path::{Hop, Path};
 pub use reachability::Reachability;
@@ -113,6 +115,8 @@ pub struct Directory {
     authorities: Option<Authorities>,
     /// The signatures it carries, each checked, in the order of `authorities`.
     signatures: Vec<(VerifyingKey, Signature)>,
+    /// Set when the network requires vouchers: part of the signed content.
+    issuer: Option<VoucherIssuer>,
 }
 
 impl Directory {
@@ -165,7 +169,26 @@ impl Directory {
             by_fingerprint,
             authorities: None,
             signatures: Vec::new(),
+            issuer: None,
         })
+    }
+
+    /// This directory with a voucher issuer, which must be one of its relays. Signatures it
+    /// carried are dropped: they were over other content.
+    pub fn with_issuer(self, issuer: VoucherIssuer) -> Result<Self, DirectoryError> {
+        if !self.by_fingerprint.contains_key(issuer.relay().as_bytes()) {
+            return Err(DirectoryError::IssuerRelay);
+        }
+        Ok(Self {
+            issuer: Some(issuer),
+            signatures: Vec::new(),
+            ..self
+        })
+    }
+
+    /// The network's voucher issuer; `None` when the network needs no vouchers.
+    pub fn issuer(&self) -> Option<&VoucherIssuer> {
+        self.issuer.as_ref()
     }
 
     /// This directory, to be signed by `authorities`. Signatures it carried are dropped:

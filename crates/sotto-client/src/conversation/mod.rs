@@ -55,6 +55,11 @@ pub enum ConversationError {
     #[error("the network file does not fit: {0}")]
     Directory(String),
     #[error(
+        "this network needs a voucher for every new mailbox or link, and its issuer gave none \
+         ({0}); the daily allowance returns tomorrow"
+    )]
+    NoVouchers(String),
+    #[error(
         "the network file is not signed by enough of its authorities; one made by \
          `sotto localnet`, or by `sotto network assemble` (and `cosign`, as its authorities \
          require), is"

@@ -44,11 +44,15 @@ impl<N: Network> Device<N> {
     pub async fn invite(&mut self) -> Result<LinkUri, ConversationError> {
         let host = self.choose_host()?;
         let client = self.host(host).await?;
+        let voucher = self.voucher().await?;
         let request = client
-            .create(MailboxOptions {
-                ttl_secs: LINK_TTL_SECS,
-                ..MailboxOptions::new(MailboxKind::OneTimeRequest)
-            })
+            .create_paid(
+                MailboxOptions {
+                    ttl_secs: LINK_TTL_SECS,
+                    ..MailboxOptions::new(MailboxKind::OneTimeRequest)
+                },
+                voucher,
+            )
             .await?;
         let name = self.name()?;
         // The key package's private half is stored now; it must outlive the process.
@@ -66,7 +70,10 @@ impl<N: Network> Device<N> {
         let data = invitation.encode().map_err(encoding("the invitation"))?;
         // The key package's private half must outlive a power cut before the link goes out.
         self.store.make_durable()?;
-        let (link, link_cap) = client.put_link(LINK_TTL_SECS, &data).await?;
+        let voucher = self.voucher().await?;
+        let (link, link_cap) = client
+            .put_link_paid(LINK_TTL_SECS, &data, voucher)
+            .await?;
         let uri = LinkUri {
             host,
             id: link.id,
@@ -117,11 +124,15 @@ impl<N: Network> Device<N> {
 
         let host = self.choose_host()?;
         let conversation_client = self.host(host).await?;
+        let voucher = self.voucher().await?;
         let mailbox = conversation_client
-            .create(MailboxOptions {
-                ttl_secs: CONVERSATION_TTL_SECS,
-                ..MailboxOptions::new(MailboxKind::Conversation)
-            })
+            .create_paid(
+                MailboxOptions {
+                    ttl_secs: CONVERSATION_TTL_SECS,
+                    ..MailboxOptions::new(MailboxKind::Conversation)
+                },
+                voucher,
+            )
             .await?;
         let theirs = conversation_client.add_reader(&mailbox.read).await?;
         let introduction = Content::Introduction {

@@ -7,6 +7,7 @@ mod network;
 mod pushes;
 mod send;
 mod sync;
+mod vouchers;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -9,6 +9,7 @@ mod records;
 mod rows;
 mod schema;
 mod text_parts;
+mod wallet;
 
 use std::path::Path;
 

@@ -104,4 +104,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation, id, part)
     );
     ",
+    // 7: the voucher wallet (see `wallet::Entry`) and the key the device asks the issuer for
+    // vouchers with.
+    "
+    ALTER TABLE profile ADD COLUMN voucher_key BLOB;
+    CREATE TABLE vouchers (
+        nonce BLOB PRIMARY KEY,
+        entry BLOB NOT NULL,
+        added INTEGER NOT NULL DEFAULT (unixepoch())
+    );
+    ",
 ];

@@ -96,6 +96,14 @@ pub enum DirectoryError {
     TooFewSignatures { signed: usize, needed: usize },
     #[error("the directory names no authorities to sign it")]
     NoAuthorities,
+    #[error("issuer.relay is not the 64-hex fingerprint of one of the file's relays")]
+    IssuerRelay,
+    #[error("issuer.keys: the key of epoch {0} is not hex of an RSA-2048 public key (DER)")]
+    IssuerKey(u32),
+    #[error("issuer.keys lists {0} keys; it needs 1 to {max}", max = super::MAX_ISSUER_KEYS)]
+    IssuerKeyCount(usize),
+    #[error("issuer.keys lists epoch {0} twice")]
+    IssuerEpochTwice(u32),
     #[error("{relay}: identity is not 64 hex digits (a 32-byte Ed25519 public key)")]
     IdentityHex { relay: RelayRef },
     #[error("{relay}: identity is not the key whose fingerprint the address names")]

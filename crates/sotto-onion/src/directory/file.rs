@@ -30,6 +30,7 @@
 use serde::Deserialize;
 
 use super::descriptor::{from_toml, DescriptorEntry, KeyEntry};
+use super::issuer::IssuerEntry;
 use super::{seal, Authorities, Directory, DirectoryError, Relay, Stake};
 
 /// The first lines of every network file written, for whoever opens it.
@@ -54,6 +55,8 @@ pub struct NetworkFile {
     /// which says what to add, rather than a generic missing-field message.
     #[serde(default)]
     relay: Vec<NetworkEntry>,
+    /// Present when the network requires vouchers.
+    issuer: Option<IssuerEntry>,
 }
 
 fn subnet_rule_by_default() -> bool {
@@ -115,6 +118,9 @@ impl NetworkFile {
         let mut directory =
             Directory::with_subnet_rule(file.epoch_secs, file.distinct_subnets, relays)?
                 .with_authorities(Authorities::new(keys, threshold)?);
+        if let Some(issuer) = file.issuer {
+            directory = directory.with_issuer(issuer.decode()?)?;
+        }
         for entry in file.signatures {
             let authority = seal::authority_from_hex(&entry.authority)?;
             let signature = seal::signature_from_hex(&entry.signature)?;
@@ -182,6 +188,9 @@ pub(super) fn write(directory: &Directory) -> String {
         );
         text.push_str("\n[[relay]]\n");
         text.push_str(&relay.descriptor.toml_lines(&admission));
+    }
+    if let Some(issuer) = directory.issuer() {
+        text.push_str(&issuer.toml_lines());
     }
     text
 }

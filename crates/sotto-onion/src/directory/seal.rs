@@ -14,6 +14,8 @@
 //!   string address | string operator | u64 stake
 //!   u64 onion_key.epoch | [32] onion_key.public_key
 //!   u64 next_onion_key.epoch | [32] next_onion_key.public_key
+//! only with an [issuer]: u8 1 | [32] issuer relay fingerprint
+//!   u32 key count | per key: u32 epoch | u32 length | DER public key
 //! ```
 //!
 //! `valid_from` is not signed: it follows from the epoch and `epoch_secs`, which are. A relay
@@ -46,6 +48,9 @@ pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
         put_str(&mut bytes, &relay.stake.operator);
         bytes.extend_from_slice(&relay.stake.weight.to_be_bytes());
         put_keys(&mut bytes, &relay.descriptor);
+    }
+    if let Some(issuer) = &directory.issuer {
+        issuer.signed_bytes(&mut bytes);
     }
     bytes
 }

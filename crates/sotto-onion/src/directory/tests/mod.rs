@@ -569,5 +569,6 @@ fn refuses_directories_that_would_not_read_back() {
     ));
 }
 
+mod issuer;
 mod paths;
 mod stake;

@@ -1,0 +1,143 @@
+//! The device's vouchers: how one is kept in the store, and when the wallet refills.
+//!
+//! A wallet entry is `version u8 = 1 | issuer key digest [32] | voucher (292 bytes)`. The
+//! digest (SHA-256 of the issuer key's DER) says under which key the voucher was issued, so a
+//! device spends only vouchers the network file it reads still accepts, and a network's
+//! vouchers never go to another's hosts.
+
+use sha2::{Digest, Sha256};
+use sotto_proto::voucher::{Voucher, VoucherKey};
+use sotto_proto::DecodeError;
+
+const VERSION: u8 = 1;
+/// Below this many usable vouchers the wallet refills before the next creation.
+pub const LOW_WATER: usize = 3;
+/// How many vouchers a refill asks for at most (the issuer's allowance may allow fewer).
+pub const REFILL: usize = 8;
+
+/// The SHA-256 of an issuer key's DER: how wallet entries name their key.
+pub fn key_digest(key: &VoucherKey) -> [u8; 32] {
+    Sha256::digest(key.der()).into()
+}
+
+/// One stored voucher and the issuer key it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub key_digest: [u8; 32],
+    pub voucher: Voucher,
+}
+
+impl Entry {
+    /// Bytes of an encoded entry.
+    pub const LEN: usize = 1 + 32 + Voucher::LEN;
+
+    pub fn new(key: &VoucherKey, voucher: Voucher) -> Self {
+        Self {
+            key_digest: key_digest(key),
+            voucher,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Self::LEN);
+        out.push(VERSION);
+        out.extend_from_slice(&self.key_digest);
+        self.voucher.encode(&mut out);
+        out
+    }
+
+    /// Reads one entry: refuses another version, a short or long record.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let (&version, rest) = bytes.split_first().ok_or(DecodeError::Truncated {
+            what: "wallet entry version",
+            needed: 1,
+        })?;
+        if version != VERSION {
+            return Err(DecodeError::UnknownCode {
+                what: "wallet entry version",
+                code: version,
+            });
+        }
+        if rest.len() < 32 {
+            return Err(DecodeError::Truncated {
+                what: "wallet entry key digest",
+                needed: 32 - rest.len(),
+            });
+        }
+        let (digest, voucher) = rest.split_at(32);
+        let mut key_digest = [0u8; 32];
+        key_digest.copy_from_slice(digest);
+        Ok(Self {
+            key_digest,
+            voucher: Voucher::from_bytes(voucher)?,
+        })
+    }
+}
+
+/// How many vouchers to ask for before a creation, holding `usable`: none while the wallet is
+/// above its low-water mark, so a person never waits for a refill they did not need.
+pub fn refill_count(usable: usize) -> usize {
+    if usable >= LOW_WATER {
+        0
+    } else {
+        REFILL - usable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sotto_proto::voucher::{BLIND_LEN, VOUCHER_NONCE_LEN};
+
+    fn entry() -> Entry {
+        Entry {
+            key_digest: [4; 32],
+            voucher: Voucher {
+                epoch: 9,
+                nonce: [5; VOUCHER_NONCE_LEN],
+                signature: [6; BLIND_LEN],
+            },
+        }
+    }
+
+    #[test]
+    fn entries_read_back() {
+        let bytes = entry().encode();
+        assert_eq!(bytes.len(), Entry::LEN);
+        assert_eq!(Entry::decode(&bytes).unwrap(), entry());
+    }
+
+    #[test]
+    fn bad_entries_say_what_is_wrong() {
+        let bytes = entry().encode();
+        assert!(matches!(
+            Entry::decode(&[]),
+            Err(DecodeError::Truncated { what: "wallet entry version", .. })
+        ));
+        let mut other = bytes.clone();
+        other[0] = 2;
+        assert!(matches!(
+            Entry::decode(&other),
+            Err(DecodeError::UnknownCode { code: 2, .. })
+        ));
+        assert!(matches!(
+            Entry::decode(&bytes[..20]),
+            Err(DecodeError::Truncated { what: "wallet entry key digest", .. })
+        ));
+        assert!(matches!(
+            Entry::decode(&bytes[..bytes.len() - 1]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        let mut long = bytes;
+        long.push(0);
+        assert!(matches!(Entry::decode(&long), Err(DecodeError::Trailing(1))));
+    }
+
+    #[test]
+    fn the_wallet_refills_only_when_low() {
+        assert_eq!(refill_count(LOW_WATER), 0);
+        assert_eq!(refill_count(REFILL), 0);
+        assert_eq!(refill_count(0), REFILL);
+        assert_eq!(refill_count(LOW_WATER - 1), REFILL - LOW_WATER + 1);
+    }
+}
