@@ -12,3 +12,4 @@ mod people;
 mod operations;
 mod regressions;
 mod under_faults;
+mod vouchers;

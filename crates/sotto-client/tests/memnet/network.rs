@@ -13,9 +13,12 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sha2::{Digest, Sha256};
 use sotto_client::{Network, TransportError};
-use sotto_onion::directory::{Authorities, Descriptor, Directory, OnionKey, Relay, Stake};
+use sotto_onion::directory::{
+    Authorities, Descriptor, Directory, OnionKey, Relay, Stake, VoucherIssuer,
+};
+use sotto_proto::voucher::IssuerKey;
 use sotto_proto::{ErrorCode, Fingerprint, Id, Push, RelayAddress};
-use sotto_relay::host::{BatchOutcome, Host, HostConfig};
+use sotto_relay::host::{BatchOutcome, Host, HostConfig, Issuer, VoucherPolicy};
 use sotto_relay::store::MemoryStore;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -70,13 +73,20 @@ struct Shared {
 #[derive(Clone)]
 pub struct MemoryNetwork(Arc<Shared>);
 
+/// The issuer's key of every voucher network of the tests: generating one takes a while.
+fn issuer_key() -> &'static IssuerKey {
+    static KEY: std::sync::OnceLock<IssuerKey> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| IssuerKey::generate(1).expect("an RSA key"))
+}
+
 fn fingerprint(index: usize) -> Fingerprint {
     Fingerprint::from_bytes([index as u8 + 1; 32])
 }
 
 /// Relays each of its own operator and subnet, so any one may host what a device behind any
-/// other writes; signed by a test authority, as devices take only signed network files.
-fn directory(relays: usize) -> Directory {
+/// other writes; signed by a test authority, as devices take only signed network files. With
+/// an issuer, the network requires vouchers.
+fn directory(relays: usize, issuer: Option<VoucherIssuer>) -> Directory {
     let relays = (0..relays)
         .map(|index| {
             let n = index as u8 + 1;
@@ -99,9 +109,12 @@ fn directory(relays: usize) -> Directory {
         })
         .collect();
     let authority = SigningKey::from_bytes(&[0xa5; 32]);
-    Directory::new(EPOCH_SECS, relays)
-        .expect("a valid directory")
-        .with_authorities(Authorities::single(authority.verifying_key()))
+    let directory = Directory::new(EPOCH_SECS, relays).expect("a valid directory");
+    match issuer {
+        Some(issuer) => directory.with_issuer(issuer).expect("the issuer is a relay"),
+        None => directory,
+    }
+    .with_authorities(Authorities::single(authority.verifying_key()))
         .sign(&authority)
         .expect("signed by its authority")
 }
@@ -109,10 +122,33 @@ fn directory(relays: usize) -> Directory {
 impl MemoryNetwork {
     /// `relays` relays (at most 100), faults drawn from `seed`.
     pub fn new(relays: usize, seed: u64, faults: Faults) -> Self {
+        Self::with_policy(relays, seed, faults, None)
+    }
+
+    /// As [`MemoryNetwork::new`], on a network whose hosts take a voucher per mailbox and
+    /// link: relay 0 is its issuer and gives each device key `allowance` vouchers a day.
+    pub fn with_vouchers(relays: usize, seed: u64, faults: Faults, allowance: u32) -> Self {
+        Self::with_policy(relays, seed, faults, Some(allowance))
+    }
+
+    fn with_policy(relays: usize, seed: u64, faults: Faults, allowance: Option<u32>) -> Self {
+        let issuer = allowance.map(|per_device_per_day| Issuer {
+            keys: vec![issuer_key().clone()],
+            per_device_per_day,
+        });
+        let accepted: Vec<_> = issuer
+            .iter()
+            .map(|_| issuer_key().public().clone())
+            .collect();
         let hosts = (0..relays)
             .map(|index| {
+                let policy = VoucherPolicy {
+                    accepted: accepted.clone(),
+                    issuer: issuer.clone().filter(|_| index == 0),
+                };
                 let host = Host::open(MemoryStore::new(), HostConfig::default())
-                    .expect("a memory store opens");
+                    .expect("a memory store opens")
+                    .with_vouchers(policy);
                 let relay = SimulatedRelay {
                     host,
                     subscriptions: HashMap::new(),
@@ -123,8 +159,12 @@ impl MemoryNetwork {
                 (fingerprint(index), relay)
             })
             .collect();
+        let issuer = issuer.map(|_| {
+            VoucherIssuer::new(fingerprint(0), vec![issuer_key().public().clone()])
+                .expect("one key")
+        });
         Self(Arc::new(Shared {
-            directory: directory(relays),
+            directory: directory(relays, issuer),
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(seed),
                 faults,
@@ -150,6 +190,21 @@ impl MemoryNetwork {
 
     pub fn stats(&self) -> Stats {
         self.state().stats
+    }
+
+    /// Runs `frame` at `relay` as a client outside any device would, and returns the answer.
+    pub fn send_to(&self, relay: &Fingerprint, frame: Vec<u8>) -> Vec<u8> {
+        let mut guard = self.state();
+        let State { rng, relays, .. } = &mut *guard;
+        let relay = relays.get_mut(relay).expect("a relay of this network");
+        let outcome = relay.host.handle_batch(&[frame], Self::unix_now(), rng);
+        outcome.handled[0].frame.clone()
+    }
+
+    /// Mailboxes and links `relay` holds.
+    pub fn held(&self, relay: &Fingerprint) -> (u64, u64) {
+        let stats = self.state().relays[relay].host.stats();
+        (stats.mailboxes, stats.links)
     }
 
     /// Restarts `relay`, down for `down_for`: what its store holds stays (the host's data and
