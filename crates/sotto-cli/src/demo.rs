@@ -88,7 +88,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 async fn demo(root: &Path) -> anyhow::Result<()> {
     println!("Starting a network of {RELAYS} relays on 127.0.0.1 (each is a gateway, mix and mailbox host)...");
-    let net = Localnet::start(&root.join("net"), RELAYS, 86_400).await?;
+    let net = Localnet::start(&root.join("net"), RELAYS, 86_400, None).await?;
     let names = Names(
         net.directory
             .relays()

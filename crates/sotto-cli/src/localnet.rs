@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use ed25519_dalek::SigningKey;
-use sotto_onion::directory::{Descriptor, Descriptors, Directory, Ledger, Operator};
+use sotto_onion::directory::{
+    Descriptor, Descriptors, Directory, Ledger, Operator, VoucherIssuer,
+};
 use sotto_quic::unix_now;
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::service::{Relay, RunOptions};
@@ -30,6 +32,10 @@ pub struct LocalnetArgs {
     /// Onion-key rotation period in seconds.
     #[arg(long, default_value_t = 86_400)]
     epoch_secs: u64,
+    /// Require a voucher for every mailbox and link; relay 0 issues them, N a day to each
+    /// device key (fixed when its issuer key is first made).
+    #[arg(long, value_name = "N")]
+    vouchers: Option<u32>,
 }
 
 /// Opens relay `index` in `dir`, creating it (on a free port, kept from then on) if new, and
@@ -68,8 +74,13 @@ async fn bind_again(listen: SocketAddr) -> anyhow::Result<UdpSocket> {
 }
 
 /// The directory of a localnet's relays: each is its own operator with a stake of 1, and all
-/// share 127.0.0.1, so paths cannot keep to distinct subnets.
-fn admit(epoch_secs: u64, descriptors: Vec<Descriptor>) -> anyhow::Result<Directory> {
+/// share 127.0.0.1, so paths cannot keep to distinct subnets. With an issuer, it requires
+/// vouchers.
+fn admit(
+    epoch_secs: u64,
+    descriptors: Vec<Descriptor>,
+    issuer: Option<&VoucherIssuer>,
+) -> anyhow::Result<Directory> {
     let operators = descriptors
         .iter()
         .enumerate()
@@ -80,9 +91,25 @@ fn admit(epoch_secs: u64, descriptors: Vec<Descriptor>) -> anyhow::Result<Direct
         })
         .collect();
     let ledger = Ledger::new(1, false, operators)?;
-    Ok(ledger
+    let directory = ledger
         .admit(Descriptors::new(epoch_secs, descriptors)?)?
-        .directory)
+        .directory;
+    Ok(match issuer {
+        Some(issuer) => directory.with_issuer(issuer.clone())?,
+        None => directory,
+    })
+}
+
+/// Relay 0 as the localnet's voucher issuer: its issuer file (made with one key and the
+/// allowance `per_device_per_day` if new) and the network file's `[issuer]`.
+fn issuer(relay: &DataDir, per_device_per_day: u32) -> anyhow::Result<VoucherIssuer> {
+    use sotto_relay::issuer_file;
+    let issuer = match issuer_file::load(&relay.path)? {
+        Some(issuer) => issuer,
+        None => issuer_file::create(&relay.path, 1, per_device_per_day)?,
+    };
+    let keys = issuer.keys.iter().map(|key| key.public().clone()).collect();
+    Ok(VoucherIssuer::new(relay.identity.fingerprint(), keys)?)
 }
 
 /// Relays running in this process, and the network file describing them.
@@ -91,12 +118,18 @@ pub struct Localnet {
     pub directory: Directory,
     pub network_file: PathBuf,
     authority: SigningKey,
+    issuer: Option<VoucherIssuer>,
 }
 
 impl Localnet {
     /// Starts `count` relays with their data in `dir` (brought back if there) and writes the
-    /// network file.
-    pub async fn start(dir: &Path, count: usize, epoch_secs: u64) -> anyhow::Result<Self> {
+    /// network file; with `vouchers`, relay 0 issues that many a day to each device.
+    pub async fn start(
+        dir: &Path,
+        count: usize,
+        epoch_secs: u64,
+        vouchers: Option<u32>,
+    ) -> anyhow::Result<Self> {
         anyhow::ensure!(
             count >= 4,
             "a localnet needs at least 4 relays: a gateway, two mixes and a host on every path"
@@ -111,8 +144,15 @@ impl Localnet {
             .iter()
             .map(|(data, _)| crate::relay::descriptor(data, epoch_secs, now))
             .collect::<anyhow::Result<Vec<_>>>()?;
+        let issuer = match vouchers {
+            Some(per_day) => Some(issuer(&dirs[0].0, per_day)?),
+            None => None,
+        };
         let authority = crate::network::authority_key(&dir.join(AUTHORITY_KEY_FILE))?;
-        let directory = crate::network::sign_as(admit(epoch_secs, descriptors)?, &authority)?;
+        let directory = crate::network::sign_as(
+            admit(epoch_secs, descriptors, issuer.as_ref())?,
+            &authority,
+        )?;
         let network_file = dir.join(NETWORK_FILE);
         crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());
@@ -133,6 +173,7 @@ impl Localnet {
             directory,
             network_file,
             authority,
+            issuer,
         })
     }
 
@@ -144,7 +185,7 @@ impl Localnet {
 }
 
 pub async fn run(args: LocalnetArgs) -> anyhow::Result<()> {
-    let net = Localnet::start(&args.dir, args.relays, args.epoch_secs).await?;
+    let net = Localnet::start(&args.dir, args.relays, args.epoch_secs, args.vouchers).await?;
     {
         let mut out = std::io::stdout().lock();
         for relay in &net.relays {
@@ -199,7 +240,7 @@ async fn publish_rotations(net: &Localnet, epoch_secs: u64) -> anyhow::Result<()
         let Some(descriptors) = descriptors else {
             continue;
         };
-        match admit(epoch_secs, descriptors)
+        match admit(epoch_secs, descriptors, net.issuer.as_ref())
             .and_then(|d| crate::network::sign_as(d, &net.authority))
             .and_then(|d| crate::network::write(&net.network_file, &d))
         {

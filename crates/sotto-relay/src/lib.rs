@@ -6,6 +6,7 @@ mod actor;
 pub mod config;
 pub mod host;
 pub mod identity;
+pub mod issuer_file;
 pub mod metrics;
 pub mod onion;
 pub mod onion_keys;

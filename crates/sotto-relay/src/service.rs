@@ -40,6 +40,8 @@ pub enum ServiceError {
     Thread(std::io::Error),
     #[error("cannot start the onion roles: {0}")]
     Onion(String),
+    #[error(transparent)]
+    Issuer(#[from] crate::issuer_file::IssuerFileError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -89,7 +91,15 @@ impl Relay {
             StoreKind::Redb => Box::new(RedbStore::open(&data.store_path())?),
             StoreKind::Memory => Box::new(MemoryStore::new()),
         };
-        let host = Host::open(store, (&data.config.limits).into())?;
+        let vouchers = match &network {
+            Some(directory) => crate::issuer_file::policy(
+                directory,
+                &data.identity.fingerprint(),
+                &data.path,
+            )?,
+            None => Default::default(),
+        };
+        let host = Host::open(store, (&data.config.limits).into())?.with_vouchers(vouchers);
         let metrics = Arc::new(Metrics::default());
         let (handle, host_thread) =
             HostHandle::spawn(host, metrics.clone()).map_err(ServiceError::Thread)?;
