@@ -21,6 +21,8 @@ pub struct TestLocalnet {
     metrics: Vec<String>,
     /// Extra environment for the localnet process (say, `SOTTO_FAULTS`).
     env: Vec<(String, String)>,
+    /// Vouchers a day per device, for a localnet that requires them (`--vouchers`).
+    vouchers: Option<u32>,
 }
 
 impl TestLocalnet {
@@ -35,6 +37,21 @@ impl TestLocalnet {
 
     /// A localnet with extra environment variables for its process.
     pub fn start_with(binary: &Path, relays: usize, epoch_secs: u64, env: &[(&str, &str)]) -> Self {
+        Self::launch(binary, relays, epoch_secs, env, None)
+    }
+
+    /// A localnet that requires vouchers, `per_day` a day for each device (`--vouchers`).
+    pub fn start_with_vouchers(binary: &Path, relays: usize, per_day: u32) -> Self {
+        Self::launch(binary, relays, 86_400, &[], Some(per_day))
+    }
+
+    fn launch(
+        binary: &Path,
+        relays: usize,
+        epoch_secs: u64,
+        env: &[(&str, &str)],
+        vouchers: Option<u32>,
+    ) -> Self {
         let root =
             std::env::temp_dir().join(format!("sotto-localnet-{:016x}", rand::random::<u64>()));
         let mut net = Self {
@@ -49,6 +66,7 @@ impl TestLocalnet {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            vouchers,
         };
         net.run();
         net
@@ -72,6 +90,11 @@ impl TestLocalnet {
             .arg(self.epoch_secs.to_string())
             .arg("--dir")
             .arg(&self.root)
+            .args(
+                self.vouchers
+                    .iter()
+                    .flat_map(|n| ["--vouchers".to_string(), n.to_string()]),
+            )
             .env("SOTTO_LOG", "debug")
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped());
