@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Args;
 use ed25519_dalek::SigningKey;
-use sotto_onion::directory::{
-    Descriptor, Descriptors, Directory, Ledger, Operator, VoucherIssuer,
-};
+use sotto_onion::directory::{Descriptor, Descriptors, Directory, Ledger, Operator, VoucherIssuer};
 use sotto_quic::unix_now;
 use sotto_relay::config::{DataDir, StoreKind};
 use sotto_relay::service::{Relay, RunOptions};
@@ -149,10 +147,8 @@ impl Localnet {
             None => None,
         };
         let authority = crate::network::authority_key(&dir.join(AUTHORITY_KEY_FILE))?;
-        let directory = crate::network::sign_as(
-            admit(epoch_secs, descriptors, issuer.as_ref())?,
-            &authority,
-        )?;
+        let directory =
+            crate::network::sign_as(admit(epoch_secs, descriptors, issuer.as_ref())?, &authority)?;
         let network_file = dir.join(NETWORK_FILE);
         crate::network::write(&network_file, &directory)?;
         let mut relays = Vec::with_capacity(dirs.len());

@@ -57,5 +57,8 @@ async fn people_connect_on_a_voucher_localnet_within_their_allowance() {
         }
         assert!(invites < 10, "the allowance never ran out");
     };
-    assert!(matches!(refused, ConversationError::NoVouchers(_)), "{refused}");
+    assert!(
+        matches!(refused, ConversationError::NoVouchers(_)),
+        "{refused}"
+    );
 }

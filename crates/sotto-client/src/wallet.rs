@@ -112,7 +112,10 @@ mod tests {
         let bytes = entry().encode();
         assert!(matches!(
             Entry::decode(&[]),
-            Err(DecodeError::Truncated { what: "wallet entry version", .. })
+            Err(DecodeError::Truncated {
+                what: "wallet entry version",
+                ..
+            })
         ));
         let mut other = bytes.clone();
         other[0] = 2;
@@ -122,7 +125,10 @@ mod tests {
         ));
         assert!(matches!(
             Entry::decode(&bytes[..20]),
-            Err(DecodeError::Truncated { what: "wallet entry key digest", .. })
+            Err(DecodeError::Truncated {
+                what: "wallet entry key digest",
+                ..
+            })
         ));
         assert!(matches!(
             Entry::decode(&bytes[..bytes.len() - 1]),
@@ -130,7 +136,10 @@ mod tests {
         ));
         let mut long = bytes;
         long.push(0);
-        assert!(matches!(Entry::decode(&long), Err(DecodeError::Trailing(1))));
+        assert!(matches!(
+            Entry::decode(&long),
+            Err(DecodeError::Trailing(1))
+        ));
     }
 
     #[test]

@@ -72,9 +72,11 @@ pub fn create(dir: &Path, epoch: u32, per_device_per_day: u32) -> Result<Issuer,
         }],
     };
     let text = toml::to_string(&file).map_err(|e| parse(e.to_string()))?;
-    write_private(&path, text.as_bytes(), Placement::New).map_err(|source| IssuerFileError::Io {
-        path: path.display().to_string(),
-        source,
+    write_private(&path, text.as_bytes(), Placement::New).map_err(|source| {
+        IssuerFileError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     })?;
     Ok(Issuer {
         keys: vec![key],
@@ -130,7 +132,8 @@ pub fn policy(
     };
     let issuer = if listed.relay() == own {
         let path = dir.join(ISSUER_FILE);
-        let issuer = load(dir)?.ok_or_else(|| IssuerFileError::Missing(path.display().to_string()))?;
+        let issuer =
+            load(dir)?.ok_or_else(|| IssuerFileError::Missing(path.display().to_string()))?;
         for key in listed.keys() {
             if !issuer.keys.iter().any(|k| k.public() == key) {
                 return Err(IssuerFileError::NoKeyFor {
@@ -170,7 +173,10 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        assert!(create(&dir.0, 2, 7).is_err(), "an issuer key is never overwritten");
+        assert!(
+            create(&dir.0, 2, 7).is_err(),
+            "an issuer key is never overwritten"
+        );
     }
 
     #[test]

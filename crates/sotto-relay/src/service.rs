@@ -92,11 +92,9 @@ impl Relay {
             StoreKind::Memory => Box::new(MemoryStore::new()),
         };
         let vouchers = match &network {
-            Some(directory) => crate::issuer_file::policy(
-                directory,
-                &data.identity.fingerprint(),
-                &data.path,
-            )?,
+            Some(directory) => {
+                crate::issuer_file::policy(directory, &data.identity.fingerprint(), &data.path)?
+            }
             None => Default::default(),
         };
         let host = Host::open(store, (&data.config.limits).into())?.with_vouchers(vouchers);

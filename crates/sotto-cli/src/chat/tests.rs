@@ -84,7 +84,9 @@ impl Person {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_people_connect_and_chat_in_the_terminal() {
     let root = std::env::temp_dir().join(format!("sotto-chat-{:016x}", rand::random::<u64>()));
-    let net = Localnet::start(&root.join("net"), 5, 86_400, None).await.unwrap();
+    let net = Localnet::start(&root.join("net"), 5, 86_400, None)
+        .await
+        .unwrap();
     let mut alice = Person::open(&root, &net, "Alice").await;
     let mut bob = Person::open(&root, &net, "Bob").await;
     alice.sees("● online").await;
@@ -122,7 +124,9 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     // The network goes away and comes back: the chat says so, and picks up where it was.
     net.stop().await;
     alice.sees("○ offline").await;
-    let net = Localnet::start(&root.join("net"), 5, 86_400, None).await.unwrap();
+    let net = Localnet::start(&root.join("net"), 5, 86_400, None)
+        .await
+        .unwrap();
     alice.sees("● online").await;
     bob.type_line("still there?").await;
     bob.sees("me: still there?").await;

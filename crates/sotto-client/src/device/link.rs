@@ -71,9 +71,7 @@ impl<N: Network> Device<N> {
         // The key package's private half must outlive a power cut before the link goes out.
         self.store.make_durable()?;
         let voucher = self.voucher().await?;
-        let (link, link_cap) = client
-            .put_link_paid(LINK_TTL_SECS, &data, voucher)
-            .await?;
+        let (link, link_cap) = client.put_link_paid(LINK_TTL_SECS, &data, voucher).await?;
         let uri = LinkUri {
             host,
             id: link.id,

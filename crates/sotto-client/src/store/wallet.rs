@@ -71,8 +71,7 @@ impl Store {
         let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
         let mut entries = Vec::new();
         for row in rows {
-            let entry =
-                Entry::decode(&row?).map_err(|_| StoreError::Damaged("a wallet entry"))?;
+            let entry = Entry::decode(&row?).map_err(|_| StoreError::Damaged("a wallet entry"))?;
             if entry.key_digest == *digest {
                 entries.push(entry);
             }

@@ -111,12 +111,14 @@ fn directory(relays: usize, issuer: Option<VoucherIssuer>) -> Directory {
     let authority = SigningKey::from_bytes(&[0xa5; 32]);
     let directory = Directory::new(EPOCH_SECS, relays).expect("a valid directory");
     match issuer {
-        Some(issuer) => directory.with_issuer(issuer).expect("the issuer is a relay"),
+        Some(issuer) => directory
+            .with_issuer(issuer)
+            .expect("the issuer is a relay"),
         None => directory,
     }
     .with_authorities(Authorities::single(authority.verifying_key()))
-        .sign(&authority)
-        .expect("signed by its authority")
+    .sign(&authority)
+    .expect("signed by its authority")
 }
 
 impl MemoryNetwork {

@@ -106,9 +106,15 @@ async fn the_wallet_pays_quietly_and_a_voucher_spends_once() {
         ResponseBody::Created { .. }
     ));
     let spent = ResponseBody::Error(ErrorCode::VoucherSpent);
-    assert_eq!(answer(&network.send_to(&host, create(Some(voucher.clone())))), spent);
+    assert_eq!(
+        answer(&network.send_to(&host, create(Some(voucher.clone())))),
+        spent
+    );
     network.restart(&host, std::time::Duration::ZERO);
-    assert_eq!(answer(&network.send_to(&host, create(Some(voucher.clone())))), spent);
+    assert_eq!(
+        answer(&network.send_to(&host, create(Some(voucher.clone())))),
+        spent
+    );
     // A changed voucher is no voucher.
     let mut forged = voucher;
     forged.nonce[0] ^= 1;

@@ -7,11 +7,11 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use sotto_proto::voucher::{Voucher, BLIND_LEN, MAX_ISSUE, MAX_PAID_LINK_DATA_LEN};
 use sotto_proto::{
     Command, ErrorCode, Fingerprint, FrameKind, Id, MailboxKind, Message, Push, RelayAddress,
     Request, Response, ResponseBody, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
 };
-use sotto_proto::voucher::{Voucher, BLIND_LEN, MAX_ISSUE, MAX_PAID_LINK_DATA_LEN};
 
 /// The documented target of commands that create their object.
 pub const NO_TARGET: Id = Id::from_bytes([0; Id::LEN]);
@@ -63,8 +63,8 @@ pub fn command() -> impl Strategy<Value = Command> {
             verifying_key(),
             proptest::option::of(voucher()),
         )
-            .prop_map(
-                |(kind, ttl_secs, quota, writer_key, reader_key, voucher)| Command::Create {
+            .prop_map(|(kind, ttl_secs, quota, writer_key, reader_key, voucher)| {
+                Command::Create {
                     kind,
                     ttl_secs,
                     quota,
@@ -72,7 +72,7 @@ pub fn command() -> impl Strategy<Value = Command> {
                     reader_key,
                     voucher,
                 }
-            ),
+            }),
         bytes(MAX_MESSAGE_LEN).prop_map(|body| Command::Write { body }),
         Just(Command::Subscribe),
         Just(Command::Fetch),

@@ -50,11 +50,9 @@ pub(crate) fn authorize<R>(
         | Command::PutLink { owner_key: key, .. }
         | Command::Issue {
             device_key: key, ..
-        } => {
-            Ok(signatures.check(signed, key).then(|| Authority::NewObject {
-                key: key.to_bytes(),
-            }))
-        }
+        } => Ok(signatures.check(signed, key).then(|| Authority::NewObject {
+            key: key.to_bytes(),
+        })),
         Command::GetLink => {
             let record: Option<LinkRecord> =
                 load(ctx.txn, Table::Links, request.target.as_bytes(), "link")?;
@@ -156,11 +154,11 @@ pub(crate) fn execute<R: RngCore + CryptoRng>(
             Some(refused) => Ok((ResponseBody::Error(refused), None)),
             None => put_link(ctx, *ttl_secs, owner_key, data),
         },
-        (
-            Command::Issue { epoch, blinded, .. },
-            Authority::NewObject { key },
-        ) => Ok((
-            match ctx.vouchers.issue(ctx.txn, ctx.now, &key, *epoch, blinded)? {
+        (Command::Issue { epoch, blinded, .. }, Authority::NewObject { key }) => Ok((
+            match ctx
+                .vouchers
+                .issue(ctx.txn, ctx.now, &key, *epoch, blinded)?
+            {
                 Ok(signatures) => ResponseBody::Issued(signatures),
                 Err(refused) => ResponseBody::Error(refused),
             },

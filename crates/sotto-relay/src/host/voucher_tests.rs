@@ -243,7 +243,10 @@ fn the_spent_set_forgets_retired_epochs() {
     b.host.vouchers.accepted = vec![newer];
     b.host.sweep(b.now).unwrap();
     assert_eq!(count(&mut b), 0, "a retired epoch's vouchers are forgotten");
-    assert_eq!(b.create(Some(voucher())), refused(ErrorCode::VoucherInvalid));
+    assert_eq!(
+        b.create(Some(voucher())),
+        refused(ErrorCode::VoucherInvalid)
+    );
 }
 
 #[test]
@@ -294,7 +297,10 @@ fn the_issuer_cannot_tell_which_mailbox_used_its_vouchers() {
         "the test must see what the issuer does keep"
     );
     for voucher in &vouchers {
-        assert!(holds(&at_host, &voucher.nonce), "the host keeps the spent set");
+        assert!(
+            holds(&at_host, &voucher.nonce),
+            "the host keeps the spent set"
+        );
         assert!(!holds(&at_issuer, &voucher.nonce));
         assert!(!holds(&at_issuer, &voucher.signature));
     }

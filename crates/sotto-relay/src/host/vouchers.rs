@@ -91,12 +91,12 @@ impl VoucherPolicy {
         entry.extend_from_slice(&(now / DAY_SECS).to_be_bytes());
         entry.extend_from_slice(device_key);
         let taken = match txn.get(Table::Allowances, &entry)? {
-            Some(bytes) => u32::from_be_bytes(bytes.try_into().map_err(|_| {
-                StoreError::Corrupt {
+            Some(bytes) => {
+                u32::from_be_bytes(bytes.try_into().map_err(|_| StoreError::Corrupt {
                     what: "voucher allowance",
                     reason: "not 4 bytes".into(),
-                }
-            })?),
+                })?)
+            }
             None => 0,
         };
         let asked = u32::try_from(blinded.len()).unwrap_or(u32::MAX);

@@ -47,7 +47,10 @@ fn the_signature_covers_the_issuer() {
         NetworkFile::parse(&swapped),
         Err(DirectoryError::BadSignature { .. })
     ));
-    let moved = text.replace(&hex::encode(fp(2).as_bytes()), &hex::encode(fp(3).as_bytes()));
+    let moved = text.replace(
+        &hex::encode(fp(2).as_bytes()),
+        &hex::encode(fp(3).as_bytes()),
+    );
     assert!(NetworkFile::parse(&moved).is_err());
     let dropped = text[..text.find("\n[issuer]").unwrap()].to_string();
     assert!(matches!(
