@@ -142,6 +142,31 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        /// Any entry reads back from its bytes, and any bytes that read as an entry are its
+        /// one encoding.
+        #[test]
+        fn entries_round_trip(
+            digest in proptest::prelude::any::<[u8; 32]>(),
+            epoch in proptest::prelude::any::<u32>(),
+            nonce in proptest::prelude::any::<[u8; VOUCHER_NONCE_LEN]>(),
+            signature in proptest::collection::vec(proptest::prelude::any::<u8>(), BLIND_LEN),
+            cut in 0..Entry::LEN,
+        ) {
+            let entry = Entry {
+                key_digest: digest,
+                voucher: Voucher {
+                    epoch,
+                    nonce,
+                    signature: signature.try_into().unwrap_or([0; BLIND_LEN]),
+                },
+            };
+            let bytes = entry.encode();
+            proptest::prop_assert_eq!(Entry::decode(&bytes).unwrap(), entry);
+            proptest::prop_assert!(Entry::decode(&bytes[..cut]).is_err());
+        }
+    }
+
     #[test]
     fn the_wallet_refills_only_when_low() {
         assert_eq!(refill_count(LOW_WATER), 0);

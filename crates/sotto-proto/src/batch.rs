@@ -236,12 +236,26 @@ mod tests {
             seal_batch(&fetch).is_err(),
             "a fetch's answer may fill a frame"
         );
-        let forged = seal_parts(
-            FrameKind::Batch,
-            &[request(Command::Fetch, 1).signed_body(&key)],
-        )
-        .unwrap();
-        assert!(open_requests(&forged).is_err());
+        let issue = Command::Issue {
+            device_key: key.verifying_key(),
+            epoch: 1,
+            blinded: vec![[1; crate::voucher::BLIND_LEN]; crate::voucher::MAX_ISSUE],
+        };
+        let issues = [(request(issue.clone(), 1), &key), (request(issue, 2), &key)];
+        assert!(
+            seal_batch(&issues).is_err(),
+            "two issues' signatures would not fit one answer"
+        );
+        let mut lone_issue = issues[0].0.clone();
+        lone_issue.target = Id::from_bytes([0; Id::LEN]);
+        assert!(
+            open_requests(&lone_issue.seal(&key).unwrap()).is_ok(),
+            "an issue travels alone"
+        );
+        for forged in [request(Command::Fetch, 1), lone_issue] {
+            let forged = seal_parts(FrameKind::Batch, &[forged.signed_body(&key)]).unwrap();
+            assert!(open_requests(&forged).is_err());
+        }
         for body in [&[0u8][..], &[2, 0, 5, 1][..], &[1, 0, 0][..]] {
             let frame = seal_frame(FrameKind::Batch, body).unwrap();
             assert!(open_requests(&frame).is_err(), "{body:?}");

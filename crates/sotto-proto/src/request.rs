@@ -136,9 +136,13 @@ impl Command {
     ];
 
     /// Whether the command may ride in a batch: its answer is short, so the answers of a whole
-    /// batch always fit one frame. Reads that answer with messages or link data travel alone.
+    /// batch always fit one frame. Reads that answer with messages or link data, and `issue`
+    /// (up to 32 signatures), travel alone.
     pub fn fits_a_batch(&self) -> bool {
-        !matches!(self, Self::Subscribe | Self::Fetch | Self::GetLink)
+        !matches!(
+            self,
+            Self::Subscribe | Self::Fetch | Self::GetLink | Self::Issue { .. }
+        )
     }
 
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make
