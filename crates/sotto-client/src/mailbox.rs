@@ -7,7 +7,8 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use sotto_proto::{
-    Command, ErrorCode, Id, MailboxKind, Message, Push, Request, Response, ResponseBody,
+    Command, ErrorCode, Fingerprint, Id, MailboxKind, Message, Push, Request, Response,
+    ResponseBody,
 };
 use sotto_quic::unix_now;
 use thiserror::Error;
@@ -380,16 +381,19 @@ impl<T: Transport> MailboxClient<T> {
         }
     }
 
-    /// Asks the network's issuer (the relay behind this client) for `count` vouchers of `key`,
-    /// signed blind: the issuer learns `device`'s public key and the count, never the vouchers.
+    /// Asks the network's issuer (the relay behind this client) for vouchers of `key`, one to
+    /// spend at each of `hosts` (at most 32), signed blind: the issuer learns `device`'s public
+    /// key and the count, never the vouchers or their hosts.
     pub async fn issue(
         &self,
         device: &SigningKey,
         key: &VoucherKey,
-        count: usize,
+        hosts: &[Fingerprint],
     ) -> Result<Vec<Voucher>, ClientError> {
-        let blinded = (0..count.clamp(1, MAX_ISSUE))
-            .map(|_| key.blind())
+        let blinded = hosts
+            .iter()
+            .take(MAX_ISSUE)
+            .map(|host| key.blind(host))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ClientError::Protocol(e.to_string()))?;
         let command = Command::Issue {

@@ -1,13 +1,14 @@
 //! The device's vouchers: how one is kept in the store, and when the wallet refills.
 //!
-//! A wallet entry is `version u8 = 1 | issuer key digest [32] | voucher (292 bytes)`. The
-//! digest (SHA-256 of the issuer key's DER) says under which key the voucher was issued, so a
-//! device spends only vouchers the network file it reads still accepts, and a network's
-//! vouchers never go to another's hosts.
+//! A wallet entry is `version u8 = 1 | issuer key digest [32] | host [32] | voucher (292
+//! bytes)`. The digest (SHA-256 of the issuer key's DER) says under which key the voucher was
+//! issued, so a device spends only vouchers the network file it reads still accepts; the host
+//! is the one relay the voucher is good at, drawn by stake when it was issued, as a new
+//! mailbox's host is: the mailbox it pays for goes there.
 
 use sha2::{Digest, Sha256};
 use sotto_proto::voucher::{Voucher, VoucherKey};
-use sotto_proto::DecodeError;
+use sotto_proto::{DecodeError, Fingerprint};
 
 const VERSION: u8 = 1;
 /// Below this many usable vouchers the wallet refills before the next creation.
@@ -20,20 +21,24 @@ pub fn key_digest(key: &VoucherKey) -> [u8; 32] {
     Sha256::digest(key.der()).into()
 }
 
-/// One stored voucher and the issuer key it belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One stored voucher, the issuer key it belongs to and the host it is good at.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Entry {
     pub key_digest: [u8; 32],
+    pub host: Fingerprint,
     pub voucher: Voucher,
 }
 
+sotto_proto::redacted_debug!(Entry);
+
 impl Entry {
     /// Bytes of an encoded entry.
-    pub const LEN: usize = 1 + 32 + Voucher::LEN;
+    pub const LEN: usize = 1 + 32 + 32 + Voucher::LEN;
 
-    pub fn new(key: &VoucherKey, voucher: Voucher) -> Self {
+    pub fn new(key: &VoucherKey, host: Fingerprint, voucher: Voucher) -> Self {
         Self {
             key_digest: key_digest(key),
+            host,
             voucher,
         }
     }
@@ -42,6 +47,7 @@ impl Entry {
         let mut out = Vec::with_capacity(Self::LEN);
         out.push(VERSION);
         out.extend_from_slice(&self.key_digest);
+        out.extend_from_slice(self.host.as_bytes());
         self.voucher.encode(&mut out);
         out
     }
@@ -58,20 +64,27 @@ impl Entry {
                 code: version,
             });
         }
-        if rest.len() < 32 {
-            return Err(DecodeError::Truncated {
-                what: "wallet entry key digest",
-                needed: 32 - rest.len(),
-            });
-        }
-        let (digest, voucher) = rest.split_at(32);
-        let mut key_digest = [0u8; 32];
-        key_digest.copy_from_slice(digest);
+        let (key_digest, rest) = split32(rest, "wallet entry key digest")?;
+        let (host, voucher) = split32(rest, "wallet entry host")?;
         Ok(Self {
             key_digest,
+            host: Fingerprint::from_bytes(host),
             voucher: Voucher::from_bytes(voucher)?,
         })
     }
+}
+
+fn split32<'a>(bytes: &'a [u8], what: &'static str) -> Result<([u8; 32], &'a [u8]), DecodeError> {
+    if bytes.len() < 32 {
+        return Err(DecodeError::Truncated {
+            what,
+            needed: 32 - bytes.len(),
+        });
+    }
+    let (head, rest) = bytes.split_at(32);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(head);
+    Ok((out, rest))
 }
 
 /// How many vouchers to ask for before a creation, holding `usable`: none while the wallet is
@@ -92,6 +105,7 @@ mod tests {
     fn entry() -> Entry {
         Entry {
             key_digest: [4; 32],
+            host: Fingerprint::from_bytes([7; 32]),
             voucher: Voucher {
                 epoch: 9,
                 nonce: [5; VOUCHER_NONCE_LEN],
@@ -148,6 +162,7 @@ mod tests {
         #[test]
         fn entries_round_trip(
             digest in proptest::prelude::any::<[u8; 32]>(),
+            host in proptest::prelude::any::<[u8; 32]>(),
             epoch in proptest::prelude::any::<u32>(),
             nonce in proptest::prelude::any::<[u8; VOUCHER_NONCE_LEN]>(),
             signature in proptest::collection::vec(proptest::prelude::any::<u8>(), BLIND_LEN),
@@ -155,6 +170,7 @@ mod tests {
         ) {
             let entry = Entry {
                 key_digest: digest,
+                host: Fingerprint::from_bytes(host),
                 voucher: Voucher {
                     epoch,
                     nonce,

@@ -3,9 +3,11 @@
 //! creation or a link.
 //!
 //! A voucher is `key epoch u32 | nonce [32] | signature [256]`: the issuer's signature over
-//! [`VOUCHER_CONTEXT`], the epoch and the nonce. The client draws the nonce and blinds it; the
-//! issuer signs the blinded message without seeing the nonce, so the voucher a host later sees
-//! cannot be matched to the issuance.
+//! [`VOUCHER_CONTEXT`], the epoch, the fingerprint of the one host it may be spent at, and the
+//! nonce. The client draws the nonce and the host and blinds them; the issuer signs the blinded
+//! message without seeing either, so the voucher a host later sees cannot be matched to the
+//! issuance. The host is not on the wire: each host checks the signature with its own
+//! fingerprint, so a voucher spends at one host only, once (its spent set).
 
 use blind_rsa_signatures::{
     BlindSignature, BlindingResult, DefaultRng, KeyPairSha384PSSDeterministic as KeyPair,
@@ -15,7 +17,7 @@ use blind_rsa_signatures::{
 use thiserror::Error;
 
 use crate::cursor::Cursor;
-use crate::DecodeError;
+use crate::{DecodeError, Fingerprint};
 
 /// The issuer's key size: a blinded message, a blind signature and a signature are each this
 /// many bytes.
@@ -98,10 +100,11 @@ impl Voucher {
     }
 }
 
-fn signed_message(epoch: u32, nonce: &[u8; VOUCHER_NONCE_LEN]) -> Vec<u8> {
-    let mut message = Vec::with_capacity(VOUCHER_CONTEXT.len() + 4 + VOUCHER_NONCE_LEN);
+fn signed_message(epoch: u32, host: &Fingerprint, nonce: &[u8; VOUCHER_NONCE_LEN]) -> Vec<u8> {
+    let mut message = Vec::with_capacity(VOUCHER_CONTEXT.len() + 4 + 32 + VOUCHER_NONCE_LEN);
     message.extend_from_slice(VOUCHER_CONTEXT);
     message.extend_from_slice(&epoch.to_be_bytes());
+    message.extend_from_slice(host.as_bytes());
     message.extend_from_slice(nonce);
     message
 }
@@ -126,6 +129,7 @@ impl std::fmt::Debug for VoucherKey {
 /// never leave the device.
 #[derive(Clone)]
 pub struct Blinded {
+    host: Fingerprint,
     nonce: [u8; VOUCHER_NONCE_LEN],
     message: [u8; BLIND_LEN],
     blinding: BlindingResult,
@@ -134,6 +138,11 @@ pub struct Blinded {
 crate::redacted_debug!(Blinded);
 
 impl Blinded {
+    /// The host the voucher will be good at.
+    pub fn host(&self) -> &Fingerprint {
+        &self.host
+    }
+
     /// What the issuer signs.
     pub fn message(&self) -> [u8; BLIND_LEN] {
         self.message
@@ -163,30 +172,31 @@ impl VoucherKey {
         &self.der
     }
 
-    /// Whether this key signed the voucher.
-    pub fn verifies(&self, voucher: &Voucher) -> bool {
+    /// Whether this key signed the voucher for spending at `host`.
+    pub fn verifies(&self, voucher: &Voucher, host: &Fingerprint) -> bool {
         voucher.epoch == self.epoch
             && self
                 .key
                 .verify(
                     &Signature(voucher.signature.to_vec()),
                     None,
-                    signed_message(voucher.epoch, &voucher.nonce),
+                    signed_message(voucher.epoch, host, &voucher.nonce),
                 )
                 .is_ok()
     }
 
-    /// Draws a fresh nonce and blinds it for this key.
-    pub fn blind(&self) -> Result<Blinded, VoucherError> {
+    /// Draws a fresh nonce and blinds it, for a voucher of this key to spend at `host`.
+    pub fn blind(&self, host: &Fingerprint) -> Result<Blinded, VoucherError> {
         let mut nonce = [0u8; VOUCHER_NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut nonce);
         let blinding = self
             .key
-            .blind(&mut DefaultRng, signed_message(self.epoch, &nonce))
+            .blind(&mut DefaultRng, signed_message(self.epoch, host, &nonce))
             .map_err(|e| VoucherError::Rsa(e.to_string()))?;
         let message = <[u8; BLIND_LEN]>::try_from(blinding.blind_message.as_slice())
             .map_err(|_| VoucherError::Rsa("blinded message of the wrong length".into()))?;
         Ok(Blinded {
+            host: *host,
             nonce,
             message,
             blinding,
@@ -205,7 +215,7 @@ impl VoucherKey {
             .finalize(
                 &BlindSignature(blind_signature.to_vec()),
                 &blinded.blinding,
-                signed_message(self.epoch, &blinded.nonce),
+                signed_message(self.epoch, &blinded.host, &blinded.nonce),
             )
             .map_err(|_| VoucherError::BadBlindSignature)?;
         let signature = <[u8; BLIND_LEN]>::try_from(signature.0.as_slice())
@@ -292,8 +302,10 @@ mod tests {
         KEY.get_or_init(|| IssuerKey::generate(7).unwrap())
     }
 
+    const HOST: Fingerprint = Fingerprint::from_bytes([3; 32]);
+
     fn issue(key: &IssuerKey) -> (Blinded, Voucher) {
-        let blinded = key.public().blind().unwrap();
+        let blinded = key.public().blind(&HOST).unwrap();
         let signed = key.sign(&blinded.message()).unwrap();
         let voucher = key.public().finalize(&blinded, &signed).unwrap();
         (blinded, voucher)
@@ -302,7 +314,13 @@ mod tests {
     #[test]
     fn an_issued_voucher_verifies_and_round_trips() {
         let (_, voucher) = issue(issuer());
-        assert!(issuer().public().verifies(&voucher));
+        assert!(issuer().public().verifies(&voucher, &HOST));
+        assert!(
+            !issuer()
+                .public()
+                .verifies(&voucher, &Fingerprint::from_bytes([4; 32])),
+            "a voucher is good at its own host only"
+        );
         let bytes = voucher.to_bytes();
         assert_eq!(bytes.len(), Voucher::LEN);
         assert!(Voucher::from_bytes(&bytes).unwrap() == voucher);
@@ -329,7 +347,7 @@ mod tests {
         let mut epoch = voucher.clone();
         epoch.epoch += 1;
         for bad in [nonce, signature, epoch] {
-            assert!(!issuer().public().verifies(&bad));
+            assert!(!issuer().public().verifies(&bad, &HOST));
         }
     }
 
@@ -337,7 +355,7 @@ mod tests {
     fn a_blind_signature_by_another_key_gives_no_voucher() {
         let other = IssuerKey::from_der(7, &issuer().to_der().unwrap()).unwrap();
         assert!(other.public() == issuer().public());
-        let blinded = issuer().public().blind().unwrap();
+        let blinded = issuer().public().blind(&HOST).unwrap();
         let mut signed = issuer().sign(&blinded.message()).unwrap();
         signed[10] ^= 1;
         assert_eq!(

@@ -148,6 +148,7 @@ pub fn policy(
     };
     Ok(VoucherPolicy {
         accepted: listed.keys().to_vec(),
+        own: *own,
         issuer,
     })
 }

@@ -42,9 +42,8 @@ impl<N: Network> Device<N> {
     /// this device's key package, display name and the right to write that mailbox, sealed
     /// with a key that exists only in the link.
     pub async fn invite(&mut self) -> Result<LinkUri, ConversationError> {
-        let host = self.choose_host()?;
+        let (host, voucher) = self.paid_host().await?;
         let client = self.host(host).await?;
-        let voucher = self.voucher().await?;
         let request = client
             .create_paid(
                 MailboxOptions {
@@ -70,10 +69,20 @@ impl<N: Network> Device<N> {
         let data = invitation.encode().map_err(encoding("the invitation"))?;
         // The key package's private half must outlive a power cut before the link goes out.
         self.store.make_durable()?;
-        let voucher = self.voucher().await?;
-        let (link, link_cap) = client.put_link_paid(LINK_TTL_SECS, &data, voucher).await?;
+        // On a voucher network the link data goes where its voucher is good, which may be
+        // another host than the request mailbox's; elsewhere it stays beside the mailbox.
+        let (link_host, link_client, voucher) = match self.directory.issuer() {
+            None => (host, client, None),
+            Some(_) => {
+                let (link_host, voucher) = self.paid_host().await?;
+                (link_host, self.host(link_host).await?, voucher)
+            }
+        };
+        let (link, link_cap) = link_client
+            .put_link_paid(LINK_TTL_SECS, &data, voucher)
+            .await?;
         let uri = LinkUri {
-            host,
+            host: link_host,
             id: link.id,
             key: *link.content.as_bytes(),
         };
@@ -120,9 +129,8 @@ impl<N: Network> Device<N> {
         let key_package = mls::their_key_package(&self.store.provider(), &invitation.key_package)
             .map_err(ConversationError::LinkDamaged)?;
 
-        let host = self.choose_host()?;
+        let (host, voucher) = self.paid_host().await?;
         let conversation_client = self.host(host).await?;
-        let voucher = self.voucher().await?;
         let mailbox = conversation_client
             .create_paid(
                 MailboxOptions {
@@ -241,7 +249,14 @@ impl<N: Network> Device<N> {
     ) -> Result<(), ConversationError> {
         let client = self.host(invitation.request_host).await?;
         let _ = client.delete(&invitation.request).await;
-        let _ = client.delete_link(&invitation.link_cap).await;
+        // The link data's host is the link's (on a voucher network it may not be the
+        // mailbox's); a link this device wrote always parses.
+        let link_host = invitation
+            .link
+            .parse::<LinkUri>()
+            .map_or(invitation.request_host, |uri| uri.host);
+        let link_client = self.host(link_host).await?;
+        let _ = link_client.delete_link(&invitation.link_cap).await;
         Ok(())
     }
 }

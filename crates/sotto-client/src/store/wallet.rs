@@ -47,35 +47,25 @@ impl Store {
         Ok(())
     }
 
-    /// How many vouchers of the issuer key `digest` the wallet holds.
-    pub fn voucher_count(&self, digest: &[u8; 32]) -> Result<usize, StoreError> {
-        Ok(self.wallet(digest)?.len())
-    }
-
-    /// Takes one voucher of the issuer key `digest` out of the wallet.
-    pub fn take_voucher(&self, digest: &[u8; 32]) -> Result<Option<Entry>, StoreError> {
-        let Some(entry) = self.wallet(digest)?.into_iter().next() else {
-            return Ok(None);
-        };
-        self.conn().execute(
-            "DELETE FROM vouchers WHERE nonce = ?1",
-            params![entry.voucher.nonce.as_slice()],
-        )?;
-        Ok(Some(entry))
-    }
-
-    fn wallet(&self, digest: &[u8; 32]) -> Result<Vec<Entry>, StoreError> {
+    /// Every voucher the wallet holds, oldest first.
+    pub fn vouchers(&self) -> Result<Vec<Entry>, StoreError> {
         let mut statement = self
             .conn()
             .prepare_cached("SELECT entry FROM vouchers ORDER BY added, rowid")?;
         let rows = statement.query_map([], |row| row.get::<_, Vec<u8>>(0))?;
         let mut entries = Vec::new();
         for row in rows {
-            let entry = Entry::decode(&row?).map_err(|_| StoreError::Damaged("a wallet entry"))?;
-            if entry.key_digest == *digest {
-                entries.push(entry);
-            }
+            entries.push(Entry::decode(&row?).map_err(|_| StoreError::Damaged("a wallet entry"))?);
         }
         Ok(entries)
+    }
+
+    /// Takes a voucher out of the wallet, to spend it.
+    pub fn remove_voucher(&self, entry: &Entry) -> Result<(), StoreError> {
+        self.conn().execute(
+            "DELETE FROM vouchers WHERE nonce = ?1",
+            params![entry.voucher.nonce.as_slice()],
+        )?;
+        Ok(())
     }
 }

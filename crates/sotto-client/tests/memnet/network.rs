@@ -146,6 +146,7 @@ impl MemoryNetwork {
             .map(|index| {
                 let policy = VoucherPolicy {
                     accepted: accepted.clone(),
+                    own: fingerprint(index),
                     issuer: issuer.clone().filter(|_| index == 0),
                 };
                 let host = Host::open(MemoryStore::new(), HostConfig::default())

@@ -8,7 +8,9 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use sotto_proto::voucher::{IssuerKey, Voucher, VoucherKey};
-use sotto_proto::{Command, ErrorCode, Id, MailboxKind, Request, Response, ResponseBody};
+use sotto_proto::{
+    Command, ErrorCode, Fingerprint, Id, MailboxKind, Request, Response, ResponseBody,
+};
 
 use super::{Host, HostConfig, Issuer, VoucherPolicy};
 use crate::store::{MemoryStore, RedbStore, Store, Table};
@@ -17,6 +19,8 @@ use crate::temp_dir::TempDir;
 const T0: u64 = 1_800_000_000;
 const NO_TARGET: Id = Id::from_bytes([0; Id::LEN]);
 const ALLOWANCE: u32 = 5;
+/// The host of these tests: vouchers are issued for it.
+const HOST: Fingerprint = Fingerprint::from_bytes([8; 32]);
 
 fn issuer_key() -> &'static IssuerKey {
     static KEY: OnceLock<IssuerKey> = OnceLock::new();
@@ -26,6 +30,7 @@ fn issuer_key() -> &'static IssuerKey {
 fn host_policy() -> VoucherPolicy {
     VoucherPolicy {
         accepted: vec![issuer_key().public().clone()],
+        own: HOST,
         issuer: None,
     }
 }
@@ -33,6 +38,7 @@ fn host_policy() -> VoucherPolicy {
 fn issuer_policy() -> VoucherPolicy {
     VoucherPolicy {
         accepted: vec![issuer_key().public().clone()],
+        own: Fingerprint::from_bytes([9; 32]),
         issuer: Some(Issuer {
             keys: vec![issuer_key().clone()],
             per_device_per_day: ALLOWANCE,
@@ -42,7 +48,11 @@ fn issuer_policy() -> VoucherPolicy {
 
 /// Vouchers made directly with the issuer's key, for tests of the host alone.
 fn voucher() -> Voucher {
-    let blinded = issuer_key().public().blind().unwrap();
+    voucher_for(&HOST)
+}
+
+fn voucher_for(host: &Fingerprint) -> Voucher {
+    let blinded = issuer_key().public().blind(host).unwrap();
     let signed = issuer_key().sign(&blinded.message()).unwrap();
     issuer_key().public().finalize(&blinded, &signed).unwrap()
 }
@@ -117,7 +127,7 @@ impl<S: Store> Bench<S> {
     /// Asks for `count` vouchers as `device`, and finalizes what comes back.
     fn issue(&mut self, device: &SigningKey, count: usize) -> Result<Vec<Voucher>, ErrorCode> {
         let key = issuer_key().public();
-        let blinded: Vec<_> = (0..count).map(|_| key.blind().unwrap()).collect();
+        let blinded: Vec<_> = (0..count).map(|_| key.blind(&HOST).unwrap()).collect();
         let command = Command::Issue {
             device_key: device.verifying_key(),
             epoch: key.epoch(),
@@ -208,8 +218,13 @@ fn forged_and_foreign_vouchers_are_invalid() {
         b.create(Some(other_epoch)),
         refused(ErrorCode::VoucherInvalid)
     );
+    assert_eq!(
+        b.create(Some(voucher_for(&Fingerprint::from_bytes([1; 32])))),
+        refused(ErrorCode::VoucherInvalid),
+        "a voucher issued for another host"
+    );
     let other = IssuerKey::generate(3).unwrap();
-    let blinded = other.public().blind().unwrap();
+    let blinded = other.public().blind(&HOST).unwrap();
     let signed = other.sign(&blinded.message()).unwrap();
     let foreign = other.public().finalize(&blinded, &signed).unwrap();
     assert_eq!(b.create(Some(foreign)), refused(ErrorCode::VoucherInvalid));
@@ -255,7 +270,9 @@ fn the_issuer_gives_each_device_its_allowance_a_day() {
     let device = SigningKey::generate(&mut b.rng);
     let vouchers = b.issue(&device, 3).unwrap();
     assert_eq!(vouchers.len(), 3);
-    assert!(vouchers.iter().all(|v| issuer_key().public().verifies(v)));
+    assert!(vouchers
+        .iter()
+        .all(|v| issuer_key().public().verifies(v, &HOST)));
     assert_eq!(b.issue(&device, 3).err(), Some(ErrorCode::Quota));
     assert_eq!(b.issue(&device, 2).map(|v| v.len()), Ok(2));
     assert_eq!(b.issue(&device, 1).err(), Some(ErrorCode::Quota));

@@ -1,5 +1,5 @@
 //! Vouchers at a host: on a network with an issuer, a mailbox or a link costs one voucher,
-//! spent once. The spent set holds `epoch ‖ nonce` of every voucher accepted under a key the
+//! issued for this host and spent once. The spent set holds `epoch ‖ nonce` of every voucher accepted under a key the
 //! network still lists; when a key leaves the network file its vouchers stop being accepted,
 //! so the sweep forgets their entries and the set stays bounded by the listed epochs.
 //!
@@ -7,19 +7,32 @@
 //! vouchers for a device key, up to its allowance a day.
 
 use sotto_proto::voucher::{IssuerKey, Voucher, VoucherKey, BLIND_LEN};
-use sotto_proto::ErrorCode;
+use sotto_proto::{ErrorCode, Fingerprint};
 
 use crate::store::{StoreError, Table, Txn};
 
 const DAY_SECS: u64 = 86_400;
 
 /// What this relay asks of creations, and what it issues.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct VoucherPolicy {
     /// The issuer keys of the network; empty when the network needs no vouchers.
     pub accepted: Vec<VoucherKey>,
+    /// This relay's fingerprint: a voucher is good only at the host it was issued for.
+    pub own: Fingerprint,
     /// Set when this relay is the network's issuer.
     pub issuer: Option<Issuer>,
+}
+
+/// No vouchers asked, none issued.
+impl Default for VoucherPolicy {
+    fn default() -> Self {
+        Self {
+            accepted: Vec::new(),
+            own: Fingerprint::from_bytes([0; 32]),
+            issuer: None,
+        }
+    }
 }
 
 /// The issuer role: its secret keys (one per listed epoch it signs for) and how many vouchers
@@ -47,7 +60,7 @@ impl VoucherPolicy {
         let signed = self
             .accepted
             .iter()
-            .any(|key| key.epoch() == voucher.epoch && key.verifies(voucher));
+            .any(|key| key.epoch() == voucher.epoch && key.verifies(voucher, &self.own));
         if !signed {
             return Ok(Some(ErrorCode::VoucherInvalid));
         }
