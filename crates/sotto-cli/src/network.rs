@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use ed25519_dalek::SigningKey;
 use sotto_onion::directory::{
     Admission, Authorities, Descriptors, Directory, DirectoryError, Ledger, NetworkFile,
-    Reachability,
+    Reachability, VoucherIssuer,
 };
 use sotto_proto::Fingerprint;
 use sotto_quic::unix_now;
@@ -71,6 +71,10 @@ pub struct AssembleArgs {
     /// Relay data directories (their descriptor.toml is read) or descriptor files.
     #[arg(required = true, value_name = "DIR|FILE")]
     sources: Vec<PathBuf>,
+    /// Require vouchers: the `[issuer]` section `sotto relay issuer` printed (its relay must
+    /// be admitted).
+    #[arg(long, value_name = "FILE")]
+    issuer: Option<PathBuf>,
     /// Keep running until SIGINT or SIGTERM, rewriting FILE whenever a descriptor or the
     /// ledger changes, and probing every relay: one that does not answer for
     /// --down-after seconds is left out until it answers again.
@@ -196,10 +200,19 @@ struct Assembled {
     down: Vec<Fingerprint>,
 }
 
-/// The admitted directory of the staked relays among `sources` that are `up`.
+/// The voucher issuer the file `issuer` describes.
+fn read_issuer(issuer: &Path) -> anyhow::Result<VoucherIssuer> {
+    let text =
+        std::fs::read_to_string(issuer).with_context(|| format!("reading {}", issuer.display()))?;
+    VoucherIssuer::from_toml(&text).with_context(|| format!("reading {}", issuer.display()))
+}
+
+/// The admitted directory of the staked relays among `sources` that are `up`, with the voucher
+/// issuer `issuer` if given.
 fn assemble(
     ledger: &Path,
     sources: &[PathBuf],
+    issuer: Option<&Path>,
     up: impl Fn(&Fingerprint) -> bool,
 ) -> anyhow::Result<Assembled> {
     let ledger = read_ledger(ledger)?;
@@ -224,6 +237,12 @@ fn assemble(
             })
         })?;
     admission.absent.retain(|relay| !down.contains(relay));
+    if let Some(issuer) = issuer {
+        admission.directory = admission
+            .directory
+            .with_issuer(read_issuer(issuer)?)
+            .context("the voucher issuer's relay is not admitted")?;
+    }
     Ok(Assembled { admission, down })
 }
 
@@ -315,6 +334,7 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         ledger,
         authority,
         sources,
+        issuer,
         watch,
         probe_every,
         down_after,
@@ -326,7 +346,7 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         authority.display()
     );
     let key = authority_key(&authority)?;
-    let assembled = assemble(&ledger, &sources, |_| true)?;
+    let assembled = assemble(&ledger, &sources, issuer.as_deref(), |_| true)?;
     let signed = sign_as(assembled.admission.directory.clone(), &key)?;
     if watch && !signed.is_approved() {
         anyhow::bail!(
@@ -364,7 +384,7 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         }
         // A descriptor caught half-rotated or unreadable is tried again next second; the file
         // clients read keeps its last good version meanwhile.
-        match assemble(&ledger, &sources, up) {
+        match assemble(&ledger, &sources, issuer.as_deref(), up) {
             Ok(assembled) if assembled.admission.directory != written => {
                 let signed = sign_as(assembled.admission.directory.clone(), &key)?;
                 write(&out, &signed)?;
@@ -422,7 +442,7 @@ mod tests {
         let files: Vec<PathBuf> = made.iter().map(|(file, _)| file.clone()).collect();
         // a and b are staked; c is not.
         let stake = ledger(&dir, &[&made[0].1, &made[1].1]);
-        let admission = assemble(&stake, &files, |_| true).unwrap().admission;
+        let admission = assemble(&stake, &files, None, |_| true).unwrap().admission;
         assert_eq!(admission.directory.relays().len(), 2);
         assert_eq!(admission.directory.epoch_secs(), 3600);
         assert_eq!(admission.unstaked.len(), 1);
@@ -451,27 +471,30 @@ mod tests {
             key.to_bytes()
         );
 
-        let twice = assemble(&stake, &[files[0].clone(), files[0].clone()], |_| true).unwrap_err();
+        let twice = assemble(&stake, &[files[0].clone(), files[0].clone()], None, |_| {
+            true
+        })
+        .unwrap_err();
         assert!(
             format!("{twice:#}").contains("do not make a network"),
             "{twice:#}"
         );
         let (odd, _) = descriptor(&dir, "d", 60);
-        let mixed = assemble(&stake, &[files[0].clone(), odd], |_| true).unwrap_err();
+        let mixed = assemble(&stake, &[files[0].clone(), odd], None, |_| true).unwrap_err();
         assert!(format!("{mixed:#}").contains("same schedule"), "{mixed:#}");
-        let missing = assemble(&stake, &[dir.join("nothing-here")], |_| true).unwrap_err();
+        let missing = assemble(&stake, &[dir.join("nothing-here")], None, |_| true).unwrap_err();
         assert!(
             format!("{missing:#}").contains("reading the descriptor"),
             "{missing:#}"
         );
         // A relay that does not answer is left out and said to be down, not missing.
         let down = &made[0].1;
-        let assembled = assemble(&stake, &files, |relay| relay.to_string() != *down).unwrap();
+        let assembled = assemble(&stake, &files, None, |relay| relay.to_string() != *down).unwrap();
         assert_eq!(assembled.admission.directory.relays().len(), 1);
         assert_eq!(assembled.down.len(), 1);
         assert_eq!(assembled.down[0].to_string(), *down);
         assert!(assembled.admission.absent.is_empty());
-        let error = assemble(&stake, &files, |_| false).unwrap_err();
+        let error = assemble(&stake, &files, None, |_| false).unwrap_err();
         assert!(format!("{error:#}").contains("answers"), "{error:#}");
 
         // Two authorities, both needed: one assembles and signs, the other checks the file
@@ -488,7 +511,7 @@ mod tests {
             listed.join(", ")
         );
         std::fs::write(&stake, &shared).unwrap();
-        let assembled = assemble(&stake, &files, |_| true).unwrap().admission;
+        let assembled = assemble(&stake, &files, None, |_| true).unwrap().admission;
         let half = sign_as(assembled.directory, &keys[0]).unwrap();
         assert!(!half.is_approved());
         write(&out, &half).unwrap();
@@ -510,8 +533,34 @@ mod tests {
         assert!(sign_as(full, &authority_key(&stranger).unwrap()).is_err());
         std::fs::write(&stake, plain).unwrap();
 
+        // A voucher issuer joins the file when its relay is admitted.
+        let issuer_dir = dir.join("a");
+        let key = sotto_relay::issuer_file::create(&issuer_dir, 1, 5)
+            .unwrap()
+            .keys[0]
+            .public()
+            .clone();
+        let identity = sotto_relay::config::DataDir::open(&issuer_dir)
+            .unwrap()
+            .identity
+            .fingerprint();
+        let section = dir.join("issuer.toml");
+        std::fs::write(
+            &section,
+            VoucherIssuer::new(identity, vec![key]).unwrap().to_toml(),
+        )
+        .unwrap();
+        let paid = assemble(&stake, &files, Some(&section), |_| true).unwrap();
+        assert_eq!(
+            paid.admission.directory.issuer().unwrap().relay(),
+            &identity
+        );
+        let unstaked_issuer = ledger(&dir, &[&made[1].1]);
+        let error = assemble(&unstaked_issuer, &files, Some(&section), |_| true).unwrap_err();
+        assert!(format!("{error:#}").contains("not admitted"), "{error:#}");
+
         let nobody = ledger(&dir, &[]);
-        let error = assemble(&nobody, &files, |_| true).unwrap_err();
+        let error = assemble(&nobody, &files, None, |_| true).unwrap_err();
         assert!(
             format!("{error:#}").contains("no relay of these descriptors is staked"),
             "{error:#}"

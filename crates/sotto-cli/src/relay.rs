@@ -64,6 +64,16 @@ pub enum RelayCommand {
         #[arg(long, default_value_t = 86_400)]
         epoch_secs: u64,
     },
+    /// Make this relay its network's voucher issuer: writes DIR/issuer.toml (owner-only, the
+    /// secret key) if missing, and prints the `[issuer]` section the authorities add to the
+    /// network file (`sotto network assemble --issuer FILE`).
+    Issuer {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Vouchers one device key may take per UTC day (only when the file is made).
+        #[arg(long, value_name = "N")]
+        per_device_per_day: Option<u32>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,6 +95,28 @@ pub async fn run(command: RelayCommand) -> anyhow::Result<()> {
             };
             let dir = DataDir::init(&data, listen, store)?;
             println!("{}", dir.address());
+            Ok(())
+        }
+        RelayCommand::Issuer {
+            data,
+            per_device_per_day,
+        } => {
+            use sotto_relay::issuer_file;
+            let dir = DataDir::open(&data)?;
+            let issuer = match issuer_file::load(&data)? {
+                Some(issuer) => issuer,
+                None => {
+                    let per_day = per_device_per_day.context(
+                        "no issuer.toml yet: say how many vouchers a device gets a day with \
+                         --per-device-per-day N",
+                    )?;
+                    issuer_file::create(&data, 1, per_day)?
+                }
+            };
+            let keys = issuer.keys.iter().map(|key| key.public().clone()).collect();
+            let section =
+                sotto_onion::directory::VoucherIssuer::new(dir.identity.fingerprint(), keys)?;
+            print!("{}", section.to_toml());
             Ok(())
         }
         RelayCommand::Address { data } => {

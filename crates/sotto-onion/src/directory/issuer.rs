@@ -72,6 +72,24 @@ impl VoucherIssuer {
         }
     }
 
+    /// The `[issuer]` section alone, as the issuer relay hands it to the authorities.
+    pub fn to_toml(&self) -> String {
+        self.toml_lines().trim_start().to_string()
+    }
+
+    /// Reads a file holding only an `[issuer]` section (what [`VoucherIssuer::to_toml`]
+    /// writes), checked as the network file checks it, except that whether its relay is
+    /// admitted is the directory's to say.
+    pub fn from_toml(text: &str) -> Result<Self, DirectoryError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Section {
+            issuer: IssuerEntry,
+        }
+        let section: Section = super::descriptor::from_toml(text)?;
+        section.issuer.decode()
+    }
+
     pub(super) fn toml_lines(&self) -> String {
         let keys: Vec<String> = self
             .keys

@@ -29,6 +29,18 @@ fn an_issuer_reads_back_signed() {
 }
 
 #[test]
+fn an_issuer_section_reads_back_alone() {
+    let issuer = with_issuer(2).issuer().cloned().unwrap();
+    let text = issuer.to_toml();
+    assert!(text.starts_with("[issuer]"));
+    assert_eq!(VoucherIssuer::from_toml(&text).unwrap(), issuer);
+    assert!(matches!(
+        VoucherIssuer::from_toml("[issuer]\nrelay = \"00\"\nkeys = []\n"),
+        Err(DirectoryError::IssuerRelay)
+    ));
+}
+
+#[test]
 fn a_file_without_an_issuer_is_signed_as_before() {
     let text = signed(directory(3)).to_toml();
     assert!(!text.contains("[issuer]"));
