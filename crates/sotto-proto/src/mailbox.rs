@@ -60,15 +60,23 @@ pub enum ErrorCode {
     Malformed,
     Stale,
     Internal,
+    /// The host holds as much as its operator allows (mailboxes, links, readers or its disk
+    /// budget): nothing was stored. Another host, or later, may take it.
+    Full,
+    /// The host is at a limit on work in flight (remembered answers, subscriptions): nothing
+    /// ran; the same request may be sent again after a pause.
+    Busy,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 7] = [
         Self::Auth,
         Self::Quota,
         Self::Malformed,
         Self::Stale,
         Self::Internal,
+        Self::Full,
+        Self::Busy,
     ];
 
     pub fn code(self) -> u8 {
@@ -78,6 +86,8 @@ impl ErrorCode {
             Self::Malformed => 3,
             Self::Stale => 4,
             Self::Internal => 5,
+            Self::Full => 6,
+            Self::Busy => 7,
         }
     }
 
@@ -98,6 +108,8 @@ impl ErrorCode {
             Self::Malformed => "malformed",
             Self::Stale => "stale",
             Self::Internal => "internal",
+            Self::Full => "full",
+            Self::Busy => "busy",
         }
     }
 }
@@ -112,6 +124,10 @@ impl std::fmt::Display for ErrorCode {
                 "STALE: the request's timestamp is outside the replay window (check the clock)"
             }
             Self::Internal => "INTERNAL: the host failed to store or read data",
+            Self::Full => {
+                "FULL: the host holds as much as its operator allows; try again later or use another host"
+            }
+            Self::Busy => "BUSY: the host is at a limit on work in flight; try again in a moment",
         })
     }
 }

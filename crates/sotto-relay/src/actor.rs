@@ -2,18 +2,18 @@
 //! has queued up as one batch (one commit), answers each request, and sends pushes to the
 //! connections subscribed to the readers of each new message.
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sotto_proto::{Id, Push};
+use sotto_proto::{ErrorCode, Id, Push, Response, ResponseBody};
 use sotto_quic::unix_now;
 use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
 
-use crate::host::{BatchOutcome, Host};
+use crate::host::{BatchOutcome, Handled, Host, Limit};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::subscriptions::{Added, Subscriptions};
 
 const MAX_BATCH: usize = 512;
 /// Requests waiting for the host thread, across all connections. Beyond this, connections wait
@@ -36,7 +36,7 @@ pub struct PushSink {
 
 impl PushSink {
     /// Queues a push; `false` once the sink is gone or closed for falling behind.
-    fn push(&self, frame: Vec<u8>) -> bool {
+    pub(crate) fn push(&self, frame: Vec<u8>) -> bool {
         match self.frames.try_send(frame) {
             Ok(()) => true,
             Err(async_mpsc::error::TrySendError::Full(_)) => match &self.connection {
@@ -67,6 +67,11 @@ enum Job {
     },
     Closed {
         connection: u64,
+    },
+    /// A sink can no longer deliver pushes for this reader.
+    Unsubscribe {
+        read_id: Id,
+        sink: u64,
     },
 }
 
@@ -123,19 +128,27 @@ impl HostHandle {
     pub fn connection_closed(&self, connection: u64) {
         let _ = self.jobs.send(Job::Closed { connection });
     }
+
+    /// Ends the subscription of `sink` to `read_id`: the onion host calls it when a reader's
+    /// reply blocks are gone, so readers who went away do not stay subscribed.
+    pub fn unsubscribe(&self, read_id: Id, sink: u64) {
+        let _ = self.jobs.send(Job::Unsubscribe { read_id, sink });
+    }
 }
 
 fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metrics) {
-    let mut subscriptions: HashMap<Id, Vec<PushSink>> = HashMap::new();
+    let mut subscriptions = Subscriptions::default();
     let mut rng = rand::rngs::OsRng;
     let mut next_sweep = Instant::now();
     metrics.set_stats(host.stats());
     loop {
         if Instant::now() >= next_sweep {
-            if let Err(error) = host.sweep(unix_now()) {
-                tracing::error!(%error, "expiry sweep failed");
+            match host.sweep(unix_now()) {
+                Ok(gone) => gone.iter().for_each(|id| subscriptions.forget_reader(id)),
+                Err(error) => tracing::error!(%error, "expiry sweep failed"),
             }
             metrics.set_stats(host.stats());
+            metrics.set_subscriptions(subscriptions.len());
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
         let first = match queue.recv_timeout(next_sweep.saturating_duration_since(Instant::now())) {
@@ -153,7 +166,8 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
                     reply,
                     accepted,
                 } => requests.push((frame, sink, reply, accepted)),
-                Job::Closed { connection } => forget_connection(&mut subscriptions, connection),
+                Job::Closed { connection } => subscriptions.forget_sink(connection),
+                Job::Unsubscribe { read_id, sink } => subscriptions.remove(&read_id, sink),
             }
             if requests.len() < MAX_BATCH {
                 job = queue.try_recv().ok();
@@ -169,7 +183,15 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
         // Counts first, so whoever reads an answer then the metrics sees the answer's effect.
         metrics.set_stats(host.stats());
-        deliver(outcome, requests, &mut subscriptions, metrics);
+        let max_subscriptions = host.config().max_subscriptions;
+        deliver(
+            outcome,
+            requests,
+            &mut subscriptions,
+            max_subscriptions,
+            metrics,
+        );
+        metrics.set_subscriptions(subscriptions.len());
     }
     tracing::debug!("mailbox host stopped");
 }
@@ -184,45 +206,55 @@ type Waiting = Vec<(
 fn deliver(
     outcome: BatchOutcome,
     requests: Waiting,
-    subscriptions: &mut HashMap<Id, Vec<PushSink>>,
+    subscriptions: &mut Subscriptions,
+    max_subscriptions: u64,
     metrics: &Metrics,
 ) {
-    for (handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
+    for read_id in &outcome.gone {
+        subscriptions.forget_reader(read_id);
+    }
+    for (mut handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
+        if let Some(read_id) = handled.subscribed {
+            if subscriptions.add(read_id, &sink, max_subscriptions) == Added::Full {
+                refuse(&mut handled, Limit::Subscriptions);
+            }
+        }
         metrics.record(&handled);
         if let (Some(accepted), None) = (accepted, handled.error) {
             accepted();
-        }
-        if let Some(read_id) = handled.subscribed {
-            let sinks = subscriptions.entry(read_id).or_default();
-            if !sinks.iter().any(|s| s.id == sink.id) {
-                sinks.push(sink);
-            }
         }
         let _ = reply.send(handled.frame);
     }
     for appended in outcome.appended {
         for read_id in appended.read_ids {
-            let Some(sinks) = subscriptions.get_mut(&read_id) else {
+            if !subscriptions.contains(&read_id) {
                 continue;
-            };
+            }
             let push = Push {
                 read_id,
                 message: appended.message.clone(),
             };
             let Ok(frame) = push.seal() else { continue };
-            sinks.retain(|sink| sink.push(frame.clone()));
-            if sinks.is_empty() {
-                subscriptions.remove(&read_id);
-            }
+            subscriptions.push(&read_id, &frame);
         }
     }
 }
 
-fn forget_connection(subscriptions: &mut HashMap<Id, Vec<PushSink>>, connection: u64) {
-    subscriptions.retain(|_, sinks| {
-        sinks.retain(|sink| sink.id != connection);
-        !sinks.is_empty()
-    });
+/// Turns an accepted subscribe into BUSY: the host thread cannot keep one more subscription.
+fn refuse(handled: &mut Handled, limit: Limit) {
+    let Ok(response) = Response::open(&handled.frame) else {
+        return;
+    };
+    let busy = Response {
+        nonce: response.nonce,
+        body: ResponseBody::Error(ErrorCode::Busy),
+    };
+    if let Ok(frame) = busy.seal() {
+        handled.frame = frame;
+        handled.error = Some(ErrorCode::Busy);
+        handled.subscribed = None;
+        handled.limit = Some(limit);
+    }
 }
 
 #[cfg(test)]

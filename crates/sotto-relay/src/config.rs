@@ -50,13 +50,21 @@ pub enum StoreKind {
     Memory,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[limits]` in `relay.toml`: what outsiders can make this relay keep. A setting left out
+/// takes its default, so a file written by an older relay still opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub default_ttl_secs: u32,
     pub max_ttl_secs: u32,
     pub default_quota: u16,
     pub max_quota: u16,
+    pub max_mailboxes: u64,
+    pub max_links: u64,
+    pub max_readers: u16,
+    pub disk_budget_bytes: u64,
+    pub max_remembered: u64,
+    pub max_subscriptions: u64,
 }
 
 impl Default for Limits {
@@ -67,6 +75,12 @@ impl Default for Limits {
             max_ttl_secs: host.max_ttl_secs,
             default_quota: host.default_quota,
             max_quota: host.max_quota,
+            max_mailboxes: host.max_mailboxes,
+            max_links: host.max_links,
+            max_readers: host.max_readers,
+            disk_budget_bytes: host.disk_budget_bytes,
+            max_remembered: host.max_remembered,
+            max_subscriptions: host.max_subscriptions,
         }
     }
 }
@@ -78,6 +92,12 @@ impl From<&Limits> for HostConfig {
             max_ttl_secs: limits.max_ttl_secs,
             default_quota: limits.default_quota,
             max_quota: limits.max_quota,
+            max_mailboxes: limits.max_mailboxes,
+            max_links: limits.max_links,
+            max_readers: limits.max_readers,
+            disk_budget_bytes: limits.disk_budget_bytes,
+            max_remembered: limits.max_remembered,
+            max_subscriptions: limits.max_subscriptions,
         }
     }
 }

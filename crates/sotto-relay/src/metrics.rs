@@ -9,7 +9,7 @@ use sotto_proto::{Command, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::host::{Handled, HostStats};
+use crate::host::{Handled, HostStats, Limit};
 use crate::onion::{Direction, Drop as OnionDrop, Role};
 
 #[derive(Default)]
@@ -19,6 +19,10 @@ pub struct Metrics {
     mailboxes: AtomicU64,
     messages: AtomicU64,
     links: AtomicU64,
+    stored_bytes: AtomicU64,
+    remembered: AtomicU64,
+    subscriptions: AtomicU64,
+    refusals: [AtomicU64; Limit::ALL.len()],
     connections: AtomicU64,
     onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
     pushes: AtomicU64,
@@ -42,12 +46,28 @@ impl Metrics {
         {
             self.errors[index].fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(limit) = handled.limit {
+            self.refused(limit);
+        }
+    }
+
+    /// Counts a request, reply block or push refused because `limit` was reached.
+    pub fn refused(&self, limit: Limit) {
+        if let Some(index) = Limit::ALL.iter().position(|l| *l == limit) {
+            self.refusals[index].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    pub fn set_subscriptions(&self, count: usize) {
+        self.subscriptions.store(count as u64, Ordering::Relaxed);
     }
 
     pub fn set_stats(&self, stats: HostStats) {
         self.mailboxes.store(stats.mailboxes, Ordering::Relaxed);
         self.messages.store(stats.messages, Ordering::Relaxed);
         self.links.store(stats.links, Ordering::Relaxed);
+        self.stored_bytes.store(stats.bytes, Ordering::Relaxed);
+        self.remembered.store(stats.remembered, Ordering::Relaxed);
     }
 
     pub fn onion_packet(&self, role: Role, direction: Direction) {
@@ -91,6 +111,21 @@ impl Metrics {
             ),
             ("sotto_links", "Link data blobs held.", &self.links),
             (
+                "sotto_stored_bytes",
+                "Bytes of messages and link data held (what disk_budget_bytes bounds).",
+                &self.stored_bytes,
+            ),
+            (
+                "sotto_remembered_answers",
+                "Answers remembered for the replay window.",
+                &self.remembered,
+            ),
+            (
+                "sotto_subscriptions",
+                "Readers subscribed for pushes.",
+                &self.subscriptions,
+            ),
+            (
                 "sotto_connections",
                 "Open client connections.",
                 &self.connections,
@@ -119,6 +154,15 @@ impl Metrics {
             "sotto_errors_total",
             "Error answers, by kind.",
             errors,
+        );
+        let refusals = Limit::ALL.iter().map(|l| l.name()).zip(&self.refusals);
+        let help = "Requests, reply blocks and pushes refused at a limit, by limit.";
+        labelled_counters(
+            &mut out,
+            "sotto_limit_refusals_total",
+            help,
+            "limit",
+            refusals,
         );
         let name = "sotto_onion_packets_total";
         let _ = writeln!(
@@ -160,11 +204,21 @@ fn counter_family<'a>(
     help: &str,
     rows: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
 ) {
+    labelled_counters(out, name, help, "kind", rows);
+}
+
+fn labelled_counters<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    rows: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
-    for (kind, count) in rows {
+    for (value, count) in rows {
         let _ = writeln!(
             out,
-            "{name}{{kind=\"{kind}\"}} {}",
+            "{name}{{{label}=\"{value}\"}} {}",
             count.load(Ordering::Relaxed)
         );
     }
@@ -219,5 +273,10 @@ mod tests {
         assert!(text.contains("sotto_mailboxes 0"));
         assert!(text.contains("sotto_onion_packets_total{role=\"mix\",direction=\"out\"} 0"));
         assert!(text.contains("sotto_onion_pushes_total 0"));
+        for limit in Limit::ALL {
+            let name = limit.name();
+            assert!(text.contains(&format!("sotto_limit_refusals_total{{limit=\"{name}\"}} 0")));
+        }
+        assert!(text.contains("sotto_stored_bytes 0"));
     }
 }

@@ -70,11 +70,42 @@ fn remove_range_removes_exactly_the_range() {
         for key in 0u8..10 {
             txn.put(Table::Nonces, &[key], b"x").unwrap();
         }
-        assert_eq!(txn.remove_range(Table::Nonces, &[2], &[5]).unwrap(), 3);
-        assert_eq!(txn.remove_range(Table::Nonces, &[5], &[2]).unwrap(), 0);
+        let removed = txn.remove_range(Table::Nonces, &[2], &[5]).unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                entries: 3,
+                bytes: 6
+            }
+        );
+        let nothing = txn.remove_range(Table::Nonces, &[5], &[2]).unwrap();
+        assert_eq!(nothing, Removed::default());
+        assert_eq!(
+            txn.remove(Table::Nonces, &[6]).unwrap(),
+            Removed::of(&[6], b"x")
+        );
+        assert_eq!(txn.stored_bytes(Table::Nonces).unwrap(), 12);
         txn.commit().unwrap();
         let txn = store.begin().unwrap();
-        assert_eq!(txn.range(Table::Nonces, &[0], &[10], 100).unwrap().len(), 7);
+        assert_eq!(txn.range(Table::Nonces, &[0], &[10], 100).unwrap().len(), 6);
         assert_eq!(txn.get(Table::Nonces, &[4]).unwrap(), None);
+    });
+}
+
+#[test]
+fn a_scan_stops_where_its_reader_does() {
+    each_backend(|store| {
+        let mut txn = store.begin().unwrap();
+        for key in 0u8..10 {
+            txn.put(Table::Messages, &[key], &[key; 3]).unwrap();
+        }
+        let mut seen = Vec::new();
+        txn.scan(Table::Messages, &[2], &[9], &mut |key, value| {
+            seen.push((key[0], value.len()));
+            seen.len() < 3
+        })
+        .unwrap();
+        assert_eq!(seen, vec![(2, 3), (3, 3), (4, 3)]);
+        assert_eq!(txn.stored_bytes(Table::Messages).unwrap(), 40);
     });
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 
-use super::{Entries, Store, StoreError, Table, Txn};
+use super::{Removed, Store, StoreError, Table, Txn};
 
 type Bytes = &'static [u8];
 
@@ -62,40 +62,46 @@ impl Txn for RedbTxn {
         Ok(())
     }
 
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<(), StoreError> {
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<Removed, StoreError> {
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        table.remove(key).map_err(backend)?;
-        Ok(())
+        let old = table.remove(key).map_err(backend)?;
+        Ok(old.map_or_else(Removed::default, |value| Removed::of(key, value.value())))
     }
 
-    fn range(
+    fn scan(
         &self,
         table: Table,
         start: &[u8],
         end: &[u8],
-        limit: usize,
-    ) -> Result<Entries, StoreError> {
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         if start >= end {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let table = self.txn.open_table(definition(table)).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in table.range(start..end).map_err(backend)?.take(limit) {
+        for entry in table.range(start..end).map_err(backend)? {
             let (key, value) = entry.map_err(backend)?;
-            out.push((key.value().to_vec(), value.value().to_vec()));
+            if !visit(key.value(), value.value()) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn remove_range(&mut self, table: Table, start: &[u8], end: &[u8]) -> Result<u64, StoreError> {
+    fn remove_range(
+        &mut self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Removed, StoreError> {
+        let mut removed = Removed::default();
         if start >= end {
-            return Ok(0);
+            return Ok(removed);
         }
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        let mut removed = 0;
         table
-            .retain_in(start..end, |_, _| {
-                removed += 1;
+            .retain_in(start..end, |key, value| {
+                removed.add(Removed::of(key, value));
                 false
             })
             .map_err(backend)?;
@@ -105,6 +111,11 @@ impl Txn for RedbTxn {
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         let table = self.txn.open_table(definition(table)).map_err(backend)?;
         table.len().map_err(backend)
+    }
+
+    fn stored_bytes(&self, table: Table) -> Result<u64, StoreError> {
+        let table = self.txn.open_table(definition(table)).map_err(backend)?;
+        Ok(table.stats().map_err(backend)?.stored_bytes())
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
