@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sotto_proto::RelayAddress;
+use sotto_quic::{write_private, Placement};
 use thiserror::Error;
 
 use crate::host::HostConfig;
@@ -156,7 +157,7 @@ impl DataDir {
             path: config_path.display().to_string(),
             reason: e.to_string(),
         })?;
-        std::fs::write(&config_path, text).map_err(io(&config_path))?;
+        write_private(&config_path, text.as_bytes(), Placement::New).map_err(io(&config_path))?;
         Ok(Self {
             path: path.to_path_buf(),
             config,
@@ -233,6 +234,15 @@ mod tests {
         ));
         let opened = DataDir::open(&dir).unwrap();
         assert_eq!(opened.address(), made.address());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(CONFIG_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "relay.toml is the operator's alone");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

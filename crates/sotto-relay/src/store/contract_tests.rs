@@ -109,3 +109,15 @@ fn a_scan_stops_where_its_reader_does() {
         assert_eq!(txn.stored_bytes(Table::Messages).unwrap(), 40);
     });
 }
+
+#[cfg(unix)]
+#[test]
+fn the_redb_file_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let path =
+        std::env::temp_dir().join(format!("sotto-store-mode-{}.redb", rand::random::<u64>()));
+    drop(RedbStore::open(&path).unwrap());
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(mode & 0o777, 0o600);
+}

@@ -22,12 +22,16 @@ pub struct RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates) the store file and makes sure every table exists.
+    /// Opens (or creates) the store file, owner-only, and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
+        let failed = |reason: String| StoreError::Open {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        // Before redb creates it with the umask's mode: what mailboxes exist is the host's to
+        // know, not other users' of the machine.
+        sotto_quic::restrict_to_owner(path).map_err(|e| failed(e.to_string()))?;
+        let db = Database::create(path).map_err(|e| failed(e.to_string()))?;
         let txn = db.begin_write().map_err(backend)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(backend)?;
