@@ -10,7 +10,7 @@ use sotto_proto::{ErrorCode, Id, Push, Response, ResponseBody};
 use sotto_quic::unix_now;
 use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
 
-use crate::host::{BatchOutcome, Handled, Host, Limit};
+use crate::host::{BatchOutcome, Handled, Host, HostConfig, Limit};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::subscriptions::{Added, Subscriptions};
@@ -73,6 +73,8 @@ enum Job {
         read_id: Id,
         sink: u64,
     },
+    /// New limits, from a reloaded `relay.toml`.
+    Configure(HostConfig),
 }
 
 /// A cloneable handle to the host thread.
@@ -93,10 +95,15 @@ impl HostHandle {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel();
+        let room = Arc::new(Semaphore::new(MAX_QUEUED));
+        let closing = room.clone();
         let thread = std::thread::Builder::new()
             .name("mailbox-host".into())
-            .spawn(move || run(host, queue, &metrics))?;
-        let room = Arc::new(Semaphore::new(MAX_QUEUED));
+            .spawn(move || {
+                run(host, queue, &metrics);
+                // Requests waiting for room, and any later, learn at once that no one answers.
+                closing.close();
+            })?;
         Ok((Self { jobs, room }, thread))
     }
 
@@ -129,6 +136,17 @@ impl HostHandle {
         let _ = self.jobs.send(Job::Closed { connection });
     }
 
+    /// Applies new limits from the next batch on; what is stored stays, and subscriptions
+    /// beyond a lowered bound stay until they end.
+    pub fn configure(&self, config: HostConfig) {
+        let _ = self.jobs.send(Job::Configure(config));
+    }
+
+    /// Whether the host thread has stopped (its store failed beyond repair).
+    pub fn stopped(&self) -> bool {
+        self.room.is_closed()
+    }
+
     /// Ends the subscription of `sink` to `read_id`: the onion host calls it when a reader's
     /// reply blocks are gone, so readers who went away do not stay subscribed.
     pub fn unsubscribe(&self, read_id: Id, sink: u64) {
@@ -142,6 +160,13 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
     let mut next_sweep = Instant::now();
     metrics.set_stats(host.stats());
     loop {
+        if !host.usable() {
+            tracing::error!(
+                "the mailbox store failed and could not be reopened; the relay stops serving \
+                 mailboxes: check its disk and restart it"
+            );
+            break;
+        }
         if Instant::now() >= next_sweep {
             match host.sweep(unix_now()) {
                 Ok(gone) => gone.iter().for_each(|id| subscriptions.forget_reader(id)),
@@ -168,6 +193,7 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
                 } => requests.push((frame, sink, reply, accepted)),
                 Job::Closed { connection } => subscriptions.forget_sink(connection),
                 Job::Unsubscribe { read_id, sink } => subscriptions.remove(&read_id, sink),
+                Job::Configure(config) => host.set_config(config),
             }
             if requests.len() < MAX_BATCH {
                 job = queue.try_recv().ok();

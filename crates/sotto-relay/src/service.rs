@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use sotto_onion::directory::{Directory, OnionKey};
 
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
-use crate::config::{DataDir, StoreKind};
+use crate::config::{DataDir, Limits, StoreKind};
 use crate::host::Host;
 use crate::metrics::{self, Metrics};
 use crate::onion::{Drop, OnionNode};
@@ -71,6 +71,7 @@ pub struct Relay {
     address: RelayAddress,
     metrics_address: Option<SocketAddr>,
     tasks: JoinSet<()>,
+    host: HostHandle,
     host_thread: std::thread::JoinHandle<()>,
     onion: Option<Arc<OnionNode>>,
 }
@@ -158,7 +159,7 @@ impl Relay {
             tasks.spawn(sync_replay_log(node.clone()));
         }
         let shared = Shared {
-            host: handle,
+            host: handle.clone(),
             metrics,
             onion: onion.clone(),
             direct,
@@ -169,9 +170,21 @@ impl Relay {
             address,
             metrics_address,
             tasks,
+            host: handle,
             host_thread,
             onion,
         })
+    }
+
+    /// Applies new `[limits]` (a reloaded `relay.toml`) from the next request on.
+    pub fn set_limits(&self, limits: &Limits) {
+        self.host.configure(limits.into());
+    }
+
+    /// Whether the mailbox host stopped because its store failed beyond repair: the relay
+    /// should then exit, so its supervisor restarts it (or its operator sees why).
+    pub fn host_stopped(&self) -> bool {
+        self.host.stopped()
     }
 
     pub fn address(&self) -> &RelayAddress {

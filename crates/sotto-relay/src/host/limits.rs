@@ -1,6 +1,7 @@
-//! The limits on what outsiders can make a host keep. Each is set in `relay.toml` `[limits]`,
-//! each refusal names the limit it met (for the metrics), and each is answered with a typed
-//! error: FULL for what the host holds, BUSY for work in flight.
+//! The limits on what outsiders can make a relay keep. Those of the host thread are set in
+//! `relay.toml` `[limits]`; each refusal names the limit it met (for the metrics), and a
+//! request that meets one is answered with a typed error: FULL for what the host holds, BUSY
+//! for work in flight.
 
 /// A limit a request can meet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,14 +18,16 @@ pub enum Limit {
     Remembered,
     /// Readers subscribed for pushes (`max_subscriptions`).
     Subscriptions,
-    /// Reply blocks kept for pushes (`max_push_blocks`).
+    /// Reply blocks kept for pushes.
     PushBlocks,
-    /// Pushes held for want of a reply block (`max_held_pushes`).
+    /// Pushes held for want of a reply block.
     HeldPushes,
+    /// The disk holding the store itself: a write failed for want of space.
+    DiskFull,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 8] = [
+    pub const ALL: [Limit; 9] = [
         Self::Mailboxes,
         Self::Links,
         Self::Readers,
@@ -33,9 +36,10 @@ impl Limit {
         Self::Subscriptions,
         Self::PushBlocks,
         Self::HeldPushes,
+        Self::DiskFull,
     ];
 
-    /// The name in metrics, the same as the setting's in `relay.toml` without `max_`.
+    /// The name in metrics: the setting's in `relay.toml` without `max_`, where there is one.
     pub fn name(self) -> &'static str {
         match self {
             Self::Mailboxes => "mailboxes",
@@ -46,6 +50,7 @@ impl Limit {
             Self::Subscriptions => "subscriptions",
             Self::PushBlocks => "push_blocks",
             Self::HeldPushes => "held_pushes",
+            Self::DiskFull => "disk_full",
         }
     }
 }

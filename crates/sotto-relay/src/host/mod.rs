@@ -13,6 +13,8 @@ mod limits_tests;
 mod model_tests;
 mod records;
 mod replay;
+#[cfg(test)]
+mod store_failure_tests;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -196,6 +198,8 @@ pub struct Host<S> {
     /// Checked against when an id is unknown, so an unknown id costs what a bad signature costs.
     decoy_key: VerifyingKey,
     sweep_from: sweep::Position,
+    /// `false` once the store failed and could not be reopened: the shell stops serving.
+    usable: bool,
 }
 
 impl<S: Store> Host<S> {
@@ -215,7 +219,22 @@ impl<S: Store> Host<S> {
             stats,
             decoy_key: SigningKey::generate(&mut rand::rngs::OsRng).verifying_key(),
             sweep_from: sweep::Position::default(),
+            usable: true,
         })
+    }
+
+    /// Whether the store still works. After a failed batch or sweep the host reopens its
+    /// store (what was committed stays); if even that fails, answering INTERNAL to everything
+    /// would help no one, so the shell stops and the operator's supervisor restarts the relay.
+    pub fn usable(&self) -> bool {
+        self.usable
+    }
+
+    fn recover(&mut self) {
+        if let Err(error) = self.store.recover() {
+            tracing::error!(%error, "cannot reopen the mailbox store");
+            self.usable = false;
+        }
     }
 
     pub fn stats(&self) -> HostStats {
@@ -246,7 +265,14 @@ impl<S: Store> Host<S> {
                 outcome
             }
             Err(error) => {
-                tracing::error!(%error, "store failed; answering the batch INTERNAL");
+                tracing::error!(%error, "store failed; nothing of the batch was kept");
+                // A full disk is the host's to be full, like its budget; anything else is its
+                // own failure.
+                let (code, limit) = match error {
+                    StoreError::NoSpace(_) => (ErrorCode::Full, Some(Limit::DiskFull)),
+                    _ => (ErrorCode::Internal, None),
+                };
+                self.recover();
                 let handled = frames
                     .iter()
                     .map(|frame| {
@@ -256,12 +282,9 @@ impl<S: Store> Host<S> {
                             }
                             Err(_) => ([0; 16], None),
                         };
-                        answer(
-                            nonce,
-                            command,
-                            ResponseBody::Error(ErrorCode::Internal),
-                            None,
-                        )
+                        let mut refused = answer(nonce, command, ResponseBody::Error(code), None);
+                        refused.limit = limit;
+                        refused
                     })
                     .collect();
                 BatchOutcome {
@@ -330,6 +353,14 @@ impl<S: Store> Host<S> {
     /// through the mailboxes a slice at a time; call it about once a second. Returns the read
     /// ids of the mailboxes that went.
     pub fn sweep(&mut self, now: u64) -> Result<Vec<Id>, StoreError> {
+        let swept = self.try_sweep(now);
+        if swept.is_err() {
+            self.recover();
+        }
+        swept
+    }
+
+    fn try_sweep(&mut self, now: u64) -> Result<Vec<Id>, StoreError> {
         let mut txn = self.store.begin()?;
         let swept = sweep::run(txn.as_mut(), now, &self.sweep_from)?;
         txn.commit()?;

@@ -121,3 +121,25 @@ fn the_redb_file_is_owner_only() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[test]
+fn a_recovered_redb_store_keeps_what_was_committed() {
+    let path = std::env::temp_dir().join(format!(
+        "sotto-store-recover-{}.redb",
+        rand::random::<u64>()
+    ));
+    let mut store = RedbStore::open(&path).unwrap();
+    let mut txn = store.begin().unwrap();
+    txn.put(Table::Links, b"kept", b"1").unwrap();
+    txn.commit().unwrap();
+    let mut txn = store.begin().unwrap();
+    txn.put(Table::Links, b"lost", b"2").unwrap();
+    drop(txn);
+    store.recover().unwrap();
+    let txn = store.begin().unwrap();
+    assert_eq!(txn.get(Table::Links, b"kept").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(txn.get(Table::Links, b"lost").unwrap(), None);
+    drop(txn);
+    drop(store);
+    let _ = std::fs::remove_file(&path);
+}

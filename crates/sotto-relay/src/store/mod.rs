@@ -53,6 +53,8 @@ pub enum StoreError {
     Backend(String),
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    #[error("the disk holding the store is full: {0}")]
+    NoSpace(String),
 }
 
 /// Key-value pairs read by a range scan.
@@ -82,11 +84,21 @@ impl Removed {
 /// A source of transactions.
 pub trait Store: Send {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError>;
+
+    /// Makes the store usable again after an operation failed: redb refuses all work after an
+    /// I/O error until it is reopened. An error means the store cannot be used at all.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError> {
         (**self).begin()
+    }
+
+    fn recover(&mut self) -> Result<(), StoreError> {
+        (**self).recover()
     }
 }
 
@@ -138,3 +150,5 @@ pub trait Txn {
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+pub(crate) mod failing;

@@ -1,9 +1,12 @@
 //! The default, durable backend: one redb file in the relay's data directory. A commit returns
 //! only after the data is on disk, which is what makes an answered write survive `kill -9`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    CommitError, Database, ReadableTable, ReadableTableMetadata, StorageError, TableDefinition,
+    WriteTransaction,
+};
 
 use super::{Removed, Store, StoreError, Table, Txn};
 
@@ -17,8 +20,28 @@ fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
+fn commit_failed(error: CommitError) -> StoreError {
+    #[allow(unreachable_patterns)] // CommitError may grow variants
+    match error {
+        CommitError::Storage(error) => storage(error),
+        other => backend(other),
+    }
+}
+
+/// A failed write or commit: a full disk is told apart, the host answers it FULL.
+fn storage(error: StorageError) -> StoreError {
+    match error {
+        StorageError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::NoSpace(io.to_string())
+        }
+        other => backend(other),
+    }
+}
+
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` only while [`recover`](Store::recover) reopens it.
+    db: Option<Database>,
 }
 
 impl RedbStore {
@@ -36,16 +59,30 @@ impl RedbStore {
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(backend)?;
         }
-        txn.commit().map_err(backend)?;
-        Ok(Self { db })
+        txn.commit().map_err(commit_failed)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            db: Some(db),
+        })
     }
 }
 
 impl Store for RedbStore {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError> {
+        let db = self.db.as_ref().ok_or(StoreError::Backend(
+            "the store could not be reopened".into(),
+        ))?;
         Ok(Box::new(RedbTxn {
-            txn: self.db.begin_write().map_err(backend)?,
+            txn: db.begin_write().map_err(backend)?,
         }))
+    }
+
+    /// Reopens the file, which repairs it from its last commit: what was acknowledged stays.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        // redb allows one `Database` per file, so the old one goes first.
+        self.db = None;
+        *self = Self::open(&self.path.clone())?;
+        Ok(())
     }
 }
 
@@ -62,7 +99,7 @@ impl Txn for RedbTxn {
 
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        table.insert(key, value).map_err(backend)?;
+        table.insert(key, value).map_err(storage)?;
         Ok(())
     }
 
@@ -123,6 +160,6 @@ impl Txn for RedbTxn {
     }
 
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.txn.commit().map_err(backend)
+        self.txn.commit().map_err(commit_failed)
     }
 }
