@@ -143,3 +143,44 @@ fn a_recovered_redb_store_keeps_what_was_committed() {
     drop(store);
     let _ = std::fs::remove_file(&path);
 }
+
+/// A store file made by this backend, holding one message, damaged by `damage`: opened, it
+/// must either refuse with what to do or still hold the message.
+fn damaged_redb(damage: impl Fn(&mut Vec<u8>)) -> Result<Option<Vec<u8>>, String> {
+    let path = std::env::temp_dir().join(format!(
+        "sotto-store-damaged-{}.redb",
+        rand::random::<u64>()
+    ));
+    let mut store = RedbStore::open(&path).unwrap();
+    let mut txn = store.begin().unwrap();
+    txn.put(Table::Messages, b"m", &[1; 4096]).unwrap();
+    txn.commit().unwrap();
+    drop(store);
+    let mut bytes = std::fs::read(&path).unwrap();
+    damage(&mut bytes);
+    std::fs::write(&path, &bytes).unwrap();
+    let opened = RedbStore::open(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|mut store| {
+            let txn = store.begin().map_err(|e| e.to_string())?;
+            txn.get(Table::Messages, b"m").map_err(|e| e.to_string())
+        });
+    let _ = std::fs::remove_file(&path);
+    opened
+}
+
+#[test]
+fn a_damaged_redb_file_is_refused_with_what_to_do() {
+    // Garbage over the header (the magic number and the commit slots).
+    let refused = damaged_redb(|bytes| bytes[..512].fill(0xa5)).expect_err("refused");
+    assert!(refused.contains("move it aside"), "{refused}");
+    // Cut short, as by a copy that stopped halfway.
+    match damaged_redb(|bytes| bytes.truncate(bytes.len() / 2)) {
+        Err(refused) => assert!(refused.contains("move it aside"), "{refused}"),
+        Ok(kept) => assert_eq!(
+            kept,
+            Some(vec![1; 4096]),
+            "opened, so nothing may be missing"
+        ),
+    }
+}

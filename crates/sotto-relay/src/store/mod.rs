@@ -47,7 +47,10 @@ impl Table {
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {reason}")]
+    #[error(
+        "cannot open the store at {path}: {reason}. If the file is damaged, restore it from a \
+         backup, or move it aside to start with an empty store (its mailboxes are then lost)"
+    )]
     Open { path: String, reason: String },
     #[error("store operation failed: {0}")]
     Backend(String),

@@ -54,7 +54,11 @@ impl RedbStore {
         // Before redb creates it with the umask's mode: what mailboxes exist is the host's to
         // know, not other users' of the machine.
         sotto_quic::restrict_to_owner(path).map_err(|e| failed(e.to_string()))?;
-        let db = Database::create(path).map_err(|e| failed(e.to_string()))?;
+        // redb asserts, rather than returns an error, when a file is shorter than its header
+        // says (a truncated copy): that must stop the relay with the message below too.
+        let db = std::panic::catch_unwind(|| Database::create(path))
+            .map_err(|_| failed("the file is shorter than its header says: truncated".into()))?
+            .map_err(|e| failed(e.to_string()))?;
         let txn = db.begin_write().map_err(backend)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(backend)?;
