@@ -209,6 +209,8 @@ impl Relay {
             node.maintain();
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
+        // The host thread ends when the last handle to it goes: this one first.
+        drop(self.host);
         let host_thread = self.host_thread;
         let _ = tokio::task::spawn_blocking(move || host_thread.join()).await;
     }
