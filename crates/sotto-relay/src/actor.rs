@@ -375,4 +375,82 @@ mod tests {
             .await
             .unwrap();
     }
+
+    /// A subscribe past `max_subscriptions` is answered BUSY, counted, and sets nothing up;
+    /// one that ends makes room again.
+    #[tokio::test]
+    async fn subscriptions_past_the_limit_are_answered_busy() {
+        let config = HostConfig {
+            max_subscriptions: 1,
+            ..HostConfig::default()
+        };
+        let host = Host::open(MemoryStore::new(), config).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (handle, _thread) = HostHandle::spawn(host, metrics.clone()).unwrap();
+        let (frames, _pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let mut readers = Vec::new();
+        for _ in 0..2 {
+            let (writer, reader) = (
+                SigningKey::generate(&mut rand::rngs::OsRng),
+                SigningKey::generate(&mut rand::rngs::OsRng),
+            );
+            let create = Command::Create {
+                kind: MailboxKind::Conversation,
+                ttl_secs: 0,
+                quota: 0,
+                writer_key: writer.verifying_key(),
+                reader_key: reader.verifying_key(),
+            };
+            let answer = handle
+                .request(
+                    signed(create, Id::from_bytes([0; Id::LEN]), &reader),
+                    sink.clone(),
+                )
+                .await
+                .unwrap();
+            let ResponseBody::Created { read_id, .. } = Response::open(&answer).unwrap().body
+            else {
+                panic!("created");
+            };
+            readers.push((read_id, reader));
+        }
+        let subscribe =
+            |(read_id, key): &(Id, SigningKey)| signed(Command::Subscribe, *read_id, key);
+        let first = handle
+            .request(subscribe(&readers[0]), sink.clone())
+            .await
+            .unwrap();
+        assert!(matches!(
+            Response::open(&first).unwrap().body,
+            ResponseBody::Messages(_)
+        ));
+        let refused: OnAccepted = Box::new(|| panic!("set up for a refused subscribe"));
+        let second = handle
+            .request_then(subscribe(&readers[1]), sink.clone(), Some(refused))
+            .await
+            .unwrap();
+        assert_eq!(
+            Response::open(&second).unwrap().body,
+            ResponseBody::Error(ErrorCode::Busy)
+        );
+        assert!(metrics
+            .render()
+            .contains("sotto_limit_refusals_total{limit=\"subscriptions\"} 1"));
+        // The first reader's mailbox goes, and with it its subscription.
+        let (read_id, key) = &readers[0];
+        handle
+            .request(signed(Command::Delete, *read_id, key), sink.clone())
+            .await
+            .unwrap();
+        let again = handle.request(subscribe(&readers[1]), sink).await.unwrap();
+        assert!(matches!(
+            Response::open(&again).unwrap().body,
+            ResponseBody::Messages(_)
+        ));
+    }
 }
