@@ -170,12 +170,54 @@ async fn serve(
         writeln!(out, "relay ready {}", relay.address())?;
         out.flush()?;
     }
-    tracing::info!("relay serving; stop it with SIGINT or SIGTERM");
-    shutdown_signal().await?;
+    tracing::info!("relay serving; stop it with SIGINT or SIGTERM, reload its limits with SIGHUP");
+    let stopped = tokio::select! {
+        result = shutdown_signal() => { result?; false }
+        () = reload_limits_on_hangup(&relay, &data) => false,
+        () = host_stopped(&relay) => true,
+    };
     tracing::info!("shutting down");
     relay.shutdown().await;
     tracing::info!("stopped");
+    anyhow::ensure!(
+        !stopped,
+        "the mailbox store in {} failed and could not be reopened (see the log above); \
+         check its disk, then start the relay again",
+        data.display()
+    );
     Ok(())
+}
+
+/// Reads `relay.toml` again on each SIGHUP and applies its `[limits]`; a file that does not
+/// parse is reported and the limits in force stay. Never returns.
+async fn reload_limits_on_hangup(relay: &Relay, data: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hangup) = signal(SignalKind::hangup()) else {
+            return std::future::pending().await;
+        };
+        while hangup.recv().await.is_some() {
+            match DataDir::open(data) {
+                Ok(dir) => {
+                    relay.set_limits(&dir.config.limits);
+                    tracing::info!("limits reloaded from relay.toml");
+                }
+                Err(error) => tracing::error!(%error, "relay.toml not reloaded; the limits stay"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (relay, data);
+    std::future::pending().await
+}
+
+/// Returns once the mailbox host has stopped for good.
+async fn host_stopped(relay: &Relay) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    while !relay.host_stopped() {
+        tick.tick().await;
+    }
 }
 
 /// The descriptor of the relay in `data`, with its onion keys for now and next.

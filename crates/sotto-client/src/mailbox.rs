@@ -26,6 +26,16 @@ pub const MAX_SEQ: u64 = i64::MAX as u64;
 /// How often a client waiting for pushes checks that its subscriptions still stand.
 const SUBSCRIPTION_CHECK: Duration = Duration::from_secs(1);
 
+/// Pauses before sending a request the host answered BUSY once more. BUSY means a limit on work
+/// in flight (remembered answers, subscriptions), which frees within seconds to minutes; nothing
+/// ran and the answer was not remembered, so the very same frame is sent again. After the last
+/// pause BUSY goes to the caller.
+const BUSY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_secs(2),
+    Duration::from_secs(8),
+];
+
 #[derive(Debug, Error)]
 pub enum ClientError {
     #[error("the host refused: {0}")]
@@ -123,14 +133,23 @@ impl<T: Transport> MailboxClient<T> {
         let frame = request
             .seal(key)
             .map_err(|e| ClientError::Protocol(format!("cannot encode the request: {e}")))?;
-        let answer = self.transport.round_trip(frame).await?;
-        let response = Response::open(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
-        if response.nonce != nonce {
-            return Err(ClientError::Protocol(
-                "the answer is for another request".into(),
-            ));
+        let mut pauses = BUSY_PAUSES.iter();
+        loop {
+            let answer = self.transport.round_trip(frame.clone()).await?;
+            let response =
+                Response::open(&answer).map_err(|e| ClientError::Protocol(e.to_string()))?;
+            if response.nonce != nonce {
+                return Err(ClientError::Protocol(
+                    "the answer is for another request".into(),
+                ));
+            }
+            match (response.body, pauses.next()) {
+                (ResponseBody::Error(ErrorCode::Busy), Some(pause)) => {
+                    tokio::time::sleep(*pause).await
+                }
+                (body, _) => return Ok(body),
+            }
         }
-        Ok(response.body)
     }
 
     /// Sends `parts` to the host in one frame, run in order there, and returns their answers
@@ -516,5 +535,68 @@ fn open(content: &ContentKey, message: Message) -> Option<Message> {
             tracing::warn!(%error, seq = message.seq, "skipping a message that does not open");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// Answers BUSY `busy` times, then DONE, always to the frame's own nonce.
+    struct BusyHost {
+        busy: usize,
+        asked: Arc<AtomicUsize>,
+    }
+
+    impl Transport for BusyHost {
+        async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
+            let nonce = sotto_proto::SignedRequest::open(&frame)
+                .map_err(|e| TransportError::Protocol(e.to_string()))?
+                .request
+                .nonce;
+            let body = if self.asked.fetch_add(1, Ordering::SeqCst) < self.busy {
+                ResponseBody::Error(ErrorCode::Busy)
+            } else {
+                ResponseBody::Done
+            };
+            Response { nonce, body }
+                .seal()
+                .map_err(|e| TransportError::Protocol(e.to_string()))
+        }
+
+        async fn next_push(&self) -> Option<Vec<u8>> {
+            None
+        }
+
+        fn epoch(&self) -> u64 {
+            0
+        }
+    }
+
+    async fn ask(busy: usize) -> (Result<ResponseBody, ClientError>, usize) {
+        let asked = Arc::new(AtomicUsize::new(0));
+        let client = MailboxClient::new(BusyHost {
+            busy,
+            asked: asked.clone(),
+        });
+        let key = SigningKey::generate(&mut OsRng);
+        let answer = client.call(Command::Fetch, NO_TARGET, &key).await;
+        (answer, asked.load(Ordering::SeqCst))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_busy_host_is_asked_again_after_pauses_then_busy_is_the_answer() {
+        let started = tokio::time::Instant::now();
+        let (answer, asked) = ask(2).await;
+        assert_eq!(answer.unwrap(), ResponseBody::Done);
+        assert_eq!(asked, 3);
+        assert_eq!(started.elapsed(), BUSY_PAUSES[0] + BUSY_PAUSES[1]);
+
+        let (answer, asked) = ask(usize::MAX).await;
+        assert_eq!(answer.unwrap(), ResponseBody::Error(ErrorCode::Busy));
+        assert_eq!(asked, BUSY_PAUSES.len() + 1);
     }
 }

@@ -66,15 +66,23 @@ pub enum ErrorCode {
     VoucherInvalid,
     /// The voucher was spent before.
     VoucherSpent,
+    /// The host holds as much as its operator allows (mailboxes, links, readers or its disk
+    /// budget): nothing was stored. Another host, or later, may take it.
+    Full,
+    /// The host is at a limit on work in flight (remembered answers, subscriptions): nothing
+    /// ran; the same request may be sent again after a pause.
+    Busy,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 10] = [
         Self::Auth,
         Self::Quota,
         Self::Malformed,
         Self::Stale,
         Self::Internal,
+        Self::Full,
+        Self::Busy,
         Self::VoucherNeeded,
         Self::VoucherInvalid,
         Self::VoucherSpent,
@@ -87,6 +95,8 @@ impl ErrorCode {
             Self::Malformed => 3,
             Self::Stale => 4,
             Self::Internal => 5,
+            Self::Full => 6,
+            Self::Busy => 7,
             Self::VoucherNeeded => 10,
             Self::VoucherInvalid => 11,
             Self::VoucherSpent => 12,
@@ -110,6 +120,8 @@ impl ErrorCode {
             Self::Malformed => "malformed",
             Self::Stale => "stale",
             Self::Internal => "internal",
+            Self::Full => "full",
+            Self::Busy => "busy",
             Self::VoucherNeeded => "voucher_needed",
             Self::VoucherInvalid => "voucher_invalid",
             Self::VoucherSpent => "voucher_spent",
@@ -127,6 +139,10 @@ impl std::fmt::Display for ErrorCode {
                 "STALE: the request's timestamp is outside the replay window (check the clock)"
             }
             Self::Internal => "INTERNAL: the host failed to store or read data",
+            Self::Full => {
+                "FULL: the host holds as much as its operator allows; try again later or use another host"
+            }
+            Self::Busy => "BUSY: the host is at a limit on work in flight; try again in a moment",
             Self::VoucherNeeded => "VOUCHER_NEEDED: this network's hosts require a voucher",
             Self::VoucherInvalid => {
                 "VOUCHER_INVALID: the voucher is not signed by a current key of the issuer"

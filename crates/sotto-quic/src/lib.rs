@@ -17,7 +17,7 @@ use thiserror::Error;
 
 pub use clock::unix_now;
 pub use pin::pinned_client_config;
-pub use private_file::{sync_dir, write_private, Placement, UNFINISHED_SUFFIX};
+pub use private_file::{restrict_to_owner, sync_dir, write_private, Placement, UNFINISHED_SUFFIX};
 pub use resolve::{resolve, ResolveError};
 pub use timeouts::{IDLE_TIMEOUT, KEEP_ALIVE};
 

@@ -42,6 +42,22 @@ pub fn write_private(path: &Path, bytes: &[u8], placement: Placement) -> io::Res
     sync_dir(dir)
 }
 
+/// Makes `path` owner-only (0600 on Unix), creating it empty if it is missing: for files
+/// another library writes (a database, an append-only log) that must never be readable by
+/// others, even for the moment between their creation and a `chmod`.
+pub fn restrict_to_owner(path: &Path) -> io::Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 /// Makes a rename, deletion or new file name in `dir` durable. Only Unix can open a directory
 /// to fsync it.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {

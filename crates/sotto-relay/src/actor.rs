@@ -2,18 +2,18 @@
 //! has queued up as one batch (one commit), answers each request, and sends pushes to the
 //! connections subscribed to the readers of each new message.
 
-use std::collections::HashMap;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sotto_proto::{Id, Push};
+use sotto_proto::{ErrorCode, Id, Push, Response, ResponseBody};
 use sotto_quic::unix_now;
 use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
 
-use crate::host::{BatchOutcome, Host};
+use crate::host::{BatchOutcome, Handled, Host, HostConfig, Limit};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::subscriptions::{Added, Subscriptions};
 
 const MAX_BATCH: usize = 512;
 /// Requests waiting for the host thread, across all connections. Beyond this, connections wait
@@ -36,7 +36,7 @@ pub struct PushSink {
 
 impl PushSink {
     /// Queues a push; `false` once the sink is gone or closed for falling behind.
-    fn push(&self, frame: Vec<u8>) -> bool {
+    pub(crate) fn push(&self, frame: Vec<u8>) -> bool {
         match self.frames.try_send(frame) {
             Ok(()) => true,
             Err(async_mpsc::error::TrySendError::Full(_)) => match &self.connection {
@@ -68,6 +68,13 @@ enum Job {
     Closed {
         connection: u64,
     },
+    /// A sink can no longer deliver pushes for this reader.
+    Unsubscribe {
+        read_id: Id,
+        sink: u64,
+    },
+    /// New limits, from a reloaded `relay.toml`.
+    Configure(HostConfig),
 }
 
 /// A cloneable handle to the host thread.
@@ -88,10 +95,15 @@ impl HostHandle {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel();
+        let room = Arc::new(Semaphore::new(MAX_QUEUED));
+        let closing = room.clone();
         let thread = std::thread::Builder::new()
             .name("mailbox-host".into())
-            .spawn(move || run(host, queue, &metrics))?;
-        let room = Arc::new(Semaphore::new(MAX_QUEUED));
+            .spawn(move || {
+                run(host, queue, &metrics);
+                // Requests waiting for room, and any later, learn at once that no one answers.
+                closing.close();
+            })?;
         Ok((Self { jobs, room }, thread))
     }
 
@@ -123,19 +135,45 @@ impl HostHandle {
     pub fn connection_closed(&self, connection: u64) {
         let _ = self.jobs.send(Job::Closed { connection });
     }
+
+    /// Applies new limits from the next batch on; what is stored stays, and subscriptions
+    /// beyond a lowered bound stay until they end.
+    pub fn configure(&self, config: HostConfig) {
+        let _ = self.jobs.send(Job::Configure(config));
+    }
+
+    /// Whether the host thread has stopped (its store failed beyond repair).
+    pub fn stopped(&self) -> bool {
+        self.room.is_closed()
+    }
+
+    /// Ends the subscription of `sink` to `read_id`: the onion host calls it when a reader's
+    /// reply blocks are gone, so readers who went away do not stay subscribed.
+    pub fn unsubscribe(&self, read_id: Id, sink: u64) {
+        let _ = self.jobs.send(Job::Unsubscribe { read_id, sink });
+    }
 }
 
 fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metrics) {
-    let mut subscriptions: HashMap<Id, Vec<PushSink>> = HashMap::new();
+    let mut subscriptions = Subscriptions::default();
     let mut rng = rand::rngs::OsRng;
     let mut next_sweep = Instant::now();
     metrics.set_stats(host.stats());
     loop {
+        if !host.usable() {
+            tracing::error!(
+                "the mailbox store failed and could not be reopened; the relay stops serving \
+                 mailboxes: check its disk and restart it"
+            );
+            break;
+        }
         if Instant::now() >= next_sweep {
-            if let Err(error) = host.sweep(unix_now()) {
-                tracing::error!(%error, "expiry sweep failed");
+            match host.sweep(unix_now()) {
+                Ok(gone) => gone.iter().for_each(|id| subscriptions.forget_reader(id)),
+                Err(error) => tracing::error!(%error, "expiry sweep failed"),
             }
             metrics.set_stats(host.stats());
+            metrics.set_subscriptions(subscriptions.len());
             next_sweep = Instant::now() + SWEEP_EVERY;
         }
         let first = match queue.recv_timeout(next_sweep.saturating_duration_since(Instant::now())) {
@@ -153,7 +191,9 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
                     reply,
                     accepted,
                 } => requests.push((frame, sink, reply, accepted)),
-                Job::Closed { connection } => forget_connection(&mut subscriptions, connection),
+                Job::Closed { connection } => subscriptions.forget_sink(connection),
+                Job::Unsubscribe { read_id, sink } => subscriptions.remove(&read_id, sink),
+                Job::Configure(config) => host.set_config(config),
             }
             if requests.len() < MAX_BATCH {
                 job = queue.try_recv().ok();
@@ -169,7 +209,15 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
         // Counts first, so whoever reads an answer then the metrics sees the answer's effect.
         metrics.set_stats(host.stats());
-        deliver(outcome, requests, &mut subscriptions, metrics);
+        let max_subscriptions = host.config().max_subscriptions;
+        deliver(
+            outcome,
+            requests,
+            &mut subscriptions,
+            max_subscriptions,
+            metrics,
+        );
+        metrics.set_subscriptions(subscriptions.len());
     }
     tracing::debug!("mailbox host stopped");
 }
@@ -184,45 +232,55 @@ type Waiting = Vec<(
 fn deliver(
     outcome: BatchOutcome,
     requests: Waiting,
-    subscriptions: &mut HashMap<Id, Vec<PushSink>>,
+    subscriptions: &mut Subscriptions,
+    max_subscriptions: u64,
     metrics: &Metrics,
 ) {
-    for (handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
+    for read_id in &outcome.gone {
+        subscriptions.forget_reader(read_id);
+    }
+    for (mut handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
+        if let Some(read_id) = handled.subscribed {
+            if subscriptions.add(read_id, &sink, max_subscriptions) == Added::Full {
+                refuse(&mut handled, Limit::Subscriptions);
+            }
+        }
         metrics.record(&handled);
         if let (Some(accepted), None) = (accepted, handled.error) {
             accepted();
-        }
-        if let Some(read_id) = handled.subscribed {
-            let sinks = subscriptions.entry(read_id).or_default();
-            if !sinks.iter().any(|s| s.id == sink.id) {
-                sinks.push(sink);
-            }
         }
         let _ = reply.send(handled.frame);
     }
     for appended in outcome.appended {
         for read_id in appended.read_ids {
-            let Some(sinks) = subscriptions.get_mut(&read_id) else {
+            if !subscriptions.contains(&read_id) {
                 continue;
-            };
+            }
             let push = Push {
                 read_id,
                 message: appended.message.clone(),
             };
             let Ok(frame) = push.seal() else { continue };
-            sinks.retain(|sink| sink.push(frame.clone()));
-            if sinks.is_empty() {
-                subscriptions.remove(&read_id);
-            }
+            subscriptions.push(&read_id, &frame);
         }
     }
 }
 
-fn forget_connection(subscriptions: &mut HashMap<Id, Vec<PushSink>>, connection: u64) {
-    subscriptions.retain(|_, sinks| {
-        sinks.retain(|sink| sink.id != connection);
-        !sinks.is_empty()
-    });
+/// Turns an accepted subscribe into BUSY: the host thread cannot keep one more subscription.
+fn refuse(handled: &mut Handled, limit: Limit) {
+    let Ok(response) = Response::open(&handled.frame) else {
+        return;
+    };
+    let busy = Response {
+        nonce: response.nonce,
+        body: ResponseBody::Error(ErrorCode::Busy),
+    };
+    if let Ok(frame) = busy.seal() {
+        handled.frame = frame;
+        handled.error = Some(ErrorCode::Busy);
+        handled.subscribed = None;
+        handled.limit = Some(limit);
+    }
 }
 
 #[cfg(test)]
@@ -317,5 +375,84 @@ mod tests {
             )
             .await
             .unwrap();
+    }
+
+    /// A subscribe past `max_subscriptions` is answered BUSY, counted, and sets nothing up;
+    /// one that ends makes room again.
+    #[tokio::test]
+    async fn subscriptions_past_the_limit_are_answered_busy() {
+        let config = HostConfig {
+            max_subscriptions: 1,
+            ..HostConfig::default()
+        };
+        let host = Host::open(MemoryStore::new(), config).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (handle, _thread) = HostHandle::spawn(host, metrics.clone()).unwrap();
+        let (frames, _pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let mut readers = Vec::new();
+        for _ in 0..2 {
+            let (writer, reader) = (
+                SigningKey::generate(&mut rand::rngs::OsRng),
+                SigningKey::generate(&mut rand::rngs::OsRng),
+            );
+            let create = Command::Create {
+                kind: MailboxKind::Conversation,
+                ttl_secs: 0,
+                quota: 0,
+                writer_key: writer.verifying_key(),
+                reader_key: reader.verifying_key(),
+                voucher: None,
+            };
+            let answer = handle
+                .request(
+                    signed(create, Id::from_bytes([0; Id::LEN]), &reader),
+                    sink.clone(),
+                )
+                .await
+                .unwrap();
+            let ResponseBody::Created { read_id, .. } = Response::open(&answer).unwrap().body
+            else {
+                panic!("created");
+            };
+            readers.push((read_id, reader));
+        }
+        let subscribe =
+            |(read_id, key): &(Id, SigningKey)| signed(Command::Subscribe, *read_id, key);
+        let first = handle
+            .request(subscribe(&readers[0]), sink.clone())
+            .await
+            .unwrap();
+        assert!(matches!(
+            Response::open(&first).unwrap().body,
+            ResponseBody::Messages(_)
+        ));
+        let refused: OnAccepted = Box::new(|| panic!("set up for a refused subscribe"));
+        let second = handle
+            .request_then(subscribe(&readers[1]), sink.clone(), Some(refused))
+            .await
+            .unwrap();
+        assert_eq!(
+            Response::open(&second).unwrap().body,
+            ResponseBody::Error(ErrorCode::Busy)
+        );
+        assert!(metrics
+            .render()
+            .contains("sotto_limit_refusals_total{limit=\"subscriptions\"} 1"));
+        // The first reader's mailbox goes, and with it its subscription.
+        let (read_id, key) = &readers[0];
+        handle
+            .request(signed(Command::Delete, *read_id, key), sink.clone())
+            .await
+            .unwrap();
+        let again = handle.request(subscribe(&readers[1]), sink).await.unwrap();
+        assert!(matches!(
+            Response::open(&again).unwrap().body,
+            ResponseBody::Messages(_)
+        ));
     }
 }

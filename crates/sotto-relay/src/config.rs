@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sotto_proto::RelayAddress;
+use sotto_quic::{write_private, Placement};
 use thiserror::Error;
 
 use crate::host::HostConfig;
@@ -50,13 +51,21 @@ pub enum StoreKind {
     Memory,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[limits]` in `relay.toml`: what outsiders can make this relay keep. A setting left out
+/// takes its default, so a file written by an older relay still opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub default_ttl_secs: u32,
     pub max_ttl_secs: u32,
     pub default_quota: u16,
     pub max_quota: u16,
+    pub max_mailboxes: u64,
+    pub max_links: u64,
+    pub max_readers: u16,
+    pub disk_budget_bytes: u64,
+    pub max_remembered: u64,
+    pub max_subscriptions: u64,
 }
 
 impl Default for Limits {
@@ -67,6 +76,12 @@ impl Default for Limits {
             max_ttl_secs: host.max_ttl_secs,
             default_quota: host.default_quota,
             max_quota: host.max_quota,
+            max_mailboxes: host.max_mailboxes,
+            max_links: host.max_links,
+            max_readers: host.max_readers,
+            disk_budget_bytes: host.disk_budget_bytes,
+            max_remembered: host.max_remembered,
+            max_subscriptions: host.max_subscriptions,
         }
     }
 }
@@ -78,6 +93,12 @@ impl From<&Limits> for HostConfig {
             max_ttl_secs: limits.max_ttl_secs,
             default_quota: limits.default_quota,
             max_quota: limits.max_quota,
+            max_mailboxes: limits.max_mailboxes,
+            max_links: limits.max_links,
+            max_readers: limits.max_readers,
+            disk_budget_bytes: limits.disk_budget_bytes,
+            max_remembered: limits.max_remembered,
+            max_subscriptions: limits.max_subscriptions,
         }
     }
 }
@@ -136,7 +157,7 @@ impl DataDir {
             path: config_path.display().to_string(),
             reason: e.to_string(),
         })?;
-        std::fs::write(&config_path, text).map_err(io(&config_path))?;
+        write_private(&config_path, text.as_bytes(), Placement::New).map_err(io(&config_path))?;
         Ok(Self {
             path: path.to_path_buf(),
             config,
@@ -213,6 +234,15 @@ mod tests {
         ));
         let opened = DataDir::open(&dir).unwrap();
         assert_eq!(opened.address(), made.address());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(CONFIG_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "relay.toml is the operator's alone");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

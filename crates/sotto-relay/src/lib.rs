@@ -13,5 +13,6 @@ pub mod onion_keys;
 pub mod replay_store;
 pub mod service;
 pub mod store;
+mod subscriptions;
 #[cfg(test)]
 mod temp_dir;

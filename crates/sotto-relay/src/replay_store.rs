@@ -47,9 +47,10 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use sotto_onion::replay::{encode_entry, Refused, ReplayCache, ReplayError, ReplayTag};
-use sotto_quic::sync_dir;
+use sotto_quic::{restrict_to_owner, sync_dir, write_private, Placement};
 use thiserror::Error;
 
 pub const SNAPSHOT_FILE: &str = "replay.snapshot";
@@ -100,9 +101,14 @@ pub struct ReplayStore {
     log: File,
     /// Records were appended since the last fsync.
     unsynced: bool,
-    /// A log write failed, so the file may end in a partial record.
-    broken: bool,
+    /// Since when (or since the last failed repair) a log write or fsync has failed, so the
+    /// file may end in a partial record or miss records the kernel dropped.
+    broken: Option<Instant>,
 }
+
+/// How long a broken store waits before it repairs itself again: a failing disk is not
+/// rewritten for every packet that comes.
+const REPAIR_EVERY: Duration = Duration::from_secs(10);
 
 impl ReplayStore {
     /// Loads the cache from `dir` (created if missing) and opens the log for appending.
@@ -124,7 +130,7 @@ impl ReplayStore {
             log_path,
             log,
             unsynced: false,
-            broken: false,
+            broken: None,
         })
     }
 
@@ -178,7 +184,7 @@ impl ReplayStore {
     /// Records that fsyncing an [`UnsyncedLog`] failed: after a failed fsync the kernel may
     /// have dropped the records, so the store stops accepting tags until it is reopened.
     pub fn sync_failed(&mut self, source: std::io::Error) -> ReplayStoreError {
-        self.broken = true;
+        self.broken = Some(Instant::now());
         ReplayStoreError::Write {
             path: self.log_path.display().to_string(),
             source,
@@ -217,35 +223,56 @@ impl ReplayStore {
         Ok(())
     }
 
+    /// Replaces the snapshot atomically (`replay.snapshot.tmp`, fsynced, renamed over,
+    /// directory fsynced), owner-only. A `.tmp` left by a crash during an earlier compaction
+    /// is removed first: it was never renamed, so nothing depends on it.
     fn write_snapshot(&self) -> Result<(), ReplayStoreError> {
         let path = self.dir.join(SNAPSHOT_FILE);
-        let tmp = self.dir.join(SNAPSHOT_TMP_FILE);
-        let write = |file: &mut File| {
-            file.write_all(&self.cache.encode())?;
-            file.sync_all()
-        };
-        // A `.tmp` left by a crash during an earlier compaction is overwritten: it was never
-        // renamed, so nothing depends on it.
-        File::create(&tmp)
-            .and_then(|mut file| write(&mut file))
-            .map_err(write_error(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(write_error(&path))?;
-        sync_dir(&self.dir).map_err(write_error(&path))
+        write_private(&path, &self.cache.encode(), Placement::Replace).map_err(write_error(&path))
     }
 
-    fn check_usable(&self) -> Result<(), ReplayStoreError> {
-        if self.broken {
-            return Err(ReplayStoreError::Broken {
-                path: self.log_path.display().to_string(),
-            });
+    /// Refuses work while the store is broken, repairing it every [`REPAIR_EVERY`]: packets
+    /// are dropped (and counted) while the disk fails, and flow again once it works.
+    fn check_usable(&mut self) -> Result<(), ReplayStoreError> {
+        let Some(since) = self.broken else {
+            return Ok(());
+        };
+        if since.elapsed() >= REPAIR_EVERY {
+            match self.repair() {
+                Ok(()) => {
+                    tracing::info!("the replay store is repaired; packets flow again");
+                    self.broken = None;
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::error!(%error, "repairing the replay store failed; trying again later");
+                    self.broken = Some(Instant::now());
+                }
+            }
         }
+        Err(ReplayStoreError::Broken {
+            path: self.log_path.display().to_string(),
+        })
+    }
+
+    /// Makes every tag held in memory durable again whatever the log holds: a new snapshot
+    /// of the whole cache, then an empty log.
+    fn repair(&mut self) -> Result<(), ReplayStoreError> {
+        self.write_snapshot()?;
+        let log = File::options()
+            .append(true)
+            .open(&self.log_path)
+            .and_then(|log| log.set_len(0).and_then(|()| log.sync_data()).map(|()| log))
+            .map_err(write_error(&self.log_path))?;
+        self.log = log;
+        self.unsynced = false;
         Ok(())
     }
 
     /// Marks the store broken if a log write failed: the file may now end mid-record.
     fn log_result(&mut self, result: std::io::Result<()>) -> Result<(), ReplayStoreError> {
         result.map_err(|source| {
-            self.broken = true;
+            self.broken = Some(Instant::now());
             ReplayStoreError::Write {
                 path: self.log_path.display().to_string(),
                 source,
@@ -306,6 +333,8 @@ fn load_snapshot(path: &Path, cap: u32) -> Result<ReplayCache, ReplayStoreError>
 fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreError> {
     let bytes = read_optional(path)?.unwrap_or_default();
     let summary = cache.apply_log(&bytes).map_err(damaged(path))?;
+    // Which packets passed this relay is for no other user of the machine.
+    restrict_to_owner(path).map_err(write_error(path))?;
     let file = File::options()
         .append(true)
         .create(true)
@@ -419,6 +448,44 @@ mod tests {
         drop(store);
         let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
         assert!(store.check_and_insert(1, tag(2)).unwrap());
+    }
+
+    /// A broken store dropped every packet until the relay restarted; now it repairs itself
+    /// from the tags it holds, and nothing it accepted before is forgotten.
+    #[test]
+    fn a_broken_store_repairs_itself_from_what_it_holds() {
+        let dir = TempDir::new("replay-store");
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.sync_failed(std::io::Error::other("disk gone"));
+        // A torn record the failed write may have left.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.log())
+            .unwrap()
+            .write_all(&[7; 5])
+            .unwrap();
+        assert!(store.check_and_insert(1, tag(2)).is_err(), "not at once");
+        store.broken = Instant::now().checked_sub(REPAIR_EVERY);
+        assert!(store.check_and_insert(1, tag(2)).unwrap());
+        assert!(!store.check_and_insert(1, tag(1)).unwrap());
+        std::mem::forget(store);
+        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        assert!(store.cache().contains(1, &tag(1)) && store.cache().contains(1, &tag(2)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_replay_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = TempDir::new("replay-store");
+        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        store.check_and_insert(1, tag(1)).unwrap();
+        store.compact(0).unwrap();
+        for file in [dir.log(), dir.snapshot()] {
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", file.display());
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use tokio::task::JoinSet;
 use sotto_onion::directory::{Directory, OnionKey};
 
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
-use crate::config::{DataDir, StoreKind};
+use crate::config::{DataDir, Limits, StoreKind};
 use crate::host::Host;
 use crate::metrics::{self, Metrics};
 use crate::onion::{Drop, OnionNode};
@@ -73,6 +73,7 @@ pub struct Relay {
     address: RelayAddress,
     metrics_address: Option<SocketAddr>,
     tasks: JoinSet<()>,
+    host: HostHandle,
     host_thread: std::thread::JoinHandle<()>,
     onion: Option<Arc<OnionNode>>,
 }
@@ -166,7 +167,7 @@ impl Relay {
             tasks.spawn(sync_replay_log(node.clone()));
         }
         let shared = Shared {
-            host: handle,
+            host: handle.clone(),
             metrics,
             onion: onion.clone(),
             direct,
@@ -177,9 +178,21 @@ impl Relay {
             address,
             metrics_address,
             tasks,
+            host: handle,
             host_thread,
             onion,
         })
+    }
+
+    /// Applies new `[limits]` (a reloaded `relay.toml`) from the next request on.
+    pub fn set_limits(&self, limits: &Limits) {
+        self.host.configure(limits.into());
+    }
+
+    /// Whether the mailbox host stopped because its store failed beyond repair: the relay
+    /// should then exit, so its supervisor restarts it (or its operator sees why).
+    pub fn host_stopped(&self) -> bool {
+        self.host.stopped()
     }
 
     pub fn address(&self) -> &RelayAddress {
@@ -204,6 +217,8 @@ impl Relay {
             node.maintain();
         }
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, self.endpoint.wait_idle()).await;
+        // The host thread ends when the last handle to it goes: this one first.
+        drop(self.host);
         let host_thread = self.host_thread;
         let _ = tokio::task::spawn_blocking(move || host_thread.join()).await;
     }

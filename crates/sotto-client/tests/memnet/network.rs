@@ -279,10 +279,16 @@ impl MemoryNetwork {
         if !relay.seen.insert(Sha256::digest(&frame).into()) {
             stats.repeats += 1;
         }
-        let BatchOutcome { handled, appended } =
-            relay
-                .host
-                .handle_batch(std::slice::from_ref(&frame), Self::unix_now(), rng);
+        let BatchOutcome {
+            handled,
+            appended,
+            gone,
+        } = relay
+            .host
+            .handle_batch(std::slice::from_ref(&frame), Self::unix_now(), rng);
+        for read_id in &gone {
+            relay.subscriptions.remove(read_id);
+        }
         for handled in handled {
             stats.handled += 1;
             if handled.error == Some(ErrorCode::Stale) {

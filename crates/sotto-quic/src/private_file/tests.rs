@@ -54,3 +54,22 @@ fn a_replaced_file_is_whole_owner_only_and_leaves_nothing_beside_it() {
         .collect();
     assert_eq!(names, ["api-token"]);
 }
+
+#[cfg(unix)]
+#[test]
+fn restricting_keeps_the_content_and_leaves_only_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let store = dir.0.join("relay.redb");
+    std::fs::write(&store, b"data").unwrap();
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+    restrict_to_owner(&store).unwrap();
+    assert_eq!(mode(&store), 0o600);
+    assert_eq!(std::fs::read(&store).unwrap(), b"data");
+    let fresh = dir.0.join("replay.log");
+    restrict_to_owner(&fresh).unwrap();
+    assert_eq!(
+        (mode(&fresh), std::fs::read(&fresh).unwrap().len()),
+        (0o600, 0)
+    );
+}

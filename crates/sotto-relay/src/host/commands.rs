@@ -2,18 +2,18 @@
 
 use ed25519_dalek::VerifyingKey;
 use rand::{CryptoRng, RngCore};
-use sotto_proto::{Command, ErrorCode, Id, MailboxKind, Message, ResponseBody, SignedRequest};
+use sotto_proto::{
+    Command, ErrorCode, Id, MailboxKind, Message, ResponseBody, SignedRequest, MAX_MESSAGE_LEN,
+};
 
 use super::records::{
     decode_message, encode_message, load, message_key, save, verifying_key, CapabilityRecord,
     LinkRecord, MailboxRecord, ReaderRecord, Role,
 };
 use super::verify::SignatureCheck;
-use super::{Appended, Authority, HostConfig, StatsDelta, VoucherPolicy};
-use crate::store::{StoreError, Table, Txn};
+use super::{Appended, Authority, HostConfig, HostStats, Limit, StatsDelta, VoucherPolicy};
+use crate::store::{Removed, StoreError, Table, Txn};
 
-/// Messages a fetch reads from the store at a time; more than fit one frame.
-const FETCH_PAGE: usize = 1024;
 /// An idle mailbox's lifetime is refreshed by reads at most this often, so reads rarely write.
 const ACTIVITY_GRANULARITY_SECS: u64 = 60;
 /// Looked up when a capability is unknown, so that costs what a known one costs.
@@ -24,12 +24,39 @@ pub(crate) struct Ctx<'a, R> {
     pub now: u64,
     pub config: &'a HostConfig,
     pub vouchers: &'a VoucherPolicy,
+    /// What the host held before this batch.
+    pub holds: HostStats,
     pub rng: &'a mut R,
     pub delta: StatsDelta,
     pub appended: Vec<Appended>,
+    pub gone: Vec<Id>,
     /// The mailbox and position of the last write in the frame being run: what an `AckWrite`
     /// of the same frame acknowledges.
     pub group_write: Option<([u8; Id::LEN], u64)>,
+    /// The limit the request being run met, if it was refused for want of room.
+    pub limit: Option<Limit>,
+}
+
+impl<R> Ctx<'_, R> {
+    /// What the host holds with this batch's changes so far.
+    pub fn holds(&self) -> HostStats {
+        self.holds.with(self.delta)
+    }
+
+    /// Whether `bytes` more of messages or link data stay within the disk budget.
+    fn has_room_for(&self, bytes: usize) -> bool {
+        self.holds().bytes.saturating_add(bytes as u64) <= self.config.disk_budget_bytes
+    }
+
+    fn refuse(&mut self, limit: Limit) -> Outcome {
+        self.limit = Some(limit);
+        (ResponseBody::Error(ErrorCode::Full), None)
+    }
+
+    fn removed_messages(&mut self, removed: Removed) {
+        self.delta.messages -= removed.entries as i64;
+        self.delta.bytes -= removed.bytes as i64;
+    }
 }
 
 type Outcome = (ResponseBody, Option<Id>);
@@ -97,7 +124,11 @@ fn authorize_capability<R>(
         load(ctx.txn, Table::Capabilities, cap.as_bytes(), "capability")?;
     let found = match capability.filter(|c| c.role == needed) {
         Some(c) => {
-            load::<MailboxRecord>(ctx.txn, Table::Mailboxes, &c.mailbox, "mailbox")?.map(|m| (c, m))
+            let record = ctx.txn.get(Table::Mailboxes, &c.mailbox)?;
+            record
+                .map(|bytes| MailboxRecord::decode(&bytes))
+                .transpose()?
+                .map(|m| (c, m))
         }
         None => {
             // The same two lookups as for a capability that exists.
@@ -168,8 +199,9 @@ pub(crate) fn execute<R: RngCore + CryptoRng>(
             Ok((ResponseBody::LinkData(record.data), None))
         }
         (Command::DeleteLink, Authority::Link { id, .. }) => {
-            ctx.txn.remove(Table::Links, id.as_bytes())?;
-            ctx.delta.links -= 1;
+            let removed = ctx.txn.remove(Table::Links, id.as_bytes())?;
+            ctx.delta.links -= removed.entries as i64;
+            ctx.delta.bytes -= removed.bytes as i64;
             Ok((ResponseBody::Done, None))
         }
         (
@@ -238,6 +270,13 @@ fn create<R: RngCore + CryptoRng>(
     writer_key: &VerifyingKey,
     reader_key: &VerifyingKey,
 ) -> Result<Outcome, StoreError> {
+    if ctx.holds().mailboxes >= ctx.config.max_mailboxes {
+        return Ok(ctx.refuse(Limit::Mailboxes));
+    }
+    if !ctx.has_room_for(message_key(&DECOY_MAILBOX, 0).len() + 8 + MAX_MESSAGE_LEN) {
+        // A mailbox that could not take one message is no use to its creator.
+        return Ok(ctx.refuse(Limit::DiskBudget));
+    }
     let (mailbox, write_id, read_id) = (
         Id::random(ctx.rng),
         Id::random(ctx.rng),
@@ -288,11 +327,12 @@ fn write<R>(
         return Ok((ResponseBody::Error(ErrorCode::Quota), None));
     }
     let seq = record.next_seq;
-    ctx.txn.put(
-        Table::Messages,
-        &message_key(&mailbox.id, seq),
-        &encode_message(ctx.now, body),
-    )?;
+    let (key, value) = (message_key(&mailbox.id, seq), encode_message(ctx.now, body));
+    if !ctx.has_room_for(key.len() + value.len()) {
+        return Ok(ctx.refuse(Limit::DiskBudget));
+    }
+    ctx.txn.put(Table::Messages, &key, &value)?;
+    ctx.delta.bytes += (key.len() + value.len()) as i64;
     record.next_seq += 1;
     record.last_active = ctx.now;
     record.closed = record.kind() == MailboxKind::OneTimeRequest;
@@ -324,33 +364,39 @@ fn fetch<R>(
     let Some(reader) = record.reader(cap) else {
         return Ok(ResponseBody::Error(ErrorCode::Auth));
     };
-    let mut from = (reader.cursor + 1).max(record.first_seq);
+    let from = (reader.cursor + 1).max(record.first_seq);
     let mut messages = Vec::new();
     let mut room = Message::BUDGET;
-    // Expired messages the sweep has not removed yet are skipped, page after page if need be.
-    'scan: while from < record.next_seq {
-        let page = ctx.txn.range(
-            Table::Messages,
-            &message_key(&mailbox.id, from),
-            &message_key(&mailbox.id, record.next_seq),
-            FETCH_PAGE,
-        )?;
-        let full = page.len() == FETCH_PAGE;
-        for (key, value) in page {
-            let message = decode_message(&key, &value)?;
-            from = message.seq + 1;
-            if record.message_expired(message.written_at, ctx.now) {
-                continue;
+    let mut corrupt = None;
+    // Read lazily and only until the frame is full: expired messages the sweep has not
+    // removed yet are passed over without being copied.
+    ctx.txn.scan(
+        Table::Messages,
+        &message_key(&mailbox.id, from),
+        &message_key(&mailbox.id, record.next_seq),
+        &mut |key, value| {
+            let written_at = value
+                .first_chunk::<8>()
+                .map_or(0, |time| u64::from_be_bytes(*time));
+            if record.message_expired(written_at, ctx.now) {
+                return true;
             }
-            if message.encoded_len() > room {
-                break 'scan;
+            match decode_message(key, value) {
+                Ok(message) if message.encoded_len() <= room => {
+                    room -= message.encoded_len();
+                    messages.push(message);
+                    true
+                }
+                Ok(_) => false,
+                Err(error) => {
+                    corrupt = Some(error);
+                    false
+                }
             }
-            room -= message.encoded_len();
-            messages.push(message);
-        }
-        if !full || !messages.is_empty() {
-            break;
-        }
+        },
+    )?;
+    if let Some(error) = corrupt {
+        return Err(error);
     }
     if ctx.now >= mailbox.record.last_active + ACTIVITY_GRANULARITY_SECS {
         mailbox.record.last_active = ctx.now;
@@ -425,10 +471,10 @@ fn settle<R>(ctx: &mut Ctx<'_, R>, mailbox: &mut OpenMailbox) -> Result<(), Stor
             &message_key(&mailbox.id, record.first_seq),
             &message_key(&mailbox.id, read_by_all + 1),
         )?;
-        ctx.delta.messages -= removed as i64;
         record.first_seq = read_by_all + 1;
+        ctx.removed_messages(removed);
     }
-    save(ctx.txn, Table::Mailboxes, &mailbox.id, record)
+    save(ctx.txn, Table::Mailboxes, &mailbox.id, &mailbox.record)
 }
 
 fn add_reader<R: RngCore + CryptoRng>(
@@ -436,6 +482,9 @@ fn add_reader<R: RngCore + CryptoRng>(
     mailbox: &mut OpenMailbox,
     reader_key: &VerifyingKey,
 ) -> Result<Outcome, StoreError> {
+    if mailbox.record.readers.len() >= usize::from(ctx.config.max_readers) {
+        return Ok(ctx.refuse(Limit::Readers));
+    }
     let read_id = Id::random(ctx.rng);
     // A new reader receives what is written from now on.
     let cursor = mailbox.record.last_seq();
@@ -474,6 +523,7 @@ fn remove_reader<R>(
         return Ok((ResponseBody::Error(ErrorCode::Auth), None));
     }
     ctx.txn.remove(Table::Capabilities, read_id.as_bytes())?;
+    ctx.gone.push(*read_id);
     mailbox.record.last_active = ctx.now;
     settle(ctx, mailbox)?;
     Ok((ResponseBody::Done, None))
@@ -481,28 +531,43 @@ fn remove_reader<R>(
 
 fn delete_mailbox<R>(ctx: &mut Ctx<'_, R>, mailbox: &OpenMailbox) -> Result<(), StoreError> {
     let removed = remove_mailbox(ctx.txn, &mailbox.id, &mailbox.record)?;
-    ctx.delta.messages -= removed as i64;
+    ctx.removed_messages(removed);
     ctx.delta.mailboxes -= 1;
+    ctx.gone.extend(
+        mailbox
+            .record
+            .readers
+            .iter()
+            .map(|r| Id::from_bytes(r.read_id)),
+    );
     Ok(())
 }
 
-/// Removes a mailbox with its capabilities and messages; returns how many messages went.
+/// Removes a mailbox with its capabilities and messages; returns the messages that went.
 pub(crate) fn remove_mailbox(
     txn: &mut dyn Txn,
     id: &[u8; Id::LEN],
     record: &MailboxRecord,
-) -> Result<u64, StoreError> {
+) -> Result<Removed, StoreError> {
     txn.remove(Table::Capabilities, &record.write_id)?;
     for reader in &record.readers {
         txn.remove(Table::Capabilities, &reader.read_id)?;
     }
-    let removed = txn.remove_range(
+    let removed = remove_messages(txn, id)?;
+    txn.remove(Table::Mailboxes, id)?;
+    Ok(removed)
+}
+
+/// Removes every message of a mailbox.
+pub(crate) fn remove_messages(
+    txn: &mut dyn Txn,
+    id: &[u8; Id::LEN],
+) -> Result<Removed, StoreError> {
+    txn.remove_range(
         Table::Messages,
         &message_key(id, 0),
         &message_key(id, u64::MAX),
-    )?;
-    txn.remove(Table::Mailboxes, id)?;
-    Ok(removed)
+    )
 }
 
 fn put_link<R: RngCore + CryptoRng>(
@@ -511,6 +576,9 @@ fn put_link<R: RngCore + CryptoRng>(
     owner_key: &VerifyingKey,
     data: &[u8],
 ) -> Result<Outcome, StoreError> {
+    if ctx.holds().links >= ctx.config.max_links {
+        return Ok(ctx.refuse(Limit::Links));
+    }
     let link_id = Id::random(ctx.rng);
     let ttl = clamp(
         ttl_secs,
@@ -522,7 +590,13 @@ fn put_link<R: RngCore + CryptoRng>(
         expires_at: ctx.now + u64::from(ttl),
         data: data.to_vec(),
     };
-    save(ctx.txn, Table::Links, link_id.as_bytes(), &record)?;
+    let value = postcard::to_allocvec(&record).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let bytes = Id::LEN + value.len();
+    if !ctx.has_room_for(bytes) {
+        return Ok(ctx.refuse(Limit::DiskBudget));
+    }
+    ctx.txn.put(Table::Links, link_id.as_bytes(), &value)?;
     ctx.delta.links += 1;
+    ctx.delta.bytes += bytes as i64;
     Ok((ResponseBody::LinkStored { link_id }, None))
 }

@@ -6,10 +6,15 @@
 //! writes, and no answer leaves before the data it reports is durable.
 
 mod commands;
+mod limits;
+#[cfg(test)]
+mod limits_tests;
 #[cfg(test)]
 mod model_tests;
 mod records;
 mod replay;
+#[cfg(test)]
+mod store_failure_tests;
 mod sweep;
 #[cfg(test)]
 mod tests;
@@ -27,6 +32,8 @@ use sotto_proto::{
     ErrorCode, Id, Message, Response, ResponseBody, SignedRequest, REPLAY_WINDOW_SECS,
 };
 
+pub use limits::Limit;
+
 use crate::store::{Store, StoreError, Table};
 
 /// Limits and defaults a relay operator sets.
@@ -34,8 +41,19 @@ use crate::store::{Store, StoreError, Table};
 pub struct HostConfig {
     pub default_ttl_secs: u32,
     pub max_ttl_secs: u32,
+    /// Unacknowledged messages per mailbox: with `MAX_MESSAGE_LEN` also its bytes.
     pub default_quota: u16,
     pub max_quota: u16,
+    pub max_mailboxes: u64,
+    pub max_links: u64,
+    pub max_readers: u16,
+    /// Bytes of stored messages and link data (keys and values); the other tables are bounded
+    /// by the counts above.
+    pub disk_budget_bytes: u64,
+    /// Answers remembered for the replay window: one per mutating request in the last 600 s.
+    pub max_remembered: u64,
+    /// Readers subscribed for pushes, kept by the host thread.
+    pub max_subscriptions: u64,
 }
 
 impl Default for HostConfig {
@@ -45,6 +63,13 @@ impl Default for HostConfig {
             max_ttl_secs: 90 * 24 * 3600,
             default_quota: 128,
             max_quota: 1024,
+            max_mailboxes: 1_000_000,
+            max_links: 100_000,
+            max_readers: 1024,
+            disk_budget_bytes: 8 << 30,
+            // 3,000 mutating requests a second, every second of the replay window.
+            max_remembered: 1_800_000,
+            max_subscriptions: 1_000_000,
         }
     }
 }
@@ -61,6 +86,8 @@ pub struct Handled {
     pub subscribed: Option<Id>,
     /// The answers to each request of a batch frame, in order (empty for a single request).
     pub batched: Vec<Handled>,
+    /// The limit a FULL or BUSY answer met.
+    pub limit: Option<Limit>,
 }
 
 /// One frame's requests: a single request, or a batch run in order (`None`: undecodable).
@@ -112,6 +139,7 @@ fn batch_answer(answers: Vec<Handled>) -> Handled {
         command: None,
         error: answers.iter().find_map(|h| h.error),
         subscribed: None,
+        limit: None,
         batched: answers,
     }
 }
@@ -128,6 +156,8 @@ pub struct BatchOutcome {
     /// One per request, in request order.
     pub handled: Vec<Handled>,
     pub appended: Vec<Appended>,
+    /// Read ids that stopped existing (their reader or mailbox went): no more pushes for them.
+    pub gone: Vec<Id>,
 }
 
 /// Counts that identify nothing: how much the host holds.
@@ -136,6 +166,10 @@ pub struct HostStats {
     pub mailboxes: u64,
     pub messages: u64,
     pub links: u64,
+    /// Bytes of messages and link data, what `disk_budget_bytes` bounds.
+    pub bytes: u64,
+    /// Answers remembered for the replay window.
+    pub remembered: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -143,6 +177,8 @@ struct StatsDelta {
     mailboxes: i64,
     messages: i64,
     links: i64,
+    bytes: i64,
+    remembered: i64,
 }
 
 impl HostStats {
@@ -150,6 +186,13 @@ impl HostStats {
         self.mailboxes = self.mailboxes.saturating_add_signed(delta.mailboxes);
         self.messages = self.messages.saturating_add_signed(delta.messages);
         self.links = self.links.saturating_add_signed(delta.links);
+        self.bytes = self.bytes.saturating_add_signed(delta.bytes);
+        self.remembered = self.remembered.saturating_add_signed(delta.remembered);
+    }
+
+    fn with(mut self, delta: StatsDelta) -> Self {
+        self.apply(delta);
+        self
     }
 }
 
@@ -161,6 +204,8 @@ pub struct Host<S> {
     decoy_key: VerifyingKey,
     sweep_from: sweep::Position,
     vouchers: VoucherPolicy,
+    /// `false` once the store failed and could not be reopened: the shell stops serving.
+    usable: bool,
 }
 
 impl<S: Store> Host<S> {
@@ -170,6 +215,8 @@ impl<S: Store> Host<S> {
             mailboxes: txn.count(Table::Mailboxes)?,
             messages: txn.count(Table::Messages)?,
             links: txn.count(Table::Links)?,
+            bytes: txn.stored_bytes(Table::Messages)? + txn.stored_bytes(Table::Links)?,
+            remembered: txn.count(Table::Nonces)?,
         };
         drop(txn);
         Ok(Self {
@@ -179,6 +226,7 @@ impl<S: Store> Host<S> {
             decoy_key: SigningKey::generate(&mut rand::rngs::OsRng).verifying_key(),
             sweep_from: sweep::Position::default(),
             vouchers: VoucherPolicy::default(),
+            usable: true,
         })
     }
 
@@ -189,8 +237,32 @@ impl<S: Store> Host<S> {
         self
     }
 
+    /// Whether the store still works. After a failed batch or sweep the host reopens its
+    /// store (what was committed stays); if even that fails, answering INTERNAL to everything
+    /// would help no one, so the shell stops and the operator's supervisor restarts the relay.
+    pub fn usable(&self) -> bool {
+        self.usable
+    }
+
+    fn recover(&mut self) {
+        if let Err(error) = self.store.recover() {
+            tracing::error!(%error, "cannot reopen the mailbox store");
+            self.usable = false;
+        }
+    }
+
     pub fn stats(&self) -> HostStats {
         self.stats
+    }
+
+    pub fn config(&self) -> HostConfig {
+        self.config
+    }
+
+    /// New limits, as a reload of `relay.toml` brings: they apply from the next request on;
+    /// what is already stored stays.
+    pub fn set_config(&mut self, config: HostConfig) {
+        self.config = config;
     }
 
     /// Answers a batch of request frames at unix time `now`. If the store fails, nothing of the
@@ -207,7 +279,14 @@ impl<S: Store> Host<S> {
                 outcome
             }
             Err(error) => {
-                tracing::error!(%error, "store failed; answering the batch INTERNAL");
+                tracing::error!(%error, "store failed; nothing of the batch was kept");
+                // A full disk is the host's to be full, like its budget; anything else is its
+                // own failure.
+                let (code, limit) = match error {
+                    StoreError::NoSpace(_) => (ErrorCode::Full, Some(Limit::DiskFull)),
+                    _ => (ErrorCode::Internal, None),
+                };
+                self.recover();
                 let handled = frames
                     .iter()
                     .map(|frame| {
@@ -217,17 +296,15 @@ impl<S: Store> Host<S> {
                             }
                             Err(_) => ([0; 16], None),
                         };
-                        answer(
-                            nonce,
-                            command,
-                            ResponseBody::Error(ErrorCode::Internal),
-                            None,
-                        )
+                        let mut refused = answer(nonce, command, ResponseBody::Error(code), None);
+                        refused.limit = limit;
+                        refused
                     })
                     .collect();
                 BatchOutcome {
                     handled,
                     appended: Vec::new(),
+                    gone: Vec::new(),
                 }
             }
         }
@@ -245,10 +322,13 @@ impl<S: Store> Host<S> {
             now,
             config: &self.config,
             vouchers: &self.vouchers,
+            holds: self.stats,
             rng,
             delta: StatsDelta::default(),
             appended: Vec::new(),
+            gone: Vec::new(),
             group_write: None,
+            limit: None,
         };
         let units: Vec<Unit> = frames.iter().map(|frame| Unit::open(frame)).collect();
         let runnable: Vec<Option<&SignedRequest>> = units
@@ -272,21 +352,37 @@ impl<S: Store> Host<S> {
                 Unit::Batch(_) => batch_answer(answers),
             });
         }
-        let (delta, appended) = (ctx.delta, ctx.appended);
+        let (delta, appended, gone) = (ctx.delta, ctx.appended, ctx.gone);
         txn.commit()?;
-        Ok((BatchOutcome { handled, appended }, delta))
+        Ok((
+            BatchOutcome {
+                handled,
+                appended,
+                gone,
+            },
+            delta,
+        ))
     }
 
     /// Deletes what has expired by `now`: idle mailboxes, old messages, links, old nonces. Works
-    /// through the mailboxes a slice at a time; call it about once a second.
-    pub fn sweep(&mut self, now: u64) -> Result<(), StoreError> {
+    /// through the mailboxes a slice at a time; call it about once a second. Returns the read
+    /// ids of the mailboxes that went.
+    pub fn sweep(&mut self, now: u64) -> Result<Vec<Id>, StoreError> {
+        let swept = self.try_sweep(now);
+        if swept.is_err() {
+            self.recover();
+        }
+        swept
+    }
+
+    fn try_sweep(&mut self, now: u64) -> Result<Vec<Id>, StoreError> {
         let mut txn = self.store.begin()?;
-        let (delta, next) = sweep::run(txn.as_mut(), now, &self.sweep_from)?;
+        let swept = sweep::run(txn.as_mut(), now, &self.sweep_from)?;
         self.vouchers.sweep(txn.as_mut(), now)?;
         txn.commit()?;
-        self.stats.apply(delta);
-        self.sweep_from = next;
-        Ok(())
+        self.stats.apply(swept.delta);
+        self.sweep_from = swept.next;
+        Ok(swept.gone)
     }
 }
 
@@ -317,6 +413,7 @@ fn answer(
         error,
         subscribed,
         batched: Vec::new(),
+        limit: None,
     }
 }
 
@@ -362,6 +459,18 @@ fn handle_one<R: RngCore + CryptoRng>(
         Err(other) => return Err(other),
     };
     let signer = authority.signer();
+    let remembers = request.command.mutates();
+    if remembers && ctx.holds().remembered >= ctx.config.max_remembered {
+        // Run without its answer remembered, a retry could run it twice.
+        let mut busy = answer(
+            request.nonce,
+            Some(name),
+            ResponseBody::Error(ErrorCode::Busy),
+            None,
+        );
+        busy.limit = Some(Limit::Remembered);
+        return Ok(busy);
+    }
     let (body, subscribed) = match commands::execute(ctx, &request.command, authority) {
         Ok(done) => done,
         Err(StoreError::Corrupt { what, reason }) => {
@@ -370,10 +479,17 @@ fn handle_one<R: RngCore + CryptoRng>(
         }
         Err(other) => return Err(other),
     };
-    let handled = answer(request.nonce, Some(name), body, subscribed);
+    let mut handled = answer(request.nonce, Some(name), body, subscribed);
+    handled.limit = ctx.limit.take();
+    if handled.limit.is_some() {
+        // A refusal for want of room changed nothing: a retry may find room.
+        return Ok(handled);
+    }
     let (_, encoded) =
         sotto_proto::open_frame(&handled.frame).map_err(|e| StoreError::Backend(e.to_string()))?;
-    replay::remember(ctx.txn, request, &signer, encoded)?;
+    if replay::remember(ctx.txn, request, &signer, encoded)? {
+        ctx.delta.remembered += 1;
+    }
     Ok(handled)
 }
 

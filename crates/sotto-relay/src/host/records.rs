@@ -32,12 +32,28 @@ pub(crate) struct MailboxRecord {
 }
 
 impl MailboxRecord {
+    /// Decodes a stored record and checks what the host's arithmetic relies on.
+    pub fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            what: "mailbox",
+            reason,
+        };
+        let record: Self = postcard::from_bytes(bytes).map_err(|e| corrupt(e.to_string()))?;
+        if record.next_seq == 0 || record.first_seq == 0 || record.first_seq > record.next_seq {
+            return Err(corrupt(format!(
+                "sequence numbers out of order (first {}, next {})",
+                record.first_seq, record.next_seq
+            )));
+        }
+        Ok(record)
+    }
+
     pub fn kind(&self) -> MailboxKind {
         MailboxKind::from_code(self.kind).unwrap_or(MailboxKind::Conversation)
     }
 
     pub fn last_seq(&self) -> u64 {
-        self.next_seq - 1
+        self.next_seq.saturating_sub(1)
     }
 
     pub fn reader(&self, read_id: &Id) -> Option<&ReaderRecord> {

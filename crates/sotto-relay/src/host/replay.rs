@@ -57,18 +57,19 @@ pub(crate) fn recall(
         .map_err(|e| corrupt(&e.to_string()))
 }
 
-/// Keeps the answer `encoded` of a mutating request signed by `signer`.
+/// Keeps the answer `encoded` of a mutating request signed by `signer`; `true` if it did.
 pub(crate) fn remember(
     txn: &mut dyn Txn,
     request: &Request,
     signer: &[u8; KEY_LEN],
     encoded: &[u8],
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     if !request.command.mutates() {
-        return Ok(());
+        return Ok(false);
     }
     let mut entry = Vec::with_capacity(KEY_LEN + encoded.len());
     entry.extend_from_slice(signer);
     entry.extend_from_slice(encoded);
-    txn.put(Table::Nonces, &entry_key(request), &entry)
+    txn.put(Table::Nonces, &entry_key(request), &entry)?;
+    Ok(true)
 }

@@ -19,12 +19,20 @@ pub const DESCRIPTOR_FILE: &str = "descriptor.toml";
 /// Epoch value meaning "nothing published yet".
 pub(super) const UNPUBLISHED: u64 = u64::MAX;
 
-/// Writes `text` to `file` in one step (a temporary file renamed over it), so a reader never
-/// sees half of it.
+/// Writes `text` to `file` in one step (a temporary file, fsynced, renamed over it, the
+/// directory fsynced), so a reader never sees half of it, and after a crash the file holds
+/// the old text or the new, never an empty file under the final name. It stays readable by
+/// others: network files and descriptors are public.
 pub fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
     let partial = file.with_extension("toml.tmp");
-    std::fs::write(&partial, text)?;
-    std::fs::rename(&partial, file)
+    let mut written = std::fs::File::create(&partial)?;
+    std::io::Write::write_all(&mut written, text.as_bytes())?;
+    written.sync_all()?;
+    std::fs::rename(&partial, file)?;
+    match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => sotto_quic::sync_dir(dir),
+        _ => sotto_quic::sync_dir(Path::new(".")),
+    }
 }
 
 impl OnionNode {

@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 
 use super::{Drop, OnionNode, Role};
 use crate::actor::PushSink;
+use crate::host::Limit;
 
 /// Reply blocks kept per reader at most; older ones go first.
 const MAX_BLOCKS_PER_READER: usize = 16;
@@ -26,6 +27,8 @@ const MAX_BLOCKS_PER_READER: usize = 16;
 const MAX_HELD_PER_READER: usize = 16;
 /// Pushes held for all readers together, bounding the memory readers who went away can take.
 const MAX_HELD: usize = 2048;
+/// Reply blocks kept for all readers together (about 1 KiB each with three hops).
+const MAX_BLOCKS: usize = 262_144;
 /// Pushes waiting for the onion pusher.
 const PUSH_QUEUE: usize = 4096;
 /// The one sink all onion subscriptions share; connections number theirs from 0.
@@ -38,11 +41,24 @@ pub struct PushPools {
     sink: Arc<Mutex<Option<PushSink>>>,
 }
 
-#[derive(Default)]
 struct Pools {
     by_reader: HashMap<Id, Pool>,
     /// Pushes held in all pools.
     held: usize,
+    /// Reply blocks kept in all pools, and how many may be.
+    blocks: usize,
+    max_blocks: usize,
+}
+
+impl Default for Pools {
+    fn default() -> Self {
+        Self {
+            by_reader: HashMap::new(),
+            held: 0,
+            blocks: 0,
+            max_blocks: MAX_BLOCKS,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -58,7 +74,19 @@ struct Pool {
 enum Fate {
     Send(ReplyBlock),
     Held,
+    /// Too much held already: the reader fetches when a later push shows the gap.
     Dropped,
+    /// No pool (never subscribed here, or gone quiet for two epochs): the reader's
+    /// subscription is of no use any more.
+    Unknown,
+}
+
+/// Whether a deposit kept the blocks it brought (up to the reader's share).
+#[derive(Debug, PartialEq, Eq)]
+enum Deposited {
+    Kept,
+    /// All readers' blocks together are at their bound: fewer were kept than came.
+    Trimmed,
 }
 
 impl PushPools {
@@ -68,17 +96,22 @@ impl PushPools {
 
     /// Adds a reader's blocks and sends what was held for want of them. A subscription
     /// replaces blocks and held pushes: its answer carries every message waiting.
-    fn deposit(&self, read_id: Id, blocks: Vec<ReplyBlock>, replace: bool) {
-        let released = {
+    fn deposit(&self, read_id: Id, blocks: Vec<ReplyBlock>, replace: bool) -> Deposited {
+        let (released, refused) = {
             let mut pools = self.lock();
+            let (total, max_blocks) = (pools.blocks, pools.max_blocks);
             let pool = pools.by_reader.entry(read_id).or_default();
-            let held_before = pool.held.len();
+            let (held_before, blocks_before) = (pool.held.len(), pool.blocks.len());
             if replace {
                 pool.blocks.clear();
             }
+            // This reader's share, within what all other readers' blocks leave.
+            let others = total - blocks_before;
+            let share = MAX_BLOCKS_PER_READER.min(max_blocks.saturating_sub(others));
             pool.blocks.extend(blocks);
             pool.refreshed = Some(Instant::now());
-            while pool.blocks.len() > MAX_BLOCKS_PER_READER {
+            let refused = pool.blocks.len() > share && share < MAX_BLOCKS_PER_READER;
+            while pool.blocks.len() > share {
                 pool.blocks.pop_front();
             }
             let released = if replace {
@@ -88,15 +121,21 @@ impl PushPools {
                 let count = pool.held.len().min(pool.blocks.len());
                 pool.held.drain(..count).collect()
             };
-            let held_after = pool.held.len();
+            let (held_after, blocks_after) = (pool.held.len(), pool.blocks.len());
             pools.held = pools.held - held_before + held_after;
-            released
+            pools.blocks = pools.blocks - blocks_before + blocks_after;
+            (released, refused)
         };
         if let Some(sink) = self.sink() {
             for frame in released {
                 // The queue is large; if it is full anyway the reader fetches on the next gap.
                 let _ = sink.frames.try_send(frame);
             }
+        }
+        if refused {
+            Deposited::Trimmed
+        } else {
+            Deposited::Kept
         }
     }
 
@@ -108,6 +147,7 @@ impl PushPools {
             .by_reader
             .retain(|_, pool| pool.refreshed.is_some_and(|at| at.elapsed() < max_age));
         pools.held = pools.by_reader.values().map(|p| p.held.len()).sum();
+        pools.blocks = pools.by_reader.values().map(|p| p.blocks.len()).sum();
     }
 
     /// A block to push `frame` through, or the frame held until the reader's next deposit.
@@ -115,9 +155,10 @@ impl PushPools {
         let mut pools = self.lock();
         let held_total = pools.held;
         let Some(pool) = pools.by_reader.get_mut(read_id) else {
-            return Fate::Dropped;
+            return Fate::Unknown;
         };
         if let Some(block) = pool.blocks.pop_back() {
+            pools.blocks -= 1;
             return Fate::Send(block);
         }
         if held_total >= MAX_HELD {
@@ -161,9 +202,17 @@ pub(super) fn start_pusher(node: &Arc<OnionNode>) {
                     }
                 }
                 Fate::Held => {}
-                // No pool at all (never subscribed here, or gone quiet for two epochs), or
-                // too much held: the reader renews its subscription and fetches.
-                Fate::Dropped => node.metrics.onion_drop(Drop::NoReplyBlock),
+                // Too much held: the reader fetches when a later push shows the gap.
+                Fate::Dropped => {
+                    node.metrics.onion_drop(Drop::NoReplyBlock);
+                    node.metrics.refused(Limit::HeldPushes);
+                }
+                // The reader renews its subscription (with fresh blocks) when it wants pushes
+                // again; until then its subscription only costs the host thread.
+                Fate::Unknown => {
+                    node.metrics.onion_drop(Drop::NoReplyBlock);
+                    node.host.unsubscribe(push.read_id, ONION_SINK_ID);
+                }
             }
         }
     });
@@ -207,7 +256,12 @@ pub(super) async fn execute(node: &Arc<OnionNode>, payload: Vec<u8>) {
     let on_accepted = deposit.map(|(read_id, replace)| {
         let pools = node.pools.clone();
         let blocks: Vec<ReplyBlock> = blocks.collect();
-        Box::new(move || pools.deposit(read_id, blocks, replace)) as crate::actor::OnAccepted
+        let metrics = node.metrics.clone();
+        Box::new(move || {
+            if pools.deposit(read_id, blocks, replace) == Deposited::Trimmed {
+                metrics.refused(Limit::PushBlocks);
+            }
+        }) as crate::actor::OnAccepted
     });
     let Ok(answer) = node
         .host
@@ -238,7 +292,7 @@ mod tests {
     fn take(pools: &PushPools, reader: &Id) -> Option<ReplyBlock> {
         match pools.take_or_hold(reader, b"push") {
             Fate::Send(block) => Some(block),
-            Fate::Held | Fate::Dropped => None,
+            Fate::Held | Fate::Dropped | Fate::Unknown => None,
         }
     }
 
@@ -273,6 +327,25 @@ mod tests {
         pools.deposit(reader, vec![block()], false);
         pools.prune(Duration::ZERO);
         assert!(take(&pools, &reader).is_none(), "pruned");
+    }
+
+    #[test]
+    fn reply_blocks_are_bounded_across_readers() {
+        let pools = PushPools::default();
+        pools.lock().max_blocks = MAX_BLOCKS_PER_READER + 4;
+        let (first, second) = (Id::from_bytes([7; Id::LEN]), Id::from_bytes([8; Id::LEN]));
+        let many = || (0..MAX_BLOCKS_PER_READER).map(|_| block()).collect();
+        assert_eq!(pools.deposit(first, many(), true), Deposited::Kept);
+        assert_eq!(
+            pools.deposit(second, many(), true),
+            Deposited::Trimmed,
+            "the second reader gets what the bound leaves"
+        );
+        assert_eq!(pools.lock().blocks, MAX_BLOCKS_PER_READER + 4);
+        assert!(take(&pools, &second).is_some());
+        assert_eq!(pools.lock().blocks, MAX_BLOCKS_PER_READER + 3);
+        // Giving its blocks back by subscribing again makes room for the first reader's own.
+        assert_eq!(pools.deposit(first, many(), true), Deposited::Kept);
     }
 
     #[test]
@@ -321,7 +394,7 @@ mod tests {
         assert_eq!(pools.lock().held, 0);
 
         let stranger = Id::from_bytes([6; Id::LEN]);
-        assert!(matches!(pools.take_or_hold(&stranger, b"x"), Fate::Dropped));
+        assert!(matches!(pools.take_or_hold(&stranger, b"x"), Fate::Unknown));
         for n in 0..MAX_HELD / MAX_HELD_PER_READER + 1 {
             let reader = Id::from_bytes([n as u8 + 10; Id::LEN]);
             pools.deposit(reader, Vec::new(), true);

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::{Entries, Store, StoreError, Table, Txn};
+use super::{Removed, Store, StoreError, Table, Txn};
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -55,48 +55,61 @@ impl Txn for MemoryTxn<'_> {
         Ok(())
     }
 
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<(), StoreError> {
-        if let Some(old) = self.table_mut(table).remove(key) {
-            self.undo.push((table, key.to_vec(), Some(old)));
-        }
-        Ok(())
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<Removed, StoreError> {
+        let Some(old) = self.table_mut(table).remove(key) else {
+            return Ok(Removed::default());
+        };
+        let removed = Removed::of(key, &old);
+        self.undo.push((table, key.to_vec(), Some(old)));
+        Ok(removed)
     }
 
-    fn range(
+    fn scan(
         &self,
         table: Table,
         start: &[u8],
         end: &[u8],
-        limit: usize,
-    ) -> Result<Entries, StoreError> {
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         if start >= end {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        Ok(self
-            .table(table)
-            .map(|map| {
-                map.range(start.to_vec()..end.to_vec())
-                    .take(limit)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect()
-            })
-            .unwrap_or_default())
+        if let Some(map) = self.table(table) {
+            for (key, value) in map.range(start.to_vec()..end.to_vec()) {
+                if !visit(key, value) {
+                    break;
+                }
+            }
+        }
+        Ok(())
     }
 
-    fn remove_range(&mut self, table: Table, start: &[u8], end: &[u8]) -> Result<u64, StoreError> {
+    fn remove_range(
+        &mut self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Removed, StoreError> {
         let keys: Vec<Vec<u8>> = self
             .range(table, start, end, usize::MAX)?
             .into_iter()
             .map(|(k, _)| k)
             .collect();
+        let mut removed = Removed::default();
         for key in &keys {
-            self.remove(table, key)?;
+            removed.add(self.remove(table, key)?);
         }
-        Ok(keys.len() as u64)
+        Ok(removed)
     }
 
     fn count(&self, table: Table) -> Result<u64, StoreError> {
         Ok(self.table(table).map_or(0, |map| map.len() as u64))
+    }
+
+    fn stored_bytes(&self, table: Table) -> Result<u64, StoreError> {
+        Ok(self.table(table).map_or(0, |map| {
+            map.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum()
+        }))
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), StoreError> {

@@ -55,25 +55,61 @@ impl Table {
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("cannot open the store at {path}: {reason}")]
+    #[error(
+        "cannot open the store at {path}: {reason}. If the file is damaged, restore it from a \
+         backup, or move it aside to start with an empty store (its mailboxes are then lost)"
+    )]
     Open { path: String, reason: String },
     #[error("store operation failed: {0}")]
     Backend(String),
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt { what: &'static str, reason: String },
+    #[error("the disk holding the store is full: {0}")]
+    NoSpace(String),
 }
 
 /// Key-value pairs read by a range scan.
 pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// What a removal took away: entries, and the bytes of their keys and values.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+impl Removed {
+    pub(crate) fn of(key: &[u8], value: &[u8]) -> Self {
+        Self {
+            entries: 1,
+            bytes: (key.len() + value.len()) as u64,
+        }
+    }
+
+    pub(crate) fn add(&mut self, other: Removed) {
+        self.entries += other.entries;
+        self.bytes += other.bytes;
+    }
+}
+
 /// A source of transactions.
 pub trait Store: Send {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError>;
+
+    /// Makes the store usable again after an operation failed: redb refuses all work after an
+    /// I/O error until it is reopened. An error means the store cannot be used at all.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl<S: Store + ?Sized> Store for Box<S> {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError> {
         (**self).begin()
+    }
+
+    fn recover(&mut self) -> Result<(), StoreError> {
+        (**self).recover()
     }
 }
 
@@ -82,7 +118,16 @@ impl<S: Store + ?Sized> Store for Box<S> {
 pub trait Txn {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError>;
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<(), StoreError>;
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<Removed, StoreError>;
+    /// Shows `visit` the entries with `start <= key < end`, in key order, until it returns
+    /// `false`. Only what `visit` keeps is copied, so a reader stops as soon as it has enough.
+    fn scan(
+        &self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
     /// Up to `limit` entries with `start <= key < end`, in key order.
     fn range(
         &self,
@@ -90,13 +135,31 @@ pub trait Txn {
         start: &[u8],
         end: &[u8],
         limit: usize,
-    ) -> Result<Entries, StoreError>;
-    /// Removes every entry with `start <= key < end`; returns how many there were.
-    fn remove_range(&mut self, table: Table, start: &[u8], end: &[u8]) -> Result<u64, StoreError>;
+    ) -> Result<Entries, StoreError> {
+        let mut out = Vec::new();
+        if limit > 0 {
+            self.scan(table, start, end, &mut |key, value| {
+                out.push((key.to_vec(), value.to_vec()));
+                out.len() < limit
+            })?;
+        }
+        Ok(out)
+    }
+    /// Removes every entry with `start <= key < end`.
+    fn remove_range(
+        &mut self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Removed, StoreError>;
     /// Number of entries in the table.
     fn count(&self, table: Table) -> Result<u64, StoreError>;
+    /// Bytes of the table's keys and values (not the backend's own overhead).
+    fn stored_bytes(&self, table: Table) -> Result<u64, StoreError>;
     fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]
 mod contract_tests;
+#[cfg(test)]
+pub(crate) mod failing;

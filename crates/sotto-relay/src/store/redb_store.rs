@@ -1,11 +1,14 @@
 //! The default, durable backend: one redb file in the relay's data directory. A commit returns
 //! only after the data is on disk, which is what makes an answered write survive `kill -9`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
+use redb::{
+    CommitError, Database, ReadableTable, ReadableTableMetadata, StorageError, TableDefinition,
+    WriteTransaction,
+};
 
-use super::{Entries, Store, StoreError, Table, Txn};
+use super::{Removed, Store, StoreError, Table, Txn};
 
 type Bytes = &'static [u8];
 
@@ -17,31 +20,73 @@ fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
+fn commit_failed(error: CommitError) -> StoreError {
+    #[allow(unreachable_patterns)] // CommitError may grow variants
+    match error {
+        CommitError::Storage(error) => storage(error),
+        other => backend(other),
+    }
+}
+
+/// A failed write or commit: a full disk is told apart, the host answers it FULL.
+fn storage(error: StorageError) -> StoreError {
+    match error {
+        StorageError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull => {
+            StoreError::NoSpace(io.to_string())
+        }
+        other => backend(other),
+    }
+}
+
 pub struct RedbStore {
-    db: Database,
+    path: PathBuf,
+    /// `None` only while [`recover`](Store::recover) reopens it.
+    db: Option<Database>,
 }
 
 impl RedbStore {
-    /// Opens (or creates) the store file and makes sure every table exists.
+    /// Opens (or creates) the store file, owner-only, and makes sure every table exists.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| StoreError::Open {
+        let failed = |reason: String| StoreError::Open {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        // Before redb creates it with the umask's mode: what mailboxes exist is the host's to
+        // know, not other users' of the machine.
+        sotto_quic::restrict_to_owner(path).map_err(|e| failed(e.to_string()))?;
+        // redb asserts, rather than returns an error, when a file is shorter than its header
+        // says (a truncated copy): that must stop the relay with the message below too.
+        let db = std::panic::catch_unwind(|| Database::create(path))
+            .map_err(|_| failed("the file is shorter than its header says: truncated".into()))?
+            .map_err(|e| failed(e.to_string()))?;
         let txn = db.begin_write().map_err(backend)?;
         for table in Table::ALL {
             txn.open_table(definition(table)).map_err(backend)?;
         }
-        txn.commit().map_err(backend)?;
-        Ok(Self { db })
+        txn.commit().map_err(commit_failed)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            db: Some(db),
+        })
     }
 }
 
 impl Store for RedbStore {
     fn begin(&mut self) -> Result<Box<dyn Txn + '_>, StoreError> {
+        let db = self.db.as_ref().ok_or(StoreError::Backend(
+            "the store could not be reopened".into(),
+        ))?;
         Ok(Box::new(RedbTxn {
-            txn: self.db.begin_write().map_err(backend)?,
+            txn: db.begin_write().map_err(backend)?,
         }))
+    }
+
+    /// Reopens the file, which repairs it from its last commit: what was acknowledged stays.
+    fn recover(&mut self) -> Result<(), StoreError> {
+        // redb allows one `Database` per file, so the old one goes first.
+        self.db = None;
+        *self = Self::open(&self.path.clone())?;
+        Ok(())
     }
 }
 
@@ -58,44 +103,50 @@ impl Txn for RedbTxn {
 
     fn put(&mut self, table: Table, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        table.insert(key, value).map_err(backend)?;
+        table.insert(key, value).map_err(storage)?;
         Ok(())
     }
 
-    fn remove(&mut self, table: Table, key: &[u8]) -> Result<(), StoreError> {
+    fn remove(&mut self, table: Table, key: &[u8]) -> Result<Removed, StoreError> {
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        table.remove(key).map_err(backend)?;
-        Ok(())
+        let old = table.remove(key).map_err(backend)?;
+        Ok(old.map_or_else(Removed::default, |value| Removed::of(key, value.value())))
     }
 
-    fn range(
+    fn scan(
         &self,
         table: Table,
         start: &[u8],
         end: &[u8],
-        limit: usize,
-    ) -> Result<Entries, StoreError> {
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
         if start >= end {
-            return Ok(Vec::new());
+            return Ok(());
         }
         let table = self.txn.open_table(definition(table)).map_err(backend)?;
-        let mut out = Vec::new();
-        for entry in table.range(start..end).map_err(backend)?.take(limit) {
+        for entry in table.range(start..end).map_err(backend)? {
             let (key, value) = entry.map_err(backend)?;
-            out.push((key.value().to_vec(), value.value().to_vec()));
+            if !visit(key.value(), value.value()) {
+                break;
+            }
         }
-        Ok(out)
+        Ok(())
     }
 
-    fn remove_range(&mut self, table: Table, start: &[u8], end: &[u8]) -> Result<u64, StoreError> {
+    fn remove_range(
+        &mut self,
+        table: Table,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<Removed, StoreError> {
+        let mut removed = Removed::default();
         if start >= end {
-            return Ok(0);
+            return Ok(removed);
         }
         let mut table = self.txn.open_table(definition(table)).map_err(backend)?;
-        let mut removed = 0;
         table
-            .retain_in(start..end, |_, _| {
-                removed += 1;
+            .retain_in(start..end, |key, value| {
+                removed.add(Removed::of(key, value));
                 false
             })
             .map_err(backend)?;
@@ -107,7 +158,12 @@ impl Txn for RedbTxn {
         table.len().map_err(backend)
     }
 
+    fn stored_bytes(&self, table: Table) -> Result<u64, StoreError> {
+        let table = self.txn.open_table(definition(table)).map_err(backend)?;
+        Ok(table.stats().map_err(backend)?.stored_bytes())
+    }
+
     fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.txn.commit().map_err(backend)
+        self.txn.commit().map_err(commit_failed)
     }
 }
