@@ -4,6 +4,7 @@
 //! host's fingerprint ([`DirectTransport`], for tests and debugging).
 
 mod capability;
+mod catch_up;
 mod content;
 pub mod conversation;
 mod device;
@@ -23,6 +24,7 @@ mod test_network;
 mod transport;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
+pub use catch_up::{Fetched, ToFetch};
 pub use content::{
     ContentError, ContentKey, LinkKey, BINDING_LEN, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN,
     SEAL_OVERHEAD,

@@ -114,10 +114,11 @@ impl Command {
         "ack_write",
     ];
 
-    /// Whether the command may ride in a batch: its answer is short, so the answers of a whole
-    /// batch always fit one frame. Reads that answer with messages or link data travel alone.
+    /// Whether the command may ride in a batch: its answer is short, or (a fetch) takes only
+    /// the room the batch leaves it, so the answers of a whole batch always fit one frame. A
+    /// subscribe (whose reply blocks are its reader's alone) and link data travel alone.
     pub fn fits_a_batch(&self) -> bool {
-        !matches!(self, Self::Subscribe | Self::Fetch | Self::GetLink)
+        !matches!(self, Self::Subscribe | Self::GetLink)
     }
 
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make

@@ -3,9 +3,10 @@
 //! (`pushes.rs`); one-shot commands that run without listening use it.
 
 use sotto_proto::conversation::MessageId;
-use sotto_proto::Message;
+use sotto_proto::{Fingerprint, Message};
 
 use super::{Device, Network};
+use crate::catch_up::ToFetch;
 use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
 use crate::store::Conversation;
@@ -29,64 +30,133 @@ impl<N: Network> Device<N> {
     /// Applies everything waiting for this device, and returns what happened besides new
     /// messages (which land in the store, see `Store::take_unshown`), including what pushes
     /// applied since the last call. One conversation's failure is reported as its event and
-    /// does not keep the others from being read.
+    /// does not keep the others from being read. The mailboxes of one host are read together
+    /// (`catch_up`), so this costs packets per host, not per conversation.
     pub async fn sync(&mut self) -> Result<Vec<Event>, ConversationError> {
         let mut events = std::mem::take(&mut self.listening.events);
         self.accept_answers(&mut events).await?;
+        let mut by_host: Vec<(Fingerprint, Vec<i64>)> = Vec::new();
         for conversation in self.store.conversations()? {
             if conversation.removed {
                 continue;
             }
-            let alias = conversation.alias.clone();
-            match self
-                .sync_conversation(conversation.number, &mut events)
-                .await
-            {
-                Ok(()) => self.update_if_due(conversation.number).await?,
-                Err(error) if error.is_gone() => events.push(mailbox_gone(alias)),
-                // The network failing is everyone's problem: say so rather than reporting it
-                // once per conversation.
-                Err(error @ ConversationError::Network(_)) => return Err(error),
-                Err(error) => events.push(Event::Rejected {
-                    alias,
-                    reason: error.to_string(),
-                }),
+            match by_host.iter_mut().find(|(host, _)| *host == conversation.host) {
+                Some((_, numbers)) => numbers.push(conversation.number),
+                None => by_host.push((conversation.host, vec![conversation.number])),
+            }
+        }
+        for (host, numbers) in by_host {
+            for number in self.catch_up(host, numbers, &mut events).await? {
+                self.update_if_due(number).await?;
             }
         }
         Ok(events)
     }
 
-    /// Reads one conversation's mailbox to its end: applies each message, acknowledges them,
-    /// then sends what the order asks for (resends of crossed messages, receipts for texts).
+    /// Reads one conversation's mailbox to its end (see `catch_up`).
     pub(super) async fn sync_conversation(
         &mut self,
         number: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
-        let conversation = self.store.conversation_by_number(number)?;
-        let client = self.host(conversation.host).await?;
-        let mut outcome = Outcome::default();
-        loop {
-            let messages = client.fetch(&conversation.read).await?;
-            // Reload per batch: `applied_seq` guards against applying twice.
-            let current = self.store.conversation_by_number(number)?;
-            if !advances(current.applied_seq, &messages) {
-                // Empty, or a host serving again what was applied and acknowledged: reading on
-                // would never end.
-                break;
-            }
-            let last = outcome.last;
-            self.apply_run(&current, &messages, &mut outcome, events)?;
-            if let Some(last) = outcome.last.filter(|seq| Some(*seq) != last) {
-                // What the acknowledgement deletes at the host must be safe here first.
-                self.store.make_durable()?;
-                client.ack(&conversation.read, last).await?;
-            }
-            if outcome.ended {
-                return Ok(());
+        let host = self.store.conversation_by_number(number)?.host;
+        self.catch_up(host, vec![number], events).await?;
+        Ok(())
+    }
+
+    /// Reads the mailboxes of conversations `numbers`, all on `host`, to their end: their
+    /// fetches ride together (`MailboxClient::fetch_many`), each message is applied in order,
+    /// a mailbox with more waiting is acknowledged and fetched again in the next round, and
+    /// then each conversation sends what the order asks for (resends of crossed messages,
+    /// receipts for texts) with its last acknowledgement. Returns the conversations read;
+    /// the others' failures are their events. Only the network failing is an error.
+    async fn catch_up(
+        &mut self,
+        host: Fingerprint,
+        numbers: Vec<i64>,
+        events: &mut Vec<Event>,
+    ) -> Result<Vec<i64>, ConversationError> {
+        let client = self.host(host).await?;
+        let mut reading = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            let conversation = self.store.conversation_by_number(number)?;
+            reading.push(Reading {
+                through: conversation.applied_seq,
+                conversation,
+                outcome: Outcome::default(),
+                ask: None,
+                alone: false,
+            });
+        }
+        let mut read = Vec::new();
+        while !reading.is_empty() {
+            // What an acknowledgement deletes at the host must be safe here first.
+            self.store.make_durable()?;
+            let asks: Vec<ToFetch> = reading
+                .iter()
+                .map(|r| ToFetch {
+                    read: r.conversation.read.clone(),
+                    ack: r.ask,
+                    alone: r.alone,
+                })
+                .collect();
+            let answers = client.fetch_many(&asks).await?;
+            for (mut r, answer) in std::mem::take(&mut reading).into_iter().zip(answers) {
+                if let Some(seq) = r.ask.take() {
+                    r.through = r.through.max(seq);
+                }
+                let alias = r.conversation.alias.clone();
+                let fetched = match answer {
+                    Ok(fetched) => fetched,
+                    Err(error) => {
+                        report(alias, error.into(), events)?;
+                        continue;
+                    }
+                };
+                // Reload per page: `applied_seq` guards against applying twice.
+                let current = self.store.conversation_by_number(r.conversation.number)?;
+                // A host serving again what was applied brings nothing to apply.
+                if advances(current.applied_seq, &fetched.messages) {
+                    if let Err(error) =
+                        self.apply_run(&current, &fetched.messages, &mut r.outcome, events)
+                    {
+                        report(alias, error, events)?;
+                        continue;
+                    }
+                }
+                let served = fetched.served_to.filter(|seq| *seq > r.through);
+                match (fetched.more && !r.outcome.ended, served) {
+                    (true, Some(seq)) => {
+                        r.ask = Some(seq);
+                        r.alone = false;
+                        reading.push(r);
+                    }
+                    // The batch's room was spent before this fetch: alone it has room.
+                    (true, None) if !r.alone => {
+                        r.alone = true;
+                        reading.push(r);
+                    }
+                    (true, None) => {
+                        tracing::warn!("a host says more waits but serves nothing; stopping");
+                        read.push(r);
+                    }
+                    (false, _) => {
+                        r.outcome.last = r.outcome.last.max(served);
+                        read.push(r);
+                    }
+                }
             }
         }
-        self.after_run(&conversation, outcome, None, events).await
+        let mut done = Vec::with_capacity(read.len());
+        for r in read {
+            let ack = r.outcome.last.filter(|seq| *seq > r.through);
+            let (number, alias) = (r.conversation.number, r.conversation.alias.clone());
+            match self.after_run(&r.conversation, r.outcome, ack, events).await {
+                Ok(()) => done.push(number),
+                Err(error) => report(alias, error, events)?,
+            }
+        }
+        Ok(done)
     }
 
     /// Applies messages of one conversation in order, gathering what to do afterwards.
@@ -161,6 +231,35 @@ impl<N: Network> Device<N> {
         }
         Ok(())
     }
+}
+
+/// One conversation being caught up on.
+struct Reading {
+    conversation: Conversation,
+    outcome: Outcome,
+    /// Every position up to this was applied (or passed) and acknowledged, or applied before.
+    through: u64,
+    /// To acknowledge with the next fetch.
+    ask: Option<u64>,
+    alone: bool,
+}
+
+/// Makes one conversation's failure its event; only the network failing, everyone's problem,
+/// is returned, rather than reported once per conversation.
+fn report(
+    alias: String,
+    error: ConversationError,
+    events: &mut Vec<Event>,
+) -> Result<(), ConversationError> {
+    match error {
+        error if error.is_gone() => events.push(mailbox_gone(alias)),
+        error @ ConversationError::Network(_) => return Err(error),
+        error => events.push(Event::Rejected {
+            alias,
+            reason: error.to_string(),
+        }),
+    }
+    Ok(())
 }
 
 /// What a person hears of a conversation whose mailbox its host no longer has.

@@ -31,6 +31,9 @@ const EPOCH_SECS: u64 = 86_400;
 /// What the network did, to check that a test's faults happened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
+    /// Request frames sent by devices (a batch is one; every resend counts): the packets a
+    /// device sends, as its gateway link would count them.
+    pub sent: u64,
     /// Requests the hosts ran or answered.
     pub handled: u64,
     /// Requests a host had handled before (sent again after a lost answer, or duplicated).
@@ -194,6 +197,7 @@ impl MemoryNetwork {
     ) {
         let fates = {
             let mut state = self.state();
+            state.stats.sent += 1;
             let faults = state.faults.requests;
             faults.draw(&mut state.rng)
         };

@@ -29,6 +29,10 @@ pub(crate) struct Ctx<'a, R> {
     /// The mailbox and position of the last write in the frame being run: what an `AckWrite`
     /// of the same frame acknowledges.
     pub group_write: Option<([u8; Id::LEN], u64)>,
+    /// Bytes of messages the fetches of the frame being run may still answer with: a single
+    /// fetch has a whole answer's room, the fetches of a batch share what its other answers
+    /// leave (`sotto_proto::batch::message_room`).
+    pub room: usize,
 }
 
 type Outcome = (ResponseBody, Option<Id>);
@@ -188,6 +192,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
     }
     match command {
         Command::Write { body } => write(ctx, mailbox, body),
+        // A subscribe travels alone, so its room is a whole answer's.
         Command::Subscribe => Ok((fetch(ctx, mailbox, &cap)?, Some(cap))),
         Command::Fetch => Ok((fetch(ctx, mailbox, &cap)?, None)),
         Command::Ack { seq } => ack(ctx, mailbox, &cap, *seq),
@@ -294,7 +299,8 @@ fn write<R>(
     Ok((ResponseBody::Written { seq }, None))
 }
 
-/// The reader's waiting messages, oldest first, as many as fit one frame.
+/// The reader's waiting messages, oldest first, as many as the frame has room for
+/// (`Ctx::room`, which they use up); `MoreWaiting` if some are left for another fetch.
 fn fetch<R>(
     ctx: &mut Ctx<'_, R>,
     mailbox: &mut OpenMailbox,
@@ -306,7 +312,7 @@ fn fetch<R>(
     };
     let mut from = (reader.cursor + 1).max(record.first_seq);
     let mut messages = Vec::new();
-    let mut room = Message::BUDGET;
+    let mut more = false;
     // Expired messages the sweep has not removed yet are skipped, page after page if need be.
     'scan: while from < record.next_seq {
         let page = ctx.txn.range(
@@ -322,13 +328,19 @@ fn fetch<R>(
             if record.message_expired(message.written_at, ctx.now) {
                 continue;
             }
-            if message.encoded_len() > room {
+            if message.encoded_len() > ctx.room {
+                more = true;
                 break 'scan;
             }
-            room -= message.encoded_len();
+            ctx.room -= message.encoded_len();
             messages.push(message);
         }
-        if !full || !messages.is_empty() {
+        if !full {
+            break;
+        }
+        if !messages.is_empty() {
+            // A full page read, and perhaps more after it: the reader asks again.
+            more = from < record.next_seq;
             break;
         }
     }
@@ -336,7 +348,11 @@ fn fetch<R>(
         mailbox.record.last_active = ctx.now;
         save(ctx.txn, Table::Mailboxes, &mailbox.id, &mailbox.record)?;
     }
-    Ok(ResponseBody::Messages(messages))
+    Ok(if more {
+        ResponseBody::MoreWaiting(messages)
+    } else {
+        ResponseBody::Messages(messages)
+    })
 }
 
 fn ack<R>(
