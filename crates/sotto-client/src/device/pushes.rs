@@ -11,7 +11,7 @@ use sotto_proto::{ErrorCode, Fingerprint, Id, Message, Push};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::sync::{mailbox_gone, Outcome};
+use super::sync::{mailbox_gone, report, Outcome};
 use super::{Device, Network};
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
@@ -58,6 +58,9 @@ pub(super) struct Listening {
     hosts: HashSet<Fingerprint>,
     /// Mailboxes subscribed, by read id.
     reads: HashSet<Id>,
+    /// Whether the store may hold a mailbox not subscribed yet: `listen` reads the store only
+    /// then, so a loop can call it on every turn.
+    added: bool,
     /// What pushes applied that no caller has taken yet (see `Device::sync`).
     pub(super) events: Vec<Event>,
 }
@@ -71,6 +74,7 @@ impl Listening {
             waiters: JoinSet::new(),
             hosts: HashSet::new(),
             reads: HashSet::new(),
+            added: true,
             events: Vec::new(),
         }
     }
@@ -86,14 +90,24 @@ impl Listening {
         self.waiters.abort_all();
         self.hosts.clear();
         self.reads.clear();
+        self.added = true;
+    }
+
+    /// A link or conversation was stored: the next `listen` subscribes its mailbox.
+    pub(super) fn mailbox_added(&mut self) {
+        self.added = true;
     }
 }
 
 impl<N: Network> Device<N> {
     /// Subscribes to every mailbox this device reads and is not subscribed to yet, so that
     /// what arrives from now on is pushed to it (and what waits already comes first). Cheap to
-    /// call again: only new mailboxes cost a request.
+    /// call again: unless a mailbox was added since, it does nothing, and only new mailboxes
+    /// cost a request.
     pub async fn listen(&mut self) -> Result<(), ConversationError> {
+        if !self.listening.added {
+            return Ok(());
+        }
         let mut reads = Vec::new();
         for invitation in self.store.invitations()? {
             reads.push((invitation.request_host, invitation.request, None));
@@ -144,6 +158,7 @@ impl<N: Network> Device<N> {
                 });
             }
         }
+        self.listening.added = false;
         Ok(())
     }
 
@@ -250,20 +265,33 @@ impl<N: Network> Device<N> {
         for (conversation, outcome) in follow_up.runs {
             let alias = conversation.alias.clone();
             if let Err(error) = self.finish_run(conversation, outcome, &mut events).await {
-                if matches!(error, ConversationError::Network(_)) {
-                    return Err(error);
-                }
-                events.push(Event::Rejected {
-                    alias,
-                    reason: error.to_string(),
-                });
+                report(alias, error, &mut events)?;
             }
         }
+        events.extend(self.send_owed_receipts().await?);
         for invitation in &follow_up.spent {
             self.forget_link(invitation).await?;
         }
         if follow_up.connected {
             self.listen().await?;
+        }
+        Ok(events)
+    }
+
+    /// Sends the receipts a failure left owed (`Store::receipts_owed`) in conversations
+    /// nothing arrived in since; the others sent theirs with their acknowledgement. A loop
+    /// whose follow-up failed calls this once the network is back.
+    pub async fn send_owed_receipts(&mut self) -> Result<Vec<Event>, ConversationError> {
+        let mut events = Vec::new();
+        for number in self.store.owing_receipts()? {
+            let conversation = self.store.conversation_by_number(number)?;
+            let alias = conversation.alias.clone();
+            let sent = self
+                .after_run(&conversation, Outcome::default(), None, &mut events)
+                .await;
+            if let Err(error) = sent {
+                report(alias, error, &mut events)?;
+            }
         }
         Ok(events)
     }

@@ -81,7 +81,8 @@ impl<N: Network> Device<N> {
     }
 
     /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message; the first
-    /// carries `ack` (the acknowledgement of what was just read), if any.
+    /// carries `ack` (the acknowledgement of what was just read), if any. Each receipt written
+    /// is no longer owed.
     pub(super) async fn send_receipts(
         &mut self,
         conversation: &Conversation,
@@ -96,6 +97,7 @@ impl<N: Network> Device<N> {
             .map_err(encoding("a receipt"))?;
             self.write_content(conversation, content, |_| Ok(()), ack.take())
                 .await?;
+            self.store.receipts_sent(conversation.number, chunk)?;
         }
         Ok(())
     }

@@ -2,7 +2,6 @@
 //! order. A long-lived device does this once, then applies pushes as they arrive
 //! (`pushes.rs`); one-shot commands that run without listening use it.
 
-use sotto_proto::conversation::MessageId;
 use sotto_proto::{Fingerprint, Message};
 
 use super::{Device, Network};
@@ -14,8 +13,6 @@ use crate::store::Conversation;
 /// What applying a run of one conversation's messages asks the device to do next.
 #[derive(Default)]
 pub(super) struct Outcome {
-    /// Texts received: their sender wants receipts.
-    pub received: Vec<MessageId>,
     /// This device's messages that crossed a commit: encoded content to seal again.
     pub resend: Vec<Vec<u8>>,
     /// Receipts received for this device's messages.
@@ -40,7 +37,10 @@ impl<N: Network> Device<N> {
             if conversation.removed {
                 continue;
             }
-            match by_host.iter_mut().find(|(host, _)| *host == conversation.host) {
+            match by_host
+                .iter_mut()
+                .find(|(host, _)| *host == conversation.host)
+            {
                 Some((_, numbers)) => numbers.push(conversation.number),
                 None => by_host.push((conversation.host, vec![conversation.number])),
             }
@@ -151,7 +151,10 @@ impl<N: Network> Device<N> {
         for r in read {
             let ack = r.outcome.last.filter(|seq| *seq > r.through);
             let (number, alias) = (r.conversation.number, r.conversation.alias.clone());
-            match self.after_run(&r.conversation, r.outcome, ack, events).await {
+            match self
+                .after_run(&r.conversation, r.outcome, ack, events)
+                .await
+            {
                 Ok(()) => done.push(number),
                 Err(error) => report(alias, error, events)?,
             }
@@ -172,7 +175,6 @@ impl<N: Network> Device<N> {
             // Reload per message: the previous one may have moved the epoch or the position.
             let current = self.store.conversation_by_number(conversation.number)?;
             match apply(&self.store, &current, message)? {
-                Applied::Text { id, .. } => outcome.received.push(id),
                 Applied::Receipt { count } => outcome.delivered += count,
                 Applied::Resend(content) => outcome.resend.push(content),
                 Applied::Rejected(reason) => events.push(Event::Rejected {
@@ -186,7 +188,8 @@ impl<N: Network> Device<N> {
                     outcome.ended = true;
                 }
                 Applied::Ended => outcome.ended = true,
-                Applied::Again
+                Applied::Text { .. }
+                | Applied::Again
                 | Applied::Commit
                 | Applied::Confirmed
                 | Applied::Stale
@@ -200,7 +203,8 @@ impl<N: Network> Device<N> {
         Ok(())
     }
 
-    /// Sends what a run of messages asked for: resends of crossed messages, then receipts.
+    /// Sends what a run of messages asked for: resends of crossed messages, then the receipts
+    /// the conversation owes (for this run's texts and any a failure left owed before).
     /// `ack`, the acknowledgement of the run, rides with the first of them (or goes alone).
     pub(super) async fn after_run(
         &mut self,
@@ -220,9 +224,9 @@ impl<N: Network> Device<N> {
                 self.write_content(conversation, content, |_| Ok(()), ack.take())
                     .await?;
             }
-            if !outcome.received.is_empty() {
-                self.send_receipts(conversation, &outcome.received, ack.take())
-                    .await?;
+            let owed = self.store.receipts_owed(conversation.number)?;
+            if !owed.is_empty() {
+                self.send_receipts(conversation, &owed, ack.take()).await?;
             }
         }
         if let Some(seq) = ack {
@@ -246,7 +250,7 @@ struct Reading {
 
 /// Makes one conversation's failure its event; only the network failing, everyone's problem,
 /// is returned, rather than reported once per conversation.
-fn report(
+pub(super) fn report(
     alias: String,
     error: ConversationError,
     events: &mut Vec<Event>,

@@ -90,7 +90,11 @@ async fn what_does_not_fit_one_answer_comes_in_the_next_rounds_in_order() {
             .map(|(_, text)| text)
             .collect();
         let sent: Vec<String> = (0..3).map(|i| long(contact.name, i)).collect();
-        assert_eq!(received, sent, "{}'s texts, each once, in order", contact.name);
+        assert_eq!(
+            received, sent,
+            "{}'s texts, each once, in order",
+            contact.name
+        );
     }
     // Nine messages of 6 KB, two to an answer: five rounds of fetches at most, and a receipt
     // frame for each of the three conversations.
