@@ -5,7 +5,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
 
 use sotto_onion::packet::{ReplyId, ReplyKey};
 use sotto_proto::{Fingerprint, Id};
@@ -18,13 +17,13 @@ use crate::push_blocks::PushBlocks;
 /// Reply keys kept for pushes at most; the oldest are forgotten first.
 const MAX_PUSH_KEYS: usize = 256;
 
-/// An answer, and when the attempt it answers was sent.
-pub(super) type Answer = (Vec<u8>, Instant);
+/// An answer, and the reply id of the attempt it answers.
+pub(super) type Answer = (Vec<u8>, ReplyId);
 
 pub(super) enum Waiting {
     /// An attempt at a request: all attempts of one request answer into the same channel. The
     /// relays are those of its request and reply paths.
-    Answer(ReplyKey, Instant, mpsc::Sender<Answer>, Vec<Fingerprint>),
+    Answer(ReplyKey, mpsc::Sender<Answer>, Vec<Fingerprint>),
     /// A push's key, the relays its reply block leads through, and the reader it is for.
     Push(ReplyKey, Vec<Fingerprint>, Id),
 }
@@ -95,10 +94,10 @@ impl Inbound {
             return false;
         };
         match waiting {
-            Waiting::Answer(key, sent, answers, relays) => {
+            Waiting::Answer(key, answers, relays) => {
                 if let Ok(frame) = key.open(payload) {
                     self.health.heard(&relays);
-                    let _ = answers.try_send((frame, sent));
+                    let _ = answers.try_send((frame, *id));
                 }
             }
             Waiting::Push(key, route, read) => {
