@@ -265,7 +265,10 @@ mod tests {
             .map(|n| (request(Command::Fetch, n), &key))
             .collect();
         assert!(seal_batch(&too_many).is_err());
-        assert!(seal_batch(&too_many[1..]).is_ok(), "a full batch of fetches");
+        assert!(
+            seal_batch(&too_many[1..]).is_ok(),
+            "a full batch of fetches"
+        );
         let big = Command::Write {
             body: vec![0; crate::MAX_MESSAGE_LEN],
         };

@@ -257,7 +257,12 @@ mod tests {
             ResponseBody::Skipped,
         ];
         for body in short {
-            let len = Response { nonce: [0; 16], body }.encode().len();
+            let len = Response {
+                nonce: [0; 16],
+                body,
+            }
+            .encode()
+            .len();
             assert!(len <= SHORT_ANSWER_MAX, "{len}");
         }
         let header = Response {

@@ -318,7 +318,11 @@ mod tests {
         let (first, _) = b.send(&mut retries, Duration::ZERO);
         assert!(matches!(b.next(&mut retries, 3 * S), Next::Send));
         let (second, _) = b.send(&mut retries, 3 * S);
-        assert_eq!(retries.answered(&[99; 16], b.start + 4 * S), None, "not ours");
+        assert_eq!(
+            retries.answered(&[99; 16], b.start + 4 * S),
+            None,
+            "not ours"
+        );
         // The first attempt's answer comes late: its own send time makes the sample.
         assert_eq!(retries.answered(&first, b.start + 4 * S), Some(4 * S));
         assert_eq!(retries.answered(&second, b.start + 5 * S), None);
@@ -375,9 +379,6 @@ mod tests {
             panic!("pauses a little");
         };
         assert_eq!(until, b.start + SEND_AGAIN_AFTER);
-        assert!(matches!(
-            b.next(&mut retries, SEND_AGAIN_AFTER),
-            Next::Send
-        ));
+        assert!(matches!(b.next(&mut retries, SEND_AGAIN_AFTER), Next::Send));
     }
 }

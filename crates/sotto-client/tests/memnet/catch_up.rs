@@ -42,10 +42,10 @@ async fn catching_up_ten_conversations_on_one_host_costs_two_packets_for_one_mes
     let carol = &mut contacts[1];
     carol.send(&alice, "hello Alice").await;
 
-    let before = network.stats().sent;
+    let before = alice.packets().0;
     alice.sync().await;
     assert_eq!(
-        network.stats().sent - before,
+        alice.packets().0 - before,
         2,
         "one batch of ten fetches, then the acknowledgement with the receipt (one per mailbox \
          was eleven and more)"
@@ -57,9 +57,9 @@ async fn catching_up_ten_conversations_on_one_host_costs_two_packets_for_one_mes
     // Her receipt came back to her mailbox (a device that does not listen gets its own
     // writes back): the batch, and its acknowledgement. Then nothing new: the batch alone.
     for expected in [2, 1] {
-        let before = network.stats().sent;
+        let before = alice.packets().0;
         alice.sync().await;
-        assert_eq!(network.stats().sent - before, expected);
+        assert_eq!(alice.packets().0 - before, expected);
     }
 
     carol.sync().await;
@@ -80,9 +80,9 @@ async fn what_does_not_fit_one_answer_comes_in_the_next_rounds_in_order() {
             contact.device.send("Alice", &text, None).await.unwrap();
         }
     }
-    let before = network.stats().sent;
+    let before = alice.packets().0;
     alice.sync().await;
-    let cost = network.stats().sent - before;
+    let cost = alice.packets().0 - before;
     for contact in contacts.iter().take(3) {
         let received: Vec<String> = alice
             .texts(contact, false)

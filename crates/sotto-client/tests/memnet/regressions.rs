@@ -91,7 +91,11 @@ async fn a_receipt_whose_follow_up_failed_goes_at_the_next_chance() {
     let texts = ["one", "two", "three"].map(String::from);
     alice.send(&bob, &texts[0]).await;
     outage(&network, &mut alice, &mut bob).await;
-    assert_eq!(bob.texts(&alice, false).len(), 1, "applied before the failure");
+    assert_eq!(
+        bob.texts(&alice, false).len(),
+        1,
+        "applied before the failure"
+    );
 
     // The next text's follow-up sends both receipts.
     alice.send(&bob, &texts[1]).await;

@@ -6,12 +6,11 @@ use sotto_proto::batch::{
     message_room, open_answers, open_requests, seal_answers, seal_batch, Requests, MAX_BATCH,
 };
 use sotto_proto::{
-    open_frame, Command, Push, RelayAddress, Response, ResponseBody, SignedRequest,
-    FRAME_LEN,
+    open_frame, Command, Push, RelayAddress, Response, ResponseBody, SignedRequest, FRAME_LEN,
 };
 
 use crate::strategies::{
-    message, push, relay_address, request, response, signing_key, short_response,
+    message, push, relay_address, request, response, short_response, signing_key,
 };
 
 proptest! {

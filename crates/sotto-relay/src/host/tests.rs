@@ -380,7 +380,11 @@ fn the_fetches_of_a_batch_share_one_answer_and_say_what_is_left() {
     // With an acknowledgement before it in the next batch, the rest comes.
     let second = &mailboxes[1];
     let (answers, _) = b.batch(vec![
-        (Command::Ack { seq: 1 }, second.read_id, second.reader.clone()),
+        (
+            Command::Ack { seq: 1 },
+            second.read_id,
+            second.reader.clone(),
+        ),
         (Command::Fetch, second.read_id, second.reader.clone()),
     ]);
     assert!(
