@@ -233,7 +233,7 @@ mod tests {
         let frame = seal_answers(&answers).unwrap();
         assert_eq!(open_answers(&frame).unwrap(), answers);
         // A single fetch, alone in its frame, always has room for the largest message.
-        assert!(crate::Message::BUDGET >= 18 + crate::MAX_MESSAGE_LEN);
+        const { assert!(crate::Message::BUDGET >= 18 + crate::MAX_MESSAGE_LEN) };
     }
 
     #[test]
