@@ -115,6 +115,32 @@ impl<T: Transport> MailboxClient<T> {
         Ok(fetched)
     }
 
+    /// Acknowledges each mailbox of `acks` up to its position, as many to a frame as fit.
+    /// The outer error is the network's; each mailbox has its own answer.
+    pub async fn ack_many(
+        &self,
+        acks: &[(ReadCap, u64)],
+    ) -> Result<Vec<Result<(), ClientError>>, ClientError> {
+        let mut answers = Vec::with_capacity(acks.len());
+        for chunk in acks.chunks(MAX_BATCH) {
+            let parts = chunk
+                .iter()
+                .map(|(read, seq)| (Command::Ack { seq: *seq }, read.id, &read.key))
+                .collect();
+            let done = self.call_batch(parts).await.ok_or_else(|| {
+                ClientError::Protocol("acknowledgements that do not fit".into())
+            })??;
+            if done.len() != chunk.len() {
+                return Err(ClientError::Protocol("a batch answer is missing".into()));
+            }
+            answers.extend(done.into_iter().map(|body| match body {
+                ResponseBody::Done => Ok(()),
+                other => Err(unexpected(other)),
+            }));
+        }
+        Ok(answers)
+    }
+
     /// One fetch, alone in its frame, with whether more wait.
     pub(crate) async fn fetch_page(&self, read: &ReadCap) -> Result<Fetched, ClientError> {
         let body = self.call(Command::Fetch, read.id, &read.key).await?;

@@ -112,3 +112,29 @@ async fn what_does_not_fit_one_answer_comes_in_the_next_rounds_in_order() {
     }
     assert_no_trouble(&[&alice]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn acknowledgements_alone_ride_together() {
+    let network = MemoryNetwork::new(2, 23, Faults::default());
+    let (mut alice, mut contacts) = alice_and_ten(&network).await;
+    for contact in &mut contacts {
+        contact.send(&alice, "hi").await;
+    }
+    let before = alice.packets().0;
+    alice.sync().await;
+    assert_eq!(
+        alice.packets().0 - before,
+        1 + 10,
+        "the fetches, then each conversation's acknowledgement with its receipt"
+    );
+    // Her ten receipts came back to her (she does not listen): they need acknowledging only,
+    // all in one frame.
+    let before = alice.packets().0;
+    alice.sync().await;
+    assert_eq!(alice.packets().0 - before, 2);
+    for contact in &mut contacts {
+        contact.sync().await;
+        assert!(contact.device.store().messages("Alice").unwrap()[0].delivered);
+    }
+    assert_no_trouble(&[&alice]);
+}
