@@ -7,6 +7,7 @@ mod network;
 mod pushes;
 mod send;
 mod sync;
+mod write_back;
 
 use std::collections::HashMap;
 use std::path::Path;

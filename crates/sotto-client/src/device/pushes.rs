@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::sync::{mailbox_gone, report, Outcome};
+use super::write_back::Run;
 use super::{Device, Network};
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
@@ -262,10 +263,22 @@ impl<N: Network> Device<N> {
         follow_up: FollowUp,
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
-        for (conversation, outcome) in follow_up.runs {
-            let alias = conversation.alias.clone();
-            if let Err(error) = self.finish_run(conversation, outcome, &mut events).await {
-                report(alias, error, &mut events)?;
+        // The acknowledgement of each run rides with its receipts, and the runs of one host
+        // ride together.
+        let runs = follow_up
+            .runs
+            .into_iter()
+            .map(|(conversation, outcome)| Run {
+                ack: outcome.last,
+                conversation,
+                outcome,
+            });
+        for (host, runs) in by_host(runs) {
+            for number in self.write_back(host, runs, &mut events).await? {
+                if let Err(error) = self.update_if_due(number).await {
+                    let alias = self.store.conversation_by_number(number)?.alias;
+                    report(alias, error, &mut events)?;
+                }
             }
         }
         events.extend(self.send_owed_receipts().await?);
@@ -283,30 +296,32 @@ impl<N: Network> Device<N> {
     /// whose follow-up failed calls this once the network is back.
     pub async fn send_owed_receipts(&mut self) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
+        let mut runs = Vec::new();
         for number in self.store.owing_receipts()? {
-            let conversation = self.store.conversation_by_number(number)?;
-            let alias = conversation.alias.clone();
-            let sent = self
-                .after_run(&conversation, Outcome::default(), None, &mut events)
-                .await;
-            if let Err(error) = sent {
-                report(alias, error, &mut events)?;
-            }
+            runs.push(Run {
+                conversation: self.store.conversation_by_number(number)?,
+                outcome: Outcome::default(),
+                ack: None,
+            });
+        }
+        for (host, runs) in by_host(runs) {
+            self.write_back(host, runs, &mut events).await?;
         }
         Ok(events)
     }
+}
 
-    async fn finish_run(
-        &mut self,
-        conversation: Conversation,
-        outcome: Outcome,
-        events: &mut Vec<Event>,
-    ) -> Result<(), ConversationError> {
-        // The acknowledgement rides with the receipts (one frame to one host).
-        let ack = outcome.last;
-        self.after_run(&conversation, outcome, ack, events).await?;
-        self.update_if_due(conversation.number).await
+/// Runs grouped by the host of their conversation, in the order each host first comes.
+fn by_host(runs: impl IntoIterator<Item = Run>) -> Vec<(Fingerprint, Vec<Run>)> {
+    let mut hosts: Vec<(Fingerprint, Vec<Run>)> = Vec::new();
+    for run in runs {
+        let host = run.conversation.host;
+        match hosts.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, runs)) => runs.push(run),
+            None => hosts.push((host, vec![run])),
+        }
     }
+    hosts
 }
 
 /// Network work that applying pushes leaves for afterwards (see [`Device::apply_arrivals`]).

@@ -4,6 +4,7 @@
 
 use sotto_proto::{Fingerprint, Message};
 
+use super::write_back::Run;
 use super::{Device, Network};
 use crate::catch_up::ToFetch;
 use crate::conversation::apply::{apply, Applied};
@@ -147,50 +148,15 @@ impl<N: Network> Device<N> {
                 }
             }
         }
-        let mut done = Vec::with_capacity(read.len());
-        // Conversations with only an acknowledgement to send: theirs ride together.
-        let mut acks_only = Vec::new();
-        for r in read {
-            let ack = r.outcome.last.filter(|seq| *seq > r.through);
-            if let Some(seq) = ack.filter(|_| !self.has_to_write(&r)) {
-                report_delivered(&r.conversation, &r.outcome, events);
-                acks_only.push((r.conversation, seq));
-                continue;
-            }
-            let (number, alias) = (r.conversation.number, r.conversation.alias.clone());
-            match self
-                .after_run(&r.conversation, r.outcome, ack, events)
-                .await
-            {
-                Ok(()) => done.push(number),
-                Err(error) => report(alias, error, events)?,
-            }
-        }
-        if !acks_only.is_empty() {
-            let reads: Vec<_> = acks_only
-                .iter()
-                .map(|(conversation, seq)| (conversation.read.clone(), *seq))
-                .collect();
-            self.store.make_durable()?;
-            let answers = client.ack_many(&reads).await?;
-            for ((conversation, _), answer) in acks_only.into_iter().zip(answers) {
-                match answer {
-                    Ok(()) => done.push(conversation.number),
-                    Err(error) => report(conversation.alias, error.into(), events)?,
-                }
-            }
-        }
-        Ok(done)
-    }
-
-    /// Whether a conversation read has messages to write after its run: resends, receipts.
-    fn has_to_write(&self, reading: &Reading) -> bool {
-        !reading.outcome.ended
-            && (!reading.outcome.resend.is_empty()
-                || self
-                    .store
-                    .receipts_owed(reading.conversation.number)
-                    .map_or(true, |owed| !owed.is_empty()))
+        let runs = read
+            .into_iter()
+            .map(|r| Run {
+                ack: r.outcome.last.filter(|seq| *seq > r.through),
+                conversation: r.conversation,
+                outcome: r.outcome,
+            })
+            .collect();
+        self.write_back(host, runs, events).await
     }
 
     /// Applies messages of one conversation in order, gathering what to do afterwards.
@@ -232,44 +198,6 @@ impl<N: Network> Device<N> {
             }
         }
         Ok(())
-    }
-
-    /// Sends what a run of messages asked for: resends of crossed messages, then the receipts
-    /// the conversation owes (for this run's texts and any a failure left owed before).
-    /// `ack`, the acknowledgement of the run, rides with the first of them (or goes alone).
-    pub(super) async fn after_run(
-        &mut self,
-        conversation: &Conversation,
-        outcome: Outcome,
-        mut ack: Option<u64>,
-        events: &mut Vec<Event>,
-    ) -> Result<(), ConversationError> {
-        report_delivered(conversation, &outcome, events);
-        if !outcome.ended {
-            for content in outcome.resend {
-                self.write_content(conversation, content, |_| Ok(()), ack.take())
-                    .await?;
-            }
-            let owed = self.store.receipts_owed(conversation.number)?;
-            if !owed.is_empty() {
-                self.send_receipts(conversation, &owed, ack.take()).await?;
-            }
-        }
-        if let Some(seq) = ack {
-            let client = self.host(conversation.host).await?;
-            client.ack(&conversation.read, seq).await?;
-        }
-        Ok(())
-    }
-}
-
-/// Says that receipts came for this device's texts, if they did.
-fn report_delivered(conversation: &Conversation, outcome: &Outcome, events: &mut Vec<Event>) {
-    if outcome.delivered > 0 {
-        events.push(Event::Delivered {
-            alias: conversation.alias.clone(),
-            count: outcome.delivered,
-        });
     }
 }
 

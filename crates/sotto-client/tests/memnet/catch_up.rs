@@ -114,7 +114,7 @@ async fn what_does_not_fit_one_answer_comes_in_the_next_rounds_in_order() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn acknowledgements_alone_ride_together() {
+async fn answering_ten_conversations_costs_packets_per_host() {
     let network = MemoryNetwork::new(2, 23, Faults::default());
     let (mut alice, mut contacts) = alice_and_ten(&network).await;
     for contact in &mut contacts {
@@ -124,8 +124,9 @@ async fn acknowledgements_alone_ride_together() {
     alice.sync().await;
     assert_eq!(
         alice.packets().0 - before,
-        1 + 10,
-        "the fetches, then each conversation's acknowledgement with its receipt"
+        1 + 2,
+        "the fetches, then the acknowledgements with their receipts, eight conversations to \
+         a frame (one frame per conversation was ten)"
     );
     // Her ten receipts came back to her (she does not listen): they need acknowledging only,
     // all in one frame.
