@@ -18,13 +18,15 @@ use tokio::sync::{mpsc, Mutex, Notify};
 use crate::health::RelayHealth;
 use crate::push_blocks::Deposit;
 use crate::rto::Rto;
-use inbound::{Answer, Inbound, Waiting};
+use inbound::Inbound;
+use replies::RequestNumber;
 use retries::{choose_path, Next, Retries, MIXES};
 use spares::{make_spares, take_spare, Spare, Spares};
 
 mod count;
 mod inbound;
 mod link;
+mod replies;
 mod retries;
 mod spares;
 use crate::transport::{Transport, TransportError};
@@ -245,16 +247,12 @@ impl OnionTransport {
         self.rto.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn forget(&self, id: &ReplyId) {
-        self.inbound.replies().waiting.remove(id);
-    }
-
-    /// Sends `frame` once on fresh paths; its answer goes to `answers`.
+    /// Sends `frame` once on fresh paths; its answer goes to request `request`.
     async fn attempt(
         &self,
         frame: &[u8],
         deposit: Option<&Deposit>,
-        answers: &mpsc::Sender<Answer>,
+        request: RequestNumber,
     ) -> Result<(ReplyId, [Path; 2]), TransportError> {
         let epoch = self.ends.directory.current_epoch(unix_now());
         let (path, header) = self.request_header(epoch)?;
@@ -279,9 +277,7 @@ impl OnionTransport {
         {
             let mut replies = self.inbound.replies();
             let relays = path.relays().into_iter().chain(back.relays()).collect();
-            replies
-                .waiting
-                .insert(id, Waiting::Answer(key, answers.clone(), relays));
+            replies.expect_answer(key, request, relays);
             if let Some(deposit) = deposit {
                 for (key, route) in push_keys {
                     replies.expect_push(key, route, deposit.read);
@@ -291,7 +287,7 @@ impl OnionTransport {
         self.inbound.trace().request = path.relays();
         let injection = injection(path.first_hop().fingerprint().as_bytes(), &packet.to_wire());
         if let Err(error) = self.link.inject(&injection).await {
-            self.forget(&id);
+            self.inbound.replies().forget(&id);
             return Err(error);
         }
         Ok((id, [path, back]))
@@ -305,12 +301,12 @@ impl Transport for OnionTransport {
     /// what it says.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
         let deposit = self.inbound.replies().push_blocks.plan(&frame);
-        let (answers, mut answered) = mpsc::channel::<Answer>(1);
+        let (request, mut answered) = self.inbound.request();
         let mut retries = Retries::new(Instant::now(), self.retry_for);
         let outcome = loop {
             let next = retries.next(Instant::now(), &mut self.inbound.health.lock());
             match next {
-                Next::Send => match self.attempt(&frame, deposit.as_ref(), &answers).await {
+                Next::Send => match self.attempt(&frame, deposit.as_ref(), request).await {
                     Ok((id, paths)) => retries.sent(id, &paths, Instant::now(), &self.rto()),
                     Err(error) => retries.not_sent(error, Instant::now()),
                 },
@@ -333,9 +329,8 @@ impl Transport for OnionTransport {
                 Next::GiveUp(error) => break Err(error),
             }
         };
-        for id in retries.ids() {
-            self.forget(id);
-        }
+        let attempts: Vec<ReplyId> = retries.ids().copied().collect();
+        self.inbound.request_over(request, &attempts);
         outcome
     }
 
