@@ -82,7 +82,7 @@ impl<N: Network> Device<N> {
         for number in numbers {
             let conversation = self.store.conversation_by_number(number)?;
             reading.push(Reading {
-                through: conversation.applied_seq,
+                acked: None,
                 conversation,
                 outcome: Outcome::default(),
                 ask: None,
@@ -104,7 +104,7 @@ impl<N: Network> Device<N> {
             let answers = client.fetch_many(&asks).await?;
             for (mut r, answer) in std::mem::take(&mut reading).into_iter().zip(answers) {
                 if let Some(seq) = r.ask.take() {
-                    r.through = r.through.max(seq);
+                    r.acked = r.acked.max(Some(seq));
                 }
                 let alias = r.conversation.alias.clone();
                 let fetched = match answer {
@@ -125,7 +125,9 @@ impl<N: Network> Device<N> {
                         continue;
                     }
                 }
-                let served = fetched.served_to.filter(|seq| *seq > r.through);
+                // Served past what this catch-up acknowledged: something to acknowledge, even
+                // if it was all applied before (a crash between applying and acknowledging).
+                let served = fetched.served_to.filter(|seq| Some(*seq) > r.acked);
                 match (fetched.more && !r.outcome.ended, served) {
                     (true, Some(seq)) => {
                         r.ask = Some(seq);
@@ -151,7 +153,7 @@ impl<N: Network> Device<N> {
         let runs = read
             .into_iter()
             .map(|r| Run {
-                ack: r.outcome.last.filter(|seq| *seq > r.through),
+                ack: r.outcome.last.filter(|seq| Some(*seq) > r.acked),
                 conversation: r.conversation,
                 outcome: r.outcome,
             })
@@ -205,8 +207,9 @@ impl<N: Network> Device<N> {
 struct Reading {
     conversation: Conversation,
     outcome: Outcome,
-    /// Every position up to this was applied (or passed) and acknowledged, or applied before.
-    through: u64,
+    /// The last position this catch-up acknowledged: everything up to it was applied (or
+    /// passed: it did not open).
+    acked: Option<u64>,
     /// To acknowledge with the next fetch.
     ask: Option<u64>,
     alone: bool,
