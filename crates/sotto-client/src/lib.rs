@@ -39,5 +39,5 @@ pub use health::RelayHealth;
 pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
-pub use own_write::OwnWrite;
+pub use own_write::{OwnWrite, OwnWriteRequest, OwnWrites};
 pub use transport::{Transport, TransportError};
