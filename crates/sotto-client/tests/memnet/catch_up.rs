@@ -1,11 +1,12 @@
-//! A device that does not listen catching up (`sotto read`): the mailboxes of one host are
-//! read together, so what it costs grows with its hosts, not its conversations.
+//! A device that does not listen catching up (`sotto read`), and a listening one answering
+//! pushes: the mailboxes of one host are read and answered together, so what it costs grows
+//! with its hosts, not its conversations.
 
 use sotto_client::Event;
 
 use crate::faults::Faults;
 use crate::network::MemoryNetwork;
-use crate::people::{assert_no_trouble, Person};
+use crate::people::{assert_no_trouble, settle, Person};
 
 const CONTACTS: [&str; 10] = [
     "Bob", "Carol", "Dan", "Erin", "Frank", "Grace", "Heidi", "Ivan", "Judy", "Mallory",
@@ -134,6 +135,33 @@ async fn answering_ten_conversations_costs_packets_per_host() {
     alice.sync().await;
     assert_eq!(alice.packets().0 - before, 2);
     for contact in &mut contacts {
+        contact.sync().await;
+        assert!(contact.device.store().messages("Alice").unwrap()[0].delivered);
+    }
+    assert_no_trouble(&[&alice]);
+}
+
+/// A listening device answers the pushes that came together the same way: one frame for the
+/// acknowledgements and receipts of every conversation on the host.
+#[tokio::test(start_paused = true)]
+async fn pushes_from_three_conversations_are_answered_in_one_frame() {
+    let network = MemoryNetwork::new(2, 24, Faults::default());
+    let (mut alice, mut contacts) = alice_and_ten(&network).await;
+    alice.listen().await;
+    let before = alice.packets();
+    for contact in contacts.iter_mut().take(3) {
+        contact.send(&alice, "hello").await;
+    }
+    let (first, _) = contacts.split_at_mut(1);
+    settle(&mut alice, &mut first[0]).await;
+    let (sent, received) = (alice.packets().0 - before.0, alice.packets().1 - before.1);
+    assert_eq!(
+        (sent, received),
+        (1, 3 + 1),
+        "the three pushes, then one frame with every acknowledgement and receipt, and its answer"
+    );
+    assert_eq!(alice.device.store().take_unshown(None).unwrap().len(), 3);
+    for contact in contacts.iter_mut().take(3) {
         contact.sync().await;
         assert!(contact.device.store().messages("Alice").unwrap()[0].delivered);
     }
