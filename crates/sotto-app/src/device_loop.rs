@@ -60,12 +60,18 @@ pub(crate) async fn run(
     let offline = |reason: String| ConnectionState::Offline { reason };
     loop {
         if !listening {
-            // Subscribes what is not subscribed yet; what waits comes as pushes.
-            match device.listen().await {
-                Ok(()) => {
+            // Subscribes what is not subscribed yet (what waits comes as pushes), and sends
+            // the receipts a failed follow-up left owed.
+            let ready = match device.listen().await {
+                Ok(()) => device.send_owed_receipts().await,
+                Err(error) => Err(error),
+            };
+            match ready {
+                Ok(sent) => {
                     listening = true;
                     announce(ConnectionState::Online);
-                    let happened = device.take_events();
+                    let mut happened = device.take_events();
+                    happened.extend(sent);
                     tell(&mut device, happened, &events);
                 }
                 Err(error) => announce(offline(error.to_string())),
@@ -87,7 +93,11 @@ pub(crate) async fn run(
                         tell(&mut device, happened, &events);
                         match device.follow_up(follow_up).await {
                             Ok(happened) => tell(&mut device, happened, &events),
-                            Err(error) => announce(offline(error.to_string())),
+                            Err(error) => {
+                                announce(offline(error.to_string()));
+                                // Try again shortly: what it left is owed, not lost.
+                                listening = false;
+                            }
                         }
                     }
                     Err(error) => announce(offline(error.to_string())),

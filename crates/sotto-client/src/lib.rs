@@ -4,6 +4,7 @@
 //! host's fingerprint ([`DirectTransport`], for tests and debugging).
 
 mod capability;
+mod catch_up;
 mod content;
 pub mod conversation;
 mod device;
@@ -24,6 +25,7 @@ mod transport;
 pub mod wallet;
 
 pub use capability::{Link, LinkCap, NewMailbox, ReadCap, WriteCap};
+pub use catch_up::{Fetched, ToFetch};
 pub use content::{
     ContentError, ContentKey, LinkKey, BINDING_LEN, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN,
     SEAL_OVERHEAD,
@@ -38,5 +40,5 @@ pub use health::RelayHealth;
 pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
-pub use own_write::OwnWrite;
+pub use own_write::{OwnWrite, OwnWriteRequest, OwnWrites};
 pub use transport::{Transport, TransportError};

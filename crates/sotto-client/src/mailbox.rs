@@ -122,7 +122,7 @@ impl<T: Transport> MailboxClient<T> {
         &self.transport
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         command: Command,
         target: Id,
@@ -251,21 +251,11 @@ impl<T: Transport> MailboxClient<T> {
         }
     }
 
-    async fn messages(&self, command: Command, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
-        match self.call(command, cap.id, &cap.key).await? {
-            ResponseBody::Messages(messages) => Ok(messages
-                .into_iter()
-                .filter_map(|m| open(&cap.content, m))
-                .collect()),
-            other => Err(unexpected(other)),
-        }
-    }
-
     /// The waiting messages, opened, oldest first, as many as fit one answer. A message that
     /// does not open (forged by someone holding only the write id) is left out; acknowledging a
     /// later message passes it.
     pub async fn fetch(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
-        self.messages(Command::Fetch, cap).await
+        Ok(self.fetch_page(cap).await?.messages)
     }
 
     /// Asks for every new message as a push; returns the ones already waiting.
@@ -286,7 +276,15 @@ impl<T: Transport> MailboxClient<T> {
     /// Subscribes (again) without marking what waits as delivered.
     async fn register(&self, cap: &ReadCap) -> Result<Vec<Message>, ClientError> {
         let epoch = self.transport.epoch();
-        let waiting = self.messages(Command::Subscribe, cap).await?;
+        let waiting = match self.call(Command::Subscribe, cap.id, &cap.key).await? {
+            // What did not fit comes once these are acknowledged: with the next push, which
+            // shows the gap (`Inbox`), or the next renewal.
+            ResponseBody::Messages(messages) | ResponseBody::MoreWaiting(messages) => messages
+                .into_iter()
+                .filter_map(|m| open(&cap.content, m))
+                .collect(),
+            other => return Err(unexpected(other)),
+        };
         let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
         match subscriptions.iter_mut().find(|s| s.read.id == cap.id) {
             Some(existing) => existing.epoch = epoch,
@@ -520,7 +518,7 @@ impl<T: Transport> MailboxClient<T> {
     }
 }
 
-fn open(content: &ContentKey, message: Message) -> Option<Message> {
+pub(crate) fn open(content: &ContentKey, message: Message) -> Option<Message> {
     if message.seq > MAX_SEQ {
         // A position no honest host reaches; taken in, it would stop every later message.
         tracing::warn!(

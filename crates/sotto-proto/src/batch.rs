@@ -1,7 +1,12 @@
 //! Several requests to one host in one frame, run in order in one transaction and answered in
 //! one frame: an acknowledgement with the receipt it prompts, a write with its writer's own
-//! acknowledgement (`AckWrite`). Each request is signed on its own, byte for byte as it would
-//! be alone, so a host checks and remembers each as it does a single request.
+//! acknowledgement (`AckWrite`), the fetches of every mailbox a device catches up on at that
+//! host. Each request is signed on its own, byte for byte as it would be alone, so a host
+//! checks and remembers each as it does a single request.
+//!
+//! The answers always fit one frame: every answer but a fetch's is short
+//! ([`SHORT_ANSWER_MAX`]), and the fetches of a batch share what room is left
+//! ([`message_room`]); a fetch that leaves messages waiting says so (`MoreWaiting`).
 //!
 //! Layout (the body of a `Batch` or `BatchAnswer` frame): `count u8 | (length u16 BE | body)*`,
 //! each body a request's or a response's.
@@ -10,13 +15,19 @@ use ed25519_dalek::SigningKey;
 
 use crate::cursor::{put_blob, Cursor};
 use crate::frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX};
-use crate::{Command, DecodeError, Id, Request, Response, SignedRequest};
+use crate::{Command, DecodeError, Id, Request, Response, SignedRequest, SHORT_ANSWER_MAX};
 
 /// Most requests one batch carries.
-pub const MAX_BATCH: usize = 8;
+pub const MAX_BATCH: usize = 16;
 
 const LONG_ANSWER: DecodeError =
-    DecodeError::Invalid("subscribe, fetch and get_link travel alone, not in a batch");
+    DecodeError::Invalid("subscribe and get_link travel alone, not in a batch");
+
+/// Room for the messages that the fetches of a batch of `parts` requests bring back, all
+/// together: the answer frame less its count, and each answer's length and longest short form.
+pub const fn message_room(parts: usize) -> usize {
+    FRAME_BODY_MAX.saturating_sub(1 + parts * (2 + SHORT_ANSWER_MAX))
+}
 
 /// What a request frame holds.
 #[derive(Debug)]
@@ -65,7 +76,7 @@ fn seal_parts(kind: FrameKind, parts: &[Vec<u8>]) -> Result<Vec<u8>, DecodeError
 
 fn check_count(count: usize) -> Result<(), DecodeError> {
     if count == 0 || count > MAX_BATCH {
-        return Err(DecodeError::Invalid("a batch holds 1 to 8 parts"));
+        return Err(DecodeError::Invalid("a batch holds 1 to 16 parts"));
     }
     Ok(())
 }
@@ -199,6 +210,33 @@ mod tests {
     }
 
     #[test]
+    fn the_answers_to_a_full_batch_fit_when_its_fetches_share_the_room() {
+        let short = Response {
+            nonce: [9; 16],
+            body: ResponseBody::Created {
+                write_id: Id::from_bytes([1; Id::LEN]),
+                read_id: Id::from_bytes([2; Id::LEN]),
+            },
+        };
+        let mut answers = vec![short; MAX_BATCH - 1];
+        let room = message_room(MAX_BATCH);
+        let message = crate::Message {
+            seq: 1,
+            written_at: 2,
+            body: vec![3; room - 18],
+        };
+        assert_eq!(message.encoded_len(), room);
+        answers.push(Response {
+            nonce: [4; 16],
+            body: ResponseBody::MoreWaiting(vec![message]),
+        });
+        let frame = seal_answers(&answers).unwrap();
+        assert_eq!(open_answers(&frame).unwrap(), answers);
+        // A single fetch, alone in its frame, always has room for the largest message.
+        const { assert!(crate::Message::BUDGET >= 18 + crate::MAX_MESSAGE_LEN) };
+    }
+
+    #[test]
     fn answers_read_back_in_order() {
         let answers = [
             Response {
@@ -223,18 +261,23 @@ mod tests {
     fn empty_oversized_and_truncated_batches_are_refused() {
         let key = SigningKey::generate(&mut OsRng);
         assert!(seal_batch(&[]).is_err());
-        let nine: Vec<(Request, &SigningKey)> =
-            (0..9).map(|n| (request(Command::Fetch, n), &key)).collect();
-        assert!(seal_batch(&nine).is_err());
+        let too_many: Vec<(Request, &SigningKey)> = (0..=MAX_BATCH as u8)
+            .map(|n| (request(Command::Fetch, n), &key))
+            .collect();
+        assert!(seal_batch(&too_many).is_err());
+        assert!(
+            seal_batch(&too_many[1..]).is_ok(),
+            "a full batch of fetches"
+        );
         let big = Command::Write {
             body: vec![0; crate::MAX_MESSAGE_LEN],
         };
         let too_much = [(request(big.clone(), 1), &key), (request(big, 2), &key)];
         assert!(seal_batch(&too_much).is_err(), "two full writes do not fit");
-        let fetch = [(request(Command::Fetch, 1), &key)];
+        let subscribe = [(request(Command::Subscribe, 1), &key)];
         assert!(
-            seal_batch(&fetch).is_err(),
-            "a fetch's answer may fill a frame"
+            seal_batch(&subscribe).is_err(),
+            "a subscribe's answer may fill a frame"
         );
         let issue = Command::Issue {
             device_key: key.verifying_key(),
@@ -252,7 +295,7 @@ mod tests {
             open_requests(&lone_issue.seal(&key).unwrap()).is_ok(),
             "an issue travels alone"
         );
-        for forged in [request(Command::Fetch, 1), lone_issue] {
+        for forged in [request(Command::GetLink, 1), lone_issue] {
             let forged = seal_parts(FrameKind::Batch, &[forged.signed_body(&key)]).unwrap();
             assert!(open_requests(&forged).is_err());
         }

@@ -22,7 +22,7 @@ pub use id::Id;
 pub use link::{LinkError, LinkUri, LINK_SCHEME};
 pub use mailbox::{ErrorCode, MailboxKind};
 pub use request::{Command, Request, SignedRequest, MAX_MESSAGE_LEN, REPLAY_WINDOW_SECS};
-pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN};
+pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN, SHORT_ANSWER_MAX};
 
 /// ALPN protocol id spoken on every QUIC connection to a relay.
 pub const ALPN: &[u8] = b"sotto/1";

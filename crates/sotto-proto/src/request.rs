@@ -135,14 +135,12 @@ impl Command {
         "issue",
     ];
 
-    /// Whether the command may ride in a batch: its answer is short, so the answers of a whole
-    /// batch always fit one frame. Reads that answer with messages or link data, and `issue`
-    /// (up to 32 signatures), travel alone.
+    /// Whether the command may ride in a batch: its answer is short, or (a fetch) takes only
+    /// the room the batch leaves it, so the answers of a whole batch always fit one frame. A
+    /// subscribe (whose reply blocks are its reader's alone), link data and an issue (whose
+    /// signatures fill half a frame) travel alone.
     pub fn fits_a_batch(&self) -> bool {
-        !matches!(
-            self,
-            Self::Subscribe | Self::Fetch | Self::GetLink | Self::Issue { .. }
-        )
+        !matches!(self, Self::Subscribe | Self::GetLink | Self::Issue { .. })
     }
 
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make

@@ -13,6 +13,9 @@ use crate::{DecodeError, ErrorCode, Id, MAX_MESSAGE_LEN};
 pub const MAX_LINK_DATA_LEN: usize = 14_080;
 const RESPONSE_HEADER_LEN: usize = 1 + 16;
 const MESSAGES_HEADER_LEN: usize = RESPONSE_HEADER_LEN + 2;
+/// The longest answer that carries no messages or link data (`Created`): what a batch keeps
+/// free for each of its answers besides the messages its fetches bring.
+pub const SHORT_ANSWER_MAX: usize = RESPONSE_HEADER_LEN + 2 * Id::LEN;
 
 /// One stored message as a reader receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +62,7 @@ pub enum ResponseBody {
     Written {
         seq: u64,
     },
-    /// Waiting messages in order; as many as fit one frame.
+    /// Waiting messages in order: all of them.
     Messages(Vec<Message>),
     Done,
     ReaderAdded {
@@ -74,6 +77,10 @@ pub enum ResponseBody {
     Skipped,
     /// The issuer's blind signatures, one per blinded voucher of the `Issue`, in its order.
     Issued(Vec<[u8; BLIND_LEN]>),
+    /// Waiting messages in order, as many as had room in the answer, and more waiting after
+    /// them: the reader acknowledges these and fetches again. In a batch the room is shared,
+    /// so this may hold none.
+    MoreWaiting(Vec<Message>),
 }
 
 impl ResponseBody {
@@ -89,6 +96,7 @@ impl ResponseBody {
             Self::Error(_) => 8,
             Self::Skipped => 9,
             Self::Issued(_) => 15,
+            Self::MoreWaiting(_) => 23,
         }
     }
 }
@@ -111,7 +119,7 @@ impl Response {
                 out.extend_from_slice(read_id.as_bytes());
             }
             ResponseBody::Written { seq } => out.extend_from_slice(&seq.to_be_bytes()),
-            ResponseBody::Messages(messages) => {
+            ResponseBody::Messages(messages) | ResponseBody::MoreWaiting(messages) => {
                 let count = u16::try_from(messages.len()).unwrap_or(u16::MAX);
                 out.extend_from_slice(&count.to_be_bytes());
                 for message in messages.iter().take(usize::from(count)) {
@@ -151,16 +159,7 @@ impl Response {
             2 => ResponseBody::Written {
                 seq: cur.u64("sequence number")?,
             },
-            3 => {
-                let count = cur.u16("message count")?;
-                let mut messages = Vec::with_capacity(
-                    usize::from(count).min(cur.remaining() / Message::FIXED_LEN),
-                );
-                for _ in 0..count {
-                    messages.push(Message::decode(&mut cur)?);
-                }
-                ResponseBody::Messages(messages)
-            }
+            3 => ResponseBody::Messages(decode_messages(&mut cur)?),
             4 => ResponseBody::Done,
             5 => ResponseBody::ReaderAdded {
                 read_id: cur.id("read id")?,
@@ -182,6 +181,7 @@ impl Response {
                         .collect::<Result<_, _>>()?,
                 )
             }
+            23 => ResponseBody::MoreWaiting(decode_messages(&mut cur)?),
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "response kind",
@@ -199,6 +199,16 @@ impl Response {
             _ => Err(DecodeError::Invalid("expected a response frame")),
         }
     }
+}
+
+fn decode_messages(cur: &mut Cursor<'_>) -> Result<Vec<Message>, DecodeError> {
+    let count = cur.u16("message count")?;
+    let mut messages =
+        Vec::with_capacity(usize::from(count).min(cur.remaining() / Message::FIXED_LEN));
+    for _ in 0..count {
+        messages.push(Message::decode(cur)?);
+    }
+    Ok(messages)
 }
 
 /// A new message sent to a subscribed reader without being asked.
@@ -251,6 +261,37 @@ mod tests {
         };
         let frame = response.seal().unwrap();
         assert_eq!(Response::open(&frame).unwrap(), response);
+    }
+
+    #[test]
+    fn no_short_answer_is_longer_than_its_bound() {
+        let id = Id::from_bytes([7; Id::LEN]);
+        let short = [
+            ResponseBody::Created {
+                write_id: id,
+                read_id: id,
+            },
+            ResponseBody::Written { seq: u64::MAX },
+            ResponseBody::Done,
+            ResponseBody::ReaderAdded { read_id: id },
+            ResponseBody::LinkStored { link_id: id },
+            ResponseBody::Error(ErrorCode::Internal),
+            ResponseBody::Skipped,
+        ];
+        for body in short {
+            let len = Response {
+                nonce: [0; 16],
+                body,
+            }
+            .encode()
+            .len();
+            assert!(len <= SHORT_ANSWER_MAX, "{len}");
+        }
+        let header = Response {
+            nonce: [0; 16],
+            body: ResponseBody::MoreWaiting(Vec::new()),
+        };
+        assert!(header.encode().len() <= SHORT_ANSWER_MAX);
     }
 
     #[test]

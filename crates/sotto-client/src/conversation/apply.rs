@@ -237,5 +237,7 @@ fn text_arrived(
     if new {
         store.count_message_since_update(conversation.number)?;
     }
+    // Again if it came again: its sender may have missed the first receipt.
+    store.owe_receipt(conversation.number, &id)?;
     Ok(Applied::Text { id, new })
 }

@@ -93,6 +93,7 @@ impl<N: Network> Device<N> {
             &link_cap,
             &signer_public,
         )?;
+        self.listening.mailbox_added();
         Ok(uri)
     }
 
@@ -180,6 +181,7 @@ impl<N: Network> Device<N> {
             let _ = conversation_client.delete(&mailbox.read).await;
             return Err(error);
         }
+        self.listening.mailbox_added();
         Ok(alias)
     }
 
@@ -213,7 +215,7 @@ impl<N: Network> Device<N> {
     /// Joins the conversation an answer to `invitation` starts; whether it did. The link is
     /// spent either way: delete it from its host with [`forget_link`](Self::forget_link).
     pub(super) fn take_answer(
-        &self,
+        &mut self,
         invitation: &store::Invitation,
         answer: &[u8],
         events: &mut Vec<Event>,
@@ -225,6 +227,7 @@ impl<N: Network> Device<N> {
         });
         match outcome {
             Ok(alias) => {
+                self.listening.mailbox_added();
                 events.push(Event::Connected { alias });
                 Ok(true)
             }

@@ -8,6 +8,7 @@ mod pushes;
 mod send;
 mod sync;
 mod vouchers;
+mod write_back;
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -11,7 +11,8 @@ use sotto_proto::{ErrorCode, Fingerprint, Id, Message, Push};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::sync::{mailbox_gone, Outcome};
+use super::sync::{mailbox_gone, report, Outcome};
+use super::write_back::Run;
 use super::{Device, Network};
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
@@ -58,6 +59,9 @@ pub(super) struct Listening {
     hosts: HashSet<Fingerprint>,
     /// Mailboxes subscribed, by read id.
     reads: HashSet<Id>,
+    /// Whether the store may hold a mailbox not subscribed yet: `listen` reads the store only
+    /// then, so a loop can call it on every turn.
+    added: bool,
     /// What pushes applied that no caller has taken yet (see `Device::sync`).
     pub(super) events: Vec<Event>,
 }
@@ -71,6 +75,7 @@ impl Listening {
             waiters: JoinSet::new(),
             hosts: HashSet::new(),
             reads: HashSet::new(),
+            added: true,
             events: Vec::new(),
         }
     }
@@ -86,14 +91,24 @@ impl Listening {
         self.waiters.abort_all();
         self.hosts.clear();
         self.reads.clear();
+        self.added = true;
+    }
+
+    /// A link or conversation was stored: the next `listen` subscribes its mailbox.
+    pub(super) fn mailbox_added(&mut self) {
+        self.added = true;
     }
 }
 
 impl<N: Network> Device<N> {
     /// Subscribes to every mailbox this device reads and is not subscribed to yet, so that
     /// what arrives from now on is pushed to it (and what waits already comes first). Cheap to
-    /// call again: only new mailboxes cost a request.
+    /// call again: unless a mailbox was added since, it does nothing, and only new mailboxes
+    /// cost a request.
     pub async fn listen(&mut self) -> Result<(), ConversationError> {
+        if !self.listening.added {
+            return Ok(());
+        }
         let mut reads = Vec::new();
         for invitation in self.store.invitations()? {
             reads.push((invitation.request_host, invitation.request, None));
@@ -144,6 +159,7 @@ impl<N: Network> Device<N> {
                 });
             }
         }
+        self.listening.added = false;
         Ok(())
     }
 
@@ -247,18 +263,25 @@ impl<N: Network> Device<N> {
         follow_up: FollowUp,
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
-        for (conversation, outcome) in follow_up.runs {
-            let alias = conversation.alias.clone();
-            if let Err(error) = self.finish_run(conversation, outcome, &mut events).await {
-                if matches!(error, ConversationError::Network(_)) {
-                    return Err(error);
+        // The acknowledgement of each run rides with its receipts, and the runs of one host
+        // ride together.
+        let runs = follow_up
+            .runs
+            .into_iter()
+            .map(|(conversation, outcome)| Run {
+                ack: outcome.last,
+                conversation,
+                outcome,
+            });
+        for (host, runs) in by_host(runs) {
+            for number in self.write_back(host, runs, &mut events).await? {
+                if let Err(error) = self.update_if_due(number).await {
+                    let alias = self.store.conversation_by_number(number)?.alias;
+                    report(alias, error, &mut events)?;
                 }
-                events.push(Event::Rejected {
-                    alias,
-                    reason: error.to_string(),
-                });
             }
         }
+        events.extend(self.send_owed_receipts().await?);
         for invitation in &follow_up.spent {
             self.forget_link(invitation).await?;
         }
@@ -268,17 +291,37 @@ impl<N: Network> Device<N> {
         Ok(events)
     }
 
-    async fn finish_run(
-        &mut self,
-        conversation: Conversation,
-        outcome: Outcome,
-        events: &mut Vec<Event>,
-    ) -> Result<(), ConversationError> {
-        // The acknowledgement rides with the receipts (one frame to one host).
-        let ack = outcome.last;
-        self.after_run(&conversation, outcome, ack, events).await?;
-        self.update_if_due(conversation.number).await
+    /// Sends the receipts a failure left owed (`Store::receipts_owed`) in conversations
+    /// nothing arrived in since; the others sent theirs with their acknowledgement. A loop
+    /// whose follow-up failed calls this once the network is back.
+    pub async fn send_owed_receipts(&mut self) -> Result<Vec<Event>, ConversationError> {
+        let mut events = Vec::new();
+        let mut runs = Vec::new();
+        for number in self.store.owing_receipts()? {
+            runs.push(Run {
+                conversation: self.store.conversation_by_number(number)?,
+                outcome: Outcome::default(),
+                ack: None,
+            });
+        }
+        for (host, runs) in by_host(runs) {
+            self.write_back(host, runs, &mut events).await?;
+        }
+        Ok(events)
     }
+}
+
+/// Runs grouped by the host of their conversation, in the order each host first comes.
+fn by_host(runs: impl IntoIterator<Item = Run>) -> Vec<(Fingerprint, Vec<Run>)> {
+    let mut hosts: Vec<(Fingerprint, Vec<Run>)> = Vec::new();
+    for run in runs {
+        let host = run.conversation.host;
+        match hosts.iter_mut().find(|(h, _)| *h == host) {
+            Some((_, runs)) => runs.push(run),
+            None => hosts.push((host, vec![run])),
+        }
+    }
+    hosts
 }
 
 /// Network work that applying pushes leaves for afterwards (see [`Device::apply_arrivals`]).

@@ -1,14 +1,13 @@
-//! Writing to a conversation: texts, receipts, resends, and the regular self-update.
+//! Writing to a conversation: texts and the regular self-update (receipts and resends:
+//! `write_back`).
 
 use rand::RngCore;
-use sotto_proto::conversation::{Content, MessageId, MAX_RECEIPT_IDS, MAX_TEXT_LEN};
-use sotto_proto::Message;
+use sotto_proto::conversation::{MessageId, MAX_TEXT_LEN};
 
 use super::{Device, Network};
-use crate::conversation::apply::{apply, digest, Applied};
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::text::text_contents;
-use crate::conversation::{encoding, ConversationError};
+use crate::conversation::ConversationError;
 use crate::store::{now_ms, Conversation, Store, StoreError};
 
 /// A device commits a self-update after this many texts (sent or received) in a conversation,
@@ -63,8 +62,7 @@ impl<N: Network> Device<N> {
                 store.add_message(number, &id, true, text, reply_to.as_ref(), sent_at_ms)?;
                 store.count_message_since_update(number)
             };
-            self.write_content(&conversation, content, record, None)
-                .await?;
+            self.write_content(&conversation, content, record).await?;
         }
         Ok(id)
     }
@@ -80,50 +78,25 @@ impl<N: Network> Device<N> {
         Ok(conversation.number)
     }
 
-    /// Acknowledges texts to their sender, at most [`MAX_RECEIPT_IDS`] per message; the first
-    /// carries `ack` (the acknowledgement of what was just read), if any.
-    pub(super) async fn send_receipts(
-        &mut self,
-        conversation: &Conversation,
-        ids: &[MessageId],
-        mut ack: Option<u64>,
-    ) -> Result<(), ConversationError> {
-        for chunk in ids.chunks(MAX_RECEIPT_IDS) {
-            let content = Content::Receipt {
-                ids: chunk.to_vec(),
-            }
-            .encode()
-            .map_err(encoding("a receipt"))?;
-            self.write_content(conversation, content, |_| Ok(()), ack.take())
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Seals `content` in the conversation's current epoch and writes it, with `ack` if given.
-    /// `record` stores what goes with it in the same transaction as the outbox entry. If the
-    /// write fails, the transaction is undone: the caller reports the error and nothing claims
-    /// it was sent.
+    /// Seals `content` in the conversation's current epoch and writes it. `record` stores
+    /// what goes with it in the same transaction as the outbox entry. If the write fails, the
+    /// caller reports the error and nothing claims it was sent (see `wrote`).
     pub(super) async fn write_content(
         &mut self,
         conversation: &Conversation,
         content: Vec<u8>,
         record: impl FnOnce(&Store) -> Result<(), StoreError>,
-        ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         let wire = seal(&self.store, conversation, content, record)?;
-        self.write_wire(conversation, &wire, ack).await
+        self.write_wire(conversation, &wire).await
     }
 
-    /// Writes a sealed message. A device listening to the conversation sends it with its own
-    /// acknowledgement (and `ack`) in one frame; when nothing came before it unread, the host
-    /// does not push it back, and the device applies it here, where it knows its place in the
-    /// order. Otherwise it comes back like anyone's message.
+    /// Writes a sealed message; a device listening to the conversation sends it with its own
+    /// acknowledgement in one frame (see `wrote`).
     async fn write_wire(
         &mut self,
         conversation: &Conversation,
         wire: &[u8],
-        ack: Option<u64>,
     ) -> Result<(), ConversationError> {
         let client = self.host(conversation.host).await?;
         let listening = self.listening.listens_to(&conversation.read.id);
@@ -131,34 +104,12 @@ impl<N: Network> Device<N> {
             .write_own(
                 &conversation.write,
                 &conversation.read,
-                ack,
+                None,
                 listening,
                 wire,
             )
             .await;
-        let written = match written {
-            Ok(written) => written,
-            Err(error) => {
-                // Not written: forget it was ever sealed, so it is neither shown as sent nor
-                // waited for. (Its MLS generation is spent, which costs nothing.)
-                self.store.take_outbox(conversation.number, &digest(wire))?;
-                return Err(error.into());
-            }
-        };
-        if written.acknowledged {
-            let current = self.store.conversation_by_number(conversation.number)?;
-            let own = Message {
-                seq: written.seq,
-                written_at: 0,
-                body: wire.to_vec(),
-            };
-            // Nothing came before it, so it stands in the epoch it was made for.
-            let applied = apply(&self.store, &current, &own)?;
-            if !matches!(applied, Applied::Confirmed | Applied::Commit) {
-                tracing::warn!(?applied, "this device's own message applied unexpectedly");
-            }
-        }
-        Ok(())
+        self.wrote(conversation, wire, written)
     }
 
     /// Commits a self-update if enough texts went by since the last one.
@@ -180,12 +131,12 @@ impl<N: Network> Device<N> {
     async fn self_update(&mut self, number: i64) -> Result<(), ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
         let wire = seal_self_update(&self.store, &conversation)?;
-        if let Err(error) = self.write_wire(&conversation, &wire, None).await {
+        if let Err(error) = self.write_wire(&conversation, &wire).await {
             drop_self_update(&self.store, &conversation)?;
             return Err(error);
         }
         for _ in 0..UPDATE_ROUNDS {
-            // Decided already when the host took it in order (see `write_wire`).
+            // Decided already when the host took it in order (see `wrote`).
             if !update_pending(&self.store, &conversation)? {
                 return Ok(());
             }

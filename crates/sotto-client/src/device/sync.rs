@@ -2,10 +2,11 @@
 //! order. A long-lived device does this once, then applies pushes as they arrive
 //! (`pushes.rs`); one-shot commands that run without listening use it.
 
-use sotto_proto::conversation::MessageId;
-use sotto_proto::Message;
+use sotto_proto::{Fingerprint, Message};
 
+use super::write_back::Run;
 use super::{Device, Network};
+use crate::catch_up::ToFetch;
 use crate::conversation::apply::{apply, Applied};
 use crate::conversation::{ConversationError, Event};
 use crate::store::Conversation;
@@ -13,8 +14,6 @@ use crate::store::Conversation;
 /// What applying a run of one conversation's messages asks the device to do next.
 #[derive(Default)]
 pub(super) struct Outcome {
-    /// Texts received: their sender wants receipts.
-    pub received: Vec<MessageId>,
     /// This device's messages that crossed a commit: encoded content to seal again.
     pub resend: Vec<Vec<u8>>,
     /// Receipts received for this device's messages.
@@ -29,64 +28,137 @@ impl<N: Network> Device<N> {
     /// Applies everything waiting for this device, and returns what happened besides new
     /// messages (which land in the store, see `Store::take_unshown`), including what pushes
     /// applied since the last call. One conversation's failure is reported as its event and
-    /// does not keep the others from being read.
+    /// does not keep the others from being read. The mailboxes of one host are read together
+    /// (`catch_up`), so this costs packets per host, not per conversation.
     pub async fn sync(&mut self) -> Result<Vec<Event>, ConversationError> {
         let mut events = std::mem::take(&mut self.listening.events);
         self.accept_answers(&mut events).await?;
+        let mut by_host: Vec<(Fingerprint, Vec<i64>)> = Vec::new();
         for conversation in self.store.conversations()? {
             if conversation.removed {
                 continue;
             }
-            let alias = conversation.alias.clone();
-            match self
-                .sync_conversation(conversation.number, &mut events)
-                .await
+            match by_host
+                .iter_mut()
+                .find(|(host, _)| *host == conversation.host)
             {
-                Ok(()) => self.update_if_due(conversation.number).await?,
-                Err(error) if error.is_gone() => events.push(mailbox_gone(alias)),
-                // The network failing is everyone's problem: say so rather than reporting it
-                // once per conversation.
-                Err(error @ ConversationError::Network(_)) => return Err(error),
-                Err(error) => events.push(Event::Rejected {
-                    alias,
-                    reason: error.to_string(),
-                }),
+                Some((_, numbers)) => numbers.push(conversation.number),
+                None => by_host.push((conversation.host, vec![conversation.number])),
+            }
+        }
+        for (host, numbers) in by_host {
+            for number in self.catch_up(host, numbers, &mut events).await? {
+                self.update_if_due(number).await?;
             }
         }
         Ok(events)
     }
 
-    /// Reads one conversation's mailbox to its end: applies each message, acknowledges them,
-    /// then sends what the order asks for (resends of crossed messages, receipts for texts).
+    /// Reads one conversation's mailbox to its end (see `catch_up`).
     pub(super) async fn sync_conversation(
         &mut self,
         number: i64,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
-        let conversation = self.store.conversation_by_number(number)?;
-        let client = self.host(conversation.host).await?;
-        let mut outcome = Outcome::default();
-        loop {
-            let messages = client.fetch(&conversation.read).await?;
-            // Reload per batch: `applied_seq` guards against applying twice.
-            let current = self.store.conversation_by_number(number)?;
-            if !advances(current.applied_seq, &messages) {
-                // Empty, or a host serving again what was applied and acknowledged: reading on
-                // would never end.
-                break;
-            }
-            let last = outcome.last;
-            self.apply_run(&current, &messages, &mut outcome, events)?;
-            if let Some(last) = outcome.last.filter(|seq| Some(*seq) != last) {
-                // What the acknowledgement deletes at the host must be safe here first.
-                self.store.make_durable()?;
-                client.ack(&conversation.read, last).await?;
-            }
-            if outcome.ended {
-                return Ok(());
+        let host = self.store.conversation_by_number(number)?.host;
+        self.catch_up(host, vec![number], events).await?;
+        Ok(())
+    }
+
+    /// Reads the mailboxes of conversations `numbers`, all on `host`, to their end: their
+    /// fetches ride together (`MailboxClient::fetch_many`), each message is applied in order,
+    /// a mailbox with more waiting is acknowledged and fetched again in the next round, and
+    /// then each conversation sends what the order asks for (resends of crossed messages,
+    /// receipts for texts) with its last acknowledgement. Returns the conversations read;
+    /// the others' failures are their events. Only the network failing is an error.
+    async fn catch_up(
+        &mut self,
+        host: Fingerprint,
+        numbers: Vec<i64>,
+        events: &mut Vec<Event>,
+    ) -> Result<Vec<i64>, ConversationError> {
+        let client = self.host(host).await?;
+        let mut reading = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            let conversation = self.store.conversation_by_number(number)?;
+            reading.push(Reading {
+                acked: None,
+                conversation,
+                outcome: Outcome::default(),
+                ask: None,
+                alone: false,
+            });
+        }
+        let mut read = Vec::new();
+        while !reading.is_empty() {
+            // What an acknowledgement deletes at the host must be safe here first.
+            self.store.make_durable()?;
+            let asks: Vec<ToFetch> = reading
+                .iter()
+                .map(|r| ToFetch {
+                    read: r.conversation.read.clone(),
+                    ack: r.ask,
+                    alone: r.alone,
+                })
+                .collect();
+            let answers = client.fetch_many(&asks).await?;
+            for (mut r, answer) in std::mem::take(&mut reading).into_iter().zip(answers) {
+                if let Some(seq) = r.ask.take() {
+                    r.acked = r.acked.max(Some(seq));
+                }
+                let alias = r.conversation.alias.clone();
+                let fetched = match answer {
+                    Ok(fetched) => fetched,
+                    Err(error) => {
+                        report(alias, error.into(), events)?;
+                        continue;
+                    }
+                };
+                // Reload per page: `applied_seq` guards against applying twice.
+                let current = self.store.conversation_by_number(r.conversation.number)?;
+                // A host serving again what was applied brings nothing to apply.
+                if advances(current.applied_seq, &fetched.messages) {
+                    if let Err(error) =
+                        self.apply_run(&current, &fetched.messages, &mut r.outcome, events)
+                    {
+                        report(alias, error, events)?;
+                        continue;
+                    }
+                }
+                // Served past what this catch-up acknowledged: something to acknowledge, even
+                // if it was all applied before (a crash between applying and acknowledging).
+                let served = fetched.served_to.filter(|seq| Some(*seq) > r.acked);
+                match (fetched.more && !r.outcome.ended, served) {
+                    (true, Some(seq)) => {
+                        r.ask = Some(seq);
+                        r.alone = false;
+                        reading.push(r);
+                    }
+                    // The batch's room was spent before this fetch: alone it has room.
+                    (true, None) if !r.alone => {
+                        r.alone = true;
+                        reading.push(r);
+                    }
+                    (true, None) => {
+                        tracing::warn!("a host says more waits but serves nothing; stopping");
+                        read.push(r);
+                    }
+                    (false, _) => {
+                        r.outcome.last = r.outcome.last.max(served);
+                        read.push(r);
+                    }
+                }
             }
         }
-        self.after_run(&conversation, outcome, None, events).await
+        let runs = read
+            .into_iter()
+            .map(|r| Run {
+                ack: r.outcome.last.filter(|seq| Some(*seq) > r.acked),
+                conversation: r.conversation,
+                outcome: r.outcome,
+            })
+            .collect();
+        self.write_back(host, runs, events).await
     }
 
     /// Applies messages of one conversation in order, gathering what to do afterwards.
@@ -102,7 +174,6 @@ impl<N: Network> Device<N> {
             // Reload per message: the previous one may have moved the epoch or the position.
             let current = self.store.conversation_by_number(conversation.number)?;
             match apply(&self.store, &current, message)? {
-                Applied::Text { id, .. } => outcome.received.push(id),
                 Applied::Receipt { count } => outcome.delivered += count,
                 Applied::Resend(content) => outcome.resend.push(content),
                 Applied::Rejected(reason) => events.push(Event::Rejected {
@@ -116,7 +187,8 @@ impl<N: Network> Device<N> {
                     outcome.ended = true;
                 }
                 Applied::Ended => outcome.ended = true,
-                Applied::Again
+                Applied::Text { .. }
+                | Applied::Again
                 | Applied::Commit
                 | Applied::Confirmed
                 | Applied::Stale
@@ -129,38 +201,36 @@ impl<N: Network> Device<N> {
         }
         Ok(())
     }
+}
 
-    /// Sends what a run of messages asked for: resends of crossed messages, then receipts.
-    /// `ack`, the acknowledgement of the run, rides with the first of them (or goes alone).
-    pub(super) async fn after_run(
-        &mut self,
-        conversation: &Conversation,
-        outcome: Outcome,
-        mut ack: Option<u64>,
-        events: &mut Vec<Event>,
-    ) -> Result<(), ConversationError> {
-        if outcome.delivered > 0 {
-            events.push(Event::Delivered {
-                alias: conversation.alias.clone(),
-                count: outcome.delivered,
-            });
-        }
-        if !outcome.ended {
-            for content in outcome.resend {
-                self.write_content(conversation, content, |_| Ok(()), ack.take())
-                    .await?;
-            }
-            if !outcome.received.is_empty() {
-                self.send_receipts(conversation, &outcome.received, ack.take())
-                    .await?;
-            }
-        }
-        if let Some(seq) = ack {
-            let client = self.host(conversation.host).await?;
-            client.ack(&conversation.read, seq).await?;
-        }
-        Ok(())
+/// One conversation being caught up on.
+struct Reading {
+    conversation: Conversation,
+    outcome: Outcome,
+    /// The last position this catch-up acknowledged: everything up to it was applied (or
+    /// passed: it did not open).
+    acked: Option<u64>,
+    /// To acknowledge with the next fetch.
+    ask: Option<u64>,
+    alone: bool,
+}
+
+/// Makes one conversation's failure its event; only the network failing, everyone's problem,
+/// is returned, rather than reported once per conversation.
+pub(super) fn report(
+    alias: String,
+    error: ConversationError,
+    events: &mut Vec<Event>,
+) -> Result<(), ConversationError> {
+    match error {
+        error if error.is_gone() => events.push(mailbox_gone(alias)),
+        error @ ConversationError::Network(_) => return Err(error),
+        error => events.push(Event::Rejected {
+            alias,
+            reason: error.to_string(),
+        }),
     }
+    Ok(())
 }
 
 /// What a person hears of a conversation whose mailbox its host no longer has.

@@ -2,56 +2,26 @@
 //! blocks it left, known by reply id. Several transports share a gateway link, and the link
 //! hands each delivery to the one transport waiting for its id.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Instant;
 
-use sotto_onion::packet::{ReplyId, ReplyKey};
-use sotto_proto::{Fingerprint, Id};
+use sotto_onion::packet::ReplyId;
 use tokio::sync::mpsc;
 
+use super::replies::{Delivery, Replies, RequestNumber};
 use super::Trace;
 use crate::health::RelayHealth;
-use crate::push_blocks::PushBlocks;
 
-/// Reply keys kept for pushes at most; the oldest are forgotten first.
-const MAX_PUSH_KEYS: usize = 256;
-
-/// An answer, and when the attempt it answers was sent.
-pub(super) type Answer = (Vec<u8>, Instant);
-
-pub(super) enum Waiting {
-    /// An attempt at a request: all attempts of one request answer into the same channel. The
-    /// relays are those of its request and reply paths.
-    Answer(ReplyKey, Instant, mpsc::Sender<Answer>, Vec<Fingerprint>),
-    /// A push's key, the relays its reply block leads through, and the reader it is for.
-    Push(ReplyKey, Vec<Fingerprint>, Id),
-}
-
-#[derive(Default)]
-pub(super) struct Replies {
-    pub(super) waiting: HashMap<ReplyId, Waiting>,
-    push_order: VecDeque<ReplyId>,
-    pub(super) push_blocks: PushBlocks,
-}
-
-impl Replies {
-    pub(super) fn expect_push(&mut self, key: ReplyKey, route: Vec<Fingerprint>, read: Id) {
-        let id = key.id();
-        self.waiting.insert(id, Waiting::Push(key, route, read));
-        self.push_order.push_back(id);
-        while self.push_order.len() > MAX_PUSH_KEYS {
-            if let Some(old) = self.push_order.pop_front() {
-                self.waiting.remove(&old);
-            }
-        }
-    }
-}
+/// An answer, and the reply id of the attempt it answers.
+pub(super) type Answer = (Vec<u8>, ReplyId);
 
 /// One transport's side of its gateway link.
 pub(super) struct Inbound {
     replies: Mutex<Replies>,
+    /// Where the answers to each request in flight go, by its number in `replies`.
+    requests: Mutex<HashMap<RequestNumber, mpsc::Sender<Answer>>>,
+    next_request: AtomicU64,
     pushes: mpsc::UnboundedSender<Vec<u8>>,
     /// The transport's epoch (see `Transport::epoch`): moved on by its renewal timer and
     /// whenever its link's connection is lost, since pushes then have no way back.
@@ -64,6 +34,8 @@ impl Inbound {
     pub(super) fn new(health: RelayHealth, pushes: mpsc::UnboundedSender<Vec<u8>>) -> Self {
         Self {
             replies: Mutex::default(),
+            requests: Mutex::default(),
+            next_request: AtomicU64::new(0),
             pushes,
             epoch: AtomicU64::new(0),
             trace: Mutex::default(),
@@ -88,27 +60,50 @@ impl Inbound {
         self.epoch.fetch_add(1, Ordering::SeqCst);
     }
 
+    /// A request starts: its number in the reply table, and where its answers come.
+    pub(super) fn request(&self) -> (RequestNumber, mpsc::Receiver<Answer>) {
+        let number = self.next_request.fetch_add(1, Ordering::SeqCst);
+        let (answers, answered) = mpsc::channel(1);
+        self.requests().insert(number, answers);
+        (number, answered)
+    }
+
+    /// A request is over: answers to it are dropped from now on.
+    pub(super) fn request_over(&self, number: RequestNumber, attempts: &[ReplyId]) {
+        self.requests().remove(&number);
+        let mut replies = self.replies();
+        for id in attempts {
+            replies.forget(id);
+        }
+    }
+
+    fn requests(&self) -> MutexGuard<'_, HashMap<RequestNumber, mpsc::Sender<Answer>>> {
+        self.requests.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Takes a delivery for reply `id` if this transport waits for it: an answer goes to its
     /// request, a push to the push channel. Says whether the id was this transport's.
     pub(super) fn deliver(&self, id: &ReplyId, payload: &[u8]) -> bool {
-        let Some(waiting) = self.replies().waiting.remove(id) else {
+        let Some(delivery) = self.replies().take(id, payload) else {
             return false;
         };
-        match waiting {
-            Waiting::Answer(key, sent, answers, relays) => {
-                if let Ok(frame) = key.open(payload) {
-                    self.health.heard(&relays);
-                    let _ = answers.try_send((frame, sent));
+        match delivery {
+            Delivery::Answer {
+                request,
+                frame,
+                relays,
+            } => {
+                self.health.heard(&relays);
+                if let Some(answers) = self.requests().get(&request) {
+                    let _ = answers.try_send((frame, *id));
                 }
             }
-            Waiting::Push(key, route, read) => {
-                if let Ok(frame) = key.open(payload) {
-                    self.replies().push_blocks.used(&read);
-                    self.health.heard(&route);
-                    self.trace().push = route;
-                    let _ = self.pushes.send(frame);
-                }
+            Delivery::Push { frame, route } => {
+                self.health.heard(&route);
+                self.trace().push = route;
+                let _ = self.pushes.send(frame);
             }
+            Delivery::Unopened => {}
         }
         true
     }

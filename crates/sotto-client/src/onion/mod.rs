@@ -15,26 +15,23 @@ use sotto_quic::onion::injection;
 use sotto_quic::unix_now;
 use tokio::sync::{mpsc, Mutex, Notify};
 
-use crate::health::{RelayHealth, Verdict};
+use crate::health::RelayHealth;
 use crate::push_blocks::Deposit;
 use crate::rto::Rto;
-use inbound::{Answer, Inbound, Waiting};
+use inbound::Inbound;
+use replies::RequestNumber;
+use retries::{choose_path, Next, Retries, MIXES};
 use spares::{make_spares, take_spare, Spare, Spares};
 
 mod count;
 mod inbound;
 mod link;
+mod replies;
+mod retries;
 mod spares;
 use crate::transport::{Transport, TransportError};
 pub use count::PacketCount;
 pub use link::GatewayLink;
-
-/// Mixes on every path.
-const MIXES: usize = 2;
-/// The longest one attempt is waited on while every relay on its paths is heard from.
-const PATIENCE: Duration = Duration::from_secs(30);
-/// Random paths drawn to find one that avoids suspects, before taking one that does not.
-const PATH_DRAWS: usize = 16;
 
 /// The relays the last request and the last push passed, in order (entry relay first), for
 /// showing a person what happened (`sotto demo`). Known only to this client.
@@ -202,64 +199,13 @@ impl OnionTransport {
         to: &Fingerprint,
     ) -> Result<Path, TransportError> {
         let suspects = self.avoidable_suspects();
-        let mut rng = rand::thread_rng();
-        let mut draw = || {
-            self.ends
-                .directory
-                .choose_path_at(epoch, from, to, MIXES, &mut rng)
-                .map_err(onion_error)
-        };
-        let mut path = draw()?;
-        for _ in 0..PATH_DRAWS {
-            if !path
-                .mixes()
-                .iter()
-                .any(|hop| suspects.contains(hop.fingerprint()))
-            {
-                break;
-            }
-            path = draw()?;
-        }
-        Ok(path)
-    }
-
-    /// Waits for the answer to an attempt sent on `paths` just now: `wait` first, then longer
-    /// while every relay on its paths is heard from (up to `PATIENCE`), since the attempt is
-    /// then queued, not lost. Without an answer, it suspects the mixes `Heard::judge` names.
-    async fn answer(
-        &self,
-        answered: &mut mpsc::Receiver<Answer>,
-        paths: &[Path; 2],
-        wait: Duration,
-    ) -> Result<Vec<u8>, TransportError> {
-        let sent = Instant::now();
-        let relays: Vec<Fingerprint> = paths.iter().flat_map(Path::relays).collect();
-        let mixes: Vec<Fingerprint> = paths
-            .iter()
-            .flat_map(|path| path.mixes())
-            .map(|hop| *hop.fingerprint())
-            .collect();
-        loop {
-            match tokio::time::timeout(wait, answered.recv()).await {
-                // Perhaps the answer to an earlier attempt: its own send time is the sample.
-                Ok(Some((answer, attempt_sent))) => {
-                    self.rto().answered(attempt_sent.elapsed());
-                    return Ok(answer);
-                }
-                Ok(None) => return Err(TransportError::Closed),
-                Err(_) => {}
-            }
-            let mut health = self.inbound.health.lock();
-            let now = Instant::now();
-            let verdict = health.heard.judge(&relays, &mixes, sent, now, PATIENCE);
-            if let Verdict::Resend { suspects } = verdict {
-                health
-                    .suspects
-                    .extend(suspects.into_iter().map(|mix| (mix, now)));
-                break;
-            }
-        }
-        Err(TransportError::Timeout(sent.elapsed()))
+        choose_path(
+            &self.ends.directory,
+            epoch,
+            (from, to),
+            &suspects,
+            &mut rand::thread_rng(),
+        )
     }
 
     /// Takes a spare made ahead of time, if a fitting one is ready, and asks for another.
@@ -301,16 +247,12 @@ impl OnionTransport {
         self.rto.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn forget(&self, id: &ReplyId) {
-        self.inbound.replies().waiting.remove(id);
-    }
-
-    /// Sends `frame` once on fresh paths; its answer goes to `answers`.
+    /// Sends `frame` once on fresh paths; its answer goes to request `request`.
     async fn attempt(
         &self,
         frame: &[u8],
         deposit: Option<&Deposit>,
-        answers: &mpsc::Sender<Answer>,
+        request: RequestNumber,
     ) -> Result<(ReplyId, [Path; 2]), TransportError> {
         let epoch = self.ends.directory.current_epoch(unix_now());
         let (path, header) = self.request_header(epoch)?;
@@ -334,11 +276,8 @@ impl OnionTransport {
         let id = key.id();
         {
             let mut replies = self.inbound.replies();
-            let sent = Instant::now();
             let relays = path.relays().into_iter().chain(back.relays()).collect();
-            replies
-                .waiting
-                .insert(id, Waiting::Answer(key, sent, answers.clone(), relays));
+            replies.expect_answer(key, request, relays);
             if let Some(deposit) = deposit {
                 for (key, route) in push_keys {
                     replies.expect_push(key, route, deposit.read);
@@ -348,7 +287,7 @@ impl OnionTransport {
         self.inbound.trace().request = path.relays();
         let injection = injection(path.first_hop().fingerprint().as_bytes(), &packet.to_wire());
         if let Err(error) = self.link.inject(&injection).await {
-            self.forget(&id);
+            self.inbound.replies().forget(&id);
             return Err(error);
         }
         Ok((id, [path, back]))
@@ -358,53 +297,40 @@ impl OnionTransport {
 impl Transport for OnionTransport {
     /// Sends the request and, while no answer comes within the learnt timeout, sends it
     /// again on fresh paths (the host answers a repeat with its first answer, so nothing runs
-    /// twice). An answer to any attempt will do.
+    /// twice). An answer to any attempt will do. The rules are `Retries`'; this only does
+    /// what it says.
     async fn round_trip(&self, frame: Vec<u8>) -> Result<Vec<u8>, TransportError> {
-        let deadline = Instant::now() + self.retry_for;
         let deposit = self.inbound.replies().push_blocks.plan(&frame);
-        let (answers, mut answered) = mpsc::channel::<Answer>(1);
-        let mut attempts = Vec::new();
-        let mut unanswered_handshake = false;
+        let (request, mut answered) = self.inbound.request();
+        let mut retries = Retries::new(Instant::now(), self.retry_for);
         let outcome = loop {
-            let error = match self.attempt(&frame, deposit.as_ref(), &answers).await {
-                Ok((id, paths)) => {
-                    let wait = self.rto().timeout(attempts.len() as u32);
-                    attempts.push(id);
-                    match self.answer(&mut answered, &paths, wait).await {
-                        Ok(answer) => {
-                            if let Some(deposit) = &deposit {
-                                self.inbound.replies().push_blocks.deposited(deposit);
+            let next = retries.next(Instant::now(), &mut self.inbound.health.lock());
+            match next {
+                Next::Send => match self.attempt(&frame, deposit.as_ref(), request).await {
+                    Ok((id, paths)) => retries.sent(id, &paths, Instant::now(), &self.rto()),
+                    Err(error) => retries.not_sent(error, Instant::now()),
+                },
+                Next::Wait(until) => {
+                    let until = tokio::time::Instant::from_std(until);
+                    match tokio::time::timeout_at(until, answered.recv()).await {
+                        Ok(Some((answer, id))) => {
+                            if let Some(sample) = retries.answered(&id, Instant::now()) {
+                                self.rto().answered(sample);
+                                if let Some(deposit) = &deposit {
+                                    self.inbound.replies().push_blocks.deposited(deposit);
+                                }
+                                break Ok(answer);
                             }
-                            break Ok(answer);
                         }
-                        Err(error) => error,
+                        Ok(None) => break Err(TransportError::Closed),
+                        Err(_) => {}
                     }
                 }
-                // A gateway that refuses a new connection, or does not answer two handshakes
-                // in a row: say so now, so the user (or the device's loop) learns it is
-                // offline, rather than retrying for the whole minute. One silent handshake
-                // may be a gateway too busy to answer in time.
-                Err(error @ TransportError::Handshake(_)) => break Err(error),
-                Err(error @ TransportError::Unreachable(_)) if unanswered_handshake => {
-                    break Err(error)
-                }
-                Err(error @ TransportError::Unreachable(_)) => {
-                    unanswered_handshake = true;
-                    error
-                }
-                Err(error) => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    error
-                }
-            };
-            if Instant::now() >= deadline {
-                break Err(error);
+                Next::GiveUp(error) => break Err(error),
             }
-            tracing::debug!(%error, "no answer; sending the request again on fresh paths");
         };
-        for id in &attempts {
-            self.forget(id);
-        }
+        let attempts: Vec<ReplyId> = retries.ids().copied().collect();
+        self.inbound.request_over(request, &attempts);
         outcome
     }
 

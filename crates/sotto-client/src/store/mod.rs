@@ -5,6 +5,7 @@
 
 pub(crate) mod encrypt;
 mod key;
+mod receipts;
 mod records;
 mod rows;
 mod schema;

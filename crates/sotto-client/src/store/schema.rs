@@ -114,4 +114,13 @@ pub(super) const MIGRATIONS: &[&str] = &[
         added INTEGER NOT NULL DEFAULT (unixepoch())
     );
     ",
+    // 8: receipts owed for texts received, recorded with each text and forgotten once the
+    // receipt is written, so a failure in between never loses one.
+    "
+    CREATE TABLE receipts_owed (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        PRIMARY KEY (conversation, id)
+    );
+    ",
 ];

@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, Mutex};
 use tokio::time::Instant;
 
 use crate::faults::Lane;
-use crate::network::{MemoryNetwork, RENEW_EVERY};
+use crate::network::{MemoryNetwork, Packets, RENEW_EVERY};
 
 /// How long an attempt is waited for before the frame goes again.
 const RESEND_AFTER: Duration = Duration::from_secs(1);
@@ -29,6 +29,8 @@ pub struct Link {
     pub(crate) requests: Arc<Lane>,
     pub(crate) answers: Arc<Lane>,
     pub(crate) pushes_lane: Arc<Lane>,
+    /// The device's count, which the pushes it gets add to.
+    pub(crate) packets: Arc<Packets>,
 }
 
 pub struct MemoryTransport {
@@ -48,6 +50,7 @@ impl MemoryTransport {
             requests: Arc::default(),
             answers: Arc::default(),
             pushes_lane: Arc::default(),
+            packets: network.packets().clone(),
         });
         let transport = Self {
             network,

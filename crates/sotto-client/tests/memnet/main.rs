@@ -4,6 +4,7 @@
 //! is to Tor; the suites with real relay processes (`sotto-cli/tests`) keep checking the
 //! onion network itself.
 
+mod catch_up;
 mod faults;
 mod link;
 mod network;

@@ -4,7 +4,7 @@
 //! (paused in these tests), so waiting costs nothing.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,8 +16,9 @@ use sotto_client::{Network, TransportError};
 use sotto_onion::directory::{
     Authorities, Descriptor, Directory, OnionKey, Relay, Stake, VoucherIssuer,
 };
+use sotto_proto::batch::{open_requests, Requests};
 use sotto_proto::voucher::IssuerKey;
-use sotto_proto::{ErrorCode, Fingerprint, Id, Push, RelayAddress};
+use sotto_proto::{Command, ErrorCode, Fingerprint, Id, Push, RelayAddress};
 use sotto_relay::host::{BatchOutcome, Host, HostConfig, Issuer, VoucherPolicy};
 use sotto_relay::store::MemoryStore;
 use tokio::sync::mpsc;
@@ -69,9 +70,44 @@ struct Shared {
     state: Mutex<State>,
 }
 
-/// A network of simulated relays; cloning shares it (every device of a test uses one).
+/// A network of simulated relays; cloning shares it (every device of a test uses one), and
+/// [`for_device`](Self::for_device) gives a device its own count of packets.
 #[derive(Clone)]
-pub struct MemoryNetwork(Arc<Shared>);
+pub struct MemoryNetwork {
+    shared: Arc<Shared>,
+    packets: Arc<Packets>,
+}
+
+/// The packets of one device's links, as its gateway link would count them (a request, an
+/// answer or a push each), leaving out subscriptions and their answers: those renew on a
+/// timer, whatever the conversation does.
+#[derive(Debug, Default)]
+pub struct Packets {
+    sent: AtomicU64,
+    received: AtomicU64,
+}
+
+impl Packets {
+    /// Sent and received so far.
+    pub fn now(&self) -> (u64, u64) {
+        (
+            self.sent.load(Ordering::SeqCst),
+            self.received.load(Ordering::SeqCst),
+        )
+    }
+
+    pub(crate) fn received(&self) {
+        self.received.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// Whether a request frame is a subscribe (see [`Packets`]).
+fn subscribes(frame: &[u8]) -> bool {
+    matches!(
+        open_requests(frame),
+        Ok(Requests::One(signed)) if signed.request.command == Command::Subscribe
+    )
+}
 
 /// The issuer's key of every voucher network of the tests: generating one takes a while.
 fn issuer_key() -> &'static IssuerKey {
@@ -166,7 +202,7 @@ impl MemoryNetwork {
             VoucherIssuer::new(fingerprint(0), vec![issuer_key().public().clone()])
                 .expect("one key")
         });
-        Self(Arc::new(Shared {
+        let shared = Arc::new(Shared {
             directory: directory(relays, issuer),
             state: Mutex::new(State {
                 rng: StdRng::seed_from_u64(seed),
@@ -174,12 +210,29 @@ impl MemoryNetwork {
                 relays: hosts,
                 stats: Stats::default(),
             }),
-        }))
+        });
+        Self {
+            shared,
+            packets: Arc::default(),
+        }
+    }
+
+    /// The same network, for one device: what its links carry is counted apart.
+    pub fn for_device(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            packets: Arc::default(),
+        }
+    }
+
+    /// What this device's links carried (see [`Packets`]).
+    pub fn packets(&self) -> &Arc<Packets> {
+        &self.packets
     }
 
     /// The signed network file of these relays.
     pub fn directory(&self) -> Directory {
-        self.0.directory.clone()
+        self.shared.directory.clone()
     }
 
     /// The relay numbered `index` (from 0).
@@ -232,7 +285,7 @@ impl MemoryNetwork {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.0.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The hosts' clock: the system's, which clients stamp their requests with. (Tokio's
@@ -250,20 +303,38 @@ impl MemoryNetwork {
         frame: Vec<u8>,
         answers: mpsc::UnboundedSender<Vec<u8>>,
     ) {
+        let counted = !subscribes(&frame);
+        if counted {
+            self.packets.sent.fetch_add(1, Ordering::SeqCst);
+        }
         let fates = {
             let mut state = self.state();
             let faults = state.faults.requests;
             faults.draw(&mut state.rng)
         };
         let (network, at) = (self.clone(), link.clone());
+        let packets = self.packets.clone();
         link.requests.carry(fates, frame, move |frame| {
-            network.arrive(&at, frame, answers.clone())
+            let answers = answers.clone();
+            let packets = packets.clone();
+            let counted_answers = move |answer| {
+                if counted {
+                    packets.received();
+                }
+                let _ = answers.send(answer);
+            };
+            network.arrive(&at, frame, counted_answers)
         });
     }
 
     /// A request reaches its host: the host runs it, its answer goes back on the link, and
     /// what it appended is pushed to every subscribed link (as `sotto_relay`'s shell does).
-    fn arrive(&self, link: &Arc<Link>, frame: Vec<u8>, answers: mpsc::UnboundedSender<Vec<u8>>) {
+    fn arrive(
+        &self,
+        link: &Arc<Link>,
+        frame: Vec<u8>,
+        answers: impl Fn(Vec<u8>) + Clone + Send + Sync + 'static,
+    ) {
         let mut guard = self.state();
         let State {
             rng,
@@ -302,10 +373,8 @@ impl MemoryNetwork {
             }
             let fates = faults.answers.draw(rng);
             let answers = answers.clone();
-            link.answers.carry(fates, handled.frame, move |frame| {
-                // The round trip may be over: an answer to an earlier attempt came first.
-                let _ = answers.send(frame);
-            });
+            // The round trip may be over: an answer to an earlier attempt came first.
+            link.answers.carry(fates, handled.frame, answers);
         }
         for appended in appended {
             for read_id in appended.read_ids {
@@ -328,6 +397,7 @@ impl MemoryNetwork {
                         .carry(fates, frame.clone(), move |frame| {
                             // A push on its way when its host restarted lost its path.
                             if to.restarts.load(Ordering::SeqCst) == restarts {
+                                to.packets.received();
                                 let _ = to.pushes.send(frame);
                             }
                         });

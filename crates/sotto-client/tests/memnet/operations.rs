@@ -169,3 +169,39 @@ async fn self_updates_that_cross_settle_on_one_commit() {
     assert_delivered(&bob, &alice, &to_alice);
     assert_no_trouble(&[&alice, &bob]);
 }
+
+/// What one text with its receipt costs two listening devices, in packets on their links
+/// (protocol §17.7): the sender 5 (its write with its own acknowledgement and the answer; the
+/// receipt pushed, its acknowledgement and the answer), the receiver 3 (the push; its
+/// acknowledgement with the receipt, and the answer). Renewals of subscriptions, on their own
+/// timer, are left out.
+#[tokio::test(start_paused = true)]
+async fn a_text_with_its_receipt_costs_the_sender_five_packets_and_the_receiver_three() {
+    let network = MemoryNetwork::new(2, 6, Faults::default());
+    let (mut alice, mut bob) = connected(&network).await;
+    alice.listen().await;
+    bob.listen().await;
+    settle(&mut alice, &mut bob).await;
+    for text in texts(&alice, 3) {
+        let (alice_before, bob_before) = (alice.packets(), bob.packets());
+        alice.send(&bob, &text).await;
+        settle(&mut alice, &mut bob).await;
+        let cost = |(sent, received): (u64, u64), (sent_before, received_before): (u64, u64)| {
+            (sent - sent_before, received - received_before)
+        };
+        assert_eq!(
+            cost(alice.packets(), alice_before),
+            (2, 3),
+            "the sender: sent the text and the receipt's acknowledgement; received their \
+             answers and the receipt"
+        );
+        assert_eq!(
+            cost(bob.packets(), bob_before),
+            (1, 2),
+            "the receiver: received the text and the answer; sent the acknowledgement with \
+             the receipt"
+        );
+    }
+    assert_delivered(&alice, &bob, &texts(&alice, 3));
+    assert_no_trouble(&[&alice, &bob]);
+}

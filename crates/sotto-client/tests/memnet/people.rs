@@ -21,6 +21,8 @@ pub struct Person {
     pub name: &'static str,
     home: PathBuf,
     pub device: Device<MemoryNetwork>,
+    /// The device's handle on the network, which counts its packets.
+    network: MemoryNetwork,
     /// Taken by `listen`: from then on pushes are applied as they arrive.
     arrivals: Option<Arrivals>,
     /// Every event the device reported, in order.
@@ -44,11 +46,13 @@ impl Person {
             .unwrap()
             .set_gateway(&network.relay(gateway))
             .unwrap();
+        let network = network.for_device();
         let device = Device::open_on(&home, &unlock, network.directory(), network.clone()).unwrap();
         Self {
             name,
             home,
             device,
+            network,
             arrivals: None,
             events: Vec::new(),
             offline: Vec::new(),
@@ -99,6 +103,12 @@ impl Person {
             }
         }
         arrived
+    }
+
+    /// Packets this device's links carried so far, sent and received, subscriptions left
+    /// out (see `network::Packets`).
+    pub fn packets(&self) -> (u64, u64) {
+        self.network.packets().now()
     }
 
     /// The texts of the conversation with `peer`, one way: ids and texts, oldest first.

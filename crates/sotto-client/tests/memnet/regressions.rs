@@ -57,3 +57,57 @@ async fn a_push_that_overtakes_an_earlier_one_does_not_mark_it_seen() {
     assert_delivered(&alice, &bob, &to_bob);
     assert_no_trouble(&[&alice, &bob]);
 }
+
+/// How long the network is down in the test below: the push comes, the follow-up gives up.
+const OUTAGE: Duration = Duration::from_secs(90);
+
+/// Loses every request for `OUTAGE` while both loops run, then lets what was under way end.
+async fn outage(network: &MemoryNetwork, alice: &mut Person, bob: &mut Person) {
+    network.set_faults(Faults {
+        requests: Direction {
+            loss: 1.0,
+            ..Direction::default()
+        },
+        ..Faults::default()
+    });
+    // A network that stays down never settles.
+    let _ = tokio::time::timeout(OUTAGE, settle(alice, bob)).await;
+    network.set_faults(Faults::default());
+    settle(alice, bob).await;
+    assert!(!bob.offline.is_empty(), "Bob's follow-up failed");
+    // (Renewing subscriptions failed meanwhile too.)
+    alice.offline.clear();
+    bob.offline.clear();
+}
+
+/// A receipt whose follow-up failed (the network down right after the text was applied) used
+/// to be lost for good: the text was applied, so it never counted as received again.
+#[tokio::test(start_paused = true)]
+async fn a_receipt_whose_follow_up_failed_goes_at_the_next_chance() {
+    let network = MemoryNetwork::new(2, 31, Faults::default());
+    let (mut alice, mut bob) = connected(&network).await;
+    alice.listen().await;
+    bob.listen().await;
+    let texts = ["one", "two", "three"].map(String::from);
+    alice.send(&bob, &texts[0]).await;
+    outage(&network, &mut alice, &mut bob).await;
+    assert_eq!(
+        bob.texts(&alice, false).len(),
+        1,
+        "applied before the failure"
+    );
+
+    // The next text's follow-up sends both receipts.
+    alice.send(&bob, &texts[1]).await;
+    settle(&mut alice, &mut bob).await;
+    assert_delivered(&alice, &bob, &texts[..2]);
+
+    // A loop that only comes back, with nothing arriving, sends what it owes.
+    alice.send(&bob, &texts[2]).await;
+    outage(&network, &mut alice, &mut bob).await;
+    let events = bob.device.send_owed_receipts().await.unwrap();
+    assert!(events.is_empty(), "{events:?}");
+    settle(&mut alice, &mut bob).await;
+    assert_delivered(&alice, &bob, &texts);
+    assert_no_trouble(&[&alice, &bob]);
+}

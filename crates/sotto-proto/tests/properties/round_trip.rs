@@ -1,11 +1,19 @@
 //! Whatever is sealed opens to the same value, in a frame of the one fixed length.
 
+use proptest::collection::vec;
 use proptest::prelude::*;
-use sotto_proto::{open_frame, Push, RelayAddress, Response, SignedRequest, FRAME_LEN};
+use sotto_proto::batch::{
+    message_room, open_answers, open_requests, seal_answers, seal_batch, Requests, MAX_BATCH,
+};
+use sotto_proto::{
+    open_frame, Command, Push, RelayAddress, Response, ResponseBody, SignedRequest, FRAME_LEN,
+};
 
 use sotto_proto::voucher::Voucher;
 
-use crate::strategies::{push, relay_address, request, response, signing_key, voucher};
+use crate::strategies::{
+    message, push, relay_address, request, response, short_response, signing_key, voucher,
+};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
@@ -37,6 +45,56 @@ proptest! {
         let (_, body) = open_frame(&frame).unwrap();
         prop_assert_eq!(body, &response.encode()[..]);
         prop_assert_eq!(Response::decode(body).unwrap(), response);
+    }
+
+    #[test]
+    fn batches_of_fetches_and_short_commands_open_to_what_was_signed(
+        requests in vec(request(), 1..=MAX_BATCH),
+        key in signing_key(),
+    ) {
+        let requests: Vec<_> = requests
+            .into_iter()
+            .filter(|r| r.command.fits_a_batch() && !matches!(r.command, Command::Write { .. } | Command::PutLink { .. }))
+            .map(|r| (r, &key))
+            .collect();
+        prop_assume!(!requests.is_empty());
+        let frame = seal_batch(&requests).unwrap();
+        prop_assert_eq!(frame.len(), FRAME_LEN);
+        let Requests::Batch(opened) = open_requests(&frame).unwrap() else {
+            panic!("a batch opens as a batch");
+        };
+        for (signed, (request, _)) in opened.iter().zip(&requests) {
+            prop_assert_eq!(&signed.request, request);
+            prop_assert!(signed.verify(&key.verifying_key()));
+        }
+    }
+
+    /// A host fills each fetch's answer from the room the batch leaves (`message_room`): any
+    /// mix of short answers and fetches within it fits one frame and reads back.
+    #[test]
+    fn batch_answers_within_the_message_room_open_to_what_was_sealed(
+        short in vec(short_response(), 0..MAX_BATCH),
+        fetched in vec((vec(message(600), 0..=30), any::<bool>(), any::<[u8; 16]>()), 1..=4),
+    ) {
+        let parts = (short.len() + fetched.len()).min(MAX_BATCH);
+        let mut room = message_room(parts);
+        let mut answers: Vec<Response> = Vec::new();
+        for (messages, more, nonce) in fetched {
+            let mut kept = Vec::new();
+            for message in messages {
+                if message.encoded_len() > room {
+                    break;
+                }
+                room -= message.encoded_len();
+                kept.push(message);
+            }
+            let body = if more { ResponseBody::MoreWaiting(kept) } else { ResponseBody::Messages(kept) };
+            answers.push(Response { nonce, body });
+        }
+        answers.extend(short);
+        answers.truncate(parts);
+        let frame = seal_answers(&answers).unwrap();
+        prop_assert_eq!(open_answers(&frame).unwrap(), answers);
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         // Up to 8 messages of 1 KiB, or one of the largest size: both fit a frame.
         vec(message(1024), 0..=8).prop_map(ResponseBody::Messages),
         vec(message(MAX_MESSAGE_LEN), 0..=1).prop_map(ResponseBody::Messages),
+        vec(message(1024), 0..=8).prop_map(ResponseBody::MoreWaiting),
+        Just(ResponseBody::Skipped),
         Just(ResponseBody::Done),
         id().prop_map(|read_id| ResponseBody::ReaderAdded { read_id }),
         id().prop_map(|link_id| ResponseBody::LinkStored { link_id }),
@@ -152,6 +154,19 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
         vec(blinded(), 1..=MAX_ISSUE).prop_map(ResponseBody::Issued),
     ]
+}
+
+/// A response that carries neither messages nor link data.
+pub fn short_response() -> impl Strategy<Value = Response> {
+    let body = prop_oneof![
+        (id(), id()).prop_map(|(write_id, read_id)| ResponseBody::Created { write_id, read_id }),
+        any::<u64>().prop_map(|seq| ResponseBody::Written { seq }),
+        Just(ResponseBody::Done),
+        Just(ResponseBody::Skipped),
+        id().prop_map(|read_id| ResponseBody::ReaderAdded { read_id }),
+        select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
+    ];
+    (any::<[u8; 16]>(), body).prop_map(|(nonce, body)| Response { nonce, body })
 }
 
 pub fn response() -> impl Strategy<Value = Response> {

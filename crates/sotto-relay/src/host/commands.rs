@@ -35,6 +35,10 @@ pub(crate) struct Ctx<'a, R> {
     pub group_write: Option<([u8; Id::LEN], u64)>,
     /// The limit the request being run met, if it was refused for want of room.
     pub limit: Option<Limit>,
+    /// Bytes of messages the fetches of the frame being run may still answer with: a single
+    /// fetch has a whole answer's room, the fetches of a batch share what its other answers
+    /// leave (`sotto_proto::batch::message_room`).
+    pub room: usize,
 }
 
 impl<R> Ctx<'_, R> {
@@ -240,6 +244,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
     }
     match command {
         Command::Write { body } => write(ctx, mailbox, body),
+        // A subscribe travels alone, so its room is a whole answer's.
         Command::Subscribe => Ok((fetch(ctx, mailbox, &cap)?, Some(cap))),
         Command::Fetch => Ok((fetch(ctx, mailbox, &cap)?, None)),
         Command::Ack { seq } => ack(ctx, mailbox, &cap, *seq),
@@ -354,7 +359,8 @@ fn write<R>(
     Ok((ResponseBody::Written { seq }, None))
 }
 
-/// The reader's waiting messages, oldest first, as many as fit one frame.
+/// The reader's waiting messages, oldest first, as many as the frame has room for
+/// (`Ctx::room`, which they use up); `MoreWaiting` if some are left for another fetch.
 fn fetch<R>(
     ctx: &mut Ctx<'_, R>,
     mailbox: &mut OpenMailbox,
@@ -366,10 +372,11 @@ fn fetch<R>(
     };
     let from = (reader.cursor + 1).max(record.first_seq);
     let mut messages = Vec::new();
-    let mut room = Message::BUDGET;
+    let mut room = ctx.room;
+    let mut more = false;
     let mut corrupt = None;
-    // Read lazily and only until the frame is full: expired messages the sweep has not
-    // removed yet are passed over without being copied.
+    // Read lazily and only until the answer's room is full: expired messages the sweep has
+    // not removed yet are passed over without being copied.
     ctx.txn.scan(
         Table::Messages,
         &message_key(&mailbox.id, from),
@@ -387,7 +394,10 @@ fn fetch<R>(
                     messages.push(message);
                     true
                 }
-                Ok(_) => false,
+                Ok(_) => {
+                    more = true;
+                    false
+                }
                 Err(error) => {
                     corrupt = Some(error);
                     false
@@ -395,6 +405,7 @@ fn fetch<R>(
             }
         },
     )?;
+    ctx.room = room;
     if let Some(error) = corrupt {
         return Err(error);
     }
@@ -402,7 +413,11 @@ fn fetch<R>(
         mailbox.record.last_active = ctx.now;
         save(ctx.txn, Table::Mailboxes, &mailbox.id, &mailbox.record)?;
     }
-    Ok(ResponseBody::Messages(messages))
+    Ok(if more {
+        ResponseBody::MoreWaiting(messages)
+    } else {
+        ResponseBody::Messages(messages)
+    })
 }
 
 fn ack<R>(

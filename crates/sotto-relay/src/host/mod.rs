@@ -27,7 +27,7 @@ pub use vouchers::{Issuer, VoucherPolicy};
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand::{CryptoRng, RngCore};
-use sotto_proto::batch::{open_requests, seal_answers, Requests};
+use sotto_proto::batch::{message_room, open_requests, seal_answers, Requests};
 use sotto_proto::{
     ErrorCode, Id, Message, Response, ResponseBody, SignedRequest, REPLAY_WINDOW_SECS,
 };
@@ -105,6 +105,14 @@ impl Unit {
         }
     }
 
+    /// Bytes of messages the unit's fetches may answer with, together.
+    fn message_room(&self) -> usize {
+        match self {
+            Self::One(_) => Message::BUDGET,
+            Self::Batch(requests) => message_room(requests.len()),
+        }
+    }
+
     fn requests(&self) -> Vec<Option<&SignedRequest>> {
         match self {
             Self::One(signed) => vec![signed.as_deref()],
@@ -114,7 +122,7 @@ impl Unit {
 }
 
 /// The answers to a batch frame in one frame. A batch holds only commands with short answers
-/// (`Command::fits_a_batch`), so they fit.
+/// and fetches that shared the room left (`Unit::message_room`), so they fit.
 fn batch_answer(answers: Vec<Handled>) -> Handled {
     let responses: Vec<Response> = answers
         .iter()
@@ -329,6 +337,7 @@ impl<S: Store> Host<S> {
             gone: Vec::new(),
             group_write: None,
             limit: None,
+            room: Message::BUDGET,
         };
         let units: Vec<Unit> = frames.iter().map(|frame| Unit::open(frame)).collect();
         let runnable: Vec<Option<&SignedRequest>> = units
@@ -342,6 +351,7 @@ impl<S: Store> Host<S> {
             // What a batch wrote is its own: an `AckWrite` acknowledges only a write of the
             // same frame.
             ctx.group_write = None;
+            ctx.room = unit.message_room();
             let mut answers = Vec::new();
             for signed in unit.requests() {
                 let signatures = verify::Prechecked(proven.next().flatten());

@@ -106,7 +106,7 @@ impl Bench {
 
     pub fn fetch(&mut self, read_id: Id, reader: &SigningKey) -> Vec<Message> {
         match self.send(Command::Fetch, read_id, reader) {
-            ResponseBody::Messages(messages) => messages,
+            ResponseBody::Messages(messages) | ResponseBody::MoreWaiting(messages) => messages,
             other => panic!("fetch failed: {other:?}"),
         }
     }
@@ -355,10 +355,58 @@ fn a_fetch_returns_what_fits_one_frame() {
     for _ in 0..5 {
         b.write(&m, &vec![1; 6000]);
     }
-    let first = b.fetch(m.read_id, &m.reader);
+    let ResponseBody::MoreWaiting(first) = b.send(Command::Fetch, m.read_id, &m.reader) else {
+        panic!("three more wait");
+    };
     assert_eq!(first.len(), 2);
-    b.send(Command::Ack { seq: 2 }, m.read_id, &m.reader);
-    assert_eq!(b.fetch(m.read_id, &m.reader)[0].seq, 3);
+    b.send(Command::Ack { seq: 4 }, m.read_id, &m.reader);
+    let ResponseBody::Messages(last) = b.send(Command::Fetch, m.read_id, &m.reader) else {
+        panic!("the last one fits");
+    };
+    assert_eq!(last.iter().map(|m| m.seq).collect::<Vec<_>>(), [5]);
+}
+
+#[test]
+fn the_fetches_of_a_batch_share_one_answer_and_say_what_is_left() {
+    let mut b = Bench::new();
+    let mailboxes: Vec<Mailbox> = (0..3)
+        .map(|_| b.create(MailboxKind::Conversation, 0, 0))
+        .collect();
+    // 6,000 bytes each in the first two, one short message in the third: the first fetch
+    // takes both of its own, the second has room for one of its two, the third's still fits.
+    for m in &mailboxes[..2] {
+        b.write(m, &vec![1; 6000]);
+        b.write(m, &vec![2; 6000]);
+    }
+    let first = &mailboxes[0];
+    b.send(Command::Ack { seq: 1 }, first.read_id, &first.reader);
+    b.write(&mailboxes[2], b"short");
+    let fetches = mailboxes
+        .iter()
+        .map(|m| (Command::Fetch, m.read_id, m.reader.clone()))
+        .collect();
+    let (answers, _) = b.batch(fetches);
+    let seqs = |messages: &[Message]| messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    let [ResponseBody::Messages(a), ResponseBody::MoreWaiting(c), ResponseBody::Messages(d)] =
+        &answers[..]
+    else {
+        panic!("{answers:?}");
+    };
+    assert_eq!((seqs(a), seqs(c), seqs(d)), (vec![2], vec![1], vec![1]));
+    // With an acknowledgement before it in the next batch, the rest comes.
+    let second = &mailboxes[1];
+    let (answers, _) = b.batch(vec![
+        (
+            Command::Ack { seq: 1 },
+            second.read_id,
+            second.reader.clone(),
+        ),
+        (Command::Fetch, second.read_id, second.reader.clone()),
+    ]);
+    assert!(
+        matches!(&answers[..], [ResponseBody::Done, ResponseBody::Messages(m)] if seqs(m) == [2]),
+        "{answers:?}"
+    );
 }
 
 #[test]
