@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::host::HostConfig;
 use crate::identity::{Identity, IdentityError};
+use crate::onion::OnionLimits;
 
 pub const CONFIG_FILE: &str = "relay.toml";
 pub const IDENTITY_FILE: &str = "identity.key";
@@ -91,6 +92,8 @@ pub struct RelayConfig {
     pub store: StoreKind,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub onion: OnionLimits,
 }
 
 /// A relay's data directory, opened.
@@ -129,6 +132,7 @@ impl DataDir {
             listen,
             store,
             limits: Limits::default(),
+            onion: OnionLimits::default(),
         };
         let identity = Identity::generate();
         identity.save(&path.join(IDENTITY_FILE))?;

@@ -4,9 +4,11 @@
 //! mailbox request (host, final hop of a request). What each stream between clients and
 //! relays carries is `sotto_quic::onion`.
 
+mod bucket;
 mod descriptor;
 mod faults;
 mod final_hop;
+mod limits;
 mod links;
 mod view;
 
@@ -14,6 +16,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sotto_onion::directory::{Directory, OnionKey};
 use sotto_onion::packet::{NodeId, OnionPacket, Peeled};
@@ -26,12 +29,15 @@ use crate::config::DataDir;
 use crate::metrics::Metrics;
 use crate::onion_keys::OnionKeys;
 use crate::replay_store::ReplayStore;
+use bucket::TokenBucket;
 pub use descriptor::{replace_file, DESCRIPTOR_FILE};
 pub use final_hop::PushPools;
+pub use limits::OnionLimits;
 use links::Links;
 
-/// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
-const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
+/// Replay-log records after which the cache is snapshotted before its key rotates, so that a
+/// restart reads at most this many (48 MB), not a whole epoch's.
+const LOG_RECORDS_BEFORE_SNAPSHOT: u64 = 1_000_000;
 
 /// Why a packet was dropped (a metrics label; never more detail than this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +45,11 @@ pub enum Drop {
     Malformed,
     Unwrap,
     Replay,
-    ReplayFull,
+    /// The replay cache refused the packet's epoch (retired, or too many live) or its store
+    /// failed.
+    ReplayRefused,
+    /// Over a rate limit: this relay's peel budget.
+    Busy,
     NoRoute,
     UnknownClient,
     BadRequest,
@@ -50,11 +60,12 @@ pub enum Drop {
 }
 
 impl Drop {
-    pub const ALL: [Drop; 9] = [
+    pub const ALL: [Drop; 10] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
-        Self::ReplayFull,
+        Self::ReplayRefused,
+        Self::Busy,
         Self::NoRoute,
         Self::UnknownClient,
         Self::BadRequest,
@@ -67,7 +78,8 @@ impl Drop {
             Self::Malformed => "malformed",
             Self::Unwrap => "bad_mac_or_key",
             Self::Replay => "replay",
-            Self::ReplayFull => "replay_cache_full",
+            Self::ReplayRefused => "replay_refused",
+            Self::Busy => "busy",
             Self::NoRoute => "no_route",
             Self::UnknownClient => "unknown_client",
             Self::BadRequest => "bad_request",
@@ -124,6 +136,8 @@ pub struct OnionNode {
     directory: Directory,
     keys: std::sync::Mutex<OnionKeys>,
     replay: std::sync::Mutex<ReplayStore>,
+    /// Bounds the key agreements and replay tags all links together can cost a second.
+    peel_budget: std::sync::Mutex<TokenBucket>,
     links: Links,
     clients: Mutex<HashMap<[u8; CLIENT_ADDRESS_LEN], quinn::Connection>>,
     host: HostHandle,
@@ -151,13 +165,19 @@ impl OnionNode {
         let now = unix_now();
         let keys =
             OnionKeys::open(&data.path, directory.epoch_secs(), now).map_err(|e| e.to_string())?;
-        let replay =
-            ReplayStore::open(&data.path, REPLAY_TAGS_PER_EPOCH).map_err(|e| e.to_string())?;
+        let replay = ReplayStore::open(&data.path).map_err(|e| e.to_string())?;
+        let limits = &data.config.onion;
+        let peel_budget = TokenBucket::new(
+            limits.peel_per_second,
+            limits.peel_per_second.saturating_mul(2),
+            Instant::now(),
+        );
         let node = Arc::new(Self {
             me: *data.identity.fingerprint().as_bytes(),
             directory,
             keys: std::sync::Mutex::new(keys),
             replay: std::sync::Mutex::new(replay),
+            peel_budget: std::sync::Mutex::new(peel_budget),
             links: Links::new(endpoint),
             clients: Mutex::new(HashMap::new()),
             host,
@@ -220,6 +240,13 @@ impl OnionNode {
     }
 
     async fn handle_packet(self: &Arc<Self>, wire: &[u8]) {
+        let within_budget = self
+            .peel_budget
+            .lock()
+            .is_ok_and(|mut budget| budget.take(1, Instant::now()));
+        if !within_budget {
+            return self.metrics.onion_drop(Drop::Busy);
+        }
         let Some((epoch, processed)) = self.peel(wire) else {
             return;
         };
@@ -233,7 +260,7 @@ impl OnionNode {
         match fresh {
             Ok(true) => {}
             Ok(false) => return self.metrics.onion_drop(Drop::Replay),
-            Err(()) => return self.metrics.onion_drop(Drop::ReplayFull),
+            Err(()) => return self.metrics.onion_drop(Drop::ReplayRefused),
         }
         match processed.peeled {
             Peeled::Forward { next, packet } => {
@@ -259,35 +286,27 @@ impl OnionNode {
         }
     }
 
-    /// Peels the packet with the first accepted epoch key that opens it.
+    /// Peels the packet with the first accepted epoch key that opens it, the current epoch's
+    /// first: outside the minutes around a rotation it is the only key tried, so a junk packet
+    /// costs one key agreement.
     fn peel(&self, wire: &[u8]) -> Option<(u64, sotto_onion::packet::Processed)> {
+        let Ok(packet) = OnionPacket::from_wire(wire) else {
+            self.metrics.onion_drop(Drop::Malformed);
+            return None;
+        };
         let secrets: Vec<(u64, [u8; 32])> = match self.keys.lock() {
-            Ok(keys) => {
-                let now = unix_now();
-                keys.accepted_epochs(now)
-                    .into_iter()
-                    .filter_map(|epoch| Some((epoch, keys.secret(epoch)?)))
-                    .collect()
-            }
+            Ok(keys) => keys
+                .accepted_epochs(unix_now())
+                .into_iter()
+                .filter_map(|epoch| Some((epoch, keys.secret(epoch)?)))
+                .collect(),
             Err(_) => Vec::new(),
         };
-        let mut malformed = false;
-        for (epoch, secret) in secrets {
-            match OnionPacket::from_wire(wire) {
-                Ok(packet) => {
-                    if let Ok(processed) = packet.process(&secret) {
-                        return Some((epoch, processed));
-                    }
-                }
-                Err(_) => malformed = true,
-            }
+        let opened = packet.process_with_any(secrets).ok();
+        if opened.is_none() {
+            self.metrics.onion_drop(Drop::Unwrap);
         }
-        self.metrics.onion_drop(if malformed {
-            Drop::Malformed
-        } else {
-            Drop::Unwrap
-        });
-        None
+        opened
     }
 
     /// Sends `packet` to relay `next`, counted as leaving `role`; `false` if it could not go.
@@ -377,7 +396,13 @@ impl OnionNode {
             Err(error) => tracing::error!(%error, "onion key rotation failed"),
         }
         if let Ok(mut replay) = self.replay.lock() {
-            if let Err(error) = replay.flush() {
+            let result = if replay.log_records() >= LOG_RECORDS_BEFORE_SNAPSHOT {
+                let live = replay.cache().retired_before();
+                replay.compact(live).map(|_| ())
+            } else {
+                replay.flush()
+            };
+            if let Err(error) = result {
                 tracing::error!(%error, "writing the replay log failed");
             }
         }
