@@ -294,7 +294,7 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
     }
     pusher.abort();
     if let Some(node) = &shared.onion {
-        node.connection_closed(&connection).await;
+        node.connection_closed(&connection);
     }
     shared.host.connection_closed(id);
     shared.metrics.connection_closed();

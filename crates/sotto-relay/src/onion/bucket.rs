@@ -36,6 +36,12 @@ impl TokenBucket {
         }
     }
 
+    /// Takes up to `cost` tokens, as many as there are: for a cost learnt after the fact.
+    pub fn drain(&mut self, cost: u32, now: Instant) {
+        self.refill(now);
+        self.tokens = (self.tokens - f64::from(cost)).max(0.0);
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = self.last.max(now);

@@ -10,9 +10,9 @@ mod faults;
 mod final_hop;
 mod limits;
 mod links;
+mod peers;
 mod view;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -20,9 +20,8 @@ use std::time::Instant;
 
 use sotto_onion::directory::{Directory, OnionKey};
 use sotto_onion::packet::{NodeId, OnionPacket, Peeled};
-use sotto_quic::onion::{delivery, Inbound, CLIENT_ADDRESS_LEN};
+use sotto_quic::onion::{delivery, Inbound};
 use sotto_quic::{stream, unix_now};
-use tokio::sync::Mutex;
 
 use crate::actor::HostHandle;
 use crate::config::DataDir;
@@ -34,6 +33,7 @@ pub use descriptor::{replace_file, DESCRIPTOR_FILE};
 pub use final_hop::PushPools;
 pub use limits::OnionLimits;
 use links::Links;
+use peers::{Peers, Refusal};
 
 /// Replay-log records after which the cache is snapshotted before its key rotates, so that a
 /// restart reads at most this many (48 MB), not a whole epoch's.
@@ -48,8 +48,11 @@ pub enum Drop {
     /// The replay cache refused the packet's epoch (retired, or too many live) or its store
     /// failed.
     ReplayRefused,
-    /// Over a rate limit: this relay's peel budget.
+    /// Over a rate limit: this relay's peel budget, a link's share of it, or what one client
+    /// may inject.
     Busy,
+    /// A client connection registered more addresses than it may.
+    TooManyAddresses,
     NoRoute,
     UnknownClient,
     BadRequest,
@@ -59,13 +62,23 @@ pub enum Drop {
     Incomplete,
 }
 
+impl From<Refusal> for Drop {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Busy => Self::Busy,
+            Refusal::TooManyAddresses => Self::TooManyAddresses,
+        }
+    }
+}
+
 impl Drop {
-    pub const ALL: [Drop; 10] = [
+    pub const ALL: [Drop; 11] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
         Self::ReplayRefused,
         Self::Busy,
+        Self::TooManyAddresses,
         Self::NoRoute,
         Self::UnknownClient,
         Self::BadRequest,
@@ -80,6 +93,7 @@ impl Drop {
             Self::Replay => "replay",
             Self::ReplayRefused => "replay_refused",
             Self::Busy => "busy",
+            Self::TooManyAddresses => "too_many_addresses",
             Self::NoRoute => "no_route",
             Self::UnknownClient => "unknown_client",
             Self::BadRequest => "bad_request",
@@ -139,7 +153,7 @@ pub struct OnionNode {
     /// Bounds the key agreements and replay tags all links together can cost a second.
     peel_budget: std::sync::Mutex<TokenBucket>,
     links: Links,
-    clients: Mutex<HashMap<[u8; CLIENT_ADDRESS_LEN], quinn::Connection>>,
+    peers: std::sync::Mutex<Peers<quinn::Connection>>,
     host: HostHandle,
     pools: PushPools,
     metrics: Arc<Metrics>,
@@ -179,7 +193,7 @@ impl OnionNode {
             replay: std::sync::Mutex::new(replay),
             peel_budget: std::sync::Mutex::new(peel_budget),
             links: Links::new(endpoint),
-            clients: Mutex::new(HashMap::new()),
+            peers: std::sync::Mutex::new(Peers::new(limits.clone())),
             host,
             pools: PushPools::default(),
             metrics,
@@ -200,11 +214,23 @@ impl OnionNode {
         connection: &quinn::Connection,
     ) {
         self.view.wire(b'i', &bytes);
-        match Inbound::parse(&bytes) {
+        let (peer, now) = (connection.stable_id(), Instant::now());
+        let inbound = Inbound::parse(&bytes);
+        let admitted = self.with_peers(|peers| match inbound {
+            Some(Inbound::Packet(_)) => peers.admit_peel(peer, now),
+            Some(Inbound::Injection { .. }) => peers
+                .admit_client_stream(peer, bytes.len(), now)
+                .and_then(|()| peers.admit_injection(peer, now)),
+            Some(Inbound::Register(_)) | None => peers.admit_client_stream(peer, bytes.len(), now),
+        });
+        if let Err(refusal) = admitted {
+            return self.metrics.onion_drop(refusal.into());
+        }
+        match inbound {
             Some(Inbound::Packet(packet)) => {
                 self.view
                     .saw(|| format!("from {}", connection.remote_address()));
-                self.handle_packet(packet).await
+                self.handle_packet(packet, peer).await
             }
             Some(Inbound::Register(address)) => {
                 self.view
@@ -213,10 +239,11 @@ impl OnionNode {
                 if address == self.me {
                     return self.metrics.onion_drop(Drop::Malformed);
                 }
-                self.clients
-                    .lock()
-                    .await
-                    .insert(address, connection.clone());
+                let registered =
+                    self.with_peers(|peers| peers.register(peer, connection, address, now));
+                if let Err(refusal) = registered {
+                    self.metrics.onion_drop(refusal.into());
+                }
             }
             Some(Inbound::Injection { first_hop, packet }) => {
                 self.view
@@ -228,18 +255,32 @@ impl OnionNode {
         }
     }
 
+    /// Runs `f` on the per-connection state; a poisoned lock refuses, as a full budget does.
+    fn with_peers<T>(
+        &self,
+        f: impl FnOnce(&mut Peers<quinn::Connection>) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        match self.peers.lock() {
+            Ok(mut peers) => f(&mut peers),
+            Err(_) => Err(Refusal::Busy),
+        }
+    }
+
     /// Counts a packet dropped before it reached this node (its stream broke or overran).
     pub(crate) fn dropped(&self, why: Drop) {
         self.metrics.onion_drop(why);
     }
 
-    /// Forgets the client addresses registered on a connection that closed.
-    pub(crate) async fn connection_closed(&self, connection: &quinn::Connection) {
-        let id = connection.stable_id();
-        self.clients.lock().await.retain(|_, c| c.stable_id() != id);
+    /// Forgets what was kept for a connection that closed, and the client addresses
+    /// registered on it.
+    pub(crate) fn connection_closed(&self, connection: &quinn::Connection) {
+        let _ = self.with_peers(|peers| {
+            peers.closed(connection.stable_id());
+            Ok(())
+        });
     }
 
-    async fn handle_packet(self: &Arc<Self>, wire: &[u8]) {
+    async fn handle_packet(self: &Arc<Self>, wire: &[u8], link: usize) {
         let within_budget = self
             .peel_budget
             .lock()
@@ -248,6 +289,10 @@ impl OnionNode {
             return self.metrics.onion_drop(Drop::Busy);
         }
         let Some((epoch, processed)) = self.peel(wire) else {
+            let _ = self.with_peers(|peers| {
+                peers.junk(link, Instant::now());
+                Ok(())
+            });
             return;
         };
         // The tag is in the log file before the packet moves on, so a replay after a restart
@@ -334,7 +379,9 @@ impl OnionNode {
     }
 
     async fn deliver(&self, client: [u8; 32], reply: [u8; 16], payload: Vec<u8>) {
-        let connection = self.clients.lock().await.get(&client).cloned();
+        let Ok(connection) = self.with_peers(|peers| Ok(peers.client(&client))) else {
+            return self.metrics.onion_drop(Drop::UnknownClient);
+        };
         let Some(connection) = connection else {
             return self.metrics.onion_drop(Drop::UnknownClient);
         };
