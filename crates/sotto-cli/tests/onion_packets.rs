@@ -227,24 +227,18 @@ async fn relays_in_a_network_refuse_direct_mailbox_requests() {
     );
 }
 
-/// Sets every relay's per-client limits at the gateway low, so a test's flood meets them
-/// quickly, and restarts the network on its directory.
-fn lower_client_limits(net: &mut TestLocalnet, per_second: u32, burst: u32) {
+/// Changes every relay's `relay.toml` (each `(line, replacement)`, whole lines) and restarts
+/// the network on its directory: limits a test's flood should meet quickly.
+fn configure_relays(net: &mut TestLocalnet, changes: &[(&str, String)]) {
     for entry in std::fs::read_dir(net.root()).unwrap() {
         let config = entry.unwrap().path().join("relay.toml");
-        let Ok(text) = std::fs::read_to_string(&config) else {
+        let Ok(mut text) = std::fs::read_to_string(&config) else {
             continue;
         };
-        let text = text
-            .replace(
-                "client_packets_per_second = 100\n",
-                &format!("client_packets_per_second = {per_second}\n"),
-            )
-            .replace(
-                "client_packets_burst = 1000\n",
-                &format!("client_packets_burst = {burst}\n"),
-            );
-        assert!(text.contains(&format!("client_packets_burst = {burst}\n")));
+        for (line, replacement) in changes {
+            assert!(text.contains(&format!("{line}\n")), "{line} not in {text}");
+            text = text.replace(&format!("{line}\n"), &format!("{replacement}\n"));
+        }
         std::fs::write(&config, text).unwrap();
     }
     net.restart();
@@ -258,7 +252,19 @@ async fn a_junk_injector_is_stopped_at_the_gateway_while_another_client_is_answe
     const RATE: u32 = 20;
     const BURST: u32 = 40;
     let mut net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
-    lower_client_limits(&mut net, RATE, BURST);
+    configure_relays(
+        &mut net,
+        &[
+            (
+                "client_packets_per_second = 100",
+                format!("client_packets_per_second = {RATE}"),
+            ),
+            (
+                "client_packets_burst = 1000",
+                format!("client_packets_burst = {BURST}"),
+            ),
+        ],
+    );
 
     let (_junk_endpoint, junk) = connect(&net, GATEWAY).await;
     let mixes: Vec<[u8; 32]> = (1..HOST).map(|i| *net.relay(i).as_bytes()).collect();
@@ -333,4 +339,65 @@ async fn send_or_fail(connection: &quinn::Connection, bytes: &[u8]) -> Result<()
     let mut stream = connection.open_uni().await.map_err(|e| e.to_string())?;
     stream.write_all(bytes).await.map_err(|e| e.to_string())?;
     stream.finish().map_err(|e| e.to_string())
+}
+
+/// Connections beyond the relay's limit are refused, a stream that dawdles is cut off, and
+/// the relay serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_refused_and_a_slow_stream_cut_off() {
+    let mut net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    configure_relays(
+        &mut net,
+        &[
+            ("max_connections = 10000", "max_connections = 12".into()),
+            ("stream_timeout_secs = 10", "stream_timeout_secs = 1".into()),
+        ],
+    );
+    let target = 2;
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let entry = &net.directory().relays()[target];
+        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let config = sotto_quic::pinned_client_config(*entry.fingerprint()).unwrap();
+        let remote = format!("{}:{}", entry.address().host, entry.address().port)
+            .parse()
+            .unwrap();
+        let connecting = endpoint
+            .connect_with(config, remote, "sotto-relay")
+            .unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+            Ok(Ok(connection)) => held.push((endpoint, connection)),
+            _ => refused += 1,
+        }
+    }
+    assert!(held.len() <= 12 && refused >= 8, "{} held", held.len());
+    assert_eq!(
+        net.counter(
+            target,
+            "sotto_connections_refused_total{kind=\"relay_full\"}"
+        ),
+        refused
+    );
+
+    let (_, connection) = &held[0];
+    let mut slow = connection.open_uni().await.unwrap();
+    slow.write_all(&[0x5c; 1000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(
+        net.counter(target, "sotto_onion_drops_total{kind=\"stream_timeout\"}"),
+        1
+    );
+    drop(slow);
+
+    drop(held);
+    let address = rand::random();
+    let mut client = RawClient::new(&net, address).await;
+    let (packet, _, key) = injection(&net, address, frame(0));
+    send(&client.connection, &packet).await;
+    let delivered = client
+        .delivery(Duration::from_secs(10))
+        .await
+        .expect("the network still works");
+    answer(&key, &delivered);
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sotto_proto::RelayAddress;
 use thiserror::Error;
 
+use crate::admission::ConnectionLimits;
 use crate::host::HostConfig;
 use crate::identity::{Identity, IdentityError};
 use crate::onion::OnionLimits;
@@ -94,6 +95,8 @@ pub struct RelayConfig {
     pub limits: Limits,
     #[serde(default)]
     pub onion: OnionLimits,
+    #[serde(default)]
+    pub connections: ConnectionLimits,
 }
 
 /// A relay's data directory, opened.
@@ -133,6 +136,7 @@ impl DataDir {
             store,
             limits: Limits::default(),
             onion: OnionLimits::default(),
+            connections: ConnectionLimits::default(),
         };
         let identity = Identity::generate();
         identity.save(&path.join(IDENTITY_FILE))?;

@@ -9,6 +9,7 @@ use sotto_proto::{Command, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::admission::Refused as ConnectionRefused;
 use crate::host::{Handled, HostStats};
 use crate::onion::{Direction, Drop as OnionDrop, Role};
 
@@ -20,6 +21,7 @@ pub struct Metrics {
     messages: AtomicU64,
     links: AtomicU64,
     connections: AtomicU64,
+    connections_refused: [AtomicU64; ConnectionRefused::ALL.len()],
     onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
     pushes: AtomicU64,
     onion_drops: [AtomicU64; OnionDrop::ALL.len()],
@@ -74,6 +76,12 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn connection_refused(&self, why: ConnectionRefused) {
+        if let Some(index) = ConnectionRefused::ALL.iter().position(|r| *r == why) {
+            self.connections_refused[index].fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     pub fn render(&self) -> String {
@@ -144,6 +152,12 @@ impl Metrics {
              # TYPE {name} counter\n{name} {}",
             self.pushes.load(Ordering::Relaxed)
         );
+        let refused = ConnectionRefused::ALL
+            .iter()
+            .map(|r| r.name())
+            .zip(&self.connections_refused);
+        let help = "Connections refused for a [connections] limit, by limit.";
+        counter_family(&mut out, "sotto_connections_refused_total", help, refused);
         let drops = OnionDrop::ALL
             .iter()
             .map(|d| d.name())

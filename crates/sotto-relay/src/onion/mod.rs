@@ -60,6 +60,8 @@ pub enum Drop {
     NoReplyBlock,
     /// A stream that ended (reset, or its connection closed) before its packet did.
     Incomplete,
+    /// A stream that took longer than `stream_timeout_secs` to arrive whole.
+    Slow,
 }
 
 impl From<Refusal> for Drop {
@@ -72,7 +74,7 @@ impl From<Refusal> for Drop {
 }
 
 impl Drop {
-    pub const ALL: [Drop; 11] = [
+    pub const ALL: [Drop; 12] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
@@ -84,6 +86,7 @@ impl Drop {
         Self::BadRequest,
         Self::NoReplyBlock,
         Self::Incomplete,
+        Self::Slow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -99,6 +102,7 @@ impl Drop {
             Self::BadRequest => "bad_request",
             Self::NoReplyBlock => "push_without_reply_block",
             Self::Incomplete => "incomplete",
+            Self::Slow => "stream_timeout",
         }
     }
 }
