@@ -71,6 +71,13 @@ pub enum ResponseBody {
     Error(ErrorCode),
     /// An `AckWrite` that did not apply: earlier messages wait for the reader.
     Skipped,
+    /// The host did not run the request: its queue would hold it about `retry_after_ms`.
+    /// For the transport, which sends the very frame again after that wait instead of
+    /// guessing when the answer is lost; it never reaches the mailbox client. Its nonce is
+    /// zero (a batch gets one answer too).
+    Busy {
+        retry_after_ms: u32,
+    },
 }
 
 impl ResponseBody {
@@ -85,6 +92,7 @@ impl ResponseBody {
             Self::LinkData(_) => 7,
             Self::Error(_) => 8,
             Self::Skipped => 9,
+            Self::Busy { .. } => 20,
         }
     }
 }
@@ -119,6 +127,9 @@ impl Response {
             ResponseBody::LinkStored { link_id } => out.extend_from_slice(link_id.as_bytes()),
             ResponseBody::LinkData(data) => put_blob(&mut out, data),
             ResponseBody::Error(code) => out.push(code.code()),
+            ResponseBody::Busy { retry_after_ms } => {
+                out.extend_from_slice(&retry_after_ms.to_be_bytes())
+            }
         }
         out
     }
@@ -160,6 +171,9 @@ impl Response {
             7 => ResponseBody::LinkData(cur.blob("link data", MAX_LINK_DATA_LEN)?.to_vec()),
             8 => ResponseBody::Error(ErrorCode::from_code(cur.u8("error code")?)?),
             9 => ResponseBody::Skipped,
+            20 => ResponseBody::Busy {
+                retry_after_ms: cur.u32("retry after")?,
+            },
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "response kind",

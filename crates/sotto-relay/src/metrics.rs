@@ -24,6 +24,7 @@ pub struct Metrics {
     connections_refused: [AtomicU64; ConnectionRefused::ALL.len()],
     onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
     pushes: AtomicU64,
+    busy_answers: AtomicU64,
     onion_drops: [AtomicU64; OnionDrop::ALL.len()],
 }
 
@@ -58,6 +59,10 @@ impl Metrics {
         if let (Some(role), Some(direction)) = (role, direction) {
             self.onion_packets[role][direction].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn busy_answer(&self) {
+        self.busy_answers.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn pushed(&self) {
@@ -158,6 +163,13 @@ impl Metrics {
             .zip(&self.connections_refused);
         let help = "Connections refused for a [connections] limit, by limit.";
         counter_family(&mut out, "sotto_connections_refused_total", help, refused);
+        let name = "sotto_busy_answers_total";
+        let _ = writeln!(
+            out,
+            "# HELP {name} Requests answered BUSY, not run, because the host's queue was long.\n\
+             # TYPE {name} counter\n{name} {}",
+            self.busy_answers.load(Ordering::Relaxed)
+        );
         let drops = OnionDrop::ALL
             .iter()
             .map(|d| d.name())

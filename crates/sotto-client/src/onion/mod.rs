@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, Mutex, Notify};
 use crate::health::{RelayHealth, Verdict};
 use crate::push_blocks::Deposit;
 use crate::rto::Rto;
+use crate::transport::{back_off, busy_wait};
 use inbound::{Answer, Inbound, Waiting};
 use spares::{make_spares, take_spare, Spare, Spares};
 
@@ -44,6 +45,13 @@ pub struct Trace {
     pub push: Vec<Fingerprint>,
 }
 
+/// What came back for an attempt.
+enum Reply {
+    Answer(Vec<u8>),
+    /// The host did not run it and asked to wait this long.
+    Busy(Duration),
+}
+
 /// The way to the mailboxes of one host, entering the network through a [`GatewayLink`] that
 /// other transports (to other hosts) may share.
 pub struct OnionTransport {
@@ -55,6 +63,9 @@ pub struct OnionTransport {
     retry_for: Duration,
     /// When to send a request again, learnt from the answers.
     rto: SyncMutex<Rto>,
+    /// Until when the host said it is busy: no attempt is sent again for want of an answer
+    /// before then, since its answer is queued, not lost.
+    busy_until: SyncMutex<Option<Instant>>,
     /// Headers and reply blocks made ahead of time, while the client waits for answers.
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
@@ -139,6 +150,7 @@ impl OnionTransport {
             pushes: Mutex::new(pushes),
             retry_for: crate::DEFAULT_RETRY_FOR,
             rto: SyncMutex::new(Rto::default()),
+            busy_until: SyncMutex::new(None),
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
         };
@@ -231,7 +243,7 @@ impl OnionTransport {
         answered: &mut mpsc::Receiver<Answer>,
         paths: &[Path; 2],
         wait: Duration,
-    ) -> Result<Vec<u8>, TransportError> {
+    ) -> Result<Reply, TransportError> {
         let sent = Instant::now();
         let relays: Vec<Fingerprint> = paths.iter().flat_map(Path::relays).collect();
         let mixes: Vec<Fingerprint> = paths
@@ -243,14 +255,26 @@ impl OnionTransport {
             match tokio::time::timeout(wait, answered.recv()).await {
                 // Perhaps the answer to an earlier attempt: its own send time is the sample.
                 Ok(Some((answer, attempt_sent))) => {
+                    // A BUSY answer comes back at once: it says nothing of how long answers
+                    // take, and everything of how long to hold off.
+                    if let Some(wait) = busy_wait(&answer) {
+                        let until = Instant::now() + wait;
+                        let mut busy = self.busy_until.lock().unwrap_or_else(|e| e.into_inner());
+                        *busy = Some(busy.map_or(until, |known| known.max(until)));
+                        return Ok(Reply::Busy(wait));
+                    }
                     self.rto().answered(attempt_sent.elapsed());
-                    return Ok(answer);
+                    return Ok(Reply::Answer(answer));
                 }
                 Ok(None) => return Err(TransportError::Closed),
                 Err(_) => {}
             }
-            let mut health = self.inbound.health.lock();
             let now = Instant::now();
+            let busy_until = *self.busy_until.lock().unwrap_or_else(|e| e.into_inner());
+            if busy_until.is_some_and(|until| until > now) {
+                continue;
+            }
+            let mut health = self.inbound.health.lock();
             let verdict = health.heard.judge(&relays, &mixes, sent, now, PATIENCE);
             if let Verdict::Resend { suspects } = verdict {
                 health
@@ -371,12 +395,19 @@ impl Transport for OnionTransport {
                     let wait = self.rto().timeout(attempts.len() as u32);
                     attempts.push(id);
                     match self.answer(&mut answered, &paths, wait).await {
-                        Ok(answer) => {
+                        Ok(Reply::Answer(answer)) => {
                             if let Some(deposit) = &deposit {
                                 self.inbound.replies().push_blocks.deposited(deposit);
                             }
                             break Ok(answer);
                         }
+                        // Not run: the same frame goes again once the host's wait is over.
+                        Ok(Reply::Busy(wait)) if Instant::now() + wait < deadline => {
+                            back_off(wait).await;
+                            continue;
+                        }
+                        // No answer could come in time: hammering a busy host helps no one.
+                        Ok(Reply::Busy(wait)) => break Err(TransportError::Timeout(wait)),
                         Err(error) => error,
                     }
                 }

@@ -109,6 +109,7 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         id().prop_map(|link_id| ResponseBody::LinkStored { link_id }),
         bytes(MAX_LINK_DATA_LEN).prop_map(ResponseBody::LinkData),
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
+        any::<u32>().prop_map(|retry_after_ms| ResponseBody::Busy { retry_after_ms }),
     ]
 }
 
