@@ -148,6 +148,14 @@ impl Directory {
             if relay.stake.weight == 0 {
                 return Err(DirectoryError::NoStake { relay: name });
             }
+            // A name cannot be placed in a /16 without asking DNS, which the directory never
+            // does: each name would count as a subnet of its own, and the rule would not bite.
+            if distinct_subnets && relay.address().host.parse::<std::net::IpAddr>().is_err() {
+                return Err(DirectoryError::UnplacedHost {
+                    relay: name,
+                    host: relay.address().host.clone(),
+                });
+            }
             total = total
                 .checked_add(relay.stake.weight)
                 .filter(|total| *total <= TOML_MAX)
@@ -299,9 +307,23 @@ impl Directory {
         gateway: &Fingerprint,
         rng: &mut R,
     ) -> Result<&Relay, DirectoryError> {
-        let gateway = self.index(gateway)?;
+        self.choose_apart(&[*gateway], rng)
+    }
+
+    /// A relay drawn by stake among those of another operator (and subnet) than each of
+    /// `apart`: a host apart from a client's gateway, or an entry apart from both the gateway
+    /// and a host of its operator that someone else chose.
+    pub fn choose_apart<R: Rng + ?Sized>(
+        &self,
+        apart: &[Fingerprint],
+        rng: &mut R,
+    ) -> Result<&Relay, DirectoryError> {
+        let apart = apart
+            .iter()
+            .map(|relay| self.index(relay))
+            .collect::<Result<Vec<_>, _>>()?;
         self.choice
-            .pick(|_| true, &[gateway], 1, rng)
+            .pick(|_| true, &apart, 1, rng)
             .first()
             .map(|&i| &self.relays[i])
             .ok_or(DirectoryError::NoHost)
@@ -312,8 +334,9 @@ impl Directory {
     /// the client's gateway and `destination` the mailbox host; for a reply path, `entry` is
     /// the host and `destination` the client's gateway.
     ///
-    /// Every relay on the path is distinct, and a network too small for that is an error, never
-    /// a shorter path: a short path would quietly give one relay both ends.
+    /// Every relay on the path is distinct and of another operator and subnet than the ends,
+    /// whose operators (and subnets) differ too; a network too small for that is an error,
+    /// never a shorter path: a short path would quietly give one relay both ends.
     pub fn choose_path<R: Rng + ?Sized>(
         &self,
         entry: &Fingerprint,
@@ -350,6 +373,13 @@ impl Directory {
         let (entry, destination) = (self.index(entry)?, self.index(destination)?);
         if entry == destination {
             return Err(DirectoryError::SameEnds(*self.relays[entry].fingerprint()));
+        }
+        // Without mixing delays, one operator at both ends links them by timing.
+        if self.choice.related(entry, destination) {
+            return Err(DirectoryError::RelatedEnds(
+                *self.relays[entry].fingerprint(),
+                *self.relays[destination].fingerprint(),
+            ));
         }
         let destination_hop = keys.hop(&self.relays[destination])?;
         // Mixes: any relay with a key for the path's epoch; `pick` keeps them apart from the

@@ -312,21 +312,28 @@ impl<N: Network> Device<N> {
     }
 
     /// Where this device enters the network to reach `host`: its gateway, except where the
-    /// gateway hosts the mailbox itself and would see both the device and the mailbox. Then
-    /// it enters at the second guard, drawn once like a host (never of the gateway's operator
-    /// or subnet) and kept until it leaves the network: a new draw on every run would show the
-    /// device's address to ever more relays.
+    /// gateway and the host are one relay, one operator's or on one subnet (a host someone
+    /// else chose), which together would see both the device and the mailbox. Then it enters
+    /// at the second guard, drawn once apart from the gateway and that host and kept until it
+    /// leaves the network or falls in with a host the same way: a new draw on every run would
+    /// show the device's address to ever more relays.
     fn entry_for(&mut self, host: &Fingerprint) -> Result<Fingerprint, ConversationError> {
-        if *host != self.gateway {
+        let directory = &self.directory;
+        if !directory.related(&self.gateway, host) {
             return Ok(self.gateway);
         }
         let kept = self.second_gateway.filter(|second| {
-            self.directory.relay(second).is_some() && !self.directory.related(second, &self.gateway)
+            directory.relay(second).is_some()
+                && !directory.related(second, &self.gateway)
+                && !directory.related(second, host)
         });
         if let Some(second) = kept {
             return Ok(second);
         }
-        let second = self.choose_host()?;
+        let second = *directory
+            .choose_apart(&[self.gateway, *host], &mut rand::rngs::OsRng)
+            .map_err(|e| ConversationError::Directory(e.to_string()))?
+            .fingerprint();
         self.store.set_second_gateway(&second)?;
         self.second_gateway = Some(second);
         Ok(second)
@@ -435,6 +442,49 @@ mod tests {
         let replaced = device.entry_for(&gateway).unwrap();
         assert!(replaced != second && replaced != gateway);
         assert_eq!(device.entry_for(&gateway).unwrap(), replaced);
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// Someone else chose the host of a conversation; when its operator (or subnet) is the
+    /// gateway's, the device enters elsewhere, apart from both.
+    #[test]
+    fn a_host_of_the_gateways_operator_is_entered_at_a_relay_apart_from_both() {
+        let home = std::env::temp_dir().join(format!("sotto-op-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let signed = |directory: Directory| {
+            directory
+                .with_authorities(Authorities::single(key.verifying_key()))
+                .sign(&key)
+                .unwrap()
+        };
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(network(12))).unwrap();
+        let gateway = device.gateway();
+        let mut relays = network(12).relays().to_vec();
+        let operator = relays
+            .iter()
+            .find(|relay| *relay.fingerprint() == gateway)
+            .unwrap()
+            .stake
+            .operator
+            .clone();
+        let sibling = relays
+            .iter_mut()
+            .find(|relay| *relay.fingerprint() != gateway)
+            .unwrap();
+        sibling.stake.operator = operator;
+        let sibling = *sibling.fingerprint();
+        device
+            .set_directory(signed(Directory::new(86_400, relays).unwrap()))
+            .unwrap();
+        for _ in 0..20 {
+            let entry = device.entry_for(&sibling).unwrap();
+            assert!(
+                !device.directory.related(&entry, &gateway)
+                    && !device.directory.related(&entry, &sibling),
+                "entered at {entry}"
+            );
+        }
         std::fs::remove_dir_all(&home).unwrap();
     }
 
