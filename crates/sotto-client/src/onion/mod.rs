@@ -277,9 +277,7 @@ impl OnionTransport {
             let mut health = self.inbound.health.lock();
             let verdict = health.heard.judge(&relays, &mixes, sent, now, PATIENCE);
             if let Verdict::Resend { suspects } = verdict {
-                health
-                    .suspects
-                    .extend(suspects.into_iter().map(|mix| (mix, now)));
+                health.suspect(suspects, now);
                 break;
             }
         }
