@@ -82,7 +82,8 @@ fn admit(epoch_secs: u64, descriptors: Vec<Descriptor>) -> anyhow::Result<Direct
     let ledger = Ledger::new(1, false, operators)?;
     Ok(ledger
         .admit(Descriptors::new(epoch_secs, descriptors)?)?
-        .directory)
+        .directory
+        .with_serial(unix_now()))
 }
 
 /// Relays running in this process, and the network file describing them.

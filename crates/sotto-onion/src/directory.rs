@@ -111,6 +111,10 @@ pub struct Directory {
     choice: stake::Choice,
     /// Who may sign it, and how many must: part of the signed content.
     authorities: Option<Authorities>,
+    /// Which issue of the network file this is (signed): a client takes no file with a
+    /// smaller serial than one it took, so an old file, signed as it is, cannot be replayed
+    /// to it. 0 for a file that has none.
+    serial: u64,
     /// The signatures it carries, each checked, in the order of `authorities`.
     signatures: Vec<(VerifyingKey, Signature)>,
 }
@@ -172,6 +176,7 @@ impl Directory {
             relays,
             by_fingerprint,
             authorities: None,
+            serial: 0,
             signatures: Vec::new(),
         })
     }
@@ -212,6 +217,21 @@ impl Directory {
     /// [`Directory::with_authorities`].
     pub fn authorities(&self) -> Option<&Authorities> {
         self.authorities.as_ref()
+    }
+
+    /// This directory as issue `serial` of its network file, to be signed: signatures it
+    /// carried are dropped, since they were over another serial.
+    pub fn with_serial(self, serial: u64) -> Self {
+        Self {
+            serial,
+            signatures: Vec::new(),
+            ..self
+        }
+    }
+
+    /// Which issue of the network file this is (see [`Directory::with_serial`]).
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// The authorities whose checked signatures this directory carries.

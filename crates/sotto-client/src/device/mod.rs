@@ -81,6 +81,18 @@ fn trust_authorities(
     }
 }
 
+/// Refuses a network file older than one the device took, and remembers the newest.
+fn keep_newest(store: &Store, directory: &Directory) -> Result<(), ConversationError> {
+    let (serial, seen) = (directory.serial(), store.network_serial()?);
+    if serial < seen {
+        return Err(ConversationError::OlderNetwork { serial, seen });
+    }
+    if serial > seen {
+        store.set_network_serial(serial)?;
+    }
+    Ok(())
+}
+
 /// Pins `authorities` as the network authorities of the device in `home`, before it reads any
 /// network file: for whoever got the keys from a source they trust more than the first file
 /// (a network publishes its authorities' keys). Refused if others are pinned already.
@@ -170,6 +182,7 @@ impl<N: Network> Device<N> {
             .map(|bytes| Authorities::from_bytes(bytes).ok_or(StoreError::Damaged("authority")))
             .transpose()?;
         let authorities = trust_authorities(&store, pinned, &directory)?;
+        keep_newest(&store, &directory)?;
         let gateway = keep_gateway(&store, profile.gateway, &directory)?;
         Ok(Self {
             store,
@@ -193,6 +206,7 @@ impl<N: Network> Device<N> {
         }
         self.authorities =
             trust_authorities(&self.store, Some(self.authorities.clone()), &directory)?;
+        keep_newest(&self.store, &directory)?;
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
@@ -485,6 +499,39 @@ mod tests {
                 "entered at {entry}"
             );
         }
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// An old network file, signed as it was, cannot be played back to a device that took a
+    /// newer one: not while it runs, nor when it opens again.
+    #[test]
+    fn an_older_network_file_is_refused() {
+        let home = std::env::temp_dir().join(format!("sotto-ser-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let issue = |serial: u64, relays: u8| {
+            network(relays)
+                .with_authorities(Authorities::single(key.verifying_key()))
+                .with_serial(serial)
+                .sign(&key)
+                .unwrap()
+        };
+        let mut device = Device::open(&home, &Unlock::KeyFile, issue(5, 6)).unwrap();
+        assert!(device.set_directory(issue(7, 5)).unwrap());
+        let error = device.set_directory(issue(6, 6)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConversationError::OlderNetwork { serial: 6, seen: 7 }
+            ),
+            "{error}"
+        );
+        drop(device);
+        assert!(matches!(
+            Device::open(&home, &Unlock::KeyFile, issue(5, 6)),
+            Err(ConversationError::OlderNetwork { serial: 5, seen: 7 })
+        ));
+        assert!(Device::open(&home, &Unlock::KeyFile, issue(7, 5)).is_ok());
         std::fs::remove_dir_all(&home).unwrap();
     }
 
