@@ -27,12 +27,13 @@
 pub const BITS_PER_TAG: u64 = 24;
 /// Positions set per tag.
 pub const PROBES: u64 = 16;
-/// Tags the first stage holds; stage `i` holds `FIRST_STAGE_TAGS << i`.
-pub const FIRST_STAGE_TAGS: u64 = 1 << 14;
+/// Tags the first stage holds (12 KiB: what a quiet relay spends); stage `i` holds
+/// `FIRST_STAGE_TAGS << i`.
+pub const FIRST_STAGE_TAGS: u64 = 1 << 12;
 /// Stages at most. The last one (2^27 tags, 384 MiB) keeps taking tags past its capacity,
 /// with a rising error rate, so memory stays bounded (768 MiB an epoch) whatever the shell
 /// lets through; a relay that reaches it should shorten its network's `epoch_secs`.
-pub const MAX_STAGES: usize = 14;
+pub const MAX_STAGES: usize = 16;
 
 /// 64-bit words of stage `index`.
 pub(super) fn stage_words(index: usize) -> usize {
