@@ -350,7 +350,7 @@ async fn a_connection_flood_is_refused_and_a_slow_stream_cut_off() {
         &mut net,
         &[
             ("max_connections = 10000", "max_connections = 12".into()),
-            ("stream_timeout_secs = 10", "stream_timeout_secs = 1".into()),
+            ("stream_timeout_secs = 30", "stream_timeout_secs = 1".into()),
         ],
     );
     let target = 2;

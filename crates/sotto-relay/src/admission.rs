@@ -39,7 +39,7 @@ impl Default for ConnectionLimits {
             max_connections_per_source: 32,
             streams_per_connection: 128,
             receive_window: 4 * 1024 * 1024,
-            stream_timeout_secs: 10,
+            stream_timeout_secs: 30,
         }
     }
 }
