@@ -25,6 +25,7 @@ pub struct Metrics {
     onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
     pushes: AtomicU64,
     busy_answers: AtomicU64,
+    replay_filter_bytes: AtomicU64,
     onion_drops: [AtomicU64; OnionDrop::ALL.len()],
 }
 
@@ -59,6 +60,11 @@ impl Metrics {
         if let (Some(role), Some(direction)) = (role, direction) {
             self.onion_packets[role][direction].fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    pub fn set_replay_filter_bytes(&self, bytes: usize) {
+        let bytes = u64::try_from(bytes).unwrap_or(u64::MAX);
+        self.replay_filter_bytes.store(bytes, Ordering::Relaxed);
     }
 
     pub fn busy_answer(&self) {
@@ -107,6 +113,11 @@ impl Metrics {
                 "sotto_connections",
                 "Open client connections.",
                 &self.connections,
+            ),
+            (
+                "sotto_replay_filter_bytes",
+                "Memory of the replay filters of the live onion keys.",
+                &self.replay_filter_bytes,
             ),
         ];
         for (name, help, value) in gauges {

@@ -447,6 +447,8 @@ impl OnionNode {
             Err(error) => tracing::error!(%error, "onion key rotation failed"),
         }
         if let Ok(mut replay) = self.replay.lock() {
+            self.metrics
+                .set_replay_filter_bytes(replay.cache().filter_bytes());
             let result = if replay.log_records() >= LOG_RECORDS_BEFORE_SNAPSHOT {
                 let live = replay.cache().retired_before();
                 replay.compact(live).map(|_| ())
