@@ -91,7 +91,8 @@ fn admit(
     let ledger = Ledger::new(1, false, operators)?;
     let directory = ledger
         .admit(Descriptors::new(epoch_secs, descriptors)?)?
-        .directory;
+        .directory
+        .with_serial(unix_now());
     Ok(match issuer {
         Some(issuer) => directory.with_issuer(issuer.clone())?,
         None => directory,

@@ -347,7 +347,15 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
     );
     let key = authority_key(&authority)?;
     let assembled = assemble(&ledger, &sources, issuer.as_deref(), |_| true)?;
-    let signed = sign_as(assembled.admission.directory.clone(), &key)?;
+    // Each file assembled is a newer issue: clients refuse to go back to an older one.
+    let signed = sign_as(
+        assembled
+            .admission
+            .directory
+            .clone()
+            .with_serial(unix_now()),
+        &key,
+    )?;
     if watch && !signed.is_approved() {
         anyhow::bail!(
             "--watch rewrites the file whenever a relay rotates its keys, but this network \
@@ -386,7 +394,12 @@ pub async fn run(command: NetworkCommand) -> anyhow::Result<()> {
         // clients read keeps its last good version meanwhile.
         match assemble(&ledger, &sources, issuer.as_deref(), up) {
             Ok(assembled) if assembled.admission.directory != written => {
-                let signed = sign_as(assembled.admission.directory.clone(), &key)?;
+                let issue = assembled
+                    .admission
+                    .directory
+                    .clone()
+                    .with_serial(unix_now());
+                let signed = sign_as(issue, &key)?;
                 write(&out, &signed)?;
                 report(&out, &assembled, &signed);
                 written = assembled.admission.directory;

@@ -226,3 +226,178 @@ async fn relays_in_a_network_refuse_direct_mailbox_requests() {
         refused.map(|_| ())
     );
 }
+
+/// Changes every relay's `relay.toml` (each `(line, replacement)`, whole lines) and restarts
+/// the network on its directory: limits a test's flood should meet quickly.
+fn configure_relays(net: &mut TestLocalnet, changes: &[(&str, String)]) {
+    for entry in std::fs::read_dir(net.root()).unwrap() {
+        let config = entry.unwrap().path().join("relay.toml");
+        let Ok(mut text) = std::fs::read_to_string(&config) else {
+            continue;
+        };
+        for (line, replacement) in changes {
+            assert!(text.contains(&format!("{line}\n")), "{line} not in {text}");
+            text = text.replace(&format!("{line}\n"), &format!("{replacement}\n"));
+        }
+        std::fs::write(&config, text).unwrap();
+    }
+    net.restart();
+}
+
+/// A client that injects junk as fast as it can is stopped at its gateway by its own rate
+/// limit; another client of the same gateway keeps getting its answers meanwhile, and the
+/// mixes see no more junk than the injector's allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_junk_injector_is_stopped_at_the_gateway_while_another_client_is_answered() {
+    const RATE: u32 = 20;
+    const BURST: u32 = 40;
+    let mut net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    configure_relays(
+        &mut net,
+        &[
+            (
+                "client_packets_per_second = 100",
+                format!("client_packets_per_second = {RATE}"),
+            ),
+            (
+                "client_packets_burst = 1000",
+                format!("client_packets_burst = {BURST}"),
+            ),
+        ],
+    );
+
+    let (_junk_endpoint, junk) = connect(&net, GATEWAY).await;
+    let mixes: Vec<[u8; 32]> = (1..HOST).map(|i| *net.relay(i).as_bytes()).collect();
+    let started = std::time::Instant::now();
+    // Dropping a connection's last handle would discard what it has not sent yet.
+    let _junk_kept = junk.clone();
+    let flood = tokio::spawn(async move {
+        for n in 0..600usize {
+            let mut bytes = mixes[n % mixes.len()].to_vec();
+            bytes.extend((0..PACKET_LEN).map(|_| rand::random::<u8>()));
+            if send_or_fail(&junk, &bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let address = rand::random();
+    let mut honest = RawClient::new(&net, address).await;
+    let mut waits = Vec::new();
+    for _ in 0..10 {
+        let (packet, _, key) = injection(&net, address, frame(0));
+        let sent = std::time::Instant::now();
+        send(&honest.connection, &packet).await;
+        let delivered = honest
+            .delivery(Duration::from_secs(10))
+            .await
+            .expect("the honest client is answered during the flood");
+        answer(&key, &delivered);
+        waits.push(sent.elapsed());
+    }
+    flood.await.unwrap();
+    // The flood's streams are queued, not yet all read: wait until the gateway took each in
+    // (stopped, or passed on besides the honest client's 10 requests and 10 answers).
+    let junk_stopped = || net.counter(GATEWAY, "sotto_onion_drops_total{kind=\"busy\"}");
+    let junk_seen = || {
+        junk_stopped()
+            + net
+                .counter(
+                    GATEWAY,
+                    "sotto_onion_packets_total{role=\"gateway\",direction=\"in\"}",
+                )
+                .saturating_sub(20)
+    };
+    let wait_until = std::time::Instant::now() + Duration::from_secs(20);
+    while junk_seen() < 600 && std::time::Instant::now() < wait_until {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let elapsed = started.elapsed().as_secs() + 1;
+
+    waits.sort();
+    eprintln!(
+        "honest round trips under the flood: p50 {:?}, max (p99 of 10) {:?}",
+        waits[waits.len() / 2],
+        waits[waits.len() - 1]
+    );
+    let busy = junk_stopped();
+    let allowance = u64::from(BURST) + u64::from(RATE) * elapsed;
+    assert!(
+        busy + allowance >= 600,
+        "only {busy} of 600 junk packets stopped"
+    );
+    let junk_at_mixes: u64 = (1..HOST)
+        .map(|i| net.counter(i, "sotto_onion_drops_total{kind=\"bad_mac_or_key\"}"))
+        .sum();
+    assert!(
+        junk_at_mixes <= allowance,
+        "{junk_at_mixes} junk packets reached the mixes, allowance {allowance}"
+    );
+}
+
+async fn send_or_fail(connection: &quinn::Connection, bytes: &[u8]) -> Result<(), String> {
+    let mut stream = connection.open_uni().await.map_err(|e| e.to_string())?;
+    stream.write_all(bytes).await.map_err(|e| e.to_string())?;
+    stream.finish().map_err(|e| e.to_string())
+}
+
+/// Connections beyond the relay's limit are refused, a stream that dawdles is cut off, and
+/// the relay serves on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_flood_is_refused_and_a_slow_stream_cut_off() {
+    let mut net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    configure_relays(
+        &mut net,
+        &[
+            ("max_connections = 10000", "max_connections = 12".into()),
+            ("stream_timeout_secs = 30", "stream_timeout_secs = 1".into()),
+        ],
+    );
+    let target = 2;
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..20 {
+        let entry = &net.directory().relays()[target];
+        let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let config = sotto_quic::pinned_client_config(*entry.fingerprint()).unwrap();
+        let remote = format!("{}:{}", entry.address().host, entry.address().port)
+            .parse()
+            .unwrap();
+        let connecting = endpoint
+            .connect_with(config, remote, "sotto-relay")
+            .unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), connecting).await {
+            Ok(Ok(connection)) => held.push((endpoint, connection)),
+            _ => refused += 1,
+        }
+    }
+    assert!(held.len() <= 12 && refused >= 8, "{} held", held.len());
+    assert_eq!(
+        net.counter(
+            target,
+            "sotto_connections_refused_total{kind=\"relay_full\"}"
+        ),
+        refused
+    );
+
+    let (_, connection) = &held[0];
+    let mut slow = connection.open_uni().await.unwrap();
+    slow.write_all(&[0x5c; 1000]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(
+        net.counter(target, "sotto_onion_drops_total{kind=\"stream_timeout\"}"),
+        1
+    );
+    drop(slow);
+
+    drop(held);
+    let address = rand::random();
+    let mut client = RawClient::new(&net, address).await;
+    let (packet, _, key) = injection(&net, address, frame(0));
+    send(&client.connection, &packet).await;
+    let delivered = client
+        .delivery(Duration::from_secs(10))
+        .await
+        .expect("the network still works");
+    answer(&key, &delivered);
+}

@@ -161,7 +161,13 @@ impl Transport for DirectTransport {
         let mut backoff = FIRST_BACKOFF;
         loop {
             match self.attempt(&frame).await {
-                Ok(answer) => return Ok(answer),
+                Ok(answer) => match crate::transport::busy_wait(&answer) {
+                    Some(wait) if Instant::now() + wait < deadline => {
+                        crate::transport::back_off(wait).await
+                    }
+                    Some(wait) => return Err(TransportError::Timeout(wait)),
+                    None => return Ok(answer),
+                },
                 Err(error @ TransportError::Handshake(_)) => return Err(error),
                 Err(error) if Instant::now() + backoff < deadline => {
                     tracing::debug!(%error, "request failed; sending it again");
@@ -179,5 +185,60 @@ impl Transport for DirectTransport {
 
     fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use ed25519_dalek::SigningKey;
+    use sotto_proto::{Fingerprint, Response, ResponseBody};
+
+    use super::*;
+
+    /// A relay that answers the first request BUSY (wait 300 ms) and the next `Done`, and
+    /// counts the requests it got.
+    fn busy_then_done() -> (quinn::Endpoint, RelayAddress, Arc<AtomicUsize>) {
+        let identity = SigningKey::from_bytes(&rand::random());
+        let server = sotto_quic::server::server_config(&identity).unwrap();
+        let endpoint = quinn::Endpoint::server(server, "127.0.0.1:0".parse().unwrap()).unwrap();
+        let address = RelayAddress {
+            fingerprint: Fingerprint::of_key(identity.verifying_key().as_bytes()),
+            host: "127.0.0.1".into(),
+            port: endpoint.local_addr().unwrap().port(),
+        };
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (accepting, counted) = (endpoint.clone(), requests.clone());
+        tokio::spawn(async move {
+            let connection = accepting.accept().await.unwrap().await.unwrap();
+            while let Ok((mut send, mut recv)) = connection.accept_bi().await {
+                let _ = recv.read_to_end(FRAME_LEN).await;
+                let body = match counted.fetch_add(1, Ordering::SeqCst) {
+                    0 => ResponseBody::Busy {
+                        retry_after_ms: 300,
+                    },
+                    _ => ResponseBody::Done,
+                };
+                let answer = Response {
+                    nonce: [0; 16],
+                    body,
+                };
+                send.write_all(&answer.seal().unwrap()).await.unwrap();
+                send.finish().unwrap();
+            }
+        });
+        (endpoint, address, requests)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_answer_is_waited_out_and_the_frame_sent_again() {
+        let (_relay, address, requests) = busy_then_done();
+        let transport = DirectTransport::connect(&address).await.unwrap();
+        let started = Instant::now();
+        let answer = transport.round_trip(vec![0; FRAME_LEN]).await.unwrap();
+        assert_eq!(Response::open(&answer).unwrap().body, ResponseBody::Done);
+        assert_eq!(requests.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() >= Duration::from_millis(300));
     }
 }

@@ -15,6 +15,11 @@ use sotto_proto::Fingerprint;
 
 /// How long relays on a path that got no answer are avoided.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// Relays suspected at once, at most. A gateway sees each packet's first mix and can drop
+/// the packets it chooses; unbounded, it could make its client suspect every mix but its
+/// friends' and so pick the client's paths. Beyond this, new suspicions wait until old ones
+/// fade, so at most this many relays are ever steered around.
+const MAX_SUSPECTS: usize = 4;
 
 /// What a client learns about relays from its own traffic: which it had deliveries through
 /// lately, and which mixes it suspects. A device's transports share one: they draw mixes from
@@ -28,6 +33,20 @@ pub(crate) struct Health {
     pub heard: Heard,
     /// Mixes on paths that recently got no answer, and since when.
     pub suspects: HashMap<Fingerprint, Instant>,
+}
+
+impl Health {
+    /// Suspects `mixes` from `now` on, as far as [`MAX_SUSPECTS`] allows; a mix suspected
+    /// already is suspected anew.
+    pub(crate) fn suspect(&mut self, mixes: impl IntoIterator<Item = Fingerprint>, now: Instant) {
+        self.suspects
+            .retain(|_, since| now.saturating_duration_since(*since) < SUSPECT_FOR);
+        for mix in mixes {
+            if self.suspects.len() < MAX_SUSPECTS || self.suspects.contains_key(&mix) {
+                self.suspects.insert(mix, now);
+            }
+        }
+    }
 }
 
 impl RelayHealth {
@@ -122,6 +141,30 @@ pub(crate) enum Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A gateway that drops the packets to every mix but its friends' gets only a few of them
+    /// suspected, and not for long.
+    #[test]
+    fn suspicion_is_bounded_and_fades() {
+        let start = Instant::now();
+        let mut health = Health::default();
+        health.suspect((1..=20).map(relay), start);
+        assert_eq!(health.suspects.len(), MAX_SUSPECTS);
+        let later = start + SUSPECT_FOR / 2;
+        health.suspect([relay(1), relay(30)], later);
+        assert_eq!(
+            health.suspects.get(&relay(1)),
+            Some(&later),
+            "suspected anew"
+        );
+        assert!(!health.suspects.contains_key(&relay(30)));
+        health.suspect([relay(30)], start + SUSPECT_FOR);
+        assert_eq!(
+            health.suspects.keys().copied().collect::<Vec<_>>().len(),
+            2,
+            "the old suspicions faded, relay 1's and 30's stand"
+        );
+    }
 
     const PATIENCE: Duration = Duration::from_secs(30);
 

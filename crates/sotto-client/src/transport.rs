@@ -2,7 +2,9 @@
 //! onion path replaces the direct QUIC connection without touching the mailbox client.
 
 use std::future::Future;
+use std::time::Duration;
 
+use sotto_proto::{open_frame, FrameKind, Response, ResponseBody};
 use sotto_quic::{ResolveError, TlsError};
 use thiserror::Error;
 
@@ -50,5 +52,58 @@ impl From<ResolveError> for TransportError {
 impl From<TlsError> for TransportError {
     fn from(error: TlsError) -> Self {
         Self::Connect(error.to_string())
+    }
+}
+
+/// How long a host that answered `answer` asked to wait before the same frame is sent again,
+/// if it answered BUSY (protocol §7.2): the transports handle that answer themselves, and
+/// it never reaches the mailbox client.
+pub(crate) fn busy_wait(answer: &[u8]) -> Option<Duration> {
+    let (FrameKind::Response, body) = open_frame(answer).ok()? else {
+        return None;
+    };
+    // Looking at the kind first keeps the usual answer from being decoded twice.
+    if body.first() != Some(&BUSY_KIND) {
+        return None;
+    }
+    match Response::decode(body).ok()?.body {
+        ResponseBody::Busy { retry_after_ms } => Some(Duration::from_millis(retry_after_ms.into())),
+        _ => None,
+    }
+}
+
+/// `ResponseBody::Busy`'s kind byte.
+const BUSY_KIND: u8 = 20;
+
+/// Waits `wait` and up to a quarter more, so clients told the same wait do not all come back
+/// at once.
+pub(crate) async fn back_off(wait: Duration) {
+    let spread = rand::Rng::gen_range(&mut rand::thread_rng(), 0.0..0.25);
+    tokio::time::sleep(wait.mul_f64(1.0 + spread)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_answer_says_how_long_and_others_say_nothing() {
+        let busy = Response {
+            nonce: [0; 16],
+            body: ResponseBody::Busy {
+                retry_after_ms: 1500,
+            },
+        }
+        .seal()
+        .unwrap();
+        assert_eq!(busy_wait(&busy), Some(Duration::from_millis(1500)));
+        let done = Response {
+            nonce: [0; 16],
+            body: ResponseBody::Done,
+        }
+        .seal()
+        .unwrap();
+        assert_eq!(busy_wait(&done), None);
+        assert_eq!(busy_wait(&[20; 8]), None);
     }
 }

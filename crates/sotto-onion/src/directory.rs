@@ -113,6 +113,10 @@ pub struct Directory {
     choice: stake::Choice,
     /// Who may sign it, and how many must: part of the signed content.
     authorities: Option<Authorities>,
+    /// Which issue of the network file this is (signed): a client takes no file with a
+    /// smaller serial than one it took, so an old file, signed as it is, cannot be replayed
+    /// to it. 0 for a file that has none.
+    serial: u64,
     /// The signatures it carries, each checked, in the order of `authorities`.
     signatures: Vec<(VerifyingKey, Signature)>,
     /// Set when the network requires vouchers: part of the signed content.
@@ -152,6 +156,14 @@ impl Directory {
             if relay.stake.weight == 0 {
                 return Err(DirectoryError::NoStake { relay: name });
             }
+            // A name cannot be placed in a /16 without asking DNS, which the directory never
+            // does: each name would count as a subnet of its own, and the rule would not bite.
+            if distinct_subnets && relay.address().host.parse::<std::net::IpAddr>().is_err() {
+                return Err(DirectoryError::UnplacedHost {
+                    relay: name,
+                    host: relay.address().host.clone(),
+                });
+            }
             total = total
                 .checked_add(relay.stake.weight)
                 .filter(|total| *total <= TOML_MAX)
@@ -168,6 +180,7 @@ impl Directory {
             relays,
             by_fingerprint,
             authorities: None,
+            serial: 0,
             signatures: Vec::new(),
             issuer: None,
         })
@@ -227,6 +240,21 @@ impl Directory {
     /// [`Directory::with_authorities`].
     pub fn authorities(&self) -> Option<&Authorities> {
         self.authorities.as_ref()
+    }
+
+    /// This directory as issue `serial` of its network file, to be signed: signatures it
+    /// carried are dropped, since they were over another serial.
+    pub fn with_serial(self, serial: u64) -> Self {
+        Self {
+            serial,
+            signatures: Vec::new(),
+            ..self
+        }
+    }
+
+    /// Which issue of the network file this is (see [`Directory::with_serial`]).
+    pub fn serial(&self) -> u64 {
+        self.serial
     }
 
     /// The authorities whose checked signatures this directory carries.
@@ -322,9 +350,23 @@ impl Directory {
         gateway: &Fingerprint,
         rng: &mut R,
     ) -> Result<&Relay, DirectoryError> {
-        let gateway = self.index(gateway)?;
+        self.choose_apart(&[*gateway], rng)
+    }
+
+    /// A relay drawn by stake among those of another operator (and subnet) than each of
+    /// `apart`: a host apart from a client's gateway, or an entry apart from both the gateway
+    /// and a host of its operator that someone else chose.
+    pub fn choose_apart<R: Rng + ?Sized>(
+        &self,
+        apart: &[Fingerprint],
+        rng: &mut R,
+    ) -> Result<&Relay, DirectoryError> {
+        let apart = apart
+            .iter()
+            .map(|relay| self.index(relay))
+            .collect::<Result<Vec<_>, _>>()?;
         self.choice
-            .pick(|_| true, &[gateway], 1, rng)
+            .pick(|_| true, &apart, 1, rng)
             .first()
             .map(|&i| &self.relays[i])
             .ok_or(DirectoryError::NoHost)
@@ -335,8 +377,9 @@ impl Directory {
     /// the client's gateway and `destination` the mailbox host; for a reply path, `entry` is
     /// the host and `destination` the client's gateway.
     ///
-    /// Every relay on the path is distinct, and a network too small for that is an error, never
-    /// a shorter path: a short path would quietly give one relay both ends.
+    /// Every relay on the path is distinct and of another operator and subnet than the ends,
+    /// whose operators (and subnets) differ too; a network too small for that is an error,
+    /// never a shorter path: a short path would quietly give one relay both ends.
     pub fn choose_path<R: Rng + ?Sized>(
         &self,
         entry: &Fingerprint,
@@ -373,6 +416,13 @@ impl Directory {
         let (entry, destination) = (self.index(entry)?, self.index(destination)?);
         if entry == destination {
             return Err(DirectoryError::SameEnds(*self.relays[entry].fingerprint()));
+        }
+        // Without mixing delays, one operator at both ends links them by timing.
+        if self.choice.related(entry, destination) {
+            return Err(DirectoryError::RelatedEnds(
+                *self.relays[entry].fingerprint(),
+                *self.relays[destination].fingerprint(),
+            ));
         }
         let destination_hop = keys.hop(&self.relays[destination])?;
         // Mixes: any relay with a key for the path's epoch; `pick` keeps them apart from the

@@ -19,6 +19,7 @@
 use sphinx_packet::constants::{IDENTIFIER_LENGTH, NODE_ADDRESS_LENGTH};
 use sphinx_packet::crypto::{PrivateKey, PublicKey};
 use sphinx_packet::header::delays::Delay;
+use sphinx_packet::header::shared_secret::ExpandedSharedSecret;
 use sphinx_packet::header::HEADER_SIZE;
 use sphinx_packet::payload::{Payload, PAYLOAD_OVERHEAD_SIZE};
 use sphinx_packet::route::{Destination, DestinationAddressBytes, Node, NodeAddressBytes};
@@ -189,12 +190,38 @@ impl OnionPacket {
 
     /// Peels this relay's layer with its onion key for the packet's epoch.
     pub fn process(self, onion_secret: &[u8; 32]) -> Result<Processed, PacketError> {
-        let secret = PrivateKey::from(*onion_secret);
-        let expanded = self.0.header.compute_expanded_shared_secret(&secret);
+        self.process_with_any([(0, *onion_secret)])
+            .map(|(_, processed)| processed)
+    }
+
+    /// Peels this relay's layer with the first of `keys` (epoch, onion secret) whose header
+    /// MAC verifies, and says which epoch that was. A wrong key costs one key agreement and
+    /// one MAC, never the payload's decryption.
+    pub fn process_with_any(
+        self,
+        keys: impl IntoIterator<Item = (u64, [u8; 32])>,
+    ) -> Result<(u64, Processed), PacketError> {
+        let opened = keys.into_iter().find_map(|(epoch, secret)| {
+            let expanded = self
+                .0
+                .header
+                .compute_expanded_shared_secret(&PrivateKey::from(secret));
+            self.0
+                .header
+                .ensure_header_integrity(&expanded)
+                .is_ok()
+                .then_some((epoch, expanded))
+        });
+        let (epoch, expanded) =
+            opened.ok_or_else(|| PacketError::Unwrap("no accepted key opens the header".into()))?;
+        self.peel(&expanded).map(|processed| (epoch, processed))
+    }
+
+    fn peel(self, expanded: &ExpandedSharedSecret) -> Result<Processed, PacketError> {
         let replay_tag = *expanded.replay_tag();
         let processed = self
             .0
-            .process_with_expanded_secret(&expanded)
+            .process_with_expanded_secret(expanded)
             .map_err(|e| PacketError::Unwrap(e.to_string()))?;
         let peeled = match processed.data {
             ProcessedPacketData::ForwardHop {

@@ -32,19 +32,20 @@
 //! and the MAC says which one fits, which is the epoch to pass). It also means a tampered copy
 //! that arrives first cannot burn the genuine packet's tag.
 //!
-//! # Bounded by key rotation, not by forgetting
+//! # Bounded by key rotation and the peel budget, never full
 //!
 //! Tags are kept per onion-key epoch. A tag matters only as long as packets for its key are
 //! accepted. Once the key is retired such packets are refused anyway, so
-//! [`ReplayCache::retire_epochs_before`] drops that epoch's tags all at once. Memory is at most
-//! [`MAX_LIVE_EPOCHS`] times the per-epoch cap times 32 bytes (plus tree overhead).
+//! [`ReplayCache::retire_epochs_before`] drops that epoch's tags all at once.
 //!
-//! The per-epoch cap is a hard limit. When an epoch is full, [`ReplayCache::check_and_insert`]
-//! returns [`Refused::EpochFull`] and the relay drops the packet. It does not evict old tags:
-//! evicting would reopen exactly the replay this cache stops, because an attacker could flood the
-//! mix until the tag it wants to replay is evicted. A full cache costs availability until the
-//! next rotation, never unlinkability. Size the cap from the key lifetime and the peak packet
-//! rate.
+//! Each epoch's tags are a growing Bloom filter (`replay/filter.rs`), about 3 to 6 bytes a
+//! tag, that never refuses a fresh tag for want of room. An earlier version kept an exact set
+//! with a hard cap per epoch: whoever held the published onion key could fill it and make the
+//! relay refuse every packet until the key rotated. Evicting old tags instead would reopen the
+//! replay the cache stops. The filter's price is a rare false "seen" (module docs of
+//! `filter`), which drops one fresh packet as a loss would. Its memory follows the tags
+//! inserted, which the relay bounds by its peel budget: at most `rate × key lifetime` per
+//! epoch, and [`filter::MAX_STAGES`] bounds it whatever the shell does.
 //!
 //! # Persistence without I/O
 //!
@@ -73,7 +74,8 @@
 //! one-way outputs of the key exchange), but [`ReplayCache`]'s `Debug` prints only counts so
 //! logs do not fill up with them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[cfg(doc)]
@@ -101,23 +103,24 @@ pub const MAX_LIVE_EPOCHS: usize = 64;
 /// | bytes | field |
 /// |---|---|
 /// | 4 | magic `SRPL` |
-/// | 1 | version (1) |
-/// | 4 | cap: max tags per epoch, u32 |
+/// | 1 | version (2) |
 /// | 8 | retired_before: epochs below this are refused, u64 |
 /// | 4 | epoch count, u32, at most [`MAX_LIVE_EPOCHS`] |
 /// | per epoch, epochs strictly ascending: | |
 /// | 8 | epoch, u64, not below retired_before |
-/// | 4 | tag count, u32, 1..=cap |
-/// | 32 × count | tags, strictly ascending (sorted, no duplicates) |
+/// | 1 | stage count, 1..=[`filter::MAX_STAGES`] |
+/// | per stage `i`: | |
+/// | 8 | tags inserted, u64: exactly the stage's capacity (`FIRST_STAGE_TAGS << i`) for every stage but the last, at least 1 for the last (at most its capacity unless it is stage `MAX_STAGES − 1`) |
+/// | 8 × (capacity × `BITS_PER_TAG` / 64) | the stage's bits, u64 words |
 /// | 4 | CRC-32 (ISO-HDLC) of every byte before it |
 ///
-/// The cap travels in the snapshot so that decoding can check the counts against it. The
-/// canonical form (sorted, no empty epochs, no trailing bytes) means one cache has exactly one
-/// encoding, which the tests rely on.
+/// One cache has exactly one encoding (no empty epochs, no trailing bytes), which the tests
+/// rely on. Version 1 (exact tag sets under a cap) is not read: its relays refused packets
+/// once an epoch was full; move its files aside once the keys they cover are retired.
 pub const SNAPSHOT_MAGIC: [u8; 4] = *b"SRPL";
 
 /// The snapshot format version this build writes and reads.
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 /// First bytes of every log record. They include the record version (`1`), because records
 /// carry no file header: a log is just records one after another, so an empty file is a valid
@@ -134,28 +137,18 @@ pub const LOG_ENTRY_MAGIC: [u8; 4] = *b"SRT1";
 /// controls the relay anyway.
 pub const LOG_ENTRY_LEN: usize = 48;
 
-const SNAPSHOT_HEADER_LEN: usize = 4 + 1 + 4 + 8 + 4;
-const EPOCH_HEADER_LEN: usize = 8 + 4;
 const CHECKSUM_LEN: usize = 4;
 
 /// Why [`ReplayCache::check_and_insert`] refused a packet. In every case the relay drops the
 /// packet. The variants differ for metrics and for the operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
-    /// The tag is already known: this packet was processed before.
+    /// The tag is already known: this packet was processed before (or, rarely, the filter
+    /// mistakes a fresh tag for a known one; see the module docs).
     #[error("replayed packet: its tag is already known for onion-key epoch {epoch}")]
     Replayed {
         /// The epoch the tag was checked in.
         epoch: u64,
-    },
-    /// The epoch holds its cap of tags. Forgetting one to make room would allow replays, so new
-    /// packets are refused until the key rotates.
-    #[error("replay cache for onion-key epoch {epoch} is full ({cap} tags); dropping new packets until the key rotates")]
-    EpochFull {
-        /// The full epoch.
-        epoch: u64,
-        /// The per-epoch cap.
-        cap: u32,
     },
     /// The epoch was retired. Its tags are gone, so the packet cannot be checked and must not be
     /// processed. The relay should not hold this key any more.
@@ -229,37 +222,29 @@ pub enum ReplayError {
         /// The snapshot's retirement bound.
         retired_before: u64,
     },
-    /// An epoch with no tags. The encoder never writes one.
-    #[error("replay snapshot lists epoch {epoch} with no tags")]
-    EmptyEpoch {
-        /// The empty epoch.
-        epoch: u64,
-    },
-    /// An epoch holds more tags than the snapshot's cap.
-    #[error("replay snapshot epoch {epoch} holds {count} tags, more than its cap of {cap}")]
-    OverCap {
+    /// An epoch with no stage or more than [`filter::MAX_STAGES`].
+    #[error("replay snapshot epoch {epoch} has {count} filter stages (1 to {max} allowed)")]
+    BadStageCount {
         /// The epoch.
         epoch: u64,
-        /// The tag count found.
-        count: u32,
-        /// The snapshot's cap.
-        cap: u32,
+        /// The stage count found.
+        count: u8,
+        /// [`filter::MAX_STAGES`].
+        max: usize,
     },
-    /// A tag is smaller than the one before it.
-    #[error("replay snapshot epoch {epoch}: tag {index} is out of order")]
-    UnsortedTags {
+    /// A stage's tag count does not fit its place in the chain.
+    #[error(
+        "replay snapshot epoch {epoch}, filter stage {stage}: {inserted} tags, expected {expected}"
+    )]
+    BadStageFill {
         /// The epoch.
         epoch: u64,
-        /// Position of the offending tag within the epoch.
-        index: u32,
-    },
-    /// A tag equals the one before it.
-    #[error("replay snapshot epoch {epoch}: tag {index} is a duplicate")]
-    DuplicateTag {
-        /// The epoch.
-        epoch: u64,
-        /// Position of the offending tag within the epoch.
-        index: u32,
+        /// The stage's position.
+        stage: usize,
+        /// The count found.
+        inserted: u64,
+        /// What the stage may hold there.
+        expected: &'static str,
     },
     /// Bytes after the checksum.
     #[error("replay snapshot has {extra} bytes after its end")]
@@ -287,15 +272,6 @@ pub enum ReplayError {
         /// Byte offset of the record in the log.
         offset: usize,
     },
-    /// Applying the log would put more tags in an epoch than the cache's cap. The log was not
-    /// written under this cap.
-    #[error("replay log would put more than {cap} tags in epoch {epoch}")]
-    LogOverCap {
-        /// The epoch.
-        epoch: u64,
-        /// The cache's cap.
-        cap: u32,
-    },
 }
 
 /// What [`ReplayCache::apply_log`] did.
@@ -318,24 +294,18 @@ pub struct LogSummary {
 
 /// The tags a mix has seen, per onion-key epoch. Pure data: the relay shell persists it (see the
 /// module docs).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct ReplayCache {
-    /// Hard cap on tags per epoch.
-    cap: u32,
     /// Epochs below this are retired. Kept even when no epoch is cached, so a retired key's packets
     /// are refused instead of starting a fresh, empty set for it.
     retired_before: u64,
-    /// Ordered sets give the snapshot its sorted tags without a separate sort. A lookup
-    /// costs about 20 comparisons at millions of tags, small next to the packet's X25519
-    /// exchange.
-    epochs: BTreeMap<u64, BTreeSet<ReplayTag>>,
+    epochs: BTreeMap<u64, TagFilter>,
 }
 
 impl fmt::Debug for ReplayCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let counts: BTreeMap<u64, usize> = self.epochs.iter().map(|(e, t)| (*e, t.len())).collect();
+        let counts: BTreeMap<u64, u64> = self.epochs().collect();
         f.debug_struct("ReplayCache")
-            .field("cap", &self.cap)
             .field("retired_before", &self.retired_before)
             .field("tags_per_epoch", &counts)
             .finish()
@@ -343,22 +313,14 @@ impl fmt::Debug for ReplayCache {
 }
 
 impl ReplayCache {
-    /// An empty cache holding at most `max_entries_per_epoch` tags per epoch. A cap of 0
-    /// refuses every packet.
-    pub fn new(max_entries_per_epoch: u32) -> Self {
-        Self {
-            cap: max_entries_per_epoch,
-            retired_before: 0,
-            epochs: BTreeMap::new(),
-        }
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Checks `tag` in `epoch` and remembers it if it is new. `Ok(())` means the packet may be
     /// processed, and the shell should now append [`encode_entry`] to its log. Any `Err` means
-    /// drop the packet.
-    ///
-    /// A replay is reported as [`Refused::Replayed`] even when the epoch is full, so metrics
-    /// count replays correctly.
+    /// drop the packet. Never refuses for want of room (see the module docs).
     pub fn check_and_insert(&mut self, epoch: u64, tag: ReplayTag) -> Result<(), Refused> {
         if epoch < self.retired_before {
             return Err(Refused::EpochRetired {
@@ -366,40 +328,25 @@ impl ReplayCache {
                 retired_before: self.retired_before,
             });
         }
-        let cap = self.cap_usize();
-        match self.epochs.get_mut(&epoch) {
-            Some(tags) => {
-                if tags.contains(&tag) {
-                    return Err(Refused::Replayed { epoch });
-                }
-                if tags.len() >= cap {
-                    return Err(Refused::EpochFull {
-                        epoch,
-                        cap: self.cap,
-                    });
-                }
-                tags.insert(tag);
+        let live = self.epochs.len();
+        match self.epochs.entry(epoch) {
+            Entry::Occupied(tags) if tags.get().contains(&tag) => Err(Refused::Replayed { epoch }),
+            Entry::Occupied(mut tags) => {
+                tags.get_mut().insert(&tag);
+                Ok(())
             }
-            None => {
-                if cap == 0 {
-                    return Err(Refused::EpochFull {
-                        epoch,
-                        cap: self.cap,
-                    });
-                }
-                if self.epochs.len() >= MAX_LIVE_EPOCHS {
-                    return Err(Refused::TooManyEpochs {
-                        epoch,
-                        limit: MAX_LIVE_EPOCHS,
-                    });
-                }
-                self.epochs.insert(epoch, BTreeSet::from([tag]));
+            Entry::Vacant(_) if live >= MAX_LIVE_EPOCHS => Err(Refused::TooManyEpochs {
+                epoch,
+                limit: MAX_LIVE_EPOCHS,
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(TagFilter::with(&tag));
+                Ok(())
             }
         }
-        Ok(())
     }
 
-    /// Whether `tag` is known in `epoch`, without inserting it.
+    /// Whether `tag` is known in `epoch` (or mistaken for a known one), without inserting it.
     pub fn contains(&self, epoch: u64, tag: &ReplayTag) -> bool {
         self.epochs
             .get(&epoch)
@@ -409,19 +356,14 @@ impl ReplayCache {
     /// Forgets every epoch below `epoch` and refuses them from now on. Call this when their
     /// onion keys are retired, then write a new snapshot. Retiring is monotonic: a smaller
     /// `epoch` than an earlier call does nothing. Returns how many tags were dropped.
-    pub fn retire_epochs_before(&mut self, epoch: u64) -> usize {
+    pub fn retire_epochs_before(&mut self, epoch: u64) -> u64 {
         if epoch <= self.retired_before {
             return 0;
         }
         self.retired_before = epoch;
         let kept = self.epochs.split_off(&epoch);
         let dropped = std::mem::replace(&mut self.epochs, kept);
-        dropped.values().map(BTreeSet::len).sum()
-    }
-
-    /// The per-epoch cap.
-    pub fn max_entries_per_epoch(&self) -> u32 {
-        self.cap
+        dropped.values().map(TagFilter::len).sum()
     }
 
     /// Epochs below this are retired.
@@ -429,15 +371,19 @@ impl ReplayCache {
         self.retired_before
     }
 
-    /// Live epochs with their tag counts, in ascending order. For metrics: an epoch that
-    /// approaches the cap is about to refuse traffic.
-    pub fn epochs(&self) -> impl Iterator<Item = (u64, usize)> + '_ {
+    /// Live epochs with their tag counts, in ascending order.
+    pub fn epochs(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
         self.epochs.iter().map(|(epoch, tags)| (*epoch, tags.len()))
     }
 
     /// Tags held across all epochs.
-    pub fn len(&self) -> usize {
-        self.epochs.values().map(BTreeSet::len).sum()
+    pub fn len(&self) -> u64 {
+        self.epochs.values().map(TagFilter::len).sum()
+    }
+
+    /// Memory the filters hold, in bytes (a metric: it grows with the packets peeled).
+    pub fn filter_bytes(&self) -> usize {
+        self.epochs.values().map(TagFilter::bytes).sum()
     }
 
     /// Whether no tag is held.
@@ -447,26 +393,24 @@ impl ReplayCache {
 
     /// The full snapshot (layout at [`SNAPSHOT_MAGIC`]).
     pub fn encode(&self) -> Vec<u8> {
-        let tag_bytes = self.len().saturating_mul(TAG_LEN);
-        let epoch_bytes = self.epochs.len().saturating_mul(EPOCH_HEADER_LEN);
         let mut out = Vec::with_capacity(
-            SNAPSHOT_HEADER_LEN
-                .saturating_add(epoch_bytes)
-                .saturating_add(tag_bytes)
-                .saturating_add(CHECKSUM_LEN),
+            self.filter_bytes()
+                .saturating_add(self.epochs.len().saturating_mul(64))
+                .saturating_add(32),
         );
         out.extend_from_slice(&SNAPSHOT_MAGIC);
         out.push(SNAPSHOT_VERSION);
-        out.extend_from_slice(&self.cap.to_be_bytes());
         out.extend_from_slice(&self.retired_before.to_be_bytes());
-        // Both counts fit: epochs are limited to MAX_LIVE_EPOCHS and tags per epoch to the u32 cap,
-        // and insertion enforces both.
+        // Insertion keeps the epochs within MAX_LIVE_EPOCHS and the stages within MAX_STAGES.
         out.extend_from_slice(&len_u32(self.epochs.len()).to_be_bytes());
         for (epoch, tags) in &self.epochs {
             out.extend_from_slice(&epoch.to_be_bytes());
-            out.extend_from_slice(&len_u32(tags.len()).to_be_bytes());
-            for tag in tags {
-                out.extend_from_slice(tag);
+            out.push(u8::try_from(tags.stages.len()).unwrap_or(u8::MAX));
+            for stage in &tags.stages {
+                out.extend_from_slice(&stage.inserted.to_be_bytes());
+                for word in &stage.words {
+                    out.extend_from_slice(&word.to_be_bytes());
+                }
             }
         }
         let checksum = crc32(&out);
@@ -487,7 +431,6 @@ impl ReplayCache {
         if version != SNAPSHOT_VERSION {
             return Err(ReplayError::UnsupportedVersion { found: version });
         }
-        let cap = reader.u32("cap")?;
         let retired_before = reader.u64("retired_before")?;
         let epoch_count = usize::try_from(reader.u32("epoch count")?).unwrap_or(usize::MAX);
         if epoch_count > MAX_LIVE_EPOCHS {
@@ -501,7 +444,6 @@ impl ReplayCache {
         let mut previous: Option<u64> = None;
         for _ in 0..epoch_count {
             let epoch = reader.u64("epoch")?;
-            let count = reader.u32("tag count")?;
             if let Some(previous) = previous.filter(|previous| *previous >= epoch) {
                 return Err(ReplayError::EpochsOutOfOrder { previous, epoch });
             }
@@ -512,35 +454,32 @@ impl ReplayCache {
                     retired_before,
                 });
             }
-            if count == 0 {
-                return Err(ReplayError::EmptyEpoch { epoch });
+            let count = reader.u8("stage count")?;
+            if count == 0 || usize::from(count) > filter::MAX_STAGES {
+                return Err(ReplayError::BadStageCount {
+                    epoch,
+                    count,
+                    max: filter::MAX_STAGES,
+                });
             }
-            if count > cap {
-                return Err(ReplayError::OverCap { epoch, count, cap });
+            let count = usize::from(count);
+            let mut stages = Vec::with_capacity(count);
+            for stage in 0..count {
+                let inserted = reader.u64("stage tag count")?;
+                check_fill(epoch, stage, count, inserted)?;
+                let len = filter::stage_words(stage).saturating_mul(8);
+                let words = reader
+                    .take(len, "stage bits")?
+                    .chunks_exact(8)
+                    .map(|word| {
+                        let mut bytes = [0u8; 8];
+                        bytes.copy_from_slice(word);
+                        u64::from_be_bytes(bytes)
+                    })
+                    .collect();
+                stages.push(filter::Stage { inserted, words });
             }
-            let len = usize::try_from(count)
-                .ok()
-                .and_then(|count| count.checked_mul(TAG_LEN))
-                .unwrap_or(usize::MAX);
-            let raw = reader.take(len, "tags")?;
-            let mut last: Option<&[u8]> = None;
-            for (index, tag) in (0u32..).zip(raw.chunks_exact(TAG_LEN)) {
-                match last.map(|last| last.cmp(tag)) {
-                    Some(std::cmp::Ordering::Equal) => {
-                        return Err(ReplayError::DuplicateTag { epoch, index })
-                    }
-                    Some(std::cmp::Ordering::Greater) => {
-                        return Err(ReplayError::UnsortedTags { epoch, index })
-                    }
-                    _ => {}
-                }
-                last = Some(tag);
-            }
-            let tags: BTreeSet<ReplayTag> = raw
-                .chunks_exact(TAG_LEN)
-                .filter_map(|tag| ReplayTag::try_from(tag).ok())
-                .collect();
-            epochs.insert(epoch, tags);
+            epochs.insert(epoch, TagFilter { stages });
         }
 
         let body_len = reader.position();
@@ -554,7 +493,6 @@ impl ReplayCache {
             return Err(ReplayError::ChecksumMismatch { stored, computed });
         }
         Ok(Self {
-            cap,
             retired_before,
             epochs,
         })
@@ -584,65 +522,78 @@ impl ReplayCache {
             return Err(ReplayError::LogBadMagic { offset: whole });
         }
 
-        let mut summary = LogSummary {
-            valid_len: whole,
-            torn_tail: tail.len(),
-            ..LogSummary::default()
-        };
-        // Stage the new tags first so that nothing changes unless the whole log is acceptable.
-        let mut fresh: BTreeMap<u64, BTreeSet<ReplayTag>> = BTreeMap::new();
-        for (index, record) in body.chunks_exact(LOG_ENTRY_LEN).enumerate() {
-            let offset = index.saturating_mul(LOG_ENTRY_LEN);
-            let (epoch, tag) = decode_entry(record, offset)?;
-            summary.records += 1;
-            if epoch < self.retired_before {
-                summary.retired += 1;
-            } else if self.contains(epoch, &tag) || !fresh.entry(epoch).or_default().insert(tag) {
-                summary.already_known += 1;
-            } else {
-                summary.inserted += 1;
-            }
-        }
-
-        let cap = self.cap_usize();
-        let mut live = self.epochs.len();
-        for (epoch, tags) in &fresh {
-            // Staged sets are never empty: an epoch is staged together with its first tag.
-            let held = match self.epochs.get(epoch) {
-                Some(existing) => existing.len(),
-                None => {
-                    live += 1;
-                    0
-                }
-            };
-            if held.saturating_add(tags.len()) > cap {
-                return Err(ReplayError::LogOverCap {
-                    epoch: *epoch,
-                    cap: self.cap,
-                });
-            }
-        }
-        if live > MAX_LIVE_EPOCHS {
+        // Read every record before inserting any, so that nothing changes unless the whole
+        // log is acceptable.
+        let records = body
+            .chunks_exact(LOG_ENTRY_LEN)
+            .enumerate()
+            .map(|(index, record)| decode_entry(record, index.saturating_mul(LOG_ENTRY_LEN)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut live: std::collections::BTreeSet<u64> = self.epochs.keys().copied().collect();
+        live.extend(
+            records
+                .iter()
+                .map(|(epoch, _)| *epoch)
+                .filter(|epoch| *epoch >= self.retired_before),
+        );
+        if live.len() > MAX_LIVE_EPOCHS {
             return Err(ReplayError::TooManyEpochs {
-                count: live,
+                count: live.len(),
                 limit: MAX_LIVE_EPOCHS,
             });
         }
 
-        for (epoch, tags) in fresh {
-            self.epochs.entry(epoch).or_default().extend(tags);
+        let mut summary = LogSummary {
+            records: records.len(),
+            valid_len: whole,
+            torn_tail: tail.len(),
+            ..LogSummary::default()
+        };
+        for (epoch, tag) in records {
+            match self.check_and_insert(epoch, tag) {
+                Ok(()) => summary.inserted += 1,
+                Err(Refused::EpochRetired { .. }) => summary.retired += 1,
+                // The epoch count was checked above, so a refusal here is a known tag.
+                Err(_) => summary.already_known += 1,
+            }
         }
         Ok(summary)
     }
+}
 
-    fn cap_usize(&self) -> usize {
-        usize::try_from(self.cap).unwrap_or(usize::MAX)
+/// Whether stage `stage` of `count` may hold `inserted` tags (layout at [`SNAPSHOT_MAGIC`]).
+fn check_fill(epoch: u64, stage: usize, count: usize, inserted: u64) -> Result<(), ReplayError> {
+    let capacity = filter::stage_capacity(stage);
+    let (fits, expected) = if stage + 1 < count {
+        (
+            inserted == capacity,
+            "its capacity (an earlier stage is full)",
+        )
+    } else if stage + 1 == filter::MAX_STAGES {
+        (inserted >= 1, "at least 1")
+    } else {
+        (
+            (1..=capacity).contains(&inserted),
+            "1 to its capacity (the last stage)",
+        )
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(ReplayError::BadStageFill {
+            epoch,
+            stage,
+            inserted,
+            expected,
+        })
     }
 }
 
 mod codec;
+pub mod filter;
 #[cfg(test)]
 mod tests;
 
 pub use codec::encode_entry;
 use codec::{crc32, decode_entry, len_u32, Reader};
+use filter::TagFilter;

@@ -81,6 +81,13 @@ pub enum ResponseBody {
     /// them: the reader acknowledges these and fetches again. In a batch the room is shared,
     /// so this may hold none.
     MoreWaiting(Vec<Message>),
+    /// The host did not run the request: its queue would hold it about `retry_after_ms`.
+    /// For the transport, which sends the very frame again after that wait instead of
+    /// guessing when the answer is lost; it never reaches the mailbox client. Its nonce is
+    /// zero (a batch gets one answer too).
+    Busy {
+        retry_after_ms: u32,
+    },
 }
 
 impl ResponseBody {
@@ -97,6 +104,7 @@ impl ResponseBody {
             Self::Skipped => 9,
             Self::Issued(_) => 15,
             Self::MoreWaiting(_) => 23,
+            Self::Busy { .. } => 20,
         }
     }
 }
@@ -137,6 +145,9 @@ impl Response {
                 for signature in signatures {
                     out.extend_from_slice(signature);
                 }
+            }
+            ResponseBody::Busy { retry_after_ms } => {
+                out.extend_from_slice(&retry_after_ms.to_be_bytes())
             }
         }
         out
@@ -182,6 +193,9 @@ impl Response {
                 )
             }
             23 => ResponseBody::MoreWaiting(decode_messages(&mut cur)?),
+            20 => ResponseBody::Busy {
+                retry_after_ms: cur.u32("retry after")?,
+            },
             other => {
                 return Err(DecodeError::UnknownCode {
                     what: "response kind",

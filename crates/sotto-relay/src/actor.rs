@@ -2,6 +2,7 @@
 //! has queued up as one batch (one commit), answers each request, and sends pushes to the
 //! connections subscribed to the readers of each new message.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,30 @@ const MAX_QUEUED: usize = 8192;
 /// disconnected; it subscribes again and fetches what waits, so nothing is lost.
 pub const MAX_PENDING_PUSHES: usize = 1024;
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// A request that would wait about this long in the queue is answered BUSY instead, with the
+/// wait: its client then sends it again after that, rather than after a timeout it guessed,
+/// and does not take a late answer for a lost one.
+const BUSY_AFTER: Duration = Duration::from_millis(500);
+/// The longest wait a BUSY answer asks for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// How long a request that comes now would wait for the host thread: the batches queued ahead
+/// of it (`queued` requests, `MAX_BATCH` a batch) at the recent time per batch.
+fn expected_wait(queued: usize, batch_time: Duration) -> Duration {
+    let batches = u32::try_from(queued.div_ceil(MAX_BATCH)).unwrap_or(u32::MAX);
+    batch_time.saturating_mul(batches)
+}
+
+/// The answer for a request not run because the host is busy (protocol §7.2, `Busy`).
+fn busy_answer(wait: Duration) -> Option<Vec<u8>> {
+    let retry_after_ms = u32::try_from(wait.min(MAX_RETRY_AFTER).as_millis()).ok()?;
+    Response {
+        nonce: [0; 16],
+        body: ResponseBody::Busy { retry_after_ms },
+    }
+    .seal()
+    .ok()
+}
 
 /// Where pushes for one connection go.
 #[derive(Clone)]
@@ -82,6 +107,9 @@ enum Job {
 pub struct HostHandle {
     jobs: mpsc::Sender<Job>,
     room: Arc<Semaphore>,
+    /// Recent time per batch in the host thread, in nanoseconds (a moving average).
+    batch_nanos: Arc<AtomicU64>,
+    metrics: Arc<Metrics>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,16 +123,39 @@ impl HostHandle {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<(Self, std::thread::JoinHandle<()>)> {
         let (jobs, queue) = mpsc::channel();
+        let batch_nanos = Arc::new(AtomicU64::new(0));
         let room = Arc::new(Semaphore::new(MAX_QUEUED));
-        let closing = room.clone();
-        let thread = std::thread::Builder::new()
-            .name("mailbox-host".into())
-            .spawn(move || {
-                run(host, queue, &metrics);
-                // Requests waiting for room, and any later, learn at once that no one answers.
-                closing.close();
-            })?;
-        Ok((Self { jobs, room }, thread))
+        let thread = {
+            let (metrics, batch_nanos, closing) =
+                (metrics.clone(), batch_nanos.clone(), room.clone());
+            std::thread::Builder::new()
+                .name("mailbox-host".into())
+                .spawn(move || {
+                    run(host, queue, &metrics, &batch_nanos);
+                    // Requests waiting for room, and any later, learn at once that no one
+                    // answers.
+                    closing.close();
+                })?
+        };
+        let handle = Self {
+            jobs,
+            room,
+            batch_nanos,
+            metrics,
+        };
+        Ok((handle, thread))
+    }
+
+    /// The BUSY answer for a request that comes now, if the queue would hold it too long.
+    fn busy(&self) -> Option<Vec<u8>> {
+        let queued = MAX_QUEUED.saturating_sub(self.room.available_permits());
+        let batch_time = Duration::from_nanos(self.batch_nanos.load(Ordering::Relaxed));
+        let wait = expected_wait(queued, batch_time);
+        if wait < BUSY_AFTER {
+            return None;
+        }
+        self.metrics.busy_answer();
+        busy_answer(wait)
     }
 
     pub async fn request(&self, frame: Vec<u8>, sink: PushSink) -> Result<Vec<u8>, HostStopped> {
@@ -119,6 +170,9 @@ impl HostHandle {
         sink: PushSink,
         accepted: Option<OnAccepted>,
     ) -> Result<Vec<u8>, HostStopped> {
+        if let Some(answer) = self.busy() {
+            return Ok(answer);
+        }
         let _room = self.room.acquire().await.map_err(|_| HostStopped)?;
         let (reply, answer) = oneshot::channel();
         self.jobs
@@ -154,7 +208,12 @@ impl HostHandle {
     }
 }
 
-fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metrics) {
+fn run<S: Store>(
+    mut host: Host<S>,
+    queue: mpsc::Receiver<Job>,
+    metrics: &Metrics,
+    batch_nanos: &AtomicU64,
+) {
     let mut subscriptions = Subscriptions::default();
     let mut rng = rand::rngs::OsRng;
     let mut next_sweep = Instant::now();
@@ -206,7 +265,14 @@ fn run<S: Store>(mut host: Host<S>, queue: mpsc::Receiver<Job>, metrics: &Metric
             .iter_mut()
             .map(|(frame, _, _, _)| std::mem::take(frame))
             .collect();
+        let started = Instant::now();
         let outcome = host.handle_batch(&frames, unix_now(), &mut rng);
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let average = batch_nanos.load(Ordering::Relaxed);
+        batch_nanos.store(
+            (average / 8).saturating_mul(7).saturating_add(took / 8),
+            Ordering::Relaxed,
+        );
         // Counts first, so whoever reads an answer then the metrics sees the answer's effect.
         metrics.set_stats(host.stats());
         let max_subscriptions = host.config().max_subscriptions;
@@ -303,6 +369,59 @@ mod tests {
         }
         .seal(key)
         .unwrap()
+    }
+
+    #[test]
+    fn a_request_is_answered_busy_only_when_the_queue_would_hold_it_long() {
+        let batch = Duration::from_millis(100);
+        assert_eq!(expected_wait(0, batch), Duration::ZERO);
+        assert_eq!(expected_wait(1, batch), batch);
+        assert_eq!(expected_wait(MAX_BATCH * 5, batch), batch * 5);
+        assert!(expected_wait(MAX_BATCH * 4, batch) < BUSY_AFTER);
+        let answer = busy_answer(Duration::from_secs(60)).unwrap();
+        assert_eq!(
+            Response::open(&answer).unwrap().body,
+            ResponseBody::Busy {
+                retry_after_ms: 10_000
+            }
+        );
+    }
+
+    /// A host whose recent batches were slow answers BUSY with its queue full, at once, and
+    /// runs nothing; once its batches are quick again it runs requests as before.
+    #[tokio::test]
+    async fn a_host_with_a_long_queue_says_so_and_runs_nothing() {
+        let host = Host::open(MemoryStore::new(), HostConfig::default()).unwrap();
+        let (handle, _thread) = HostHandle::spawn(host, Arc::new(Metrics::default())).unwrap();
+        let (frames, _pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let held = handle
+            .room
+            .clone()
+            .try_acquire_many_owned(u32::try_from(MAX_BATCH * 4).unwrap())
+            .unwrap();
+        handle
+            .batch_nanos
+            .store(200_000_000, std::sync::atomic::Ordering::Relaxed);
+        let key = SigningKey::generate(&mut rand::rngs::OsRng);
+        let fetch = signed(Command::Fetch, Id::from_bytes([1; Id::LEN]), &key);
+        let answer = handle.request(fetch.clone(), sink.clone()).await.unwrap();
+        assert_eq!(
+            Response::open(&answer).unwrap().body,
+            ResponseBody::Busy {
+                retry_after_ms: 800
+            }
+        );
+        drop(held);
+        let answer = handle.request(fetch, sink).await.unwrap();
+        assert!(!matches!(
+            Response::open(&answer).unwrap().body,
+            ResponseBody::Busy { .. }
+        ));
     }
 
     /// The onion host deposits a subscriber's reply blocks in `accepted`; a message written

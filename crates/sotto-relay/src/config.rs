@@ -9,8 +9,10 @@ use sotto_proto::RelayAddress;
 use sotto_quic::{write_private, Placement};
 use thiserror::Error;
 
+use crate::admission::ConnectionLimits;
 use crate::host::HostConfig;
 use crate::identity::{Identity, IdentityError};
+use crate::onion::OnionLimits;
 
 pub const CONFIG_FILE: &str = "relay.toml";
 pub const IDENTITY_FILE: &str = "identity.key";
@@ -112,6 +114,10 @@ pub struct RelayConfig {
     pub store: StoreKind,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub onion: OnionLimits,
+    #[serde(default)]
+    pub connections: ConnectionLimits,
 }
 
 /// A relay's data directory, opened.
@@ -150,6 +156,8 @@ impl DataDir {
             listen,
             store,
             limits: Limits::default(),
+            onion: OnionLimits::default(),
+            connections: ConnectionLimits::default(),
         };
         let identity = Identity::generate();
         identity.save(&path.join(IDENTITY_FILE))?;

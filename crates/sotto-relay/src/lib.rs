@@ -3,6 +3,7 @@
 //! served over QUIC by [`service`].
 
 mod actor;
+pub mod admission;
 pub mod config;
 pub mod host;
 pub mod identity;

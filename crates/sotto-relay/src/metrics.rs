@@ -13,6 +13,7 @@ use sotto_proto::{Command, ErrorCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+use crate::admission::Refused as ConnectionRefused;
 use crate::host::{Handled, HostStats, Limit};
 use crate::onion::{Direction, Drop as OnionDrop, Role};
 
@@ -35,6 +36,9 @@ pub struct Metrics {
     remembered: Gauge,
     subscriptions: Gauge,
     connections: Gauge,
+    connections_refused: Counters,
+    busy_answers: Counter,
+    replay_filter_bytes: Gauge,
     onion_packets: Family<[(&'static str, &'static str); 2], Counter>,
     pushes: Counter,
     onion_drops: Counters,
@@ -64,6 +68,10 @@ impl Default for Metrics {
         );
         let subscriptions = gauge("sotto_subscriptions", "Readers subscribed for pushes.");
         let connections = gauge("sotto_connections", "Open client connections.");
+        let replay_filter_bytes = gauge(
+            "sotto_replay_filter_bytes",
+            "Memory of the replay filters of the live onion keys",
+        );
         let mut counters =
             |name: &str, help: &str, label: &'static str, values: &[&'static str]| {
                 let family = Counters::default();
@@ -93,6 +101,14 @@ impl Default for Metrics {
             "limit",
             &limit_names,
         );
+        let refused_names: Vec<&'static str> =
+            ConnectionRefused::ALL.iter().map(|r| r.name()).collect();
+        let connections_refused = counters(
+            "sotto_connections_refused",
+            "Connections refused at a limit, by kind",
+            "kind",
+            &refused_names,
+        );
         let drop_names: Vec<&'static str> = OnionDrop::ALL.iter().map(|d| d.name()).collect();
         let onion_drops = counters(
             "sotto_onion_drops",
@@ -112,6 +128,12 @@ impl Default for Metrics {
             "Onion packets into and out of each role this relay plays",
             onion_packets.clone(),
         );
+        let busy_answers = Counter::default();
+        registry.register(
+            "sotto_busy_answers",
+            "Requests answered Busy because the host queue would hold them too long",
+            busy_answers.clone(),
+        );
         let pushes = Counter::default();
         registry.register(
             "sotto_onion_pushes",
@@ -130,6 +152,9 @@ impl Default for Metrics {
             remembered,
             subscriptions,
             connections,
+            connections_refused,
+            busy_answers,
+            replay_filter_bytes,
             onion_packets,
             pushes,
             onion_drops,
@@ -182,6 +207,17 @@ impl Metrics {
             .inc();
     }
 
+    pub fn set_replay_filter_bytes(&self, bytes: usize) {
+        set(
+            &self.replay_filter_bytes,
+            u64::try_from(bytes).unwrap_or(u64::MAX),
+        );
+    }
+
+    pub fn busy_answer(&self) {
+        self.busy_answers.inc();
+    }
+
     pub fn pushed(&self) {
         self.pushes.inc();
     }
@@ -198,6 +234,12 @@ impl Metrics {
 
     pub fn connection_closed(&self) {
         self.connections.dec();
+    }
+
+    pub fn connection_refused(&self, why: ConnectionRefused) {
+        self.connections_refused
+            .get_or_create(&[("kind", why.name())])
+            .inc();
     }
 
     /// The metrics page, in the Prometheus text format.

@@ -9,17 +9,23 @@
 //! so their replay tags can be dropped (see `sotto_onion::replay`). Deleting the secret also
 //! gives forward secrecy: recorded packets for a retired epoch cannot be peeled later.
 //!
-//! # Which keys are kept
+//! # Which keys are kept, and when each is accepted
 //!
 //! - **next**: published ahead in the network file, so clients can build packets across the
-//!   rotation without fetching a new file first;
-//! - **current**: what clients normally use;
-//! - **previous**: a packet built just before the rotation may arrive just after it, and must
-//!   still be processed.
+//!   rotation without fetching a new file first; accepted only in the last
+//!   [`KEY_GRACE_SECS`] before its epoch starts (a client whose clock runs a little ahead);
+//! - **current**: what clients normally use, accepted all epoch and tried first;
+//! - **previous**: a packet built just before the rotation may arrive just after it, so it is
+//!   accepted for [`KEY_GRACE_SECS`] into the new epoch, then retired.
 //!
-//! [`OnionKeys::rotate`] deletes every key older than the previous epoch. Keys of epochs later
-//! than the next one (left by a clock that moved backwards) are kept: they may have been
-//! published, and they become ordinary keys when their epoch comes.
+//! So a key is accepted for `epoch_secs + 2 × KEY_GRACE_SECS` at most, which with the relay's
+//! peel budget bounds the replay tags it can collect, and most of the time a packet costs one
+//! key agreement rather than one per held key, junk included.
+//!
+//! [`OnionKeys::rotate`] deletes every key older than the current epoch that is no longer
+//! accepted. Keys of epochs later than the next one (left by a clock that moved backwards)
+//! are kept: they may have been published, and they become ordinary keys when their epoch
+//! comes.
 //!
 //! # Files
 //!
@@ -44,6 +50,11 @@ use sotto_onion::directory::OnionKey;
 use sotto_quic::{sync_dir, write_private, Placement, UNFINISHED_SUFFIX};
 use sphinx_packet::crypto::{PrivateKey, PublicKey};
 use thiserror::Error;
+
+/// How long before its epoch a key is accepted, and after it: clocks differ and packets take
+/// time on their way. A host refuses requests whose timestamp is further off than this
+/// anyway (STALE, protocol §11), so a wider window would buy nothing but replay memory.
+pub const KEY_GRACE_SECS: u64 = 600;
 
 /// The directory under the relay's data directory that holds the onion keys.
 pub const ONION_KEYS_DIR: &str = "onion-keys";
@@ -143,15 +154,22 @@ impl OnionKeys {
         Ok(keys)
     }
 
-    /// Call at every epoch boundary (calling more often is harmless): creates the keys of the
-    /// current and next epoch if missing, then deletes the keys older than the previous epoch.
+    /// Call at every epoch boundary and again [`KEY_GRACE_SECS`] later (calling more often is
+    /// harmless): creates the keys of the current and next epoch if missing, then deletes the
+    /// keys of past epochs that are no longer accepted.
     /// Returns the retired epochs, ascending, for the caller to retire from the replay store.
     /// New keys are written before old ones are deleted, so a crash in between leaves extra
     /// keys, which the next call deletes, never missing ones.
     pub fn rotate(&mut self, now_secs: u64) -> Result<Vec<u64>, OnionKeyError> {
         self.ensure_current_and_next(now_secs)?;
-        let oldest_kept = self.current_epoch(now_secs).saturating_sub(1);
-        let retired: Vec<u64> = self.keys.range(..oldest_kept).map(|(e, _)| *e).collect();
+        let current = self.current_epoch(now_secs);
+        let accepted = self.accepted_epochs(now_secs);
+        let retired: Vec<u64> = self
+            .keys
+            .range(..current)
+            .map(|(e, _)| *e)
+            .filter(|e| !accepted.contains(e))
+            .collect();
         for epoch in &retired {
             self.delete(*epoch)?;
         }
@@ -192,15 +210,17 @@ impl OnionKeys {
         OnionKey::for_epoch(epoch, self.epoch_secs, self.public(epoch)?)
     }
 
-    /// The epochs whose packets the relay processes at `now_secs`: previous, current and next,
-    /// each only if its key is held, ascending. The next epoch is accepted because a client
-    /// whose clock runs a little ahead already uses the key published as next.
+    /// The epochs whose packets the relay processes at `now_secs`, each only if its key is
+    /// held, the current one first (it opens almost every packet): the previous one for
+    /// [`KEY_GRACE_SECS`] after the rotation, the next one for as long before it.
     pub fn accepted_epochs(&self, now_secs: u64) -> Vec<u64> {
         let current = self.current_epoch(now_secs);
+        let into = now_secs % self.epoch_secs;
+        let left = self.epoch_secs - into;
         [
-            current.checked_sub(1),
             Some(current),
-            current.checked_add(1),
+            current.checked_sub(1).filter(|_| into < KEY_GRACE_SECS),
+            current.checked_add(1).filter(|_| left <= KEY_GRACE_SECS),
         ]
         .into_iter()
         .flatten()
@@ -390,6 +410,10 @@ mod tests {
         epoch * EPOCH_SECS + EPOCH_SECS / 2
     }
 
+    fn start(epoch: u64) -> u64 {
+        epoch * EPOCH_SECS
+    }
+
     fn files(dir: &Path) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(dir)
             .unwrap()
@@ -450,37 +474,50 @@ mod tests {
     }
 
     #[test]
-    fn rotation_keeps_previous_current_next_and_deletes_older() {
+    fn rotation_keeps_current_and_next_and_deletes_what_is_no_longer_accepted() {
         let dir = TempDir::new("onion-keys");
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
         let key_101 = keys.secret(101);
         assert_eq!(keys.rotate(at(100)).unwrap(), Vec::<u64>::new());
 
-        assert_eq!(keys.rotate(at(101)).unwrap(), Vec::<u64>::new());
-        assert_eq!(keys.accepted_epochs(at(101)), vec![100, 101, 102]);
+        assert_eq!(keys.rotate(start(101)).unwrap(), Vec::<u64>::new());
+        assert_eq!(keys.accepted_epochs(start(101)), vec![101, 100]);
         assert_eq!(keys.secret(101), key_101, "rotation never replaces a key");
 
-        assert_eq!(keys.rotate(at(102)).unwrap(), vec![100]);
-        assert_eq!(keys.accepted_epochs(at(102)), vec![101, 102, 103]);
+        assert_eq!(keys.rotate(at(102)).unwrap(), vec![100, 101]);
+        assert_eq!(keys.accepted_epochs(at(102)), vec![102]);
         assert_eq!(keys.secret(100), None);
-        assert_eq!(
-            files(&dir.keys_dir()),
-            vec!["101.key", "102.key", "103.key"]
-        );
+        assert_eq!(files(&dir.keys_dir()), vec!["102.key", "103.key"]);
 
         let reopened = OnionKeys::open(&dir.0, EPOCH_SECS, at(102)).unwrap();
-        assert_eq!(reopened.epochs().collect::<Vec<_>>(), vec![101, 102, 103]);
+        assert_eq!(reopened.epochs().collect::<Vec<_>>(), vec![102, 103]);
+    }
+
+    /// Each key is accepted for its epoch and a grace on either side, not for three epochs:
+    /// that bounds what its replay cache must hold and what a junk packet costs to try.
+    #[test]
+    fn keys_are_accepted_only_near_their_epoch() {
+        let dir = TempDir::new("onion-keys");
+        let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
+        keys.rotate(start(101)).unwrap();
+        let grace = KEY_GRACE_SECS;
+        assert_eq!(keys.accepted_epochs(start(101) + grace - 1), vec![101, 100]);
+        assert_eq!(keys.accepted_epochs(start(101) + grace), vec![101]);
+        assert_eq!(keys.accepted_epochs(start(102) - grace - 1), vec![101]);
+        assert_eq!(keys.accepted_epochs(start(102) - grace), vec![101, 102]);
+        // The previous key goes once its grace is over, so its replay tags can go too.
+        assert_eq!(keys.rotate(start(101) + grace).unwrap(), vec![100]);
+        assert_eq!(files(&dir.keys_dir()), vec!["101.key", "102.key"]);
     }
 
     #[test]
     fn rotation_after_a_long_stop_retires_every_stale_key() {
         let dir = TempDir::new("onion-keys");
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(100)).unwrap();
-        keys.rotate(at(101)).unwrap();
+        keys.rotate(start(101)).unwrap();
         let mut keys = OnionKeys::open(&dir.0, EPOCH_SECS, at(110)).unwrap();
         assert_eq!(keys.rotate(at(110)).unwrap(), vec![100, 101, 102]);
-        // The previous epoch's key was never made: nothing can have been built for it.
-        assert_eq!(keys.accepted_epochs(at(110)), vec![110, 111]);
+        assert_eq!(keys.accepted_epochs(at(110)), vec![110]);
         assert_eq!(files(&dir.keys_dir()), vec!["110.key", "111.key"]);
     }
 

@@ -84,8 +84,8 @@ pub enum ReplayStoreError {
          which would let replayed packets through"
     )]
     Damaged { path: String, source: ReplayError },
-    /// The packet must be dropped, but the store is fine: the epoch is full, retired, or one
-    /// too many. A replay is not this: it is `Ok(false)` from `check_and_insert`.
+    /// The packet must be dropped, but the store is fine: the epoch is retired, or one too
+    /// many. A replay is not this: it is `Ok(false)` from `check_and_insert`.
     #[error("packet refused: {0}")]
     Refused(Refused),
     #[error("an earlier write to {path} failed; reopen the replay store to repair the log")]
@@ -99,6 +99,8 @@ pub struct ReplayStore {
     dir: PathBuf,
     log_path: PathBuf,
     log: File,
+    /// Records in the log, which [`compact`](Self::compact) empties.
+    log_records: u64,
     /// Records were appended since the last fsync.
     unsynced: bool,
     /// Since when (or since the last failed repair) a log write or fsync has failed, so the
@@ -112,16 +114,11 @@ const REPAIR_EVERY: Duration = Duration::from_secs(10);
 
 impl ReplayStore {
     /// Loads the cache from `dir` (created if missing) and opens the log for appending.
-    ///
-    /// `max_entries_per_epoch` applies to a new cache. A snapshot keeps the cap it was written
-    /// with: a smaller cap would have to drop tags, which would allow replays, and
-    /// `ReplayCache` offers no way to change the cap of a decoded cache. So a changed cap
-    /// takes effect only for a store started without a snapshot (a warning says so).
-    pub fn open(dir: &Path, max_entries_per_epoch: u32) -> Result<Self, ReplayStoreError> {
+    pub fn open(dir: &Path) -> Result<Self, ReplayStoreError> {
         std::fs::create_dir_all(dir).map_err(write_error(dir))?;
-        let mut cache = load_snapshot(&dir.join(SNAPSHOT_FILE), max_entries_per_epoch)?;
+        let mut cache = load_snapshot(&dir.join(SNAPSHOT_FILE))?;
         let log_path = dir.join(LOG_FILE);
-        let log = open_log(&log_path, &mut cache)?;
+        let (log, log_records) = open_log(&log_path, &mut cache)?;
         // The log may have just been created: its name must survive a crash too.
         sync_dir(dir).map_err(write_error(dir))?;
         Ok(Self {
@@ -129,6 +126,7 @@ impl ReplayStore {
             dir: dir.to_path_buf(),
             log_path,
             log,
+            log_records,
             unsynced: false,
             broken: None,
         })
@@ -136,8 +134,8 @@ impl ReplayStore {
 
     /// Checks `tag` in `epoch` and records it if new, in the log file before returning.
     /// `Ok(true)`: fresh, process the packet. `Ok(false)`: a replay, drop it.
-    /// [`ReplayStoreError::Refused`]: drop it too (metrics want the reason). Any other error is
-    /// a disk failure.
+    /// [`ReplayStoreError::Refused`]: drop it too (metrics want the reason: a retired epoch,
+    /// or too many live ones). Any other error is a disk failure.
     ///
     /// Call only after the packet's header MAC verified (see `sotto_onion::replay`).
     pub fn check_and_insert(
@@ -191,10 +189,10 @@ impl ReplayStore {
         }
     }
 
-    /// At an onion-key rotation: forgets the epochs before `retire_before_epoch` (their keys
-    /// are gone), writes a new snapshot and empties the log. Returns how many tags were
-    /// dropped.
-    pub fn compact(&mut self, retire_before_epoch: u64) -> Result<usize, ReplayStoreError> {
+    /// At an onion-key rotation, or when the log grew long: forgets the epochs before
+    /// `retire_before_epoch` (their keys are gone), writes a new snapshot and empties the log.
+    /// Returns how many tags were dropped.
+    pub fn compact(&mut self, retire_before_epoch: u64) -> Result<u64, ReplayStoreError> {
         // Everything accepted so far must be on disk in the log before the log is emptied.
         self.flush()?;
         let dropped = self.cache.retire_epochs_before(retire_before_epoch);
@@ -202,6 +200,7 @@ impl ReplayStore {
         let result = self.log.set_len(0).and_then(|()| self.log.sync_data());
         // The log is opened for appending, so the next record lands at the new end, 0.
         self.log_result(result)?;
+        self.log_records = 0;
         tracing::info!(
             retire_before_epoch,
             dropped,
@@ -216,9 +215,16 @@ impl ReplayStore {
         &self.cache
     }
 
+    /// Records in the log since the last snapshot: a relay under load compacts before the
+    /// key rotates once this is large, so a restart reads a short log, not a day of records.
+    pub fn log_records(&self) -> u64 {
+        self.log_records
+    }
+
     fn append(&mut self, epoch: u64, tag: &ReplayTag) -> Result<(), ReplayStoreError> {
         let result = self.log.write_all(&encode_entry(epoch, tag));
         self.log_result(result)?;
+        self.log_records = self.log_records.saturating_add(1);
         self.unsynced = true;
         Ok(())
     }
@@ -312,25 +318,16 @@ fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, ReplayStoreError> {
     }
 }
 
-fn load_snapshot(path: &Path, cap: u32) -> Result<ReplayCache, ReplayStoreError> {
-    let Some(bytes) = read_optional(path)? else {
-        return Ok(ReplayCache::new(cap));
-    };
-    let cache = ReplayCache::decode(&bytes).map_err(damaged(path))?;
-    if cache.max_entries_per_epoch() != cap {
-        tracing::warn!(
-            snapshot_cap = cache.max_entries_per_epoch(),
-            configured_cap = cap,
-            "the replay snapshot keeps its own per-epoch cap; the configured one applies to a \
-             store without snapshot"
-        );
+fn load_snapshot(path: &Path) -> Result<ReplayCache, ReplayStoreError> {
+    match read_optional(path)? {
+        Some(bytes) => ReplayCache::decode(&bytes).map_err(damaged(path)),
+        None => Ok(ReplayCache::new()),
     }
-    Ok(cache)
 }
 
 /// Applies the log to `cache`, cuts a torn final record off the file, and returns the file
-/// opened for appending.
-fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreError> {
+/// opened for appending with the records it holds.
+fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<(File, u64), ReplayStoreError> {
     let bytes = read_optional(path)?.unwrap_or_default();
     let summary = cache.apply_log(&bytes).map_err(damaged(path))?;
     // Which packets passed this relay is for no other user of the machine.
@@ -350,7 +347,7 @@ fn open_log(path: &Path, cache: &mut ReplayCache) -> Result<File, ReplayStoreErr
             .and_then(|()| file.sync_data())
             .map_err(write_error(path))?;
     }
-    Ok(file)
+    Ok((file, u64::try_from(summary.records).unwrap_or(u64::MAX)))
 }
 
 #[cfg(test)]
@@ -358,8 +355,6 @@ mod tests {
     use super::*;
     use crate::temp_dir::TempDir;
     use sotto_onion::replay::LOG_ENTRY_LEN;
-
-    const CAP: u32 = 100;
 
     trait Files {
         fn log(&self) -> PathBuf;
@@ -387,13 +382,13 @@ mod tests {
     #[test]
     fn a_replayed_tag_is_refused_after_reopening() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.check_and_insert(7, tag(1)).unwrap());
         assert!(!store.check_and_insert(7, tag(1)).unwrap());
         store.flush().unwrap();
         drop(store);
 
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert!(!store.check_and_insert(7, tag(1)).unwrap());
         assert!(
             store.check_and_insert(8, tag(1)).unwrap(),
@@ -409,20 +404,20 @@ mod tests {
     #[test]
     fn a_killed_process_loses_no_tag_without_any_fsync() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         for n in 0..10 {
             store.check_and_insert(1, tag(n)).unwrap();
         }
         // A killed process runs no destructor: forget the store instead of dropping it.
         std::mem::forget(store);
-        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let store = ReplayStore::open(&dir.0).unwrap();
         assert!((0..10).all(|n| store.cache().contains(1, &tag(n))));
     }
 
     #[test]
     fn unsynced_records_are_handed_out_once() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.take_unsynced().unwrap().is_none(), "nothing written");
         store.check_and_insert(1, tag(1)).unwrap();
         store.take_unsynced().unwrap().unwrap().sync().unwrap();
@@ -437,7 +432,7 @@ mod tests {
     #[test]
     fn a_failed_fsync_stops_the_store_until_reopened() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         let error = store.sync_failed(std::io::Error::other("disk gone"));
         assert!(error.to_string().contains("disk gone"));
@@ -446,7 +441,7 @@ mod tests {
             Err(ReplayStoreError::Broken { .. })
         ));
         drop(store);
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.check_and_insert(1, tag(2)).unwrap());
     }
 
@@ -455,7 +450,7 @@ mod tests {
     #[test]
     fn a_broken_store_repairs_itself_from_what_it_holds() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.sync_failed(std::io::Error::other("disk gone"));
         // A torn record the failed write may have left.
@@ -470,7 +465,7 @@ mod tests {
         assert!(store.check_and_insert(1, tag(2)).unwrap());
         assert!(!store.check_and_insert(1, tag(1)).unwrap());
         std::mem::forget(store);
-        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.cache().contains(1, &tag(1)) && store.cache().contains(1, &tag(2)));
     }
 
@@ -479,7 +474,7 @@ mod tests {
     fn the_replay_files_are_owner_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.compact(0).unwrap();
         for file in [dir.log(), dir.snapshot()] {
@@ -491,7 +486,7 @@ mod tests {
     #[test]
     fn a_torn_final_record_is_ignored_and_cut_off() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(3, tag(1)).unwrap();
         store.flush().unwrap();
         drop(store);
@@ -500,7 +495,7 @@ mod tests {
         log.write_all(&torn[..LOG_ENTRY_LEN / 2]).unwrap();
         drop(log);
 
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert_eq!(len(&dir.log()), LOG_ENTRY_LEN as u64);
         assert!(store.cache().contains(3, &tag(1)));
         assert!(!store.cache().contains(3, &tag(2)));
@@ -509,7 +504,7 @@ mod tests {
         drop(store);
 
         // Appending after the cut keeps records aligned: the next start reads both.
-        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.cache().contains(3, &tag(1)));
         assert!(store.cache().contains(3, &tag(2)));
     }
@@ -517,7 +512,7 @@ mod tests {
     #[test]
     fn compaction_keeps_live_tags_and_drops_retired_ones() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         for epoch in 1..=3 {
             store.check_and_insert(epoch, tag(epoch as u8)).unwrap();
         }
@@ -528,7 +523,7 @@ mod tests {
         store.flush().unwrap();
         drop(store);
 
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         assert!(!store.check_and_insert(2, tag(2)).unwrap());
         assert!(!store.check_and_insert(3, tag(3)).unwrap());
         assert!(!store.check_and_insert(3, tag(9)).unwrap());
@@ -542,7 +537,7 @@ mod tests {
     #[test]
     fn a_crash_between_snapshot_and_log_truncation_is_harmless() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.check_and_insert(2, tag(2)).unwrap();
         store.flush().unwrap();
@@ -551,7 +546,7 @@ mod tests {
         drop(store);
         std::fs::write(dir.log(), old_log).unwrap();
 
-        let store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let store = ReplayStore::open(&dir.0).unwrap();
         assert!(store.cache().contains(2, &tag(2)));
         assert!(!store.cache().contains(1, &tag(1)));
         assert_eq!(store.cache().retired_before(), 2);
@@ -560,7 +555,7 @@ mod tests {
     #[test]
     fn a_damaged_snapshot_is_an_error_naming_it() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.compact(0).unwrap();
         drop(store);
@@ -569,7 +564,7 @@ mod tests {
         bytes[last] ^= 0xff;
         std::fs::write(dir.snapshot(), bytes).unwrap();
 
-        let error = ReplayStore::open(&dir.0, CAP).unwrap_err();
+        let error = ReplayStore::open(&dir.0).unwrap_err();
         assert!(
             matches!(error, ReplayStoreError::Damaged { .. }),
             "{error:?}"
@@ -582,7 +577,7 @@ mod tests {
     #[test]
     fn a_damaged_log_record_is_an_error_naming_the_log() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, CAP).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
         store.check_and_insert(1, tag(1)).unwrap();
         store.check_and_insert(1, tag(2)).unwrap();
         store.flush().unwrap();
@@ -591,7 +586,7 @@ mod tests {
         bytes[10] ^= 0x01;
         std::fs::write(dir.log(), bytes).unwrap();
 
-        let error = ReplayStore::open(&dir.0, CAP).unwrap_err();
+        let error = ReplayStore::open(&dir.0).unwrap_err();
         assert!(
             matches!(error, ReplayStoreError::Damaged { .. }),
             "{error:?}"
@@ -600,28 +595,21 @@ mod tests {
     }
 
     #[test]
-    fn a_full_epoch_refuses_new_tags_but_the_store_keeps_working() {
+    fn compacting_a_long_log_keeps_every_tag() {
         let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, 1).unwrap();
-        assert!(store.check_and_insert(1, tag(1)).unwrap());
-        assert!(matches!(
-            store.check_and_insert(1, tag(2)),
-            Err(ReplayStoreError::Refused(Refused::EpochFull { .. }))
-        ));
-        assert!(!store.check_and_insert(1, tag(1)).unwrap());
-        assert!(store.check_and_insert(2, tag(2)).unwrap());
-        store.flush().unwrap();
-    }
-
-    #[test]
-    fn a_snapshot_keeps_its_cap() {
-        let dir = TempDir::new("replay-store");
-        let mut store = ReplayStore::open(&dir.0, 5).unwrap();
-        store.check_and_insert(1, tag(1)).unwrap();
-        store.compact(0).unwrap();
+        let mut store = ReplayStore::open(&dir.0).unwrap();
+        for n in 0..5 {
+            assert!(store.check_and_insert(1, tag(n)).unwrap());
+        }
+        assert_eq!(store.log_records(), 5);
+        store.compact(store.cache().retired_before()).unwrap();
+        assert_eq!((store.log_records(), len(&dir.log())), (0, 0));
+        assert!(store.check_and_insert(1, tag(9)).unwrap());
         drop(store);
-        let store = ReplayStore::open(&dir.0, 50).unwrap();
-        assert_eq!(store.cache().max_entries_per_epoch(), 5);
-        assert!(store.cache().contains(1, &tag(1)));
+        let mut store = ReplayStore::open(&dir.0).unwrap();
+        assert_eq!(store.log_records(), 1);
+        for n in [0, 4, 9] {
+            assert!(!store.check_and_insert(1, tag(n)).unwrap());
+        }
     }
 }

@@ -19,13 +19,13 @@ use tokio::task::JoinSet;
 use sotto_onion::directory::{Directory, OnionKey};
 
 use crate::actor::{HostHandle, PushSink, MAX_PENDING_PUSHES};
+use crate::admission::{Admission, Admitted, ConnectionLimits};
 use crate::config::{DataDir, Limits, StoreKind};
 use crate::host::Host;
 use crate::metrics::{self, Metrics};
 use crate::onion::{Drop, OnionNode};
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
-const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// How long a replay tag may wait for its fsync: the window a machine crash could reopen.
 const REPLAY_SYNC_INTERVAL: Duration = Duration::from_millis(10);
@@ -104,10 +104,7 @@ impl Relay {
             HostHandle::spawn(host, metrics.clone()).map_err(ServiceError::Thread)?;
 
         let mut server = server_config(data.identity.signing_key())?;
-        let mut transport = quinn::TransportConfig::default();
-        transport.max_concurrent_bidi_streams(MAX_STREAMS_PER_CONNECTION.into());
-        transport.max_concurrent_uni_streams(MAX_STREAMS_PER_CONNECTION.into());
-        server.transport_config(Arc::new(transport));
+        server.transport_config(Arc::new(transport_config(&data.config.connections)));
         let listen = data.config.listen;
         let bind = |source| ServiceError::Bind {
             addr: listen,
@@ -171,6 +168,8 @@ impl Relay {
             metrics,
             onion: onion.clone(),
             direct,
+            admission: Admission::new(data.config.connections.clone()),
+            stream_timeout: data.config.connections.stream_timeout(),
         };
         tasks.spawn(accept(endpoint.clone(), shared));
         Ok(Self {
@@ -233,6 +232,20 @@ struct Shared {
     /// Whether clients may send mailbox requests straight to this relay, so that it sees
     /// both their address and their mailbox.
     direct: bool,
+    admission: Arc<Admission>,
+    stream_timeout: Duration,
+}
+
+/// What one connection may hold (`[connections]`): streams, bytes in flight, and a stream
+/// window just large enough for the longest message a relay reads.
+fn transport_config(limits: &ConnectionLimits) -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport.max_concurrent_bidi_streams(limits.streams_per_connection.into());
+    transport.max_concurrent_uni_streams(limits.streams_per_connection.into());
+    transport.receive_window(limits.receive_window.into());
+    let longest = u32::try_from(MAX_INBOUND_LEN.max(FRAME_LEN)).unwrap_or(u32::MAX);
+    transport.stream_receive_window(longest.into());
+    transport
 }
 
 /// Groups the replay log's fsyncs: at most one per interval, none when idle.
@@ -264,13 +277,31 @@ async fn accept(endpoint: quinn::Endpoint, shared: Shared) {
     let next_id = AtomicU64::new(0);
     let mut connections = JoinSet::new();
     while let Some(incoming) = endpoint.accept().await {
+        // Addresses are counted only once proven (see `admission`): a forged one gets a Retry
+        // and costs no handshake.
+        if !incoming.remote_address_validated() {
+            if let Err(error) = incoming.retry() {
+                error.into_incoming().ignore();
+            }
+            continue;
+        }
+        let place = match shared.admission.admit(incoming.remote_address().ip()) {
+            Ok(place) => place,
+            Err(refused) => {
+                shared.metrics.connection_refused(refused);
+                incoming.refuse();
+                continue;
+            }
+        };
         let id = next_id.fetch_add(1, Ordering::Relaxed);
-        connections.spawn(serve_connection(incoming, id, shared.clone()));
+        connections.spawn(serve_connection(incoming, id, shared.clone(), place));
         while connections.try_join_next().is_some() {}
     }
 }
 
-async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
+/// Serves one connection; `_place` is its place among the relay's connections, given back
+/// when this returns.
+async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared, _place: Admitted) {
     let connection = match incoming.await {
         Ok(connection) => connection,
         Err(error) => {
@@ -301,7 +332,8 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
             bi = connection.accept_bi() => {
                 let Ok((mut send, recv)) = bi else { break };
                 if shared.direct {
-                    streams.spawn(serve_stream(send, recv, shared.host.clone(), sink.clone()));
+                    let host = shared.host.clone();
+                    streams.spawn(serve_stream(send, recv, host, sink.clone(), shared.stream_timeout));
                 } else {
                     let _ = send.reset(DIRECT_REFUSED.into());
                 }
@@ -309,7 +341,8 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
             uni = connection.accept_uni() => {
                 let Ok(recv) = uni else { break };
                 if let Some(node) = &shared.onion {
-                    streams.spawn(serve_onion_stream(recv, node.clone(), connection.clone()));
+                    let (node, connection) = (node.clone(), connection.clone());
+                    streams.spawn(serve_onion_stream(recv, node, connection, shared.stream_timeout));
                 }
             }
         }
@@ -317,7 +350,7 @@ async fn serve_connection(incoming: quinn::Incoming, id: u64, shared: Shared) {
     }
     pusher.abort();
     if let Some(node) = &shared.onion {
-        node.connection_closed(&connection).await;
+        node.connection_closed(&connection);
     }
     shared.host.connection_closed(id);
     shared.metrics.connection_closed();
@@ -327,21 +360,32 @@ async fn serve_onion_stream(
     mut recv: quinn::RecvStream,
     node: Arc<OnionNode>,
     connection: quinn::Connection,
+    timeout: Duration,
 ) {
-    match stream::receive(&mut recv, MAX_INBOUND_LEN).await {
-        Ok(bytes) => node.handle_stream(bytes, &connection).await,
-        Err(stream::StreamError::TooLong(_)) => node.dropped(Drop::Malformed),
-        Err(_) => node.dropped(Drop::Incomplete),
+    let received = tokio::time::timeout(timeout, stream::receive(&mut recv, MAX_INBOUND_LEN)).await;
+    match received {
+        Ok(Ok(bytes)) => node.handle_stream(bytes, &connection).await,
+        Ok(Err(stream::StreamError::TooLong(_))) => node.dropped(Drop::Malformed),
+        Ok(Err(_)) => node.dropped(Drop::Incomplete),
+        Err(_) => {
+            let _ = recv.stop(STREAM_TOO_SLOW.into());
+            node.dropped(Drop::Slow)
+        }
     }
 }
+
+/// QUIC stream error code for a stream that took longer than `stream_timeout_secs`.
+const STREAM_TOO_SLOW: u32 = 4;
 
 async fn serve_stream(
     mut send: quinn::SendStream,
     mut recv: quinn::RecvStream,
     host: HostHandle,
     sink: PushSink,
+    timeout: Duration,
 ) {
-    let Ok(frame) = recv.read_to_end(FRAME_LEN).await else {
+    let Ok(Ok(frame)) = tokio::time::timeout(timeout, recv.read_to_end(FRAME_LEN)).await else {
+        let _ = recv.stop(STREAM_TOO_SLOW.into());
         let _ = send.reset(1u32.into());
         return;
     };

@@ -71,6 +71,12 @@ pub enum ConversationError {
          network publishes (a new network needs a new home: sotto init --home DIR)"
     )]
     OtherAuthority { pinned: String, found: String },
+    #[error(
+        "the network file is issue {serial}, older than issue {seen} this device took already: \
+         use the network's current file (an old one, though signed, may list relays the \
+         network dropped)"
+    )]
+    OlderNetwork { serial: u64, seen: u64 },
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),

@@ -83,6 +83,18 @@ fn trust_authorities(
     }
 }
 
+/// Refuses a network file older than one the device took, and remembers the newest.
+fn keep_newest(store: &Store, directory: &Directory) -> Result<(), ConversationError> {
+    let (serial, seen) = (directory.serial(), store.network_serial()?);
+    if serial < seen {
+        return Err(ConversationError::OlderNetwork { serial, seen });
+    }
+    if serial > seen {
+        store.set_network_serial(serial)?;
+    }
+    Ok(())
+}
+
 /// Pins `authorities` as the network authorities of the device in `home`, before it reads any
 /// network file: for whoever got the keys from a source they trust more than the first file
 /// (a network publishes its authorities' keys). Refused if others are pinned already.
@@ -172,6 +184,7 @@ impl<N: Network> Device<N> {
             .map(|bytes| Authorities::from_bytes(bytes).ok_or(StoreError::Damaged("authority")))
             .transpose()?;
         let authorities = trust_authorities(&store, pinned, &directory)?;
+        keep_newest(&store, &directory)?;
         let gateway = keep_gateway(&store, profile.gateway, &directory)?;
         Ok(Self {
             store,
@@ -195,6 +208,7 @@ impl<N: Network> Device<N> {
         }
         self.authorities =
             trust_authorities(&self.store, Some(self.authorities.clone()), &directory)?;
+        keep_newest(&self.store, &directory)?;
         self.gateway = keep_gateway(&self.store, Some(self.gateway), &directory)?;
         self.directory = directory;
         self.hosts.clear();
@@ -314,21 +328,28 @@ impl<N: Network> Device<N> {
     }
 
     /// Where this device enters the network to reach `host`: its gateway, except where the
-    /// gateway hosts the mailbox itself and would see both the device and the mailbox. Then
-    /// it enters at the second guard, drawn once like a host (never of the gateway's operator
-    /// or subnet) and kept until it leaves the network: a new draw on every run would show the
-    /// device's address to ever more relays.
+    /// gateway and the host are one relay, one operator's or on one subnet (a host someone
+    /// else chose), which together would see both the device and the mailbox. Then it enters
+    /// at the second guard, drawn once apart from the gateway and that host and kept until it
+    /// leaves the network or falls in with a host the same way: a new draw on every run would
+    /// show the device's address to ever more relays.
     fn entry_for(&mut self, host: &Fingerprint) -> Result<Fingerprint, ConversationError> {
-        if *host != self.gateway {
+        let directory = &self.directory;
+        if !directory.related(&self.gateway, host) {
             return Ok(self.gateway);
         }
         let kept = self.second_gateway.filter(|second| {
-            self.directory.relay(second).is_some() && !self.directory.related(second, &self.gateway)
+            directory.relay(second).is_some()
+                && !directory.related(second, &self.gateway)
+                && !directory.related(second, host)
         });
         if let Some(second) = kept {
             return Ok(second);
         }
-        let second = self.choose_host()?;
+        let second = *directory
+            .choose_apart(&[self.gateway, *host], &mut rand::rngs::OsRng)
+            .map_err(|e| ConversationError::Directory(e.to_string()))?
+            .fingerprint();
         self.store.set_second_gateway(&second)?;
         self.second_gateway = Some(second);
         Ok(second)
@@ -437,6 +458,82 @@ mod tests {
         let replaced = device.entry_for(&gateway).unwrap();
         assert!(replaced != second && replaced != gateway);
         assert_eq!(device.entry_for(&gateway).unwrap(), replaced);
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// Someone else chose the host of a conversation; when its operator (or subnet) is the
+    /// gateway's, the device enters elsewhere, apart from both.
+    #[test]
+    fn a_host_of_the_gateways_operator_is_entered_at_a_relay_apart_from_both() {
+        let home = std::env::temp_dir().join(format!("sotto-op-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let signed = |directory: Directory| {
+            directory
+                .with_authorities(Authorities::single(key.verifying_key()))
+                .sign(&key)
+                .unwrap()
+        };
+        let mut device = Device::open(&home, &Unlock::KeyFile, signed(network(12))).unwrap();
+        let gateway = device.gateway();
+        let mut relays = network(12).relays().to_vec();
+        let operator = relays
+            .iter()
+            .find(|relay| *relay.fingerprint() == gateway)
+            .unwrap()
+            .stake
+            .operator
+            .clone();
+        let sibling = relays
+            .iter_mut()
+            .find(|relay| *relay.fingerprint() != gateway)
+            .unwrap();
+        sibling.stake.operator = operator;
+        let sibling = *sibling.fingerprint();
+        device
+            .set_directory(signed(Directory::new(86_400, relays).unwrap()))
+            .unwrap();
+        for _ in 0..20 {
+            let entry = device.entry_for(&sibling).unwrap();
+            assert!(
+                !device.directory.related(&entry, &gateway)
+                    && !device.directory.related(&entry, &sibling),
+                "entered at {entry}"
+            );
+        }
+        std::fs::remove_dir_all(&home).unwrap();
+    }
+
+    /// An old network file, signed as it was, cannot be played back to a device that took a
+    /// newer one: not while it runs, nor when it opens again.
+    #[test]
+    fn an_older_network_file_is_refused() {
+        let home = std::env::temp_dir().join(format!("sotto-ser-{:016x}", rand::random::<u64>()));
+        init(&home, "Alice", &Unlock::KeyFile).unwrap();
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let issue = |serial: u64, relays: u8| {
+            network(relays)
+                .with_authorities(Authorities::single(key.verifying_key()))
+                .with_serial(serial)
+                .sign(&key)
+                .unwrap()
+        };
+        let mut device = Device::open(&home, &Unlock::KeyFile, issue(5, 6)).unwrap();
+        assert!(device.set_directory(issue(7, 5)).unwrap());
+        let error = device.set_directory(issue(6, 6)).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ConversationError::OlderNetwork { serial: 6, seen: 7 }
+            ),
+            "{error}"
+        );
+        drop(device);
+        assert!(matches!(
+            Device::open(&home, &Unlock::KeyFile, issue(5, 6)),
+            Err(ConversationError::OlderNetwork { serial: 5, seen: 7 })
+        ));
+        assert!(Device::open(&home, &Unlock::KeyFile, issue(7, 5)).is_ok());
         std::fs::remove_dir_all(&home).unwrap();
     }
 

@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, Mutex, Notify};
 use crate::health::RelayHealth;
 use crate::push_blocks::Deposit;
 use crate::rto::Rto;
+use crate::transport::busy_wait;
 use inbound::Inbound;
 use replies::RequestNumber;
 use retries::{choose_path, Next, Retries, MIXES};
@@ -52,6 +53,9 @@ pub struct OnionTransport {
     retry_for: Duration,
     /// When to send a request again, learnt from the answers.
     rto: SyncMutex<Rto>,
+    /// Until when the host said it is busy: no attempt is sent again for want of an answer
+    /// before then, since its answer is queued, not lost.
+    busy_until: SyncMutex<Option<Instant>>,
     /// Headers and reply blocks made ahead of time, while the client waits for answers.
     spares: Arc<SyncMutex<Spares>>,
     refill: Arc<Notify>,
@@ -136,6 +140,7 @@ impl OnionTransport {
             pushes: Mutex::new(pushes),
             retry_for: crate::DEFAULT_RETRY_FOR,
             rto: SyncMutex::new(Rto::default()),
+            busy_until: SyncMutex::new(None),
             spares: Arc::default(),
             refill: Arc::new(Notify::new()),
         };
@@ -304,6 +309,9 @@ impl Transport for OnionTransport {
         let (request, mut answered) = self.inbound.request();
         let mut retries = Retries::new(Instant::now(), self.retry_for);
         let outcome = loop {
+            if let Some(until) = *self.busy_until.lock().unwrap_or_else(|e| e.into_inner()) {
+                retries.hold(until);
+            }
             let next = retries.next(Instant::now(), &mut self.inbound.health.lock());
             match next {
                 Next::Send => match self.attempt(&frame, deposit.as_ref(), request).await {
@@ -314,7 +322,22 @@ impl Transport for OnionTransport {
                     let until = tokio::time::Instant::from_std(until);
                     match tokio::time::timeout_at(until, answered.recv()).await {
                         Ok(Some((answer, id))) => {
-                            if let Some(sample) = retries.answered(&id, Instant::now()) {
+                            let now = Instant::now();
+                            // A BUSY answer comes at once and says how long the host's queue
+                            // is: nothing ran, so the very frame goes again after that wait,
+                            // and no request to this host is sent again for want of an
+                            // answer before then (its answer is queued, not lost).
+                            if let Some(wait) = busy_wait(&answer) {
+                                if retries.busy(&id, now + wait) {
+                                    let mut busy =
+                                        self.busy_until.lock().unwrap_or_else(|e| e.into_inner());
+                                    *busy = Some(
+                                        busy.map_or(now + wait, |known| known.max(now + wait)),
+                                    );
+                                }
+                                continue;
+                            }
+                            if let Some(sample) = retries.answered(&id, now) {
                                 self.rto().answered(sample);
                                 if let Some(deposit) = &deposit {
                                     self.inbound.replies().push_blocks.deposited(deposit);

@@ -61,6 +61,11 @@ pub(super) struct Retries {
     /// A handshake with the gateway went unanswered already.
     unanswered_handshake: bool,
     answered: bool,
+    /// Until when the host asked to hold off (a BUSY answer, to this request or another of
+    /// its transport): attempts already sent are queued there, so none goes again before.
+    hold: Option<Instant>,
+    /// This request was answered BUSY, so it was not run: it goes again once the hold is over.
+    refused: bool,
 }
 
 impl Retries {
@@ -71,11 +76,26 @@ impl Retries {
             failed: None,
             unanswered_handshake: false,
             answered: false,
+            hold: None,
+            refused: false,
         }
     }
 
     /// What to do at `now`, no answer having come. Suspects what the rules say in `health`.
     pub(super) fn next(&mut self, now: Instant, health: &mut Health) -> Next {
+        if let Some(until) = self.hold {
+            if now < until {
+                if self.refused && until > self.deadline {
+                    // No answer could come in time: hammering a busy host helps no one.
+                    return Next::GiveUp(TransportError::Timeout(until.duration_since(now)));
+                }
+                return Next::Wait(until);
+            }
+            self.hold = None;
+            if std::mem::take(&mut self.refused) {
+                return Next::Send;
+            }
+        }
         if let Some((error, retry_at)) = self.failed.take() {
             if now >= self.deadline {
                 return Next::GiveUp(error);
@@ -102,9 +122,7 @@ impl Retries {
                 Next::Wait(last.look_at)
             }
             Verdict::Resend { suspects } => {
-                health
-                    .suspects
-                    .extend(suspects.into_iter().map(|mix| (mix, now)));
+                health.suspect(suspects, now);
                 if now >= self.deadline {
                     Next::GiveUp(TransportError::Timeout(now.duration_since(last.sent)))
                 } else {
@@ -163,6 +181,23 @@ impl Retries {
         let attempt = self.attempts.iter().find(|a| a.id == *id)?;
         self.answered = true;
         Some(now.duration_since(attempt.sent))
+    }
+
+    /// No attempt goes again before `until`: the host said it is busy.
+    pub(super) fn hold(&mut self, until: Instant) {
+        self.hold = Some(self.hold.map_or(until, |known| known.max(until)));
+    }
+
+    /// An attempt of this request (reply `id`) was answered BUSY: the host ran nothing and
+    /// asked to wait until `until`; the request goes again then. Whether `id` was this
+    /// request's.
+    pub(super) fn busy(&mut self, id: &ReplyId, until: Instant) -> bool {
+        if self.answered || !self.attempts.iter().any(|a| a.id == *id) {
+            return false;
+        }
+        self.hold(until);
+        self.refused = true;
+        true
     }
 
     /// The reply ids of every attempt, to forget once the request is over.
@@ -349,6 +384,50 @@ mod tests {
         assert_eq!(sent_at, [0, 3, 9, 21, 33, 45, 57]);
         assert_eq!(now.as_secs(), 69);
         assert!(matches!(error, TransportError::Timeout(wait) if wait == 12 * S));
+    }
+
+    #[test]
+    fn a_busy_answer_holds_every_attempt_and_sends_the_frame_again_after_its_wait() {
+        let mut b = Bench::new();
+        let mut retries = Retries::new(b.start, 60 * S);
+        assert!(matches!(b.next(&mut retries, Duration::ZERO), Next::Send));
+        let (id, _) = b.send(&mut retries, Duration::ZERO);
+        assert!(
+            !retries.busy(&[99; 16], b.start + 5 * S),
+            "not this request's"
+        );
+        assert!(retries.busy(&id, b.start + 5 * S));
+        // Nothing goes again before the host's wait is over, though the timeout passed.
+        assert!(
+            matches!(b.next(&mut retries, 4 * S), Next::Wait(until) if until == b.start + 5 * S)
+        );
+        assert!(
+            matches!(b.next(&mut retries, 5 * S), Next::Send),
+            "the same frame again"
+        );
+        let (again, _) = b.send(&mut retries, 5 * S);
+        assert_eq!(retries.answered(&again, b.start + 6 * S), Some(S));
+        assert!(
+            !retries.busy(&id, b.start + 9 * S),
+            "answered: a late busy changes nothing"
+        );
+
+        // Another request's busy answer only holds this one's resends.
+        let mut other = Retries::new(b.start, 60 * S);
+        b.send(&mut other, Duration::ZERO);
+        other.hold(b.start + 20 * S);
+        assert!(
+            matches!(b.next(&mut other, 10 * S), Next::Wait(until) if until == b.start + 20 * S)
+        );
+
+        // A host that asks to wait past the deadline fails the request now.
+        let mut late = Retries::new(b.start, 60 * S);
+        let (id, _) = b.send(&mut late, Duration::ZERO);
+        late.busy(&id, b.start + 90 * S);
+        assert!(matches!(
+            b.next(&mut late, S),
+            Next::GiveUp(TransportError::Timeout(_))
+        ));
     }
 
     #[test]

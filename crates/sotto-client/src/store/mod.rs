@@ -292,6 +292,25 @@ impl Store {
         Ok(())
     }
 
+    /// The highest serial of a network file this device took (0 before any had one).
+    pub fn network_serial(&self) -> Result<u64, StoreError> {
+        let serial: i64 = self.conn.query_row(
+            "SELECT network_serial FROM profile WHERE only = 1",
+            [],
+            |row| row.get(0),
+        )?;
+        u64::try_from(serial).map_err(|_| StoreError::Damaged("network serial"))
+    }
+
+    pub fn set_network_serial(&self, serial: u64) -> Result<(), StoreError> {
+        let serial = i64::try_from(serial).map_err(|_| StoreError::Damaged("network serial"))?;
+        self.conn.execute(
+            "UPDATE profile SET network_serial = ?1 WHERE only = 1",
+            [serial],
+        )?;
+        Ok(())
+    }
+
     pub fn set_second_gateway(&self, gateway: &Fingerprint) -> Result<(), StoreError> {
         self.conn.execute(
             "UPDATE profile SET second_gateway = ?1 WHERE only = 1",

@@ -123,4 +123,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation, id)
     );
     ",
+    // 9: the highest serial of a network file this device took: an older file, however well
+    // signed, is refused (it could bring back relays or keys the network dropped).
+    "
+    ALTER TABLE profile ADD COLUMN network_serial INTEGER NOT NULL DEFAULT 0;
+    ",
 ];

@@ -68,6 +68,11 @@ pub enum DirectoryError {
     },
     #[error("{relay}: stake is 0; a relay without stake is not admitted to a network")]
     NoStake { relay: RelayRef },
+    #[error(
+        "{relay}: the address names host {host}; with distinct_subnets a relay is listed by IP \
+         address, since a name cannot be placed in a /16"
+    )]
+    UnplacedHost { relay: RelayRef, host: String },
     #[error("the relays' stakes add up to more than {max}", max = TOML_MAX)]
     StakeTotal,
     #[error("an authority key is not 64 hex digits (a 32-byte Ed25519 public key)")]
@@ -121,6 +126,11 @@ pub enum DirectoryError {
     TooManyMixes { mixes: usize },
     #[error("relay {0} cannot be both entry and destination: it would see both ends of the path")]
     SameEnds(Fingerprint),
+    #[error(
+        "relays {0} and {1} share an operator or subnet and cannot be a path's two ends: \
+         together they would see both"
+    )]
+    RelatedEnds(Fingerprint, Fingerprint),
     #[error("relay {relay} has no onion key for epoch {epoch}")]
     NoOnionKey { relay: Fingerprint, epoch: u64 },
     #[error(

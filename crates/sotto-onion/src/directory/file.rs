@@ -50,6 +50,8 @@ pub struct NetworkFile {
     authorities: Vec<String>,
     threshold: u64,
     #[serde(default)]
+    serial: u64,
+    #[serde(default)]
     signatures: Vec<SignatureEntry>,
     /// Defaults to empty so that a file without relays gets [`DirectoryError::NoRelays`],
     /// which says what to add, rather than a generic missing-field message.
@@ -117,7 +119,8 @@ impl NetworkFile {
         let threshold = usize::try_from(file.threshold).unwrap_or(usize::MAX);
         let mut directory =
             Directory::with_subnet_rule(file.epoch_secs, file.distinct_subnets, relays)?
-                .with_authorities(Authorities::new(keys, threshold)?);
+                .with_authorities(Authorities::new(keys, threshold)?)
+                .with_serial(file.serial);
         if let Some(issuer) = file.issuer {
             directory = directory.with_issuer(issuer.decode()?)?;
         }
@@ -167,10 +170,11 @@ pub(super) fn write(directory: &Directory) -> String {
         (a.keys().iter().map(quoted).collect(), a.threshold())
     });
     let mut text = format!(
-        "{FILE_HEADER}epoch_secs = {}\ndistinct_subnets = {}\nauthorities = [{}]\nthreshold = {threshold}\nsignatures = [\n",
+        "{FILE_HEADER}epoch_secs = {}\ndistinct_subnets = {}\nauthorities = [{}]\nthreshold = {threshold}\nserial = {}\nsignatures = [\n",
         directory.epoch_secs,
         directory.distinct_subnets(),
         keys.join(", "),
+        directory.serial,
     );
     for (authority, signature) in &directory.signatures {
         text.push_str(&format!(

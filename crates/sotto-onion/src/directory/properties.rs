@@ -18,7 +18,13 @@ fn directory() -> impl Strategy<Value = Directory> {
                 let relays = shapes
                     .into_iter()
                     .enumerate()
-                    .map(|(index, shape)| shape.build(index, salt, epoch, epoch_secs))
+                    .map(|(index, mut shape)| {
+                        // With the subnet rule, relays are listed by IP address only.
+                        if distinct_subnets && shape.host.parse::<std::net::IpAddr>().is_err() {
+                            shape.host = "198.51.100.7";
+                        }
+                        shape.build(index, salt, epoch, epoch_secs)
+                    })
                     .collect();
                 Directory::with_subnet_rule(epoch_secs, distinct_subnets, relays).unwrap()
             })
@@ -117,6 +123,12 @@ proptest! {
             return Ok(());
         }
         let rule = directory.distinct_subnets();
+        let (entry_relay, destination_relay) =
+            (directory.relay(&entry).unwrap(), directory.relay(&destination).unwrap());
+        if stake::related(entry_relay, destination_relay, rule) {
+            prop_assert_eq!(result, Err(DirectoryError::RelatedEnds(entry, destination)));
+            return Ok(());
+        }
         let path = match result {
             Ok(path) => path,
             Err(DirectoryError::NetworkTooSmall { .. }) => {

@@ -6,9 +6,10 @@
 //! length and UTF-8):
 //!
 //! ```text
-//! "sotto network file v1" 0x00
+//! "sotto network file v2" 0x00
 //! u64 epoch_secs | u8 distinct_subnets (0 or 1)
 //! u32 authority count | [32] each authority key, in file order | u32 threshold
+//! u64 serial
 //! u32 relay count
 //! per relay, in file order:
 //!   string address | string operator | u64 stake
@@ -25,7 +26,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use super::{Descriptor, Directory, DirectoryError};
 
-const DOMAIN: &[u8] = b"sotto network file v1\0";
+const DOMAIN: &[u8] = b"sotto network file v2\0";
 const DESCRIPTOR_DOMAIN: &[u8] = b"sotto relay descriptor v1\0";
 
 pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
@@ -42,6 +43,7 @@ pub(super) fn signed_bytes(directory: &Directory) -> Vec<u8> {
         bytes.extend_from_slice(key.as_bytes());
     }
     put_len(&mut bytes, threshold);
+    bytes.extend_from_slice(&directory.serial.to_be_bytes());
     put_len(&mut bytes, directory.relays.len());
     for relay in &directory.relays {
         put_str(&mut bytes, &relay.address().to_string());

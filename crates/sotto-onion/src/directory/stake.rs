@@ -44,9 +44,9 @@ pub(super) fn operator_name_problem(name: &str) -> Option<&'static str> {
 
 /// The part of the network a relay's address is in, for the rule that a path's relays come
 /// from distinct ones: the /16 of an IPv4 address, the /32 of an IPv6 one (what one hosting
-/// provider typically holds), and for a host name the name itself. Names cannot be placed
-/// without asking DNS, which the directory never does; authorities that want the rule to bite
-/// list IP addresses.
+/// provider typically holds). A directory with the rule lists IP addresses only (names cannot
+/// be placed without asking DNS, which the directory never does); without it, a host name is
+/// its own subnet, which then matters to no rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Subnet {
     V4([u8; 2]),

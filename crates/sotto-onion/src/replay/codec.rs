@@ -44,7 +44,7 @@ pub(super) fn decode_entry(record: &[u8], offset: usize) -> Result<(u64, ReplayT
     Ok((epoch, tag))
 }
 
-/// Converts a count the cache keeps within u32 (the cap is a u32, epochs are few).
+/// Converts a count the cache keeps within u32 (epochs are few).
 pub(super) fn len_u32(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }

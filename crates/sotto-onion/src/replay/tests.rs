@@ -13,26 +13,60 @@ fn sealed(mut body: Vec<u8>) -> Vec<u8> {
     body
 }
 
-fn header(cap: u32, retired_before: u64, epochs: u32) -> Vec<u8> {
+fn header(retired_before: u64, epochs: u32) -> Vec<u8> {
     let mut out = SNAPSHOT_MAGIC.to_vec();
     out.push(SNAPSHOT_VERSION);
-    out.extend_from_slice(&cap.to_be_bytes());
     out.extend_from_slice(&retired_before.to_be_bytes());
     out.extend_from_slice(&epochs.to_be_bytes());
     out
 }
 
+/// An epoch of one first stage holding `tags`, built from the layout's description of the bit
+/// positions rather than from the filter's code.
 fn epoch_block(epoch: u64, tags: &[ReplayTag]) -> Vec<u8> {
-    let mut out = epoch.to_be_bytes().to_vec();
-    out.extend_from_slice(&len_u32(tags.len()).to_be_bytes());
+    let words = (filter::FIRST_STAGE_TAGS * filter::BITS_PER_TAG / 64) as usize;
+    let bits = words as u64 * 64;
+    let mut stage = vec![0u64; words];
     for tag in tags {
-        out.extend_from_slice(tag);
+        let first = u64::from_le_bytes(tag[0..8].try_into().unwrap());
+        let step = u64::from_le_bytes(tag[8..16].try_into().unwrap()) | 1;
+        for i in 0..filter::PROBES {
+            let bit = first.wrapping_add(i.wrapping_mul(step)) % bits;
+            stage[(bit / 64) as usize] |= 1 << (bit % 64);
+        }
+    }
+    let mut out = epoch.to_be_bytes().to_vec();
+    out.push(1);
+    out.extend_from_slice(&(tags.len() as u64).to_be_bytes());
+    for word in stage {
+        out.extend_from_slice(&word.to_be_bytes());
     }
     out
 }
 
+/// Distinct, uniform-looking tags (splitmix64), as real tags are.
+fn random_tags(seed: u64, count: usize) -> Vec<ReplayTag> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    (0..count)
+        .map(|_| {
+            let mut tag = [0u8; TAG_LEN];
+            for chunk in tag.chunks_exact_mut(8) {
+                chunk.copy_from_slice(&next().to_le_bytes());
+            }
+            tag
+        })
+        .collect()
+}
+
 fn sample() -> ReplayCache {
-    let mut cache = ReplayCache::new(4);
+    let mut cache = ReplayCache::new();
     for (epoch, n) in [(7, 3), (7, 1), (8, 9), (8, 2), (8, 5), (10, 0)] {
         assert_eq!(cache.check_and_insert(epoch, tag(n)), Ok(()));
     }
@@ -48,7 +82,7 @@ fn crc32_matches_the_standard_check_value() {
 
 #[test]
 fn a_replayed_tag_is_refused_within_its_epoch_only() {
-    let mut cache = ReplayCache::new(10);
+    let mut cache = ReplayCache::new();
     assert_eq!(cache.check_and_insert(1, tag(1)), Ok(()));
     assert_eq!(
         cache.check_and_insert(1, tag(1)),
@@ -65,7 +99,7 @@ fn a_replayed_tag_is_refused_within_its_epoch_only() {
 
 #[test]
 fn retired_epochs_are_forgotten_and_refused() {
-    let mut cache = ReplayCache::new(10);
+    let mut cache = ReplayCache::new();
     for epoch in 1..=3 {
         assert_eq!(cache.check_and_insert(epoch, tag(epoch as u8)), Ok(()));
     }
@@ -86,32 +120,62 @@ fn retired_epochs_are_forgotten_and_refused() {
     assert!(cache.is_empty());
 }
 
+/// The old cache refused every fresh packet once an epoch held its cap of tags, so anyone
+/// with the published onion key could close a relay. A flood far past the first stages only
+/// makes the filter grow: fresh tags keep passing, and every one of them is caught when
+/// replayed.
 #[test]
-fn a_full_epoch_refuses_new_tags_but_keeps_the_old_ones() {
-    let mut cache = ReplayCache::new(2);
-    assert_eq!(cache.check_and_insert(5, tag(1)), Ok(()));
-    assert_eq!(cache.check_and_insert(5, tag(2)), Ok(()));
-    assert_eq!(
-        cache.check_and_insert(5, tag(3)),
-        Err(Refused::EpochFull { epoch: 5, cap: 2 })
+fn a_flood_of_fresh_tags_never_closes_an_epoch() {
+    let mut cache = ReplayCache::new();
+    let flood = random_tags(1, 5 * filter::FIRST_STAGE_TAGS as usize);
+    let refused = flood
+        .iter()
+        .filter(|tag| cache.check_and_insert(5, **tag).is_err())
+        .count();
+    // A false "seen" is allowed now and then (about 1 in 100,000 at a full stage).
+    assert!(refused <= 2, "{refused} fresh tags refused");
+    assert_eq!(cache.len(), (flood.len() - refused) as u64);
+    assert!(
+        cache.filter_bytes() > filter::stage_words(0) * 8,
+        "the filter grew"
     );
-    assert_eq!(
-        cache.check_and_insert(5, tag(1)),
-        Err(Refused::Replayed { epoch: 5 })
+    let honest = random_tags(2, 1_000);
+    let refused = honest
+        .iter()
+        .filter(|tag| cache.check_and_insert(5, **tag).is_err())
+        .count();
+    assert!(
+        refused <= 1,
+        "{refused} honest tags refused after the flood"
     );
-    assert!(cache.contains(5, &tag(1)) && cache.contains(5, &tag(2)));
-    assert_eq!(cache.check_and_insert(6, tag(3)), Ok(()));
+    for tag in flood.iter().chain(&honest).step_by(7) {
+        assert_eq!(
+            cache.check_and_insert(5, *tag),
+            Err(Refused::Replayed { epoch: 5 })
+        );
+    }
+}
 
-    let mut closed = ReplayCache::new(0);
-    assert_eq!(
-        closed.check_and_insert(0, tag(0)),
-        Err(Refused::EpochFull { epoch: 0, cap: 0 })
-    );
+#[test]
+fn the_last_stage_takes_tags_past_its_capacity_instead_of_refusing() {
+    let mut tags = TagFilter::with(&tag(0));
+    for index in 0..filter::MAX_STAGES {
+        tags.stages.push(filter::Stage {
+            inserted: filter::stage_capacity(index),
+            words: Vec::new(),
+        });
+    }
+    tags.stages.remove(0);
+    tags.stages.truncate(filter::MAX_STAGES);
+    tags.stages.last_mut().unwrap().words = vec![0; 4];
+    tags.insert(&tag(1));
+    assert_eq!(tags.stages.len(), filter::MAX_STAGES);
+    assert!(tags.contains(&tag(1)));
 }
 
 #[test]
 fn live_epochs_are_limited() {
-    let mut cache = ReplayCache::new(1);
+    let mut cache = ReplayCache::new();
     for epoch in 0..MAX_LIVE_EPOCHS as u64 {
         assert_eq!(cache.check_and_insert(epoch, tag(0)), Ok(()));
     }
@@ -131,18 +195,19 @@ fn live_epochs_are_limited() {
 
 #[test]
 fn snapshot_layout_is_as_documented() {
-    let mut cache = ReplayCache::new(3);
+    let mut cache = ReplayCache::new();
     assert_eq!(cache.check_and_insert(9, tag(0xbb)), Ok(()));
     assert_eq!(cache.check_and_insert(9, tag(0xaa)), Ok(()));
     assert_eq!(cache.check_and_insert(4, tag(0xcc)), Ok(()));
     cache.retire_epochs_before(2);
 
-    let mut expected = header(3, 2, 2);
+    let mut expected = header(2, 2);
     expected.extend(epoch_block(4, &[tag(0xcc)]));
-    expected.extend(epoch_block(9, &[tag(0xaa), tag(0xbb)]));
+    expected.extend(epoch_block(9, &[tag(0xbb), tag(0xaa)]));
     let expected = sealed(expected);
     assert_eq!(cache.encode(), expected);
-    assert_eq!(expected.len(), 21 + 2 * 12 + 3 * 32 + 4);
+    let stage = filter::FIRST_STAGE_TAGS * filter::BITS_PER_TAG / 8;
+    assert_eq!(expected.len() as u64, 17 + 2 * (8 + 1 + 8 + stage) + 4);
 }
 
 #[test]
@@ -152,11 +217,16 @@ fn snapshot_round_trips() {
     let decoded = ReplayCache::decode(&bytes).expect("own snapshot decodes");
     assert_eq!(decoded, cache);
     assert_eq!(decoded.encode(), bytes);
-    assert_eq!(decoded.max_entries_per_epoch(), 4);
     assert_eq!(decoded.retired_before(), 7);
 
-    let empty = ReplayCache::new(100);
+    let empty = ReplayCache::new();
     assert_eq!(ReplayCache::decode(&empty.encode()), Ok(empty));
+
+    let mut grown = ReplayCache::new();
+    for tag in random_tags(3, filter::FIRST_STAGE_TAGS as usize + 5) {
+        let _ = grown.check_and_insert(1, tag);
+    }
+    assert_eq!(ReplayCache::decode(&grown.encode()), Ok(grown));
 }
 
 #[test]
@@ -189,10 +259,10 @@ fn malformed_snapshots_say_what_is_wrong() {
     );
 
     let mut bad_version = good.clone();
-    bad_version[4] = 2;
+    bad_version[4] = 1;
     assert_eq!(
         ReplayCache::decode(&bad_version),
-        Err(ReplayError::UnsupportedVersion { found: 2 })
+        Err(ReplayError::UnsupportedVersion { found: 1 })
     );
 
     let mut flipped = good.clone();
@@ -210,29 +280,65 @@ fn malformed_snapshots_say_what_is_wrong() {
         Err(ReplayError::TrailingBytes { extra: 1 })
     );
 
+    let one_stage = |epoch: u64, inserted: u64| {
+        let mut block = epoch_block(epoch, &[tag(1)]);
+        block[9..17].copy_from_slice(&inserted.to_be_bytes());
+        block
+    };
+    let mut two_stages = one_stage(1, 5);
+    two_stages[8] = 2;
+    two_stages.extend_from_slice(&1u64.to_be_bytes());
+    two_stages.extend(vec![0u8; filter::stage_words(1) * 8]);
+    let mut no_stage = epoch_block(1, &[]);
+    no_stage[8] = 0;
+    let mut too_many_stages = epoch_block(1, &[]);
+    too_many_stages[8] = filter::MAX_STAGES as u8 + 1;
     let cases: Vec<(Vec<u8>, ReplayError)> = vec![
         (
-            [header(4, 0, 1), epoch_block(1, &[tag(2), tag(1)])].concat(),
-            ReplayError::UnsortedTags { epoch: 1, index: 1 },
-        ),
-        (
-            [header(4, 0, 1), epoch_block(1, &[tag(1), tag(3), tag(3)])].concat(),
-            ReplayError::DuplicateTag { epoch: 1, index: 2 },
-        ),
-        (
-            [header(1, 0, 1), epoch_block(1, &[tag(1), tag(2)])].concat(),
-            ReplayError::OverCap {
+            [header(0, 1), one_stage(1, 0)].concat(),
+            ReplayError::BadStageFill {
                 epoch: 1,
-                count: 2,
-                cap: 1,
+                stage: 0,
+                inserted: 0,
+                expected: "1 to its capacity (the last stage)",
             },
         ),
         (
-            [header(4, 0, 1), epoch_block(1, &[])].concat(),
-            ReplayError::EmptyEpoch { epoch: 1 },
+            [header(0, 1), one_stage(1, filter::FIRST_STAGE_TAGS + 1)].concat(),
+            ReplayError::BadStageFill {
+                epoch: 1,
+                stage: 0,
+                inserted: filter::FIRST_STAGE_TAGS + 1,
+                expected: "1 to its capacity (the last stage)",
+            },
         ),
         (
-            [header(4, 5, 1), epoch_block(4, &[tag(1)])].concat(),
+            [header(0, 1), two_stages].concat(),
+            ReplayError::BadStageFill {
+                epoch: 1,
+                stage: 0,
+                inserted: 5,
+                expected: "its capacity (an earlier stage is full)",
+            },
+        ),
+        (
+            [header(0, 1), no_stage].concat(),
+            ReplayError::BadStageCount {
+                epoch: 1,
+                count: 0,
+                max: filter::MAX_STAGES,
+            },
+        ),
+        (
+            [header(0, 1), too_many_stages].concat(),
+            ReplayError::BadStageCount {
+                epoch: 1,
+                count: filter::MAX_STAGES as u8 + 1,
+                max: filter::MAX_STAGES,
+            },
+        ),
+        (
+            [header(5, 1), epoch_block(4, &[tag(1)])].concat(),
             ReplayError::RetiredEpoch {
                 epoch: 4,
                 retired_before: 5,
@@ -240,7 +346,7 @@ fn malformed_snapshots_say_what_is_wrong() {
         ),
         (
             [
-                header(4, 0, 2),
+                header(0, 2),
                 epoch_block(3, &[tag(1)]),
                 epoch_block(3, &[tag(2)]),
             ]
@@ -251,7 +357,7 @@ fn malformed_snapshots_say_what_is_wrong() {
             },
         ),
         (
-            header(4, 0, u32::MAX),
+            header(0, u32::MAX),
             ReplayError::TooManyEpochs {
                 count: u32::MAX as usize,
                 limit: MAX_LIVE_EPOCHS,
@@ -262,18 +368,19 @@ fn malformed_snapshots_say_what_is_wrong() {
         assert_eq!(ReplayCache::decode(&sealed(body)), Err(expected));
     }
 
-    // A huge tag count must be reported as truncation, not trusted for allocation.
-    let huge = [header(u32::MAX, 0, 1), (1u64).to_be_bytes().to_vec()].concat();
-    let huge = [huge, u32::MAX.to_be_bytes().to_vec()].concat();
+    // The stage's size comes from its place, never from the input: a short stage is
+    // truncation, not an allocation the input asked for.
+    let mut short = [header(0, 1), epoch_block(1, &[tag(1)])].concat();
+    short.truncate(short.len() - 8);
     assert!(matches!(
-        ReplayCache::decode(&sealed(huge)),
-        Err(ReplayError::Truncated { what: "tags", .. })
+        ReplayCache::decode(&sealed(short)),
+        Err(ReplayError::Truncated { .. })
     ));
 }
 
 #[test]
 fn log_rebuilds_the_cache_and_ignores_a_torn_tail() {
-    let mut original = ReplayCache::new(8);
+    let mut original = ReplayCache::new();
     let mut log = Vec::new();
     for (epoch, n) in [(1, 1), (1, 2), (2, 1), (3, 7)] {
         assert_eq!(original.check_and_insert(epoch, tag(n)), Ok(()));
@@ -284,7 +391,7 @@ fn log_rebuilds_the_cache_and_ignores_a_torn_tail() {
     for torn in 1..LOG_ENTRY_LEN {
         let mut torn_log = log.clone();
         torn_log.extend_from_slice(&torn_record[..torn]);
-        let mut rebuilt = ReplayCache::new(8);
+        let mut rebuilt = ReplayCache::new();
         let summary = rebuilt
             .apply_log(&torn_log)
             .expect("torn tail is tolerated");
@@ -300,13 +407,10 @@ fn log_rebuilds_the_cache_and_ignores_a_torn_tail() {
             }
         );
     }
-    let mut rebuilt = ReplayCache::new(8);
+    let mut rebuilt = ReplayCache::new();
     assert_eq!(rebuilt.apply_log(&log).map(|s| s.torn_tail), Ok(0));
     assert_eq!(rebuilt, original);
-    assert_eq!(
-        ReplayCache::new(8).apply_log(&[]),
-        Ok(LogSummary::default())
-    );
+    assert_eq!(ReplayCache::new().apply_log(&[]), Ok(LogSummary::default()));
 }
 
 #[test]
@@ -315,7 +419,7 @@ fn garbage_in_the_log_is_rejected_and_changes_nothing() {
     for n in 0..3 {
         log.extend_from_slice(&encode_entry(1, &tag(n)));
     }
-    let start = ReplayCache::new(8);
+    let start = ReplayCache::new();
 
     let mut bit_rot = log.clone();
     bit_rot[LOG_ENTRY_LEN + 20] ^= 0x40;
@@ -358,20 +462,13 @@ fn garbage_in_the_log_is_rejected_and_changes_nothing() {
         })
     );
 
-    // A log that overflows the cap was not written under it: refuse, atomically.
-    let mut small = ReplayCache::new(2);
-    assert_eq!(
-        small.apply_log(&log),
-        Err(ReplayError::LogOverCap { epoch: 1, cap: 2 })
-    );
-    assert_eq!(small, ReplayCache::new(2));
     assert_eq!(cache, start);
 }
 
 #[test]
 fn snapshot_plus_log_survives_a_crash_between_compaction_steps() {
     // Epoch 1 running; tags go to the log.
-    let mut relay = ReplayCache::new(16);
+    let mut relay = ReplayCache::new();
     let mut log = Vec::new();
     for n in 0..4 {
         assert_eq!(relay.check_and_insert(1, tag(n)), Ok(()));
@@ -431,7 +528,7 @@ fn sphinx_packet_replay_tag_detects_a_replayed_packet() {
     };
 
     let first = build();
-    let mut cache = ReplayCache::new(8);
+    let mut cache = ReplayCache::new();
     let (tag, mac_ok) = tag_of(&first);
     assert!(mac_ok);
     assert_eq!(cache.check_and_insert(0, tag), Ok(()));
@@ -454,12 +551,11 @@ fn sphinx_packet_replay_tag_detects_a_replayed_packet() {
 
 fn any_cache() -> impl Strategy<Value = ReplayCache> {
     (
-        0u32..6,
         0u64..4,
         proptest::collection::vec((0u64..8, any::<[u8; TAG_LEN]>()), 0..24),
     )
-        .prop_map(|(cap, retire, inserts)| {
-            let mut cache = ReplayCache::new(cap);
+        .prop_map(|(retire, inserts)| {
+            let mut cache = ReplayCache::new();
             for (epoch, tag) in inserts {
                 let _ = cache.check_and_insert(epoch, tag);
             }
@@ -492,7 +588,7 @@ proptest! {
         inserts in proptest::collection::vec((0u64..4, any::<[u8; TAG_LEN]>()), 0..24),
         torn in 0usize..LOG_ENTRY_LEN,
     ) {
-        let mut live = ReplayCache::new(8);
+        let mut live = ReplayCache::new();
         let mut log = Vec::new();
         for (epoch, tag) in inserts {
             if live.check_and_insert(epoch, tag).is_ok() {
@@ -501,7 +597,7 @@ proptest! {
         }
         let clean = log.len();
         log.extend_from_slice(&encode_entry(9, &[0; TAG_LEN])[..torn]);
-        let mut rebuilt = ReplayCache::new(8);
+        let mut rebuilt = ReplayCache::new();
         let summary = rebuilt.apply_log(&log);
         prop_assert_eq!(summary.map(|s| (s.valid_len, s.torn_tail)), Ok((clean, torn)));
         prop_assert_eq!(rebuilt, live);
@@ -517,8 +613,8 @@ proptest! {
     }
 
     #[test]
-    fn apply_log_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512), cap in 0u32..4) {
-        let mut cache = ReplayCache::new(cap);
+    fn apply_log_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut cache = ReplayCache::new();
         let before = cache.clone();
         if cache.apply_log(&bytes).is_err() {
             prop_assert_eq!(cache, before);
@@ -528,6 +624,6 @@ proptest! {
             framed.extend_from_slice(&LOG_ENTRY_MAGIC);
             framed.extend_from_slice(chunk);
         }
-        let _ = ReplayCache::new(cap).apply_log(&framed);
+        let _ = ReplayCache::new().apply_log(&framed);
     }
 }

@@ -153,6 +153,7 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         bytes(MAX_LINK_DATA_LEN).prop_map(ResponseBody::LinkData),
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
         vec(blinded(), 1..=MAX_ISSUE).prop_map(ResponseBody::Issued),
+        any::<u32>().prop_map(|retry_after_ms| ResponseBody::Busy { retry_after_ms }),
     ]
 }
 

@@ -60,6 +60,11 @@ impl Links {
         next: NodeId,
         packet: &[u8],
     ) -> Result<(), LinkError> {
+        // Slots only for relays of the network: a client names the first hop of what it
+        // injects, and each name it made up would otherwise keep a slot for good.
+        if directory.relay(&Fingerprint::from_bytes(next)).is_none() {
+            return Err(LinkError::UnknownRelay);
+        }
         let slot = self.slots.lock().await.entry(next).or_default().clone();
         let mut last = LinkError::UnknownRelay;
         for _ in 0..2 {
@@ -248,6 +253,18 @@ mod tests {
             arrived.insert(packet[0]);
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "one handshake");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn packets_for_relays_not_in_the_network_keep_no_slot() {
+        let (_relay, directory, _received, _accepted) = receiver();
+        let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+        let links = Links::new(client);
+        for n in 0..100u8 {
+            let sent = links.send(&directory, [n; 32], &[0; 64]).await;
+            assert!(matches!(sent, Err(LinkError::UnknownRelay)));
+        }
+        assert!(links.slots.lock().await.is_empty());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,34 +4,40 @@
 //! mailbox request (host, final hop of a request). What each stream between clients and
 //! relays carries is `sotto_quic::onion`.
 
+mod bucket;
 mod descriptor;
 mod faults;
 mod final_hop;
+mod limits;
 mod links;
+mod peers;
 mod view;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sotto_onion::directory::{Directory, OnionKey};
 use sotto_onion::packet::{NodeId, OnionPacket, Peeled};
-use sotto_quic::onion::{delivery, Inbound, CLIENT_ADDRESS_LEN};
+use sotto_quic::onion::{delivery, Inbound};
 use sotto_quic::{stream, unix_now};
-use tokio::sync::Mutex;
 
 use crate::actor::HostHandle;
 use crate::config::DataDir;
 use crate::metrics::Metrics;
 use crate::onion_keys::OnionKeys;
 use crate::replay_store::ReplayStore;
+use bucket::TokenBucket;
 pub use descriptor::{replace_file, DESCRIPTOR_FILE};
 pub use final_hop::PushPools;
+pub use limits::OnionLimits;
 use links::Links;
+use peers::{Peers, Refusal};
 
-/// Replay tags kept per onion-key epoch before packets are refused rather than forgotten.
-const REPLAY_TAGS_PER_EPOCH: u32 = 4_000_000;
+/// Replay-log records after which the cache is snapshotted before its key rotates, so that a
+/// restart reads at most this many (48 MB), not a whole epoch's.
+const LOG_RECORDS_BEFORE_SNAPSHOT: u64 = 1_000_000;
 
 /// Why a packet was dropped (a metrics label; never more detail than this).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +45,14 @@ pub enum Drop {
     Malformed,
     Unwrap,
     Replay,
-    ReplayFull,
+    /// The replay cache refused the packet's epoch (retired, or too many live) or its store
+    /// failed.
+    ReplayRefused,
+    /// Over a rate limit: this relay's peel budget, a link's share of it, or what one client
+    /// may inject.
+    Busy,
+    /// A client connection registered more addresses than it may.
+    TooManyAddresses,
     NoRoute,
     UnknownClient,
     BadRequest,
@@ -47,19 +60,33 @@ pub enum Drop {
     NoReplyBlock,
     /// A stream that ended (reset, or its connection closed) before its packet did.
     Incomplete,
+    /// A stream that took longer than `stream_timeout_secs` to arrive whole.
+    Slow,
+}
+
+impl From<Refusal> for Drop {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Busy => Self::Busy,
+            Refusal::TooManyAddresses => Self::TooManyAddresses,
+        }
+    }
 }
 
 impl Drop {
-    pub const ALL: [Drop; 9] = [
+    pub const ALL: [Drop; 12] = [
         Self::Malformed,
         Self::Unwrap,
         Self::Replay,
-        Self::ReplayFull,
+        Self::ReplayRefused,
+        Self::Busy,
+        Self::TooManyAddresses,
         Self::NoRoute,
         Self::UnknownClient,
         Self::BadRequest,
         Self::NoReplyBlock,
         Self::Incomplete,
+        Self::Slow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,12 +94,15 @@ impl Drop {
             Self::Malformed => "malformed",
             Self::Unwrap => "bad_mac_or_key",
             Self::Replay => "replay",
-            Self::ReplayFull => "replay_cache_full",
+            Self::ReplayRefused => "replay_refused",
+            Self::Busy => "busy",
+            Self::TooManyAddresses => "too_many_addresses",
             Self::NoRoute => "no_route",
             Self::UnknownClient => "unknown_client",
             Self::BadRequest => "bad_request",
             Self::NoReplyBlock => "push_without_reply_block",
             Self::Incomplete => "incomplete",
+            Self::Slow => "stream_timeout",
         }
     }
 }
@@ -124,8 +154,10 @@ pub struct OnionNode {
     directory: Directory,
     keys: std::sync::Mutex<OnionKeys>,
     replay: std::sync::Mutex<ReplayStore>,
+    /// Bounds the key agreements and replay tags all links together can cost a second.
+    peel_budget: std::sync::Mutex<TokenBucket>,
     links: Links,
-    clients: Mutex<HashMap<[u8; CLIENT_ADDRESS_LEN], quinn::Connection>>,
+    peers: std::sync::Mutex<Peers<quinn::Connection>>,
     host: HostHandle,
     pools: PushPools,
     metrics: Arc<Metrics>,
@@ -151,15 +183,21 @@ impl OnionNode {
         let now = unix_now();
         let keys =
             OnionKeys::open(&data.path, directory.epoch_secs(), now).map_err(|e| e.to_string())?;
-        let replay =
-            ReplayStore::open(&data.path, REPLAY_TAGS_PER_EPOCH).map_err(|e| e.to_string())?;
+        let replay = ReplayStore::open(&data.path).map_err(|e| e.to_string())?;
+        let limits = &data.config.onion;
+        let peel_budget = TokenBucket::new(
+            limits.peel_per_second,
+            limits.peel_per_second.saturating_mul(2),
+            Instant::now(),
+        );
         let node = Arc::new(Self {
             me: *data.identity.fingerprint().as_bytes(),
             directory,
             keys: std::sync::Mutex::new(keys),
             replay: std::sync::Mutex::new(replay),
+            peel_budget: std::sync::Mutex::new(peel_budget),
             links: Links::new(endpoint),
-            clients: Mutex::new(HashMap::new()),
+            peers: std::sync::Mutex::new(Peers::new(limits.clone())),
             host,
             pools: PushPools::default(),
             metrics,
@@ -180,11 +218,23 @@ impl OnionNode {
         connection: &quinn::Connection,
     ) {
         self.view.wire(b'i', &bytes);
-        match Inbound::parse(&bytes) {
+        let (peer, now) = (connection.stable_id(), Instant::now());
+        let inbound = Inbound::parse(&bytes);
+        let admitted = self.with_peers(|peers| match inbound {
+            Some(Inbound::Packet(_)) => peers.admit_peel(peer, now),
+            Some(Inbound::Injection { .. }) => peers
+                .admit_client_stream(peer, bytes.len(), now)
+                .and_then(|()| peers.admit_injection(peer, now)),
+            Some(Inbound::Register(_)) | None => peers.admit_client_stream(peer, bytes.len(), now),
+        });
+        if let Err(refusal) = admitted {
+            return self.metrics.onion_drop(refusal.into());
+        }
+        match inbound {
             Some(Inbound::Packet(packet)) => {
                 self.view
                     .saw(|| format!("from {}", connection.remote_address()));
-                self.handle_packet(packet).await
+                self.handle_packet(packet, peer).await
             }
             Some(Inbound::Register(address)) => {
                 self.view
@@ -193,10 +243,11 @@ impl OnionNode {
                 if address == self.me {
                     return self.metrics.onion_drop(Drop::Malformed);
                 }
-                self.clients
-                    .lock()
-                    .await
-                    .insert(address, connection.clone());
+                let registered =
+                    self.with_peers(|peers| peers.register(peer, connection, address, now));
+                if let Err(refusal) = registered {
+                    self.metrics.onion_drop(refusal.into());
+                }
             }
             Some(Inbound::Injection { first_hop, packet }) => {
                 self.view
@@ -208,19 +259,44 @@ impl OnionNode {
         }
     }
 
+    /// Runs `f` on the per-connection state; a poisoned lock refuses, as a full budget does.
+    fn with_peers<T>(
+        &self,
+        f: impl FnOnce(&mut Peers<quinn::Connection>) -> Result<T, Refusal>,
+    ) -> Result<T, Refusal> {
+        match self.peers.lock() {
+            Ok(mut peers) => f(&mut peers),
+            Err(_) => Err(Refusal::Busy),
+        }
+    }
+
     /// Counts a packet dropped before it reached this node (its stream broke or overran).
     pub(crate) fn dropped(&self, why: Drop) {
         self.metrics.onion_drop(why);
     }
 
-    /// Forgets the client addresses registered on a connection that closed.
-    pub(crate) async fn connection_closed(&self, connection: &quinn::Connection) {
-        let id = connection.stable_id();
-        self.clients.lock().await.retain(|_, c| c.stable_id() != id);
+    /// Forgets what was kept for a connection that closed, and the client addresses
+    /// registered on it.
+    pub(crate) fn connection_closed(&self, connection: &quinn::Connection) {
+        let _ = self.with_peers(|peers| {
+            peers.closed(connection.stable_id());
+            Ok(())
+        });
     }
 
-    async fn handle_packet(self: &Arc<Self>, wire: &[u8]) {
+    async fn handle_packet(self: &Arc<Self>, wire: &[u8], link: usize) {
+        let within_budget = self
+            .peel_budget
+            .lock()
+            .is_ok_and(|mut budget| budget.take(1, Instant::now()));
+        if !within_budget {
+            return self.metrics.onion_drop(Drop::Busy);
+        }
         let Some((epoch, processed)) = self.peel(wire) else {
+            let _ = self.with_peers(|peers| {
+                peers.junk(link, Instant::now());
+                Ok(())
+            });
             return;
         };
         // The tag is in the log file before the packet moves on, so a replay after a restart
@@ -233,7 +309,7 @@ impl OnionNode {
         match fresh {
             Ok(true) => {}
             Ok(false) => return self.metrics.onion_drop(Drop::Replay),
-            Err(()) => return self.metrics.onion_drop(Drop::ReplayFull),
+            Err(()) => return self.metrics.onion_drop(Drop::ReplayRefused),
         }
         match processed.peeled {
             Peeled::Forward { next, packet } => {
@@ -259,35 +335,27 @@ impl OnionNode {
         }
     }
 
-    /// Peels the packet with the first accepted epoch key that opens it.
+    /// Peels the packet with the first accepted epoch key that opens it, the current epoch's
+    /// first: outside the minutes around a rotation it is the only key tried, so a junk packet
+    /// costs one key agreement.
     fn peel(&self, wire: &[u8]) -> Option<(u64, sotto_onion::packet::Processed)> {
+        let Ok(packet) = OnionPacket::from_wire(wire) else {
+            self.metrics.onion_drop(Drop::Malformed);
+            return None;
+        };
         let secrets: Vec<(u64, [u8; 32])> = match self.keys.lock() {
-            Ok(keys) => {
-                let now = unix_now();
-                keys.accepted_epochs(now)
-                    .into_iter()
-                    .filter_map(|epoch| Some((epoch, keys.secret(epoch)?)))
-                    .collect()
-            }
+            Ok(keys) => keys
+                .accepted_epochs(unix_now())
+                .into_iter()
+                .filter_map(|epoch| Some((epoch, keys.secret(epoch)?)))
+                .collect(),
             Err(_) => Vec::new(),
         };
-        let mut malformed = false;
-        for (epoch, secret) in secrets {
-            match OnionPacket::from_wire(wire) {
-                Ok(packet) => {
-                    if let Ok(processed) = packet.process(&secret) {
-                        return Some((epoch, processed));
-                    }
-                }
-                Err(_) => malformed = true,
-            }
+        let opened = packet.process_with_any(secrets).ok();
+        if opened.is_none() {
+            self.metrics.onion_drop(Drop::Unwrap);
         }
-        self.metrics.onion_drop(if malformed {
-            Drop::Malformed
-        } else {
-            Drop::Unwrap
-        });
-        None
+        opened
     }
 
     /// Sends `packet` to relay `next`, counted as leaving `role`; `false` if it could not go.
@@ -315,7 +383,9 @@ impl OnionNode {
     }
 
     async fn deliver(&self, client: [u8; 32], reply: [u8; 16], payload: Vec<u8>) {
-        let connection = self.clients.lock().await.get(&client).cloned();
+        let Ok(connection) = self.with_peers(|peers| Ok(peers.client(&client))) else {
+            return self.metrics.onion_drop(Drop::UnknownClient);
+        };
         let Some(connection) = connection else {
             return self.metrics.onion_drop(Drop::UnknownClient);
         };
@@ -377,7 +447,15 @@ impl OnionNode {
             Err(error) => tracing::error!(%error, "onion key rotation failed"),
         }
         if let Ok(mut replay) = self.replay.lock() {
-            if let Err(error) = replay.flush() {
+            self.metrics
+                .set_replay_filter_bytes(replay.cache().filter_bytes());
+            let result = if replay.log_records() >= LOG_RECORDS_BEFORE_SNAPSHOT {
+                let live = replay.cache().retired_before();
+                replay.compact(live).map(|_| ())
+            } else {
+                replay.flush()
+            };
+            if let Err(error) = result {
                 tracing::error!(%error, "writing the replay log failed");
             }
         }

@@ -291,3 +291,44 @@ fn authorities_named_in_the_ledger_check_a_file_against_their_own_copy() {
         Err(LedgerError::Authorities(DirectoryError::Threshold { .. }))
     ));
 }
+
+/// A gateway and a host of one operator (or one /16) would link a client's address to its
+/// mailbox by timing: no path joins them, and an entry can be drawn apart from both.
+#[test]
+fn a_paths_ends_never_share_an_operator_or_subnet() {
+    let mut relays: Vec<Relay> = (1..=6).map(|n| relay(n, EPOCH)).collect();
+    relays[1].stake.operator = "op1".into();
+    relays[2].descriptor.address.host = "10.1.200.9".into();
+    let directory = Directory::new(SECS, relays).unwrap();
+    let mut rng = rng();
+    for other in [fp(2), fp(3)] {
+        assert_eq!(
+            directory.choose_path(&fp(1), &other, 2, &mut rng),
+            Err(DirectoryError::RelatedEnds(fp(1), other))
+        );
+        assert!(directory.choose_path(&other, &fp(1), 2, &mut rng).is_err());
+    }
+    assert!(directory.choose_path(&fp(1), &fp(4), 2, &mut rng).is_ok());
+    for _ in 0..50 {
+        let entry = *directory
+            .choose_apart(&[fp(1), fp(2)], &mut rng)
+            .unwrap()
+            .fingerprint();
+        assert!(![fp(1), fp(2), fp(3)].contains(&entry), "{entry}");
+    }
+}
+
+/// A host name would be a subnet of its own and slip past the /16 rule: a directory with the
+/// rule refuses it, naming the relay; one without the rule takes it.
+#[test]
+fn with_the_subnet_rule_relays_are_listed_by_ip_address() {
+    let mut relays: Vec<Relay> = (1..=3).map(|n| relay(n, EPOCH)).collect();
+    relays[1].descriptor.address.host = "relay.example".into();
+    let error = Directory::new(SECS, relays.clone()).unwrap_err();
+    assert!(matches!(
+        &error,
+        DirectoryError::UnplacedHost { host, .. } if host == "relay.example"
+    ));
+    assert!(error.to_string().contains("relay 2"), "{error}");
+    assert!(Directory::with_subnet_rule(SECS, false, relays).is_ok());
+}
