@@ -31,7 +31,12 @@ pub fn result(reply: Reply) -> Value {
         messages.iter().map(api_message).collect()
     };
     match reply {
-        Reply::Link(link) => json!({ "link": link.to_string() }),
+        Reply::Link(link) => {
+            let link = link.to_string();
+            // A link always fits a QR code; were one not to, the page shows the link alone.
+            let qr_svg = crate::person::qr::svg(&link).ok();
+            json!({ "link": link, "qr_svg": qr_svg })
+        }
         Reply::Connected { alias } => json!({ "alias": alias }),
         // Pending links are for the command line's summary; the API keeps its documented shape.
         Reply::Contacts { contacts, .. } => {

@@ -1,0 +1,369 @@
+// The sotto web app: the API of `sotto serve` (docs/api.md) over this server's /ws, shown as a
+// chat. Every text that came from the network is put in the page as text (textContent), never
+// as HTML, so a contact's name or message cannot add markup or script.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+// The token comes in the address's fragment, which the browser never sends anywhere. It is
+// kept for this tab only and taken out of the address bar, so it does not show on screen.
+function takeToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const given = fragment.get("token");
+  if (given) {
+    sessionStorage.setItem("sotto-token", given);
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("sotto-token");
+}
+
+const token = takeToken();
+const state = {
+  contacts: new Map(), // alias -> {alias, name, unread}
+  open: null, // the alias of the conversation shown
+  messages: [], // the open conversation, oldest first
+  replyTo: null, // a message of the open conversation
+  everOpened: false,
+};
+let socket = null;
+let nextId = 1;
+const pending = new Map(); // request id -> {resolve, reject}
+let retryDelay = 500;
+
+function call(command, args = {}) {
+  return new Promise((resolve, reject) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      reject(new Error("not connected"));
+      return;
+    }
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    socket.send(JSON.stringify({ id, command, ...args }));
+  });
+}
+
+function showProblem(text) {
+  $("problem").textContent = text;
+  $("problem").hidden = !text;
+}
+
+function setStatus(online, text) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = "status " + (online ? "online" : "offline");
+  for (const id of ["invite", "connect"]) $(id).disabled = !online;
+  $("send").disabled = !online || !state.open;
+}
+
+function connect() {
+  socket = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  socket.onopen = async () => {
+    state.everOpened = true;
+    retryDelay = 500;
+    showProblem("");
+    $("app").hidden = false;
+    setStatus(true, "online");
+    await refreshContacts();
+    if (state.open) await openConversation(state.open);
+  };
+  socket.onmessage = (frame) => {
+    let message;
+    try {
+      message = JSON.parse(frame.data);
+    } catch {
+      return;
+    }
+    if (message.event) {
+      onEvent(message);
+      return;
+    }
+    const waiting = pending.get(message.id);
+    if (!waiting) return;
+    pending.delete(message.id);
+    if (message.ok) waiting.resolve(message.result);
+    else waiting.reject(new Error(message.error));
+  };
+  socket.onclose = () => {
+    for (const waiting of pending.values()) waiting.reject(new Error("the connection closed"));
+    pending.clear();
+    if (!state.everOpened) {
+      // A refused token and a stopped server look alike from here; both need the address.
+      showProblem("sotto is not reachable with this address. Open the address `sotto serve --web` printed (it ends in #token=…); retrying.");
+    }
+    setStatus(false, "offline — reconnecting");
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 8000);
+  };
+}
+
+function onEvent(event) {
+  switch (event.event) {
+    case "message":
+      onMessage(event);
+      break;
+    case "delivered":
+      if (event.to === state.open) openConversation(state.open);
+      break;
+    case "connected":
+      refreshContacts();
+      notify(`${event.alias} connected`, "");
+      break;
+    case "removed":
+    case "rejected":
+      refreshContacts();
+      break;
+    case "connection":
+      if (event.state === "online") setStatus(true, "online");
+      else setStatus(true, "network unreachable — retrying");
+      break;
+  }
+}
+
+function onMessage(message) {
+  if (message.from === state.open) {
+    state.messages.push(message);
+    renderMessages();
+  } else {
+    const contact = state.contacts.get(message.from);
+    if (contact) contact.unread += 1;
+    else refreshContacts();
+    renderContacts();
+  }
+  if (document.hidden || message.from !== state.open) notify(message.from, message.text);
+}
+
+function notify(title, body) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  new Notification(title, { body: body.slice(0, 200) });
+}
+
+async function refreshContacts() {
+  let result;
+  try {
+    result = await call("contacts");
+  } catch {
+    return;
+  }
+  state.contacts = new Map(result.contacts.map((c) => [c.alias, c]));
+  if (state.open) {
+    const open = state.contacts.get(state.open);
+    if (open) open.unread = 0;
+  }
+  renderContacts();
+}
+
+function renderContacts() {
+  const list = $("contacts");
+  list.replaceChildren();
+  for (const contact of state.contacts.values()) {
+    const item = document.createElement("li");
+    item.dataset.alias = contact.alias;
+    if (contact.alias === state.open) item.className = "open";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = contact.alias;
+    if (contact.name !== contact.alias) name.title = contact.name;
+    item.append(name);
+    if (contact.unread > 0) {
+      const unread = document.createElement("span");
+      unread.className = "unread";
+      unread.textContent = contact.unread;
+      item.append(unread);
+    }
+    item.onclick = () => openConversation(contact.alias);
+    list.append(item);
+  }
+  $("no-contacts").hidden = state.contacts.size > 0;
+}
+
+async function openConversation(alias) {
+  const switching = alias !== state.open;
+  state.open = alias;
+  if (switching) {
+    state.replyTo = null;
+    $("search").value = "";
+  }
+  $("title").textContent = alias;
+  $("search").disabled = false;
+  $("text").disabled = false;
+  $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+  try {
+    await call("read", { contact: alias }); // what arrived unseen is seen now
+    state.messages = (await call("messages", { contact: alias })).messages;
+  } catch {
+    return;
+  }
+  const contact = state.contacts.get(alias);
+  if (contact) contact.unread = 0;
+  renderContacts();
+  renderReplying();
+  renderMessages();
+  if (switching) $("text").focus();
+}
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+function renderMessages() {
+  const list = $("messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren();
+  const byId = new Map(state.messages.map((m) => [m.id, m]));
+  for (const message of state.messages) {
+    const item = document.createElement("li");
+    item.dataset.id = message.id;
+    if (message.outgoing) item.classList.add("mine");
+    if (message.reply_to) {
+      const quote = document.createElement("span");
+      quote.className = "quote";
+      const original = byId.get(message.reply_to);
+      quote.textContent = original ? original.text.slice(0, 120) : "(an earlier message)";
+      item.append(quote);
+    }
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = message.text;
+    item.append(text);
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = clock.format(new Date(message.sent_at));
+    if (message.outgoing) {
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = message.delivered ? "✓✓" : "✓";
+      mark.title = message.delivered ? "delivered" : "sent";
+      meta.append(mark);
+    }
+    const reply = document.createElement("button");
+    reply.type = "button";
+    reply.className = "reply";
+    reply.textContent = "Reply";
+    reply.onclick = () => {
+      state.replyTo = message;
+      renderReplying();
+      $("text").focus();
+    };
+    meta.append(reply);
+    item.append(meta);
+    list.append(item);
+  }
+  applySearch();
+  if (atBottom || !$("search").value) list.scrollTop = list.scrollHeight;
+}
+
+// Shows only the messages holding the search text, with the text marked.
+function applySearch() {
+  const query = $("search").value.trim().toLowerCase();
+  let found = 0;
+  for (const item of $("messages").children) {
+    const text = item.querySelector(".text");
+    const whole = text.textContent;
+    const at = query ? whole.toLowerCase().indexOf(query) : -1;
+    item.classList.toggle("hidden", Boolean(query) && at < 0);
+    if (at < 0) {
+      text.replaceChildren(whole);
+      continue;
+    }
+    found += 1;
+    const mark = document.createElement("mark");
+    mark.textContent = whole.slice(at, at + query.length);
+    text.replaceChildren(whole.slice(0, at), mark, whole.slice(at + query.length));
+  }
+  $("found").textContent = query ? `${found} found` : "";
+}
+
+function renderReplying() {
+  $("replying").hidden = !state.replyTo;
+  $("replying-text").textContent = state.replyTo ? state.replyTo.text.slice(0, 120) : "";
+}
+
+async function send(event) {
+  event.preventDefault();
+  const text = $("text").value;
+  if (!text.trim() || !state.open) return;
+  const contact = state.open;
+  const replyTo = state.replyTo ? state.replyTo.id : undefined;
+  $("send").disabled = true;
+  try {
+    const { id } = await call("send", { contact, text, reply_to: replyTo });
+    $("text").value = "";
+    state.replyTo = null;
+    renderReplying();
+    if (state.open === contact) {
+      state.messages.push({
+        from: contact, text, id, sent_at: Date.now(), reply_to: replyTo ?? null,
+        outgoing: true, delivered: false,
+      });
+      renderMessages();
+    }
+  } catch (error) {
+    showProblem(`Not sent: ${error.message}`);
+  } finally {
+    $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+  }
+}
+
+async function invite() {
+  try {
+    const result = await call("invite");
+    $("link").textContent = result.link;
+    if (result.qr_svg) {
+      $("qr").src = "data:image/svg+xml;base64," + btoa(result.qr_svg);
+      $("qr").hidden = false;
+    } else {
+      $("qr").hidden = true;
+    }
+    $("invite-dialog").showModal();
+  } catch (error) {
+    showProblem(`No link made: ${error.message}`);
+  }
+}
+
+async function connectWithLink(event) {
+  event.preventDefault();
+  const link = $("connect-link").value.trim();
+  const alias = $("connect-alias").value.trim() || undefined;
+  $("connect-error").hidden = true;
+  try {
+    const result = await call("connect", { link, alias });
+    $("connect-dialog").close();
+    $("connect-link").value = "";
+    $("connect-alias").value = "";
+    await refreshContacts();
+    await openConversation(result.alias);
+  } catch (error) {
+    $("connect-error").textContent = error.message;
+    $("connect-error").hidden = false;
+  }
+}
+
+function start() {
+  if (!token) {
+    showProblem("This page needs its key: open the address `sotto serve --web` printed (it ends in #token=…).");
+    setStatus(false, "no token");
+    return;
+  }
+  $("composer").onsubmit = send;
+  $("text").onkeydown = (event) => {
+    if (event.key === "Enter" && !event.shiftKey) send(event);
+  };
+  $("cancel-reply").onclick = () => {
+    state.replyTo = null;
+    renderReplying();
+  };
+  $("search").oninput = applySearch;
+  $("invite").onclick = invite;
+  $("copy").onclick = () => navigator.clipboard?.writeText($("link").textContent);
+  $("connect").onclick = () => $("connect-dialog").showModal();
+  $("connect-cancel").onclick = () => $("connect-dialog").close();
+  $("connect-form").onsubmit = connectWithLink;
+  if ("Notification" in window && Notification.permission === "default") {
+    $("notify").hidden = false;
+    $("notify").onclick = async () => {
+      await Notification.requestPermission();
+      $("notify").hidden = true;
+    };
+  }
+  connect();
+}
+
+start();
