@@ -19,7 +19,10 @@ function takeToken() {
 
 const token = takeToken();
 const state = {
-  contacts: new Map(), // alias -> {alias, name, unread}
+  contacts: new Map(), // alias -> {alias, name, unread}: unread as the device had it
+  // Messages pushed while their conversation was not open. The device counts them as shown
+  // once pushed, so they are counted here, apart from what a refresh of the contacts brings.
+  arrived: new Map(),
   open: null, // the alias of the conversation shown
   messages: [], // the open conversation, oldest first
   replyTo: null, // a message of the open conversation
@@ -86,7 +89,9 @@ function connect() {
   socket.onclose = () => {
     for (const waiting of pending.values()) waiting.reject(new Error("the connection closed"));
     pending.clear();
-    if (!state.everOpened) {
+    if (state.everOpened) {
+      showProblem("Lost the connection to sotto (is `sotto serve` running?); reconnecting…");
+    } else {
       // A refused token and a stopped server look alike from here; both need the address.
       showProblem("sotto is not reachable with this address. Open the address `sotto serve --web` printed (it ends in #token=…); retrying.");
     }
@@ -124,10 +129,9 @@ function onMessage(message) {
     state.messages.push(message);
     renderMessages();
   } else {
-    const contact = state.contacts.get(message.from);
-    if (contact) contact.unread += 1;
+    state.arrived.set(message.from, (state.arrived.get(message.from) ?? 0) + 1);
+    if (state.contacts.has(message.from)) renderContacts();
     else refreshContacts();
-    renderContacts();
   }
   if (document.hidden || message.from !== state.open) notify(message.from, message.text);
 }
@@ -164,10 +168,11 @@ function renderContacts() {
     name.textContent = contact.alias;
     if (contact.name !== contact.alias) name.title = contact.name;
     item.append(name);
-    if (contact.unread > 0) {
+    const unreadCount = contact.unread + (state.arrived.get(contact.alias) ?? 0);
+    if (unreadCount > 0) {
       const unread = document.createElement("span");
       unread.className = "unread";
-      unread.textContent = contact.unread;
+      unread.textContent = unreadCount;
       item.append(unread);
     }
     item.onclick = () => openConversation(contact.alias);
@@ -195,6 +200,7 @@ async function openConversation(alias) {
   }
   const contact = state.contacts.get(alias);
   if (contact) contact.unread = 0;
+  state.arrived.delete(alias);
   renderContacts();
   renderReplying();
   renderMessages();
