@@ -30,7 +30,10 @@ fn chromium() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file());
     if found.is_none() {
         let ci = std::env::var("CI").is_ok_and(|value| !value.is_empty() && value != "false");
-        assert!(!ci, "no chromium on PATH; CI must have it (.ci/run installs it)");
+        assert!(
+            !ci,
+            "no chromium on PATH; CI must have it (.ci/run installs it)"
+        );
         eprintln!("skipped: no chromium on PATH (apt-get install chromium to run the web tests)");
     }
     found
@@ -225,7 +228,8 @@ async fn screenshot(page: &Page, name: &str) {
 }
 
 /// The text of the open conversation's messages, in order.
-const MESSAGES: &str = "[...document.querySelectorAll('#messages li .text')].map(m => m.textContent)";
+const MESSAGES: &str =
+    "[...document.querySelectorAll('#messages li .text')].map(m => m.textContent)";
 
 fn contains(list: &str, text: &str) -> String {
     format!("{list}.includes({})", serde_json::to_string(text).unwrap())
@@ -247,11 +251,18 @@ async fn two_people_chat_through_two_web_apps() {
     for page in [&alice, &bob] {
         until(page, "document.querySelector('#status.online')").await;
         let address: String = eval(page, "location.href").await;
-        assert!(!address.contains("token"), "the token stays on screen: {address}");
+        assert!(
+            !address.contains("token"),
+            "the token stays on screen: {address}"
+        );
     }
 
     click(&alice, "#invite").await;
-    until(&alice, "document.getElementById('link').textContent.startsWith('sotto://')").await;
+    until(
+        &alice,
+        "document.getElementById('link').textContent.startsWith('sotto://')",
+    )
+    .await;
     let link: String = eval(&alice, "document.getElementById('link').textContent").await;
     let qr: String = eval(&alice, "document.getElementById('qr').src").await;
     assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
@@ -262,8 +273,16 @@ async fn two_people_chat_through_two_web_apps() {
     click(&bob, "#connect").await;
     type_into(&bob, "#connect-link", &link).await;
     click(&bob, "#connect-form button[type=submit]").await;
-    until(&bob, "document.getElementById('title').textContent === 'Alice'").await;
-    until(&alice, "document.querySelector('#contacts li[data-alias=Bob]')").await;
+    until(
+        &bob,
+        "document.getElementById('title').textContent === 'Alice'",
+    )
+    .await;
+    until(
+        &alice,
+        "document.querySelector('#contacts li[data-alias=Bob]')",
+    )
+    .await;
 
     // Alice has not opened the conversation: Bob's first message is counted as unread.
     type_into(&bob, "#text", "hi Alice, it's Bob").await;
@@ -285,15 +304,27 @@ async fn two_people_chat_through_two_web_apps() {
     type_into(&alice, "#text", "hello Bob, good to see you here").await;
     click(&alice, "#send").await;
     until(&bob, &contains(MESSAGES, "hello Bob, good to see you here")).await;
-    let quote: String = eval(&bob, "document.querySelector('#messages li:last-child .quote')?.textContent ?? ''").await;
+    let quote: String = eval(
+        &bob,
+        "document.querySelector('#messages li:last-child .quote')?.textContent ?? ''",
+    )
+    .await;
     assert_eq!(quote, "hi Alice, it's Bob");
     // Bob's message got its receipt back: two marks.
-    until(&bob, "document.querySelector('#messages li.mine .mark')?.textContent === '✓✓'").await;
+    until(
+        &bob,
+        "document.querySelector('#messages li.mine .mark')?.textContent === '✓✓'",
+    )
+    .await;
     screenshot(&bob, "3-bob-conversation").await;
 
     // Search keeps the messages that hold the text.
     type_into(&alice, "#search", "GOOD").await;
-    until(&alice, "document.getElementById('found').textContent === '1 found'").await;
+    until(
+        &alice,
+        "document.getElementById('found').textContent === '1 found'",
+    )
+    .await;
     let shown: Vec<String> = eval(
         &alice,
         "[...document.querySelectorAll('#messages li:not(.hidden) mark')].map(m => m.textContent)",
@@ -396,13 +427,19 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
     }
     screenshot(&wrong, "6-wrong-token").await;
     assert_eq!(upgrade_status(&served, "", &served.origin).await, 401);
-    assert_eq!(upgrade_status(&served, &"0".repeat(64), &served.origin).await, 401);
+    assert_eq!(
+        upgrade_status(&served, &"0".repeat(64), &served.origin).await,
+        401
+    );
     assert_eq!(upgrade_status(&served, &token, &served.origin).await, 101);
     let api = sotto_api::ApiClient::connect(&served.api, &"0".repeat(64)).await;
     assert!(matches!(api, Err(sotto_api::ApiError::Unauthorized)));
 
     // Another site's page, token and all, cannot open the WebSocket; the app's own page can.
-    let socket = format!("{}/ws?token={token}", served.origin.replace("http://", "ws://"));
+    let socket = format!(
+        "{}/ws?token={token}",
+        served.origin.replace("http://", "ws://")
+    );
     let (elsewhere, other) = other_site().await;
     let foreign = chromium.open(&format!("{elsewhere}/")).await;
     assert_eq!(open_websocket(&foreign, &socket).await, "refused");
@@ -414,7 +451,10 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
     // A site whose name now points here is refused before it reads anything.
     let rebound = chromium.open(&format!("http://rebind.test:{port}/")).await;
     let body: String = eval(&rebound, "document.body.innerText").await;
-    assert!(body.contains("open the address sotto serve printed"), "{body}");
+    assert!(
+        body.contains("open the address sotto serve printed"),
+        "{body}"
+    );
     let script: bool = eval(&rebound, "typeof state !== 'undefined'").await;
     assert!(!script, "the app ran under another name");
     other.abort();

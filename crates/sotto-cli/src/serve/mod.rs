@@ -118,7 +118,8 @@ fn authorizer(gate: Gate) -> impl FnOnce(&Upgrade, Response) -> Result<Response,
 
 /// One API client: its requests go to the device one at a time; replies and events go back
 /// through a bounded queue, and a client that stops reading is disconnected.
-async fn session<S>(stream: S, gate: Gate, app: AppHandle, events: broadcast::Receiver<AppEvent>) where
+async fn session<S>(stream: S, gate: Gate, app: AppHandle, events: broadcast::Receiver<AppEvent>)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let upgrade = tokio_tungstenite::accept_hdr_async(stream, authorizer(gate));

@@ -171,7 +171,12 @@ mod tests {
 
     #[test]
     fn only_addresses_and_localhost_with_the_port_name_this_server() {
-        for host in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080", "[::1]:8080"] {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST:8080",
+            "[::1]:8080",
+        ] {
             assert!(names_this_server(host, 8080), "{host}");
         }
         for host in [
@@ -194,7 +199,10 @@ mod tests {
             header::CONNECTION,
             HeaderValue::from_static("keep-alive, Upgrade"),
         );
-        headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+        headers.insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
         assert_eq!(websocket_accept(&headers), None, "no key");
         headers.insert(
             header::SEC_WEBSOCKET_KEY,
