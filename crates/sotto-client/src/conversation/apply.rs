@@ -19,6 +19,7 @@ use sotto_proto::conversation::{Content, MessageId};
 use sotto_proto::Message;
 
 use super::mls::{failed, load_group, protocol_message};
+use super::change::Change;
 use super::ConversationError;
 use crate::mailbox::MAX_SEQ;
 use crate::store::{Conversation, Provider, Store, TextParts};
@@ -29,6 +30,8 @@ pub enum Applied {
     Again,
     /// A text from the other side; `new` is false for a duplicate id.
     Text { id: MessageId, new: bool },
+    /// The other side's change (edit, deletion, reaction) of message `target`.
+    Changed { target: MessageId },
     /// Receipts for this device's messages.
     Receipt { count: usize },
     /// A part of a long text from the other side; the text comes whole with its last part.
@@ -211,6 +214,13 @@ fn on_content(
             store.mark_delivered(conversation.number, &ids)?;
             Ok(Applied::Receipt { count: ids.len() })
         }
+        Content::Edit { target, text } => {
+            change_arrived(store, conversation, target, Change::Edit(text))
+        }
+        Content::Delete { target } => change_arrived(store, conversation, target, Change::Delete),
+        Content::Reaction { target, emoji } => {
+            change_arrived(store, conversation, target, Change::React(emoji))
+        }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),
         )),
@@ -238,4 +248,22 @@ fn text_arrived(
         store.count_message_since_update(conversation.number)?;
     }
     Ok(Applied::Text { id, new })
+}
+
+/// Records the other side's change of a message. The host's order puts a message before any
+/// change of it, so a change of a message not here (or, for an edit or a deletion, not
+/// theirs) is refused, not kept for later.
+fn change_arrived(
+    store: &Store,
+    conversation: &Conversation,
+    target: MessageId,
+    change: Change,
+) -> Result<Applied, ConversationError> {
+    if change.record(store, conversation.number, &target, false)? {
+        Ok(Applied::Changed { target })
+    } else {
+        Err(ConversationError::Rejected(
+            "a change of a message that is not here, or not theirs to change".into(),
+        ))
+    }
 }

@@ -6,6 +6,7 @@ use sotto_proto::Message;
 
 use super::{Device, Network};
 use crate::conversation::apply::{apply, digest, Applied};
+use crate::conversation::change::Change;
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::text::text_contents;
 use crate::conversation::{encoding, ConversationError};
@@ -67,6 +68,38 @@ impl<N: Network> Device<N> {
                 .await?;
         }
         Ok(id)
+    }
+
+    /// Changes message `target` of the conversation with `alias`, for both sides: edits or
+    /// deletes one of this device's messages, or reacts to either side's.
+    pub async fn change(
+        &mut self,
+        alias: &str,
+        target: MessageId,
+        change: Change,
+    ) -> Result<(), ConversationError> {
+        let number = self.conversation_number(alias)?;
+        match self.store.sent_here(number, &target)? {
+            None => return Err(ConversationError::UnknownMessage),
+            Some(false) if change.senders_only() => {
+                return Err(ConversationError::NotYourMessage)
+            }
+            Some(_) => {}
+        }
+        let content = change
+            .content(target)
+            .encode()
+            .map_err(encoding("the change"))?;
+        // As for a text: caught up first, so it is sealed in the conversation's epoch.
+        if !self.is_listening_to(number)? {
+            let mut events = Vec::new();
+            self.sync_conversation(number, &mut events).await?;
+            self.listening.events.extend(events);
+        }
+        let conversation = self.store.conversation_by_number(number)?;
+        let record = |store: &Store| change.record(store, number, &target, true).map(|_| ());
+        self.write_content(&conversation, content, record, None)
+            .await
     }
 
     pub(super) fn conversation_number(&self, alias: &str) -> Result<i64, ConversationError> {

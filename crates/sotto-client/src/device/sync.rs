@@ -104,6 +104,10 @@ impl<N: Network> Device<N> {
             match apply(&self.store, &current, message)? {
                 Applied::Text { id, .. } => outcome.received.push(id),
                 Applied::Receipt { count } => outcome.delivered += count,
+                Applied::Changed { target } => events.push(Event::Changed {
+                    alias: alias.clone(),
+                    id: target,
+                }),
                 Applied::Resend(content) => outcome.resend.push(content),
                 Applied::Rejected(reason) => events.push(Event::Rejected {
                     alias: alias.clone(),

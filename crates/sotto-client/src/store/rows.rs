@@ -62,6 +62,13 @@ pub struct StoredMessage {
     pub reply_to: Option<MessageId>,
     pub sent_at_ms: u64,
     pub delivered: bool,
+    /// Its sender changed its text (`Content::Edit`).
+    pub edited: bool,
+    /// Its sender took it back for everyone (`Content::Delete`): the text is gone.
+    pub deleted: bool,
+    /// This device's reaction to it, and the other side's (`Content::Reaction`).
+    pub my_reaction: Option<String>,
+    pub their_reaction: Option<String>,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -112,11 +119,19 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         reply_to: reply_to.and_then(|r| r.try_into().ok()),
         sent_at_ms: row.get::<_, i64>(6)? as u64,
         delivered: row.get(7)?,
+        edited: row.get(8)?,
+        deleted: row.get(9)?,
+        my_reaction: row.get(10)?,
+        their_reaction: row.get(11)?,
     })
 }
 
 const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.reply_to, \
-     m.sent_at, m.delivered";
+     m.sent_at, m.delivered, m.edited, m.deleted, \
+     (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
+      AND r.outgoing = 1), \
+     (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
+      AND r.outgoing = 0)";
 
 impl Store {
     pub fn add_invitation(

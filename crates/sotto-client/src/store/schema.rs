@@ -104,4 +104,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation, id, part)
     );
     ",
+    // 7: edits, deletions for everyone and reactions (Content kinds 8 to 10); a reaction per
+    // side of a conversation and message, `outgoing` 1 for this device's.
+    "
+    ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE reactions (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        outgoing INTEGER NOT NULL,
+        emoji TEXT NOT NULL,
+        PRIMARY KEY (conversation, id, outgoing)
+    );
+    ",
 ];
