@@ -71,6 +71,12 @@ enum Top {
     Contacts(person::ContactsArgs),
     /// Send a message to a contact.
     Send(person::SendArgs),
+    /// Give one of your messages a new text, for both of you.
+    Edit(person::EditArgs),
+    /// Take one of your messages back, for both of you.
+    Delete(person::DeleteArgs),
+    /// React to a message (yours or theirs) with an emoji; '' takes your reaction back.
+    React(person::ReactArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
@@ -126,6 +132,9 @@ impl Top {
             Top::Connect(args) => Some(&mut args.client),
             Top::Contacts(args) => Some(&mut args.client),
             Top::Send(args) => Some(&mut args.client),
+            Top::Edit(args) => Some(&mut args.client),
+            Top::Delete(args) => Some(&mut args.client),
+            Top::React(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Chat(args) => Some(&mut args.client),
@@ -192,6 +201,9 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Connect(args) => person::run_connect(args).await,
             Top::Contacts(args) => person::run_contacts(args).await,
             Top::Send(args) => person::run_send(args).await,
+            Top::Edit(args) => person::run_edit(args).await,
+            Top::Delete(args) => person::run_delete(args).await,
+            Top::React(args) => person::run_react(args).await,
             Top::Read(args) => person::run_read(args).await,
             Top::History(args) => person::run_history(args),
             Top::Chat(args) => chat::run(args).await,

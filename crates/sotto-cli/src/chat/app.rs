@@ -105,6 +105,11 @@ impl App {
                 }
             }
             AppEvent::Delivered { .. } => self.refresh().await,
+            AppEvent::Changed { contact, .. } => {
+                if Some(contact.as_str()) == self.selected_alias() {
+                    self.refresh().await;
+                }
+            }
             AppEvent::Connected { contact } => {
                 self.status = format!("{contact} connected with you");
                 self.mode = Mode::Message;

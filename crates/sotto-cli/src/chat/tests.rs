@@ -152,6 +152,10 @@ fn from_bob(text: &str) -> MessageView {
         reply_to: None,
         outgoing: false,
         delivered: false,
+        edited: false,
+        deleted: false,
+        my_reaction: None,
+        their_reaction: None,
     }
 }
 

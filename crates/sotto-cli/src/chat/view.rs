@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Mode};
-use crate::person::printable::{printable, Form};
+use crate::person::printable::{as_read, printable, Form};
 
 const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
      Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
@@ -158,7 +158,7 @@ fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
             Style::default().add_modifier(Modifier::DIM),
         ));
     }
-    spans.push(Span::raw(printable(&m.text, Form::Text)));
+    spans.push(Span::raw(as_read(m)));
     spans.push(Span::styled(
         mark,
         Style::default().add_modifier(Modifier::DIM),

@@ -1,6 +1,7 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`,
 //! `history`.
 
+mod change;
 mod history;
 mod output;
 pub mod printable;
@@ -17,6 +18,7 @@ use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
 pub use history::{run_history, HistoryArgs};
+pub use change::{run_delete, run_edit, run_react, DeleteArgs, EditArgs, ReactArgs};
 use output::Output;
 
 /// Where the person's device lives and which network it uses. Accepted before the command as

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use sotto_app::{AppEvent, ConnectionState, Contact, MessageId, MessageView};
 
-use super::printable::{printable, Form};
+use super::printable::{as_read, printable, Form};
 use crate::serve::json::api_event;
 
 /// The first 8 hex digits of a message id: enough for `--reply-to`.
@@ -85,6 +85,13 @@ impl Output {
         );
     }
 
+    pub fn changed(&self, contact: &str, id: &MessageId, done: &str) {
+        self.emit(
+            json!({"event": "changed", "conversation": contact, "id": hex::encode(id)}),
+            || format!("{done} message {} (with {})", short_id(id), name(contact)),
+        );
+    }
+
     pub fn contacts(&self, contacts: &[Contact], pending_links: usize) {
         for contact in contacts {
             self.emit(
@@ -128,8 +135,15 @@ impl Output {
                     format!(
                         "{}{reply}: {}   [id {}]",
                         name(&m.contact),
-                        printable(&m.text, Form::Text),
+                        as_read(m),
                         short_id(&m.id)
+                    )
+                }
+                AppEvent::Changed { contact, id } => {
+                    format!(
+                        "{} changed message {} (see `sotto history`)",
+                        name(contact),
+                        short_id(id)
                     )
                 }
                 AppEvent::Connected { contact } => {
@@ -180,6 +194,19 @@ impl Output {
             if m.outgoing {
                 value["delivered"] = json!(m.delivered);
             }
+            for (field, set) in [("edited", m.edited), ("deleted", m.deleted)] {
+                if set {
+                    value[field] = json!(true);
+                }
+            }
+            for (field, reaction) in [
+                ("my_reaction", &m.my_reaction),
+                ("their_reaction", &m.their_reaction),
+            ] {
+                if let Some(reaction) = reaction {
+                    value[field] = json!(reaction);
+                }
+            }
             self.emit(value, || {
                 let (who, mark) = match (m.outgoing, m.delivered) {
                     (false, _) => (contact, ""),
@@ -190,7 +217,7 @@ impl Output {
                     .as_ref()
                     .map(|r| format!(" (reply to {})", &r[..8]))
                     .unwrap_or_default();
-                format!("{who}{reply}: {}{mark}   [id {}]", m.text, &id[..8])
+                format!("{who}{reply}: {}{mark}   [id {}]", as_read(m), &id[..8])
             });
         }
     }
@@ -203,3 +230,4 @@ impl Output {
         }
     }
 }
+

@@ -3,7 +3,7 @@
 //! `--json`).
 
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, Command, ConnectionState, MessageView, Reply};
+use sotto_app::{AppEvent, Change, Command, ConnectionState, MessageView, Reply};
 
 pub fn command(command: sotto_api::Command) -> Command {
     use sotto_api::Command as Api;
@@ -19,6 +19,29 @@ pub fn command(command: sotto_api::Command) -> Command {
             contact,
             text,
             reply_to,
+        },
+        Api::Edit {
+            contact,
+            message,
+            text,
+        } => Command::Change {
+            contact,
+            message,
+            change: Change::Edit(text),
+        },
+        Api::Delete { contact, message } => Command::Change {
+            contact,
+            message,
+            change: Change::Delete,
+        },
+        Api::React {
+            contact,
+            message,
+            emoji,
+        } => Command::Change {
+            contact,
+            message,
+            change: Change::React(emoji),
         },
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
@@ -50,7 +73,7 @@ pub fn result(reply: Reply) -> Value {
                 .collect();
             json!({ "contacts": contacts })
         }
-        Reply::Sent { id } => json!({ "id": hex::encode(id) }),
+        Reply::Sent { id } | Reply::Changed { id } => json!({ "id": hex::encode(id) }),
         Reply::Messages(list) => json!({ "messages": messages(list) }),
         Reply::History(history) => {
             json!({ "me": history.me, "messages": messages(history.messages) })
@@ -67,6 +90,10 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
         reply_to: m.reply_to.map(hex::encode),
         outgoing: m.outgoing,
         delivered: m.delivered,
+        edited: m.edited,
+        deleted: m.deleted,
+        my_reaction: m.my_reaction.clone(),
+        their_reaction: m.their_reaction.clone(),
     }
 }
 
@@ -82,6 +109,10 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
         },
         AppEvent::Removed { contact } => Api::Removed {
             conversation: contact,
+        },
+        AppEvent::Changed { contact, id } => Api::Changed {
+            conversation: contact,
+            id: hex::encode(id),
         },
         AppEvent::Connection(ConnectionState::Online) => Api::Connection {
             state: sotto_api::ConnectionState::Online,
