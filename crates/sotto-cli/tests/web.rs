@@ -219,6 +219,17 @@ async fn press_enter(page: &Page, selector: &str) {
     within(selector, element.press_key("Enter")).await;
 }
 
+/// Sets a field's value as if typed, for fields that start with text in them.
+async fn set_value(page: &Page, selector: &str, value: &str) {
+    let script = format!(
+        "(() => {{ const field = document.querySelector({}); field.value = {}; \
+         field.dispatchEvent(new Event('input')); return true; }})()",
+        serde_json::to_string(selector).unwrap(),
+        serde_json::to_string(value).unwrap()
+    );
+    let _: bool = eval(page, &script).await;
+}
+
 async fn screenshot(page: &Page, name: &str) {
     let directory = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/web-screenshots");
     std::fs::create_dir_all(&directory).expect("the screenshot directory");
@@ -332,6 +343,31 @@ async fn two_people_chat_through_two_web_apps() {
     .await;
     assert_eq!(shown, ["good"]);
     screenshot(&alice, "4-alice-search").await;
+    set_value(&alice, "#search", "").await;
+
+    // Alice edits her message; Bob sees the new text, marked edited, and reacts to it.
+    click(&alice, "#messages li.mine .edit").await;
+    until(&alice, "document.getElementById('replying-what').textContent === 'Editing'").await;
+    set_value(&alice, "#text", "").await;
+    type_into(&alice, "#text", "hello Bob, glad you're here").await;
+    press_enter(&alice, "#text").await;
+    until(&bob, &contains(MESSAGES, "hello Bob, glad you're here")).await;
+    until(&bob, "document.querySelector('#messages li:last-child .meta').textContent.includes('edited')").await;
+    click(&bob, "#messages li:last-child .react").await;
+    click(&bob, "#messages li:last-child .picker button[data-emoji='👍']").await;
+    until(&alice, "document.querySelector('#messages li.mine .reactions')?.textContent === '👍'").await;
+    screenshot(&alice, "5-alice-edited-and-reacted-to").await;
+
+    // Deleted for everyone: gone from Bob's page too, said so in its place.
+    click(&alice, "#messages li.mine .delete").await;
+    click(&alice, "#messages li.mine .delete").await;
+    until(&bob, "document.querySelector('#messages li.deleted .gone')").await;
+    let left: Vec<String> = eval(&bob, MESSAGES).await;
+    assert!(
+        !left.iter().any(|text| text.contains("glad")),
+        "the deleted text stays on the other side: {left:?}"
+    );
+    screenshot(&bob, "6-bob-sees-the-deletion").await;
 
     // Offline: the page says so when its sotto stops, and comes back by itself when it is
     // started again, with what arrived meanwhile.
@@ -339,7 +375,7 @@ async fn two_people_chat_through_two_web_apps() {
     drop(bob_serve);
     until(&bob, "document.querySelector('#status.offline')").await;
     until(&bob, "!document.getElementById('problem').hidden").await;
-    screenshot(&bob, "5-bob-offline").await;
+    screenshot(&bob, "7-bob-offline").await;
     type_into(&alice, "#text", "are you back?").await;
     press_enter(&alice, "#text").await;
     let _bob_serve = serve(&bob_home, &network, &bob_web);
@@ -425,7 +461,7 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
         let contacts: u32 = eval(page, "document.querySelectorAll('#contacts li').length").await;
         assert_eq!(contacts, 0);
     }
-    screenshot(&wrong, "6-wrong-token").await;
+    screenshot(&wrong, "8-wrong-token").await;
     assert_eq!(upgrade_status(&served, "", &served.origin).await, 401);
     assert_eq!(
         upgrade_status(&served, &"0".repeat(64), &served.origin).await,

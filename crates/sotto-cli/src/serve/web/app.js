@@ -26,6 +26,7 @@ const state = {
   open: null, // the alias of the conversation shown
   messages: [], // the open conversation, oldest first
   replyTo: null, // a message of the open conversation
+  editing: null, // one of this device's messages in the open conversation
   everOpened: false,
 };
 let socket = null;
@@ -109,6 +110,9 @@ function onEvent(event) {
     case "delivered":
       if (event.to === state.open) openConversation(state.open);
       break;
+    case "changed":
+      if (event.conversation === state.open) openConversation(state.open);
+      break;
     case "connected":
       refreshContacts();
       notify(`${event.alias} connected`, "");
@@ -186,6 +190,7 @@ async function openConversation(alias) {
   state.open = alias;
   if (switching) {
     state.replyTo = null;
+    state.editing = null;
     $("search").value = "";
   }
   $("title").textContent = alias;
@@ -222,16 +227,32 @@ function renderMessages() {
       const quote = document.createElement("span");
       quote.className = "quote";
       const original = byId.get(message.reply_to);
-      quote.textContent = original ? original.text.slice(0, 120) : "(an earlier message)";
+      quote.textContent = !original
+        ? "(an earlier message)"
+        : original.deleted ? "(deleted)" : original.text.slice(0, 120);
       item.append(quote);
     }
     const text = document.createElement("span");
     text.className = "text";
-    text.textContent = message.text;
+    text.textContent = message.deleted ? "" : message.text;
     item.append(text);
+    if (message.deleted) {
+      item.classList.add("deleted");
+      const gone = document.createElement("span");
+      gone.className = "gone";
+      gone.textContent = message.outgoing ? "You deleted this message" : "This message was deleted";
+      item.append(gone);
+    }
+    const reactions = [message.my_reaction, message.their_reaction].filter(Boolean);
+    if (reactions.length > 0) {
+      const shown = document.createElement("span");
+      shown.className = "reactions";
+      shown.textContent = reactions.join(" ");
+      item.append(shown);
+    }
     const meta = document.createElement("span");
     meta.className = "meta";
-    meta.textContent = clock.format(new Date(message.sent_at));
+    meta.textContent = clock.format(new Date(message.sent_at)) + (message.edited ? " · edited" : "");
     if (message.outgoing) {
       const mark = document.createElement("span");
       mark.className = "mark";
@@ -239,21 +260,77 @@ function renderMessages() {
       mark.title = message.delivered ? "delivered" : "sent";
       meta.append(mark);
     }
-    const reply = document.createElement("button");
-    reply.type = "button";
-    reply.className = "reply";
-    reply.textContent = "Reply";
-    reply.onclick = () => {
-      state.replyTo = message;
-      renderReplying();
-      $("text").focus();
-    };
-    meta.append(reply);
+    if (!message.deleted) meta.append(...actions(message));
     item.append(meta);
     list.append(item);
   }
   applySearch();
   if (atBottom || !$("search").value) list.scrollTop = list.scrollHeight;
+}
+
+const REACTIONS = ["👍", "❤️", "😂", "😮", "😢"];
+
+function action(label, className, onclick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "action " + className;
+  button.textContent = label;
+  button.onclick = onclick;
+  return button;
+}
+
+// What can be done with a message: reply and react; edit and delete one's own.
+function actions(message) {
+  const buttons = [
+    action("Reply", "reply", () => {
+      state.replyTo = message;
+      state.editing = null;
+      renderReplying();
+      $("text").focus();
+    }),
+  ];
+  const picker = document.createElement("span");
+  picker.className = "picker";
+  picker.hidden = true;
+  for (const emoji of REACTIONS) {
+    // The same reaction again takes it back.
+    const chosen = message.my_reaction === emoji;
+    const button = action(emoji, chosen ? "emoji chosen" : "emoji", () =>
+      change("react", message, { emoji: chosen ? "" : emoji }));
+    button.dataset.emoji = emoji;
+    picker.append(button);
+  }
+  buttons.push(action("React", "react", () => { picker.hidden = !picker.hidden; }), picker);
+  if (message.outgoing) {
+    buttons.push(action("Edit", "edit", () => {
+      state.editing = message;
+      state.replyTo = null;
+      $("text").value = message.text;
+      renderReplying();
+      $("text").focus();
+    }));
+    // Deleting for everyone asks once more, in place.
+    const remove = action("Delete", "delete", () => {
+      if (remove.dataset.sure) change("delete", message, {});
+      else {
+        remove.dataset.sure = "yes";
+        remove.textContent = "Delete for everyone?";
+      }
+    });
+    buttons.push(remove);
+  }
+  return buttons;
+}
+
+async function change(command, message, args) {
+  const contact = state.open;
+  try {
+    await call(command, { contact, message: message.id, ...args });
+  } catch (error) {
+    showProblem(`Not changed: ${error.message}`);
+    return;
+  }
+  if (state.open === contact) await openConversation(contact);
 }
 
 // Shows only the messages holding the search text, with the text marked.
@@ -278,8 +355,10 @@ function applySearch() {
 }
 
 function renderReplying() {
-  $("replying").hidden = !state.replyTo;
-  $("replying-text").textContent = state.replyTo ? state.replyTo.text.slice(0, 120) : "";
+  const about = state.editing ?? state.replyTo;
+  $("replying").hidden = !about;
+  $("replying-what").textContent = state.editing ? "Editing" : "Replying to";
+  $("replying-text").textContent = about ? about.text.slice(0, 120) : "";
 }
 
 async function send(event) {
@@ -289,6 +368,15 @@ async function send(event) {
   const contact = state.open;
   const replyTo = state.replyTo ? state.replyTo.id : undefined;
   $("send").disabled = true;
+  if (state.editing) {
+    const editing = state.editing;
+    state.editing = null;
+    $("text").value = "";
+    renderReplying();
+    await change("edit", editing, { text });
+    $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+    return;
+  }
   try {
     const { id } = await call("send", { contact, text, reply_to: replyTo });
     $("text").value = "";
@@ -353,7 +441,9 @@ function start() {
     if (event.key === "Enter" && !event.shiftKey) send(event);
   };
   $("cancel-reply").onclick = () => {
+    if (state.editing) $("text").value = "";
     state.replyTo = null;
+    state.editing = null;
     renderReplying();
   };
   $("search").oninput = applySearch;
