@@ -182,7 +182,12 @@ impl ApiClient {
     }
 
     /// Reacts to a message with `emoji` ("" takes the reaction back); returns its full id.
-    pub async fn react(&self, contact: &str, message: &str, emoji: &str) -> Result<String, ApiError> {
+    pub async fn react(
+        &self,
+        contact: &str,
+        message: &str,
+        emoji: &str,
+    ) -> Result<String, ApiError> {
         let command = Command::React {
             contact: contact.into(),
             message: message.into(),

@@ -347,15 +347,31 @@ async fn two_people_chat_through_two_web_apps() {
 
     // Alice edits her message; Bob sees the new text, marked edited, and reacts to it.
     click(&alice, "#messages li.mine .edit").await;
-    until(&alice, "document.getElementById('replying-what').textContent === 'Editing'").await;
+    until(
+        &alice,
+        "document.getElementById('replying-what').textContent === 'Editing'",
+    )
+    .await;
     set_value(&alice, "#text", "").await;
     type_into(&alice, "#text", "hello Bob, glad you're here").await;
     press_enter(&alice, "#text").await;
     until(&bob, &contains(MESSAGES, "hello Bob, glad you're here")).await;
-    until(&bob, "document.querySelector('#messages li:last-child .meta').textContent.includes('edited')").await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .meta').textContent.includes('edited')",
+    )
+    .await;
     click(&bob, "#messages li:last-child .react").await;
-    click(&bob, "#messages li:last-child .picker button[data-emoji='👍']").await;
-    until(&alice, "document.querySelector('#messages li.mine .reactions')?.textContent === '👍'").await;
+    click(
+        &bob,
+        "#messages li:last-child .picker button[data-emoji='👍']",
+    )
+    .await;
+    until(
+        &alice,
+        "document.querySelector('#messages li.mine .reactions')?.textContent === '👍'",
+    )
+    .await;
     screenshot(&alice, "5-alice-edited-and-reacted-to").await;
 
     // Deleted for everyone: gone from Bob's page too, said so in its place.

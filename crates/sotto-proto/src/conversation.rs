@@ -86,12 +86,20 @@ pub enum Content {
         chunk: Vec<u8>,
     },
     /// The sender's text `target` now reads `text` (at most [`TEXT_PART_LEN`] bytes).
-    Edit { target: MessageId, text: String },
+    Edit {
+        target: MessageId,
+        text: String,
+    },
     /// The sender's message `target` is taken back, for everyone.
-    Delete { target: MessageId },
+    Delete {
+        target: MessageId,
+    },
     /// The sender's reaction to `target` (either side's message): one emoji, or none to take
     /// a reaction back. A new one replaces the sender's last.
-    Reaction { target: MessageId, emoji: String },
+    Reaction {
+        target: MessageId,
+        emoji: String,
+    },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -552,7 +560,10 @@ mod tests {
         };
         assert!(matches!(
             reaction.encode(),
-            Err(DecodeError::TooLong { what: "reaction", .. })
+            Err(DecodeError::TooLong {
+                what: "reaction",
+                ..
+            })
         ));
         let mut delete = Content::Delete { target: [0; 16] }.encode().unwrap();
         delete.push(0);

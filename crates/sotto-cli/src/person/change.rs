@@ -47,7 +47,14 @@ pub async fn run_edit(args: EditArgs) -> anyhow::Result<()> {
 }
 
 pub async fn run_delete(args: DeleteArgs) -> anyhow::Result<()> {
-    run(&args.client, args.contact, args.id, Change::Delete, "deleted").await
+    run(
+        &args.client,
+        args.contact,
+        args.id,
+        Change::Delete,
+        "deleted",
+    )
+    .await
 }
 
 pub async fn run_react(args: ReactArgs) -> anyhow::Result<()> {

@@ -17,8 +17,8 @@ use sotto_app::{App, Command, Home, Reply, Unlock};
 use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
-pub use history::{run_history, HistoryArgs};
 pub use change::{run_delete, run_edit, run_react, DeleteArgs, EditArgs, ReactArgs};
+pub use history::{run_history, HistoryArgs};
 use output::Output;
 
 /// Where the person's device lives and which network it uses. Accepted before the command as

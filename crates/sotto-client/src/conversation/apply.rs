@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use sotto_proto::conversation::{Content, MessageId};
 use sotto_proto::Message;
 
-use super::mls::{failed, load_group, protocol_message};
 use super::change::Change;
+use super::mls::{failed, load_group, protocol_message};
 use super::ConversationError;
 use crate::mailbox::MAX_SEQ;
 use crate::store::{Conversation, Provider, Store, TextParts};

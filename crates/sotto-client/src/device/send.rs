@@ -81,9 +81,7 @@ impl<N: Network> Device<N> {
         let number = self.conversation_number(alias)?;
         match self.store.sent_here(number, &target)? {
             None => return Err(ConversationError::UnknownMessage),
-            Some(false) if change.senders_only() => {
-                return Err(ConversationError::NotYourMessage)
-            }
+            Some(false) if change.senders_only() => return Err(ConversationError::NotYourMessage),
             Some(_) => {}
         }
         let content = change

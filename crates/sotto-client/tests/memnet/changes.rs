@@ -54,7 +54,11 @@ async fn edits_deletions_and_reactions_reach_the_other_side() {
     let unknown = alice.device.change("Bob", [9; 16], Change::Delete).await;
     assert!(matches!(unknown, Err(ConversationError::UnknownMessage)));
 
-    alice.device.change("Bob", hello, Change::Delete).await.unwrap();
+    alice
+        .device
+        .change("Bob", hello, Change::Delete)
+        .await
+        .unwrap();
     bob.device
         .change("Alice", answer, Change::React("".into()))
         .await
