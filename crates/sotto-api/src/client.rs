@@ -196,6 +196,15 @@ impl ApiClient {
         self.field(command, "id").await
     }
 
+    /// Sets the conversation's disappearing timer (0: messages stay).
+    pub async fn set_timer(&self, contact: &str, seconds: u32) -> Result<(), ApiError> {
+        let command = Command::Timer {
+            contact: contact.into(),
+            seconds,
+        };
+        self.call(command).await.map(|_| ())
+    }
+
     pub async fn read(&self, contact: Option<&str>) -> Result<Vec<MessageView>, ApiError> {
         let command = Command::Read {
             contact: contact.map(Into::into),

@@ -48,6 +48,9 @@ pub enum Command {
         message: String,
         emoji: String,
     },
+    /// Set the conversation's disappearing timer, for both sides: messages stored from then
+    /// on go `seconds` later (0: they stay). Result: `{}`.
+    Timer { contact: String, seconds: u32 },
     /// Messages not yet shown (to any API client or the CLI), then marked shown.
     /// Result: `{"messages": [MessageView, ...]}`.
     Read {
@@ -73,6 +76,9 @@ pub struct Contact {
     pub alias: String,
     pub name: String,
     pub unread: u64,
+    /// The conversation's disappearing timer in seconds (0: messages stay).
+    #[serde(default)]
+    pub timer: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +140,8 @@ pub enum Event {
     /// The other side of `conversation` edited or deleted its message `id`, or reacted to a
     /// message: `messages` has it as it is now.
     Changed { conversation: String, id: String },
+    /// The other side of `conversation` set its disappearing timer (0: messages stay).
+    Timer { conversation: String, seconds: u32 },
     Connection {
         state: ConnectionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -30,6 +30,10 @@ pub enum Command {
         message: String,
         change: Change,
     },
+    /// Sets the disappearing timer of the conversation with `contact`, for both sides:
+    /// messages stored from then on go `seconds` later (0: they stay). Reply:
+    /// [`Reply::TimerSet`].
+    SetTimer { contact: String, seconds: u32 },
     /// Messages not shown yet (of `contact`, or of everyone), marked shown now.
     /// Reply: [`Reply::Messages`].
     Read { contact: Option<String> },
@@ -70,6 +74,7 @@ pub enum Reply {
     Changed {
         id: MessageId,
     },
+    TimerSet,
     Messages(Vec<MessageView>),
     History(History),
 }

@@ -18,6 +18,8 @@ pub enum AppEvent {
     Removed { contact: String },
     /// `contact` edited or deleted their message `id`, or reacted to one: read it again.
     Changed { contact: String, id: MessageId },
+    /// `contact` set the conversation's disappearing timer (0: messages stay).
+    Timer { contact: String, seconds: u32 },
     /// The device got subscribed to all its mailboxes, or lost the network.
     Connection(ConnectionState),
 }
@@ -53,6 +55,10 @@ impl From<sotto_client::Event> for AppEvent {
             },
             Event::Removed { alias } => AppEvent::Removed { contact: alias },
             Event::Changed { alias, id } => AppEvent::Changed { contact: alias, id },
+            Event::Timer { alias, seconds } => AppEvent::Timer {
+                contact: alias,
+                seconds,
+            },
         }
     }
 }

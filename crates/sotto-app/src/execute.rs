@@ -42,6 +42,10 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
             device.change(&contact, id, change).await?;
             Reply::Changed { id }
         }
+        Command::SetTimer { contact, seconds } => {
+            device.set_timer(&contact, seconds).await?;
+            Reply::TimerSet
+        }
         Command::Read { contact } => {
             Reply::Messages(views(device.records().take_unshown(contact.as_deref())?))
         }

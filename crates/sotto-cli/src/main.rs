@@ -77,6 +77,9 @@ enum Top {
     Delete(person::DeleteArgs),
     /// React to a message (yours or theirs) with an emoji; '' takes your reaction back.
     React(person::ReactArgs),
+    /// Make messages with a contact disappear SECONDS after they are stored, on both sides
+    /// (0: they stay).
+    Timer(person::TimerArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
@@ -135,6 +138,7 @@ impl Top {
             Top::Edit(args) => Some(&mut args.client),
             Top::Delete(args) => Some(&mut args.client),
             Top::React(args) => Some(&mut args.client),
+            Top::Timer(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Chat(args) => Some(&mut args.client),
@@ -204,6 +208,7 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Edit(args) => person::run_edit(args).await,
             Top::Delete(args) => person::run_delete(args).await,
             Top::React(args) => person::run_react(args).await,
+            Top::Timer(args) => person::run_timer(args).await,
             Top::Read(args) => person::run_read(args).await,
             Top::History(args) => person::run_history(args),
             Top::Chat(args) => chat::run(args).await,

@@ -10,7 +10,8 @@
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
 //!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`;
 //!   kind 8 edit: `target [16] | text blob`; kind 9 delete: `target [16]`; kind 10 reaction:
-//!   `target [16] | emoji blob` (empty: the reaction taken back)
+//!   `target [16] | emoji blob` (empty: the reaction taken back); kind 11 timer:
+//!   `seconds u32` (0: messages stay)
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
@@ -100,6 +101,9 @@ pub enum Content {
         target: MessageId,
         emoji: String,
     },
+    /// From now on, messages of the conversation disappear `seconds` after they were stored
+    /// (0: they stay).
+    Timer { seconds: u32 },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -293,6 +297,10 @@ impl Content {
                 out.extend_from_slice(target);
                 put_blob(&mut out, emoji.as_bytes());
             }
+            Self::Timer { seconds } => {
+                out.push(11);
+                out.extend_from_slice(&seconds.to_be_bytes());
+            }
             Self::Receipt { ids } => {
                 check_len("receipt", ids.len(), MAX_RECEIPT_IDS)?;
                 out.push(2);
@@ -359,6 +367,9 @@ impl Content {
             10 => Self::Reaction {
                 target: cursor.array("message reacted to")?,
                 emoji: read_text(&mut cursor, "reaction", MAX_REACTION_LEN)?,
+            },
+            11 => Self::Timer {
+                seconds: cursor.u32("timer seconds")?,
             },
             3 => Self::Introduction {
                 name: read_text(&mut cursor, "name", MAX_NAME_LEN)?,
@@ -432,6 +443,7 @@ mod tests {
             (any::<MessageId>(), "\\PC{0,200}")
                 .prop_map(|(target, text)| Content::Edit { target, text }),
             any::<MessageId>().prop_map(|target| Content::Delete { target }),
+            any::<u32>().prop_map(|seconds| Content::Timer { seconds }),
             (any::<MessageId>(), "\\PC{0,8}")
                 .prop_map(|(target, emoji)| Content::Reaction { target, emoji }),
             (

@@ -105,6 +105,12 @@ impl App {
                 }
             }
             AppEvent::Delivered { .. } => self.refresh().await,
+            AppEvent::Timer { contact, seconds } => {
+                self.status = match seconds {
+                    0 => format!("{contact}: messages stay"),
+                    _ => format!("{contact}: messages disappear {seconds} s after they arrive"),
+                };
+            }
             AppEvent::Changed { contact, .. } => {
                 if Some(contact.as_str()) == self.selected_alias() {
                     self.refresh().await;

@@ -1,5 +1,5 @@
 //! `sotto edit`, `sotto delete` and `sotto react`: changing a message already sent, on both
-//! sides of the conversation.
+//! sides of the conversation; and `sotto timer`, which makes messages disappear.
 
 use anyhow::bail;
 use clap::Args;
@@ -39,6 +39,29 @@ pub struct ReactArgs {
     emoji: String,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct TimerArgs {
+    /// The contact's alias, as `sotto contacts` lists it.
+    contact: String,
+    /// How long messages stay, in seconds, once stored (0: they stay for good).
+    seconds: u32,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+pub async fn run_timer(args: TimerArgs) -> anyhow::Result<()> {
+    let mut app = args.client.app()?;
+    let command = Command::SetTimer {
+        contact: args.contact.clone(),
+        seconds: args.seconds,
+    };
+    let Reply::TimerSet = app.call(command).await? else {
+        bail!(UNEXPECTED);
+    };
+    args.client.output().timer(&args.contact, args.seconds);
+    Ok(())
 }
 
 pub async fn run_edit(args: EditArgs) -> anyhow::Result<()> {

@@ -17,7 +17,9 @@ use sotto_app::{App, Command, Home, Reply, Unlock};
 use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
-pub use change::{run_delete, run_edit, run_react, DeleteArgs, EditArgs, ReactArgs};
+pub use change::{
+    run_delete, run_edit, run_react, run_timer, DeleteArgs, EditArgs, ReactArgs, TimerArgs,
+};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
 

@@ -92,6 +92,13 @@ impl Output {
         );
     }
 
+    pub fn timer(&self, contact: &str, seconds: u32) {
+        self.emit(
+            json!({"event": "timer", "conversation": contact, "seconds": seconds}),
+            || timer_text(None, contact, seconds),
+        );
+    }
+
     pub fn contacts(&self, contacts: &[Contact], pending_links: usize) {
         for contact in contacts {
             self.emit(
@@ -138,6 +145,9 @@ impl Output {
                         as_read(m),
                         short_id(&m.id)
                     )
+                }
+                AppEvent::Timer { contact, seconds } => {
+                    timer_text(Some(contact), contact, *seconds)
                 }
                 AppEvent::Changed { contact, id } => {
                     format!(
@@ -228,5 +238,17 @@ impl Output {
         } else {
             eprintln!("warning: {}", printable(text, Form::Text));
         }
+    }
+}
+
+/// What a timer set on a conversation means, said of the one who set it (`None`: you).
+fn timer_text(by: Option<&str>, contact: &str, seconds: u32) -> String {
+    let what = match seconds {
+        0 => "stay".to_string(),
+        _ => format!("disappear {seconds} s after they arrive"),
+    };
+    match by {
+        None => format!("messages with {} now {what}", name(contact)),
+        Some(by) => format!("{} set messages to {what}", name(by)),
     }
 }

@@ -43,6 +43,7 @@ pub fn command(command: sotto_api::Command) -> Command {
             message,
             change: Change::React(emoji),
         },
+        Api::Timer { contact, seconds } => Command::SetTimer { contact, seconds },
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
     }
@@ -69,11 +70,13 @@ pub fn result(reply: Reply) -> Value {
                     alias: c.alias,
                     name: c.name,
                     unread: c.unread,
+                    timer: c.disappear_secs,
                 })
                 .collect();
             json!({ "contacts": contacts })
         }
         Reply::Sent { id } | Reply::Changed { id } => json!({ "id": hex::encode(id) }),
+        Reply::TimerSet => json!({}),
         Reply::Messages(list) => json!({ "messages": messages(list) }),
         Reply::History(history) => {
             json!({ "me": history.me, "messages": messages(history.messages) })
@@ -113,6 +116,10 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
         AppEvent::Changed { contact, id } => Api::Changed {
             conversation: contact,
             id: hex::encode(id),
+        },
+        AppEvent::Timer { contact, seconds } => Api::Timer {
+            conversation: contact,
+            seconds,
         },
         AppEvent::Connection(ConnectionState::Online) => Api::Connection {
             state: sotto_api::ConnectionState::Online,

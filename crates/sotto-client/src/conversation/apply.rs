@@ -30,6 +30,8 @@ pub enum Applied {
     Again,
     /// A text from the other side; `new` is false for a duplicate id.
     Text { id: MessageId, new: bool },
+    /// The other side set the conversation's disappearing timer.
+    Timer { seconds: u32 },
     /// The other side's change (edit, deletion, reaction) of message `target`.
     Changed { target: MessageId },
     /// Receipts for this device's messages.
@@ -220,6 +222,10 @@ fn on_content(
         Content::Delete { target } => change_arrived(store, conversation, target, Change::Delete),
         Content::Reaction { target, emoji } => {
             change_arrived(store, conversation, target, Change::React(emoji))
+        }
+        Content::Timer { seconds } => {
+            store.set_timer(conversation.number, seconds)?;
+            Ok(Applied::Timer { seconds })
         }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),

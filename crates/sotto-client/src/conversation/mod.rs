@@ -105,6 +105,8 @@ pub enum Event {
     Removed { alias: String },
     /// The other side edited or deleted its message `id`, or reacted to one.
     Changed { alias: String, id: MessageId },
+    /// The other side set the conversation's disappearing timer (0: messages stay).
+    Timer { alias: String, seconds: u32 },
 }
 
 #[cfg(test)]

@@ -104,6 +104,10 @@ impl<N: Network> Device<N> {
             match apply(&self.store, &current, message)? {
                 Applied::Text { id, .. } => outcome.received.push(id),
                 Applied::Receipt { count } => outcome.delivered += count,
+                Applied::Timer { seconds } => events.push(Event::Timer {
+                    alias: alias.clone(),
+                    seconds,
+                }),
                 Applied::Changed { target } => events.push(Event::Changed {
                     alias: alias.clone(),
                     id: target,

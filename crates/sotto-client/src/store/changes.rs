@@ -1,6 +1,6 @@
-//! Changes to messages already kept: edits and deletions by their sender, and reactions by
-//! either side. Each says whether it found what it changes: a change of a message not here,
-//! or of one the changer did not send, changes nothing.
+//! Changes to messages already kept: edits and deletions by their sender, reactions by
+//! either side, and the disappearing timer that takes them away. A change of a message not
+//! here, or of one the changer did not send, changes nothing and says so.
 
 use rusqlite::params;
 use sotto_proto::conversation::MessageId;
@@ -88,5 +88,29 @@ impl Store {
             Some(row) => Some(row.get(0)?),
             None => None,
         })
+    }
+
+    /// Sets the conversation's disappearing timer (0: messages stay).
+    pub fn set_timer(&self, conversation: i64, seconds: u32) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE conversations SET disappear_secs = ?2 WHERE number = ?1",
+            params![conversation, seconds],
+        )?;
+        Ok(())
+    }
+
+    /// Deletes the messages whose time came by `now_ms`, and their reactions; returns how
+    /// many went.
+    pub fn forget_expired(&self, now_ms: u64) -> Result<usize, StoreError> {
+        let now = now_ms as i64;
+        self.conn().execute(
+            "DELETE FROM reactions WHERE EXISTS (SELECT 1 FROM messages m \
+             WHERE m.conversation = reactions.conversation AND m.id = reactions.id \
+             AND m.expires_at <= ?1)",
+            [now],
+        )?;
+        Ok(self
+            .conn()
+            .execute("DELETE FROM messages WHERE expires_at <= ?1", [now])?)
     }
 }

@@ -117,4 +117,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (conversation, id, outgoing)
     );
     ",
+    // 8: disappearing messages (Content kind 11): a conversation's timer, and when each
+    // message stored under one goes.
+    "
+    ALTER TABLE conversations ADD COLUMN disappear_secs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+    CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
+    ",
 ];

@@ -80,3 +80,46 @@ async fn edits_deletions_and_reactions_reach_the_other_side() {
     );
     assert_no_trouble(&[&alice, &bob]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn under_a_timer_messages_disappear_on_both_sides() {
+    let network = MemoryNetwork::new(2, 8, Faults::default());
+    let (mut alice, mut bob) = connected(&network).await;
+    alice.listen().await;
+    bob.listen().await;
+    let kept = alice.send(&bob, "before the timer").await;
+    alice.device.set_timer("Bob", 1).await.unwrap();
+    settle(&mut alice, &mut bob).await;
+    assert!(
+        bob.events.contains(&Event::Timer {
+            alias: "Alice".into(),
+            seconds: 1
+        }),
+        "{:?}",
+        bob.events
+    );
+    let timers = |person: &crate::people::Person| {
+        let contacts = person.device.contacts().unwrap();
+        contacts.iter().map(|c| c.disappear_secs).collect::<Vec<_>>()
+    };
+    assert_eq!((timers(&alice), timers(&bob)), (vec![1], vec![1]));
+    bob.send(&alice, "gone soon").await;
+    settle(&mut alice, &mut bob).await;
+    let texts = |person: &crate::people::Person, alias: &str| {
+        let messages = person.device.store().messages(alias).unwrap();
+        messages.into_iter().map(|m| m.text).collect::<Vec<_>>()
+    };
+    assert_eq!(texts(&alice, "Bob"), ["before the timer", "gone soon"]);
+    // The store's clock is the wall clock, not tokio's paused one.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for (person, alias) in [(&alice, "Bob"), (&bob, "Alice")] {
+        assert_eq!(texts(person, alias), ["before the timer"], "{alias}");
+        assert_eq!(person.device.forget_expired().unwrap(), 1, "{alias}");
+        let ids: Vec<_> = person.device.store().messages(alias).unwrap().iter().map(|m| m.id).collect();
+        assert_eq!(ids, [kept]);
+    }
+    alice.device.set_timer("Bob", 0).await.unwrap();
+    settle(&mut alice, &mut bob).await;
+    assert_eq!((timers(&alice), timers(&bob)), (vec![0], vec![0]));
+    assert_no_trouble(&[&alice, &bob]);
+}
