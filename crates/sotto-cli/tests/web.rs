@@ -385,6 +385,15 @@ async fn two_people_chat_through_two_web_apps() {
     );
     screenshot(&bob, "6-bob-sees-the-deletion").await;
 
+    // Disappearing messages, set on one side, shown on the other.
+    set_value(&alice, "#timer", "3600").await;
+    let _: bool = eval(
+        &alice,
+        "(document.getElementById('timer').dispatchEvent(new Event('change')), true)",
+    )
+    .await;
+    until(&bob, "document.getElementById('timer').value === '3600'").await;
+
     // Offline: the page says so when its sotto stops, and comes back by itself when it is
     // started again, with what arrived meanwhile.
     let bob_web = bob_serve.origin.trim_start_matches("http://").to_string();

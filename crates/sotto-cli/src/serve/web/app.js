@@ -113,6 +113,13 @@ function onEvent(event) {
     case "changed":
       if (event.conversation === state.open) openConversation(state.open);
       break;
+    case "timer": {
+      const contact = state.contacts.get(event.conversation);
+      if (contact) contact.timer = event.seconds;
+      if (event.conversation === state.open) showTimer();
+      notify(`${event.conversation} changed disappearing messages`, "");
+      break;
+    }
     case "connected":
       refreshContacts();
       notify(`${event.alias} connected`, "");
@@ -194,6 +201,7 @@ async function openConversation(alias) {
     $("search").value = "";
   }
   $("title").textContent = alias;
+  showTimer();
   $("search").disabled = false;
   $("text").disabled = false;
   $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
@@ -211,6 +219,38 @@ async function openConversation(alias) {
   renderMessages();
   if (switching) $("text").focus();
 }
+
+// The open conversation's disappearing timer, as the select shows it (a value set elsewhere
+// that the list lacks is added to it).
+function showTimer() {
+  const select = $("timer");
+  const seconds = String(state.contacts.get(state.open)?.timer ?? 0);
+  if (![...select.options].some((o) => o.value === seconds)) {
+    select.add(new Option(`go after ${seconds} s`, seconds));
+  }
+  select.value = seconds;
+  select.disabled = false;
+}
+
+async function setTimer() {
+  const contact = state.open;
+  const seconds = Number($("timer").value);
+  try {
+    await call("timer", { contact, seconds });
+    const known = state.contacts.get(contact);
+    if (known) known.timer = seconds;
+  } catch (error) {
+    showProblem(`Timer not set: ${error.message}`);
+    showTimer();
+  }
+}
+
+// Under a timer, messages go while the page is open: it reads the conversation again now
+// and then (from the device, not the network).
+setInterval(() => {
+  const open = state.contacts.get(state.open);
+  if (open?.timer > 0 && socket?.readyState === WebSocket.OPEN) openConversation(state.open);
+}, 5000);
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
 
@@ -447,6 +487,7 @@ function start() {
     renderReplying();
   };
   $("search").oninput = applySearch;
+  $("timer").onchange = setTimer;
   $("invite").onclick = invite;
   $("copy").onclick = () => navigator.clipboard?.writeText($("link").textContent);
   $("connect").onclick = () => $("connect-dialog").showModal();
