@@ -103,7 +103,9 @@ pub enum Content {
     },
     /// From now on, messages of the conversation disappear `seconds` after they were stored
     /// (0: they stay).
-    Timer { seconds: u32 },
+    Timer {
+        seconds: u32,
+    },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,

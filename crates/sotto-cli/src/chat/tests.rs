@@ -139,6 +139,7 @@ async fn chat_with_bob() -> App {
         alias: "Bob".into(),
         name: "Bob".into(),
         unread: 0,
+        disappear_secs: 0,
     }];
     app
 }

@@ -100,7 +100,10 @@ async fn under_a_timer_messages_disappear_on_both_sides() {
     );
     let timers = |person: &crate::people::Person| {
         let contacts = person.device.contacts().unwrap();
-        contacts.iter().map(|c| c.disappear_secs).collect::<Vec<_>>()
+        contacts
+            .iter()
+            .map(|c| c.disappear_secs)
+            .collect::<Vec<_>>()
     };
     assert_eq!((timers(&alice), timers(&bob)), (vec![1], vec![1]));
     bob.send(&alice, "gone soon").await;
@@ -115,7 +118,14 @@ async fn under_a_timer_messages_disappear_on_both_sides() {
     for (person, alias) in [(&alice, "Bob"), (&bob, "Alice")] {
         assert_eq!(texts(person, alias), ["before the timer"], "{alias}");
         assert_eq!(person.device.forget_expired().unwrap(), 1, "{alias}");
-        let ids: Vec<_> = person.device.store().messages(alias).unwrap().iter().map(|m| m.id).collect();
+        let ids: Vec<_> = person
+            .device
+            .store()
+            .messages(alias)
+            .unwrap()
+            .iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(ids, [kept]);
     }
     alice.device.set_timer("Bob", 0).await.unwrap();
