@@ -447,6 +447,28 @@ async fn other_site() -> (String, JoinHandle<()>) {
     (origin, server)
 }
 
+/// The status line and headers of `GET /` from the web app, naming it `host`.
+async fn http_head(serve: &Serve, host: &str) -> String {
+    let address = serve.origin.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        PATIENCE,
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer),
+    )
+    .await
+    .expect("an answer in time")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    answer
+        .split("\r\n\r\n")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// What a `new WebSocket(url)` in `page` comes to: "open" or "refused".
 async fn open_websocket(page: &Page, url: &str) -> String {
     let script = format!(
@@ -508,6 +530,20 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
     let own = chromium.open(&served.url).await;
     until(&own, "document.querySelector('#status.online')").await;
     assert_eq!(open_websocket(&own, &socket).await, "open");
+
+    // Every answer carries a policy that lets the page load its own files only.
+    let head = http_head(&served, &format!("127.0.0.1:{port}")).await;
+    for line in [
+        "HTTP/1.1 200 OK",
+        "content-security-policy: default-src 'none'; script-src 'self'; style-src 'self';",
+        "x-frame-options: DENY",
+        "referrer-policy: no-referrer",
+    ] {
+        assert!(head.contains(line), "{line} missing from\n{head}");
+    }
+    assert!(!head.contains("unsafe-"), "{head}");
+    let misnamed = http_head(&served, &format!("rebind.test:{port}")).await;
+    assert!(misnamed.starts_with("HTTP/1.1 421"), "{misnamed}");
 
     // A site whose name now points here is refused before it reads anything.
     let rebound = chromium.open(&format!("http://rebind.test:{port}/")).await;
