@@ -1,5 +1,6 @@
 //! The web app of `sotto serve --web`, in a real headless Chromium driven through the DevTools
-//! protocol (chromiumoxide): two people chat through two web apps on a localnet, and pages
+//! protocol (chromiumoxide): two people chat through two web apps on a localnet (with
+//! replies, receipts, search, edits, reactions, deletions and a disappearing timer), and pages
 //! without the token, of another site, or reached by another name (DNS rebinding) get nothing.
 //! Screenshots go to `target/web-screenshots/` for a person to look at.
 //!
