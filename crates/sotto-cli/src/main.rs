@@ -94,6 +94,8 @@ enum Top {
     /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
     /// (Home: its start, End: back to the newest; while scrolled back, new messages are
     /// counted at the bottom instead of moving the view), Ctrl-R replies to the last message,
+    /// Ctrl-E edits your last message, Ctrl-D deletes it for both of you (Enter confirms),
+    /// Ctrl-L likes (👍) their last message,
     /// Ctrl-N makes a one-time link (shown with its QR code), Ctrl-O connects with a link,
     /// Esc cancels, Ctrl-C quits.
     Chat(chat::ChatArgs),
