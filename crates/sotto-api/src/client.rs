@@ -162,6 +162,49 @@ impl ApiClient {
         self.field(command, "id").await
     }
 
+    /// Gives one of this device's messages a new text; returns its full id.
+    pub async fn edit(&self, contact: &str, message: &str, text: &str) -> Result<String, ApiError> {
+        let command = Command::Edit {
+            contact: contact.into(),
+            message: message.into(),
+            text: text.into(),
+        };
+        self.field(command, "id").await
+    }
+
+    /// Takes one of this device's messages back, for both sides; returns its full id.
+    pub async fn delete(&self, contact: &str, message: &str) -> Result<String, ApiError> {
+        let command = Command::Delete {
+            contact: contact.into(),
+            message: message.into(),
+        };
+        self.field(command, "id").await
+    }
+
+    /// Reacts to a message with `emoji` ("" takes the reaction back); returns its full id.
+    pub async fn react(
+        &self,
+        contact: &str,
+        message: &str,
+        emoji: &str,
+    ) -> Result<String, ApiError> {
+        let command = Command::React {
+            contact: contact.into(),
+            message: message.into(),
+            emoji: emoji.into(),
+        };
+        self.field(command, "id").await
+    }
+
+    /// Sets the conversation's disappearing timer (0: messages stay).
+    pub async fn set_timer(&self, contact: &str, seconds: u32) -> Result<(), ApiError> {
+        let command = Command::Timer {
+            contact: contact.into(),
+            seconds,
+        };
+        self.call(command).await.map(|_| ())
+    }
+
     pub async fn read(&self, contact: Option<&str>) -> Result<Vec<MessageView>, ApiError> {
         let command = Command::Read {
             contact: contact.map(Into::into),

@@ -32,6 +32,25 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reply_to: Option<String>,
     },
+    /// Give one of this device's messages (a hex id, or a unique prefix of at least 8 digits)
+    /// a new text, for both sides. Result: `{"id": "<message id, hex>"}`.
+    Edit {
+        contact: String,
+        message: String,
+        text: String,
+    },
+    /// Take one of this device's messages back, for both sides. Result as `Edit`.
+    Delete { contact: String, message: String },
+    /// React to a message of either side with one emoji; an empty one takes the reaction
+    /// back. Result as `Edit`.
+    React {
+        contact: String,
+        message: String,
+        emoji: String,
+    },
+    /// Set the conversation's disappearing timer, for both sides: messages stored from then
+    /// on go `seconds` later (0: they stay). Result: `{}`.
+    Timer { contact: String, seconds: u32 },
     /// Messages not yet shown (to any API client or the CLI), then marked shown.
     /// Result: `{"messages": [MessageView, ...]}`.
     Read {
@@ -57,6 +76,9 @@ pub struct Contact {
     pub alias: String,
     pub name: String,
     pub unread: u64,
+    /// The conversation's disappearing timer in seconds (0: messages stay).
+    #[serde(default)]
+    pub timer: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,6 +98,18 @@ pub struct MessageView {
     /// For outgoing messages: a receipt came back.
     #[serde(default)]
     pub delivered: bool,
+    /// Its sender changed its text.
+    #[serde(default)]
+    pub edited: bool,
+    /// Its sender took it back for everyone; `text` is empty.
+    #[serde(default)]
+    pub deleted: bool,
+    /// This device's reaction to it.
+    #[serde(default)]
+    pub my_reaction: Option<String>,
+    /// The other side's reaction to it.
+    #[serde(default)]
+    pub their_reaction: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +137,11 @@ pub enum Event {
     },
     /// This device was removed from `conversation`.
     Removed { conversation: String },
+    /// The other side of `conversation` edited or deleted its message `id`, or reacted to a
+    /// message: `messages` has it as it is now.
+    Changed { conversation: String, id: String },
+    /// The other side of `conversation` set its disappearing timer (0: messages stay).
+    Timer { conversation: String, seconds: u32 },
     Connection {
         state: ConnectionState,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,7 +1,7 @@
 //! What a front end asks of the device, and what it gets back.
 
 use sotto_client::store::StoredMessage;
-use sotto_client::Contact;
+use sotto_client::{Change, Contact};
 use sotto_proto::conversation::MessageId;
 use sotto_proto::LinkUri;
 
@@ -22,6 +22,18 @@ pub enum Command {
         /// digits (as people type it).
         reply_to: Option<String>,
     },
+    /// Changes message `message` (a hex id or a unique prefix of at least 8 digits) of the
+    /// conversation with `contact` for both sides: an edit or deletion of one of this
+    /// device's messages, or a reaction to either side's. Reply: [`Reply::Changed`].
+    Change {
+        contact: String,
+        message: String,
+        change: Change,
+    },
+    /// Sets the disappearing timer of the conversation with `contact`, for both sides:
+    /// messages stored from then on go `seconds` later (0: they stay). Reply:
+    /// [`Reply::TimerSet`].
+    SetTimer { contact: String, seconds: u32 },
     /// Messages not shown yet (of `contact`, or of everyone), marked shown now.
     /// Reply: [`Reply::Messages`].
     Read { contact: Option<String> },
@@ -58,6 +70,11 @@ pub enum Reply {
     Sent {
         id: MessageId,
     },
+    /// The changed message's full id.
+    Changed {
+        id: MessageId,
+    },
+    TimerSet,
     Messages(Vec<MessageView>),
     History(History),
 }
@@ -85,6 +102,13 @@ pub struct MessageView {
     pub outgoing: bool,
     /// For an outgoing message: its receipt came back.
     pub delivered: bool,
+    /// Its sender changed its text.
+    pub edited: bool,
+    /// Its sender took it back for everyone; `text` is empty.
+    pub deleted: bool,
+    /// This device's reaction and the other side's.
+    pub my_reaction: Option<String>,
+    pub their_reaction: Option<String>,
 }
 
 impl From<StoredMessage> for MessageView {
@@ -97,6 +121,10 @@ impl From<StoredMessage> for MessageView {
             reply_to: m.reply_to,
             outgoing: m.outgoing,
             delivered: m.delivered,
+            edited: m.edited,
+            deleted: m.deleted,
+            my_reaction: m.my_reaction,
+            their_reaction: m.their_reaction,
         }
     }
 }

@@ -107,6 +107,10 @@ pub(crate) async fn run(
                 if follow_network_file(&mut device, &network_file) {
                     listening = false;
                 }
+                // Expired messages are never shown; this takes them off the disk too.
+                if let Err(error) = device.forget_expired() {
+                    tracing::warn!("disappearing messages stay for now: {error}");
+                }
             }
             () = tokio::time::sleep(RETRY), if !listening => {}
             () = tokio::time::sleep(CONNECTION_CHECK), if listening => {

@@ -1,5 +1,7 @@
 //! What the device tells its front ends as it happens.
 
+use sotto_proto::conversation::MessageId;
+
 use crate::command::MessageView;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,10 @@ pub enum AppEvent {
     Rejected { contact: String, reason: String },
     /// `contact` removed this device from their conversation.
     Removed { contact: String },
+    /// `contact` edited or deleted their message `id`, or reacted to one: read it again.
+    Changed { contact: String, id: MessageId },
+    /// `contact` set the conversation's disappearing timer (0: messages stay).
+    Timer { contact: String, seconds: u32 },
     /// The device got subscribed to all its mailboxes, or lost the network.
     Connection(ConnectionState),
 }
@@ -48,6 +54,11 @@ impl From<sotto_client::Event> for AppEvent {
                 reason,
             },
             Event::Removed { alias } => AppEvent::Removed { contact: alias },
+            Event::Changed { alias, id } => AppEvent::Changed { contact: alias, id },
+            Event::Timer { alias, seconds } => AppEvent::Timer {
+                contact: alias,
+                seconds,
+            },
         }
     }
 }

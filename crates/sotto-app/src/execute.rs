@@ -33,6 +33,19 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
                 id: device.send(&contact, &text, reply_to).await?,
             }
         }
+        Command::Change {
+            contact,
+            message,
+            change,
+        } => {
+            let id = find_message(device.records(), &contact, &message)?;
+            device.change(&contact, id, change).await?;
+            Reply::Changed { id }
+        }
+        Command::SetTimer { contact, seconds } => {
+            device.set_timer(&contact, seconds).await?;
+            Reply::TimerSet
+        }
         Command::Read { contact } => {
             Reply::Messages(views(device.records().take_unshown(contact.as_deref())?))
         }

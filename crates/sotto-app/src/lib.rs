@@ -26,7 +26,7 @@ pub use init::init;
 pub use lock::HomeLock;
 pub use look_back::look_back;
 pub use network_file::read_network_file;
-pub use sotto_client::{Contact, Unlock};
+pub use sotto_client::{Change, Contact, Unlock};
 pub use sotto_proto::conversation::MessageId;
 pub use sotto_proto::LinkUri;
 

@@ -71,6 +71,15 @@ enum Top {
     Contacts(person::ContactsArgs),
     /// Send a message to a contact.
     Send(person::SendArgs),
+    /// Give one of your messages a new text, for both of you.
+    Edit(person::EditArgs),
+    /// Take one of your messages back, for both of you.
+    Delete(person::DeleteArgs),
+    /// React to a message (yours or theirs) with an emoji; '' takes your reaction back.
+    React(person::ReactArgs),
+    /// Make messages with a contact disappear SECONDS after they are stored, on both sides
+    /// (0: they stay).
+    Timer(person::TimerArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
@@ -85,6 +94,8 @@ enum Top {
     /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
     /// (Home: its start, End: back to the newest; while scrolled back, new messages are
     /// counted at the bottom instead of moving the view), Ctrl-R replies to the last message,
+    /// Ctrl-E edits your last message, Ctrl-D deletes it for both of you (Enter confirms),
+    /// Ctrl-L likes (👍) their last message,
     /// Ctrl-N makes a one-time link (shown with its QR code), Ctrl-O connects with a link,
     /// Esc cancels, Ctrl-C quits.
     Chat(chat::ChatArgs),
@@ -126,6 +137,10 @@ impl Top {
             Top::Connect(args) => Some(&mut args.client),
             Top::Contacts(args) => Some(&mut args.client),
             Top::Send(args) => Some(&mut args.client),
+            Top::Edit(args) => Some(&mut args.client),
+            Top::Delete(args) => Some(&mut args.client),
+            Top::React(args) => Some(&mut args.client),
+            Top::Timer(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Chat(args) => Some(&mut args.client),
@@ -192,6 +207,10 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Connect(args) => person::run_connect(args).await,
             Top::Contacts(args) => person::run_contacts(args).await,
             Top::Send(args) => person::run_send(args).await,
+            Top::Edit(args) => person::run_edit(args).await,
+            Top::Delete(args) => person::run_delete(args).await,
+            Top::React(args) => person::run_react(args).await,
+            Top::Timer(args) => person::run_timer(args).await,
             Top::Read(args) => person::run_read(args).await,
             Top::History(args) => person::run_history(args),
             Top::Chat(args) => chat::run(args).await,

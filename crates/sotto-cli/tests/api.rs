@@ -142,10 +142,65 @@ async fn a_bot_on_the_api_answers_a_person_on_the_command_line() {
         "{stdout}"
     );
 
+    // Edit and react through the API, delete and react from the command line; each side
+    // sees the other's change.
+    let history = bot.messages("Alice").await.unwrap();
+    let echo = history.iter().find(|m| m.outgoing).unwrap().id.clone();
+    bot.edit("Alice", &echo[..8], "echo: ping!").await.unwrap();
+    bot.react("Alice", &message.id, "👍").await.unwrap();
+    let error = bot
+        .edit("Alice", &message.id, "not mine")
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("only its sender"), "{error}");
+    let out = sotto(&alice_home, &network, &["read", "--wait", "5"]);
+    assert!(out.status.success());
+    let out = sotto(&alice_home, &network, &["history", "Echo", "--json"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(r#""text":"echo: ping!""#) && stdout.contains(r#""edited":true"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains(r#""their_reaction":"👍""#), "{stdout}");
+    let out = sotto(&alice_home, &network, &["react", "Echo", &echo[..8], "❤"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sotto(&alice_home, &network, &["delete", "Echo", &message.id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = sotto(&alice_home, &network, &["delete", "Echo", &echo]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("only its sender"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    next_event(
+        &bot,
+        |e| matches!(e, Event::Changed { id, .. } if *id == echo),
+    )
+    .await;
+    next_event(
+        &bot,
+        |e| matches!(e, Event::Changed { id, .. } if *id == message.id),
+    )
+    .await;
+    let history = bot.messages("Alice").await.unwrap();
+    assert_eq!(history[0].id, message.id);
+    assert!(
+        history[0].deleted && history[0].text.is_empty(),
+        "{history:?}"
+    );
+    assert_eq!(history[1].their_reaction.as_deref(), Some("❤"));
+
     let contacts = bot.contacts().await.unwrap();
     assert_eq!(contacts.len(), 1);
     assert_eq!(contacts[0].name, "Alice");
-    let history = bot.messages("Alice").await.unwrap();
     assert_eq!(history.len(), 2);
     assert!(history[1].outgoing);
     let error = bot.send("Nobody", "hi", None).await.unwrap_err();

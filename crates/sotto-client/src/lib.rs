@@ -30,6 +30,7 @@ pub use content::{
     ContentError, ContentKey, LinkKey, BINDING_LEN, MAX_LINK_PLAINTEXT_LEN, MAX_PLAINTEXT_LEN,
     SEAL_OVERHEAD,
 };
+pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
     init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, Network, OnionNetwork,

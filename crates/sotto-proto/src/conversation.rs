@@ -8,7 +8,10 @@
 //!   MLS application message of the new group carrying a [`Content::Introduction`])
 //! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
-//!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`
+//!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`;
+//!   kind 8 edit: `target [16] | text blob`; kind 9 delete: `target [16]`; kind 10 reaction:
+//!   `target [16] | emoji blob` (empty: the reaction taken back); kind 11 timer:
+//!   `seconds u32` (0: messages stay)
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
@@ -26,6 +29,8 @@ pub const MAX_TEXT_LEN: usize = 64 * 1024;
 pub const TEXT_PART_LEN: usize = 8 * 1024;
 /// Most parts of one text.
 pub const MAX_TEXT_PARTS: usize = MAX_TEXT_LEN.div_ceil(TEXT_PART_LEN);
+/// Longest reaction, in bytes of UTF-8: one emoji, however many code points it joins.
+pub const MAX_REACTION_LEN: usize = 32;
 /// Most message ids one receipt acknowledges.
 pub const MAX_RECEIPT_IDS: usize = 256;
 /// Longest MLS object (KeyPackage, Welcome, message) these codecs carry.
@@ -80,6 +85,26 @@ pub enum Content {
         part: u8,
         parts: u8,
         chunk: Vec<u8>,
+    },
+    /// The sender's text `target` now reads `text` (at most [`TEXT_PART_LEN`] bytes).
+    Edit {
+        target: MessageId,
+        text: String,
+    },
+    /// The sender's message `target` is taken back, for everyone.
+    Delete {
+        target: MessageId,
+    },
+    /// The sender's reaction to `target` (either side's message): one emoji, or none to take
+    /// a reaction back. A new one replaces the sender's last.
+    Reaction {
+        target: MessageId,
+        emoji: String,
+    },
+    /// From now on, messages of the conversation disappear `seconds` after they were stored
+    /// (0: they stay).
+    Timer {
+        seconds: u32,
     },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
@@ -258,6 +283,26 @@ impl Content {
                 out.push(*parts);
                 put_blob(&mut out, chunk);
             }
+            Self::Edit { target, text } => {
+                check_len("text", text.len(), TEXT_PART_LEN)?;
+                out.push(8);
+                out.extend_from_slice(target);
+                put_blob(&mut out, text.as_bytes());
+            }
+            Self::Delete { target } => {
+                out.push(9);
+                out.extend_from_slice(target);
+            }
+            Self::Reaction { target, emoji } => {
+                check_len("reaction", emoji.len(), MAX_REACTION_LEN)?;
+                out.push(10);
+                out.extend_from_slice(target);
+                put_blob(&mut out, emoji.as_bytes());
+            }
+            Self::Timer { seconds } => {
+                out.push(11);
+                out.extend_from_slice(&seconds.to_be_bytes());
+            }
             Self::Receipt { ids } => {
                 check_len("receipt", ids.len(), MAX_RECEIPT_IDS)?;
                 out.push(2);
@@ -314,6 +359,20 @@ impl Content {
                     .collect::<Result<_, _>>()?;
                 Self::Receipt { ids }
             }
+            8 => Self::Edit {
+                target: cursor.array("edited message")?,
+                text: read_text(&mut cursor, "text", TEXT_PART_LEN)?,
+            },
+            9 => Self::Delete {
+                target: cursor.array("deleted message")?,
+            },
+            10 => Self::Reaction {
+                target: cursor.array("message reacted to")?,
+                emoji: read_text(&mut cursor, "reaction", MAX_REACTION_LEN)?,
+            },
+            11 => Self::Timer {
+                seconds: cursor.u32("timer seconds")?,
+            },
             3 => Self::Introduction {
                 name: read_text(&mut cursor, "name", MAX_NAME_LEN)?,
                 mailbox: MailboxGrant::read(&mut cursor)?,
@@ -383,6 +442,12 @@ mod tests {
                 }),
             proptest::collection::vec(any::<MessageId>(), 0..40)
                 .prop_map(|ids| Content::Receipt { ids }),
+            (any::<MessageId>(), "\\PC{0,200}")
+                .prop_map(|(target, text)| Content::Edit { target, text }),
+            any::<MessageId>().prop_map(|target| Content::Delete { target }),
+            any::<u32>().prop_map(|seconds| Content::Timer { seconds }),
+            (any::<MessageId>(), "\\PC{0,8}")
+                .prop_map(|(target, emoji)| Content::Reaction { target, emoji }),
             (
                 any::<MessageId>(),
                 any::<u64>(),
@@ -456,10 +521,10 @@ mod tests {
     #[test]
     fn bad_input_says_what_was_wrong() {
         assert_eq!(
-            Content::decode(&[9]).unwrap_err(),
+            Content::decode(&[200]).unwrap_err(),
             DecodeError::UnknownCode {
                 what: "content kind",
-                code: 9
+                code: 200
             }
         );
         let mut text = Content::Text {
@@ -503,5 +568,19 @@ mod tests {
             }
         );
         assert!(!format!("{:?}", grant(3)).contains('3'));
+        let reaction = Content::Reaction {
+            target: [0; 16],
+            emoji: "👍".repeat(9),
+        };
+        assert!(matches!(
+            reaction.encode(),
+            Err(DecodeError::TooLong {
+                what: "reaction",
+                ..
+            })
+        ));
+        let mut delete = Content::Delete { target: [0; 16] }.encode().unwrap();
+        delete.push(0);
+        assert!(Content::decode(&delete).is_err(), "trailing bytes");
     }
 }

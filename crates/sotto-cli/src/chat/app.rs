@@ -3,7 +3,9 @@
 //! screen.
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use sotto_app::{AppEvent, AppHandle, Command, ConnectionState, Contact, MessageView, Reply};
+use sotto_app::{
+    AppEvent, AppHandle, Change, Command, ConnectionState, Contact, MessageId, MessageView, Reply,
+};
 
 use super::scroll::Scroll;
 
@@ -16,6 +18,10 @@ pub enum Mode {
     Connect,
     /// Showing a link just made, with its QR code.
     Invite { link: String, qr: String },
+    /// Giving one of this device's messages a new text.
+    Edit { id: MessageId },
+    /// Waiting for Enter to delete one of this device's messages for both sides.
+    Delete { id: MessageId },
 }
 
 pub struct App {
@@ -37,6 +43,8 @@ pub struct App {
 /// What the chat says if the device answered with another kind of reply than the command's:
 /// a bug, never something the person did.
 const UNEXPECTED: &str = "the device gave an unexpected answer";
+/// The reaction Ctrl-L gives.
+const LIKE: &str = "👍";
 
 impl App {
     pub async fn new(device: AppHandle) -> Self {
@@ -105,6 +113,17 @@ impl App {
                 }
             }
             AppEvent::Delivered { .. } => self.refresh().await,
+            AppEvent::Timer { contact, seconds } => {
+                self.status = match seconds {
+                    0 => format!("{contact}: messages stay"),
+                    _ => format!("{contact}: messages disappear {seconds} s after they arrive"),
+                };
+            }
+            AppEvent::Changed { contact, .. } => {
+                if Some(contact.as_str()) == self.selected_alias() {
+                    self.refresh().await;
+                }
+            }
             AppEvent::Connected { contact } => {
                 self.status = format!("{contact} connected with you");
                 self.mode = Mode::Message;
@@ -141,6 +160,36 @@ impl App {
                     Some(_) => None,
                     None => self.messages.iter().rev().find(|m| !m.outgoing).cloned(),
                 };
+            }
+            (KeyCode::Char('e'), true) => {
+                if let Some((id, text)) = self.last_of_mine().map(|m| (m.id, m.text.clone())) {
+                    self.composer = text;
+                    self.mode = Mode::Edit { id };
+                    self.status = "edit your last message, then Enter (Esc cancels)".into();
+                }
+            }
+            (KeyCode::Char('d'), true) => {
+                if let Some(id) = self.last_of_mine().map(|m| m.id) {
+                    self.mode = Mode::Delete { id };
+                    self.status =
+                        "Enter deletes your last message for both of you (Esc keeps it)".into();
+                }
+            }
+            (KeyCode::Char('l'), true) => {
+                if let Some(theirs) = self
+                    .messages
+                    .iter()
+                    .rev()
+                    .find(|m| !m.outgoing && !m.deleted)
+                {
+                    // The same reaction again takes it back.
+                    let emoji = match theirs.my_reaction.as_deref() {
+                        Some(LIKE) => "",
+                        _ => LIKE,
+                    };
+                    let id = theirs.id;
+                    self.change(id, Change::React(emoji.into())).await;
+                }
             }
             (KeyCode::Esc, _) => {
                 self.mode = Mode::Message;
@@ -183,12 +232,46 @@ impl App {
         }
     }
 
+    /// This device's last message in the conversation that is still there.
+    fn last_of_mine(&self) -> Option<&MessageView> {
+        self.messages
+            .iter()
+            .rev()
+            .find(|m| m.outgoing && !m.deleted)
+    }
+
+    /// Changes message `id` of the selected conversation on both sides and shows the result.
+    async fn change(&mut self, id: MessageId, change: Change) {
+        let Some(contact) = self.selected_alias().map(str::to_string) else {
+            return;
+        };
+        let command = Command::Change {
+            contact,
+            message: hex::encode(id),
+            change,
+        };
+        match self.device.call(command).await {
+            Ok(_) => self.refresh().await,
+            Err(error) => self.status = format!("not changed: {error}"),
+        }
+    }
+
     async fn enter(&mut self) {
         let text = std::mem::take(&mut self.composer);
+        if let Mode::Delete { id } = self.mode {
+            self.mode = Mode::Message;
+            self.change(id, Change::Delete).await;
+            return;
+        }
         if text.trim().is_empty() {
             return;
         }
         match self.mode {
+            Mode::Edit { id } => {
+                self.mode = Mode::Message;
+                self.change(id, Change::Edit(text)).await;
+            }
+            Mode::Delete { .. } => {}
             Mode::Connect => {
                 let command = Command::Connect {
                     link: text.trim().to_string(),

@@ -111,6 +111,21 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     bob.sees("Alice: ↪ got it").await;
     bob.sees("me: hello from the terminal ✓✓").await;
 
+    // Bob edits his message, Alice likes it, Bob deletes it: each seen on the other side.
+    bob.control('e').await;
+    assert_eq!(bob.app.composer, "hello from the terminal");
+    for _ in 0.."hello from the terminal".len() {
+        bob.key(KeyCode::Backspace).await;
+    }
+    bob.type_line("hello, edited").await;
+    alice.sees("Bob: hello, edited (edited)").await;
+    alice.control('l').await;
+    bob.sees("them]").await;
+    bob.control('d').await;
+    assert!(bob.screen().contains("delete your last message"));
+    bob.key(KeyCode::Enter).await;
+    alice.sees("Bob: (deleted)").await;
+
     // A link works once, and the chat says so.
     let mut carol = Person::open(&root, &net, "Carol").await;
     carol.control('o').await;
@@ -143,6 +158,7 @@ async fn chat_with_bob() -> App {
         alias: "Bob".into(),
         name: "Bob".into(),
         unread: 0,
+        disappear_secs: 0,
     }];
     app
 }
@@ -156,6 +172,10 @@ fn from_bob(text: &str) -> MessageView {
         reply_to: None,
         outgoing: false,
         delivered: false,
+        edited: false,
+        deleted: false,
+        my_reaction: None,
+        their_reaction: None,
     }
 }
 

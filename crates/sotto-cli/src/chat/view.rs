@@ -8,10 +8,10 @@ use ratatui::widgets::{Block, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::{App, Mode};
-use crate::person::printable::{printable, Form};
+use crate::person::printable::{as_read, printable, Form};
 
 const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
-     Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
+     Ctrl-E edit · Ctrl-D delete · Ctrl-L 👍 · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
 
 /// Draws the chat; `app` is mutable only for its scroll position, which learns the
 /// conversation's height here.
@@ -59,6 +59,8 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
 
     let title = match (&app.mode, &app.reply_to) {
         (Mode::Connect, _) => "link to connect with".to_string(),
+        (Mode::Edit { .. }, _) => "your message, edited".to_string(),
+        (Mode::Delete { .. }, _) => "Enter: delete your last message for both of you".to_string(),
         (_, Some(to)) => format!(
             "reply to: {}",
             shorten(&printable(&to.text, Form::Line), 40)
@@ -158,7 +160,7 @@ fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
             Style::default().add_modifier(Modifier::DIM),
         ));
     }
-    spans.push(Span::raw(printable(&m.text, Form::Text)));
+    spans.push(Span::raw(as_read(m)));
     spans.push(Span::styled(
         mark,
         Style::default().add_modifier(Modifier::DIM),

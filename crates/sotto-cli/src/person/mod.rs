@@ -1,6 +1,7 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`,
 //! `history`.
 
+mod change;
 mod history;
 mod output;
 pub mod printable;
@@ -16,6 +17,9 @@ use sotto_app::{App, Command, Home, Reply, Unlock};
 use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
+pub use change::{
+    run_delete, run_edit, run_react, run_timer, DeleteArgs, EditArgs, ReactArgs, TimerArgs,
+};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 use sotto_app::{AppEvent, ConnectionState, Contact, MessageId, MessageView};
 
-use super::printable::{printable, Form};
+use super::printable::{as_read, printable, Form};
 use crate::serve::json::api_event;
 
 /// The first 8 hex digits of a message id: enough for `--reply-to`.
@@ -85,6 +85,20 @@ impl Output {
         );
     }
 
+    pub fn changed(&self, contact: &str, id: &MessageId, done: &str) {
+        self.emit(
+            json!({"event": "changed", "conversation": contact, "id": hex::encode(id)}),
+            || format!("{done} message {} (with {})", short_id(id), name(contact)),
+        );
+    }
+
+    pub fn timer(&self, contact: &str, seconds: u32) {
+        self.emit(
+            json!({"event": "timer", "conversation": contact, "seconds": seconds}),
+            || timer_text(None, contact, seconds),
+        );
+    }
+
     pub fn contacts(&self, contacts: &[Contact], pending_links: usize) {
         for contact in contacts {
             self.emit(
@@ -128,8 +142,18 @@ impl Output {
                     format!(
                         "{}{reply}: {}   [id {}]",
                         name(&m.contact),
-                        printable(&m.text, Form::Text),
+                        as_read(m),
                         short_id(&m.id)
+                    )
+                }
+                AppEvent::Timer { contact, seconds } => {
+                    timer_text(Some(contact), contact, *seconds)
+                }
+                AppEvent::Changed { contact, id } => {
+                    format!(
+                        "{} changed message {} (see `sotto history`)",
+                        name(contact),
+                        short_id(id)
                     )
                 }
                 AppEvent::Connected { contact } => {
@@ -180,6 +204,19 @@ impl Output {
             if m.outgoing {
                 value["delivered"] = json!(m.delivered);
             }
+            for (field, set) in [("edited", m.edited), ("deleted", m.deleted)] {
+                if set {
+                    value[field] = json!(true);
+                }
+            }
+            for (field, reaction) in [
+                ("my_reaction", &m.my_reaction),
+                ("their_reaction", &m.their_reaction),
+            ] {
+                if let Some(reaction) = reaction {
+                    value[field] = json!(reaction);
+                }
+            }
             self.emit(value, || {
                 let (who, mark) = match (m.outgoing, m.delivered) {
                     (false, _) => (contact, ""),
@@ -190,7 +227,7 @@ impl Output {
                     .as_ref()
                     .map(|r| format!(" (reply to {})", &r[..8]))
                     .unwrap_or_default();
-                format!("{who}{reply}: {}{mark}   [id {}]", m.text, &id[..8])
+                format!("{who}{reply}: {}{mark}   [id {}]", as_read(m), &id[..8])
             });
         }
     }
@@ -201,5 +238,17 @@ impl Output {
         } else {
             eprintln!("warning: {}", printable(text, Form::Text));
         }
+    }
+}
+
+/// What a timer set on a conversation means, said of the one who set it (`None`: you).
+fn timer_text(by: Option<&str>, contact: &str, seconds: u32) -> String {
+    let what = match seconds {
+        0 => "stay".to_string(),
+        _ => format!("disappear {seconds} s after they arrive"),
+    };
+    match by {
+        None => format!("messages with {} now {what}", name(contact)),
+        Some(by) => format!("{} set messages to {what}", name(by)),
     }
 }

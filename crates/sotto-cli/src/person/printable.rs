@@ -40,6 +40,24 @@ pub fn printable(text: &str, form: Form) -> Cow<'_, str> {
     )
 }
 
+/// A message's text as a person reads it: a deleted one says so, an edited one and its
+/// reactions are marked.
+pub fn as_read(m: &sotto_app::MessageView) -> String {
+    if m.deleted {
+        return "(deleted)".into();
+    }
+    let mut text = printable(&m.text, Form::Text).into_owned();
+    if m.edited {
+        text.push_str(" (edited)");
+    }
+    for (who, reaction) in [("you", &m.my_reaction), ("them", &m.their_reaction)] {
+        if let Some(reaction) = reaction {
+            text.push_str(&format!(" [{} {who}]", printable(reaction, Form::Line)));
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,4 @@
-//! The link as a QR code: in the terminal, and as a PNG for `--qr-png`.
+//! The link as a QR code: in the terminal, as a PNG for `--qr-png`, and as SVG for the web app.
 
 use std::path::Path;
 
@@ -19,6 +19,14 @@ pub fn terminal(link: &str) -> anyhow::Result<String> {
         .render::<Dense1x2>()
         .dark_color(Dense1x2::Light)
         .light_color(Dense1x2::Dark)
+        .build())
+}
+
+/// The QR code as an SVG image, for the web app.
+pub fn svg(link: &str) -> anyhow::Result<String> {
+    Ok(code(link)?
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(240, 240)
         .build())
 }
 

@@ -61,6 +61,13 @@ impl Gate {
         }
     }
 
+    /// This gate with one more origin allowed: the web app's own, for its pages.
+    pub fn with_origin(&self, origin: &str) -> Self {
+        let mut gate = self.clone();
+        gate.origins.push(normalized(origin));
+        gate
+    }
+
     /// Lets the upgrade through only from an allowed origin (or none) with the right token.
     // The error type is the one tungstenite's handshake callback requires.
     #[allow(clippy::result_large_err)]

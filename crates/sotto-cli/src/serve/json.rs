@@ -3,7 +3,7 @@
 //! `--json`).
 
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, Command, ConnectionState, MessageView, Reply};
+use sotto_app::{AppEvent, Change, Command, ConnectionState, MessageView, Reply};
 
 pub fn command(command: sotto_api::Command) -> Command {
     use sotto_api::Command as Api;
@@ -20,6 +20,30 @@ pub fn command(command: sotto_api::Command) -> Command {
             text,
             reply_to,
         },
+        Api::Edit {
+            contact,
+            message,
+            text,
+        } => Command::Change {
+            contact,
+            message,
+            change: Change::Edit(text),
+        },
+        Api::Delete { contact, message } => Command::Change {
+            contact,
+            message,
+            change: Change::Delete,
+        },
+        Api::React {
+            contact,
+            message,
+            emoji,
+        } => Command::Change {
+            contact,
+            message,
+            change: Change::React(emoji),
+        },
+        Api::Timer { contact, seconds } => Command::SetTimer { contact, seconds },
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
     }
@@ -31,7 +55,12 @@ pub fn result(reply: Reply) -> Value {
         messages.iter().map(api_message).collect()
     };
     match reply {
-        Reply::Link(link) => json!({ "link": link.to_string() }),
+        Reply::Link(link) => {
+            let link = link.to_string();
+            // A link always fits a QR code; were one not to, the page shows the link alone.
+            let qr_svg = crate::person::qr::svg(&link).ok();
+            json!({ "link": link, "qr_svg": qr_svg })
+        }
         Reply::Connected { alias } => json!({ "alias": alias }),
         // Pending links are for the command line's summary; the API keeps its documented shape.
         Reply::Contacts { contacts, .. } => {
@@ -41,11 +70,13 @@ pub fn result(reply: Reply) -> Value {
                     alias: c.alias,
                     name: c.name,
                     unread: c.unread,
+                    timer: c.disappear_secs,
                 })
                 .collect();
             json!({ "contacts": contacts })
         }
-        Reply::Sent { id } => json!({ "id": hex::encode(id) }),
+        Reply::Sent { id } | Reply::Changed { id } => json!({ "id": hex::encode(id) }),
+        Reply::TimerSet => json!({}),
         Reply::Messages(list) => json!({ "messages": messages(list) }),
         Reply::History(history) => {
             json!({ "me": history.me, "messages": messages(history.messages) })
@@ -62,6 +93,10 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
         reply_to: m.reply_to.map(hex::encode),
         outgoing: m.outgoing,
         delivered: m.delivered,
+        edited: m.edited,
+        deleted: m.deleted,
+        my_reaction: m.my_reaction.clone(),
+        their_reaction: m.their_reaction.clone(),
     }
 }
 
@@ -77,6 +112,14 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
         },
         AppEvent::Removed { contact } => Api::Removed {
             conversation: contact,
+        },
+        AppEvent::Changed { contact, id } => Api::Changed {
+            conversation: contact,
+            id: hex::encode(id),
+        },
+        AppEvent::Timer { contact, seconds } => Api::Timer {
+            conversation: contact,
+            seconds,
         },
         AppEvent::Connection(ConnectionState::Online) => Api::Connection {
             state: sotto_api::ConnectionState::Online,

@@ -5,6 +5,7 @@
 
 mod gate;
 pub mod json;
+mod web;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -22,6 +23,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{
     ErrorResponse, Request as Upgrade, Response,
 };
 use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::WebSocketStream;
 
 use crate::person::ClientArgs;
 use gate::Gate;
@@ -45,6 +47,10 @@ pub struct ServeArgs {
     /// Programs send no `Origin` and need only the token.
     #[arg(long = "allow-origin", value_name = "URL")]
     allow_origins: Vec<String>,
+    /// Also serve the web app here (e.g. `127.0.0.1:8080`): sotto in the browser. It prints
+    /// the address to open, with the token after its `#`. Keep it on loopback too.
+    #[arg(long, value_name = "HOST:PORT")]
+    web: Option<SocketAddr>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -60,6 +66,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let listener = TcpListener::bind(args.api)
         .await
         .with_context(|| format!("listening on {}", args.api))?;
+    let web = match args.web {
+        Some(address) => {
+            if !address.ip().is_loopback() {
+                tracing::warn!(%address, "the web app listens beyond this machine");
+            }
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address}"))?;
+            Some(listener)
+        }
+        None => None,
+    };
     // No receiver is kept here: while no API client listens, new messages stay unshown.
     let (app, _) = app.start();
     println!(
@@ -67,6 +85,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listener.local_addr()?,
         token_file.display()
     );
+    if let Some(web) = web {
+        let address = web.local_addr()?;
+        let router = web::router(gate.clone(), app.clone(), address.port());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(web, router).await {
+                tracing::error!(%error, "the web app stopped");
+            }
+        });
+        // The token goes after '#': a browser never sends that part to any server.
+        println!("web ready http://{address}/#token={token}");
+    }
     let signal = crate::relay::shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -89,18 +118,25 @@ fn authorizer(gate: Gate) -> impl FnOnce(&Upgrade, Response) -> Result<Response,
 
 /// One API client: its requests go to the device one at a time; replies and events go back
 /// through a bounded queue, and a client that stops reading is disconnected.
-async fn session<S>(
-    stream: S,
-    gate: Gate,
-    app: AppHandle,
-    mut events: broadcast::Receiver<AppEvent>,
-) where
+async fn session<S>(stream: S, gate: Gate, app: AppHandle, events: broadcast::Receiver<AppEvent>)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let upgrade = tokio_tungstenite::accept_hdr_async(stream, authorizer(gate));
     let Ok(Ok(socket)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, upgrade).await else {
         return;
     };
+    converse(socket, app, events).await;
+}
+
+/// An upgraded connection, the API's or the web app's: requests in, replies and events out.
+async fn converse<S>(
+    socket: WebSocketStream<S>,
+    app: AppHandle,
+    mut events: broadcast::Receiver<AppEvent>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::channel::<ServerMessage>(OUTGOING_QUEUE);
     let writer = tokio::spawn(async move {

@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 use sotto_proto::conversation::{Content, MessageId};
 use sotto_proto::Message;
 
+use super::change::Change;
 use super::mls::{failed, load_group, protocol_message};
 use super::ConversationError;
 use crate::mailbox::MAX_SEQ;
@@ -29,6 +30,10 @@ pub enum Applied {
     Again,
     /// A text from the other side; `new` is false for a duplicate id.
     Text { id: MessageId, new: bool },
+    /// The other side set the conversation's disappearing timer.
+    Timer { seconds: u32 },
+    /// The other side's change (edit, deletion, reaction) of message `target`.
+    Changed { target: MessageId },
     /// Receipts for this device's messages.
     Receipt { count: usize },
     /// A part of a long text from the other side; the text comes whole with its last part.
@@ -211,6 +216,17 @@ fn on_content(
             store.mark_delivered(conversation.number, &ids)?;
             Ok(Applied::Receipt { count: ids.len() })
         }
+        Content::Edit { target, text } => {
+            change_arrived(store, conversation, target, Change::Edit(text))
+        }
+        Content::Delete { target } => change_arrived(store, conversation, target, Change::Delete),
+        Content::Reaction { target, emoji } => {
+            change_arrived(store, conversation, target, Change::React(emoji))
+        }
+        Content::Timer { seconds } => {
+            store.set_timer(conversation.number, seconds)?;
+            Ok(Applied::Timer { seconds })
+        }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),
         )),
@@ -240,4 +256,22 @@ fn text_arrived(
     // Again if it came again: its sender may have missed the first receipt.
     store.owe_receipt(conversation.number, &id)?;
     Ok(Applied::Text { id, new })
+}
+
+/// Records the other side's change of a message. The host's order puts a message before any
+/// change of it, so a change of a message not here (or, for an edit or a deletion, not
+/// theirs) is refused, not kept for later.
+fn change_arrived(
+    store: &Store,
+    conversation: &Conversation,
+    target: MessageId,
+    change: Change,
+) -> Result<Applied, ConversationError> {
+    if change.record(store, conversation.number, &target, false)? {
+        Ok(Applied::Changed { target })
+    } else {
+        Err(ConversationError::Rejected(
+            "a change of a message that is not here, or not theirs to change".into(),
+        ))
+    }
 }

@@ -3,12 +3,14 @@
 //! drives the network.
 
 pub mod apply;
+pub mod change;
 pub mod local;
 pub mod mls;
 pub mod seal;
 pub mod start;
 pub(crate) mod text;
 
+use sotto_proto::conversation::MessageId;
 use sotto_proto::{DecodeError, LinkError};
 use thiserror::Error;
 
@@ -40,6 +42,10 @@ pub enum ConversationError {
     NotInitialized,
     #[error("this home already has a profile ({0}); use another --home for another person")]
     AlreadyInitialized(String),
+    #[error("no such message in this conversation (or it was deleted)")]
+    UnknownMessage,
+    #[error("only its sender can edit or delete a message")]
+    NotYourMessage,
     #[error("no contact named '{0}' (see `sotto contacts`)")]
     UnknownContact(String),
     #[error("{0} removed this device from your conversation: you can read its history, not write")]
@@ -108,6 +114,10 @@ pub enum Event {
     Rejected { alias: String, reason: String },
     /// The other side removed this device from the conversation.
     Removed { alias: String },
+    /// The other side edited or deleted its message `id`, or reacted to one.
+    Changed { alias: String, id: MessageId },
+    /// The other side set the conversation's disappearing timer (0: messages stay).
+    Timer { alias: String, seconds: u32 },
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub struct Contact {
     pub alias: String,
     pub name: String,
     pub unread: u64,
+    /// The conversation's disappearing timer, in seconds (0: messages stay).
+    pub disappear_secs: u32,
 }
 
 /// The authorities whose network this device belongs to: those of the first network file it
@@ -295,6 +297,7 @@ impl<N: Network> Device<N> {
                     unread: self.store.unread_count(c.number)?,
                     alias: c.alias,
                     name: c.peer_name,
+                    disappear_secs: c.disappear_secs,
                 })
             })
             .collect()

@@ -2,12 +2,13 @@
 //! `write_back`).
 
 use rand::RngCore;
-use sotto_proto::conversation::{MessageId, MAX_TEXT_LEN};
+use sotto_proto::conversation::{Content, MessageId, MAX_TEXT_LEN};
 
 use super::{Device, Network};
+use crate::conversation::change::Change;
 use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
 use crate::conversation::text::text_contents;
-use crate::conversation::ConversationError;
+use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
 
 /// A device commits a self-update after this many texts (sent or received) in a conversation,
@@ -36,16 +37,7 @@ impl<N: Network> Device<N> {
             });
         }
         let number = self.conversation_number(alias)?;
-        // A device listening to the conversation has applied what arrived (and a message
-        // that crosses a commit anyway comes back to be sealed again, see `apply`): it sends
-        // at once. One that is not listening catches up first, or a message sealed in an
-        // epoch the other side already left would wait for its resend until this device next
-        // reads, and the unread would pile up at the host until it refuses writes.
-        if !self.is_listening_to(number)? {
-            let mut events = Vec::new();
-            self.sync_conversation(number, &mut events).await?;
-            self.listening.events.extend(events);
-        }
+        self.catch_up_to_write(number).await?;
         self.update_if_due(number).await?;
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
@@ -65,6 +57,62 @@ impl<N: Network> Device<N> {
             self.write_content(&conversation, content, record).await?;
         }
         Ok(id)
+    }
+
+    /// Changes message `target` of the conversation with `alias`, for both sides: edits or
+    /// deletes one of this device's messages, or reacts to either side's.
+    pub async fn change(
+        &mut self,
+        alias: &str,
+        target: MessageId,
+        change: Change,
+    ) -> Result<(), ConversationError> {
+        let number = self.conversation_number(alias)?;
+        match self.store.sent_here(number, &target)? {
+            None => return Err(ConversationError::UnknownMessage),
+            Some(false) if change.senders_only() => return Err(ConversationError::NotYourMessage),
+            Some(_) => {}
+        }
+        let content = change
+            .content(target)
+            .encode()
+            .map_err(encoding("the change"))?;
+        self.catch_up_to_write(number).await?;
+        let conversation = self.store.conversation_by_number(number)?;
+        let record = |store: &Store| change.record(store, number, &target, true).map(|_| ());
+        self.write_content(&conversation, content, record).await
+    }
+
+    /// Sets the disappearing timer of the conversation with `alias`, for both sides: messages
+    /// stored from then on go `seconds` later (0: they stay).
+    pub async fn set_timer(&mut self, alias: &str, seconds: u32) -> Result<(), ConversationError> {
+        let number = self.conversation_number(alias)?;
+        let content = Content::Timer { seconds }
+            .encode()
+            .map_err(encoding("the timer"))?;
+        self.catch_up_to_write(number).await?;
+        let conversation = self.store.conversation_by_number(number)?;
+        let record = |store: &Store| store.set_timer(number, seconds);
+        self.write_content(&conversation, content, record).await
+    }
+
+    /// Deletes the messages whose disappearing time came; returns how many.
+    pub fn forget_expired(&self) -> Result<usize, ConversationError> {
+        Ok(self.store.forget_expired(now_ms())?)
+    }
+
+    /// A device listening to the conversation has applied what arrived (and a message that
+    /// crosses a commit anyway comes back to be sealed again, see `apply`): it writes at once.
+    /// One that is not listening catches up first, or a message sealed in an epoch the other
+    /// side already left would wait for its resend until this device next reads, and the
+    /// unread would pile up at the host until it refuses writes.
+    async fn catch_up_to_write(&mut self, number: i64) -> Result<(), ConversationError> {
+        if !self.is_listening_to(number)? {
+            let mut events = Vec::new();
+            self.sync_conversation(number, &mut events).await?;
+            self.listening.events.extend(events);
+        }
+        Ok(())
     }
 
     pub(super) fn conversation_number(&self, alias: &str) -> Result<i64, ConversationError> {

@@ -175,6 +175,14 @@ impl<N: Network> Device<N> {
             let current = self.store.conversation_by_number(conversation.number)?;
             match apply(&self.store, &current, message)? {
                 Applied::Receipt { count } => outcome.delivered += count,
+                Applied::Timer { seconds } => events.push(Event::Timer {
+                    alias: alias.clone(),
+                    seconds,
+                }),
+                Applied::Changed { target } => events.push(Event::Changed {
+                    alias: alias.clone(),
+                    id: target,
+                }),
                 Applied::Resend(content) => outcome.resend.push(content),
                 Applied::Rejected(reason) => events.push(Event::Rejected {
                     alias: alias.clone(),

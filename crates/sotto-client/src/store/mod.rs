@@ -3,6 +3,7 @@
 //! an MLS state change and what the device records about it. The file is encrypted with
 //! SQLCipher and readable by its owner only.
 
+mod changes;
 pub(crate) mod encrypt;
 mod key;
 mod receipts;

@@ -50,6 +50,8 @@ pub struct Conversation {
     pub messages_since_update: u32,
     /// The other side removed this device: history stays, nothing more is read or sent.
     pub removed: bool,
+    /// Messages stored from now on disappear this long after (0: they stay).
+    pub disappear_secs: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -62,6 +64,13 @@ pub struct StoredMessage {
     pub reply_to: Option<MessageId>,
     pub sent_at_ms: u64,
     pub delivered: bool,
+    /// Its sender changed its text (`Content::Edit`).
+    pub edited: bool,
+    /// Its sender took it back for everyone (`Content::Delete`): the text is gone.
+    pub deleted: bool,
+    /// This device's reaction to it, and the other side's (`Content::Reaction`).
+    pub my_reaction: Option<String>,
+    pub their_reaction: Option<String>,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -75,7 +84,7 @@ pub struct OutboxEntry {
 
 const CONVERSATION_COLUMNS: &str = "number, group_id, alias, peer_name, host, write_id, \
      write_key, read_id, read_key, content_key, applied_seq, messages_since_update, \
-     content_binding, removed";
+     content_binding, removed, disappear_secs";
 
 fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let content = ContentKey::from_parts(blob(row, 9)?, blob(row, 12)?);
@@ -98,6 +107,7 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         applied_seq: row.get::<_, i64>(10)? as u64,
         messages_since_update: row.get(11)?,
         removed: row.get(13)?,
+        disappear_secs: row.get(14)?,
     })
 }
 
@@ -112,11 +122,23 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         reply_to: reply_to.and_then(|r| r.try_into().ok()),
         sent_at_ms: row.get::<_, i64>(6)? as u64,
         delivered: row.get(7)?,
+        edited: row.get(8)?,
+        deleted: row.get(9)?,
+        my_reaction: row.get(10)?,
+        their_reaction: row.get(11)?,
     })
 }
 
+/// A message whose disappearing time has not come (`?2`: now, unix ms). Expired ones are
+/// never shown, even before `forget_expired` takes them off the disk.
+const NOT_EXPIRED: &str = "(m.expires_at IS NULL OR m.expires_at > ?2)";
+
 const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.reply_to, \
-     m.sent_at, m.delivered";
+     m.sent_at, m.delivered, m.edited, m.deleted, \
+     (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
+      AND r.outgoing = 1), \
+     (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
+      AND r.outgoing = 0)";
 
 impl Store {
     pub fn add_invitation(
@@ -317,16 +339,21 @@ impl Store {
         reply_to: Option<&MessageId>,
         sent_at_ms: u64,
     ) -> Result<bool, StoreError> {
+        // Under a disappearing timer, a message goes that long after it was stored here.
         let added = self.conn().execute(
-            "INSERT OR IGNORE INTO messages (conversation, id, outgoing, text, reply_to, sent_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO messages \
+             (conversation, id, outgoing, text, reply_to, sent_at, expires_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, \
+             CASE WHEN disappear_secs > 0 THEN ?7 + disappear_secs * 1000 END \
+             FROM conversations WHERE number = ?1",
             params![
                 conversation,
                 id.as_slice(),
                 outgoing,
                 text,
                 reply_to.map(|r| r.as_slice()),
-                sent_at_ms as i64
+                sent_at_ms as i64,
+                now_ms() as i64
             ],
         )?;
         Ok(added == 1)
@@ -350,11 +377,11 @@ impl Store {
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
              ON c.number = m.conversation \
              WHERE m.outgoing = 0 AND m.shown = 0 AND (?1 IS NULL OR c.alias = ?1) \
-             ORDER BY m.number"
+             AND {NOT_EXPIRED} ORDER BY m.number"
         );
         let messages: Vec<StoredMessage> = {
             let mut statement = self.conn().prepare(&sql)?;
-            let rows = statement.query_map([alias], message)?;
+            let rows = statement.query_map(params![alias, now_ms() as i64], message)?;
             rows.collect::<Result<_, _>>()?
         };
         let mut mark = self
@@ -370,18 +397,20 @@ impl Store {
     pub fn messages(&self, alias: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
             "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
-             ON c.number = m.conversation WHERE c.alias = ?1 ORDER BY m.number"
+             ON c.number = m.conversation WHERE c.alias = ?1 AND {NOT_EXPIRED} \
+             ORDER BY m.number"
         );
         let mut statement = self.conn().prepare(&sql)?;
-        let rows = statement.query_map([alias], message)?;
+        let rows = statement.query_map(params![alias, now_ms() as i64], message)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Incoming messages not yet shown, per conversation alias.
     pub fn unread_count(&self, conversation: i64) -> Result<u64, StoreError> {
         Ok(self.conn().query_row(
-            "SELECT COUNT(*) FROM messages WHERE conversation = ?1 AND outgoing = 0 AND shown = 0",
-            [conversation],
+            "SELECT COUNT(*) FROM messages m WHERE conversation = ?1 AND outgoing = 0 \
+             AND shown = 0 AND (m.expires_at IS NULL OR m.expires_at > ?2)",
+            params![conversation, now_ms() as i64],
             |row| row.get::<_, i64>(0),
         )? as u64)
     }

@@ -128,4 +128,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE profile ADD COLUMN network_serial INTEGER NOT NULL DEFAULT 0;
     ",
+    // 10: edits, deletions for everyone and reactions (Content kinds 8 to 10); a reaction per
+    // side of a conversation and message, `outgoing` 1 for this device's.
+    "
+    ALTER TABLE messages ADD COLUMN edited INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE reactions (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        outgoing INTEGER NOT NULL,
+        emoji TEXT NOT NULL,
+        PRIMARY KEY (conversation, id, outgoing)
+    );
+    ",
+    // 11: disappearing messages (Content kind 11): a conversation's timer, and when each
+    // message stored under one goes.
+    "
+    ALTER TABLE conversations ADD COLUMN disappear_secs INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+    CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
+    ",
 ];

@@ -10,6 +10,7 @@ mod link;
 mod network;
 mod people;
 
+mod changes;
 mod operations;
 mod regressions;
 mod under_faults;

@@ -1,0 +1,506 @@
+// The sotto web app: the API of `sotto serve` (docs/api.md) over this server's /ws, shown as a
+// chat. Every text that came from the network is put in the page as text (textContent), never
+// as HTML, so a contact's name or message cannot add markup or script.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+// The token comes in the address's fragment, which the browser never sends anywhere. It is
+// kept for this tab only and taken out of the address bar, so it does not show on screen.
+function takeToken() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const given = fragment.get("token");
+  if (given) {
+    sessionStorage.setItem("sotto-token", given);
+    history.replaceState(null, "", location.pathname);
+  }
+  return sessionStorage.getItem("sotto-token");
+}
+
+const token = takeToken();
+const state = {
+  contacts: new Map(), // alias -> {alias, name, unread}: unread as the device had it
+  // Messages pushed while their conversation was not open. The device counts them as shown
+  // once pushed, so they are counted here, apart from what a refresh of the contacts brings.
+  arrived: new Map(),
+  open: null, // the alias of the conversation shown
+  messages: [], // the open conversation, oldest first
+  replyTo: null, // a message of the open conversation
+  editing: null, // one of this device's messages in the open conversation
+  everOpened: false,
+};
+let socket = null;
+let nextId = 1;
+const pending = new Map(); // request id -> {resolve, reject}
+let retryDelay = 500;
+
+function call(command, args = {}) {
+  return new Promise((resolve, reject) => {
+    if (!socket || socket.readyState !== WebSocket.OPEN) {
+      reject(new Error("not connected"));
+      return;
+    }
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    socket.send(JSON.stringify({ id, command, ...args }));
+  });
+}
+
+function showProblem(text) {
+  $("problem").textContent = text;
+  $("problem").hidden = !text;
+}
+
+function setStatus(online, text) {
+  const status = $("status");
+  status.textContent = text;
+  status.className = "status " + (online ? "online" : "offline");
+  for (const id of ["invite", "connect"]) $(id).disabled = !online;
+  $("send").disabled = !online || !state.open;
+}
+
+function connect() {
+  socket = new WebSocket(`ws://${location.host}/ws?token=${encodeURIComponent(token)}`);
+  socket.onopen = async () => {
+    state.everOpened = true;
+    retryDelay = 500;
+    showProblem("");
+    $("app").hidden = false;
+    setStatus(true, "online");
+    await refreshContacts();
+    if (state.open) await openConversation(state.open);
+  };
+  socket.onmessage = (frame) => {
+    let message;
+    try {
+      message = JSON.parse(frame.data);
+    } catch {
+      return;
+    }
+    if (message.event) {
+      onEvent(message);
+      return;
+    }
+    const waiting = pending.get(message.id);
+    if (!waiting) return;
+    pending.delete(message.id);
+    if (message.ok) waiting.resolve(message.result);
+    else waiting.reject(new Error(message.error));
+  };
+  socket.onclose = () => {
+    for (const waiting of pending.values()) waiting.reject(new Error("the connection closed"));
+    pending.clear();
+    if (state.everOpened) {
+      showProblem("Lost the connection to sotto (is `sotto serve` running?); reconnecting…");
+    } else {
+      // A refused token and a stopped server look alike from here; both need the address.
+      showProblem("sotto is not reachable with this address. Open the address `sotto serve --web` printed (it ends in #token=…); retrying.");
+    }
+    setStatus(false, "offline — reconnecting");
+    setTimeout(connect, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 8000);
+  };
+}
+
+function onEvent(event) {
+  switch (event.event) {
+    case "message":
+      onMessage(event);
+      break;
+    case "delivered":
+      if (event.to === state.open) openConversation(state.open);
+      break;
+    case "changed":
+      if (event.conversation === state.open) openConversation(state.open);
+      break;
+    case "timer": {
+      const contact = state.contacts.get(event.conversation);
+      if (contact) contact.timer = event.seconds;
+      if (event.conversation === state.open) showTimer();
+      notify(`${event.conversation} changed disappearing messages`, "");
+      break;
+    }
+    case "connected":
+      refreshContacts();
+      notify(`${event.alias} connected`, "");
+      break;
+    case "removed":
+    case "rejected":
+      refreshContacts();
+      break;
+    case "connection":
+      if (event.state === "online") setStatus(true, "online");
+      else setStatus(true, "network unreachable — retrying");
+      break;
+  }
+}
+
+function onMessage(message) {
+  if (message.from === state.open) {
+    state.messages.push(message);
+    renderMessages();
+  } else {
+    state.arrived.set(message.from, (state.arrived.get(message.from) ?? 0) + 1);
+    if (state.contacts.has(message.from)) renderContacts();
+    else refreshContacts();
+  }
+  if (document.hidden || message.from !== state.open) notify(message.from, message.text);
+}
+
+function notify(title, body) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  new Notification(title, { body: body.slice(0, 200) });
+}
+
+async function refreshContacts() {
+  let result;
+  try {
+    result = await call("contacts");
+  } catch {
+    return;
+  }
+  state.contacts = new Map(result.contacts.map((c) => [c.alias, c]));
+  if (state.open) {
+    const open = state.contacts.get(state.open);
+    if (open) open.unread = 0;
+  }
+  renderContacts();
+}
+
+function renderContacts() {
+  const list = $("contacts");
+  list.replaceChildren();
+  for (const contact of state.contacts.values()) {
+    const item = document.createElement("li");
+    item.dataset.alias = contact.alias;
+    if (contact.alias === state.open) item.className = "open";
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = contact.alias;
+    if (contact.name !== contact.alias) name.title = contact.name;
+    item.append(name);
+    const unreadCount = contact.unread + (state.arrived.get(contact.alias) ?? 0);
+    if (unreadCount > 0) {
+      const unread = document.createElement("span");
+      unread.className = "unread";
+      unread.textContent = unreadCount;
+      item.append(unread);
+    }
+    item.onclick = () => openConversation(contact.alias);
+    list.append(item);
+  }
+  $("no-contacts").hidden = state.contacts.size > 0;
+}
+
+async function openConversation(alias) {
+  const switching = alias !== state.open;
+  state.open = alias;
+  if (switching) {
+    state.replyTo = null;
+    state.editing = null;
+    $("search").value = "";
+  }
+  $("title").textContent = alias;
+  showTimer();
+  $("search").disabled = false;
+  $("text").disabled = false;
+  $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+  try {
+    await call("read", { contact: alias }); // what arrived unseen is seen now
+    state.messages = (await call("messages", { contact: alias })).messages;
+  } catch {
+    return;
+  }
+  const contact = state.contacts.get(alias);
+  if (contact) contact.unread = 0;
+  state.arrived.delete(alias);
+  renderContacts();
+  renderReplying();
+  renderMessages();
+  if (switching) $("text").focus();
+}
+
+// The open conversation's disappearing timer, as the select shows it (a value set elsewhere
+// that the list lacks is added to it).
+function showTimer() {
+  const select = $("timer");
+  const seconds = String(state.contacts.get(state.open)?.timer ?? 0);
+  if (![...select.options].some((o) => o.value === seconds)) {
+    select.add(new Option(`go after ${seconds} s`, seconds));
+  }
+  select.value = seconds;
+  select.disabled = false;
+}
+
+async function setTimer() {
+  const contact = state.open;
+  const seconds = Number($("timer").value);
+  try {
+    await call("timer", { contact, seconds });
+    const known = state.contacts.get(contact);
+    if (known) known.timer = seconds;
+  } catch (error) {
+    showProblem(`Timer not set: ${error.message}`);
+    showTimer();
+  }
+}
+
+// Under a timer, messages go while the page is open: it reads the conversation again now
+// and then (from the device, not the network).
+setInterval(() => {
+  const open = state.contacts.get(state.open);
+  if (open?.timer > 0 && socket?.readyState === WebSocket.OPEN) openConversation(state.open);
+}, 5000);
+
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+
+function renderMessages() {
+  const list = $("messages");
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  list.replaceChildren();
+  const byId = new Map(state.messages.map((m) => [m.id, m]));
+  for (const message of state.messages) {
+    const item = document.createElement("li");
+    item.dataset.id = message.id;
+    if (message.outgoing) item.classList.add("mine");
+    if (message.reply_to) {
+      const quote = document.createElement("span");
+      quote.className = "quote";
+      const original = byId.get(message.reply_to);
+      quote.textContent = !original
+        ? "(an earlier message)"
+        : original.deleted ? "(deleted)" : original.text.slice(0, 120);
+      item.append(quote);
+    }
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = message.deleted ? "" : message.text;
+    item.append(text);
+    if (message.deleted) {
+      item.classList.add("deleted");
+      const gone = document.createElement("span");
+      gone.className = "gone";
+      gone.textContent = message.outgoing ? "You deleted this message" : "This message was deleted";
+      item.append(gone);
+    }
+    const reactions = [message.my_reaction, message.their_reaction].filter(Boolean);
+    if (reactions.length > 0) {
+      const shown = document.createElement("span");
+      shown.className = "reactions";
+      shown.textContent = reactions.join(" ");
+      item.append(shown);
+    }
+    const meta = document.createElement("span");
+    meta.className = "meta";
+    meta.textContent = clock.format(new Date(message.sent_at)) + (message.edited ? " · edited" : "");
+    if (message.outgoing) {
+      const mark = document.createElement("span");
+      mark.className = "mark";
+      mark.textContent = message.delivered ? "✓✓" : "✓";
+      mark.title = message.delivered ? "delivered" : "sent";
+      meta.append(mark);
+    }
+    if (!message.deleted) meta.append(...actions(message));
+    item.append(meta);
+    list.append(item);
+  }
+  applySearch();
+  if (atBottom || !$("search").value) list.scrollTop = list.scrollHeight;
+}
+
+const REACTIONS = ["👍", "❤️", "😂", "😮", "😢"];
+
+function action(label, className, onclick) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "action " + className;
+  button.textContent = label;
+  button.onclick = onclick;
+  return button;
+}
+
+// What can be done with a message: reply and react; edit and delete one's own.
+function actions(message) {
+  const buttons = [
+    action("Reply", "reply", () => {
+      state.replyTo = message;
+      state.editing = null;
+      renderReplying();
+      $("text").focus();
+    }),
+  ];
+  const picker = document.createElement("span");
+  picker.className = "picker";
+  picker.hidden = true;
+  for (const emoji of REACTIONS) {
+    // The same reaction again takes it back.
+    const chosen = message.my_reaction === emoji;
+    const button = action(emoji, chosen ? "emoji chosen" : "emoji", () =>
+      change("react", message, { emoji: chosen ? "" : emoji }));
+    button.dataset.emoji = emoji;
+    picker.append(button);
+  }
+  buttons.push(action("React", "react", () => { picker.hidden = !picker.hidden; }), picker);
+  if (message.outgoing) {
+    buttons.push(action("Edit", "edit", () => {
+      state.editing = message;
+      state.replyTo = null;
+      $("text").value = message.text;
+      renderReplying();
+      $("text").focus();
+    }));
+    // Deleting for everyone asks once more, in place.
+    const remove = action("Delete", "delete", () => {
+      if (remove.dataset.sure) change("delete", message, {});
+      else {
+        remove.dataset.sure = "yes";
+        remove.textContent = "Delete for everyone?";
+      }
+    });
+    buttons.push(remove);
+  }
+  return buttons;
+}
+
+async function change(command, message, args) {
+  const contact = state.open;
+  try {
+    await call(command, { contact, message: message.id, ...args });
+  } catch (error) {
+    showProblem(`Not changed: ${error.message}`);
+    return;
+  }
+  if (state.open === contact) await openConversation(contact);
+}
+
+// Shows only the messages holding the search text, with the text marked.
+function applySearch() {
+  const query = $("search").value.trim().toLowerCase();
+  let found = 0;
+  for (const item of $("messages").children) {
+    const text = item.querySelector(".text");
+    const whole = text.textContent;
+    const at = query ? whole.toLowerCase().indexOf(query) : -1;
+    item.classList.toggle("hidden", Boolean(query) && at < 0);
+    if (at < 0) {
+      text.replaceChildren(whole);
+      continue;
+    }
+    found += 1;
+    const mark = document.createElement("mark");
+    mark.textContent = whole.slice(at, at + query.length);
+    text.replaceChildren(whole.slice(0, at), mark, whole.slice(at + query.length));
+  }
+  $("found").textContent = query ? `${found} found` : "";
+}
+
+function renderReplying() {
+  const about = state.editing ?? state.replyTo;
+  $("replying").hidden = !about;
+  $("replying-what").textContent = state.editing ? "Editing" : "Replying to";
+  $("replying-text").textContent = about ? about.text.slice(0, 120) : "";
+}
+
+async function send(event) {
+  event.preventDefault();
+  const text = $("text").value;
+  if (!text.trim() || !state.open) return;
+  const contact = state.open;
+  const replyTo = state.replyTo ? state.replyTo.id : undefined;
+  $("send").disabled = true;
+  if (state.editing) {
+    const editing = state.editing;
+    state.editing = null;
+    $("text").value = "";
+    renderReplying();
+    await change("edit", editing, { text });
+    $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+    return;
+  }
+  try {
+    const { id } = await call("send", { contact, text, reply_to: replyTo });
+    $("text").value = "";
+    state.replyTo = null;
+    renderReplying();
+    if (state.open === contact) {
+      state.messages.push({
+        from: contact, text, id, sent_at: Date.now(), reply_to: replyTo ?? null,
+        outgoing: true, delivered: false,
+      });
+      renderMessages();
+    }
+  } catch (error) {
+    showProblem(`Not sent: ${error.message}`);
+  } finally {
+    $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+  }
+}
+
+async function invite() {
+  try {
+    const result = await call("invite");
+    $("link").textContent = result.link;
+    if (result.qr_svg) {
+      $("qr").src = "data:image/svg+xml;base64," + btoa(result.qr_svg);
+      $("qr").hidden = false;
+    } else {
+      $("qr").hidden = true;
+    }
+    $("invite-dialog").showModal();
+  } catch (error) {
+    showProblem(`No link made: ${error.message}`);
+  }
+}
+
+async function connectWithLink(event) {
+  event.preventDefault();
+  const link = $("connect-link").value.trim();
+  const alias = $("connect-alias").value.trim() || undefined;
+  $("connect-error").hidden = true;
+  try {
+    const result = await call("connect", { link, alias });
+    $("connect-dialog").close();
+    $("connect-link").value = "";
+    $("connect-alias").value = "";
+    await refreshContacts();
+    await openConversation(result.alias);
+  } catch (error) {
+    $("connect-error").textContent = error.message;
+    $("connect-error").hidden = false;
+  }
+}
+
+function start() {
+  if (!token) {
+    showProblem("This page needs its key: open the address `sotto serve --web` printed (it ends in #token=…).");
+    setStatus(false, "no token");
+    return;
+  }
+  $("composer").onsubmit = send;
+  $("text").onkeydown = (event) => {
+    if (event.key === "Enter" && !event.shiftKey) send(event);
+  };
+  $("cancel-reply").onclick = () => {
+    if (state.editing) $("text").value = "";
+    state.replyTo = null;
+    state.editing = null;
+    renderReplying();
+  };
+  $("search").oninput = applySearch;
+  $("timer").onchange = setTimer;
+  $("invite").onclick = invite;
+  $("copy").onclick = () => navigator.clipboard?.writeText($("link").textContent);
+  $("connect").onclick = () => $("connect-dialog").showModal();
+  $("connect-cancel").onclick = () => $("connect-dialog").close();
+  $("connect-form").onsubmit = connectWithLink;
+  if ("Notification" in window && Notification.permission === "default") {
+    $("notify").hidden = false;
+    $("notify").onclick = async () => {
+      await Notification.requestPermission();
+      $("notify").hidden = true;
+    };
+  }
+  connect();
+}
+
+start();
