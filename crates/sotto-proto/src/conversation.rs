@@ -8,11 +8,13 @@
 //!   MLS application message of the new group carrying a [`Content::Introduction`])
 //! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
-//!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`
+//!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`;
+//!   kind 5 file offer: see [`crate::file_offer`]
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
 use crate::cursor::{put_blob, Cursor};
+use crate::file_offer::FileOffer;
 use crate::{DecodeError, Fingerprint, Id};
 
 /// 2: grants carry the content binding; a grant of version 1 could not be sealed for.
@@ -81,6 +83,8 @@ pub enum Content {
         parts: u8,
         chunk: Vec<u8>,
     },
+    /// A file to fetch from its chunk hosts (kind 5).
+    FileOffer(FileOffer),
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -277,6 +281,10 @@ impl Content {
                 out.extend_from_slice(read_id.as_bytes());
                 out.extend_from_slice(read_key);
             }
+            Self::FileOffer(offer) => {
+                out.push(5);
+                offer.put(&mut out)?;
+            }
         }
         Ok(out)
     }
@@ -320,6 +328,7 @@ impl Content {
                 read_id: cursor.id("read id")?,
                 read_key: cursor.array("read key")?,
             },
+            5 => Self::FileOffer(FileOffer::read(&mut cursor)?),
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -412,7 +421,38 @@ mod tests {
                     read_id: Id::from_bytes(read_id),
                     read_key,
                 }),
+            file_offers().prop_map(Content::FileOffer),
         ]
+    }
+
+    fn file_offers() -> impl Strategy<Value = FileOffer> {
+        use crate::file_offer::{ChunkHost, FileKind, MAX_FILE_SIZE};
+        (
+            (any::<MessageId>(), any::<u64>(), 0..3usize, "\\PC{0,40}"),
+            (0..=MAX_FILE_SIZE, any::<[u8; 32]>(), any::<[u8; 32]>()),
+            proptest::collection::vec(any::<([u8; 32], [u8; 24], [u8; 32])>(), 1..=8),
+            "\\PC{0,40}",
+        )
+            .prop_map(
+                |((id, sent_at_ms, kind, name), (size, key, digest), hosts, caption)| FileOffer {
+                    id,
+                    sent_at_ms,
+                    kind: FileKind::ALL[kind],
+                    name,
+                    size,
+                    key,
+                    digest,
+                    hosts: hosts
+                        .into_iter()
+                        .map(|(host, read_id, read_key)| ChunkHost {
+                            host: Fingerprint::from_bytes(host),
+                            read_id: Id::from_bytes(read_id),
+                            read_key,
+                        })
+                        .collect(),
+                    caption,
+                },
+            )
     }
 
     proptest! {

@@ -60,15 +60,24 @@ pub enum ErrorCode {
     Malformed,
     Stale,
     Internal,
+    /// `GetChunk` of a chunk the file does not hold (yet).
+    NoChunk,
+    /// A file larger than the host takes, or a chunk index beyond the file's chunk count.
+    TooLarge,
+    /// The host holds as many file chunks as its operator allows.
+    Full,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 8] = [
         Self::Auth,
         Self::Quota,
         Self::Malformed,
         Self::Stale,
         Self::Internal,
+        Self::NoChunk,
+        Self::TooLarge,
+        Self::Full,
     ];
 
     pub fn code(self) -> u8 {
@@ -78,6 +87,9 @@ impl ErrorCode {
             Self::Malformed => 3,
             Self::Stale => 4,
             Self::Internal => 5,
+            Self::NoChunk => 13,
+            Self::TooLarge => 14,
+            Self::Full => 15,
         }
     }
 
@@ -98,6 +110,9 @@ impl ErrorCode {
             Self::Malformed => "malformed",
             Self::Stale => "stale",
             Self::Internal => "internal",
+            Self::NoChunk => "no_chunk",
+            Self::TooLarge => "too_large",
+            Self::Full => "full",
         }
     }
 }
@@ -112,6 +127,9 @@ impl std::fmt::Display for ErrorCode {
                 "STALE: the request's timestamp is outside the replay window (check the clock)"
             }
             Self::Internal => "INTERNAL: the host failed to store or read data",
+            Self::NoChunk => "NO_CHUNK: the host does not hold that chunk of the file",
+            Self::TooLarge => "TOO_LARGE: the file is larger than the host takes",
+            Self::Full => "FULL: the host holds as many file chunks as it may",
         })
     }
 }

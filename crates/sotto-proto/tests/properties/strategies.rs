@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use sotto_proto::{
     Command, ErrorCode, Fingerprint, FrameKind, Id, MailboxKind, Message, Push, RelayAddress,
-    Request, Response, ResponseBody, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
+    Request, Response, ResponseBody, MAX_CHUNK_LEN, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
 };
 
 /// The documented target of commands that create their object.
@@ -72,13 +72,36 @@ pub fn command() -> impl Strategy<Value = Command> {
         Just(Command::GetLink),
         Just(Command::DeleteLink),
         Just(Command::AckWrite),
+        (
+            any::<u32>(),
+            any::<u16>(),
+            any::<u32>(),
+            verifying_key(),
+            verifying_key(),
+        )
+            .prop_map(|(ttl_secs, recipients, chunks, writer_key, reader_key)| {
+                Command::CreateFile {
+                    ttl_secs,
+                    recipients,
+                    chunks,
+                    writer_key,
+                    reader_key,
+                }
+            }),
+        (any::<u32>(), bytes(MAX_CHUNK_LEN)).prop_map(|(index, data)| Command::PutChunk {
+            index,
+            data
+        }),
+        any::<u32>().prop_map(|index| Command::GetChunk { index }),
+        any::<[u8; 16]>().prop_map(|receipt| Command::FileDone { receipt }),
+        Just(Command::DeleteFile),
     ]
 }
 
 pub fn request() -> impl Strategy<Value = Request> {
     (command(), any::<[u8; 16]>(), any::<u64>(), id()).prop_map(
         |(command, nonce, timestamp, target)| {
-            let creates = matches!(command, Command::Create { .. } | Command::PutLink { .. });
+            let creates = command.creates();
             Request {
                 command,
                 nonce,
@@ -109,6 +132,8 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         id().prop_map(|link_id| ResponseBody::LinkStored { link_id }),
         bytes(MAX_LINK_DATA_LEN).prop_map(ResponseBody::LinkData),
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
+        (any::<u32>(), bytes(MAX_CHUNK_LEN))
+            .prop_map(|(index, data)| ResponseBody::Chunk { index, data }),
     ]
 }
 
