@@ -72,7 +72,10 @@ pub enum ResponseBody {
     /// An `AckWrite` that did not apply: earlier messages wait for the reader.
     Skipped,
     /// One stored file chunk, answering `GetChunk`.
-    Chunk { index: u32, data: Vec<u8> },
+    Chunk {
+        index: u32,
+        data: Vec<u8>,
+    },
 }
 
 impl ResponseBody {

@@ -50,13 +50,19 @@ pub enum StoreKind {
     Memory,
 }
 
+/// `[limits]` in `relay.toml`; a setting left out takes its default.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub default_ttl_secs: u32,
     pub max_ttl_secs: u32,
     pub default_quota: u16,
     pub max_quota: u16,
+    pub file_default_ttl_secs: u32,
+    pub file_max_ttl_secs: u32,
+    pub max_file_chunks: u32,
+    pub max_file_recipients: u16,
+    pub max_held_chunks: u64,
 }
 
 impl Default for Limits {
@@ -67,6 +73,11 @@ impl Default for Limits {
             max_ttl_secs: host.max_ttl_secs,
             default_quota: host.default_quota,
             max_quota: host.max_quota,
+            file_default_ttl_secs: host.file_default_ttl_secs,
+            file_max_ttl_secs: host.file_max_ttl_secs,
+            max_file_chunks: host.max_file_chunks,
+            max_file_recipients: host.max_file_recipients,
+            max_held_chunks: host.max_held_chunks,
         }
     }
 }
@@ -78,6 +89,11 @@ impl From<&Limits> for HostConfig {
             max_ttl_secs: limits.max_ttl_secs,
             default_quota: limits.default_quota,
             max_quota: limits.max_quota,
+            file_default_ttl_secs: limits.file_default_ttl_secs,
+            file_max_ttl_secs: limits.file_max_ttl_secs,
+            max_file_chunks: limits.max_file_chunks,
+            max_file_recipients: limits.max_file_recipients,
+            max_held_chunks: limits.max_held_chunks,
         }
     }
 }

@@ -19,6 +19,8 @@ pub struct Metrics {
     mailboxes: AtomicU64,
     messages: AtomicU64,
     links: AtomicU64,
+    files: AtomicU64,
+    chunks: AtomicU64,
     connections: AtomicU64,
     onion_packets: [[AtomicU64; Direction::ALL.len()]; Role::ALL.len()],
     pushes: AtomicU64,
@@ -48,6 +50,8 @@ impl Metrics {
         self.mailboxes.store(stats.mailboxes, Ordering::Relaxed);
         self.messages.store(stats.messages, Ordering::Relaxed);
         self.links.store(stats.links, Ordering::Relaxed);
+        self.files.store(stats.files, Ordering::Relaxed);
+        self.chunks.store(stats.chunks, Ordering::Relaxed);
     }
 
     pub fn onion_packet(&self, role: Role, direction: Direction) {
@@ -90,6 +94,12 @@ impl Metrics {
                 &self.messages,
             ),
             ("sotto_links", "Link data blobs held.", &self.links),
+            ("sotto_files", "Files held by this host.", &self.files),
+            (
+                "sotto_chunks_stored",
+                "File chunks stored and not yet deleted.",
+                &self.chunks,
+            ),
             (
                 "sotto_connections",
                 "Open client connections.",

@@ -88,10 +88,8 @@ pub fn command() -> impl Strategy<Value = Command> {
                     reader_key,
                 }
             }),
-        (any::<u32>(), bytes(MAX_CHUNK_LEN)).prop_map(|(index, data)| Command::PutChunk {
-            index,
-            data
-        }),
+        (any::<u32>(), bytes(MAX_CHUNK_LEN))
+            .prop_map(|(index, data)| Command::PutChunk { index, data }),
         any::<u32>().prop_map(|index| Command::GetChunk { index }),
         any::<[u8; 16]>().prop_map(|receipt| Command::FileDone { receipt }),
         Just(Command::DeleteFile),

@@ -9,7 +9,7 @@ use super::records::{
     LinkRecord, MailboxRecord, ReaderRecord, Role,
 };
 use super::verify::SignatureCheck;
-use super::{Appended, Authority, HostConfig, StatsDelta};
+use super::{files, Appended, Authority, HostConfig, StatsDelta};
 use crate::store::{StoreError, Table, Txn};
 
 /// Messages a fetch reads from the store at a time; more than fit one frame.
@@ -17,12 +17,14 @@ const FETCH_PAGE: usize = 1024;
 /// An idle mailbox's lifetime is refreshed by reads at most this often, so reads rarely write.
 const ACTIVITY_GRANULARITY_SECS: u64 = 60;
 /// Looked up when a capability is unknown, so that costs what a known one costs.
-const DECOY_MAILBOX: [u8; Id::LEN] = [0; Id::LEN];
+pub(crate) const DECOY_MAILBOX: [u8; Id::LEN] = [0; Id::LEN];
 
 pub(crate) struct Ctx<'a, R> {
     pub txn: &'a mut dyn Txn,
     pub now: u64,
     pub config: &'a HostConfig,
+    /// What the host held before this batch (the batch's own changes are in `delta`).
+    pub held: super::HostStats,
     pub rng: &'a mut R,
     pub delta: StatsDelta,
     pub appended: Vec<Appended>,
@@ -44,6 +46,9 @@ pub(crate) fn authorize<R>(
     let request = &signed.request;
     match &request.command {
         Command::Create {
+            reader_key: key, ..
+        }
+        | Command::CreateFile {
             reader_key: key, ..
         }
         | Command::PutLink { owner_key: key, .. } => {
@@ -76,6 +81,10 @@ pub(crate) fn authorize<R>(
                     record,
                 }))
         }
+        Command::PutChunk { .. }
+        | Command::GetChunk { .. }
+        | Command::FileDone { .. }
+        | Command::DeleteFile => files::authorize(ctx, signed, decoy_key, signatures),
         _ => authorize_capability(ctx, signed, decoy_key, signatures),
     }
 }
@@ -105,7 +114,7 @@ fn authorize_capability<R>(
     };
     let signer = found.as_ref().and_then(|(_, mailbox)| match needed {
         Role::Writer => Some(mailbox.writer_key),
-        Role::Reader => Some(mailbox.reader(&cap)?.key),
+        _ => Some(mailbox.reader(&cap)?.key),
     });
     let key = signer.as_ref().and_then(verifying_key);
     let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
@@ -144,6 +153,28 @@ pub(crate) fn execute<R: RngCore + CryptoRng>(
             },
             Authority::NewObject { .. },
         ) => put_link(ctx, *ttl_secs, owner_key, data),
+        (
+            Command::CreateFile {
+                ttl_secs,
+                recipients,
+                chunks,
+                writer_key,
+                reader_key,
+            },
+            Authority::NewObject { .. },
+        ) => files::create(
+            ctx,
+            files::NewFile {
+                ttl_secs: *ttl_secs,
+                recipients: *recipients,
+                chunks: *chunks,
+                writer_key,
+                reader_key,
+            },
+        ),
+        (command, Authority::File { file, record, .. }) => {
+            files::execute(ctx, command, file, *record)
+        }
         (Command::GetLink, Authority::Link { record, .. }) => {
             Ok((ResponseBody::LinkData(record.data), None))
         }
@@ -202,7 +233,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
     }
 }
 
-fn clamp<T: Ord + Copy + Default>(asked: T, default: T, max: T) -> T {
+pub(crate) fn clamp<T: Ord + Copy + Default>(asked: T, default: T, max: T) -> T {
     if asked == T::default() {
         default
     } else {

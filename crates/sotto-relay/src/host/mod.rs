@@ -6,6 +6,9 @@
 //! writes, and no answer leaves before the data it reports is durable.
 
 mod commands;
+mod files;
+#[cfg(test)]
+mod files_tests;
 #[cfg(test)]
 mod model_tests;
 mod records;
@@ -31,6 +34,15 @@ pub struct HostConfig {
     pub max_ttl_secs: u32,
     pub default_quota: u16,
     pub max_quota: u16,
+    /// A file's lifetime from its creation when it asks for none.
+    pub file_default_ttl_secs: u32,
+    pub file_max_ttl_secs: u32,
+    /// Most chunks of one file at this host.
+    pub max_file_chunks: u32,
+    /// Most recipients one file waits for.
+    pub max_file_recipients: u16,
+    /// Most chunks all files together may reserve at this host (each up to 14,208 bytes).
+    pub max_held_chunks: u64,
 }
 
 impl Default for HostConfig {
@@ -40,6 +52,13 @@ impl Default for HostConfig {
             max_ttl_secs: 90 * 24 * 3600,
             default_quota: 128,
             max_quota: 1024,
+            file_default_ttl_secs: 48 * 3600,
+            file_max_ttl_secs: 7 * 24 * 3600,
+            // 1.1 GiB of plaintext at one host: a whole file of the clients' default limit.
+            max_file_chunks: 80_000,
+            max_file_recipients: 1024,
+            // About 14 GB.
+            max_held_chunks: 1_000_000,
         }
     }
 }
@@ -131,6 +150,11 @@ pub struct HostStats {
     pub mailboxes: u64,
     pub messages: u64,
     pub links: u64,
+    pub files: u64,
+    /// Chunks stored.
+    pub chunks: u64,
+    /// Chunks the live files may store (their declared counts).
+    pub reserved_chunks: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -138,6 +162,9 @@ struct StatsDelta {
     mailboxes: i64,
     messages: i64,
     links: i64,
+    files: i64,
+    chunks: i64,
+    reserved_chunks: i64,
 }
 
 impl HostStats {
@@ -145,6 +172,11 @@ impl HostStats {
         self.mailboxes = self.mailboxes.saturating_add_signed(delta.mailboxes);
         self.messages = self.messages.saturating_add_signed(delta.messages);
         self.links = self.links.saturating_add_signed(delta.links);
+        self.files = self.files.saturating_add_signed(delta.files);
+        self.chunks = self.chunks.saturating_add_signed(delta.chunks);
+        self.reserved_chunks = self
+            .reserved_chunks
+            .saturating_add_signed(delta.reserved_chunks);
     }
 }
 
@@ -164,6 +196,9 @@ impl<S: Store> Host<S> {
             mailboxes: txn.count(Table::Mailboxes)?,
             messages: txn.count(Table::Messages)?,
             links: txn.count(Table::Links)?,
+            files: txn.count(Table::Files)?,
+            chunks: txn.count(Table::Chunks)?,
+            reserved_chunks: files::reserved(txn.as_ref())?,
         };
         drop(txn);
         Ok(Self {
@@ -230,6 +265,7 @@ impl<S: Store> Host<S> {
             txn: txn.as_mut(),
             now,
             config: &self.config,
+            held: self.stats,
             rng,
             delta: StatsDelta::default(),
             appended: Vec::new(),
@@ -378,12 +414,20 @@ pub(crate) enum Authority {
         id: Id,
         record: records::LinkRecord,
     },
+    File {
+        /// The key that signed: the uploader's or the recipients'.
+        signer: [u8; 32],
+        file: [u8; Id::LEN],
+        record: Box<records::FileRecord>,
+    },
 }
 
 impl Authority {
     fn signer(&self) -> [u8; 32] {
         match self {
-            Self::NewObject { key } | Self::Mailbox { signer: key, .. } => *key,
+            Self::NewObject { key }
+            | Self::Mailbox { signer: key, .. }
+            | Self::File { signer: key, .. } => *key,
             Self::Link { record, .. } => record.owner_key,
         }
     }

@@ -19,6 +19,7 @@ const KEY_END: [u8; Id::LEN + 1] = [0xff; Id::LEN + 1];
 pub(crate) struct Position {
     mailboxes: Vec<u8>,
     links: Vec<u8>,
+    files: Vec<u8>,
 }
 
 pub(crate) fn run(
@@ -31,7 +32,15 @@ pub(crate) fn run(
     txn.remove_range(Table::Nonces, &[0u8; 8], &cutoff.to_be_bytes())?;
     let mailboxes = sweep_mailboxes(txn, now, &from.mailboxes, &mut delta)?;
     let links = sweep_links(txn, now, &from.links, &mut delta)?;
-    Ok((delta, Position { mailboxes, links }))
+    let files = super::files::sweep(txn, now, &from.files, &mut delta)?;
+    Ok((
+        delta,
+        Position {
+            mailboxes,
+            links,
+            files,
+        },
+    ))
 }
 
 /// The key after `key`, to continue a scan; empty (start over) when the slice was the last.

@@ -10,12 +10,12 @@ use sotto_proto::{
 use super::{Host, HostConfig};
 use crate::store::MemoryStore;
 
-const T0: u64 = 1_800_000_000;
+pub(super) const T0: u64 = 1_800_000_000;
 
-struct Bench {
-    host: Host<MemoryStore>,
+pub(super) struct Bench {
+    pub host: Host<MemoryStore>,
     rng: StdRng,
-    now: u64,
+    pub now: u64,
 }
 
 struct Mailbox {
@@ -26,19 +26,23 @@ struct Mailbox {
 }
 
 impl Bench {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
+        Self::with(HostConfig::default())
+    }
+
+    pub(super) fn with(config: HostConfig) -> Self {
         Self {
-            host: Host::open(MemoryStore::new(), HostConfig::default()).unwrap(),
+            host: Host::open(MemoryStore::new(), config).unwrap(),
             rng: StdRng::seed_from_u64(7),
             now: T0,
         }
     }
 
-    fn key(&mut self) -> SigningKey {
+    pub(super) fn key(&mut self) -> SigningKey {
         SigningKey::generate(&mut self.rng)
     }
 
-    fn request(&mut self, command: Command, target: Id) -> Request {
+    pub(super) fn request(&mut self, command: Command, target: Id) -> Request {
         let mut nonce = [0u8; 16];
         rand::RngCore::fill_bytes(&mut self.rng, &mut nonce);
         Request {
@@ -59,11 +63,11 @@ impl Bench {
         (answers, outcome.appended.len())
     }
 
-    fn send_frame(&mut self, frame: Vec<u8>) -> ResponseBody {
+    pub(super) fn send_frame(&mut self, frame: Vec<u8>) -> ResponseBody {
         self.send_batch(&[frame]).0.remove(0)
     }
 
-    fn send(&mut self, command: Command, target: Id, key: &SigningKey) -> ResponseBody {
+    pub(super) fn send(&mut self, command: Command, target: Id, key: &SigningKey) -> ResponseBody {
         let frame = self.request(command, target).seal(key).unwrap();
         self.send_frame(frame)
     }

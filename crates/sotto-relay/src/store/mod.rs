@@ -23,15 +23,21 @@ pub enum Table {
     Nonces,
     /// link id -> link record
     Links,
+    /// file id -> file record
+    Files,
+    /// file id ‖ chunk index (u32 BE) -> the stored chunk
+    Chunks,
 }
 
 impl Table {
-    pub const ALL: [Table; 5] = [
+    pub const ALL: [Table; 7] = [
         Self::Mailboxes,
         Self::Capabilities,
         Self::Messages,
         Self::Nonces,
         Self::Links,
+        Self::Files,
+        Self::Chunks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -41,6 +47,8 @@ impl Table {
             Self::Messages => "messages",
             Self::Nonces => "nonces",
             Self::Links => "links",
+            Self::Files => "files",
+            Self::Chunks => "chunks",
         }
     }
 }
