@@ -110,7 +110,7 @@ impl<T: Transport> MailboxClient<T> {
         &self.transport
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         command: Command,
         target: Id,

@@ -66,6 +66,8 @@ pub enum ConversationError {
          network publishes (a new network needs a new home: sotto init --home DIR)"
     )]
     OtherAuthority { pinned: String, found: String },
+    #[error(transparent)]
+    File(Box<crate::files::FileError>),
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),

@@ -4,6 +4,7 @@
 //! SQLCipher and readable by its owner only.
 
 pub(crate) mod encrypt;
+mod files;
 mod key;
 mod records;
 mod rows;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sotto_proto::Fingerprint;
 use thiserror::Error;
 
+pub use files::{FileRow, FileState, FileSummary, MessageFile};
 pub use key::StoreKey;
 pub use records::Records;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};

@@ -62,6 +62,8 @@ pub struct StoredMessage {
     pub reply_to: Option<MessageId>,
     pub sent_at_ms: u64,
     pub delivered: bool,
+    /// The file it offers, if it is a file message.
+    pub file: Option<super::MessageFile>,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -112,11 +114,22 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         reply_to: reply_to.and_then(|r| r.try_into().ok()),
         sent_at_ms: row.get::<_, i64>(6)? as u64,
         delivered: row.get(7)?,
+        file: match row.get::<_, Option<String>>(8)? {
+            Some(name) => Some(super::MessageFile {
+                name,
+                size: row.get::<_, i64>(9)? as u64,
+                kind: super::files::kind_of(&row.get::<_, String>(10)?),
+            }),
+            None => None,
+        },
     })
 }
 
 const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.reply_to, \
-     m.sent_at, m.delivered";
+     m.sent_at, m.delivered, f.name, f.size, f.kind";
+/// Messages with their conversation and, for a file message, its file.
+const MESSAGE_SOURCE: &str = "messages m JOIN conversations c ON c.number = m.conversation \
+     LEFT JOIN files f ON f.conversation = m.conversation AND f.id = m.id";
 
 impl Store {
     pub fn add_invitation(
@@ -347,8 +360,7 @@ impl Store {
     /// shown.
     pub fn take_unshown(&self, alias: Option<&str>) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
-             ON c.number = m.conversation \
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_SOURCE} \
              WHERE m.outgoing = 0 AND m.shown = 0 AND (?1 IS NULL OR c.alias = ?1) \
              ORDER BY m.number"
         );
@@ -369,8 +381,8 @@ impl Store {
     /// Every message of a conversation, oldest first.
     pub fn messages(&self, alias: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
-             ON c.number = m.conversation WHERE c.alias = ?1 ORDER BY m.number"
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_SOURCE} WHERE c.alias = ?1 \
+             ORDER BY m.number"
         );
         let mut statement = self.conn().prepare(&sql)?;
         let rows = statement.query_map([alias], message)?;
