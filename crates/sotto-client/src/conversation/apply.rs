@@ -221,7 +221,14 @@ fn on_content(
                 None,
                 crate::store::FileState::Offered,
             )?;
-            text_arrived(store, conversation, id, offer.sent_at_ms, None, &offer.caption)
+            text_arrived(
+                store,
+                conversation,
+                id,
+                offer.sent_at_ms,
+                None,
+                &offer.caption,
+            )
         }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),

@@ -108,8 +108,14 @@ impl<N: Network> Device<N> {
             caption: file.caption.to_string(),
         };
         let path = std::path::absolute(file.path).map_err(read_error)?;
-        self.store
-            .add_file(number, true, &offer, &writes, Some(&path), FileState::Uploading)?;
+        self.store.add_file(
+            number,
+            true,
+            &offer,
+            &writes,
+            Some(&path),
+            FileState::Uploading,
+        )?;
         let row = self
             .store
             .file(&id)?
@@ -138,12 +144,12 @@ impl<N: Network> Device<N> {
         row: FileRow,
         progress: Progress<'_>,
     ) -> Result<(), ConversationError> {
-        let source = row
-            .path
-            .clone()
-            .ok_or(ConversationError::Store(crate::store::StoreError::Damaged(
-                "upload path",
-            )))?;
+        let source =
+            row.path
+                .clone()
+                .ok_or(ConversationError::Store(crate::store::StoreError::Damaged(
+                    "upload path",
+                )))?;
         let mut shares = Vec::with_capacity(row.writes.len());
         for (host, cap) in row.offer.hosts.iter().zip(&row.writes) {
             shares.push(Share {

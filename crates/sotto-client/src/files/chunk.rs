@@ -93,7 +93,11 @@ mod tests {
         let key = FileKey::random();
         let full = vec![9u8; CHUNK_PLAINTEXT_LEN];
         let sealed = key.seal(3, 10, &full).unwrap();
-        assert_eq!(sealed.len(), MAX_CHUNK_LEN, "a full chunk fills the stored chunk");
+        assert_eq!(
+            sealed.len(),
+            MAX_CHUNK_LEN,
+            "a full chunk fills the stored chunk"
+        );
         assert_eq!(key.open(3, 10, &sealed).unwrap(), full);
         // Another index, another count (a file cut short), another key, a flipped bit.
         assert!(key.open(4, 10, &sealed).is_none());

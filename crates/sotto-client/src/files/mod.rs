@@ -22,8 +22,8 @@ use crate::ClientError;
 pub use chunk::FileKey;
 pub use chunk_set::ChunkSet;
 pub use host_calls::{FileRead, FileWrite, NewFile};
-pub use transfer::{download, upload, Share};
 pub(crate) use transfer::{chunks_of, digest_of};
+pub use transfer::{download, upload, Share};
 
 /// How a transfer failed; each says what the person can do about it.
 #[derive(Debug, Error)]
@@ -39,7 +39,11 @@ pub enum FileError {
         source: std::io::Error,
     },
     #[error("{path} is {size} bytes, over the limit of {limit} bytes")]
-    TooLarge { path: PathBuf, size: u64, limit: u64 },
+    TooLarge {
+        path: PathBuf,
+        size: u64,
+        limit: u64,
+    },
     #[error(
         "the file is gone from its hosts: its chunks expired (hosts keep them 48 hours) or \
          were deleted; ask the sender to send it again"

@@ -105,9 +105,13 @@ fn decode_writes(bytes: &[u8]) -> Result<Vec<FileWrite>, StoreError> {
         .map(|write| {
             let (id, key) = write.split_at(Id::LEN);
             Ok(FileWrite {
-                id: Id::from_bytes(id.try_into().map_err(|_| StoreError::Damaged("file write id"))?),
+                id: Id::from_bytes(
+                    id.try_into()
+                        .map_err(|_| StoreError::Damaged("file write id"))?,
+                ),
                 key: SigningKey::from_bytes(
-                    key.try_into().map_err(|_| StoreError::Damaged("file write key"))?,
+                    key.try_into()
+                        .map_err(|_| StoreError::Damaged("file write key"))?,
                 ),
             })
         })
@@ -121,7 +125,17 @@ pub(super) fn kind_of(name: &str) -> FileKind {
 const FILE_COLUMNS: &str =
     "f.number, f.conversation, f.outgoing, f.offer, f.writes, f.path, f.done, f.receipt, f.state";
 
-type RawFile = (i64, i64, bool, Vec<u8>, Option<Vec<u8>>, Option<String>, Vec<u8>, Vec<u8>, String);
+type RawFile = (
+    i64,
+    i64,
+    bool,
+    Vec<u8>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Vec<u8>,
+    Vec<u8>,
+    String,
+);
 
 fn raw(row: &Row<'_>) -> rusqlite::Result<RawFile> {
     Ok((
@@ -241,7 +255,8 @@ impl Store {
             let (id, alias, outgoing, name, size, kind, state, done, path) = row?;
             let size = size as u64;
             let chunks = sotto_proto::file_offer::chunk_count(size) as u32;
-            let done = ChunkSet::from_bytes(chunks, done).ok_or(StoreError::Damaged("file progress"))?;
+            let done =
+                ChunkSet::from_bytes(chunks, done).ok_or(StoreError::Damaged("file progress"))?;
             Ok(FileSummary {
                 id: super::rows::array(id, "file id")?,
                 alias,

@@ -9,6 +9,7 @@ mod link;
 mod network;
 mod people;
 
+mod files;
 mod operations;
 mod regressions;
 mod under_faults;

@@ -214,6 +214,13 @@ impl<S: Store> Host<S> {
         self.stats
     }
 
+    /// The store itself: for tests that play a curious (or dishonest) host, reading or
+    /// altering everything it keeps.
+    #[doc(hidden)]
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
+    }
+
     /// Answers a batch of request frames at unix time `now`. If the store fails, nothing of the
     /// batch is kept and every request is answered INTERNAL.
     pub fn handle_batch<R: RngCore + CryptoRng>(
