@@ -76,6 +76,19 @@ pub struct MessageView {
     /// For outgoing messages: a receipt came back.
     #[serde(default)]
     pub delivered: bool,
+    /// A file message: the file it offers (`text` is its caption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+}
+
+/// The file a message offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// `file`, `image` or `voice`.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

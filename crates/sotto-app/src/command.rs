@@ -1,6 +1,6 @@
 //! What a front end asks of the device, and what it gets back.
 
-use sotto_client::store::StoredMessage;
+use sotto_client::store::{MessageFile, StoredMessage};
 use sotto_client::Contact;
 use sotto_proto::conversation::MessageId;
 use sotto_proto::LinkUri;
@@ -85,6 +85,8 @@ pub struct MessageView {
     pub outgoing: bool,
     /// For an outgoing message: its receipt came back.
     pub delivered: bool,
+    /// The file the message offers (its text is then the caption).
+    pub file: Option<MessageFile>,
 }
 
 impl From<StoredMessage> for MessageView {
@@ -97,6 +99,7 @@ impl From<StoredMessage> for MessageView {
             reply_to: m.reply_to,
             outgoing: m.outgoing,
             delivered: m.delivered,
+            file: m.file,
         }
     }
 }

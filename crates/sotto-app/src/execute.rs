@@ -9,7 +9,7 @@ use crate::command::{views, Command, History, Reply};
 use crate::error::AppError;
 
 /// The fewest hex digits of a message id that pick it out: fewer would often match several.
-const MIN_ID_PREFIX: usize = 8;
+pub(crate) const MIN_ID_PREFIX: usize = 8;
 
 pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Reply, AppError> {
     Ok(match command {

@@ -9,6 +9,7 @@ mod device_loop;
 mod error;
 mod event;
 mod execute;
+mod files;
 mod handle;
 mod home;
 mod init;
@@ -26,7 +27,9 @@ pub use init::init;
 pub use lock::HomeLock;
 pub use look_back::look_back;
 pub use network_file::read_network_file;
-pub use sotto_client::{Contact, Unlock};
+pub use sotto_client::files::ChunkSet;
+pub use sotto_client::store::{FileState, FileSummary, MessageFile};
+pub use sotto_client::{Contact, Unlock, DEFAULT_MAX_FILE_SIZE};
 pub use sotto_proto::conversation::MessageId;
 pub use sotto_proto::LinkUri;
 

@@ -152,6 +152,7 @@ fn from_bob(text: &str) -> MessageView {
         reply_to: None,
         outgoing: false,
         delivered: false,
+        file: None,
     }
 }
 

@@ -62,6 +62,11 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
         reply_to: m.reply_to.map(hex::encode),
         outgoing: m.outgoing,
         delivered: m.delivered,
+        file: m.file.as_ref().map(|file| sotto_api::FileInfo {
+            name: file.name.clone(),
+            size: file.size,
+            kind: file.kind.name().to_string(),
+        }),
     }
 }
 

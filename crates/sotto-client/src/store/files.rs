@@ -97,7 +97,7 @@ fn encode_writes(writes: &[FileWrite]) -> Vec<u8> {
 }
 
 fn decode_writes(bytes: &[u8]) -> Result<Vec<FileWrite>, StoreError> {
-    if bytes.len() % WRITE_LEN != 0 {
+    if !bytes.len().is_multiple_of(WRITE_LEN) {
         return Err(StoreError::Damaged("file write capabilities"));
     }
     bytes

@@ -1,0 +1,84 @@
+//! Files for one-shot commands, which show a transfer's progress as it goes (`sotto send
+//! --file`, `sotto download`, `sotto files`).
+
+use std::path::{Path, PathBuf};
+
+use sotto_client::files::ChunkSet;
+use sotto_client::store::FileSummary;
+use sotto_client::FileToSend;
+use sotto_proto::conversation::MessageId;
+use sotto_proto::file_offer::FileKind;
+
+use crate::error::AppError;
+use crate::execute::MIN_ID_PREFIX;
+use crate::App;
+
+impl App {
+    /// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
+    /// Uploads an earlier run left unfinished go first (their offers have not gone out).
+    /// `progress` sees the new file's transfer.
+    pub async fn send_file(
+        &mut self,
+        contact: &str,
+        path: &Path,
+        caption: &str,
+        limit: u64,
+        progress: &mut dyn FnMut(&ChunkSet) -> bool,
+    ) -> Result<(Vec<MessageId>, MessageId), AppError> {
+        self.check_contact(contact)?;
+        let resumed = self.device.resume_uploads(&mut |_| true).await?;
+        let file = FileToSend {
+            path,
+            kind: FileKind::File,
+            caption,
+            limit,
+        };
+        let id = self.device.send_file(contact, file, progress).await?;
+        Ok((resumed, id))
+    }
+
+    /// Fetches the file whose id starts with `prefix` into `out`; again after a stop, it goes
+    /// on where it stopped.
+    pub async fn download(
+        &mut self,
+        prefix: &str,
+        out: &Path,
+        progress: &mut dyn FnMut(&ChunkSet) -> bool,
+    ) -> Result<PathBuf, AppError> {
+        let id = self.file_id(prefix)?;
+        self.catch_up().await?;
+        Ok(self.device.download(&id, out, progress).await?)
+    }
+
+    /// Every file sent or offered, oldest first.
+    pub fn files(&self) -> Result<Vec<FileSummary>, AppError> {
+        Ok(self.device.records().files()?)
+    }
+
+    /// The size and name of the file whose id starts with `prefix`.
+    pub fn file(&self, prefix: &str) -> Result<FileSummary, AppError> {
+        let id = self.file_id(prefix)?;
+        self.files()?
+            .into_iter()
+            .find(|file| file.id == id)
+            .ok_or_else(|| AppError::NoSuchFile(prefix.to_string()))
+    }
+
+    fn file_id(&self, prefix: &str) -> Result<MessageId, AppError> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.len() < MIN_ID_PREFIX {
+            return Err(AppError::ShortMessageId);
+        }
+        let matches: Vec<MessageId> = self
+            .files()?
+            .into_iter()
+            .map(|file| file.id)
+            .filter(|id| hex::encode(id).starts_with(&prefix))
+            .collect();
+        match matches.as_slice() {
+            [id] => Ok(*id),
+            [] => Err(AppError::NoSuchFile(prefix)),
+            _ => Err(AppError::AmbiguousMessageId { prefix }),
+        }
+    }
+}
