@@ -15,8 +15,9 @@ use crate::App;
 
 impl App {
     /// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
-    /// Uploads an earlier run left unfinished go first (their offers have not gone out).
-    /// `progress` sees the new file's transfer.
+    /// Uploads an earlier run left unfinished go first (their offers have not gone out); if
+    /// one of them was this very file to this contact, that was the send, and it is not sent
+    /// twice. `progress` sees the new file's transfer.
     pub async fn send_file(
         &mut self,
         contact: &str,
@@ -27,6 +28,15 @@ impl App {
     ) -> Result<(Vec<MessageId>, MessageId), AppError> {
         self.check_contact(contact)?;
         let resumed = self.device.resume_uploads(&mut |_| true).await?;
+        let same = std::path::absolute(path).ok();
+        let earlier = self
+            .files()?
+            .into_iter()
+            .find(|file| resumed.contains(&file.id) && file.alias == contact && file.path == same);
+        if let Some(earlier) = earlier {
+            let others = resumed.into_iter().filter(|id| *id != earlier.id).collect();
+            return Ok((others, earlier.id));
+        }
         let file = FileToSend {
             path,
             kind: FileKind::File,

@@ -97,7 +97,7 @@ fn a_file_goes_from_one_sotto_to_another_and_resumes_after_the_receiver_is_kille
     alice.ok(&["contacts"]);
 
     let source = net.root().join("report.bin");
-    make_file(&source, 2 * 1024 * 1024 + 99);
+    make_file(&source, 6 * 1024 * 1024 + 99);
     let source_arg = source.to_str().unwrap();
     let missing = alice.fails(&["send", "Bob", "--file", "/nonexistent/x.bin"]);
     assert!(
@@ -124,7 +124,7 @@ fn a_file_goes_from_one_sotto_to_another_and_resumes_after_the_receiver_is_kille
         .expect("the offer is read");
     assert_eq!(offer["text"], "the report");
     assert_eq!(offer["file"]["name"], "report.bin");
-    assert_eq!(offer["file"]["size"], 2 * 1024 * 1024 + 99);
+    assert_eq!(offer["file"]["size"], 6 * 1024 * 1024 + 99);
     assert_eq!(offer["file"]["kind"], "file");
 
     // The receiver is killed once it has stored progress, then run again.
@@ -146,7 +146,7 @@ fn a_file_goes_from_one_sotto_to_another_and_resumes_after_the_receiver_is_kille
         // partial file growing is what a person would see.
         let part = std::fs::metadata(net.root().join("received.bin.part")).map(|m| m.len());
         if part.is_ok() {
-            std::thread::sleep(Duration::from_millis(300));
+            std::thread::sleep(Duration::from_millis(500));
             download.kill().unwrap();
             killed_at = Some(());
             break;
@@ -178,4 +178,53 @@ fn a_file_goes_from_one_sotto_to_another_and_resumes_after_the_receiver_is_kille
     assert!(again.contains("gone from its hosts"), "{again}");
     let unknown = bob.fails(&["download", "00000000", "--out", out_arg]);
     assert!(unknown.contains("no file with id"), "{unknown}");
+}
+
+#[test]
+fn an_upload_killed_midway_goes_on_when_the_same_send_runs_again_and_is_offered_once() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let alice = person(&net, "Alice");
+    let bob = person(&net, "Bob");
+    let invite = alice.ok(&["invite", "--no-qr"]);
+    let link = invite[0]["link"].as_str().unwrap().to_string();
+    bob.ok(&["connect", &link]);
+    alice.ok(&["contacts"]);
+
+    let source = net.root().join("big.bin");
+    make_file(&source, 12 * 1024 * 1024);
+    let source_arg = source.to_str().unwrap();
+    let mut send = alice
+        .command(&["send", "Bob", "--file", source_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    send.kill().unwrap();
+    let _ = send.wait();
+    let before = alice.ok(&["files"]);
+    let state = before.first().map(|file| file["state"].as_str().unwrap());
+    eprintln!("the sender was killed with its upload {state:?}");
+
+    let again = alice.ok(&["send", "Bob", "--file", source_arg]);
+    if state == Some("uploading") {
+        // The upload that was cut short is this send: it goes on, under its id.
+        assert_eq!(again.last().unwrap()["id"], before[0]["id"], "{again:?}");
+        assert!(before[0]["chunks_done"].as_u64().unwrap() < before[0]["chunks"].as_u64().unwrap());
+    }
+    let read = bob.ok(&["read", "--wait", "30"]);
+    let offers: Vec<&Value> = read.iter().filter(|e| e["file"].is_object()).collect();
+    assert_eq!(
+        offers.len(),
+        1,
+        "the file was offered {} times",
+        offers.len()
+    );
+    let id = offers[0]["id"].as_str().unwrap();
+    let out = net.root().join("got.bin");
+    bob.ok(&["download", id, "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
 }
