@@ -13,6 +13,19 @@ use crate::error::AppError;
 use crate::execute::MIN_ID_PREFIX;
 use crate::App;
 
+/// How a file is shown, from its name: an image or a voice message by its extension, any
+/// other file otherwise. (Thumbnails and durations in the offer are still to come.)
+fn kind_of(path: &Path) -> FileKind {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "heic") => FileKind::Image,
+        Some("ogg" | "opus" | "m4a" | "mp3" | "aac" | "wav") => FileKind::Voice,
+        _ => FileKind::File,
+    }
+}
+
 impl App {
     /// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
     /// Uploads an earlier run left unfinished go first (their offers have not gone out); if
@@ -39,7 +52,7 @@ impl App {
         }
         let file = FileToSend {
             path,
-            kind: FileKind::File,
+            kind: kind_of(path),
             caption,
             limit,
         };
@@ -90,5 +103,18 @@ impl App {
             [] => Err(AppError::NoSuchFile(prefix)),
             _ => Err(AppError::AmbiguousMessageId { prefix }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_and_voice_are_told_by_their_extension() {
+        assert_eq!(kind_of(Path::new("/a/photo.JPG")), FileKind::Image);
+        assert_eq!(kind_of(Path::new("note.opus")), FileKind::Voice);
+        assert_eq!(kind_of(Path::new("report.pdf")), FileKind::File);
+        assert_eq!(kind_of(Path::new("README")), FileKind::File);
     }
 }

@@ -157,6 +157,24 @@ fn from_bob(text: &str) -> MessageView {
 }
 
 #[tokio::test]
+async fn a_file_message_shows_the_file() {
+    let mut app = chat_with_bob().await;
+    let mut offer = from_bob("the slides");
+    offer.id = [0xab; 16];
+    offer.file = Some(sotto_app::MessageFile {
+        name: "slides.pdf".into(),
+        size: 1234,
+        kind: sotto_proto::file_offer::FileKind::File,
+    });
+    app.on_event(AppEvent::Message(offer)).await;
+    let shown = screen(&mut app);
+    assert!(
+        shown.contains("[file slides.pdf, 1234 bytes; id abababab] the slides"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
 async fn a_long_conversation_keeps_the_newest_in_view_and_scrolls_back() {
     let mut app = chat_with_bob().await;
     app.messages = (0..200)
