@@ -40,6 +40,23 @@ pub enum Command {
     },
     /// A conversation's whole history. Result: `{"messages": [MessageView, ...]}`.
     Messages { contact: String },
+    /// Files sent and offered. Result: `{"files": [FileTransfer, ...]}`.
+    Files,
+}
+
+/// A file sent or offered, and how far its transfer got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTransfer {
+    pub id: String,
+    pub contact: String,
+    pub outgoing: bool,
+    pub file: FileInfo,
+    /// `uploading`, `sent`, `offered`, `downloading` or `done`.
+    pub state: String,
+    pub chunks_done: u32,
+    pub chunks: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! What a front end asks of the device, and what it gets back.
 
-use sotto_client::store::{MessageFile, StoredMessage};
+use sotto_client::store::{FileSummary, MessageFile, StoredMessage};
 use sotto_client::Contact;
 use sotto_proto::conversation::MessageId;
 use sotto_proto::LinkUri;
@@ -33,6 +33,8 @@ pub enum Command {
         contact: String,
         limit: Option<usize>,
     },
+    /// Every file sent or offered. Reply: [`Reply::Files`].
+    Files,
 }
 
 impl Command {
@@ -60,6 +62,7 @@ pub enum Reply {
     },
     Messages(Vec<MessageView>),
     History(History),
+    Files(Vec<FileSummary>),
 }
 
 /// A conversation as `history` shows it.

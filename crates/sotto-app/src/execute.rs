@@ -42,6 +42,7 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
         Command::History { contact, limit } => {
             Reply::History(history(device.records(), &contact, limit)?)
         }
+        Command::Files => Reply::Files(device.records().files()?),
     })
 }
 

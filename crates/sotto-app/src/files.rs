@@ -1,16 +1,16 @@
-//! Files for one-shot commands, which show a transfer's progress as it goes (`sotto send
-//! --file`, `sotto download`, `sotto files`).
+//! Files: sending (`sotto send --file`, the API's `send_file`), fetching (`sotto download`,
+//! `download`) and listing (`sotto files`, `files`), the same for one-shot commands, which
+//! draw a progress bar, and for the device's loop, which tells front ends as events.
 
 use std::path::{Path, PathBuf};
 
-use sotto_client::files::ChunkSet;
 use sotto_client::store::FileSummary;
-use sotto_client::FileToSend;
+use sotto_client::{Device, FileToSend};
 use sotto_proto::conversation::MessageId;
 use sotto_proto::file_offer::FileKind;
 
 use crate::error::AppError;
-use crate::execute::MIN_ID_PREFIX;
+use crate::execute::{known, MIN_ID_PREFIX};
 use crate::App;
 
 /// How a file is shown, from its name: an image or a voice message by its extension, any
@@ -26,51 +26,100 @@ fn kind_of(path: &Path) -> FileKind {
     }
 }
 
+/// How many bytes of a file of `size` the chunks done stand for.
+pub fn bytes_done(set: &sotto_client::files::ChunkSet, size: u64) -> u64 {
+    let chunk = sotto_proto::file_offer::CHUNK_PLAINTEXT_LEN as u64;
+    (u64::from(set.done()) * chunk).min(size)
+}
+
+/// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
+/// Uploads an earlier run left unfinished go first (their offers have not gone out); if one
+/// of them was this very file to this contact, that was the send, and it is not sent twice.
+/// Returns the other uploads finished, and the file's id. `progress` sees the new file's
+/// transfer.
+pub(crate) async fn send_file(
+    device: &mut Device,
+    contact: &str,
+    path: &Path,
+    caption: &str,
+    limit: u64,
+    progress: sotto_client::Progress<'_>,
+) -> Result<(Vec<MessageId>, MessageId), AppError> {
+    known(device.records(), contact)?;
+    let resumed = device.resume_uploads(&mut |_, _| true).await?;
+    let same = std::path::absolute(path).ok();
+    let earlier = device
+        .records()
+        .files()?
+        .into_iter()
+        .find(|file| resumed.contains(&file.id) && file.alias == contact && file.path == same);
+    if let Some(earlier) = earlier {
+        let others = resumed.into_iter().filter(|id| *id != earlier.id).collect();
+        return Ok((others, earlier.id));
+    }
+    let file = FileToSend {
+        path,
+        kind: kind_of(path),
+        caption,
+        limit,
+    };
+    let id = device.send_file(contact, file, progress).await?;
+    Ok((resumed, id))
+}
+
+/// Fetches the file whose id starts with `prefix` into `out`; again after a stop, it goes on
+/// where it stopped.
+pub(crate) async fn download(
+    device: &mut Device,
+    prefix: &str,
+    out: &Path,
+    progress: sotto_client::Progress<'_>,
+) -> Result<PathBuf, AppError> {
+    let id = file(device, prefix)?.id;
+    Ok(device.download(&id, out, progress).await?)
+}
+
+/// The file whose id starts with `prefix` (at least 8 hex digits).
+pub(crate) fn file(device: &Device, prefix: &str) -> Result<FileSummary, AppError> {
+    let prefix = prefix.to_ascii_lowercase();
+    if prefix.len() < MIN_ID_PREFIX {
+        return Err(AppError::ShortMessageId);
+    }
+    let mut matches: Vec<FileSummary> = device
+        .records()
+        .files()?
+        .into_iter()
+        .filter(|file| hex::encode(file.id).starts_with(&prefix))
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(AppError::NoSuchFile(prefix)),
+        _ => Err(AppError::AmbiguousMessageId { prefix }),
+    }
+}
+
 impl App {
-    /// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
-    /// Uploads an earlier run left unfinished go first (their offers have not gone out); if
-    /// one of them was this very file to this contact, that was the send, and it is not sent
-    /// twice. `progress` sees the new file's transfer.
+    /// See [`send_file`]; for one-shot commands.
     pub async fn send_file(
         &mut self,
         contact: &str,
         path: &Path,
         caption: &str,
         limit: u64,
-        progress: &mut dyn FnMut(&ChunkSet) -> bool,
+        progress: sotto_client::Progress<'_>,
     ) -> Result<(Vec<MessageId>, MessageId), AppError> {
-        self.check_contact(contact)?;
-        let resumed = self.device.resume_uploads(&mut |_| true).await?;
-        let same = std::path::absolute(path).ok();
-        let earlier = self
-            .files()?
-            .into_iter()
-            .find(|file| resumed.contains(&file.id) && file.alias == contact && file.path == same);
-        if let Some(earlier) = earlier {
-            let others = resumed.into_iter().filter(|id| *id != earlier.id).collect();
-            return Ok((others, earlier.id));
-        }
-        let file = FileToSend {
-            path,
-            kind: kind_of(path),
-            caption,
-            limit,
-        };
-        let id = self.device.send_file(contact, file, progress).await?;
-        Ok((resumed, id))
+        send_file(&mut self.device, contact, path, caption, limit, progress).await
     }
 
-    /// Fetches the file whose id starts with `prefix` into `out`; again after a stop, it goes
-    /// on where it stopped.
+    /// See [`download`]; catches up first, so an offer that just came is known.
     pub async fn download(
         &mut self,
         prefix: &str,
         out: &Path,
-        progress: &mut dyn FnMut(&ChunkSet) -> bool,
+        progress: sotto_client::Progress<'_>,
     ) -> Result<PathBuf, AppError> {
-        let id = self.file_id(prefix)?;
         self.catch_up().await?;
-        Ok(self.device.download(&id, out, progress).await?)
+        download(&mut self.device, prefix, out, progress).await
     }
 
     /// Every file sent or offered, oldest first.
@@ -78,31 +127,9 @@ impl App {
         Ok(self.device.records().files()?)
     }
 
-    /// The size and name of the file whose id starts with `prefix`.
+    /// The file whose id starts with `prefix`.
     pub fn file(&self, prefix: &str) -> Result<FileSummary, AppError> {
-        let id = self.file_id(prefix)?;
-        self.files()?
-            .into_iter()
-            .find(|file| file.id == id)
-            .ok_or_else(|| AppError::NoSuchFile(prefix.to_string()))
-    }
-
-    fn file_id(&self, prefix: &str) -> Result<MessageId, AppError> {
-        let prefix = prefix.to_ascii_lowercase();
-        if prefix.len() < MIN_ID_PREFIX {
-            return Err(AppError::ShortMessageId);
-        }
-        let matches: Vec<MessageId> = self
-            .files()?
-            .into_iter()
-            .map(|file| file.id)
-            .filter(|id| hex::encode(id).starts_with(&prefix))
-            .collect();
-        match matches.as_slice() {
-            [id] => Ok(*id),
-            [] => Err(AppError::NoSuchFile(prefix)),
-            _ => Err(AppError::AmbiguousMessageId { prefix }),
-        }
+        file(&self.device, prefix)
     }
 }
 

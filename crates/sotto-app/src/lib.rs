@@ -21,6 +21,7 @@ pub use app::App;
 pub use command::{Command, History, MessageView, Reply};
 pub use error::AppError;
 pub use event::{AppEvent, ConnectionState};
+pub use files::bytes_done;
 pub use handle::AppHandle;
 pub use home::Home;
 pub use init::init;

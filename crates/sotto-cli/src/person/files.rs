@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use sotto_app::{App, ChunkSet};
-use sotto_proto::file_offer::CHUNK_PLAINTEXT_LEN;
+use sotto_app::{bytes_done, App, ChunkSet, MessageId};
 
 use super::output::Output;
 use super::ClientArgs;
@@ -45,11 +44,6 @@ fn bar(size: u64, json: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
-/// How many bytes the chunks done stand for.
-fn bytes_done(set: &ChunkSet, size: u64) -> u64 {
-    (u64::from(set.done()) * CHUNK_PLAINTEXT_LEN as u64).min(size)
-}
-
 pub async fn send_file(
     app: &mut App,
     output: &Output,
@@ -60,7 +54,7 @@ pub async fn send_file(
 ) -> anyhow::Result<()> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let bar = bar(size, output.json());
-    let mut progress = |set: &ChunkSet| {
+    let mut progress = |_: &MessageId, set: &ChunkSet| {
         if let Some(bar) = &bar {
             bar.set_position(bytes_done(set, size));
         }
@@ -85,7 +79,7 @@ pub async fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
     let output = args.client.output();
     let file = app.file(&args.id)?;
     let bar = bar(file.size, output.json());
-    let mut progress = |set: &ChunkSet| {
+    let mut progress = |_: &MessageId, set: &ChunkSet| {
         if let Some(bar) = &bar {
             bar.set_position(bytes_done(set, file.size));
         }

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sotto_app::{AppEvent, ConnectionState, Contact, FileSummary, MessageId, MessageView};
 
 use super::printable::{printable, Form};
-use crate::serve::json::api_event;
+use crate::serve::json::{api_event, api_file};
 
 /// The first 8 hex digits of a message id: enough for `--reply-to`.
 fn short_id(id: &MessageId) -> String {
@@ -73,11 +73,8 @@ impl Output {
             println!("No files yet. `sotto send CONTACT --file PATH` sends one.");
         }
         for file in files {
-            let value = json!({"event": "file", "id": hex::encode(file.id),
-                "contact": file.alias, "outgoing": file.outgoing,
-                "file": {"name": file.name, "size": file.size, "kind": file.kind.name()},
-                "state": file.state.name(), "chunks_done": file.chunks_done,
-                "chunks": file.chunks, "path": file.path});
+            let mut value = json!(api_file(file));
+            value["event"] = json!("file");
             self.emit(value, || {
                 let way = if file.outgoing { "to" } else { "from" };
                 format!(

@@ -20,9 +20,9 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
 /// Hosts a file's chunks are spread over (fewer when the network or the file is smaller).
 const FILE_HOSTS: usize = 3;
 
-/// Told how far a transfer got, every few dozen chunks; returning `false` stops it (it goes
-/// on from there when started again).
-pub type Progress<'a> = &'a mut dyn FnMut(&ChunkSet) -> bool;
+/// Told how far the transfer of a file (by id) got, every few dozen chunks; returning `false`
+/// stops it (it goes on from there when started again).
+pub type Progress<'a> = &'a mut (dyn FnMut(&MessageId, &ChunkSet) -> bool + Send);
 
 /// What to send.
 pub struct FileToSend<'a> {
@@ -158,10 +158,13 @@ impl<N: Network> Device<N> {
             });
         }
         let mut done = row.done.clone();
-        let store = &self.store;
-        let mut checkpoint = |set: &ChunkSet| {
-            store.set_file_progress(row.number, set)?;
-            if progress(set) {
+        // Moved in as `&mut`: a shared `&Store` (not `Sync`) would make the transfer's future
+        // impossible to send to another thread.
+        let store = &mut self.store;
+        let (id, number) = (row.offer.id, row.number);
+        let mut checkpoint = move |set: &ChunkSet| {
+            store.set_file_progress(number, set)?;
+            if progress(&id, set) {
                 Ok(())
             } else {
                 Err(FileError::Interrupted)
@@ -243,10 +246,11 @@ impl<N: Network> Device<N> {
         let shares = self.read_shares(&row.offer.hosts).await?;
         let key = FileKey::from_bytes(row.offer.key);
         {
-            let store = &self.store;
-            let mut checkpoint = |set: &ChunkSet| {
-                store.set_file_progress(row.number, set)?;
-                if progress(set) {
+            let store = &mut self.store;
+            let (id, number) = (*id, row.number);
+            let mut checkpoint = move |set: &ChunkSet| {
+                store.set_file_progress(number, set)?;
+                if progress(&id, set) {
                     Ok(())
                 } else {
                     Err(FileError::Interrupted)

@@ -60,7 +60,7 @@ pub async fn upload<T: Transport>(
     source: &Path,
     size: u64,
     done: &mut ChunkSet,
-    checkpoint: &mut dyn FnMut(&ChunkSet) -> Result<(), FileError>,
+    checkpoint: &mut (dyn FnMut(&ChunkSet) -> Result<(), FileError> + Send),
 ) -> Result<(), FileError> {
     let file = File::open(source).map_err(|error| FileError::Read {
         path: source.to_path_buf(),
@@ -95,7 +95,7 @@ pub async fn download<T: Transport>(
     target: &Path,
     size: u64,
     done: &mut ChunkSet,
-    checkpoint: &mut dyn FnMut(&ChunkSet) -> Result<(), FileError>,
+    checkpoint: &mut (dyn FnMut(&ChunkSet) -> Result<(), FileError> + Send),
 ) -> Result<(), FileError> {
     let write_error = |error| FileError::Write {
         path: target.to_path_buf(),
@@ -158,7 +158,7 @@ async fn pipeline<Fut>(
     mut start: impl FnMut(u32) -> Result<Fut, FileError>,
     mut finish: impl FnMut(u32, Vec<u8>) -> Result<bool, FileError>,
     mut before_checkpoint: impl FnMut() -> Result<(), FileError>,
-    checkpoint: &mut dyn FnMut(&ChunkSet) -> Result<(), FileError>,
+    checkpoint: &mut (dyn FnMut(&ChunkSet) -> Result<(), FileError> + Send),
 ) -> Result<(), FileError>
 where
     Fut: Future<Output = Result<Vec<u8>, ClientError>> + Send + 'static,

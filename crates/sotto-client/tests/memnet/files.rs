@@ -65,7 +65,7 @@ async fn a_24_mib_file_arrives_intact_from_several_hosts_that_never_see_it_and_t
     make_file(&source, 24 * MIB, 1);
     let id = alice
         .device
-        .send_file("Bob", send(&source), &mut |_| true)
+        .send_file("Bob", send(&source), &mut |_, _| true)
         .await
         .unwrap();
 
@@ -104,7 +104,11 @@ async fn a_24_mib_file_arrives_intact_from_several_hosts_that_never_see_it_and_t
     assert_eq!(offered.text, "here it is");
 
     let out = bob.path("received.bin");
-    let written = bob.device.download(&id, &out, &mut |_| true).await.unwrap();
+    let written = bob
+        .device
+        .download(&id, &out, &mut |_, _| true)
+        .await
+        .unwrap();
     assert_eq!(written, out);
     assert!(same_file(&source, &out), "the file arrived altered");
     let listed = bob.device.records().files().unwrap();
@@ -120,7 +124,7 @@ async fn a_24_mib_file_arrives_intact_from_several_hosts_that_never_see_it_and_t
     let again = bob.path("again.bin");
     let error = bob
         .device
-        .download(&id, &again, &mut |_| true)
+        .download(&id, &again, &mut |_, _| true)
         .await
         .unwrap_err();
     assert!(matches!(file_error(error), FileError::Expired));
@@ -138,7 +142,7 @@ async fn an_upload_and_a_download_go_on_where_a_crash_stopped_them() {
     // The sender stops after its first checkpoint, then its process is killed.
     let error = alice
         .device
-        .send_file("Bob", send(&source), &mut |_| false)
+        .send_file("Bob", send(&source), &mut |_, _| false)
         .await
         .unwrap_err();
     assert!(matches!(file_error(error), FileError::Interrupted));
@@ -146,7 +150,7 @@ async fn an_upload_and_a_download_go_on_where_a_crash_stopped_them() {
     let mut first = None;
     let resumed = alice
         .device
-        .resume_uploads(&mut |set| {
+        .resume_uploads(&mut |_, set| {
             first.get_or_insert(set.done());
             true
         })
@@ -160,7 +164,7 @@ async fn an_upload_and_a_download_go_on_where_a_crash_stopped_them() {
     let out = bob.path("resumed.bin");
     let error = bob
         .device
-        .download(&id, &out, &mut |_| false)
+        .download(&id, &out, &mut |_, _| false)
         .await
         .unwrap_err();
     assert!(matches!(file_error(error), FileError::Interrupted));
@@ -168,7 +172,7 @@ async fn an_upload_and_a_download_go_on_where_a_crash_stopped_them() {
     bob.restart(&network);
     let mut first = None;
     bob.device
-        .download(&id, &out, &mut |set| {
+        .download(&id, &out, &mut |_, set| {
             first.get_or_insert(set.done());
             true
         })
@@ -189,7 +193,7 @@ async fn a_chunk_a_host_altered_is_refused_never_written_and_fetched_again() {
     make_file(&source, 40 * CHUNK_PLAINTEXT_LEN, 3);
     let id = alice
         .device
-        .send_file("Bob", send(&source), &mut |_| true)
+        .send_file("Bob", send(&source), &mut |_, _| true)
         .await
         .unwrap();
     bob.sync().await;
@@ -203,7 +207,7 @@ async fn a_chunk_a_host_altered_is_refused_never_written_and_fetched_again() {
     let out = bob.path("tampered.bin");
     let error = bob
         .device
-        .download(&id, &out, &mut |_| true)
+        .download(&id, &out, &mut |_, _| true)
         .await
         .unwrap_err();
     assert!(matches!(file_error(error), FileError::Tampered(_)));
@@ -221,7 +225,10 @@ async fn a_chunk_a_host_altered_is_refused_never_written_and_fetched_again() {
 
     // The host stops altering them: the download goes on and the file is whole.
     network.alter_chunks(&hosts[0], flip);
-    bob.device.download(&id, &out, &mut |_| true).await.unwrap();
+    bob.device
+        .download(&id, &out, &mut |_, _| true)
+        .await
+        .unwrap();
     assert!(same_file(&source, &out));
 }
 
@@ -300,7 +307,7 @@ async fn a_missing_file_and_one_over_the_limit_are_refused_before_anything_is_se
     let missing = alice.path("nowhere.bin");
     let error = alice
         .device
-        .send_file("Bob", send(&missing), &mut |_| true)
+        .send_file("Bob", send(&missing), &mut |_, _| true)
         .await
         .unwrap_err();
     assert!(matches!(file_error(error), FileError::Read { .. }));
@@ -312,7 +319,7 @@ async fn a_missing_file_and_one_over_the_limit_are_refused_before_anything_is_se
     };
     let error = alice
         .device
-        .send_file("Bob", over, &mut |_| true)
+        .send_file("Bob", over, &mut |_, _| true)
         .await
         .unwrap_err();
     let error = file_error(error);
