@@ -336,3 +336,26 @@ async fn a_missing_file_and_one_over_the_limit_are_refused_before_anything_is_se
         assert_eq!(network.host_stats(&relay).files, 0);
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_listening_device_fetches_a_file() {
+    let network = MemoryNetwork::new(4, 36, Faults::default());
+    let (mut alice, mut bob) = connected(&network).await;
+    bob.listen().await;
+    let source = alice.path("listen.bin");
+    make_file(&source, 50 * CHUNK_PLAINTEXT_LEN, 6);
+    let id = alice
+        .device
+        .send_file("Bob", send(&source), &mut |_, _| true)
+        .await
+        .unwrap();
+    crate::people::settle(&mut alice, &mut bob).await;
+    let out = bob.path("listened.bin");
+    let fetched = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        bob.device.download(&id, &out, &mut |_, _| true),
+    )
+    .await;
+    assert!(fetched.expect("within 300 s").is_ok());
+    assert!(same_file(&source, &out));
+}
