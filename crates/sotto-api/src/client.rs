@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::types::{Command, Contact, Event, MessageView, Reply, Request, ServerMessage};
+use crate::types::{
+    Command, Contact, Event, FileTransfer, MessageView, Reply, Request, ServerMessage,
+};
 
 #[derive(Debug, Error)]
 pub enum ApiError {
@@ -203,6 +205,10 @@ impl ApiClient {
             seconds,
         };
         self.call(command).await.map(|_| ())
+    }
+
+    pub async fn files(&self) -> Result<Vec<FileTransfer>, ApiError> {
+        self.field(Command::Files, "files").await
     }
 
     pub async fn read(&self, contact: Option<&str>) -> Result<Vec<MessageView>, ApiError> {

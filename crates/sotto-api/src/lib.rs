@@ -6,7 +6,9 @@ mod client;
 pub mod types;
 
 pub use client::{ApiClient, ApiError};
-pub use types::{Command, ConnectionState, Contact, Event, MessageView, Reply, Request};
+pub use types::{
+    Command, ConnectionState, Contact, Event, FileInfo, FileTransfer, MessageView, Reply, Request,
+};
 
 /// The file in a client's home directory that holds the API token.
 pub const TOKEN_FILE: &str = "api-token";

@@ -59,6 +59,23 @@ pub enum Command {
     },
     /// A conversation's whole history. Result: `{"messages": [MessageView, ...]}`.
     Messages { contact: String },
+    /// Files sent and offered. Result: `{"files": [FileTransfer, ...]}`.
+    Files,
+}
+
+/// A file sent or offered, and how far its transfer got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileTransfer {
+    pub id: String,
+    pub contact: String,
+    pub outgoing: bool,
+    pub file: FileInfo,
+    /// `uploading`, `sent`, `offered`, `downloading` or `done`.
+    pub state: String,
+    pub chunks_done: u32,
+    pub chunks: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +127,19 @@ pub struct MessageView {
     /// The other side's reaction to it.
     #[serde(default)]
     pub their_reaction: Option<String>,
+    /// A file message: the file it offers (`text` is its caption).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+}
+
+/// The file a message offers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileInfo {
+    pub name: String,
+    /// Bytes.
+    pub size: u64,
+    /// `file`, `image` or `voice`.
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! What a front end asks of the device, and what it gets back.
 
-use sotto_client::store::StoredMessage;
+use sotto_client::store::{FileSummary, MessageFile, StoredMessage};
 use sotto_client::{Change, Contact};
 use sotto_proto::conversation::MessageId;
 use sotto_proto::LinkUri;
@@ -45,6 +45,8 @@ pub enum Command {
         contact: String,
         limit: Option<usize>,
     },
+    /// Every file sent or offered. Reply: [`Reply::Files`].
+    Files,
 }
 
 impl Command {
@@ -77,6 +79,7 @@ pub enum Reply {
     TimerSet,
     Messages(Vec<MessageView>),
     History(History),
+    Files(Vec<FileSummary>),
 }
 
 /// A conversation as `history` shows it.
@@ -109,6 +112,8 @@ pub struct MessageView {
     /// This device's reaction and the other side's.
     pub my_reaction: Option<String>,
     pub their_reaction: Option<String>,
+    /// The file the message offers (its text is then the caption).
+    pub file: Option<MessageFile>,
 }
 
 impl From<StoredMessage> for MessageView {
@@ -125,6 +130,7 @@ impl From<StoredMessage> for MessageView {
             deleted: m.deleted,
             my_reaction: m.my_reaction,
             their_reaction: m.their_reaction,
+            file: m.file,
         }
     }
 }

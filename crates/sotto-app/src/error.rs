@@ -61,10 +61,12 @@ pub enum AppError {
          network's file"
     )]
     OtherNetwork { trusted: String },
-    #[error("--reply-to needs at least 8 hex digits of the message id")]
+    #[error("a message or file id needs at least 8 hex digits")]
     ShortMessageId,
     #[error("no message with id {prefix}… in the conversation with {contact}")]
     NoSuchMessage { prefix: String, contact: String },
+    #[error("no file with id {0}… on this device (see `sotto files`)")]
+    NoSuchFile(String),
     #[error("several messages have ids starting with {prefix}; give more digits")]
     AmbiguousMessageId { prefix: String },
     /// The device's loop is gone (it ended, or panicked).

@@ -9,7 +9,7 @@ use crate::command::{views, Command, History, Reply};
 use crate::error::AppError;
 
 /// The fewest hex digits of a message id that pick it out: fewer would often match several.
-const MIN_ID_PREFIX: usize = 8;
+pub(crate) const MIN_ID_PREFIX: usize = 8;
 
 pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Reply, AppError> {
     Ok(match command {
@@ -55,6 +55,7 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
         Command::History { contact, limit } => {
             Reply::History(history(device.records(), &contact, limit)?)
         }
+        Command::Files => Reply::Files(device.records().files()?),
     })
 }
 

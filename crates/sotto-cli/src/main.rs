@@ -69,7 +69,7 @@ enum Top {
     Connect(person::ConnectArgs),
     /// List your contacts, with unread counts.
     Contacts(person::ContactsArgs),
-    /// Send a message to a contact.
+    /// Send a message, or a file (--file), to a contact.
     Send(person::SendArgs),
     /// Give one of your messages a new text, for both of you.
     Edit(person::EditArgs),
@@ -80,6 +80,17 @@ enum Top {
     /// Make messages with a contact disappear SECONDS after they are stored, on both sides
     /// (0: they stay).
     Timer(person::TimerArgs),
+    /// Fetch a file someone sent you; exits non-zero with the reason if it cannot.
+    ///
+    /// Shows a progress bar on a terminal. Stopped or killed, it goes on where it stopped
+    /// when run again.
+    Download(person::DownloadArgs),
+    /// List files sent and received, with the state of each transfer.
+    ///
+    /// With --json, one object per file: `id`, `contact`, `outgoing`, `file` (`name`,
+    /// `size`, `kind`), `state` (uploading, sent, offered, downloading, done),
+    /// `chunks_done`, `chunks`, `path`.
+    Files(person::FilesArgs),
     /// Print new messages (and wait for some with --wait).
     Read(person::ReadArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
@@ -141,6 +152,8 @@ impl Top {
             Top::Delete(args) => Some(&mut args.client),
             Top::React(args) => Some(&mut args.client),
             Top::Timer(args) => Some(&mut args.client),
+            Top::Download(args) => Some(&mut args.client),
+            Top::Files(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Chat(args) => Some(&mut args.client),
@@ -211,6 +224,8 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Delete(args) => person::run_delete(args).await,
             Top::React(args) => person::run_react(args).await,
             Top::Timer(args) => person::run_timer(args).await,
+            Top::Download(args) => person::run_download(args).await,
+            Top::Files(args) => person::run_files(args).await,
             Top::Read(args) => person::run_read(args).await,
             Top::History(args) => person::run_history(args),
             Top::Chat(args) => chat::run(args).await,

@@ -1,4 +1,4 @@
-//! What a curious relay operator finds: after a conversation, neither the relay's data
+//! What a curious relay operator finds: after a conversation and a file, neither the relay's data
 //! directory nor its most verbose log holds any plaintext the clients wrote, any client
 //! address, or any capability id in the log.
 
@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use rand::distributions::Alphanumeric;
 use rand::Rng;
+use sotto_client::files::{self, ChunkSet, FileKey, Share};
 use sotto_client::{MailboxOptions, Transport};
+use sotto_proto::file_offer::CHUNK_PLAINTEXT_LEN;
 use sotto_proto::MailboxKind;
 use sotto_testnet::scan::{contains, files_under};
 use sotto_testnet::{RelayOptions, TestRelay};
@@ -66,6 +68,46 @@ async fn the_host_keeps_no_plaintext_and_no_client_address() {
     ids.push(*link.id.as_bytes());
     assert_eq!(bob.get_link(&link).await.unwrap(), link_text);
     secrets.push(link_text);
+
+    // A file of 40 chunks for two recipients, one of whom has fetched it: its chunks stay.
+    let uploader = std::sync::Arc::new(relay.client().await);
+    let new = uploader.create_file(40, 2, 0).await.unwrap();
+    ids.extend([*new.write.id.as_bytes(), *new.read.id.as_bytes()]);
+    let dir = relay.data_dir().with_extension("files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (source, copy) = (dir.join("sent.bin"), dir.join("got.bin"));
+    let plain: Vec<u8> = (0..40 * CHUNK_PLAINTEXT_LEN).map(|_| rng.gen()).collect();
+    std::fs::write(&source, &plain).unwrap();
+    let key = FileKey::random();
+    let write = [Share {
+        client: uploader.clone(),
+        cap: new.write,
+    }];
+    let size = plain.len() as u64;
+    let mut done = ChunkSet::empty(40);
+    files::upload(&write, &key, &source, size, &mut done, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    let read = [Share {
+        client: uploader,
+        cap: new.read,
+    }];
+    let mut done = ChunkSet::empty(40);
+    files::download(&read, &key, &copy, size, &mut done, &mut |_| Ok(()))
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&copy).unwrap(), plain);
+    read[0]
+        .client
+        .file_done(&read[0].cap, [1; 16])
+        .await
+        .unwrap();
+    secrets.extend(
+        plain
+            .chunks(CHUNK_PLAINTEXT_LEN)
+            .map(|chunk| chunk[..32].to_vec()),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 
     let mut addresses: Vec<Vec<u8>> = Vec::new();
     for client in [&alice, &bob] {

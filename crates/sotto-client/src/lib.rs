@@ -9,6 +9,7 @@ mod content;
 pub mod conversation;
 mod device;
 mod direct;
+pub mod files;
 mod health;
 mod home;
 mod inbox;
@@ -33,8 +34,8 @@ pub use content::{
 pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    init, pin_authority, Arrival, Arrivals, Contact, Device, FollowUp, Network, OnionNetwork,
-    SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, FollowUp, Network,
+    OnionNetwork, Progress, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

@@ -9,6 +9,7 @@
 //! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
 //!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`;
+//!   kind 5 file offer: see [`crate::file_offer`];
 //!   kind 8 edit: `target [16] | text blob`; kind 9 delete: `target [16]`; kind 10 reaction:
 //!   `target [16] | emoji blob` (empty: the reaction taken back); kind 11 timer:
 //!   `seconds u32` (0: messages stay)
@@ -16,6 +17,7 @@
 //!   content key [32] | content binding [16]`
 
 use crate::cursor::{put_blob, Cursor};
+use crate::file_offer::FileOffer;
 use crate::{DecodeError, Fingerprint, Id};
 
 /// 2: grants carry the content binding; a grant of version 1 could not be sealed for.
@@ -86,6 +88,8 @@ pub enum Content {
         parts: u8,
         chunk: Vec<u8>,
     },
+    /// A file to fetch from its chunk hosts (kind 5).
+    FileOffer(FileOffer),
     /// The sender's text `target` now reads `text` (at most [`TEXT_PART_LEN`] bytes).
     Edit {
         target: MessageId,
@@ -322,6 +326,10 @@ impl Content {
                 out.extend_from_slice(read_id.as_bytes());
                 out.extend_from_slice(read_key);
             }
+            Self::FileOffer(offer) => {
+                out.push(5);
+                offer.put(&mut out)?;
+            }
         }
         Ok(out)
     }
@@ -379,6 +387,7 @@ impl Content {
                 read_id: cursor.id("read id")?,
                 read_key: cursor.array("read key")?,
             },
+            5 => Self::FileOffer(FileOffer::read(&mut cursor)?),
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -477,7 +486,38 @@ mod tests {
                     read_id: Id::from_bytes(read_id),
                     read_key,
                 }),
+            file_offers().prop_map(Content::FileOffer),
         ]
+    }
+
+    fn file_offers() -> impl Strategy<Value = FileOffer> {
+        use crate::file_offer::{ChunkHost, FileKind, MAX_FILE_SIZE};
+        (
+            (any::<MessageId>(), any::<u64>(), 0..3usize, "\\PC{0,40}"),
+            (0..=MAX_FILE_SIZE, any::<[u8; 32]>(), any::<[u8; 32]>()),
+            proptest::collection::vec(any::<([u8; 32], [u8; 24], [u8; 32])>(), 1..=8),
+            "\\PC{0,40}",
+        )
+            .prop_map(
+                |((id, sent_at_ms, kind, name), (size, key, digest), hosts, caption)| FileOffer {
+                    id,
+                    sent_at_ms,
+                    kind: FileKind::ALL[kind],
+                    name,
+                    size,
+                    key,
+                    digest,
+                    hosts: hosts
+                        .into_iter()
+                        .map(|(host, read_id, read_key)| ChunkHost {
+                            host: Fingerprint::from_bytes(host),
+                            read_id: Id::from_bytes(read_id),
+                            read_key,
+                        })
+                        .collect(),
+                    caption,
+                },
+            )
     }
 
     proptest! {

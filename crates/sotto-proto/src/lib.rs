@@ -7,6 +7,7 @@ pub mod batch;
 pub mod conversation;
 mod cursor;
 mod error;
+pub mod file_offer;
 mod frame;
 mod id;
 mod link;
@@ -21,7 +22,9 @@ pub use frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX, FRAME_LEN, FR
 pub use id::Id;
 pub use link::{LinkError, LinkUri, LINK_SCHEME};
 pub use mailbox::{ErrorCode, MailboxKind};
-pub use request::{Command, Request, SignedRequest, MAX_MESSAGE_LEN, REPLAY_WINDOW_SECS};
+pub use request::{
+    Command, Request, SignedRequest, MAX_CHUNK_LEN, MAX_MESSAGE_LEN, REPLAY_WINDOW_SECS,
+};
 pub use response::{Message, Push, Response, ResponseBody, MAX_LINK_DATA_LEN, SHORT_ANSWER_MAX};
 
 /// ALPN protocol id spoken on every QUIC connection to a relay.

@@ -72,10 +72,14 @@ pub enum ErrorCode {
     /// The host is at a limit on work in flight (remembered answers, subscriptions): nothing
     /// ran; the same request may be sent again after a pause.
     Busy,
+    /// `GetChunk` of a chunk the file does not hold (yet).
+    NoChunk,
+    /// A file larger than the host takes, or a chunk index beyond the file's chunk count.
+    TooLarge,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 10] = [
+    pub const ALL: [ErrorCode; 12] = [
         Self::Auth,
         Self::Quota,
         Self::Malformed,
@@ -86,6 +90,8 @@ impl ErrorCode {
         Self::VoucherNeeded,
         Self::VoucherInvalid,
         Self::VoucherSpent,
+        Self::NoChunk,
+        Self::TooLarge,
     ];
 
     pub fn code(self) -> u8 {
@@ -100,6 +106,8 @@ impl ErrorCode {
             Self::VoucherNeeded => 10,
             Self::VoucherInvalid => 11,
             Self::VoucherSpent => 12,
+            Self::NoChunk => 13,
+            Self::TooLarge => 14,
         }
     }
 
@@ -125,6 +133,8 @@ impl ErrorCode {
             Self::VoucherNeeded => "voucher_needed",
             Self::VoucherInvalid => "voucher_invalid",
             Self::VoucherSpent => "voucher_spent",
+            Self::NoChunk => "no_chunk",
+            Self::TooLarge => "too_large",
         }
     }
 }
@@ -148,6 +158,8 @@ impl std::fmt::Display for ErrorCode {
                 "VOUCHER_INVALID: the voucher is not signed by a current key of the issuer"
             }
             Self::VoucherSpent => "VOUCHER_SPENT: the voucher was spent before",
+            Self::NoChunk => "NO_CHUNK: the host does not hold that chunk of the file",
+            Self::TooLarge => "TOO_LARGE: the file is larger than the host takes",
         })
     }
 }

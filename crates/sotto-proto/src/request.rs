@@ -15,6 +15,9 @@ const SIGNING_CONTEXT: &[u8] = b"sotto/mailbox-request/v1\0";
 const SIGNATURE_LEN: usize = 64;
 /// Largest message body a write can carry: the frame minus the write's own fields.
 pub const MAX_MESSAGE_LEN: usize = 14_208;
+/// Largest stored file chunk: as large as a message, so a `put_chunk` fills the frame as a
+/// `write` does (113 + 4 + 2 + 14 208 = 14 327 of 14 332 bytes).
+pub const MAX_CHUNK_LEN: usize = MAX_MESSAGE_LEN;
 /// A host accepts requests whose timestamp is within this many seconds of its clock, and
 /// remembers their nonces that long, so a captured request cannot be replayed.
 pub const REPLAY_WINDOW_SECS: u64 = 600;
@@ -72,6 +75,26 @@ pub enum Command {
         epoch: u32,
         blinded: Vec<[u8; BLIND_LEN]>,
     },
+    /// Create a file: `chunks` chunks for `recipients` readers, gone when all of them said
+    /// `FileDone` or at its TTL. Signed by `reader_key`, which every recipient shares.
+    CreateFile {
+        /// Lifetime from creation; 0 asks for the host's default.
+        ttl_secs: u32,
+        /// How many distinct `FileDone` receipts delete the file.
+        recipients: u16,
+        chunks: u32,
+        writer_key: VerifyingKey,
+        reader_key: VerifyingKey,
+    },
+    /// Store chunk `index` (target: the file's write id). Storing an index again replaces it.
+    PutChunk { index: u32, data: Vec<u8> },
+    /// Read chunk `index` (target: the file's read id); reading moves nothing.
+    GetChunk { index: u32 },
+    /// One recipient has the whole file (target: read id). `receipt` is random per recipient
+    /// and file, so a retry counts once.
+    FileDone { receipt: [u8; 16] },
+    /// Delete the file before its TTL (target: write id).
+    DeleteFile,
 }
 
 impl Command {
@@ -95,6 +118,11 @@ impl Command {
             Self::GetLink => 10,
             Self::DeleteLink => 11,
             Self::AckWrite => 12,
+            Self::CreateFile { .. } => 13,
+            Self::PutChunk { .. } => 14,
+            Self::GetChunk { .. } => 15,
+            Self::FileDone { .. } => 16,
+            Self::DeleteFile => 17,
             Self::Issue { .. } => 22,
         }
     }
@@ -114,12 +142,17 @@ impl Command {
             Self::GetLink => "get_link",
             Self::DeleteLink => "delete_link",
             Self::AckWrite => "ack_write",
+            Self::CreateFile { .. } => "create_file",
+            Self::PutChunk { .. } => "put_chunk",
+            Self::GetChunk { .. } => "get_chunk",
+            Self::FileDone { .. } => "file_done",
+            Self::DeleteFile => "delete_file",
             Self::Issue { .. } => "issue",
         }
     }
 
     /// Every command name, for metrics that list all kinds from the start.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 18] = [
         "create",
         "write",
         "subscribe",
@@ -132,6 +165,11 @@ impl Command {
         "get_link",
         "delete_link",
         "ack_write",
+        "create_file",
+        "put_chunk",
+        "get_chunk",
+        "file_done",
+        "delete_file",
         "issue",
     ];
 
@@ -140,13 +178,30 @@ impl Command {
     /// subscribe (whose reply blocks are its reader's alone), link data and an issue (whose
     /// signatures fill half a frame) travel alone.
     pub fn fits_a_batch(&self) -> bool {
-        !matches!(self, Self::Subscribe | Self::GetLink | Self::Issue { .. })
+        !matches!(
+            self,
+            Self::Subscribe | Self::GetLink | Self::Issue { .. } | Self::GetChunk { .. }
+        )
     }
 
     /// Whether the command changes what the host stores (and so is remembered by nonce, to make
     /// a retry return the first answer instead of acting twice).
     pub fn mutates(&self) -> bool {
-        !matches!(self, Self::Subscribe | Self::Fetch | Self::GetLink)
+        !matches!(
+            self,
+            Self::Subscribe | Self::Fetch | Self::GetLink | Self::GetChunk { .. }
+        )
+    }
+
+    /// Whether the command makes its object rather than naming one (its target is all zero).
+    pub fn creates(&self) -> bool {
+        matches!(
+            self,
+            Self::Create { .. }
+                | Self::PutLink { .. }
+                | Self::CreateFile { .. }
+                | Self::Issue { .. }
+        )
     }
 
     fn encode_args(&self, out: &mut Vec<u8>) {
@@ -198,12 +253,32 @@ impl Command {
                     out.extend_from_slice(message);
                 }
             }
+            Self::CreateFile {
+                ttl_secs,
+                recipients,
+                chunks,
+                writer_key,
+                reader_key,
+            } => {
+                out.extend_from_slice(&ttl_secs.to_be_bytes());
+                out.extend_from_slice(&recipients.to_be_bytes());
+                out.extend_from_slice(&chunks.to_be_bytes());
+                out.extend_from_slice(writer_key.as_bytes());
+                out.extend_from_slice(reader_key.as_bytes());
+            }
+            Self::PutChunk { index, data } => {
+                out.extend_from_slice(&index.to_be_bytes());
+                put_blob(out, data);
+            }
+            Self::GetChunk { index } => out.extend_from_slice(&index.to_be_bytes()),
+            Self::FileDone { receipt } => out.extend_from_slice(receipt),
             Self::Subscribe
             | Self::Fetch
             | Self::Delete
             | Self::GetLink
             | Self::DeleteLink
-            | Self::AckWrite => {}
+            | Self::AckWrite
+            | Self::DeleteFile => {}
         }
     }
 
@@ -250,6 +325,24 @@ impl Command {
             10 => Self::GetLink,
             11 => Self::DeleteLink,
             12 => Self::AckWrite,
+            13 => Self::CreateFile {
+                ttl_secs: cur.u32("ttl")?,
+                recipients: cur.u16("recipients")?,
+                chunks: cur.u32("chunk count")?,
+                writer_key: key(cur, "writer key")?,
+                reader_key: key(cur, "reader key")?,
+            },
+            14 => Self::PutChunk {
+                index: cur.u32("chunk index")?,
+                data: cur.blob("chunk", MAX_CHUNK_LEN)?.to_vec(),
+            },
+            15 => Self::GetChunk {
+                index: cur.u32("chunk index")?,
+            },
+            16 => Self::FileDone {
+                receipt: cur.array("receipt")?,
+            },
+            17 => Self::DeleteFile,
             22 => {
                 let device_key = key(cur, "device key")?;
                 let epoch = cur.u32("voucher key epoch")?;
@@ -376,13 +469,9 @@ impl SignedRequest {
         cur.finish()?;
         // The host ignores the target of a create, so it must be the documented zero: otherwise
         // one create could be sent under 2^192 different ids.
-        if matches!(
-            command,
-            Command::Create { .. } | Command::PutLink { .. } | Command::Issue { .. }
-        ) && target != NO_TARGET
-        {
+        if command.creates() && target != NO_TARGET {
             return Err(DecodeError::Invalid(
-                "create, put_link and issue take an all-zero target",
+                "create, put_link, create_file and issue take an all-zero target",
             ));
         }
         let signature = Signature::from_slice(signature)

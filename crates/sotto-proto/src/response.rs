@@ -7,7 +7,7 @@
 use crate::cursor::{put_blob, Cursor};
 use crate::frame::{open_frame, seal_frame, FrameKind, FRAME_BODY_MAX};
 use crate::voucher::{BLIND_LEN, MAX_ISSUE};
-use crate::{DecodeError, ErrorCode, Id, MAX_MESSAGE_LEN};
+use crate::{DecodeError, ErrorCode, Id, MAX_CHUNK_LEN, MAX_MESSAGE_LEN};
 
 /// Largest link data blob.
 pub const MAX_LINK_DATA_LEN: usize = 14_080;
@@ -75,6 +75,11 @@ pub enum ResponseBody {
     Error(ErrorCode),
     /// An `AckWrite` that did not apply: earlier messages wait for the reader.
     Skipped,
+    /// One stored file chunk, answering `GetChunk`.
+    Chunk {
+        index: u32,
+        data: Vec<u8>,
+    },
     /// The issuer's blind signatures, one per blinded voucher of the `Issue`, in its order.
     Issued(Vec<[u8; BLIND_LEN]>),
     /// Waiting messages in order, as many as had room in the answer, and more waiting after
@@ -102,6 +107,7 @@ impl ResponseBody {
             Self::LinkData(_) => 7,
             Self::Error(_) => 8,
             Self::Skipped => 9,
+            Self::Chunk { .. } => 10,
             Self::Issued(_) => 15,
             Self::MoreWaiting(_) => 23,
             Self::Busy { .. } => 20,
@@ -139,6 +145,10 @@ impl Response {
             ResponseBody::LinkStored { link_id } => out.extend_from_slice(link_id.as_bytes()),
             ResponseBody::LinkData(data) => put_blob(&mut out, data),
             ResponseBody::Error(code) => out.push(code.code()),
+            ResponseBody::Chunk { index, data } => {
+                out.extend_from_slice(&index.to_be_bytes());
+                put_blob(&mut out, data);
+            }
             ResponseBody::Issued(signatures) => {
                 // The issuer answers as many as were asked, at most MAX_ISSUE.
                 out.push(u8::try_from(signatures.len()).unwrap_or(u8::MAX));
@@ -181,6 +191,10 @@ impl Response {
             7 => ResponseBody::LinkData(cur.blob("link data", MAX_LINK_DATA_LEN)?.to_vec()),
             8 => ResponseBody::Error(ErrorCode::from_code(cur.u8("error code")?)?),
             9 => ResponseBody::Skipped,
+            10 => ResponseBody::Chunk {
+                index: cur.u32("chunk index")?,
+                data: cur.blob("chunk", MAX_CHUNK_LEN)?.to_vec(),
+            },
             15 => {
                 let count = usize::from(cur.u8("voucher count")?);
                 if count == 0 || count > MAX_ISSUE {

@@ -68,6 +68,11 @@ pub struct Limits {
     pub disk_budget_bytes: u64,
     pub max_remembered: u64,
     pub max_subscriptions: u64,
+    pub file_default_ttl_secs: u32,
+    pub file_max_ttl_secs: u32,
+    pub max_file_chunks: u32,
+    pub max_file_recipients: u16,
+    pub max_held_chunks: u64,
 }
 
 impl Default for Limits {
@@ -84,6 +89,11 @@ impl Default for Limits {
             disk_budget_bytes: host.disk_budget_bytes,
             max_remembered: host.max_remembered,
             max_subscriptions: host.max_subscriptions,
+            file_default_ttl_secs: host.file_default_ttl_secs,
+            file_max_ttl_secs: host.file_max_ttl_secs,
+            max_file_chunks: host.max_file_chunks,
+            max_file_recipients: host.max_file_recipients,
+            max_held_chunks: host.max_held_chunks,
         }
     }
 }
@@ -101,6 +111,11 @@ impl From<&Limits> for HostConfig {
             disk_budget_bytes: limits.disk_budget_bytes,
             max_remembered: limits.max_remembered,
             max_subscriptions: limits.max_subscriptions,
+            file_default_ttl_secs: limits.file_default_ttl_secs,
+            file_max_ttl_secs: limits.file_max_ttl_secs,
+            max_file_chunks: limits.max_file_chunks,
+            max_file_recipients: limits.max_file_recipients,
+            max_held_chunks: limits.max_held_chunks,
         }
     }
 }

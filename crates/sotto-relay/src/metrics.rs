@@ -32,6 +32,8 @@ pub struct Metrics {
     mailboxes: Gauge,
     messages: Gauge,
     links: Gauge,
+    files: Gauge,
+    chunks: Gauge,
     stored_bytes: Gauge,
     remembered: Gauge,
     subscriptions: Gauge,
@@ -58,6 +60,11 @@ impl Default for Metrics {
             "Messages stored and not yet acknowledged by every reader",
         );
         let links = gauge("sotto_links", "Link data blobs held.");
+        let files = gauge("sotto_files", "Files held by this host.");
+        let chunks = gauge(
+            "sotto_chunks_stored",
+            "File chunks stored and not yet deleted.",
+        );
         let stored_bytes = gauge(
             "sotto_stored_bytes",
             "Bytes of messages and link data held (what disk_budget_bytes bounds)",
@@ -148,6 +155,8 @@ impl Default for Metrics {
             mailboxes,
             messages,
             links,
+            files,
+            chunks,
             stored_bytes,
             remembered,
             subscriptions,
@@ -199,6 +208,8 @@ impl Metrics {
         set(&self.links, stats.links);
         set(&self.stored_bytes, stats.bytes);
         set(&self.remembered, stats.remembered);
+        set(&self.files, stats.files);
+        set(&self.chunks, stats.chunks);
     }
 
     pub fn onion_packet(&self, role: Role, direction: Direction) {

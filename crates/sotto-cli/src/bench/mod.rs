@@ -1,9 +1,11 @@
 //! `sotto bench`: load tools. `mailbox`: write+ack pairs per second against a running relay;
 //! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`;
-//! `chat`: two people's devices on a network, see `chat`.
+//! `chat`: two people's devices on a network, see `chat`; `files`: one file between two
+//! `sotto` processes, see `files`.
 
 mod chat;
 mod conversation;
+mod files;
 mod load;
 
 use std::sync::Arc;
@@ -102,6 +104,19 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 50, value_name = "MS")]
         pause: u64,
     },
+    /// One file from one `sotto` process to another (`send --file`, then `download`): each
+    /// side's MiB/s and peak resident memory, beside the same run's onion round trip.
+    Files {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        /// The file's size: bytes, or with KiB, MiB or GiB.
+        #[arg(long, value_parser = files::parse_size, default_value = "64MiB")]
+        size: u64,
+        /// Where to put the homes and the files (a temporary directory by default).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
     /// Time from `connect` to the first message arriving, with fresh devices each round.
     Connect {
         /// The network file, as `sotto localnet` wrote it.
@@ -140,6 +155,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
             .await
         }
         BenchCommand::Conversations { count, dir } => conversation::many(count, &dir),
+        BenchCommand::Files { network, size, dir } => files::run(&network, size, dir).await,
         BenchCommand::Load {
             network,
             clients,

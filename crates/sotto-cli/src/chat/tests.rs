@@ -176,7 +176,26 @@ fn from_bob(text: &str) -> MessageView {
         deleted: false,
         my_reaction: None,
         their_reaction: None,
+        file: None,
     }
+}
+
+#[tokio::test]
+async fn a_file_message_shows_the_file() {
+    let mut app = chat_with_bob().await;
+    let mut offer = from_bob("the slides");
+    offer.id = [0xab; 16];
+    offer.file = Some(sotto_app::MessageFile {
+        name: "slides.pdf".into(),
+        size: 1234,
+        kind: sotto_proto::file_offer::FileKind::File,
+    });
+    app.on_event(AppEvent::Message(offer)).await;
+    let shown = screen(&mut app);
+    assert!(
+        shown.contains("[file slides.pdf, 1234 bytes; id abababab] the slides"),
+        "{shown}"
+    );
 }
 
 #[tokio::test]

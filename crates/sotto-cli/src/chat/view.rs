@@ -160,6 +160,19 @@ fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
             Style::default().add_modifier(Modifier::DIM),
         ));
     }
+    if let Some(file) = &m.file {
+        // Fetched with `sotto download` (the chat does not fetch files yet).
+        spans.push(Span::styled(
+            format!(
+                "[{} {}, {} bytes; id {}] ",
+                file.kind.name(),
+                printable(&file.name, Form::Line),
+                file.size,
+                hex::encode(&m.id[..4])
+            ),
+            Style::default().add_modifier(Modifier::ITALIC),
+        ));
+    }
     spans.push(Span::raw(as_read(m)));
     spans.push(Span::styled(
         mark,

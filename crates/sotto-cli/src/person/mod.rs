@@ -2,6 +2,7 @@
 //! `history`.
 
 mod change;
+mod files;
 mod history;
 mod output;
 pub mod printable;
@@ -20,6 +21,7 @@ use zeroize::Zeroizing;
 pub use change::{
     run_delete, run_edit, run_react, run_timer, DeleteArgs, EditArgs, ReactArgs, TimerArgs,
 };
+pub use files::{run_download, run_files, DownloadArgs, FilesArgs};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
 
@@ -189,11 +191,18 @@ pub struct ContactsArgs {
 pub struct SendArgs {
     /// The contact's alias, as `sotto contacts` lists it.
     contact: String,
-    /// The message.
-    text: String,
+    /// The message; with --file, the file's caption.
+    text: Option<String>,
     /// Reply to the message with this id (or a unique prefix of it, at least 8 hex digits).
     #[arg(long, value_name = "ID")]
     reply_to: Option<String>,
+    /// Send this file: encrypted, through the onion network, resumable (run the command
+    /// again after a crash and the upload goes on).
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// The largest file to send, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = sotto_app::DEFAULT_MAX_FILE_SIZE)]
+    max_file_size: u64,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -278,9 +287,25 @@ pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
 
 pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
     let mut app = args.client.app()?;
+    if let Some(path) = &args.file {
+        let caption = args.text.as_deref().unwrap_or_default();
+        let output = args.client.output();
+        return files::send_file(
+            &mut app,
+            &output,
+            &args.contact,
+            path,
+            caption,
+            args.max_file_size,
+        )
+        .await;
+    }
+    let Some(text) = args.text else {
+        bail!("give the message's text, or --file PATH to send a file");
+    };
     let command = Command::Send {
         contact: args.contact.clone(),
-        text: args.text,
+        text,
         reply_to: args.reply_to,
     };
     let Reply::Sent { id } = app.call(command).await? else {

@@ -4,10 +4,10 @@
 use std::path::Path;
 
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, ConnectionState, Contact, MessageId, MessageView};
+use sotto_app::{AppEvent, ConnectionState, Contact, FileSummary, MessageId, MessageView};
 
 use super::printable::{as_read, printable, Form};
-use crate::serve::json::api_event;
+use crate::serve::json::{api_event, api_file};
 
 /// The first 8 hex digits of a message id: enough for `--reply-to`.
 fn short_id(id: &MessageId) -> String {
@@ -33,6 +33,62 @@ impl Output {
             println!("{value}");
         } else {
             println!("{}", text());
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.json
+    }
+
+    pub fn file_resumed(&self, id: &MessageId) {
+        self.emit(
+            json!({"event": "file_resumed", "id": hex::encode(id)}),
+            || {
+                format!(
+                    "finished the upload an earlier run left (id {})",
+                    short_id(id)
+                )
+            },
+        );
+    }
+
+    pub fn downloaded(&self, file: &FileSummary, path: &Path) {
+        self.emit(
+            json!({"event": "downloaded", "id": hex::encode(file.id), "path": path,
+                   "size": file.size}),
+            || {
+                format!(
+                    "{} ({} bytes) written to {}",
+                    name(&file.name),
+                    file.size,
+                    path.display()
+                )
+            },
+        );
+    }
+
+    /// Every transfer: direction, state, how far.
+    pub fn files(&self, files: &[FileSummary]) {
+        if files.is_empty() && !self.json {
+            println!("No files yet. `sotto send CONTACT --file PATH` sends one.");
+        }
+        for file in files {
+            let mut value = json!(api_file(file));
+            value["event"] = json!("file");
+            self.emit(value, || {
+                let way = if file.outgoing { "to" } else { "from" };
+                format!(
+                    "{}  {} ({} bytes) {way} {}: {} {}/{} chunks   [id {}]",
+                    file.kind.name(),
+                    name(&file.name),
+                    file.size,
+                    name(&file.alias),
+                    file.state.name(),
+                    file.chunks_done,
+                    file.chunks,
+                    short_id(&file.id)
+                )
+            });
         }
     }
 
@@ -139,8 +195,21 @@ impl Output {
                         .reply_to
                         .map(|r| format!(" (reply to {})", short_id(&r)))
                         .unwrap_or_default();
+                    let file = m
+                        .file
+                        .as_ref()
+                        .map(|f| {
+                            format!(
+                                "[{} {}, {} bytes; sotto download {} --out PATH] ",
+                                f.kind.name(),
+                                name(&f.name),
+                                f.size,
+                                short_id(&m.id)
+                            )
+                        })
+                        .unwrap_or_default();
                     format!(
-                        "{}{reply}: {}   [id {}]",
+                        "{}{reply}: {file}{}   [id {}]",
                         name(&m.contact),
                         as_read(m),
                         short_id(&m.id)

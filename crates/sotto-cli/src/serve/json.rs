@@ -3,7 +3,8 @@
 //! `--json`).
 
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, Change, Command, ConnectionState, MessageView, Reply};
+use sotto_app::{AppEvent, Change, Command, ConnectionState, FileSummary, MessageView, Reply};
+use sotto_proto::file_offer::FileKind;
 
 pub fn command(command: sotto_api::Command) -> Command {
     use sotto_api::Command as Api;
@@ -46,6 +47,7 @@ pub fn command(command: sotto_api::Command) -> Command {
         Api::Timer { contact, seconds } => Command::SetTimer { contact, seconds },
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
+        Api::Files => Command::Files,
     }
 }
 
@@ -81,6 +83,10 @@ pub fn result(reply: Reply) -> Value {
         Reply::History(history) => {
             json!({ "me": history.me, "messages": messages(history.messages) })
         }
+        Reply::Files(files) => {
+            let files: Vec<sotto_api::FileTransfer> = files.iter().map(api_file).collect();
+            json!({ "files": files })
+        }
     }
 }
 
@@ -97,6 +103,31 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
         deleted: m.deleted,
         my_reaction: m.my_reaction.clone(),
         their_reaction: m.their_reaction.clone(),
+        file: m
+            .file
+            .as_ref()
+            .map(|file| file_info(&file.name, file.size, file.kind)),
+    }
+}
+
+fn file_info(name: &str, size: u64, kind: FileKind) -> sotto_api::FileInfo {
+    sotto_api::FileInfo {
+        name: name.to_string(),
+        size,
+        kind: kind.name().to_string(),
+    }
+}
+
+pub fn api_file(file: &FileSummary) -> sotto_api::FileTransfer {
+    sotto_api::FileTransfer {
+        id: hex::encode(file.id),
+        contact: file.alias.clone(),
+        outgoing: file.outgoing,
+        file: file_info(&file.name, file.size, file.kind),
+        state: file.state.name().to_string(),
+        chunks_done: file.chunks_done,
+        chunks: file.chunks,
+        path: file.path.as_ref().map(|p| p.display().to_string()),
     }
 }
 

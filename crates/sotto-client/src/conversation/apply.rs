@@ -227,6 +227,25 @@ fn on_content(
             store.set_timer(conversation.number, seconds)?;
             Ok(Applied::Timer { seconds })
         }
+        Content::FileOffer(offer) => {
+            let id = offer.id;
+            store.add_file(
+                conversation.number,
+                false,
+                &offer,
+                &[],
+                None,
+                crate::store::FileState::Offered,
+            )?;
+            text_arrived(
+                store,
+                conversation,
+                id,
+                offer.sent_at_ms,
+                None,
+                &offer.caption,
+            )
+        }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),
         )),

@@ -83,6 +83,8 @@ pub enum ConversationError {
          network dropped)"
     )]
     OlderNetwork { serial: u64, seen: u64 },
+    #[error(transparent)]
+    File(Box<crate::files::FileError>),
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),

@@ -5,6 +5,7 @@
 
 mod changes;
 pub(crate) mod encrypt;
+mod files;
 mod key;
 mod receipts;
 mod records;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sotto_proto::Fingerprint;
 use thiserror::Error;
 
+pub use files::{FileRow, FileState, FileSummary, MessageFile};
 pub use key::StoreKey;
 pub use records::Records;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};

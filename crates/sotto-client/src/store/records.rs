@@ -32,6 +32,11 @@ impl<'a> Records<'a> {
         self.0.take_unshown(alias)
     }
 
+    /// Every file sent or offered, with how far its transfer got.
+    pub fn files(&self) -> Result<Vec<super::FileSummary>, StoreError> {
+        self.0.file_summaries()
+    }
+
     /// Links this device made that nobody answered yet.
     pub fn pending_links(&self) -> Result<usize, StoreError> {
         Ok(self.0.invitations()?.len())

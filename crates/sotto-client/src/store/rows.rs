@@ -71,6 +71,8 @@ pub struct StoredMessage {
     /// This device's reaction to it, and the other side's (`Content::Reaction`).
     pub my_reaction: Option<String>,
     pub their_reaction: Option<String>,
+    /// The file it offers, if it is a file message.
+    pub file: Option<super::MessageFile>,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -126,6 +128,14 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
         deleted: row.get(9)?,
         my_reaction: row.get(10)?,
         their_reaction: row.get(11)?,
+        file: match row.get::<_, Option<String>>(12)? {
+            Some(name) => Some(super::MessageFile {
+                name,
+                size: row.get::<_, i64>(13)? as u64,
+                kind: super::files::kind_of(&row.get::<_, String>(14)?),
+            }),
+            None => None,
+        },
     })
 }
 
@@ -138,7 +148,10 @@ const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.re
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
       AND r.outgoing = 1), \
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
-      AND r.outgoing = 0)";
+      AND r.outgoing = 0), f.name, f.size, f.kind";
+/// Messages with their conversation and, for a file message, its file.
+const MESSAGE_SOURCE: &str = "messages m JOIN conversations c ON c.number = m.conversation \
+     LEFT JOIN files f ON f.conversation = m.conversation AND f.id = m.id";
 
 impl Store {
     pub fn add_invitation(
@@ -374,8 +387,7 @@ impl Store {
     /// shown.
     pub fn take_unshown(&self, alias: Option<&str>) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
-             ON c.number = m.conversation \
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_SOURCE} \
              WHERE m.outgoing = 0 AND m.shown = 0 AND (?1 IS NULL OR c.alias = ?1) \
              AND {NOT_EXPIRED} ORDER BY m.number"
         );
@@ -396,8 +408,7 @@ impl Store {
     /// Every message of a conversation, oldest first.
     pub fn messages(&self, alias: &str) -> Result<Vec<StoredMessage>, StoreError> {
         let sql = format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c \
-             ON c.number = m.conversation WHERE c.alias = ?1 AND {NOT_EXPIRED} \
+            "SELECT {MESSAGE_COLUMNS} FROM {MESSAGE_SOURCE} WHERE c.alias = ?1 AND {NOT_EXPIRED} \
              ORDER BY m.number"
         );
         let mut statement = self.conn().prepare(&sql)?;

@@ -148,4 +148,27 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE messages ADD COLUMN expires_at INTEGER;
     CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL;
     ",
+    // 12: files sent and offered, with what a transfer needs to go on after a crash: the offer
+    // (the file's key, digest and read capabilities), for uploads the write capabilities, the
+    // chunks done (one bit each) and the receipt the hosts count this device's download by.
+    "
+    CREATE TABLE files (
+        number INTEGER PRIMARY KEY,
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        id BLOB NOT NULL,
+        outgoing INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        offer BLOB NOT NULL,
+        writes BLOB,
+        path TEXT,
+        done BLOB NOT NULL,
+        receipt BLOB NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (conversation, id)
+    );
+    CREATE INDEX files_by_id ON files (id);
+    ",
 ];

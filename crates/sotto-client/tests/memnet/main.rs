@@ -11,6 +11,7 @@ mod network;
 mod people;
 
 mod changes;
+mod files;
 mod operations;
 mod regressions;
 mod under_faults;

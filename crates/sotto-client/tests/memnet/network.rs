@@ -19,8 +19,8 @@ use sotto_onion::directory::{
 use sotto_proto::batch::{open_requests, Requests};
 use sotto_proto::voucher::IssuerKey;
 use sotto_proto::{Command, ErrorCode, Fingerprint, Id, Push, RelayAddress};
-use sotto_relay::host::{BatchOutcome, Host, HostConfig, Issuer, VoucherPolicy};
-use sotto_relay::store::MemoryStore;
+use sotto_relay::host::{BatchOutcome, Host, HostConfig, HostStats, Issuer, VoucherPolicy};
+use sotto_relay::store::{MemoryStore, Store, Table};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -282,6 +282,54 @@ impl MemoryNetwork {
             }
             None => false,
         });
+    }
+
+    /// What the host of `relay` holds, as its counters say.
+    pub fn host_stats(&self, relay: &Fingerprint) -> HostStats {
+        self.state().relays[relay].host.stats()
+    }
+
+    /// Every key and value the host of `relay` stores, as a curious host would read them.
+    pub fn stored(&self, relay: &Fingerprint) -> Vec<Vec<u8>> {
+        let mut state = self.state();
+        let store = state
+            .relays
+            .get_mut(relay)
+            .expect("a relay of this network")
+            .host
+            .store_mut();
+        let txn = store.begin().expect("the memory store begins");
+        Table::ALL
+            .into_iter()
+            .flat_map(|table| {
+                txn.range(table, &[], &[0xff; 64], usize::MAX)
+                    .expect("the memory store reads")
+            })
+            .flat_map(|(key, value)| [key, value])
+            .collect()
+    }
+
+    /// Passes every stored file chunk of `relay` through `alter`, as a dishonest host would;
+    /// returns how many there were.
+    pub fn alter_chunks(&self, relay: &Fingerprint, alter: impl Fn(&mut Vec<u8>)) -> usize {
+        let mut state = self.state();
+        let store = state
+            .relays
+            .get_mut(relay)
+            .expect("a relay of this network")
+            .host
+            .store_mut();
+        let mut txn = store.begin().expect("the memory store begins");
+        let chunks = txn
+            .range(Table::Chunks, &[], &[0xff; 64], usize::MAX)
+            .expect("the memory store reads");
+        for (key, mut value) in chunks.clone() {
+            alter(&mut value);
+            txn.put(Table::Chunks, &key, &value)
+                .expect("the memory store writes");
+        }
+        txn.commit().expect("the memory store commits");
+        chunks.len()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -59,6 +59,24 @@ impl Person {
         }
     }
 
+    /// The device as it is after its process was killed and started again: what it had in
+    /// memory is gone, its store stays.
+    pub fn restart(&mut self, network: &MemoryNetwork) {
+        self.arrivals = None;
+        self.device = Device::open_on(
+            &self.home,
+            &Unlock::KeyFile,
+            network.directory(),
+            network.clone(),
+        )
+        .unwrap();
+    }
+
+    /// Where this person's files go.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.home.join(name)
+    }
+
     /// Subscribes every mailbox; from now on `settle` applies what arrives.
     pub async fn listen(&mut self) {
         self.device.listen().await.unwrap();

@@ -54,7 +54,7 @@ proptest! {
     ) {
         let requests: Vec<_> = requests
             .into_iter()
-            .filter(|r| r.command.fits_a_batch() && !matches!(r.command, Command::Write { .. } | Command::PutLink { .. }))
+            .filter(|r| r.command.fits_a_batch() && !matches!(r.command, Command::Write { .. } | Command::PutLink { .. } | Command::PutChunk { .. }))
             .map(|r| (r, &key))
             .collect();
         prop_assume!(!requests.is_empty());

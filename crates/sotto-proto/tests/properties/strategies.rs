@@ -10,7 +10,7 @@ use proptest::sample::select;
 use sotto_proto::voucher::{Voucher, BLIND_LEN, MAX_ISSUE, MAX_PAID_LINK_DATA_LEN};
 use sotto_proto::{
     Command, ErrorCode, Fingerprint, FrameKind, Id, MailboxKind, Message, Push, RelayAddress,
-    Request, Response, ResponseBody, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
+    Request, Response, ResponseBody, MAX_CHUNK_LEN, MAX_LINK_DATA_LEN, MAX_MESSAGE_LEN,
 };
 
 /// The documented target of commands that create their object.
@@ -110,16 +110,34 @@ pub fn command() -> impl Strategy<Value = Command> {
         Just(Command::GetLink),
         Just(Command::DeleteLink),
         Just(Command::AckWrite),
+        (
+            any::<u32>(),
+            any::<u16>(),
+            any::<u32>(),
+            verifying_key(),
+            verifying_key(),
+        )
+            .prop_map(|(ttl_secs, recipients, chunks, writer_key, reader_key)| {
+                Command::CreateFile {
+                    ttl_secs,
+                    recipients,
+                    chunks,
+                    writer_key,
+                    reader_key,
+                }
+            }),
+        (any::<u32>(), bytes(MAX_CHUNK_LEN))
+            .prop_map(|(index, data)| Command::PutChunk { index, data }),
+        any::<u32>().prop_map(|index| Command::GetChunk { index }),
+        any::<[u8; 16]>().prop_map(|receipt| Command::FileDone { receipt }),
+        Just(Command::DeleteFile),
     ]
 }
 
 pub fn request() -> impl Strategy<Value = Request> {
     (command(), any::<[u8; 16]>(), any::<u64>(), id()).prop_map(
         |(command, nonce, timestamp, target)| {
-            let creates = matches!(
-                command,
-                Command::Create { .. } | Command::PutLink { .. } | Command::Issue { .. }
-            );
+            let creates = command.creates();
             Request {
                 command,
                 nonce,
@@ -154,6 +172,8 @@ pub fn response_body() -> impl Strategy<Value = ResponseBody> {
         select(ErrorCode::ALL.to_vec()).prop_map(ResponseBody::Error),
         vec(blinded(), 1..=MAX_ISSUE).prop_map(ResponseBody::Issued),
         any::<u32>().prop_map(|retry_after_ms| ResponseBody::Busy { retry_after_ms }),
+        (any::<u32>(), bytes(MAX_CHUNK_LEN))
+            .prop_map(|(index, data)| ResponseBody::Chunk { index, data }),
     ]
 }
 

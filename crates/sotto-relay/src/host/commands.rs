@@ -11,13 +11,13 @@ use super::records::{
     LinkRecord, MailboxRecord, ReaderRecord, Role,
 };
 use super::verify::SignatureCheck;
-use super::{Appended, Authority, HostConfig, HostStats, Limit, StatsDelta, VoucherPolicy};
+use super::{files, Appended, Authority, HostConfig, HostStats, Limit, StatsDelta, VoucherPolicy};
 use crate::store::{Removed, StoreError, Table, Txn};
 
 /// An idle mailbox's lifetime is refreshed by reads at most this often, so reads rarely write.
 const ACTIVITY_GRANULARITY_SECS: u64 = 60;
 /// Looked up when a capability is unknown, so that costs what a known one costs.
-const DECOY_MAILBOX: [u8; Id::LEN] = [0; Id::LEN];
+pub(crate) const DECOY_MAILBOX: [u8; Id::LEN] = [0; Id::LEN];
 
 pub(crate) struct Ctx<'a, R> {
     pub txn: &'a mut dyn Txn,
@@ -52,7 +52,7 @@ impl<R> Ctx<'_, R> {
         self.holds().bytes.saturating_add(bytes as u64) <= self.config.disk_budget_bytes
     }
 
-    fn refuse(&mut self, limit: Limit) -> Outcome {
+    pub(super) fn refuse(&mut self, limit: Limit) -> Outcome {
         self.limit = Some(limit);
         (ResponseBody::Error(ErrorCode::Full), None)
     }
@@ -76,6 +76,9 @@ pub(crate) fn authorize<R>(
     let request = &signed.request;
     match &request.command {
         Command::Create {
+            reader_key: key, ..
+        }
+        | Command::CreateFile {
             reader_key: key, ..
         }
         | Command::PutLink { owner_key: key, .. }
@@ -109,6 +112,10 @@ pub(crate) fn authorize<R>(
                     record,
                 }))
         }
+        Command::PutChunk { .. }
+        | Command::GetChunk { .. }
+        | Command::FileDone { .. }
+        | Command::DeleteFile => files::authorize(ctx, signed, decoy_key, signatures),
         _ => authorize_capability(ctx, signed, decoy_key, signatures),
     }
 }
@@ -142,7 +149,7 @@ fn authorize_capability<R>(
     };
     let signer = found.as_ref().and_then(|(_, mailbox)| match needed {
         Role::Writer => Some(mailbox.writer_key),
-        Role::Reader => Some(mailbox.reader(&cap)?.key),
+        _ => Some(mailbox.reader(&cap)?.key),
     });
     let key = signer.as_ref().and_then(verifying_key);
     let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
@@ -199,6 +206,28 @@ pub(crate) fn execute<R: RngCore + CryptoRng>(
             },
             None,
         )),
+        (
+            Command::CreateFile {
+                ttl_secs,
+                recipients,
+                chunks,
+                writer_key,
+                reader_key,
+            },
+            Authority::NewObject { .. },
+        ) => files::create(
+            ctx,
+            files::NewFile {
+                ttl_secs: *ttl_secs,
+                recipients: *recipients,
+                chunks: *chunks,
+                writer_key,
+                reader_key,
+            },
+        ),
+        (command, Authority::File { file, record, .. }) => {
+            files::execute(ctx, command, file, *record)
+        }
         (Command::GetLink, Authority::Link { record, .. }) => {
             Ok((ResponseBody::LinkData(record.data), None))
         }
@@ -259,7 +288,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
     }
 }
 
-fn clamp<T: Ord + Copy + Default>(asked: T, default: T, max: T) -> T {
+pub(crate) fn clamp<T: Ord + Copy + Default>(asked: T, default: T, max: T) -> T {
     if asked == T::default() {
         default
     } else {

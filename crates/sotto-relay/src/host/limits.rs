@@ -24,10 +24,12 @@ pub enum Limit {
     HeldPushes,
     /// The disk holding the store itself: a write failed for want of space.
     DiskFull,
+    /// File chunks all files together may reserve on this host (`max_held_chunks`).
+    HeldChunks,
 }
 
 impl Limit {
-    pub const ALL: [Limit; 9] = [
+    pub const ALL: [Limit; 10] = [
         Self::Mailboxes,
         Self::Links,
         Self::Readers,
@@ -37,6 +39,7 @@ impl Limit {
         Self::PushBlocks,
         Self::HeldPushes,
         Self::DiskFull,
+        Self::HeldChunks,
     ];
 
     /// The name in metrics: the setting's in `relay.toml` without `max_`, where there is one.
@@ -46,6 +49,7 @@ impl Limit {
             Self::Links => "links",
             Self::Readers => "readers",
             Self::DiskBudget => "disk_budget_bytes",
+            Self::HeldChunks => "held_chunks",
             Self::Remembered => "remembered",
             Self::Subscriptions => "subscriptions",
             Self::PushBlocks => "push_blocks",

@@ -6,6 +6,9 @@
 //! writes, and no answer leaves before the data it reports is durable.
 
 mod commands;
+mod files;
+#[cfg(test)]
+mod files_tests;
 mod limits;
 #[cfg(test)]
 mod limits_tests;
@@ -54,6 +57,15 @@ pub struct HostConfig {
     pub max_remembered: u64,
     /// Readers subscribed for pushes, kept by the host thread.
     pub max_subscriptions: u64,
+    /// A file's lifetime from its creation when it asks for none.
+    pub file_default_ttl_secs: u32,
+    pub file_max_ttl_secs: u32,
+    /// Most chunks of one file at this host.
+    pub max_file_chunks: u32,
+    /// Most recipients one file waits for.
+    pub max_file_recipients: u16,
+    /// Most chunks all files together may reserve at this host (each up to 14,208 bytes).
+    pub max_held_chunks: u64,
 }
 
 impl Default for HostConfig {
@@ -70,6 +82,13 @@ impl Default for HostConfig {
             // 3,000 mutating requests a second, every second of the replay window.
             max_remembered: 1_800_000,
             max_subscriptions: 1_000_000,
+            file_default_ttl_secs: 48 * 3600,
+            file_max_ttl_secs: 7 * 24 * 3600,
+            // 1.1 GiB of plaintext at one host: a whole file of the clients' default limit.
+            max_file_chunks: 80_000,
+            max_file_recipients: 1024,
+            // About 14 GB.
+            max_held_chunks: 1_000_000,
         }
     }
 }
@@ -178,6 +197,11 @@ pub struct HostStats {
     pub bytes: u64,
     /// Answers remembered for the replay window.
     pub remembered: u64,
+    pub files: u64,
+    /// Chunks stored.
+    pub chunks: u64,
+    /// Chunks the live files may store (their declared counts).
+    pub reserved_chunks: u64,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -187,6 +211,9 @@ struct StatsDelta {
     links: i64,
     bytes: i64,
     remembered: i64,
+    files: i64,
+    chunks: i64,
+    reserved_chunks: i64,
 }
 
 impl HostStats {
@@ -196,6 +223,11 @@ impl HostStats {
         self.links = self.links.saturating_add_signed(delta.links);
         self.bytes = self.bytes.saturating_add_signed(delta.bytes);
         self.remembered = self.remembered.saturating_add_signed(delta.remembered);
+        self.files = self.files.saturating_add_signed(delta.files);
+        self.chunks = self.chunks.saturating_add_signed(delta.chunks);
+        self.reserved_chunks = self
+            .reserved_chunks
+            .saturating_add_signed(delta.reserved_chunks);
     }
 
     fn with(mut self, delta: StatsDelta) -> Self {
@@ -225,6 +257,9 @@ impl<S: Store> Host<S> {
             links: txn.count(Table::Links)?,
             bytes: txn.stored_bytes(Table::Messages)? + txn.stored_bytes(Table::Links)?,
             remembered: txn.count(Table::Nonces)?,
+            files: txn.count(Table::Files)?,
+            chunks: txn.count(Table::Chunks)?,
+            reserved_chunks: files::reserved(txn.as_ref())?,
         };
         drop(txn);
         Ok(Self {
@@ -271,6 +306,13 @@ impl<S: Store> Host<S> {
     /// what is already stored stays.
     pub fn set_config(&mut self, config: HostConfig) {
         self.config = config;
+    }
+
+    /// The store itself: for tests that play a curious (or dishonest) host, reading or
+    /// altering everything it keeps.
+    #[doc(hidden)]
+    pub fn store_mut(&mut self) -> &mut S {
+        &mut self.store
     }
 
     /// Answers a batch of request frames at unix time `now`. If the store fails, nothing of the
@@ -520,12 +562,20 @@ pub(crate) enum Authority {
         id: Id,
         record: records::LinkRecord,
     },
+    File {
+        /// The key that signed: the uploader's or the recipients'.
+        signer: [u8; 32],
+        file: [u8; Id::LEN],
+        record: Box<records::FileRecord>,
+    },
 }
 
 impl Authority {
     fn signer(&self) -> [u8; 32] {
         match self {
-            Self::NewObject { key } | Self::Mailbox { signer: key, .. } => *key,
+            Self::NewObject { key }
+            | Self::Mailbox { signer: key, .. }
+            | Self::File { signer: key, .. } => *key,
             Self::Link { record, .. } => record.owner_key,
         }
     }

@@ -100,6 +100,10 @@ impl MailboxRecord {
 pub(crate) enum Role {
     Writer,
     Reader,
+    /// The uploader of a file (its chunks), looked up in `Table::Files`.
+    FileWriter,
+    /// The recipients of a file, all with one key.
+    FileReader,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +117,28 @@ pub(crate) struct LinkRecord {
     pub owner_key: [u8; 32],
     pub expires_at: u64,
     pub data: Vec<u8>,
+}
+
+/// A file's chunks for several recipients: the host deletes it when `recipients` distinct
+/// receipts came, or at `expires_at`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FileRecord {
+    pub expires_at: u64,
+    pub chunks: u32,
+    pub recipients: u16,
+    pub write_id: [u8; Id::LEN],
+    pub writer_key: [u8; 32],
+    pub read_id: [u8; Id::LEN],
+    pub reader_key: [u8; 32],
+    /// The distinct `file_done` receipts so far.
+    pub receipts: Vec<[u8; 16]>,
+}
+
+pub(crate) fn chunk_key(file: &[u8; Id::LEN], index: u32) -> [u8; Id::LEN + 4] {
+    let mut key = [0u8; Id::LEN + 4];
+    key[..Id::LEN].copy_from_slice(file);
+    key[Id::LEN..].copy_from_slice(&index.to_be_bytes());
+    key
 }
 
 pub(crate) fn verifying_key(bytes: &[u8; 32]) -> Option<VerifyingKey> {

@@ -19,6 +19,7 @@ const KEY_END: [u8; Id::LEN + 1] = [0xff; Id::LEN + 1];
 pub(crate) struct Position {
     mailboxes: Vec<u8>,
     links: Vec<u8>,
+    files: Vec<u8>,
 }
 
 /// What one run did.
@@ -47,6 +48,7 @@ pub(crate) fn run(txn: &mut dyn Txn, now: u64, from: &Position) -> Result<Swept,
     swept.delta.remembered -= forgotten.entries as i64;
     swept.next.mailboxes = sweep_mailboxes(txn, now, &from.mailboxes, &mut swept)?;
     swept.next.links = sweep_links(txn, now, &from.links, &mut swept.delta)?;
+    swept.next.files = super::files::sweep(txn, now, &from.files, &mut swept.delta)?;
     Ok(swept)
 }
 

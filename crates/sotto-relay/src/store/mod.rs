@@ -27,10 +27,14 @@ pub enum Table {
     SpentVouchers,
     /// day (BE) ‖ device key -> vouchers issued to it that day, u32 BE (issuer role only)
     Allowances,
+    /// file id -> file record
+    Files,
+    /// file id ‖ chunk index (u32 BE) -> the stored chunk
+    Chunks,
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 9] = [
         Self::Mailboxes,
         Self::Capabilities,
         Self::Messages,
@@ -38,6 +42,8 @@ impl Table {
         Self::Links,
         Self::SpentVouchers,
         Self::Allowances,
+        Self::Files,
+        Self::Chunks,
     ];
 
     pub fn name(self) -> &'static str {
@@ -49,6 +55,8 @@ impl Table {
             Self::Links => "links",
             Self::SpentVouchers => "spent_vouchers",
             Self::Allowances => "allowances",
+            Self::Files => "files",
+            Self::Chunks => "chunks",
         }
     }
 }

@@ -1,0 +1,147 @@
+//! Files: sending (`sotto send --file`, the API's `send_file`), fetching (`sotto download`,
+//! `download`) and listing (`sotto files`, `files`), the same for one-shot commands, which
+//! draw a progress bar, and for the device's loop, which tells front ends as events.
+
+use std::path::{Path, PathBuf};
+
+use sotto_client::store::FileSummary;
+use sotto_client::{Device, FileToSend};
+use sotto_proto::conversation::MessageId;
+use sotto_proto::file_offer::FileKind;
+
+use crate::error::AppError;
+use crate::execute::{known, MIN_ID_PREFIX};
+use crate::App;
+
+/// How a file is shown, from its name: an image or a voice message by its extension, any
+/// other file otherwise. (Thumbnails and durations in the offer are still to come.)
+fn kind_of(path: &Path) -> FileKind {
+    let extension = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("png" | "jpg" | "jpeg" | "gif" | "webp" | "heic") => FileKind::Image,
+        Some("ogg" | "opus" | "m4a" | "mp3" | "aac" | "wav") => FileKind::Voice,
+        _ => FileKind::File,
+    }
+}
+
+/// How many bytes of a file of `size` the chunks done stand for.
+pub fn bytes_done(set: &sotto_client::files::ChunkSet, size: u64) -> u64 {
+    let chunk = sotto_proto::file_offer::CHUNK_PLAINTEXT_LEN as u64;
+    (u64::from(set.done()) * chunk).min(size)
+}
+
+/// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
+/// Uploads an earlier run left unfinished go first (their offers have not gone out); if one
+/// of them was this very file to this contact, that was the send, and it is not sent twice.
+/// Returns the other uploads finished, and the file's id. `progress` sees the new file's
+/// transfer.
+pub(crate) async fn send_file(
+    device: &mut Device,
+    contact: &str,
+    path: &Path,
+    caption: &str,
+    limit: u64,
+    progress: sotto_client::Progress<'_>,
+) -> Result<(Vec<MessageId>, MessageId), AppError> {
+    known(device.records(), contact)?;
+    let resumed = device.resume_uploads(&mut |_, _| true).await?;
+    let same = std::path::absolute(path).ok();
+    let earlier = device
+        .records()
+        .files()?
+        .into_iter()
+        .find(|file| resumed.contains(&file.id) && file.alias == contact && file.path == same);
+    if let Some(earlier) = earlier {
+        let others = resumed.into_iter().filter(|id| *id != earlier.id).collect();
+        return Ok((others, earlier.id));
+    }
+    let file = FileToSend {
+        path,
+        kind: kind_of(path),
+        caption,
+        limit,
+    };
+    let id = device.send_file(contact, file, progress).await?;
+    Ok((resumed, id))
+}
+
+/// Fetches the file whose id starts with `prefix` into `out`; again after a stop, it goes on
+/// where it stopped.
+pub(crate) async fn download(
+    device: &mut Device,
+    prefix: &str,
+    out: &Path,
+    progress: sotto_client::Progress<'_>,
+) -> Result<PathBuf, AppError> {
+    let id = file(device, prefix)?.id;
+    Ok(device.download(&id, out, progress).await?)
+}
+
+/// The file whose id starts with `prefix` (at least 8 hex digits).
+pub(crate) fn file(device: &Device, prefix: &str) -> Result<FileSummary, AppError> {
+    let prefix = prefix.to_ascii_lowercase();
+    if prefix.len() < MIN_ID_PREFIX {
+        return Err(AppError::ShortMessageId);
+    }
+    let mut matches: Vec<FileSummary> = device
+        .records()
+        .files()?
+        .into_iter()
+        .filter(|file| hex::encode(file.id).starts_with(&prefix))
+        .collect();
+    match matches.len() {
+        1 => Ok(matches.remove(0)),
+        0 => Err(AppError::NoSuchFile(prefix)),
+        _ => Err(AppError::AmbiguousMessageId { prefix }),
+    }
+}
+
+impl App {
+    /// See [`send_file`]; for one-shot commands.
+    pub async fn send_file(
+        &mut self,
+        contact: &str,
+        path: &Path,
+        caption: &str,
+        limit: u64,
+        progress: sotto_client::Progress<'_>,
+    ) -> Result<(Vec<MessageId>, MessageId), AppError> {
+        send_file(&mut self.device, contact, path, caption, limit, progress).await
+    }
+
+    /// See [`download`]; catches up first, so an offer that just came is known.
+    pub async fn download(
+        &mut self,
+        prefix: &str,
+        out: &Path,
+        progress: sotto_client::Progress<'_>,
+    ) -> Result<PathBuf, AppError> {
+        self.catch_up().await?;
+        download(&mut self.device, prefix, out, progress).await
+    }
+
+    /// Every file sent or offered, oldest first.
+    pub fn files(&self) -> Result<Vec<FileSummary>, AppError> {
+        Ok(self.device.records().files()?)
+    }
+
+    /// The file whose id starts with `prefix`.
+    pub fn file(&self, prefix: &str) -> Result<FileSummary, AppError> {
+        file(&self.device, prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn images_and_voice_are_told_by_their_extension() {
+        assert_eq!(kind_of(Path::new("/a/photo.JPG")), FileKind::Image);
+        assert_eq!(kind_of(Path::new("note.opus")), FileKind::Voice);
+        assert_eq!(kind_of(Path::new("report.pdf")), FileKind::File);
+        assert_eq!(kind_of(Path::new("README")), FileKind::File);
+    }
+}

@@ -1,0 +1,100 @@
+//! `sotto send --file`, `sotto download` and `sotto files`: transfers with a progress bar on a
+//! terminal, and an exit status that says whether the file arrived.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use sotto_app::{bytes_done, App, ChunkSet, MessageId};
+
+use super::output::Output;
+use super::ClientArgs;
+
+#[derive(Args)]
+pub struct DownloadArgs {
+    /// The file's id (from `sotto read` or `sotto files`), or a unique prefix of at least 8
+    /// hex digits.
+    id: String,
+    /// Where to write it. Until it is whole and checked it is PATH.part; run the command again
+    /// after a stop and it goes on where it stopped.
+    #[arg(long, value_name = "PATH")]
+    out: PathBuf,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args)]
+pub struct FilesArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// A bar over `size` bytes on a terminal (stderr), none for scripts.
+fn bar(size: u64, json: bool) -> Option<ProgressBar> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(size);
+    if let Ok(style) =
+        ProgressStyle::with_template("{wide_bar} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+pub async fn send_file(
+    app: &mut App,
+    output: &Output,
+    contact: &str,
+    path: &Path,
+    caption: &str,
+    limit: u64,
+) -> anyhow::Result<()> {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let bar = bar(size, output.json());
+    let mut progress = |_: &MessageId, set: &ChunkSet| {
+        if let Some(bar) = &bar {
+            bar.set_position(bytes_done(set, size));
+        }
+        true
+    };
+    let result = app
+        .send_file(contact, path, caption, limit, &mut progress)
+        .await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let (resumed, id) = result?;
+    for earlier in &resumed {
+        output.file_resumed(earlier);
+    }
+    output.sent(contact, &id);
+    Ok(())
+}
+
+pub async fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
+    let mut app = args.client.app()?;
+    let output = args.client.output();
+    let file = app.file(&args.id)?;
+    let bar = bar(file.size, output.json());
+    let mut progress = |_: &MessageId, set: &ChunkSet| {
+        if let Some(bar) = &bar {
+            bar.set_position(bytes_done(set, file.size));
+        }
+        true
+    };
+    let result = app.download(&args.id, &args.out, &mut progress).await;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    output.downloaded(&file, &result?);
+    Ok(())
+}
+
+pub async fn run_files(args: FilesArgs) -> anyhow::Result<()> {
+    let app = args.client.app()?;
+    args.client.output().files(&app.files()?);
+    Ok(())
+}

@@ -1,0 +1,230 @@
+//! A file between two `sotto` processes over real relays on 127.0.0.1: sent with `send
+//! --file`, offered in `read --json` as a file object, fetched with `download` after the
+//! receiver was killed midway, listed by `files`; and the errors a person meets, said.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sotto_testnet::TestLocalnet;
+
+struct Person {
+    home: PathBuf,
+    network: PathBuf,
+}
+
+impl Person {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sotto"));
+        command
+            .args(args)
+            .arg("--home")
+            .arg(&self.home)
+            .arg("--network")
+            .arg(&self.network)
+            .arg("--json")
+            .env_remove("SOTTO_HOME")
+            .env_remove("SOTTO_NETWORK")
+            .env_remove("SOTTO_PASSPHRASE");
+        command
+    }
+
+    fn sotto(&self, args: &[&str]) -> Output {
+        self.command(args).output().expect("running sotto")
+    }
+
+    fn ok(&self, args: &[&str]) -> Vec<Value> {
+        let out = self.sotto(args);
+        assert!(
+            out.status.success(),
+            "sotto {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+
+    /// Runs a command that must fail; its stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.sotto(args);
+        assert!(!out.status.success(), "sotto {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+fn person(net: &TestLocalnet, name: &str) -> Person {
+    let person = Person {
+        home: net.root().join(name),
+        network: net.root().join("network.toml"),
+    };
+    person.ok(&["init", "--name", name]);
+    person
+}
+
+fn make_file(path: &Path, size: usize) {
+    let mut file = std::fs::File::create(path).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    file.write_all(&bytes).unwrap();
+}
+
+/// The chunks done of the one file `person` has, as `sotto files --json` says.
+fn chunks_done(person: &Person) -> u64 {
+    let files = person.ok(&["files"]);
+    files[0]["chunks_done"].as_u64().unwrap()
+}
+
+#[test]
+fn a_file_goes_from_one_sotto_to_another_and_resumes_after_the_receiver_is_killed() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let alice = person(&net, "Alice");
+    let bob = person(&net, "Bob");
+    let invite = alice.ok(&["invite", "--no-qr"]);
+    let link = invite[0]["link"].as_str().unwrap().to_string();
+    bob.ok(&["connect", &link]);
+    alice.ok(&["contacts"]);
+
+    let source = net.root().join("report.bin");
+    make_file(&source, 6 * 1024 * 1024 + 99);
+    let source_arg = source.to_str().unwrap();
+    let missing = alice.fails(&["send", "Bob", "--file", "/nonexistent/x.bin"]);
+    assert!(
+        missing.contains("cannot read /nonexistent/x.bin"),
+        "{missing}"
+    );
+    let over = alice.fails(&[
+        "send",
+        "Bob",
+        "--file",
+        source_arg,
+        "--max-file-size",
+        "1000",
+    ]);
+    assert!(over.contains("over the limit of 1000 bytes"), "{over}");
+
+    let sent = alice.ok(&["send", "Bob", "the report", "--file", source_arg]);
+    let id = sent.last().unwrap()["id"].as_str().unwrap().to_string();
+
+    let read = bob.ok(&["read", "--wait", "30"]);
+    let offer = read
+        .iter()
+        .find(|e| e["event"] == "message" && e["id"] == id.as_str())
+        .expect("the offer is read");
+    assert_eq!(offer["text"], "the report");
+    assert_eq!(offer["file"]["name"], "report.bin");
+    assert_eq!(offer["file"]["size"], 6 * 1024 * 1024 + 99);
+    assert_eq!(offer["file"]["kind"], "file");
+
+    // The receiver is killed once it has stored progress, then run again.
+    let out = net.root().join("received.bin");
+    let out_arg = out.to_str().unwrap();
+    let mut download = bob
+        .command(&["download", &id, "--out", out_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut killed_at = None;
+    while Instant::now() < deadline {
+        if download.try_wait().unwrap().is_some() {
+            break;
+        }
+        // `files` reads the store beside the running download only once it stopped; the
+        // partial file growing is what a person would see.
+        let part = std::fs::metadata(net.root().join("received.bin.part")).map(|m| m.len());
+        if part.is_ok() {
+            std::thread::sleep(Duration::from_millis(500));
+            download.kill().unwrap();
+            killed_at = Some(());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = download.wait();
+    let done_before = chunks_done(&bob);
+    let finished = bob.ok(&["download", &id, "--out", out_arg]);
+    assert_eq!(finished[0]["event"], "downloaded");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+    let files = bob.ok(&["files"]);
+    assert_eq!(files[0]["state"], "done");
+    assert_eq!(files[0]["file"]["name"], "report.bin");
+    if killed_at.is_some() {
+        eprintln!("killed with {done_before} chunks stored; resumed from there");
+    }
+
+    // Every recipient has it: its hosts deleted it, and saying so is a clear error.
+    let again = bob.fails(&[
+        "download",
+        &id,
+        "--out",
+        net.root().join("again.bin").to_str().unwrap(),
+    ]);
+    assert!(again.contains("gone from its hosts"), "{again}");
+    let unknown = bob.fails(&["download", "00000000", "--out", out_arg]);
+    assert!(unknown.contains("no file with id"), "{unknown}");
+}
+
+#[test]
+fn an_upload_killed_midway_goes_on_when_the_same_send_runs_again_and_is_offered_once() {
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let alice = person(&net, "Alice");
+    let bob = person(&net, "Bob");
+    let invite = alice.ok(&["invite", "--no-qr"]);
+    let link = invite[0]["link"].as_str().unwrap().to_string();
+    bob.ok(&["connect", &link]);
+    alice.ok(&["contacts"]);
+
+    let source = net.root().join("big.bin");
+    make_file(&source, 12 * 1024 * 1024);
+    let source_arg = source.to_str().unwrap();
+    let mut send = alice
+        .command(&["send", "Bob", "--file", source_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    send.kill().unwrap();
+    let _ = send.wait();
+    let before = alice.ok(&["files"]);
+    let state = before.first().map(|file| file["state"].as_str().unwrap());
+    eprintln!("the sender was killed with its upload {state:?}");
+
+    let again = alice.ok(&["send", "Bob", "--file", source_arg]);
+    if state == Some("uploading") {
+        // The upload that was cut short is this send: it goes on, under its id.
+        assert_eq!(again.last().unwrap()["id"], before[0]["id"], "{again:?}");
+        assert!(before[0]["chunks_done"].as_u64().unwrap() < before[0]["chunks"].as_u64().unwrap());
+    }
+    let read = bob.ok(&["read", "--wait", "30"]);
+    let offers: Vec<&Value> = read.iter().filter(|e| e["file"].is_object()).collect();
+    assert_eq!(
+        offers.len(),
+        1,
+        "the file was offered {} times",
+        offers.len()
+    );
+    let id = offers[0]["id"].as_str().unwrap();
+    let out = net.root().join("got.bin");
+    bob.ok(&["download", id, "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+}

@@ -1,0 +1,365 @@
+//! Sending and fetching files: the device's side of `crate::files`. A transfer's state lives
+//! in the store from its first chunk on, so `send_file` after a crash is `resume_uploads`, and
+//! `download` called again goes on where it stopped.
+
+use std::path::{Path, PathBuf};
+
+use ed25519_dalek::SigningKey;
+use rand::RngCore;
+use sotto_proto::conversation::{Content, MessageId};
+use sotto_proto::file_offer::{ChunkHost, FileKind, FileOffer};
+use sotto_proto::Fingerprint;
+
+use super::{Device, Network};
+use crate::conversation::{encoding, ConversationError};
+use crate::files::{self, ChunkSet, FileError, FileKey, FileRead, Share};
+use crate::store::{now_ms, FileRow, FileState};
+
+/// The largest file a device sends unless told otherwise: 1 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 1 << 30;
+/// Hosts a file's chunks are spread over (fewer when the network or the file is smaller).
+const FILE_HOSTS: usize = 3;
+
+/// Told how far the transfer of a file (by id) got, every few dozen chunks; returning `false`
+/// stops it (it goes on from there when started again).
+pub type Progress<'a> = &'a mut (dyn FnMut(&MessageId, &ChunkSet) -> bool + Send);
+
+/// What to send.
+pub struct FileToSend<'a> {
+    pub path: &'a Path,
+    pub kind: FileKind,
+    pub caption: &'a str,
+    /// The largest size accepted, in bytes.
+    pub limit: u64,
+}
+
+fn file_error(error: FileError) -> ConversationError {
+    ConversationError::File(Box::new(error))
+}
+
+/// Chunks of share `share` of `shares` when the file has `chunks`.
+fn share_len(chunks: u32, share: usize, shares: usize) -> u32 {
+    let (share, shares) = (share as u32, shares as u32);
+    (chunks + shares - 1 - share) / shares
+}
+
+impl<N: Network> Device<N> {
+    /// Uploads the file and offers it in the conversation with `alias`. Returns the file's id
+    /// (also its message's id).
+    pub async fn send_file(
+        &mut self,
+        alias: &str,
+        file: FileToSend<'_>,
+        progress: Progress<'_>,
+    ) -> Result<MessageId, ConversationError> {
+        let number = self.conversation_number(alias)?;
+        let read_error = |source| {
+            file_error(FileError::Read {
+                path: file.path.to_path_buf(),
+                source,
+            })
+        };
+        let metadata = std::fs::metadata(file.path).map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(read_error(std::io::Error::other("not a regular file")));
+        }
+        let size = metadata.len();
+        if size > file.limit {
+            return Err(file_error(FileError::TooLarge {
+                path: file.path.to_path_buf(),
+                size,
+                limit: file.limit,
+            }));
+        }
+        let name = file
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        let name = truncated(&name, sotto_proto::file_offer::MAX_FILE_NAME_LEN);
+        let digest = files::digest_of(file.path).map_err(file_error)?;
+        let chunks = files::chunks_of(size).map_err(file_error)?;
+        let hosts = self.file_hosts(chunks as usize)?;
+        let (mut chunk_hosts, mut writes) = (Vec::new(), Vec::new());
+        for (share, host) in hosts.iter().enumerate() {
+            let client = self.host(*host).await?;
+            let new = client
+                .create_file(share_len(chunks, share, hosts.len()), 1, 0)
+                .await
+                .map_err(|error| file_error(refused(error)))?;
+            chunk_hosts.push(ChunkHost {
+                host: *host,
+                read_id: new.read.id,
+                read_key: new.read.key.to_bytes(),
+            });
+            writes.push(new.write);
+        }
+        let mut id = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut id);
+        let offer = FileOffer {
+            id,
+            sent_at_ms: now_ms(),
+            kind: file.kind,
+            name,
+            size,
+            key: *FileKey::random().as_bytes(),
+            digest,
+            hosts: chunk_hosts,
+            caption: file.caption.to_string(),
+        };
+        let path = std::path::absolute(file.path).map_err(read_error)?;
+        self.store.add_file(
+            number,
+            true,
+            &offer,
+            &writes,
+            Some(&path),
+            FileState::Uploading,
+        )?;
+        let row = self
+            .store
+            .file(&id)?
+            .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))?;
+        self.finish_upload(row, progress).await?;
+        Ok(id)
+    }
+
+    /// Goes on with every upload a crash or a stop left unfinished, and offers each once its
+    /// chunks are up. Returns their ids.
+    pub async fn resume_uploads(
+        &mut self,
+        progress: Progress<'_>,
+    ) -> Result<Vec<MessageId>, ConversationError> {
+        let mut resumed = Vec::new();
+        for row in self.store.unfinished_uploads()? {
+            let id = row.offer.id;
+            self.finish_upload(row, &mut *progress).await?;
+            resumed.push(id);
+        }
+        Ok(resumed)
+    }
+
+    async fn finish_upload(
+        &mut self,
+        row: FileRow,
+        progress: Progress<'_>,
+    ) -> Result<(), ConversationError> {
+        let source =
+            row.path
+                .clone()
+                .ok_or(ConversationError::Store(crate::store::StoreError::Damaged(
+                    "upload path",
+                )))?;
+        let mut shares = Vec::with_capacity(row.writes.len());
+        for (host, cap) in row.offer.hosts.iter().zip(&row.writes) {
+            shares.push(Share {
+                client: self.host(host.host).await?,
+                cap: cap.clone(),
+            });
+        }
+        let mut done = row.done.clone();
+        // Moved in as `&mut`: a shared `&Store` (not `Sync`) would make the transfer's future
+        // impossible to send to another thread.
+        let store = &mut self.store;
+        let (id, number) = (row.offer.id, row.number);
+        let mut checkpoint = move |set: &ChunkSet| {
+            store.set_file_progress(number, set)?;
+            if progress(&id, set) {
+                Ok(())
+            } else {
+                Err(FileError::Interrupted)
+            }
+        };
+        let key = FileKey::from_bytes(row.offer.key);
+        files::upload(
+            &shares,
+            &key,
+            &source,
+            row.offer.size,
+            &mut done,
+            &mut checkpoint,
+        )
+        .await
+        .map_err(file_error)?;
+        self.offer(&row).await
+    }
+
+    /// Sends the offer of an uploaded file in its conversation.
+    async fn offer(&mut self, row: &FileRow) -> Result<(), ConversationError> {
+        let number = row.conversation;
+        if !self.is_listening_to(number)? {
+            let mut events = Vec::new();
+            self.sync_conversation(number, &mut events).await?;
+            self.listening.events.extend(events);
+        }
+        self.update_if_due(number).await?;
+        let conversation = self.store.conversation_by_number(number)?;
+        let content = Content::FileOffer(row.offer.clone())
+            .encode()
+            .map_err(encoding("a file offer"))?;
+        let (id, caption, sent_at) = (row.offer.id, &row.offer.caption, row.offer.sent_at_ms);
+        let record = |store: &crate::store::Store| {
+            store.add_message(number, &id, true, caption, None, sent_at)?;
+            store.set_file_state(row.number, FileState::Sent, None)?;
+            store.count_message_since_update(number)
+        };
+        self.write_content(&conversation, content, record).await
+    }
+
+    /// Fetches the file with this id into `out`, checks it against its offer's digest, and
+    /// tells its hosts this device has it. Called again after a stop or a crash, it goes on
+    /// where it stopped. Returns the path written.
+    pub async fn download(
+        &mut self,
+        id: &MessageId,
+        out: &Path,
+        progress: Progress<'_>,
+    ) -> Result<PathBuf, ConversationError> {
+        let row = self
+            .store
+            .file(id)?
+            .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))?;
+        if row.outgoing {
+            return Err(file_error(FileError::Internal(
+                "this device sent that file; it is at its own path".into(),
+            )));
+        }
+        let out = std::path::absolute(out).map_err(|source| {
+            file_error(FileError::Write {
+                path: out.to_path_buf(),
+                source,
+            })
+        })?;
+        if row.state == FileState::Done && row.path.as_deref() == Some(&out) && out.exists() {
+            return Ok(out);
+        }
+        let part = part_path(&out);
+        let mut done = row.done.clone();
+        // Progress counts only for the partial file it was made in.
+        if row.path.as_deref() != Some(&out) || !part.exists() {
+            done = ChunkSet::empty(done.count());
+            self.store.set_file_progress(row.number, &done)?;
+        }
+        self.store
+            .set_file_state(row.number, FileState::Downloading, Some(&out))?;
+        let shares = self.read_shares(&row.offer.hosts).await?;
+        let key = FileKey::from_bytes(row.offer.key);
+        {
+            let store = &mut self.store;
+            let (id, number) = (*id, row.number);
+            let mut checkpoint = move |set: &ChunkSet| {
+                store.set_file_progress(number, set)?;
+                if progress(&id, set) {
+                    Ok(())
+                } else {
+                    Err(FileError::Interrupted)
+                }
+            };
+            files::download(
+                &shares,
+                &key,
+                &part,
+                row.offer.size,
+                &mut done,
+                &mut checkpoint,
+            )
+            .await
+            .map_err(file_error)?;
+        }
+        if files::digest_of(&part).map_err(file_error)? != row.offer.digest {
+            let _ = std::fs::remove_file(&part);
+            self.store
+                .set_file_progress(row.number, &ChunkSet::empty(done.count()))?;
+            return Err(file_error(FileError::DigestMismatch));
+        }
+        std::fs::rename(&part, &out).map_err(|source| {
+            file_error(FileError::Write {
+                path: out.clone(),
+                source,
+            })
+        })?;
+        self.store
+            .set_file_state(row.number, FileState::Done, Some(&out))?;
+        for share in &shares {
+            // The host deletes the file once every recipient said so; if this is lost, its
+            // TTL does.
+            if let Err(error) = share.client.file_done(&share.cap, row.receipt).await {
+                tracing::warn!(%error, "a host did not take a file receipt");
+            }
+        }
+        Ok(out)
+    }
+
+    async fn read_shares(
+        &mut self,
+        hosts: &[ChunkHost],
+    ) -> Result<Vec<Share<N::Transport, FileRead>>, ConversationError> {
+        let mut shares = Vec::with_capacity(hosts.len());
+        for host in hosts {
+            shares.push(Share {
+                client: self.host(host.host).await?,
+                cap: FileRead {
+                    id: host.read_id,
+                    key: SigningKey::from_bytes(&host.read_key),
+                },
+            });
+        }
+        Ok(shares)
+    }
+
+    /// Up to [`FILE_HOSTS`] distinct hosts (never more than `chunks`), drawn like mailbox hosts.
+    fn file_hosts(&self, chunks: usize) -> Result<Vec<Fingerprint>, ConversationError> {
+        let wanted = FILE_HOSTS.min(chunks.max(1));
+        let mut hosts = Vec::with_capacity(wanted);
+        for _ in 0..wanted * 8 {
+            let host = self.choose_host()?;
+            if !hosts.contains(&host) {
+                hosts.push(host);
+            }
+            if hosts.len() == wanted {
+                break;
+            }
+        }
+        Ok(hosts)
+    }
+}
+
+/// Where a download is written until it is whole and checked.
+fn part_path(out: &Path) -> PathBuf {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".part");
+    PathBuf::from(name)
+}
+
+/// A host's refusal said as a file error.
+fn refused(error: crate::ClientError) -> FileError {
+    match error {
+        crate::ClientError::Host(code) => FileError::Refused(code),
+        other => FileError::Network(other),
+    }
+}
+
+/// `name` cut to at most `max` bytes, between characters.
+fn truncated(name: &str, max: usize) -> String {
+    let mut end = name.len().min(max);
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    name[..end].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_split_the_chunks() {
+        for chunks in [1u32, 2, 3, 10, 1774] {
+            for shares in 1..=3usize {
+                let total: u32 = (0..shares).map(|s| share_len(chunks, s, shares)).sum();
+                assert_eq!(total, chunks);
+            }
+        }
+        assert_eq!(truncated("aé", 2), "a");
+    }
+}
