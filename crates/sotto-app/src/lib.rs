@@ -15,6 +15,7 @@ mod init;
 mod lock;
 mod look_back;
 mod network_file;
+mod rekey;
 
 pub use app::App;
 pub use command::{Command, History, MessageView, Reply};
@@ -26,6 +27,7 @@ pub use init::init;
 pub use lock::HomeLock;
 pub use look_back::look_back;
 pub use network_file::read_network_file;
+pub use rekey::change_unlock;
 pub use sotto_client::{Contact, Unlock};
 pub use sotto_proto::conversation::MessageId;
 pub use sotto_proto::LinkUri;

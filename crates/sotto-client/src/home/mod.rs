@@ -20,7 +20,7 @@ use crate::store::{Store, StoreError, StoreKey};
 
 pub use change::change_unlock;
 pub use key_file::KEY_FILE;
-pub use place::{KeyPlace, Record, PLACE_FILE};
+pub use place::{read as key_record, KeyPlace, Record, PLACE_FILE};
 
 /// The database file under a client's home directory.
 pub const DATABASE_FILE: &str = "sotto.db";

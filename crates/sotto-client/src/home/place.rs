@@ -104,7 +104,7 @@ fn words(line: &str) -> Vec<&str> {
 }
 
 /// The home's record, if it has one (homes made before it have none).
-pub(super) fn read(home: &Path) -> Result<Option<Record>, StoreError> {
+pub fn read(home: &Path) -> Result<Option<Record>, StoreError> {
     let path = home.join(PLACE_FILE);
     match std::fs::read_to_string(&path) {
         Ok(text) => Record::parse(&text).map(Some),
