@@ -156,14 +156,20 @@ fn passphrase_set_and_remove_rekey_the_store_and_a_wrong_passphrase_changes_noth
         ],
         None,
     )));
-    assert_eq!(said.trim(), r#"{"event":"rekeyed","unlocked_by":"key-file"}"#);
+    assert_eq!(
+        said.trim(),
+        r#"{"event":"rekeyed","unlocked_by":"key-file"}"#
+    );
     assert_eq!(record(&home), "key-file\n");
     assert!(history(home_text, None).contains(OPENED));
     let refused = failed(run(&mut sotto(
         &["passphrase", "remove", "--home", home_text],
         None,
     )));
-    assert!(refused.contains("already unlocked by a key it keeps"), "{refused}");
+    assert!(
+        refused.contains("already unlocked by a key it keeps"),
+        "{refused}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -202,7 +208,14 @@ impl SecretService {
         std::fs::set_permissions(&run, std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .unwrap();
         let mut session = Command::new("timeout")
-            .args(["120", "dbus-run-session", "--", "bash", "-c", SESSION_SCRIPT])
+            .args([
+                "120",
+                "dbus-run-session",
+                "--",
+                "bash",
+                "-c",
+                SESSION_SCRIPT,
+            ])
             .env("HOME", dir)
             .env("XDG_DATA_HOME", dir.join("data"))
             .env("XDG_RUNTIME_DIR", &run)
@@ -242,7 +255,12 @@ fn installed(program: &str) -> bool {
 
 #[test]
 fn a_home_keyed_in_a_secret_service_opens_again_and_has_no_key_file() {
-    let needed = ["dbus-run-session", "dbus-send", "gnome-keyring-daemon", "timeout"];
+    let needed = [
+        "dbus-run-session",
+        "dbus-send",
+        "gnome-keyring-daemon",
+        "timeout",
+    ];
     if let Some(missing) = needed.iter().find(|program| !installed(program)) {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -260,7 +278,11 @@ fn a_home_keyed_in_a_secret_service_opens_again_and_has_no_key_file() {
         &["init", "--name", "Alice", "--home", home_text],
         bus,
     )));
-    assert!(record(&home).starts_with("keyring store-"), "{}", record(&home));
+    assert!(
+        record(&home).starts_with("keyring store-"),
+        "{}",
+        record(&home)
+    );
     assert!(!home.join(KEY_FILE).exists());
     let out = failed(run(&mut sotto(
         &["history", "--home", home_text, "Nobody"],
@@ -278,12 +300,26 @@ fn a_home_keyed_in_a_secret_service_opens_again_and_has_no_key_file() {
     std::fs::write(&passphrase, "drink me").unwrap();
     let passphrase = passphrase.to_str().unwrap();
     succeeded(run(&mut sotto(
-        &["passphrase", "set", "--home", home_text, "--new-passphrase-file", passphrase],
+        &[
+            "passphrase",
+            "set",
+            "--home",
+            home_text,
+            "--new-passphrase-file",
+            passphrase,
+        ],
         bus,
     )));
     assert_eq!(record(&home), "passphrase\n");
     succeeded(run(&mut sotto(
-        &["passphrase", "remove", "--home", home_text, "--passphrase-file", passphrase],
+        &[
+            "passphrase",
+            "remove",
+            "--home",
+            home_text,
+            "--passphrase-file",
+            passphrase,
+        ],
         bus,
     )));
     assert!(record(&home).starts_with("keyring store-"));

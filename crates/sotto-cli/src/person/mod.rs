@@ -18,8 +18,8 @@ use sotto_onion::directory::Authorities;
 use zeroize::Zeroizing;
 
 pub use history::{run_history, HistoryArgs};
-pub use passphrase::{run_passphrase, PassphraseCommand};
 use output::Output;
+pub use passphrase::{run_passphrase, PassphraseCommand};
 
 /// Where the person's device lives and which network it uses. Accepted before the command as
 /// well as after it (`sotto --home H read`, `sotto read --home H`); after it wins.

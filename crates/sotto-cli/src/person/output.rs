@@ -55,8 +55,7 @@ impl Output {
         let (kept, text) = match place {
             KeyPlace::Passphrase => (
                 "passphrase",
-                "The store now opens with your passphrase alone; no key for it is kept."
-                    .to_owned(),
+                "The store now opens with your passphrase alone; no key for it is kept.".to_owned(),
             ),
             KeyPlace::Keyring(entry) => (
                 "keyring",

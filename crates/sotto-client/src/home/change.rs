@@ -62,7 +62,12 @@ mod tests {
     }
 
     fn profile_name(home: &Path, unlock: &Unlock) -> String {
-        open_store(home, unlock).unwrap().profile().unwrap().unwrap().name
+        open_store(home, unlock)
+            .unwrap()
+            .profile()
+            .unwrap()
+            .unwrap()
+            .name
     }
 
     #[test]

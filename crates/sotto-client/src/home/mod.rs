@@ -106,9 +106,8 @@ fn new_key(home: &Path, unlock: &Unlock) -> Result<(KeyPlace, StoreKey), StoreEr
 /// The key kept at `place`, or the passphrase given.
 fn key_at(home: &Path, place: &KeyPlace, unlock: &Unlock) -> Result<StoreKey, StoreError> {
     match place {
-        KeyPlace::KeyFile => key_file::read(home)?.ok_or_else(|| {
-            StoreError::KeyFileMissing(home.join(KEY_FILE).display().to_string())
-        }),
+        KeyPlace::KeyFile => key_file::read(home)?
+            .ok_or_else(|| StoreError::KeyFileMissing(home.join(KEY_FILE).display().to_string())),
         KeyPlace::Keyring(entry) => os_keyring::read(entry),
         KeyPlace::Passphrase => match unlock {
             Unlock::Passphrase(passphrase) => Ok(StoreKey::Passphrase(passphrase.clone())),
