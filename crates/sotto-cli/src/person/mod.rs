@@ -1,5 +1,5 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`,
-//! `history`.
+//! `history`, `passphrase`.
 
 mod history;
 mod output;
