@@ -2,10 +2,10 @@
 //! the Credential Manager on Windows), as hex under the service `sotto` and an entry name of
 //! its own. A keyring unlocks with the person's login, so the key is not on the disk in clear.
 //!
-//! Every call runs on a thread of its own and is given up after [`ANSWER_WITHIN`]: the
-//! Secret Service is reached over D-Bus, which may be absent, or present with nothing behind
-//! the name, and waits for activation then. The crate's tokio-based client must also not run
-//! on a thread that drives a runtime.
+//! Every call runs on a thread of its own and is given up after a timeout: the Secret Service
+//! is reached over D-Bus, which may be absent, or present with nothing behind the name, and
+//! waits for activation then. The crate's tokio-based client must also not run on a thread
+//! that drives a runtime.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -16,13 +16,18 @@ use zeroize::Zeroizing;
 use crate::store::{StoreError, StoreKey};
 
 const SERVICE: &str = "sotto";
-/// Long enough for a keyring on a loaded machine, short enough that a home made where none
-/// answers is not noticeably slower.
-const ANSWER_WITHIN: Duration = Duration::from_secs(3);
+/// How long a new home waits for a keyring before it keeps its key in the file: long enough
+/// for a keyring on a loaded machine, short enough that a home made where none answers is not
+/// noticeably slower.
+const PROBE_WITHIN: Duration = Duration::from_secs(3);
+/// How long a home whose key is in the keyring waits for it: the keyring may first ask the
+/// person to unlock it.
+const ANSWER_WITHIN: Duration = Duration::from_secs(60);
 
-/// Runs `call` against the entry `name`, on its own thread, for at most [`ANSWER_WITHIN`].
+/// Runs `call` against the entry `name`, on its own thread, for at most `within`.
 fn ask<T: Send + 'static>(
     name: &str,
+    within: Duration,
     call: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
 ) -> Result<T, StoreError> {
     let name = name.to_string();
@@ -35,13 +40,13 @@ fn ask<T: Send + 'static>(
         })
         .map_err(|error| StoreError::Keyring(error.to_string()))?;
     // A keyring that does not answer in time is left to its thread, which ends when it does.
-    match answered.recv_timeout(ANSWER_WITHIN) {
+    match answered.recv_timeout(within) {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(keyring::Error::NoEntry)) => Err(StoreError::KeyringEntryMissing),
         Ok(Err(error)) => Err(StoreError::Keyring(error.to_string())),
         Err(_) => Err(StoreError::Keyring(format!(
             "no answer within {} s",
-            ANSWER_WITHIN.as_secs()
+            within.as_secs()
         ))),
     }
 }
@@ -55,8 +60,10 @@ pub(super) fn create() -> Result<(String, StoreKey), StoreError> {
     rand::rngs::OsRng.fill_bytes(key.as_mut());
     let text = Zeroizing::new(hex::encode(key.as_ref()));
     let stored = text.clone();
-    ask(&name, move |entry| entry.set_password(&stored))?;
-    match read(&name)? {
+    ask(&name, PROBE_WITHIN, move |entry| {
+        entry.set_password(&stored)
+    })?;
+    match read_within(&name, PROBE_WITHIN)? {
         StoreKey::Raw(read_back) if *read_back == *key => Ok((name, StoreKey::Raw(key))),
         _ => Err(StoreError::Keyring(
             "the keyring gave back another key than it was given".into(),
@@ -66,7 +73,11 @@ pub(super) fn create() -> Result<(String, StoreKey), StoreError> {
 
 /// The key kept in the keyring under `name`.
 pub(super) fn read(name: &str) -> Result<StoreKey, StoreError> {
-    let text = Zeroizing::new(ask(name, |entry| entry.get_password())?);
+    read_within(name, ANSWER_WITHIN)
+}
+
+fn read_within(name: &str, within: Duration) -> Result<StoreKey, StoreError> {
+    let text = Zeroizing::new(ask(name, within, |entry| entry.get_password())?);
     let mut key = Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(text.trim(), key.as_mut())
         .map_err(|_| StoreError::Damaged("the keyring's entry is not 64 hex digits"))?;
@@ -75,7 +86,7 @@ pub(super) fn read(name: &str) -> Result<StoreKey, StoreError> {
 
 /// Forgets the key under `name`; one already gone is fine.
 pub(super) fn delete(name: &str) -> Result<(), StoreError> {
-    match ask(name, |entry| entry.delete_credential()) {
+    match ask(name, ANSWER_WITHIN, |entry| entry.delete_credential()) {
         Err(StoreError::KeyringEntryMissing) => Ok(()),
         other => other,
     }
