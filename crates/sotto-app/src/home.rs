@@ -1,7 +1,7 @@
-//! A person's home directory and what lives in it: the encrypted store and its key file
-//! (`sotto_client` keeps those, and makes the directory and everything in it its owner's only
-//! whenever it opens the store), the network file's remembered path, the API token, and the
-//! lock that keeps a second sotto out.
+//! A person's home directory and what lives in it: the encrypted store, the record of where
+//! its key is and the key file (`sotto_client` keeps those, and makes the directory and
+//! everything in it its owner's only whenever it opens the store), the network file's
+//! remembered path, the API token, and the lock that keeps a second sotto out.
 
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -37,7 +37,8 @@ impl Home {
         sotto_client::database_path(&self.dir)
     }
 
-    /// The key that unlocks the store, unless a passphrase does (`sotto_client::Unlock`).
+    /// Where the store's key is kept when neither the OS keyring nor a passphrase holds it
+    /// (`sotto_client::Unlock`; `HOME/store.unlock` says which).
     pub fn key_file(&self) -> PathBuf {
         self.dir.join(sotto_client::KEY_FILE)
     }

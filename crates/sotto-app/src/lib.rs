@@ -16,6 +16,7 @@ mod init;
 mod lock;
 mod look_back;
 mod network_file;
+mod rekey;
 
 pub use app::App;
 pub use command::{Command, History, MessageView, Reply};
@@ -28,6 +29,7 @@ pub use init::init;
 pub use lock::HomeLock;
 pub use look_back::look_back;
 pub use network_file::read_network_file;
+pub use rekey::change_unlock;
 pub use sotto_client::files::ChunkSet;
 pub use sotto_client::store::{FileState, FileSummary, MessageFile};
 pub use sotto_client::{Change, Contact, Unlock, DEFAULT_MAX_FILE_SIZE};

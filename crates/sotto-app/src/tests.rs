@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sotto_client::{ConversationError, Unlock};
 
-use crate::{init, look_back, App, AppError, Home};
+use crate::{change_unlock, init, look_back, App, AppError, Home};
 
 /// A home path under the temporary directory that no other test uses.
 fn fresh_home(test: &str) -> Home {
@@ -42,6 +42,10 @@ fn a_second_sotto_on_a_home_is_refused_until_the_first_is_done() {
     assert!(matches!(opening, Some(AppError::Busy { .. })));
     let again = init(&home, "Alice", &Unlock::KeyFile, None, None).unwrap_err();
     assert!(matches!(again, AppError::Busy { .. }), "{again:?}");
+    let passphrase = Unlock::Passphrase("drink me".to_string().into());
+    let rekeying = change_unlock(&home, &Unlock::KeyFile, &passphrase).unwrap_err();
+    assert!(matches!(rekeying, AppError::Busy { .. }), "{rekeying:?}");
+    assert!(home.key_file().exists(), "the store keeps its key");
 
     drop(first);
     let second = home.lock().unwrap();

@@ -100,6 +100,9 @@ enum Top {
     /// `sent_at` (unix milliseconds, by the sender's clock), and where they apply `reply_to`
     /// and `delivered` (for your messages).
     History(person::HistoryArgs),
+    /// Lock the store with a passphrase, change it, or go back to a key sotto keeps.
+    #[command(subcommand)]
+    Passphrase(person::PassphraseCommand),
     /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
     ///
     /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
@@ -156,6 +159,7 @@ impl Top {
             Top::Files(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
+            Top::Passphrase(command) => Some(command.client_args()),
             Top::Chat(args) => Some(&mut args.client),
             Top::Serve(args) => Some(&mut args.client),
             Top::Demo(_)
@@ -228,6 +232,7 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Files(args) => person::run_files(args).await,
             Top::Read(args) => person::run_read(args).await,
             Top::History(args) => person::run_history(args),
+            Top::Passphrase(command) => person::run_passphrase(command),
             Top::Chat(args) => chat::run(args).await,
             Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,

@@ -31,6 +31,8 @@ impl Drop for Serve {
 fn sotto(home: &Path, network: &Path, args: &[&str]) -> std::process::Output {
     Command::new(SOTTO)
         .args(args)
+        // Throwaway homes keep their keys in files, never in the person's OS keyring.
+        .env("SOTTO_KEYRING", "off")
         .arg("--home")
         .arg(home)
         .arg("--network")

@@ -20,7 +20,9 @@ impl Person {
         let mut command = Command::new("sh");
         command
             .args(["-c", "umask 000 && exec \"$0\" \"$@\""])
-            .arg(env!("CARGO_BIN_EXE_sotto"));
+            .arg(env!("CARGO_BIN_EXE_sotto"))
+            // Throwaway homes keep their keys in files, never in the person's OS keyring.
+            .env("SOTTO_KEYRING", "off");
         if !self.options_first {
             command.args(args);
         }

@@ -9,7 +9,9 @@ fn sotto(args: &[&str], sotto_home: Option<&PathBuf>) -> Output {
     command
         .args(args)
         .env_remove("SOTTO_HOME")
-        .env_remove("SOTTO_NETWORK");
+        .env_remove("SOTTO_NETWORK")
+        // Throwaway homes keep their keys in files, never in the person's OS keyring.
+        .env("SOTTO_KEYRING", "off");
     if let Some(home) = sotto_home {
         command.env("SOTTO_HOME", home);
     }

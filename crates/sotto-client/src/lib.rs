@@ -39,7 +39,10 @@ pub use device::{
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
-pub use home::{database_path, open_store, Unlock, DATABASE_FILE, KEY_FILE};
+pub use home::{
+    change_unlock, database_path, key_record, open_store, KeyPlace, Record, Unlock, DATABASE_FILE,
+    KEY_FILE, PLACE_FILE,
+};
 pub use mailbox::{ClientError, MailboxClient, MailboxOptions};
 pub use onion::{GatewayLink, OnionTransport, PacketCount, Trace};
 pub use own_write::{OwnWrite, OwnWriteRequest, OwnWrites};

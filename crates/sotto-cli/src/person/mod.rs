@@ -1,10 +1,11 @@
 //! The commands a person uses: `init`, `invite`, `connect`, `contacts`, `send`, `read`,
-//! `history`.
+//! `history`, `passphrase`.
 
 mod change;
 mod files;
 mod history;
 mod output;
+mod passphrase;
 pub mod printable;
 pub mod qr;
 
@@ -24,6 +25,7 @@ pub use change::{
 pub use files::{run_download, run_files, DownloadArgs, FilesArgs};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
+pub use passphrase::{run_passphrase, PassphraseCommand};
 
 /// Where the person's device lives and which network it uses. Accepted before the command as
 /// well as after it (`sotto --home H read`, `sotto read --home H`); after it wins.
@@ -39,9 +41,10 @@ pub struct ClientArgs {
     network: Option<PathBuf>,
     /// A file whose content (without its final line break) is the passphrase that unlocks the
     /// device's store; the SOTTO_PASSPHRASE environment variable is the other way to give it.
-    /// Given to `init`, the store is locked by the passphrase and no key for it is kept on disk;
+    /// Given to `init`, the store is locked by the passphrase and no key for it is kept;
     /// every later command then needs it. Without it, the store is unlocked by a random key
-    /// kept in HOME/store.key.
+    /// kept in the OS keyring when one answers, else in HOME/store.key (`sotto passphrase`
+    /// changes which).
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
     /// Print one JSON object per line instead of text.
@@ -66,6 +69,34 @@ fn default_home() -> PathBuf {
 
 /// The environment variable that may hold the store's passphrase (see `--passphrase-file`).
 const PASSPHRASE_VARIABLE: &str = "SOTTO_PASSPHRASE";
+/// Set to `off`, a new key is kept in the home's key file, never in the OS keyring.
+const KEYRING_VARIABLE: &str = "SOTTO_KEYRING";
+
+/// The passphrase in `file`, without its final line break.
+fn read_passphrase_file(file: &std::path::Path) -> anyhow::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(file)
+            .with_context(|| format!("reading the passphrase from {}", file.display()))?,
+    );
+    let passphrase = text.strip_suffix('\n').unwrap_or(&text);
+    Ok(Zeroizing::new(
+        passphrase
+            .strip_suffix('\r')
+            .unwrap_or(passphrase)
+            .to_owned(),
+    ))
+}
+
+/// Where a new key is kept: in the OS keyring when one answers, unless `--no-keyring` or
+/// SOTTO_KEYRING=off asks for the key file.
+fn kept_key(no_keyring: bool) -> Unlock {
+    let off = std::env::var_os(KEYRING_VARIABLE).is_some_and(|value| value == "off");
+    if no_keyring || off {
+        Unlock::KeyFile
+    } else {
+        Unlock::Keyring
+    }
+}
 
 impl ClientArgs {
     /// Whether any of these options was given.
@@ -99,27 +130,20 @@ impl ClientArgs {
         )
     }
 
-    /// How the device's store is unlocked: by the passphrase given, else by the home's key file.
+    /// How the device's store is unlocked: by the passphrase given, else by the key the home
+    /// keeps (a new one where `kept_key` says).
     fn unlock(&self) -> anyhow::Result<Unlock> {
+        self.unlock_keeping(false)
+    }
+
+    fn unlock_keeping(&self, no_keyring: bool) -> anyhow::Result<Unlock> {
         let passphrase = match (&self.passphrase_file, std::env::var_os(PASSPHRASE_VARIABLE)) {
-            (Some(file), _) => {
-                let text =
-                    Zeroizing::new(std::fs::read_to_string(file).with_context(|| {
-                        format!("reading the passphrase from {}", file.display())
-                    })?);
-                let passphrase = text.strip_suffix('\n').unwrap_or(&text);
-                Zeroizing::new(
-                    passphrase
-                        .strip_suffix('\r')
-                        .unwrap_or(passphrase)
-                        .to_owned(),
-                )
-            }
+            (Some(file), _) => read_passphrase_file(file)?,
             (None, Some(text)) => Zeroizing::new(
                 text.into_string()
                     .map_err(|_| anyhow::anyhow!("{PASSPHRASE_VARIABLE} is not valid UTF-8"))?,
             ),
-            (None, None) => return Ok(Unlock::KeyFile),
+            (None, None) => return Ok(kept_key(no_keyring)),
         };
         Ok(Unlock::Passphrase(passphrase))
     }
@@ -146,6 +170,12 @@ pub struct InitArgs {
     /// network file not signed by more than half of these is refused.
     #[arg(long, value_name = "HEX", value_parser = authority_key)]
     authority: Vec<VerifyingKey>,
+    /// Keep the store's key in HOME/store.key even where an OS keyring answers (as
+    /// SOTTO_KEYRING=off does). Without a passphrase, the key is kept in the OS keyring (the
+    /// Secret Service on Linux, the Keychain on macOS, the Credential Manager on Windows)
+    /// when one answers within 3 s, else in HOME/store.key, readable by you alone.
+    #[arg(long)]
+    no_keyring: bool,
     #[command(flatten)]
     pub client: ClientArgs,
 }
@@ -227,7 +257,7 @@ pub fn run_init(args: InitArgs) -> anyhow::Result<()> {
     sotto_app::init(
         &home,
         &args.name,
-        &args.client.unlock()?,
+        &args.client.unlock_keeping(args.no_keyring)?,
         trusted.as_ref(),
         args.client.network().as_deref(),
     )?;

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use sotto_app::{AppEvent, ConnectionState, Contact, FileSummary, MessageId, MessageView};
+use sotto_client::KeyPlace;
 
 use super::printable::{as_read, printable, Form};
 use crate::serve::json::{api_event, api_file};
@@ -103,6 +104,28 @@ impl Output {
                 )
             },
         );
+    }
+
+    /// Where the store's key is now, after `sotto passphrase`.
+    pub fn unlocked_by(&self, place: &KeyPlace, home: &Path) {
+        let (kept, text) = match place {
+            KeyPlace::Passphrase => (
+                "passphrase",
+                "The store now opens with your passphrase alone; no key for it is kept.".to_owned(),
+            ),
+            KeyPlace::Keyring(entry) => (
+                "keyring",
+                format!("The store's key is now kept in the OS keyring (service sotto, {entry})."),
+            ),
+            KeyPlace::KeyFile => (
+                "key-file",
+                format!(
+                    "The store's key is now kept in {}.",
+                    home.join(sotto_client::KEY_FILE).display()
+                ),
+            ),
+        };
+        self.emit(json!({"event": "rekeyed", "unlocked_by": kept}), || text);
     }
 
     pub fn invited(&self, link: &str, qr: Option<&str>, png: Option<&Path>) {

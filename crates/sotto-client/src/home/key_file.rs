@@ -51,3 +51,12 @@ pub(super) fn create(home: &Path) -> Result<StoreKey, StoreError> {
         Err(error) => Err(StoreError::file(&path, error)),
     }
 }
+
+/// Removes the home's key file, durably; one already gone is fine.
+pub(super) fn remove(home: &Path) -> Result<(), StoreError> {
+    let path = home.join(KEY_FILE);
+    match std::fs::remove_file(&path) {
+        Err(error) if error.kind() != ErrorKind::NotFound => Err(StoreError::file(&path, error)),
+        _ => sotto_quic::sync_dir(home).map_err(|error| StoreError::file(home, error)),
+    }
+}

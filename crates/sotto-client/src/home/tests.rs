@@ -13,7 +13,7 @@ pub(crate) fn temp_home(tag: &str) -> PathBuf {
 }
 
 /// Every file in `home` by name, with its mode and bytes.
-fn snapshot(home: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
+pub(crate) fn snapshot(home: &Path) -> BTreeMap<String, (u32, Vec<u8>)> {
     std::fs::read_dir(home)
         .unwrap()
         .map(|entry| {
@@ -227,5 +227,40 @@ fn a_commit_is_made_durable_on_demand_and_memory_has_nothing_to_sync() {
         .unwrap()
         .make_durable()
         .unwrap();
+    std::fs::remove_dir_all(&home).unwrap();
+}
+
+#[test]
+fn a_home_records_where_its_key_is_and_never_the_key() {
+    let home = temp_home("record");
+    drop(open_store(&home, &Unlock::KeyFile).unwrap());
+    let key = std::fs::read_to_string(home.join(KEY_FILE)).unwrap();
+    let record = std::fs::read_to_string(home.join(PLACE_FILE)).unwrap();
+    assert_eq!(record, "key-file\n");
+    assert!(!record.contains(key.trim()));
+
+    // A home made before the record gets one from where its key is.
+    std::fs::remove_file(home.join(PLACE_FILE)).unwrap();
+    drop(open_store(&home, &Unlock::Keyring).unwrap());
+    assert_eq!(
+        place::read(&home).unwrap(),
+        Some(Record::settled(KeyPlace::KeyFile))
+    );
+    // A record that names a key file which is gone says so, and no new key is made up.
+    std::fs::remove_file(home.join(KEY_FILE)).unwrap();
+    let error = open_store(&home, &Unlock::KeyFile).err().unwrap();
+    assert!(matches!(error, StoreError::KeyFileMissing(_)), "{error}");
+    assert!(!home.join(KEY_FILE).exists());
+    std::fs::remove_dir_all(&home).unwrap();
+
+    let home = temp_home("record-passphrase");
+    let unlock = Unlock::Passphrase(Zeroizing::new("off with her head".into()));
+    drop(open_store(&home, &unlock).unwrap());
+    std::fs::remove_file(home.join(PLACE_FILE)).unwrap();
+    drop(open_store(&home, &unlock).unwrap());
+    assert_eq!(
+        place::read(&home).unwrap(),
+        Some(Record::settled(KeyPlace::Passphrase))
+    );
     std::fs::remove_dir_all(&home).unwrap();
 }

@@ -39,7 +39,7 @@ impl StoreKey {
 
 /// Keys `conn` and proves the key right. SQLCipher only tries a key when it first reads a page,
 /// so one is read here: a wrong key is this error, before anything is written.
-pub(super) fn unlock(conn: &Connection, key: &StoreKey) -> Result<(), StoreError> {
+pub(crate) fn unlock(conn: &Connection, key: &StoreKey) -> Result<(), StoreError> {
     // SQLCipher would also print a wrong key's failed checks on stderr, where a person at the
     // command line sees them above the one sentence that matters.
     conn.pragma_update(None, "cipher_log_level", "NONE")?;

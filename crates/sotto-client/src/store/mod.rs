@@ -9,6 +9,7 @@ mod files;
 mod key;
 mod receipts;
 mod records;
+pub(crate) mod rekey;
 mod rows;
 mod schema;
 mod text_parts;
@@ -48,6 +49,16 @@ pub enum StoreError {
          SOTTO_PASSPHRASE"
     )]
     PassphraseNeeded,
+    #[error("the OS keyring cannot be used: {0}")]
+    Keyring(String),
+    #[error("the OS keyring has lost this home's key (its entry is gone)")]
+    KeyringEntryMissing,
+    #[error("this home's key file ({0}) is missing")]
+    KeyFileMissing(String),
+    #[error("this home's store is not locked by a passphrase")]
+    NoPassphrase,
+    #[error("this home's store is already unlocked by a key it keeps")]
+    AlreadyKept,
     #[error("an empty passphrase would leave the store unencrypted")]
     EmptyPassphrase,
     #[error(
