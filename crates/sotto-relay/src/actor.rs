@@ -371,6 +371,46 @@ mod tests {
         .unwrap()
     }
 
+    /// A new mailbox made through `handle`: its writer and reader keys and ids.
+    struct Made {
+        writer: SigningKey,
+        reader: SigningKey,
+        write_id: Id,
+        read_id: Id,
+    }
+
+    async fn make_mailbox(handle: &HostHandle, sink: &PushSink) -> Made {
+        let (writer, reader) = (
+            SigningKey::generate(&mut rand::rngs::OsRng),
+            SigningKey::generate(&mut rand::rngs::OsRng),
+        );
+        let create = Command::Create {
+            kind: MailboxKind::Conversation,
+            ttl_secs: 0,
+            quota: 0,
+            writer_key: writer.verifying_key(),
+            reader_key: reader.verifying_key(),
+            voucher: None,
+        };
+        let answer = handle
+            .request(
+                signed(create, Id::from_bytes([0; Id::LEN]), &reader),
+                sink.clone(),
+            )
+            .await
+            .unwrap();
+        let ResponseBody::Created { write_id, read_id } = Response::open(&answer).unwrap().body
+        else {
+            panic!("created");
+        };
+        Made {
+            writer,
+            reader,
+            write_id,
+            read_id,
+        }
+    }
+
     #[test]
     fn a_request_is_answered_busy_only_when_the_queue_would_hold_it_long() {
         let batch = Duration::from_millis(100);
@@ -436,29 +476,12 @@ mod tests {
             connection: None,
             frames,
         };
-        let (writer, reader) = (
-            SigningKey::generate(&mut rand::rngs::OsRng),
-            SigningKey::generate(&mut rand::rngs::OsRng),
-        );
-        let create = Command::Create {
-            kind: MailboxKind::Conversation,
-            ttl_secs: 0,
-            quota: 0,
-            writer_key: writer.verifying_key(),
-            reader_key: reader.verifying_key(),
-            voucher: None,
-        };
-        let answer = handle
-            .request(
-                signed(create, Id::from_bytes([0; Id::LEN]), &reader),
-                sink.clone(),
-            )
-            .await
-            .unwrap();
-        let ResponseBody::Created { write_id, read_id } = Response::open(&answer).unwrap().body
-        else {
-            panic!("created");
-        };
+        let Made {
+            writer,
+            reader,
+            write_id,
+            read_id,
+        } = make_mailbox(&handle, &sink).await;
         for _ in 0..50 {
             let deposited = Arc::new(AtomicBool::new(false));
             let flag = deposited.clone();
@@ -515,30 +538,8 @@ mod tests {
         };
         let mut readers = Vec::new();
         for _ in 0..2 {
-            let (writer, reader) = (
-                SigningKey::generate(&mut rand::rngs::OsRng),
-                SigningKey::generate(&mut rand::rngs::OsRng),
-            );
-            let create = Command::Create {
-                kind: MailboxKind::Conversation,
-                ttl_secs: 0,
-                quota: 0,
-                writer_key: writer.verifying_key(),
-                reader_key: reader.verifying_key(),
-                voucher: None,
-            };
-            let answer = handle
-                .request(
-                    signed(create, Id::from_bytes([0; Id::LEN]), &reader),
-                    sink.clone(),
-                )
-                .await
-                .unwrap();
-            let ResponseBody::Created { read_id, .. } = Response::open(&answer).unwrap().body
-            else {
-                panic!("created");
-            };
-            readers.push((read_id, reader));
+            let made = make_mailbox(&handle, &sink).await;
+            readers.push((made.read_id, made.reader));
         }
         let subscribe =
             |(read_id, key): &(Id, SigningKey)| signed(Command::Subscribe, *read_id, key);

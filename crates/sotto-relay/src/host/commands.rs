@@ -337,15 +337,29 @@ fn create<R: RngCore + CryptoRng>(
         closed: false,
     };
     save(ctx.txn, Table::Mailboxes, mailbox.as_bytes(), &record)?;
-    for (cap, role) in [(write_id, Role::Writer), (read_id, Role::Reader)] {
-        let capability = CapabilityRecord {
-            mailbox: *mailbox.as_bytes(),
-            role,
-        };
-        save(ctx.txn, Table::Capabilities, cap.as_bytes(), &capability)?;
-    }
+    save_capabilities(
+        ctx.txn,
+        &mailbox,
+        [(write_id, Role::Writer), (read_id, Role::Reader)],
+    )?;
     ctx.delta.mailboxes += 1;
     Ok((ResponseBody::Created { write_id, read_id }, None))
+}
+
+/// Records what each new capability of `object` (a mailbox or a file) may do.
+pub(super) fn save_capabilities(
+    txn: &mut dyn Txn,
+    object: &Id,
+    capabilities: [(Id, Role); 2],
+) -> Result<(), StoreError> {
+    for (cap, role) in capabilities {
+        let capability = CapabilityRecord {
+            mailbox: *object.as_bytes(),
+            role,
+        };
+        save(txn, Table::Capabilities, cap.as_bytes(), &capability)?;
+    }
+    Ok(())
 }
 
 fn write<R>(

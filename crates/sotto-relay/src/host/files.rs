@@ -7,7 +7,7 @@ use ed25519_dalek::VerifyingKey;
 use rand::{CryptoRng, RngCore};
 use sotto_proto::{Command, ErrorCode, Id, ResponseBody, SignedRequest};
 
-use super::commands::{clamp, Ctx, DECOY_MAILBOX};
+use super::commands::{clamp, save_capabilities, Ctx, DECOY_MAILBOX};
 use super::records::{chunk_key, load, save, verifying_key, CapabilityRecord, FileRecord, Role};
 use super::verify::SignatureCheck;
 use super::{Authority, Limit, StatsDelta};
@@ -123,13 +123,11 @@ pub(crate) fn create<R: RngCore + CryptoRng>(
         receipts: Vec::new(),
     };
     save(ctx.txn, Table::Files, file.as_bytes(), &record)?;
-    for (cap, role) in [(write_id, Role::FileWriter), (read_id, Role::FileReader)] {
-        let capability = CapabilityRecord {
-            mailbox: *file.as_bytes(),
-            role,
-        };
-        save(ctx.txn, Table::Capabilities, cap.as_bytes(), &capability)?;
-    }
+    save_capabilities(
+        ctx.txn,
+        &file,
+        [(write_id, Role::FileWriter), (read_id, Role::FileReader)],
+    )?;
     ctx.delta.files += 1;
     ctx.delta.reserved_chunks += i64::from(new.chunks);
     Ok((ResponseBody::Created { write_id, read_id }, None))
