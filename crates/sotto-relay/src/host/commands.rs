@@ -131,37 +131,61 @@ fn authorize_capability<R>(
         Command::Write { .. } => Role::Writer,
         _ => Role::Reader,
     };
-    let capability: Option<CapabilityRecord> =
-        load(ctx.txn, Table::Capabilities, cap.as_bytes(), "capability")?;
-    let found = match capability.filter(|c| c.role == needed) {
-        Some(c) => {
-            let record = ctx.txn.get(Table::Mailboxes, &c.mailbox)?;
-            record
-                .map(|bytes| MailboxRecord::decode(&bytes))
-                .transpose()?
-                .map(|m| (c, m))
-        }
-        None => {
-            // The same two lookups as for a capability that exists.
-            ctx.txn.get(Table::Mailboxes, &DECOY_MAILBOX)?;
-            None
-        }
-    };
+    let found = capability_object(ctx.txn, &cap, needed, Table::Mailboxes)?
+        .map(|(mailbox, bytes)| MailboxRecord::decode(&bytes).map(|record| (mailbox, record)))
+        .transpose()?;
     let signer = found.as_ref().and_then(|(_, mailbox)| match needed {
         Role::Writer => Some(mailbox.writer_key),
         _ => Some(mailbox.reader(&cap)?.key),
     });
+    Ok(
+        match (found, verified(signed, signer, decoy_key, signatures)) {
+            (Some((mailbox, record)), Some(signer)) => Some(Authority::Mailbox {
+                cap,
+                signer,
+                mailbox,
+                record: Box::new(record),
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// An object's id and its stored bytes.
+type Stored = ([u8; Id::LEN], Vec<u8>);
+
+/// The id and stored bytes of the object (mailbox or file, kept in `table`) that capability
+/// `cap` acts on with role `needed`. A capability that is unknown or of another role costs the
+/// same two lookups, the second of a decoy, so the answer's timing tells nothing.
+pub(super) fn capability_object(
+    txn: &dyn Txn,
+    cap: &Id,
+    needed: Role,
+    table: Table,
+) -> Result<Option<Stored>, StoreError> {
+    let capability: Option<CapabilityRecord> =
+        load(txn, Table::Capabilities, cap.as_bytes(), "capability")?;
+    Ok(match capability.filter(|c| c.role == needed) {
+        Some(c) => txn.get(table, &c.mailbox)?.map(|bytes| (c.mailbox, bytes)),
+        None => {
+            txn.get(table, &DECOY_MAILBOX)?;
+            None
+        }
+    })
+}
+
+/// `signer` if the request's signature verifies under it. Exactly one verification runs
+/// either way (against the decoy key when there is no usable signer), so every AUTH costs the
+/// same work.
+pub(super) fn verified(
+    signed: &SignedRequest,
+    signer: Option<[u8; 32]>,
+    decoy_key: &VerifyingKey,
+    signatures: &mut dyn SignatureCheck,
+) -> Option<[u8; 32]> {
     let key = signer.as_ref().and_then(verifying_key);
     let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
-    Ok(match (found, signer) {
-        (Some((c, record)), Some(signer)) if valid && key.is_some() => Some(Authority::Mailbox {
-            cap,
-            signer,
-            mailbox: c.mailbox,
-            record: Box::new(record),
-        }),
-        _ => None,
-    })
+    signer.filter(|_| valid && key.is_some())
 }
 
 pub(crate) fn execute<R: RngCore + CryptoRng>(

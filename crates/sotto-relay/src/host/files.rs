@@ -7,8 +7,8 @@ use ed25519_dalek::VerifyingKey;
 use rand::{CryptoRng, RngCore};
 use sotto_proto::{Command, ErrorCode, Id, ResponseBody, SignedRequest};
 
-use super::commands::{clamp, save_capabilities, Ctx, DECOY_MAILBOX};
-use super::records::{chunk_key, load, save, verifying_key, CapabilityRecord, FileRecord, Role};
+use super::commands::{capability_object, clamp, save_capabilities, verified, Ctx};
+use super::records::{chunk_key, decode, save, FileRecord, Role};
 use super::verify::SignatureCheck;
 use super::{Authority, Limit, StatsDelta};
 use crate::store::{StoreError, Table, Txn};
@@ -62,30 +62,23 @@ pub(crate) fn authorize<R>(
         Command::PutChunk { .. } | Command::DeleteFile => Role::FileWriter,
         _ => Role::FileReader,
     };
-    let capability: Option<CapabilityRecord> =
-        load(ctx.txn, Table::Capabilities, cap.as_bytes(), "capability")?;
-    let found = match capability.filter(|c| c.role == needed) {
-        Some(c) => load::<FileRecord>(ctx.txn, Table::Files, &c.mailbox, "file")?
-            .map(|record| (c.mailbox, record)),
-        None => {
-            ctx.txn.get(Table::Files, &DECOY_MAILBOX)?;
-            None
-        }
-    };
+    let found = capability_object(ctx.txn, &cap, needed, Table::Files)?
+        .map(|(file, bytes)| decode::<FileRecord>(&bytes, "file").map(|record| (file, record)))
+        .transpose()?;
     let signer = found.as_ref().map(|(_, record)| match needed {
         Role::FileWriter => record.writer_key,
         _ => record.reader_key,
     });
-    let key = signer.as_ref().and_then(verifying_key);
-    let valid = signatures.check(signed, key.as_ref().unwrap_or(decoy_key));
-    Ok(match (found, signer) {
-        (Some((file, record)), Some(signer)) if valid && key.is_some() => Some(Authority::File {
-            signer,
-            file,
-            record: Box::new(record),
-        }),
-        _ => None,
-    })
+    Ok(
+        match (found, verified(signed, signer, decoy_key, signatures)) {
+            (Some((file, record)), Some(signer)) => Some(Authority::File {
+                signer,
+                file,
+                record: Box::new(record),
+            }),
+            _ => None,
+        },
+    )
 }
 
 pub(crate) fn create<R: RngCore + CryptoRng>(

@@ -186,15 +186,19 @@ pub(crate) fn load<T: for<'de> Deserialize<'de>>(
     key: &[u8],
     what: &'static str,
 ) -> Result<Option<T>, StoreError> {
-    match txn.get(table, key)? {
-        None => Ok(None),
-        Some(bytes) => postcard::from_bytes(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                what,
-                reason: e.to_string(),
-            }),
-    }
+    txn.get(table, key)?
+        .map(|bytes| decode(&bytes, what))
+        .transpose()
+}
+
+pub(crate) fn decode<T: for<'de> Deserialize<'de>>(
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        reason: e.to_string(),
+    })
 }
 
 pub(crate) fn save<T: Serialize>(
