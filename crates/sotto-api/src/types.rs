@@ -140,6 +140,21 @@ pub struct FileInfo {
     pub size: u64,
     /// `file`, `image` or `voice`.
     pub kind: String,
+    /// An image's size in pixels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// An image's thumbnail: a JPEG of at most 128 pixels a side, in base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<String>,
+    /// A voice message's length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u32>,
+    /// A voice message's loudness over its length: up to 64 levels, 0 (silence) to 255 (its
+    /// loudest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waveform: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,6 +73,7 @@ pub(crate) async fn run(
                     let mut happened = device.take_events();
                     happened.extend(sent);
                     tell(&mut device, happened, &events);
+                    auto_download(&mut device).await;
                 }
                 Err(error) => announce(offline(error.to_string())),
             }
@@ -92,7 +93,10 @@ pub(crate) async fn run(
                         // Shown before the acknowledgements and receipts go out.
                         tell(&mut device, happened, &events);
                         match device.follow_up(follow_up).await {
-                            Ok(happened) => tell(&mut device, happened, &events),
+                            Ok(happened) => {
+                                tell(&mut device, happened, &events);
+                                auto_download(&mut device).await;
+                            }
                             Err(error) => {
                                 announce(offline(error.to_string()));
                                 // Try again shortly: what it left is owed, not lost.
@@ -134,6 +138,24 @@ fn follow_network_file(device: &mut Device, file: &Path) -> bool {
         Err(error) => {
             tracing::warn!("keeping the network file read before: {error}");
             false
+        }
+    }
+}
+
+/// Fetches the images and voice messages just offered that the person's settings allow.
+/// While one is fetched the loop runs no command: they are small (8 MiB by default).
+async fn auto_download(device: &mut Device) {
+    let fetched = match device.auto_download().await {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            tracing::warn!(%error, "automatic downloads wait");
+            return;
+        }
+    };
+    for (_, result) in fetched {
+        // The error would name the file: the log says only that one stopped.
+        if result.is_err() {
+            tracing::warn!("an automatic download stopped; `sotto download` goes on with it");
         }
     }
 }

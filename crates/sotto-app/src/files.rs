@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sotto_client::store::FileSummary;
-use sotto_client::{Device, FileToSend};
+use sotto_client::store::{DownloadSettings, FileSummary};
+use sotto_client::{AutoDownloaded, Device, FileToSend};
 use sotto_proto::conversation::MessageId;
 use sotto_proto::file_offer::FileKind;
 
@@ -14,7 +14,8 @@ use crate::execute::{known, MIN_ID_PREFIX};
 use crate::App;
 
 /// How a file is shown, from its name: an image or a voice message by its extension, any
-/// other file otherwise. (Thumbnails and durations in the offer are still to come.)
+/// other file otherwise. Images and voice messages the device can read get a preview in their
+/// offer (a thumbnail, a waveform).
 fn kind_of(path: &Path) -> FileKind {
     let extension = path
         .extension()
@@ -32,7 +33,8 @@ pub fn bytes_done(set: &sotto_client::files::ChunkSet, size: u64) -> u64 {
     (u64::from(set.done()) * chunk).min(size)
 }
 
-/// Sends the file at `path` to `contact`, with `caption`, if it is at most `limit` bytes.
+/// Sends the file at `path` to `contact` as a file of `kind` (`None`: told by its name), with
+/// `caption`, if it is at most `limit` bytes.
 /// Uploads an earlier run left unfinished go first (their offers have not gone out); if one
 /// of them was this very file to this contact, that was the send, and it is not sent twice.
 /// Returns the other uploads finished, and the file's id. `progress` sees the new file's
@@ -41,6 +43,7 @@ pub(crate) async fn send_file(
     device: &mut Device,
     contact: &str,
     path: &Path,
+    kind: Option<FileKind>,
     caption: &str,
     limit: u64,
     progress: sotto_client::Progress<'_>,
@@ -59,7 +62,7 @@ pub(crate) async fn send_file(
     }
     let file = FileToSend {
         path,
-        kind: kind_of(path),
+        kind: kind.unwrap_or_else(|| kind_of(path)),
         caption,
         limit,
     };
@@ -104,11 +107,21 @@ impl App {
         &mut self,
         contact: &str,
         path: &Path,
+        kind: Option<FileKind>,
         caption: &str,
         limit: u64,
         progress: sotto_client::Progress<'_>,
     ) -> Result<(Vec<MessageId>, MessageId), AppError> {
-        send_file(&mut self.device, contact, path, caption, limit, progress).await
+        send_file(
+            &mut self.device,
+            contact,
+            path,
+            kind,
+            caption,
+            limit,
+            progress,
+        )
+        .await
     }
 
     /// See [`download`]; catches up first, so an offer that just came is known.
@@ -130,6 +143,29 @@ impl App {
     /// The file whose id starts with `prefix`.
     pub fn file(&self, prefix: &str) -> Result<FileSummary, AppError> {
         file(&self.device, prefix)
+    }
+
+    /// Takes back the file this device sent whose id starts with `prefix`: its chunks are
+    /// deleted at their hosts. Returns it as it was.
+    pub async fn cancel_file(&mut self, prefix: &str) -> Result<FileSummary, AppError> {
+        let file = file(&self.device, prefix)?;
+        self.device.cancel_file(&file.id).await?;
+        Ok(file)
+    }
+
+    /// Which files are fetched without being asked, and where to.
+    pub fn download_settings(&self) -> Result<DownloadSettings, AppError> {
+        Ok(self.device.records().download_settings()?)
+    }
+
+    pub fn set_download_settings(&mut self, settings: &DownloadSettings) -> Result<(), AppError> {
+        Ok(self.device.set_download_settings(settings)?)
+    }
+
+    /// Fetches what was offered and the settings allow (as the device's loop does when offers
+    /// arrive); for one-shot commands that read messages.
+    pub async fn auto_download(&mut self) -> Result<Vec<AutoDownloaded>, AppError> {
+        Ok(self.device.auto_download().await?)
     }
 }
 

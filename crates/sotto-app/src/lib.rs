@@ -31,7 +31,9 @@ pub use look_back::look_back;
 pub use network_file::read_network_file;
 pub use rekey::change_unlock;
 pub use sotto_client::files::ChunkSet;
-pub use sotto_client::store::{FileState, FileSummary, MessageFile};
+pub use sotto_client::store::{
+    DownloadSettings, FileState, FileSummary, MessageFile, DEFAULT_AUTO_DOWNLOAD_MAX,
+};
 pub use sotto_client::{Change, Contact, Unlock, DEFAULT_MAX_FILE_SIZE};
 pub use sotto_proto::conversation::MessageId;
 pub use sotto_proto::LinkUri;

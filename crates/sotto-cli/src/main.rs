@@ -88,11 +88,21 @@ enum Top {
     /// List files sent and received, with the state of each transfer.
     ///
     /// With --json, one object per file: `id`, `contact`, `outgoing`, `file` (`name`,
-    /// `size`, `kind`), `state` (uploading, sent, offered, downloading, done),
-    /// `chunks_done`, `chunks`, `path`.
+    /// `size`, `kind`, and an image's `width`, `height`, `thumbnail` or a voice message's
+    /// `duration_ms`, `waveform`), `state` (uploading, sent, offered, downloading, done,
+    /// cancelled), `chunks_done`, `chunks`, `path`. `sotto files cancel ID` takes back a file
+    /// you sent.
     Files(person::FilesArgs),
-    /// Print new messages (and wait for some with --wait).
+    /// Print new messages (and wait for some with --wait); fetches the images and voice
+    /// messages among them that `sotto settings` allows.
     Read(person::ReadArgs),
+    /// Show or change which files are fetched without being asked, and where they go.
+    ///
+    /// Images and voice messages up to --auto-download-max bytes (8 MiB unless set; 0:
+    /// none) are fetched as they are offered, into --download-dir, once one is set: the
+    /// home directory is encrypted at rest and a fetched file is not, so none goes anywhere
+    /// until you name a folder.
+    Settings(person::SettingsArgs),
     /// Print a conversation, both ways, oldest first, from this device alone (no network).
     ///
     /// Nothing is marked read. Your messages show ✓ when sent and ✓✓ when delivered. With
@@ -158,6 +168,7 @@ impl Top {
             Top::Download(args) => Some(&mut args.client),
             Top::Files(args) => Some(&mut args.client),
             Top::Read(args) => Some(&mut args.client),
+            Top::Settings(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Passphrase(command) => Some(command.client_args()),
             Top::Chat(args) => Some(&mut args.client),
@@ -231,6 +242,7 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Download(args) => person::run_download(args).await,
             Top::Files(args) => person::run_files(args).await,
             Top::Read(args) => person::run_read(args).await,
+            Top::Settings(args) => person::run_settings(args),
             Top::History(args) => person::run_history(args),
             Top::Passphrase(command) => person::run_passphrase(command),
             Top::Chat(args) => chat::run(args).await,

@@ -9,7 +9,7 @@
 //! - `Content`: `kind u8 | fields`; kind 1 text: `id [16] | sent_at u64 (unix ms) |
 //!   has_reply u8 | reply_to [16] if has_reply | text blob`; kind 2 receipt: `count u16 |
 //!   ids [16] × count`; kind 3 introduction: `name blob | mailbox | read id [24] | read key [32]`;
-//!   kind 5 file offer: see [`crate::file_offer`];
+//!   kinds 5 file offer, 6 image offer, 7 voice offer: see [`crate::file_offer`];
 //!   kind 8 edit: `target [16] | text blob`; kind 9 delete: `target [16]`; kind 10 reaction:
 //!   `target [16] | emoji blob` (empty: the reaction taken back); kind 11 timer:
 //!   `seconds u32` (0: messages stay)
@@ -88,7 +88,8 @@ pub enum Content {
         parts: u8,
         chunk: Vec<u8>,
     },
-    /// A file to fetch from its chunk hosts (kind 5).
+    /// A file to fetch from its chunk hosts (kind 5; 6 and 7 with an image's or a voice
+    /// message's preview).
     FileOffer(FileOffer),
     /// The sender's text `target` now reads `text` (at most [`TEXT_PART_LEN`] bytes).
     Edit {
@@ -327,7 +328,7 @@ impl Content {
                 out.extend_from_slice(read_key);
             }
             Self::FileOffer(offer) => {
-                out.push(5);
+                out.push(offer.content_kind());
                 offer.put(&mut out)?;
             }
         }
@@ -387,7 +388,7 @@ impl Content {
                 read_id: cursor.id("read id")?,
                 read_key: cursor.array("read key")?,
             },
-            5 => Self::FileOffer(FileOffer::read(&mut cursor)?),
+            kind @ 5..=7 => Self::FileOffer(FileOffer::read(kind, &mut cursor)?),
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -491,31 +492,63 @@ mod tests {
     }
 
     fn file_offers() -> impl Strategy<Value = FileOffer> {
-        use crate::file_offer::{ChunkHost, FileKind, MAX_FILE_SIZE};
+        use crate::file_offer::{
+            ChunkHost, FileKind, Media, MAX_FILE_SIZE, MAX_THUMBNAIL_LEN, WAVEFORM_LEN,
+        };
+        let media = prop_oneof![
+            Just(None),
+            (
+                any::<u32>(),
+                any::<u32>(),
+                proptest::collection::vec(any::<u8>(), 0..=MAX_THUMBNAIL_LEN)
+            )
+                .prop_map(|(width, height, thumbnail)| Some(Media::Image {
+                    width,
+                    height,
+                    thumbnail
+                })),
+            (
+                any::<u32>(),
+                proptest::collection::vec(any::<u8>(), 0..=WAVEFORM_LEN)
+            )
+                .prop_map(|(duration_ms, waveform)| Some(Media::Voice {
+                    duration_ms,
+                    waveform
+                })),
+        ];
         (
             (any::<MessageId>(), any::<u64>(), 0..3usize, "\\PC{0,40}"),
             (0..=MAX_FILE_SIZE, any::<[u8; 32]>(), any::<[u8; 32]>()),
             proptest::collection::vec(any::<([u8; 32], [u8; 24], [u8; 32])>(), 1..=8),
-            "\\PC{0,40}",
+            ("\\PC{0,40}", media),
         )
             .prop_map(
-                |((id, sent_at_ms, kind, name), (size, key, digest), hosts, caption)| FileOffer {
-                    id,
-                    sent_at_ms,
-                    kind: FileKind::ALL[kind],
-                    name,
-                    size,
-                    key,
-                    digest,
-                    hosts: hosts
-                        .into_iter()
-                        .map(|(host, read_id, read_key)| ChunkHost {
-                            host: Fingerprint::from_bytes(host),
-                            read_id: Id::from_bytes(read_id),
-                            read_key,
-                        })
-                        .collect(),
-                    caption,
+                |((id, sent_at_ms, kind, name), (size, key, digest), hosts, (caption, media))| {
+                    // A preview goes with its own kind of file only.
+                    let kind = match &media {
+                        Some(Media::Image { .. }) => FileKind::Image,
+                        Some(Media::Voice { .. }) => FileKind::Voice,
+                        None => FileKind::ALL[kind],
+                    };
+                    FileOffer {
+                        id,
+                        sent_at_ms,
+                        kind,
+                        name,
+                        size,
+                        key,
+                        digest,
+                        hosts: hosts
+                            .into_iter()
+                            .map(|(host, read_id, read_key)| ChunkHost {
+                                host: Fingerprint::from_bytes(host),
+                                read_id: Id::from_bytes(read_id),
+                                read_key,
+                            })
+                            .collect(),
+                        caption,
+                        media,
+                    }
                 },
             )
     }

@@ -6,6 +6,11 @@
 //! key [32] | digest [32] | host count u8 (1..=8) | per host: host [32] | read id [24] |
 //! read key [32] | caption blob(≤4,096, UTF-8)`. Chunk `i` of the file is chunk `i / n` of
 //! host `i mod n` (`n` hosts, in offer order).
+//!
+//! An offer with a preview ([`Media`]) is its own content kind, so a reader that knows only
+//! kind 5 refuses it as unknown rather than misreading it: kind 6 (an image) follows the
+//! layout above with `width u32 | height u32 | thumbnail blob(≤3,072, a JPEG)`, kind 7 (a
+//! voice message) with `duration_ms u32 | waveform blob(≤64, one level 0–255 per step)`.
 
 use crate::conversation::MessageId;
 use crate::cursor::{put_blob, Cursor};
@@ -21,6 +26,11 @@ pub const MAX_CAPTION_LEN: usize = 4096;
 pub const MAX_FILE_HOSTS: usize = 8;
 /// Largest file the format can describe: chunk indices are u32.
 pub const MAX_FILE_SIZE: u64 = CHUNK_PLAINTEXT_LEN as u64 * u32::MAX as u64;
+/// Largest thumbnail an image offer carries: with the longest name, caption and host list
+/// the offer still fits one conversation message.
+pub const MAX_THUMBNAIL_LEN: usize = 3072;
+/// Levels in a voice message's waveform.
+pub const WAVEFORM_LEN: usize = 64;
 
 /// How a front end shows the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,9 +96,83 @@ pub struct FileOffer {
     pub digest: [u8; 32],
     pub hosts: Vec<ChunkHost>,
     pub caption: String,
+    /// The preview shown before the file is fetched; only with its own kind of file.
+    pub media: Option<Media>,
 }
 
-crate::redacted_debug!(ChunkHost, FileOffer);
+/// What a front end shows of a file before it is fetched.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Media {
+    /// An image's size in pixels and a small JPEG of it.
+    Image {
+        width: u32,
+        height: u32,
+        thumbnail: Vec<u8>,
+    },
+    /// A voice message's length and loudness over time, in [`WAVEFORM_LEN`] steps or fewer.
+    Voice { duration_ms: u32, waveform: Vec<u8> },
+}
+
+impl Media {
+    /// The content kind of an offer with this preview.
+    pub(crate) fn content_kind(&self) -> u8 {
+        match self {
+            Self::Image { .. } => 6,
+            Self::Voice { .. } => 7,
+        }
+    }
+
+    fn file_kind(&self) -> FileKind {
+        match self {
+            Self::Image { .. } => FileKind::Image,
+            Self::Voice { .. } => FileKind::Voice,
+        }
+    }
+
+    fn put(&self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        match self {
+            Self::Image {
+                width,
+                height,
+                thumbnail,
+            } => {
+                check("thumbnail", thumbnail.len(), MAX_THUMBNAIL_LEN)?;
+                out.extend_from_slice(&width.to_be_bytes());
+                out.extend_from_slice(&height.to_be_bytes());
+                put_blob(out, thumbnail);
+            }
+            Self::Voice {
+                duration_ms,
+                waveform,
+            } => {
+                check("waveform", waveform.len(), WAVEFORM_LEN)?;
+                out.extend_from_slice(&duration_ms.to_be_bytes());
+                put_blob(out, waveform);
+            }
+        }
+        Ok(())
+    }
+
+    fn read(content_kind: u8, cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+        match content_kind {
+            6 => Ok(Self::Image {
+                width: cursor.u32("image width")?,
+                height: cursor.u32("image height")?,
+                thumbnail: cursor.blob("thumbnail", MAX_THUMBNAIL_LEN)?.to_vec(),
+            }),
+            7 => Ok(Self::Voice {
+                duration_ms: cursor.u32("voice duration")?,
+                waveform: cursor.blob("waveform", WAVEFORM_LEN)?.to_vec(),
+            }),
+            code => Err(DecodeError::UnknownCode {
+                what: "media offer kind",
+                code,
+            }),
+        }
+    }
+}
+
+crate::redacted_debug!(ChunkHost, FileOffer, Media);
 
 /// Chunks of a file of `size` bytes: an empty file has one, empty.
 pub fn chunk_count(size: u64) -> u64 {
@@ -108,7 +192,19 @@ fn text(cursor: &mut Cursor<'_>, what: &'static str, max: usize) -> Result<Strin
 }
 
 impl FileOffer {
+    /// The content kind this offer is written as: 5, or 6–7 with a preview.
+    pub(crate) fn content_kind(&self) -> u8 {
+        self.media.as_ref().map_or(5, Media::content_kind)
+    }
+
     pub(crate) fn put(&self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        if let Some(media) = &self.media {
+            if media.file_kind() != self.kind {
+                return Err(DecodeError::Invalid(
+                    "a file's preview is not of its kind of file",
+                ));
+            }
+        }
         check("file name", self.name.len(), MAX_FILE_NAME_LEN)?;
         check("caption", self.caption.len(), MAX_CAPTION_LEN)?;
         check("file hosts", self.hosts.len(), MAX_FILE_HOSTS)?;
@@ -132,10 +228,14 @@ impl FileOffer {
             out.extend_from_slice(&host.read_key);
         }
         put_blob(out, self.caption.as_bytes());
-        Ok(())
+        match &self.media {
+            Some(media) => media.put(out),
+            None => Ok(()),
+        }
     }
 
-    pub(crate) fn read(cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+    /// Reads an offer of content kind `content_kind` (5, 6 or 7).
+    pub(crate) fn read(content_kind: u8, cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
         let id = cursor.array("file id")?;
         let sent_at_ms = cursor.u64("sent at")?;
         let kind = FileKind::from_code(cursor.u8("file kind")?)?;
@@ -161,6 +261,18 @@ impl FileOffer {
             })
             .collect::<Result<_, DecodeError>>()?;
         let caption = text(cursor, "caption", MAX_CAPTION_LEN)?;
+        let media = match content_kind {
+            5 => None,
+            kind => Some(Media::read(kind, cursor)?),
+        };
+        if media
+            .as_ref()
+            .is_some_and(|media| media.file_kind() != kind)
+        {
+            return Err(DecodeError::Invalid(
+                "a file's preview is not of its kind of file",
+            ));
+        }
         Ok(Self {
             id,
             sent_at_ms,
@@ -171,6 +283,7 @@ impl FileOffer {
             digest,
             hosts,
             caption,
+            media,
         })
     }
 
@@ -192,5 +305,63 @@ mod tests {
         assert_eq!(chunk_count(len), 1);
         assert_eq!(chunk_count(len + 1), 2);
         assert!(chunk_count(MAX_FILE_SIZE) <= u64::from(u32::MAX));
+    }
+
+    fn image_offer() -> FileOffer {
+        FileOffer {
+            id: [1; 16],
+            sent_at_ms: 7,
+            kind: FileKind::Image,
+            name: "cat.jpg".into(),
+            size: 90_000,
+            key: [2; 32],
+            digest: [3; 32],
+            hosts: vec![ChunkHost {
+                host: Fingerprint::from_bytes([4; 32]),
+                read_id: Id::from_bytes([5; Id::LEN]),
+                read_key: [6; 32],
+            }],
+            caption: String::new(),
+            media: Some(Media::Image {
+                width: 640,
+                height: 480,
+                thumbnail: vec![0xff; 100],
+            }),
+        }
+    }
+
+    #[test]
+    fn a_preview_goes_with_its_own_kind_of_file_only() {
+        let mut offer = image_offer();
+        let mut bytes = Vec::new();
+        offer.put(&mut bytes).unwrap();
+        assert_eq!(offer.content_kind(), 6);
+        // The same bytes read as a voice offer's are refused, not misread.
+        assert!(FileOffer::read(7, &mut Cursor::new(&bytes)).is_err());
+        offer.kind = FileKind::Voice;
+        assert!(offer.put(&mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn an_oversized_preview_is_refused() {
+        let mut offer = image_offer();
+        offer.media = Some(Media::Image {
+            width: 1,
+            height: 1,
+            thumbnail: vec![0; MAX_THUMBNAIL_LEN + 1],
+        });
+        assert!(matches!(
+            offer.put(&mut Vec::new()),
+            Err(DecodeError::TooLong {
+                what: "thumbnail",
+                ..
+            })
+        ));
+        offer.kind = FileKind::Voice;
+        offer.media = Some(Media::Voice {
+            duration_ms: 1,
+            waveform: vec![0; WAVEFORM_LEN + 1],
+        });
+        assert!(offer.put(&mut Vec::new()).is_err());
     }
 }

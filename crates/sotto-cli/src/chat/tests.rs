@@ -189,6 +189,7 @@ async fn a_file_message_shows_the_file() {
         name: "slides.pdf".into(),
         size: 1234,
         kind: sotto_proto::file_offer::FileKind::File,
+        media: None,
     });
     app.on_event(AppEvent::Message(offer)).await;
     let shown = screen(&mut app);

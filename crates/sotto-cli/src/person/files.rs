@@ -4,9 +4,10 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use sotto_app::{bytes_done, App, ChunkSet, MessageId};
+use sotto_proto::file_offer::FileKind;
 
 use super::output::Output;
 use super::ClientArgs;
@@ -26,8 +27,20 @@ pub struct DownloadArgs {
 
 #[derive(Args)]
 pub struct FilesArgs {
+    #[command(subcommand)]
+    action: Option<FilesAction>,
     #[command(flatten)]
     pub client: ClientArgs,
+}
+
+#[derive(Subcommand)]
+enum FilesAction {
+    /// Take back a file you sent: its chunks are deleted at their hosts, so whoever has not
+    /// fetched it yet is told it is gone (an upload not finished was never offered).
+    Cancel {
+        /// The file's id, or a unique prefix of at least 8 hex digits.
+        id: String,
+    },
 }
 
 /// A bar over `size` bytes on a terminal (stderr), none for scripts.
@@ -49,6 +62,7 @@ pub async fn send_file(
     output: &Output,
     contact: &str,
     path: &Path,
+    kind: Option<FileKind>,
     caption: &str,
     limit: u64,
 ) -> anyhow::Result<()> {
@@ -61,7 +75,7 @@ pub async fn send_file(
         true
     };
     let result = app
-        .send_file(contact, path, caption, limit, &mut progress)
+        .send_file(contact, path, kind, caption, limit, &mut progress)
         .await;
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -93,8 +107,29 @@ pub async fn run_download(args: DownloadArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fetches the images and voice messages just offered that the settings allow (`sotto
+/// settings`), and says what came of each.
+pub async fn fetch_offered(app: &mut App, output: &Output) -> anyhow::Result<()> {
+    for (id, result) in app.auto_download().await? {
+        let file = app.file(&hex::encode(id))?;
+        match result {
+            Ok(path) => output.downloaded(&file, &path),
+            Err(error) => output.warning(&format!(
+                "fetching {} stopped: {error}; `sotto download {}` goes on with it",
+                file.name,
+                hex::encode(&id[..4])
+            )),
+        }
+    }
+    Ok(())
+}
+
 pub async fn run_files(args: FilesArgs) -> anyhow::Result<()> {
-    let app = args.client.app()?;
-    args.client.output().files(&app.files()?);
+    let mut app = args.client.app()?;
+    let output = args.client.output();
+    match &args.action {
+        None => output.files(&app.files()?),
+        Some(FilesAction::Cancel { id }) => output.cancelled(&app.cancel_file(id).await?),
+    }
     Ok(())
 }

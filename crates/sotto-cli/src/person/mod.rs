@@ -8,6 +8,7 @@ mod output;
 mod passphrase;
 pub mod printable;
 pub mod qr;
+mod settings;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use clap::Args;
 use ed25519_dalek::VerifyingKey;
 use sotto_app::{App, Command, Home, Reply, Unlock};
 use sotto_onion::directory::Authorities;
+use sotto_proto::file_offer::FileKind;
 use zeroize::Zeroizing;
 
 pub use change::{
@@ -26,6 +28,7 @@ pub use files::{run_download, run_files, DownloadArgs, FilesArgs};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
 pub use passphrase::{run_passphrase, PassphraseCommand};
+pub use settings::{run_settings, SettingsArgs};
 
 /// Where the person's device lives and which network it uses. Accepted before the command as
 /// well as after it (`sotto --home H read`, `sotto read --home H`); after it wins.
@@ -228,8 +231,12 @@ pub struct SendArgs {
     reply_to: Option<String>,
     /// Send this file: encrypted, through the onion network, resumable (run the command
     /// again after a crash and the upload goes on).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", conflicts_with = "voice")]
     file: Option<PathBuf>,
+    /// Send this recording as a voice message, with its length and waveform (WAV, or Ogg
+    /// with Opus or Vorbis; other audio goes as a voice message without them).
+    #[arg(long, value_name = "PATH")]
+    voice: Option<PathBuf>,
     /// The largest file to send, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = sotto_app::DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
@@ -317,7 +324,12 @@ pub async fn run_contacts(args: ContactsArgs) -> anyhow::Result<()> {
 
 pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
     let mut app = args.client.app()?;
-    if let Some(path) = &args.file {
+    let file = match (&args.file, &args.voice) {
+        (Some(path), _) => Some((path, None)),
+        (None, Some(path)) => Some((path, Some(FileKind::Voice))),
+        (None, None) => None,
+    };
+    if let Some((path, kind)) = file {
         let caption = args.text.as_deref().unwrap_or_default();
         let output = args.client.output();
         return files::send_file(
@@ -325,6 +337,7 @@ pub async fn run_send(args: SendArgs) -> anyhow::Result<()> {
             &output,
             &args.contact,
             path,
+            kind,
             caption,
             args.max_file_size,
         )
@@ -364,6 +377,7 @@ pub async fn run_read(args: ReadArgs) -> anyhow::Result<()> {
             bail!(UNEXPECTED);
         };
         output.messages(&messages);
+        files::fetch_offered(&mut app, &output).await?;
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if !messages.is_empty() || left.is_zero() {
             return Ok(());

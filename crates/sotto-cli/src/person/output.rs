@@ -69,6 +69,19 @@ impl Output {
     }
 
     /// Every transfer: direction, state, how far.
+    pub fn cancelled(&self, file: &FileSummary) {
+        self.emit(
+            json!({"event": "cancelled", "id": hex::encode(file.id)}),
+            || {
+                format!(
+                    "cancelled {} (id {}): its chunks are deleted at their hosts",
+                    name(&file.name),
+                    short_id(&file.id)
+                )
+            },
+        );
+    }
+
     pub fn files(&self, files: &[FileSummary]) {
         if files.is_empty() && !self.json {
             println!("No files yet. `sotto send CONTACT --file PATH` sends one.");

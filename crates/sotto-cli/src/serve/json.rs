@@ -2,9 +2,10 @@
 //! and events become the JSON of `docs/api.md` (also what the person commands print with
 //! `--json`).
 
+use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Value};
 use sotto_app::{AppEvent, Change, Command, ConnectionState, FileSummary, MessageView, Reply};
-use sotto_proto::file_offer::FileKind;
+use sotto_proto::file_offer::{FileKind, Media};
 
 pub fn command(command: sotto_api::Command) -> Command {
     use sotto_api::Command as Api;
@@ -106,16 +107,41 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
         file: m
             .file
             .as_ref()
-            .map(|file| file_info(&file.name, file.size, file.kind)),
+            .map(|file| file_info(&file.name, file.size, file.kind, file.media.as_ref())),
     }
 }
 
-fn file_info(name: &str, size: u64, kind: FileKind) -> sotto_api::FileInfo {
-    sotto_api::FileInfo {
+fn file_info(name: &str, size: u64, kind: FileKind, media: Option<&Media>) -> sotto_api::FileInfo {
+    let mut info = sotto_api::FileInfo {
         name: name.to_string(),
         size,
         kind: kind.name().to_string(),
+        width: None,
+        height: None,
+        thumbnail: None,
+        duration_ms: None,
+        waveform: None,
+    };
+    match media {
+        Some(Media::Image {
+            width,
+            height,
+            thumbnail,
+        }) => {
+            info.width = Some(*width);
+            info.height = Some(*height);
+            info.thumbnail = Some(BASE64_STANDARD.encode(thumbnail));
+        }
+        Some(Media::Voice {
+            duration_ms,
+            waveform,
+        }) => {
+            info.duration_ms = Some(*duration_ms);
+            info.waveform = Some(waveform.clone());
+        }
+        None => {}
     }
+    info
 }
 
 pub fn api_file(file: &FileSummary) -> sotto_api::FileTransfer {
@@ -123,7 +149,7 @@ pub fn api_file(file: &FileSummary) -> sotto_api::FileTransfer {
         id: hex::encode(file.id),
         contact: file.alias.clone(),
         outgoing: file.outgoing,
-        file: file_info(&file.name, file.size, file.kind),
+        file: file_info(&file.name, file.size, file.kind, file.media.as_ref()),
         state: file.state.name().to_string(),
         chunks_done: file.chunks_done,
         chunks: file.chunks,

@@ -33,7 +33,7 @@ pub struct FileToSend<'a> {
     pub limit: u64,
 }
 
-fn file_error(error: FileError) -> ConversationError {
+pub(super) fn file_error(error: FileError) -> ConversationError {
     ConversationError::File(Box::new(error))
 }
 
@@ -79,6 +79,11 @@ impl<N: Network> Device<N> {
         let name = truncated(&name, sotto_proto::file_offer::MAX_FILE_NAME_LEN);
         let digest = files::digest_of(file.path).map_err(file_error)?;
         let chunks = files::chunks_of(size).map_err(file_error)?;
+        let media = files::media::preview(file.path, file.kind).unwrap_or_else(|error| {
+            // Sent all the same, without a preview.
+            tracing::debug!(%error, kind = file.kind.name(), "no preview for a file");
+            None
+        });
         let hosts = self.file_hosts(chunks as usize)?;
         let (mut chunk_hosts, mut writes) = (Vec::new(), Vec::new());
         for (share, host) in hosts.iter().enumerate() {
@@ -106,6 +111,7 @@ impl<N: Network> Device<N> {
             digest,
             hosts: chunk_hosts,
             caption: file.caption.to_string(),
+            media,
         };
         let path = std::path::absolute(file.path).map_err(read_error)?;
         self.store.add_file(
@@ -125,13 +131,18 @@ impl<N: Network> Device<N> {
     }
 
     /// Goes on with every upload a crash or a stop left unfinished, and offers each once its
-    /// chunks are up. Returns their ids.
+    /// chunks are up. Returns their ids. One whose file is gone or changed cannot finish: its
+    /// chunks are deleted at its hosts and it is cancelled.
     pub async fn resume_uploads(
         &mut self,
         progress: Progress<'_>,
     ) -> Result<Vec<MessageId>, ConversationError> {
         let mut resumed = Vec::new();
         for row in self.store.unfinished_uploads()? {
+            if !Self::can_resume(&row) {
+                self.abandon(&row).await?;
+                continue;
+            }
             let id = row.offer.id;
             self.finish_upload(row, &mut *progress).await?;
             resumed.push(id);
@@ -325,7 +336,7 @@ impl<N: Network> Device<N> {
 }
 
 /// Where a download is written until it is whole and checked.
-fn part_path(out: &Path) -> PathBuf {
+pub(super) fn part_path(out: &Path) -> PathBuf {
     let mut name = out.as_os_str().to_owned();
     name.push(".part");
     PathBuf::from(name)

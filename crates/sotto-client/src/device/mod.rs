@@ -2,6 +2,8 @@
 //! each mailbox host through it on the onion path, except the mailboxes the gateway hosts
 //! itself: those it reaches through a second guard, kept for good as well.
 
+mod auto_download;
+mod cancel;
 mod files;
 mod link;
 mod network;
@@ -23,6 +25,7 @@ use crate::home::{database_path, open_store, Unlock};
 use crate::store::{Records, Store, StoreError};
 use crate::MailboxClient;
 
+pub use auto_download::AutoDownloaded;
 pub use files::{FileToSend, Progress, DEFAULT_MAX_FILE_SIZE};
 pub use network::{Network, OnionNetwork};
 pub use pushes::{Arrival, Arrivals, FollowUp};

@@ -8,6 +8,7 @@
 mod chunk;
 mod chunk_set;
 mod host_calls;
+pub mod media;
 mod transfer;
 mod window;
 
@@ -23,7 +24,7 @@ pub use chunk::FileKey;
 pub use chunk_set::ChunkSet;
 pub use host_calls::{FileRead, FileWrite, NewFile};
 pub(crate) use transfer::{chunks_of, digest_of};
-pub use transfer::{download, upload, Share};
+pub use transfer::{download, download_into, upload, ChunkTarget, Share};
 
 /// How a transfer failed; each says what the person can do about it.
 #[derive(Debug, Error)]
@@ -38,6 +39,11 @@ pub enum FileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the disk is full: {path} cannot grow; the download stopped and goes on where it \
+         stopped once there is room"
+    )]
+    DiskFull { path: PathBuf },
     #[error("{path} is {size} bytes, over the limit of {limit} bytes")]
     TooLarge {
         path: PathBuf,

@@ -69,8 +69,10 @@ pub async fn upload<T: Transport>(
     let count = done.count();
     let start = |index: u32| {
         let (offset, len) = span(index, size);
-        let mut plaintext = vec![0u8; len];
-        file.read_exact_at(&mut plaintext, offset)
+        // Every chunk is sealed full, the last padded with zeros, so hosts learn a file's
+        // size to a chunk, not to the byte.
+        let mut plaintext = vec![0u8; CHUNK_PLAINTEXT_LEN];
+        file.read_exact_at(&mut plaintext[..len], offset)
             .map_err(|error| FileError::Read {
                 path: source.to_path_buf(),
                 source: error,
@@ -87,6 +89,41 @@ pub async fn upload<T: Transport>(
     pipeline(done, start, |_, _| Ok(true), || Ok(()), checkpoint).await
 }
 
+/// Where a download's chunks are written: a file, or in tests one whose disk fills up.
+pub trait ChunkTarget: Sync {
+    fn set_len(&self, size: u64) -> std::io::Result<()>;
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()>;
+    fn sync_data(&self) -> std::io::Result<()>;
+}
+
+impl ChunkTarget for File {
+    fn set_len(&self, size: u64) -> std::io::Result<()> {
+        File::set_len(self, size)
+    }
+
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> std::io::Result<()> {
+        FileExt::write_all_at(self, bytes, offset)
+    }
+
+    fn sync_data(&self) -> std::io::Result<()> {
+        File::sync_data(self)
+    }
+}
+
+/// A failed write to `path` as a file error: a full disk (or quota) said as such.
+fn write_failed(path: &Path, error: std::io::Error) -> FileError {
+    use std::io::ErrorKind::{QuotaExceeded, StorageFull};
+    match error.kind() {
+        StorageFull | QuotaExceeded => FileError::DiskFull {
+            path: path.to_path_buf(),
+        },
+        _ => FileError::Write {
+            path: path.to_path_buf(),
+            source: error,
+        },
+    }
+}
+
 /// Fetches every chunk not in `done` into its place in `target` (a file of `size` bytes),
 /// each checked before it is written.
 pub async fn download<T: Transport>(
@@ -97,16 +134,27 @@ pub async fn download<T: Transport>(
     done: &mut ChunkSet,
     checkpoint: &mut (dyn FnMut(&ChunkSet) -> Result<(), FileError> + Send),
 ) -> Result<(), FileError> {
-    let write_error = |error| FileError::Write {
-        path: target.to_path_buf(),
-        source: error,
-    };
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .open(target)
-        .map_err(write_error)?;
+        .map_err(|error| write_failed(target, error))?;
+    download_into(shares, key, &file, target, size, done, checkpoint).await
+}
+
+/// [`download`] into `file`, whose errors name `path`. A write that fails stops the transfer;
+/// `done` as last handed to `checkpoint` is on disk, so it goes on from there.
+pub async fn download_into<T: Transport>(
+    shares: &[Share<T, FileRead>],
+    key: &FileKey,
+    file: &impl ChunkTarget,
+    path: &Path,
+    size: u64,
+    done: &mut ChunkSet,
+    checkpoint: &mut (dyn FnMut(&ChunkSet) -> Result<(), FileError> + Send),
+) -> Result<(), FileError> {
+    let write_error = |error| write_failed(path, error);
     file.set_len(size).map_err(write_error)?;
     let count = done.count();
     let start = |index: u32| {
@@ -118,8 +166,11 @@ pub async fn download<T: Transport>(
     let finish = |index: u32, sealed: Vec<u8>| {
         let (offset, len) = span(index, size);
         match key.open(index, count, &sealed) {
-            Some(plaintext) if plaintext.len() == len => {
-                file.write_all_at(&plaintext, offset).map_err(write_error)?;
+            // Full (the last chunk padded), or just the file's bytes from a sender that did
+            // not pad.
+            Some(plaintext) if plaintext.len() == CHUNK_PLAINTEXT_LEN || plaintext.len() == len => {
+                file.write_all_at(&plaintext[..len], offset)
+                    .map_err(write_error)?;
                 Ok(true)
             }
             _ => {

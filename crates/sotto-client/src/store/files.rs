@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use ed25519_dalek::SigningKey;
 use rusqlite::{params, OptionalExtension, Row};
 use sotto_proto::conversation::{Content, MessageId};
-use sotto_proto::file_offer::{FileKind, FileOffer};
+use sotto_proto::file_offer::{FileKind, FileOffer, Media};
 use sotto_proto::Id;
 
 use super::{now_ms, Store, StoreError};
@@ -24,15 +24,18 @@ pub enum FileState {
     Downloading,
     /// Fetched, checked and written to its path.
     Done,
+    /// Taken back by its sender (or an upload whose file went away): deleted at its hosts.
+    Cancelled,
 }
 
 impl FileState {
-    const ALL: [FileState; 5] = [
+    const ALL: [FileState; 6] = [
         Self::Uploading,
         Self::Sent,
         Self::Offered,
         Self::Downloading,
         Self::Done,
+        Self::Cancelled,
     ];
 
     pub fn name(self) -> &'static str {
@@ -42,6 +45,7 @@ impl FileState {
             Self::Offered => "offered",
             Self::Downloading => "downloading",
             Self::Done => "done",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -77,6 +81,8 @@ pub struct FileSummary {
     pub chunks_done: u32,
     pub chunks: u32,
     pub path: Option<PathBuf>,
+    /// Its preview: an image's size and thumbnail, a voice message's length and waveform.
+    pub media: Option<Media>,
 }
 
 /// The file a message carries, as a message list shows it.
@@ -85,6 +91,7 @@ pub struct MessageFile {
     pub name: String,
     pub size: u64,
     pub kind: FileKind,
+    pub media: Option<Media>,
 }
 
 const WRITE_LEN: usize = Id::LEN + 32;
@@ -120,6 +127,15 @@ fn decode_writes(bytes: &[u8]) -> Result<Vec<FileWrite>, StoreError> {
 
 pub(super) fn kind_of(name: &str) -> FileKind {
     FileKind::from_name(name).unwrap_or(FileKind::File)
+}
+
+/// The preview in a stored offer (the store wrote the offer, so one that does not decode is
+/// damage: shown without a preview rather than hiding the message).
+pub(super) fn media_of(offer: &[u8]) -> Option<Media> {
+    match Content::decode(offer) {
+        Ok(Content::FileOffer(offer)) => offer.media,
+        _ => None,
+    }
 }
 
 const FILE_COLUMNS: &str =
@@ -235,7 +251,8 @@ impl Store {
     /// Every file, oldest first.
     pub fn file_summaries(&self) -> Result<Vec<FileSummary>, StoreError> {
         let mut statement = self.conn().prepare(
-            "SELECT f.id, c.alias, f.outgoing, f.name, f.size, f.kind, f.state, f.done, f.path \
+            "SELECT f.id, c.alias, f.outgoing, f.name, f.size, f.kind, f.state, f.done, f.path, \
+             f.offer \
              FROM files f JOIN conversations c ON c.number = f.conversation ORDER BY f.number",
         )?;
         let rows = statement.query_map([], |row| {
@@ -249,10 +266,11 @@ impl Store {
                 row.get::<_, String>(6)?,
                 row.get::<_, Vec<u8>>(7)?,
                 row.get::<_, Option<String>>(8)?,
+                row.get::<_, Vec<u8>>(9)?,
             ))
         })?;
         rows.map(|row| {
-            let (id, alias, outgoing, name, size, kind, state, done, path) = row?;
+            let (id, alias, outgoing, name, size, kind, state, done, path, offer) = row?;
             let size = size as u64;
             let chunks = sotto_proto::file_offer::chunk_count(size) as u32;
             let done =
@@ -268,6 +286,7 @@ impl Store {
                 chunks_done: done.done(),
                 chunks,
                 path: path.map(PathBuf::from),
+                media: media_of(&offer),
             })
         })
         .collect()

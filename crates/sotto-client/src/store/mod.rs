@@ -4,6 +4,7 @@
 //! SQLCipher and readable by its owner only.
 
 mod changes;
+mod download_settings;
 pub(crate) mod encrypt;
 mod files;
 mod key;
@@ -24,6 +25,7 @@ use rusqlite::{Connection, OptionalExtension};
 use sotto_proto::Fingerprint;
 use thiserror::Error;
 
+pub use download_settings::{DownloadSettings, DEFAULT_AUTO_DOWNLOAD_MAX};
 pub use files::{FileRow, FileState, FileSummary, MessageFile};
 pub use key::StoreKey;
 pub use records::Records;

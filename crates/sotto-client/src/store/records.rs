@@ -21,6 +21,11 @@ impl<'a> Records<'a> {
         Ok(self.0.conversation(alias)?.is_some())
     }
 
+    /// Which files the device fetches by itself, and where to.
+    pub fn download_settings(&self) -> Result<super::DownloadSettings, StoreError> {
+        self.0.download_settings()
+    }
+
     /// Every message of a conversation, oldest first.
     pub fn messages(&self, alias: &str) -> Result<Vec<StoredMessage>, StoreError> {
         self.0.messages(alias)

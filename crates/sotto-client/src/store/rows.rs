@@ -133,6 +133,7 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
                 name,
                 size: row.get::<_, i64>(13)? as u64,
                 kind: super::files::kind_of(&row.get::<_, String>(14)?),
+                media: super::files::media_of(&row.get::<_, Vec<u8>>(15)?),
             }),
             None => None,
         },
@@ -148,7 +149,7 @@ const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.re
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
       AND r.outgoing = 1), \
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
-      AND r.outgoing = 0), f.name, f.size, f.kind";
+      AND r.outgoing = 0), f.name, f.size, f.kind, f.offer";
 /// Messages with their conversation and, for a file message, its file.
 const MESSAGE_SOURCE: &str = "messages m JOIN conversations c ON c.number = m.conversation \
      LEFT JOIN files f ON f.conversation = m.conversation AND f.id = m.id";

@@ -171,4 +171,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX files_by_id ON files (id);
     ",
+    // 13: automatic download of images and voice messages: the largest fetched without being
+    // asked (0: none) and the folder they go to (none until the person names one: the home is
+    // encrypted at rest, a fetched file is not, so it never goes there unasked).
+    "
+    ALTER TABLE profile ADD COLUMN auto_download_max INTEGER NOT NULL DEFAULT 8388608;
+    ALTER TABLE profile ADD COLUMN download_dir TEXT;
+    ",
 ];

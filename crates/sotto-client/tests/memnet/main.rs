@@ -10,8 +10,11 @@ mod link;
 mod network;
 mod people;
 
+mod cancel;
 mod changes;
+mod disk_full;
 mod files;
+mod media;
 mod operations;
 mod regressions;
 mod under_faults;
