@@ -7,7 +7,8 @@ pub mod types;
 
 pub use client::{ApiClient, ApiError};
 pub use types::{
-    Command, ConnectionState, Contact, Event, FileInfo, FileTransfer, MessageView, Reply, Request,
+    Command, ConnectionState, Contact, Event, FileInfo, FilePreview, FileTransfer, MessageView,
+    Reply, Request,
 };
 
 /// The file in a client's home directory that holds the API token.

@@ -140,6 +140,15 @@ pub struct FileInfo {
     pub size: u64,
     /// `file`, `image` or `voice`.
     pub kind: String,
+    /// What a front end shows before the file is fetched (boxed: most files have none, and
+    /// events stay small).
+    #[serde(flatten)]
+    pub preview: Box<FilePreview>,
+}
+
+/// An image's or a voice message's preview, as fields of its [`FileInfo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FilePreview {
     /// An image's size in pixels.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub width: Option<u32>,

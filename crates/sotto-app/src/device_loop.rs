@@ -27,6 +27,8 @@ const CONNECTION_CHECK: Duration = Duration::from_secs(1);
 /// How often to read the network file again: relays rotate their onion keys every epoch
 /// (a day by default) and the file follows, well ahead of the old keys' end.
 const NETWORK_CHECK: Duration = Duration::from_secs(60);
+/// The longest the loop spends fetching files by itself before it answers commands again.
+const AUTO_DOWNLOAD_TIME: Duration = Duration::from_secs(60);
 
 /// Runs the device until the job channel closes (every handle dropped), then lets the home go.
 pub(crate) async fn run(
@@ -143,12 +145,17 @@ fn follow_network_file(device: &mut Device, file: &Path) -> bool {
 }
 
 /// Fetches the images and voice messages just offered that the person's settings allow.
-/// While one is fetched the loop runs no command: they are small (8 MiB by default).
+/// While one is fetched the loop runs no command: they are small (8 MiB by default), and
+/// what is not done in `AUTO_DOWNLOAD_TIME` stops where it got to, for `sotto download`.
 async fn auto_download(device: &mut Device) {
-    let fetched = match device.auto_download().await {
-        Ok(fetched) => fetched,
-        Err(error) => {
+    let fetched = match tokio::time::timeout(AUTO_DOWNLOAD_TIME, device.auto_download()).await {
+        Ok(Ok(fetched)) => fetched,
+        Ok(Err(error)) => {
             tracing::warn!(%error, "automatic downloads wait");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("an automatic download took too long; `sotto download` goes on with it");
             return;
         }
     };

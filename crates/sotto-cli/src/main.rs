@@ -166,7 +166,7 @@ impl Top {
             Top::React(args) => Some(&mut args.client),
             Top::Timer(args) => Some(&mut args.client),
             Top::Download(args) => Some(&mut args.client),
-            Top::Files(args) => Some(&mut args.client),
+            Top::Files(args) => Some(args.client_args()),
             Top::Read(args) => Some(&mut args.client),
             Top::Settings(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),

@@ -228,3 +228,117 @@ fn an_upload_killed_midway_goes_on_when_the_same_send_runs_again_and_is_offered_
         std::fs::read(&source).unwrap()
     );
 }
+
+/// A 16-bit mono WAV file of `seconds` of a loud tone.
+fn make_wav(path: &Path, seconds: u32) {
+    let rate = 8_000u32;
+    let samples: Vec<u8> = (0..rate * seconds)
+        .flat_map(|i| (((i as f32 / 3.0).sin() * 20_000.0) as i16).to_le_bytes())
+        .collect();
+    let mut wav = Vec::new();
+    wav.extend_from_slice(b"RIFF");
+    wav.extend_from_slice(&(36 + samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(b"WAVEfmt ");
+    wav.extend_from_slice(&16u32.to_le_bytes());
+    wav.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    wav.extend_from_slice(&1u16.to_le_bytes()); // mono
+    wav.extend_from_slice(&rate.to_le_bytes());
+    wav.extend_from_slice(&(rate * 2).to_le_bytes());
+    wav.extend_from_slice(&2u16.to_le_bytes());
+    wav.extend_from_slice(&16u16.to_le_bytes());
+    wav.extend_from_slice(b"data");
+    wav.extend_from_slice(&(samples.len() as u32).to_le_bytes());
+    wav.extend_from_slice(&samples);
+    std::fs::write(path, wav).unwrap();
+}
+
+fn make_png(path: &Path, width: u32, height: u32) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let pixels: Vec<u8> = (0..width * height * 3).map(|i| (i % 251) as u8).collect();
+    let mut writer = encoder.write_header().unwrap();
+    writer.write_image_data(&pixels).unwrap();
+}
+
+#[test]
+fn an_image_and_a_voice_message_come_with_their_previews_and_the_image_is_fetched_by_itself() {
+    use base64::prelude::{Engine, BASE64_STANDARD};
+
+    let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
+    let alice = person(&net, "Alice");
+    let bob = person(&net, "Bob");
+    let invite = alice.ok(&["invite", "--no-qr"]);
+    let link = invite[0]["link"].as_str().unwrap().to_string();
+    bob.ok(&["connect", &link]);
+    alice.ok(&["contacts"]);
+    let downloads = net.root().join("bob-downloads");
+    let settings = bob.ok(&["settings", "--download-dir", downloads.to_str().unwrap()]);
+    assert_eq!(settings[0]["auto_download_max"], 8 * 1024 * 1024);
+
+    let photo = net.root().join("photo.png");
+    make_png(&photo, 640, 480);
+    let note = net.root().join("note.bin");
+    make_wav(&note, 1);
+    let photo_id = alice.ok(&["send", "Bob", "--file", photo.to_str().unwrap()]);
+    let photo_id = photo_id.last().unwrap()["id"].as_str().unwrap().to_string();
+    // Sent as a voice message whatever its name says.
+    let note_id = alice.ok(&["send", "Bob", "--voice", note.to_str().unwrap()]);
+    let note_id = note_id.last().unwrap()["id"].as_str().unwrap().to_string();
+
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.extend(bob.ok(&["read", "--wait", "30"]));
+        let has = |id: &str| {
+            seen.iter()
+                .any(|e| e["event"] == "message" && e["id"] == id)
+        };
+        if has(&photo_id) && has(&note_id) {
+            break;
+        }
+    }
+    let message = |id: &str| {
+        seen.iter()
+            .find(|e| e["event"] == "message" && e["id"] == id)
+            .unwrap_or_else(|| panic!("message {id} not read: {seen:?}"))
+            .clone()
+    };
+    let image = message(&photo_id);
+    assert_eq!(image["file"]["kind"], "image");
+    assert_eq!(
+        (
+            image["file"]["width"].clone(),
+            image["file"]["height"].clone()
+        ),
+        (640.into(), 480.into())
+    );
+    let thumbnail = BASE64_STANDARD
+        .decode(image["file"]["thumbnail"].as_str().unwrap())
+        .unwrap();
+    assert!(thumbnail.starts_with(&[0xff, 0xd8]) && thumbnail.len() <= 3072);
+    let voice = message(&note_id);
+    assert_eq!(voice["file"]["kind"], "voice");
+    assert_eq!(voice["file"]["duration_ms"], 1000);
+    assert!(!voice["file"]["waveform"].as_array().unwrap().is_empty());
+
+    // The image was fetched into the download folder by itself; so was the voice message.
+    let downloaded: Vec<&Value> = seen.iter().filter(|e| e["event"] == "downloaded").collect();
+    assert_eq!(downloaded.len(), 2, "{seen:?}");
+    assert_eq!(
+        std::fs::read(downloads.join("photo.png")).unwrap(),
+        std::fs::read(&photo).unwrap()
+    );
+    let files = bob.ok(&["files"]);
+    assert!(
+        files.iter().all(|file| file["state"] == "done"),
+        "{files:?}"
+    );
+
+    // Taken back by its sender: gone for a late reader, and cancelled in the sender's list.
+    let cancelled = alice.ok(&["files", "cancel", &note_id[..8]]);
+    assert_eq!(cancelled[0]["event"], "cancelled");
+    let listed = alice.ok(&["files"]);
+    let note_state = listed.iter().find(|f| f["id"] == note_id.as_str()).unwrap();
+    assert_eq!(note_state["state"], "cancelled");
+}

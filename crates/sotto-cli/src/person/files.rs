@@ -26,21 +26,37 @@ pub struct DownloadArgs {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct FilesArgs {
     #[command(subcommand)]
     action: Option<FilesAction>,
     #[command(flatten)]
-    pub client: ClientArgs,
+    client: ClientArgs,
 }
 
 #[derive(Subcommand)]
 enum FilesAction {
     /// Take back a file you sent: its chunks are deleted at their hosts, so whoever has not
     /// fetched it yet is told it is gone (an upload not finished was never offered).
-    Cancel {
-        /// The file's id, or a unique prefix of at least 8 hex digits.
-        id: String,
-    },
+    Cancel(CancelArgs),
+}
+
+#[derive(Args)]
+struct CancelArgs {
+    /// The file's id, or a unique prefix of at least 8 hex digits.
+    id: String,
+    #[command(flatten)]
+    client: ClientArgs,
+}
+
+impl FilesArgs {
+    /// The options of the command run: the list's, or the subcommand's.
+    pub fn client_args(&mut self) -> &mut ClientArgs {
+        match &mut self.action {
+            Some(FilesAction::Cancel(cancel)) => &mut cancel.client,
+            None => &mut self.client,
+        }
+    }
 }
 
 /// A bar over `size` bytes on a terminal (stderr), none for scripts.
@@ -124,12 +140,13 @@ pub async fn fetch_offered(app: &mut App, output: &Output) -> anyhow::Result<()>
     Ok(())
 }
 
-pub async fn run_files(args: FilesArgs) -> anyhow::Result<()> {
-    let mut app = args.client.app()?;
-    let output = args.client.output();
+pub async fn run_files(mut args: FilesArgs) -> anyhow::Result<()> {
+    let client = args.client_args().clone();
+    let mut app = client.app()?;
+    let output = client.output();
     match &args.action {
         None => output.files(&app.files()?),
-        Some(FilesAction::Cancel { id }) => output.cancelled(&app.cancel_file(id).await?),
+        Some(FilesAction::Cancel(cancel)) => output.cancelled(&app.cancel_file(&cancel.id).await?),
     }
     Ok(())
 }

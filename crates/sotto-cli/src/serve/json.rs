@@ -112,36 +112,32 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
 }
 
 fn file_info(name: &str, size: u64, kind: FileKind, media: Option<&Media>) -> sotto_api::FileInfo {
-    let mut info = sotto_api::FileInfo {
-        name: name.to_string(),
-        size,
-        kind: kind.name().to_string(),
-        width: None,
-        height: None,
-        thumbnail: None,
-        duration_ms: None,
-        waveform: None,
-    };
+    let mut preview = sotto_api::FilePreview::default();
     match media {
         Some(Media::Image {
             width,
             height,
             thumbnail,
         }) => {
-            info.width = Some(*width);
-            info.height = Some(*height);
-            info.thumbnail = Some(BASE64_STANDARD.encode(thumbnail));
+            preview.width = Some(*width);
+            preview.height = Some(*height);
+            preview.thumbnail = Some(BASE64_STANDARD.encode(thumbnail));
         }
         Some(Media::Voice {
             duration_ms,
             waveform,
         }) => {
-            info.duration_ms = Some(*duration_ms);
-            info.waveform = Some(waveform.clone());
+            preview.duration_ms = Some(*duration_ms);
+            preview.waveform = Some(waveform.clone());
         }
         None => {}
     }
-    info
+    sotto_api::FileInfo {
+        name: name.to_string(),
+        size,
+        kind: kind.name().to_string(),
+        preview: Box::new(preview),
+    }
 }
 
 pub fn api_file(file: &FileSummary) -> sotto_api::FileTransfer {
