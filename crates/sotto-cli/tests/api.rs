@@ -356,15 +356,28 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
     let out = sotto(
         &alice_home,
         &network,
-        &["send", "Files", "a report", "--file", source.to_str().unwrap()],
+        &[
+            "send",
+            "Files",
+            "a report",
+            "--file",
+            source.to_str().unwrap(),
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let Event::Offer(offer) = next_event(&bot, |e| matches!(e, Event::Offer(_))).await else {
         unreachable!()
     };
     assert_eq!(offer.text, "a report");
     let file = offer.file.clone().expect("the offer's file");
-    assert_eq!((file.name.as_str(), file.size), ("from-alice.bin", 3 * 1024 * 1024 + 17));
+    assert_eq!(
+        (file.name.as_str(), file.size),
+        ("from-alice.bin", 3 * 1024 * 1024 + 17)
+    );
     let started = bot.download(&offer.id[..8], None).await.unwrap();
     assert_eq!(started.id, offer.id);
     assert!(
@@ -373,19 +386,27 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
     );
     let again = bot.download(&offer.id, None).await.unwrap_err();
     assert!(again.to_string().contains("being transferred"), "{again}");
-    let out = sotto(&alice_home, &network, &["send", "Files", "during the download"]);
+    let out = sotto(
+        &alice_home,
+        &network,
+        &["send", "Files", "during the download"],
+    );
     assert!(out.status.success());
     let mut progress = 0;
     let mut texts = Vec::new();
     let done = tokio::time::timeout(Duration::from_secs(120), async {
         loop {
             match bot.next_event().await.expect("the API is open") {
-                Event::Progress { id, done, total, .. } if id == offer.id => {
+                Event::Progress {
+                    id, done, total, ..
+                } if id == offer.id => {
                     assert!(done <= total);
                     progress += 1;
                 }
                 Event::Message(message) => texts.push(message.text),
-                Event::Done { id, path, outgoing, .. } if id == offer.id => {
+                Event::Done {
+                    id, path, outgoing, ..
+                } if id == offer.id => {
                     assert!(!outgoing);
                     return path;
                 }
@@ -397,11 +418,17 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
     .await
     .expect("the download is done within 120 s");
     assert_eq!(done, started.path);
-    assert_eq!(std::fs::read(&done).unwrap(), std::fs::read(&source).unwrap());
+    assert_eq!(
+        std::fs::read(&done).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
     assert!(progress > 0, "no progress was told");
     if !texts.iter().any(|t| t == "during the download") {
-        next_event(&bot, |e| matches!(e, Event::Message(m) if m.text == "during the download"))
-            .await;
+        next_event(
+            &bot,
+            |e| matches!(e, Event::Message(m) if m.text == "during the download"),
+        )
+        .await;
     }
     let listed = bot.files().await.unwrap();
     assert_eq!(listed[0].state, "done");
@@ -413,7 +440,10 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
         .send_file("Alice", reply.to_str().unwrap(), "back to you")
         .await
         .unwrap();
-    let done = next_event(&bot, |e| matches!(e, Event::Done { .. } | Event::Failed { .. })).await;
+    let done = next_event(&bot, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    })
+    .await;
     assert!(
         matches!(&done, Event::Done { id, outgoing: true, .. } if *id == sent.id),
         "{done:?}"
@@ -431,6 +461,13 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
         &network,
         &["download", &sent.id, "--out", fetched.to_str().unwrap()],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(&fetched).unwrap(), std::fs::read(&reply).unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        std::fs::read(&reply).unwrap()
+    );
 }

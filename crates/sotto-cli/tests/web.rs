@@ -407,7 +407,11 @@ async fn two_people_chat_through_two_web_apps() {
         "document.querySelector('#messages li.mine .file img.preview')?.naturalWidth === 64",
     )
     .await;
-    until(&alice, "document.getElementById('uploads').children.length === 0").await;
+    until(
+        &alice,
+        "document.getElementById('uploads').children.length === 0",
+    )
+    .await;
     screenshot(&alice, "8-alice-sent-an-image").await;
     until(
         &bob,
@@ -426,13 +430,29 @@ async fn two_people_chat_through_two_web_apps() {
         "document.querySelector('#messages li:last-child .file img.preview')?.naturalWidth === 64",
     )
     .await;
-    until(&bob, "document.querySelector('#messages li:last-child .file a.save')").await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file a.save')",
+    )
+    .await;
     screenshot(&bob, "9-bob-fetched-the-image").await;
-    let id: String = eval(&bob, "document.querySelector('#messages li:last-child').dataset.id").await;
+    let id: String = eval(
+        &bob,
+        "document.querySelector('#messages li:last-child').dataset.id",
+    )
+    .await;
     let token = bob_serve.url.rsplit_once("#token=").unwrap().1.to_string();
     let served = http_get(&bob_serve, &format!("/files/{id}?token={token}")).await;
-    assert_eq!(served, image, "the image Bob's sotto serves is not the one sent");
-    let refused = http_head(&bob_serve, &format!("/files/{id}?token={}", "0".repeat(64)), None).await;
+    assert_eq!(
+        served, image,
+        "the image Bob's sotto serves is not the one sent"
+    );
+    let refused = http_head(
+        &bob_serve,
+        &format!("/files/{id}?token={}", "0".repeat(64)),
+        None,
+    )
+    .await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
 
     // A message to Alice while her page is hidden is shown as a browser notification (the

@@ -234,7 +234,10 @@ async fn a_file_message_shows_the_file() {
     .await;
     let stopped = screen(&mut app);
     assert!(!stopped.contains("↓ 500 B"), "{stopped}");
-    assert!(stopped.contains("file abababab stopped: the disk is full"), "{stopped}");
+    assert!(
+        stopped.contains("file abababab stopped: the disk is full"),
+        "{stopped}"
+    );
 }
 
 #[test]

@@ -83,7 +83,11 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         .map(|p| {
             let arrow = if p.outgoing { "↑" } else { "↓" };
             let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
-            format!(" · {arrow} {} of {} ({percent}%)", size(p.done), size(p.total))
+            format!(
+                " · {arrow} {} of {} ({percent}%)",
+                size(p.done),
+                size(p.total)
+            )
         })
         .collect();
     frame.render_widget(

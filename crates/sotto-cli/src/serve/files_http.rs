@@ -61,7 +61,7 @@ fn query_value(request: &Request, key: &str) -> Option<String> {
 /// `FILES/sent/<random>/NAME`, then sent. Answers `{"id", "path"}` once the transfer is
 /// under way (its progress comes over `/ws`).
 pub async fn upload(State(web): State<Web>, request: Request) -> Response {
-    if let Err(refusal) = web.admit(&request) {
+    if let Some(refusal) = web.refusal(&request) {
         return refusal;
     }
     let (Some(contact), Some(name)) = (
@@ -147,7 +147,7 @@ pub async fn fetch(
     UrlPath(id): UrlPath<String>,
     request: Request,
 ) -> Response {
-    if let Err(refusal) = web.admit(&request) {
+    if let Some(refusal) = web.refusal(&request) {
         return refusal;
     }
     let files = match web.app.call(Command::Files).await {

@@ -52,17 +52,18 @@ pub(super) struct Web {
 }
 
 impl Web {
-    /// Lets through a request with the token from this server's own origin (or none, as
-    /// plain loads of a file by the page send none), as the WebSocket's gate does.
-    pub(super) fn admit(&self, request: &Request) -> Result<(), Response> {
+    /// The answer refusing `request`, unless it has the token and comes from this server's
+    /// own origin (or none, as plain loads of a file by the page send none), as the
+    /// WebSocket's gate asks.
+    pub(super) fn refusal(&self, request: &Request) -> Option<Response> {
         let Some(host) = host(request.headers()) else {
-            return Err(StatusCode::MISDIRECTED_REQUEST.into_response());
+            return Some(StatusCode::MISDIRECTED_REQUEST.into_response());
         };
         let gate = self.gate.with_origin(&format!("http://{host}"));
         let mut check = Upgrade::new(());
         *check.uri_mut() = request.uri().clone();
         *check.headers_mut() = request.headers().clone();
-        gate.check(&check).map_err(|refusal| {
+        gate.check(&check).err().map(|refusal| {
             let status = refusal.status();
             (status, refusal.into_body().unwrap_or_default()).into_response()
         })
@@ -146,7 +147,7 @@ async fn guard(State(web): State<Web>, request: Request, next: Next) -> Response
 
 /// The WebSocket: the API's gate with this server's own origin allowed, then the API itself.
 async fn socket(State(web): State<Web>, mut request: Request) -> Response {
-    if let Err(refusal) = web.admit(&request) {
+    if let Some(refusal) = web.refusal(&request) {
         return refusal;
     }
     let Some(accept) = websocket_accept(request.headers()) else {

@@ -171,7 +171,10 @@ impl<N: Network> Device<N> {
             .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))
     }
 
-    async fn upload_of(&mut self, row: FileRow) -> Result<Transfer<N::Transport>, ConversationError> {
+    async fn upload_of(
+        &mut self,
+        row: FileRow,
+    ) -> Result<Transfer<N::Transport>, ConversationError> {
         let source =
             row.path
                 .clone()
