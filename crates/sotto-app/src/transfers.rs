@@ -83,6 +83,30 @@ impl Transfers {
         caption: &str,
     ) -> Result<Reply, AppError> {
         known(device.records(), &contact)?;
+        // The same file to the same contact, stopped midway in this run or an earlier one,
+        // goes on rather than going twice.
+        let same = std::path::absolute(&path).ok();
+        let stopped = device.records().files()?.into_iter().find(|file| {
+            file.outgoing
+                && file.state == FileState::Uploading
+                && file.alias == contact
+                && file.path == same
+                && !self.running.contains_key(&file.id)
+        });
+        if let Some(stopped) = stopped {
+            let transfer = device
+                .unfinished_uploads()
+                .await?
+                .into_iter()
+                .find(|transfer| transfer.id() == stopped.id);
+            if let Some(transfer) = transfer {
+                self.run(transfer, contact);
+                return Ok(Reply::Transfer {
+                    id: stopped.id,
+                    path,
+                });
+            }
+        }
         let file = FileToSend {
             path: &path,
             kind: kind_of(&path),
