@@ -673,6 +673,22 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
     let misnamed = http_head(&served, "/", Some(&format!("rebind.test:{port}"))).await;
     assert!(misnamed.starts_with("HTTP/1.1 421"), "{misnamed}");
 
+    // A connection that never finishes its request's header is closed (10 s), not held.
+    let mut stalled = tokio::net::TcpStream::connect(served.origin.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stalled.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let mut buffer = [0u8; 256];
+    let closed = tokio::time::timeout(
+        Duration::from_secs(25),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut buffer),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_) | Err(_))),
+        "a connection that never finishes its header stays open: {closed:?}"
+    );
+
     // A site whose name now points here is refused before it reads anything.
     let rebound = chromium.open(&format!("http://rebind.test:{port}/")).await;
     let body: String = eval(&rebound, "document.body.innerText").await;

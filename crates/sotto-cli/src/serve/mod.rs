@@ -99,11 +99,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(web) = web {
         let address = web.local_addr()?;
         let router = web::router(gate.clone(), app.clone(), address.port(), files);
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(web, router).await {
-                tracing::error!(%error, "the web app stopped");
-            }
-        });
+        tokio::spawn(web::serve(web, router));
         // The token goes after '#': a browser never sends that part to any server.
         println!("web ready http://{address}/#token={token}");
     }
