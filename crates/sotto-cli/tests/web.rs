@@ -455,6 +455,25 @@ async fn two_people_chat_through_two_web_apps() {
     .await;
     assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
 
+    // A voice message (told by its extension) gets a player on the side that has it, and a
+    // Download on the other.
+    let _: bool = eval(
+        &alice,
+        "(sendFiles([new File([new Uint8Array(3000)], 'note.ogg', { type: 'audio/ogg' })]), true)",
+    )
+    .await;
+    until(
+        &alice,
+        "[...document.querySelectorAll('#messages li.mine .file')].some(f => \
+         f.querySelector('.file-name').textContent === 'note.ogg' && f.querySelector('audio'))",
+    )
+    .await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file-size')?.textContent.startsWith('voice')",
+    )
+    .await;
+
     // A message to Alice while her page is hidden is shown as a browser notification (the
     // permission granted through the DevTools protocol, as a person grants it once).
     let granted = SetPermissionParams::builder()
