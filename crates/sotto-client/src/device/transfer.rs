@@ -67,11 +67,6 @@ impl<T: Transport> Transfer<T> {
         self.size
     }
 
-    /// The chunks done before it runs (a resumed transfer starts there).
-    pub fn done(&self) -> &ChunkSet {
-        &self.done
-    }
-
     /// Moves the chunks; `progress` is told the chunks done at each checkpoint (after what
     /// they claim is on disk or at the hosts) and is where they are stored for a resume.
     /// Returning `false` from it stops the transfer.
