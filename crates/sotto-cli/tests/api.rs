@@ -432,6 +432,20 @@ async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
     }
     let listed = bot.files().await.unwrap();
     assert_eq!(listed[0].state, "done");
+    // Its only recipient has it, so its hosts let it go: fetching it again elsewhere fails,
+    // and the event says why.
+    let elsewhere = net.root().join("again.bin");
+    bot.download(&offer.id, Some(elsewhere.to_str().unwrap()))
+        .await
+        .unwrap();
+    let failed = next_event(&bot, |e| {
+        matches!(e, Event::Failed { .. } | Event::Done { .. })
+    })
+    .await;
+    assert!(
+        matches!(&failed, Event::Failed { id, reason, .. } if *id == offer.id && reason.contains("gone from its hosts")),
+        "{failed:?}"
+    );
 
     // The bot sends a file from a path on its machine; Alice fetches it.
     let reply = net.root().join("from-bot.bin");
