@@ -1,5 +1,7 @@
 //! What a front end asks of the device, and what it gets back.
 
+use std::path::PathBuf;
+
 use sotto_client::store::{FileSummary, MessageFile, StoredMessage};
 use sotto_client::{Change, Contact};
 use sotto_proto::conversation::MessageId;
@@ -47,6 +49,21 @@ pub enum Command {
     },
     /// Every file sent or offered. Reply: [`Reply::Files`].
     Files,
+    /// Sends the file at `path` (on this machine) to `contact` with `caption`. A long-lived
+    /// loop replies once the transfer is recorded and its hosts reached, and tells its
+    /// progress and end as events ([`AppEvent::FileProgress`](crate::AppEvent::FileProgress),
+    /// `FileDone`, `FileFailed`); a one-shot `App::call` replies when it is offered.
+    /// Reply: [`Reply::Transfer`].
+    SendFile {
+        contact: String,
+        path: PathBuf,
+        caption: String,
+    },
+    /// Fetches the offered file whose id starts with `file` (at least 8 hex digits) into
+    /// `out`, or, without one, into the files directory (`App::set_files_dir`). Started again
+    /// after a stop, it goes on where it stopped. Runs as `SendFile` does.
+    /// Reply: [`Reply::Transfer`].
+    Download { file: String, out: Option<PathBuf> },
 }
 
 impl Command {
@@ -80,6 +97,11 @@ pub enum Reply {
     Messages(Vec<MessageView>),
     History(History),
     Files(Vec<FileSummary>),
+    /// A file transfer started (or, one-shot, done): the file's id and where the file is.
+    Transfer {
+        id: MessageId,
+        path: PathBuf,
+    },
 }
 
 /// A conversation as `history` shows it.

@@ -17,12 +17,13 @@ mod lock;
 mod look_back;
 mod network_file;
 mod rekey;
+mod transfers;
 
 pub use app::App;
 pub use command::{Command, History, MessageView, Reply};
 pub use error::AppError;
 pub use event::{AppEvent, ConnectionState};
-pub use files::bytes_done;
+pub use files::{bytes_done, default_files_dir, local_name};
 pub use handle::AppHandle;
 pub use home::Home;
 pub use init::init;

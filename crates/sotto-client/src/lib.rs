@@ -34,8 +34,8 @@ pub use content::{
 pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, FollowUp, Network,
-    OnionNetwork, Progress, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, Finished, FollowUp,
+    Network, OnionNetwork, Progress, Transfer, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

@@ -267,6 +267,23 @@ impl Output {
                 AppEvent::Connection(ConnectionState::Offline { reason }) => {
                     format!("offline: {}", printable(reason, Form::Text))
                 }
+                AppEvent::Offer(m) => format!(
+                    "{} offers file {} (sotto download {} --out PATH)",
+                    name(&m.contact),
+                    m.file.as_ref().map(|f| name(&f.name)).unwrap_or_default(),
+                    short_id(&m.id)
+                ),
+                AppEvent::FileProgress {
+                    id, done, total, ..
+                } => format!("file {}: {done} of {total} bytes", short_id(id)),
+                AppEvent::FileDone { id, path, .. } => {
+                    format!("file {}: done, {}", short_id(id), path.display())
+                }
+                AppEvent::FileFailed { id, reason, .. } => format!(
+                    "file {}: stopped: {}",
+                    short_id(id),
+                    printable(reason, Form::Text)
+                ),
             };
             self.emit(json!(api_event(event.clone())), || text);
         }

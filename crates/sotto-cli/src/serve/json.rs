@@ -48,6 +48,19 @@ pub fn command(command: sotto_api::Command) -> Command {
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
         Api::Files => Command::Files,
+        Api::SendFile {
+            contact,
+            path,
+            caption,
+        } => Command::SendFile {
+            contact,
+            path: path.into(),
+            caption,
+        },
+        Api::Download { file, out } => Command::Download {
+            file,
+            out: out.map(Into::into),
+        },
     }
 }
 
@@ -86,6 +99,9 @@ pub fn result(reply: Reply) -> Value {
         Reply::Files(files) => {
             let files: Vec<sotto_api::FileTransfer> = files.iter().map(api_file).collect();
             json!({ "files": files })
+        }
+        Reply::Transfer { id, path } => {
+            json!({ "id": hex::encode(id), "path": path.display().to_string() })
         }
     }
 }
@@ -159,6 +175,42 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
         AppEvent::Connection(ConnectionState::Offline { reason }) => Api::Connection {
             state: sotto_api::ConnectionState::Offline,
             detail: Some(reason),
+        },
+        AppEvent::Offer(m) => Api::Offer(api_message(&m)),
+        AppEvent::FileProgress {
+            id,
+            contact,
+            outgoing,
+            done,
+            total,
+        } => Api::Progress {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            done,
+            total,
+        },
+        AppEvent::FileDone {
+            id,
+            contact,
+            outgoing,
+            path,
+        } => Api::Done {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            path: path.display().to_string(),
+        },
+        AppEvent::FileFailed {
+            id,
+            contact,
+            outgoing,
+            reason,
+        } => Api::Failed {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            reason,
         },
     }
 }

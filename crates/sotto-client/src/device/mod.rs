@@ -8,6 +8,7 @@ mod network;
 mod pushes;
 mod send;
 mod sync;
+mod transfer;
 mod vouchers;
 mod write_back;
 
@@ -27,6 +28,7 @@ pub use files::{FileToSend, Progress, DEFAULT_MAX_FILE_SIZE};
 pub use network::{Network, OnionNetwork};
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
+pub use transfer::{Finished, Transfer};
 
 pub struct Device<N: Network = OnionNetwork> {
     store: Store,

@@ -14,5 +14,6 @@ mod changes;
 mod files;
 mod operations;
 mod regressions;
+mod transfers;
 mod under_faults;
 mod vouchers;
