@@ -22,6 +22,10 @@ pub enum AppEvent {
     Timer { contact: String, seconds: u32 },
     /// The device got subscribed to all its mailboxes, or lost the network.
     Connection(ConnectionState),
+    /// This device joined the group `group`.
+    JoinedGroup { group: String },
+    /// `member` is in the group `group` now, added by this device.
+    AddedToGroup { group: String, member: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +62,11 @@ impl From<sotto_client::Event> for AppEvent {
             Event::Timer { alias, seconds } => AppEvent::Timer {
                 contact: alias,
                 seconds,
+            },
+            Event::JoinedGroup { alias } => AppEvent::JoinedGroup { group: alias },
+            Event::AddedToGroup { alias, member } => AppEvent::AddedToGroup {
+                group: alias,
+                member,
             },
         }
     }

@@ -255,6 +255,19 @@ impl<N: Network> Device<N> {
         forget(&self.store, &conversation.group_id)
     }
 
+    /// Leaves `group`: this device's reader goes from the group mailbox and the device forgets
+    /// the group (its keys included). Until an owner or admin removes it, the others still
+    /// list it in the roster; it can read nothing more either way.
+    pub async fn leave_group(&mut self, group: &str) -> Result<(), ConversationError> {
+        let number = self.group_number(group)?;
+        let conversation = self.store.conversation_by_number(number)?;
+        let client = self.host(conversation.host).await?;
+        client
+            .remove_reader(&conversation.read, conversation.read.id)
+            .await?;
+        forget(&self.store, &conversation.group_id)
+    }
+
     /// Makes the commit `edit` asks for and writes it, until `done` says the roster has what
     /// it asked: another member's commit may win the epoch first, and then this device makes
     /// its commit again on the new epoch. Returns the Welcome of this device's winning commit.

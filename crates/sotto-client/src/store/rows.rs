@@ -77,6 +77,8 @@ pub struct StoredMessage {
     pub file: Option<super::MessageFile>,
     /// In a group, the display name of who sent it (none for this device's own).
     pub sender: Option<String>,
+    /// A message of a group (`conversation` is the group's alias).
+    pub group: bool,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -142,6 +144,7 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             None => None,
         },
         sender: row.get(15)?,
+        group: row.get(16)?,
     })
 }
 
@@ -154,7 +157,7 @@ const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.re
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
       AND r.outgoing = 1), \
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
-      AND r.outgoing = 0), f.name, f.size, f.kind, m.sender_name";
+      AND r.outgoing = 0), f.name, f.size, f.kind, m.sender_name, c.is_group";
 /// Messages with their conversation and, for a file message, its file.
 const MESSAGE_SOURCE: &str = "messages m JOIN conversations c ON c.number = m.conversation \
      LEFT JOIN files f ON f.conversation = m.conversation AND f.id = m.id";
