@@ -97,6 +97,16 @@ pub enum ConversationError {
     NotAllowed(String),
     #[error("a commit of this device waits for its host's order; try again")]
     Busy,
+    #[error(
+        "the group's {what} would be {len} bytes, more than the {max} one message carries: \
+         groups are limited to what fits one message until large MLS messages travel in \
+         chunks"
+    )]
+    TooBig {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),

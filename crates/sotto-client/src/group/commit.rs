@@ -4,6 +4,7 @@
 //! epoch.
 
 use openmls::prelude::*;
+use sotto_proto::conversation::MAX_MLS_LEN;
 use sotto_proto::group::{Member, Role, Roster};
 
 use super::roster::{extensions, identity, roster};
@@ -130,6 +131,12 @@ pub(crate) fn stage_checked(
         let (commit, welcome, _) = bundle.into_messages();
         let wire = mls::to_bytes(&commit)?;
         let welcome = welcome.as_ref().map(mls::to_bytes).transpose()?;
+        // Refused here, before anything is written: a commit that won with a Welcome too big
+        // to send would leave its joiners in the roster and outside the group.
+        fits("commit", wire.len(), crate::MAX_PLAINTEXT_LEN)?;
+        if let Some(welcome) = &welcome {
+            fits("welcome", welcome.len(), MAX_MLS_LEN)?;
+        }
         store.add_outbox(
             conversation.number,
             &OutboxEntry {
@@ -140,6 +147,16 @@ pub(crate) fn stage_checked(
         )?;
         Ok(Staged { wire, welcome })
     })
+}
+
+/// Refuses an MLS message larger than one mailbox message carries: until they travel in
+/// chunks as files do, this is what bounds a group's size (a Welcome passes 12 KiB at the
+/// fifth member with X-Wing keys; docs/performance.md).
+fn fits(what: &'static str, len: usize, max: usize) -> Result<(), ConversationError> {
+    if len > max {
+        return Err(ConversationError::TooBig { what, len, max });
+    }
+    Ok(())
 }
 
 /// This device's identity in `group`.
