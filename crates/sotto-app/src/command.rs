@@ -2,8 +2,8 @@
 
 use sotto_client::store::{FileSummary, MessageFile, StoredMessage};
 use sotto_client::{Change, Contact, GroupMember, GroupSummary};
-use sotto_proto::group::Role;
 use sotto_proto::conversation::MessageId;
+use sotto_proto::group::Role;
 use sotto_proto::LinkUri;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -80,10 +80,18 @@ fn three_people_make_a_group_talk_in_it_and_remove_one() {
     bob.ok(&["read"]);
     cat.ok(&["read"]);
     let added = ann.ok(&["read"]);
-    assert_eq!(Person::having(&added, "added_to_group").len(), 2, "{added:?}");
+    assert_eq!(
+        Person::having(&added, "added_to_group").len(),
+        2,
+        "{added:?}"
+    );
     for person in [&bob, &cat] {
         let joined = person.ok(&["read"]);
-        assert_eq!(Person::having(&joined, "joined_group").len(), 1, "{joined:?}");
+        assert_eq!(
+            Person::having(&joined, "joined_group").len(),
+            1,
+            "{joined:?}"
+        );
     }
 
     ann.ok(&["send", "club", "hello club"]);
@@ -129,7 +137,11 @@ fn three_people_make_a_group_talk_in_it_and_remove_one() {
             .all(|m| m["text"] != "only us now"),
         "{bob_read:?}"
     );
-    assert_eq!(Person::having(&bob_read, "removed").len(), 1, "{bob_read:?}");
+    assert_eq!(
+        Person::having(&bob_read, "removed").len(),
+        1,
+        "{bob_read:?}"
+    );
     cat.ok(&["read"]);
     // History is what the device has: nothing of the network.
     let history = cat.ok(&["history", "club"]);

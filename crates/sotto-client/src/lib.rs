@@ -36,8 +36,7 @@ pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
     init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, FollowUp, GroupMember,
-    GroupSummary, Network,
-    OnionNetwork, Progress, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
+    GroupSummary, Network, OnionNetwork, Progress, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

@@ -335,7 +335,10 @@ impl<T: Transport> MailboxClient<T> {
         cap: &ReadCap,
         reader_key: ed25519_dalek::VerifyingKey,
     ) -> Result<Id, ClientError> {
-        match self.call(Command::AddReader { reader_key }, cap.id, &cap.key).await? {
+        match self
+            .call(Command::AddReader { reader_key }, cap.id, &cap.key)
+            .await?
+        {
             ResponseBody::ReaderAdded { read_id } => Ok(read_id),
             other => Err(unexpected(other)),
         }

@@ -115,7 +115,10 @@ pub enum Content {
     },
     /// An invitation into the group named `group` (kind 12), sent over the one-to-one
     /// conversation; `invite` pairs the answer with it.
-    GroupInvite { invite: [u8; 16], group: String },
+    GroupInvite {
+        invite: [u8; 16],
+        group: String,
+    },
     /// The invited device's answer (kind 13): a fresh key package for the group, the public
     /// key of its own reader of the group mailbox, and the name it shows in the group.
     GroupJoin {
@@ -566,11 +569,13 @@ mod tests {
                 any::<[u8; 32]>(),
                 "\\PC{0,16}"
             )
-                .prop_map(|(invite, key_package, reader_key, name)| Content::GroupJoin {
-                    invite,
-                    key_package,
-                    reader_key,
-                    name
+                .prop_map(|(invite, key_package, reader_key, name)| {
+                    Content::GroupJoin {
+                        invite,
+                        key_package,
+                        reader_key,
+                        name,
+                    }
                 }),
             (
                 any::<[u8; 16]>(),

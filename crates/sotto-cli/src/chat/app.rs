@@ -136,7 +136,9 @@ impl App {
                 self.status = format!("{contact} removed you from the conversation")
             }
             // The chat lists contacts only (groups: `sotto group`, not yet here).
-            AppEvent::JoinedGroup { group } => self.status = format!("you joined the group {group}"),
+            AppEvent::JoinedGroup { group } => {
+                self.status = format!("you joined the group {group}")
+            }
             AppEvent::AddedToGroup { group, member } => {
                 self.status = format!("{member} is in the group {group} now")
             }

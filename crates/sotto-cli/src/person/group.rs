@@ -90,10 +90,9 @@ impl GroupCommand {
             Self::Add(args) => &mut args.client,
             Self::Remove(args) => &mut args.client,
             Self::Role(args) => &mut args.client,
-            Self::Members(args)
-            | Self::Info(args)
-            | Self::Leave(args)
-            | Self::Delete(args) => &mut args.client,
+            Self::Members(args) | Self::Info(args) | Self::Leave(args) | Self::Delete(args) => {
+                &mut args.client
+            }
         }
     }
 }
@@ -168,14 +167,13 @@ pub async fn run_group(mut command: GroupCommand) -> anyhow::Result<()> {
         }
     };
     match app.call(call).await? {
-        Reply::GroupCreated { alias } => {
-            output.emit(json!({"event": "group_created", "group": alias}), || {
+        Reply::GroupCreated { alias } => output
+            .emit(json!({"event": "group_created", "group": alias}), || {
                 format!("Group {alias} created; `sotto group add {alias} CONTACT` invites.")
-            })
+            }),
+        Reply::GroupChanged => {
+            output.emit(json!({"event": "group", "done": done}), || done.to_string())
         }
-        Reply::GroupChanged => output.emit(json!({"event": "group", "done": done}), || {
-            done.to_string()
-        }),
         _ => bail!(UNEXPECTED),
     }
     Ok(())

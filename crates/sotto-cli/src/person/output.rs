@@ -297,7 +297,11 @@ impl Output {
             let id = hex::encode(m.id);
             let reply_to = m.reply_to.map(hex::encode);
             // In a group, the sender is the member, not the group.
-            let sender = if m.group.is_some() { &m.contact } else { contact };
+            let sender = if m.group.is_some() {
+                &m.contact
+            } else {
+                contact
+            };
             let mut value = json!({"event": "message", "from": if m.outgoing { me } else { sender },
                                    "mine": m.outgoing, "text": m.text, "id": id,
                                    "sent_at": m.sent_at_ms});

@@ -93,7 +93,9 @@ pub fn result(reply: Reply) -> Value {
         // The API has no group commands yet; the command line prints these itself.
         Reply::GroupCreated { alias } => json!({ "group": alias }),
         Reply::GroupChanged => json!({}),
-        Reply::Groups(groups) => json!({ "groups": groups.iter().map(group_json).collect::<Vec<_>>() }),
+        Reply::Groups(groups) => {
+            json!({ "groups": groups.iter().map(group_json).collect::<Vec<_>>() })
+        }
         Reply::GroupMembers(members) => {
             json!({ "members": members.iter().map(member_json).collect::<Vec<_>>() })
         }

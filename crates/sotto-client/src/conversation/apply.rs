@@ -19,11 +19,11 @@ use sotto_proto::conversation::{Content, MessageId};
 use sotto_proto::Message;
 
 use super::change::Change;
+use super::mls::{failed, load_group, protocol_message};
+use super::ConversationError;
 use crate::group::admit::admit;
 use crate::group::invitation;
 use crate::group::Sender as GroupSender;
-use super::mls::{failed, load_group, protocol_message};
-use super::ConversationError;
 use crate::mailbox::MAX_SEQ;
 use crate::store::{Conversation, Provider, Store, TextParts};
 
@@ -206,7 +206,13 @@ fn on_content(
             sent_at_ms,
             reply_to,
             text,
-        } => text_arrived(store, conversation, sender, (id, sent_at_ms, reply_to), &text),
+        } => text_arrived(
+            store,
+            conversation,
+            sender,
+            (id, sent_at_ms, reply_to),
+            &text,
+        ),
         Content::TextPart {
             id,
             sent_at_ms,
@@ -223,7 +229,13 @@ fn on_content(
                 let text = String::from_utf8(bytes).map_err(|_| {
                     ConversationError::Rejected("a long text is not UTF-8 once joined".into())
                 })?;
-                text_arrived(store, conversation, sender, (id, sent_at_ms, reply_to), &text)
+                text_arrived(
+                    store,
+                    conversation,
+                    sender,
+                    (id, sent_at_ms, reply_to),
+                    &text,
+                )
             }
         },
         Content::Receipt { ids } => {
@@ -277,7 +289,14 @@ fn on_content(
             key_package,
             reader_key,
             name,
-        } => invitation::answered(store, conversation, invite, &key_package, &reader_key, &name),
+        } => invitation::answered(
+            store,
+            conversation,
+            invite,
+            &key_package,
+            &reader_key,
+            &name,
+        ),
         Content::GroupWelcome {
             invite,
             welcome,

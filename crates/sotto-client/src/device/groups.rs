@@ -93,7 +93,8 @@ impl<N: Network> Device<N> {
         role: Role,
     ) -> Result<(), ConversationError> {
         let number = self.group_number(group)?;
-        let (roster, own) = current_roster(&self.store, &self.store.conversation_by_number(number)?)?;
+        let (roster, own) =
+            current_roster(&self.store, &self.store.conversation_by_number(number)?)?;
         if !roster.member(&own).is_some_and(|m| m.role.manages()) {
             return Err(ConversationError::NotAllowed(
                 "only owners and admins add members".into(),
@@ -155,7 +156,8 @@ impl<N: Network> Device<N> {
                 let client = self.host(group.host).await?;
                 let read_id = client.add_reader_key(&group.read, reader).await?;
                 // Kept, so that a retry registers no second reader.
-                self.store.set_group_invite_reader(&invite.invite, &read_id)?;
+                self.store
+                    .set_group_invite_reader(&invite.invite, &read_id)?;
                 read_id
             }
         };
@@ -172,7 +174,9 @@ impl<N: Network> Device<N> {
             }])
         };
         let welcome = self
-            .commit_group(invite.group, edit, |roster| roster.member(&identity).is_some())
+            .commit_group(invite.group, edit, |roster| {
+                roster.member(&identity).is_some()
+            })
             .await?
             .ok_or_else(|| ConversationError::Mls {
                 context: "adding to a group",
@@ -216,7 +220,9 @@ impl<N: Network> Device<N> {
         .await?;
         let conversation = self.store.conversation_by_number(number)?;
         let client = self.host(conversation.host).await?;
-        client.remove_reader(&conversation.read, gone.read_id).await?;
+        client
+            .remove_reader(&conversation.read, gone.read_id)
+            .await?;
         Ok(())
     }
 
@@ -323,7 +329,8 @@ impl<N: Network> Device<N> {
     /// The members of `group`, with their names and roles, in the roster's order.
     pub fn group_members(&self, group: &str) -> Result<Vec<GroupMember>, ConversationError> {
         let number = self.group_number(group)?;
-        let (roster, own) = current_roster(&self.store, &self.store.conversation_by_number(number)?)?;
+        let (roster, own) =
+            current_roster(&self.store, &self.store.conversation_by_number(number)?)?;
         Ok(roster
             .members
             .into_iter()
@@ -333,6 +340,17 @@ impl<N: Network> Device<N> {
                 role: m.role,
             })
             .collect())
+    }
+
+    /// Who else reads what this device sends in conversation `number`: the other side, or the
+    /// group's other members (one upload for all of them).
+    pub(super) fn recipients(&self, number: i64) -> Result<u16, ConversationError> {
+        let conversation = self.store.conversation_by_number(number)?;
+        if !conversation.group {
+            return Ok(1);
+        }
+        let members = current_roster(&self.store, &conversation)?.0.members.len();
+        Ok(u16::try_from(members.saturating_sub(1).max(1)).unwrap_or(u16::MAX))
     }
 
     fn group_number(&self, alias: &str) -> Result<i64, ConversationError> {
@@ -362,7 +380,10 @@ impl<N: Network> Device<N> {
 }
 
 /// The one member of `roster` named `name`.
-fn named<'a>(roster: &'a Roster, name: &str) -> Result<&'a sotto_proto::group::Member, ConversationError> {
+fn named<'a>(
+    roster: &'a Roster,
+    name: &str,
+) -> Result<&'a sotto_proto::group::Member, ConversationError> {
     let mut found = roster.members.iter().filter(|m| m.name == name);
     match (found.next(), found.next()) {
         (Some(member), None) => Ok(member),

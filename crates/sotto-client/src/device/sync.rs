@@ -210,9 +210,7 @@ impl<N: Network> Device<N> {
                     alias: alias.clone(),
                     id: target,
                 }),
-                Applied::Resend(content) | Applied::Answer(content) => {
-                    outcome.resend.push(content)
-                }
+                Applied::Resend(content) | Applied::Answer(content) => outcome.resend.push(content),
                 Applied::GroupAnswered => outcome.group_answered = true,
                 Applied::JoinedGroup { alias } => {
                     events.push(Event::JoinedGroup { alias });

@@ -36,7 +36,10 @@ pub enum Edit {
     /// A member's new role, by identity.
     Role(Vec<u8>, Role),
     /// The group's new name and description.
-    Rename { name: String, description: String },
+    Rename {
+        name: String,
+        description: String,
+    },
 }
 
 /// Stages the commit `edit` asks for, in the group's current epoch, recorded in the outbox in
@@ -93,7 +96,10 @@ pub(crate) fn stage_checked(
                 }
             }
             Edit::Role(id, role) => {
-                let mut member = after.member(&id).cloned().ok_or(ConversationError::NoMember)?;
+                let mut member = after
+                    .member(&id)
+                    .cloned()
+                    .ok_or(ConversationError::NoMember)?;
                 member.role = role;
                 after.put(member);
             }

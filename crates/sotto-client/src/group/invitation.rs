@@ -89,7 +89,14 @@ pub(crate) fn welcomed(
         key: reader,
         content: write.content.clone(),
     };
-    store.add_conversation(&group_id, &alias, &roster.name, &mailbox.host, &write, &read)?;
+    store.add_conversation(
+        &group_id,
+        &alias,
+        &roster.name,
+        &mailbox.host,
+        &write,
+        &read,
+    )?;
     let number = store
         .conversation(&alias)?
         .ok_or_else(|| ConversationError::UnknownGroup(alias.clone()))?

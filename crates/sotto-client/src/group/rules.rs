@@ -86,9 +86,10 @@ pub(crate) fn check_commit(before: &Roster, change: &CommitChange<'_>) -> Result
 pub(crate) fn check_message(roster: &Roster, sender: &[u8]) -> Result<(), String> {
     match roster.member(sender) {
         None => Err("its sender is not in the group's roster".into()),
-        Some(member) if !member.role.sends() => {
-            Err(format!("a message from an {}, who may only read", member.role))
-        }
+        Some(member) if !member.role.sends() => Err(format!(
+            "a message from an {}, who may only read",
+            member.role
+        )),
         Some(_) => Ok(()),
     }
 }
@@ -170,7 +171,10 @@ mod tests {
         let before = roster(&[(1, Owner), (2, Admin), (3, Member)]);
         let crowned = roster(&[(1, Owner), (2, Admin), (3, Owner)]);
         assert!(check_commit(&before, &change(2, &[], &[], &crowned)).is_err());
-        assert_eq!(check_commit(&before, &change(1, &[], &[], &crowned)), Ok(()));
+        assert_eq!(
+            check_commit(&before, &change(1, &[], &[], &crowned)),
+            Ok(())
+        );
         let deposed = roster(&[(2, Admin), (3, Member)]);
         assert!(check_commit(&before, &change(2, &[], &[1], &deposed)).is_err());
         let ownerless = roster(&[(1, Admin), (2, Admin), (3, Member)]);

@@ -136,7 +136,10 @@ impl Group {
         let from = self.log.len() - 1;
         self.deliver_all();
         let (group_id, roster) = join(&store, &staged.welcome.unwrap(), &read.id).unwrap();
-        assert_eq!(roster.member(&roster_identity(&roster, name)).unwrap().role, role);
+        assert_eq!(
+            roster.member(&roster_identity(&roster, name)).unwrap().role,
+            role
+        );
         let number = record(&store, &group_id, &self.write, read);
         // Its reader was added before the commit was written: it reads the commit too.
         self.devices.push(Device {
@@ -181,7 +184,10 @@ impl Group {
                 body: self.log[device.read].clone(),
             };
             device.read += 1;
-            let current = device.store.conversation_by_number(conversation.number).unwrap();
+            let current = device
+                .store
+                .conversation_by_number(conversation.number)
+                .unwrap();
             applied.push(apply(&device.store, &current, &message).unwrap());
         }
         applied
@@ -248,8 +254,7 @@ fn four_members_read_each_other_in_each_senders_order() {
                 .iter()
                 .filter(|m| m.starts_with(&format!("{sender}:")))
                 .collect();
-            let expected: Vec<String> =
-                (0..3).map(|r| format!("{sender}: {sender} {r}")).collect();
+            let expected: Vec<String> = (0..3).map(|r| format!("{sender}: {sender} {r}")).collect();
             assert_eq!(theirs, expected.iter().collect::<Vec<_>>(), "{reader}");
         }
         assert_eq!(received.len(), if reader == "Dan" { 9 } else { 6 });
@@ -262,7 +267,12 @@ fn four_members_read_each_other_in_each_senders_order() {
     let roster = group.roster("Dan");
     let roles: Vec<(String, Role)> = ["Ann", "Bob", "Cat", "Dan"]
         .iter()
-        .map(|n| (n.to_string(), roster.member(&roster_identity(&roster, n)).unwrap().role))
+        .map(|n| {
+            (
+                n.to_string(),
+                roster.member(&roster_identity(&roster, n)).unwrap().role,
+            )
+        })
         .collect();
     assert_eq!(
         roles.iter().map(|(_, r)| *r).collect::<Vec<_>>(),
@@ -383,7 +393,11 @@ fn of_two_admins_committing_at_once_the_first_wins_and_the_other_commits_again()
         assert_eq!(group.epoch(name), epoch + 1, "{name}");
         let roster = group.roster(name);
         assert_eq!(roster.member(&cat).unwrap().role, Role::Admin);
-        assert_eq!(roster.member(&dan).unwrap().role, Role::Observer, "Bob's lost");
+        assert_eq!(
+            roster.member(&dan).unwrap().role,
+            Role::Observer,
+            "Bob's lost"
+        );
     }
     let again = stage(
         &group.devices[group.at("Bob")].store,
@@ -485,7 +499,13 @@ fn an_add_past_what_one_message_carries_is_refused_before_it_is_written() {
         Edit::Add(vec![joiner]),
     );
     assert!(
-        matches!(refused, Err(ConversationError::TooBig { what: "welcome", .. })),
+        matches!(
+            refused,
+            Err(ConversationError::TooBig {
+                what: "welcome",
+                ..
+            })
+        ),
         "{:?}",
         refused.err()
     );
@@ -512,7 +532,11 @@ fn group_message_sizes() {
             read_id: Id::from_bytes([1; 24]),
         };
         let members = group.roster("m0").members.len() + 1;
-        match stage(&owner.store, &group.conversation("m0"), Edit::Add(vec![joiner])) {
+        match stage(
+            &owner.store,
+            &group.conversation("m0"),
+            Edit::Add(vec![joiner]),
+        ) {
             Ok(staged) => {
                 println!(
                     "members {members:>3}: add commit {:>6} B, welcome {:>6} B, key package {} B",

@@ -135,7 +135,11 @@ impl Store {
         .collect()
     }
 
-    pub fn set_group_invite_reader(&self, invite: &[u8; 16], read_id: &Id) -> Result<(), StoreError> {
+    pub fn set_group_invite_reader(
+        &self,
+        invite: &[u8; 16],
+        read_id: &Id,
+    ) -> Result<(), StoreError> {
         self.conn().execute(
             "UPDATE group_invites SET read_id = ?2 WHERE invite = ?1",
             params![invite.as_slice(), read_id.as_bytes().as_slice()],
@@ -144,8 +148,10 @@ impl Store {
     }
 
     pub fn remove_group_invite(&self, invite: &[u8; 16]) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM group_invites WHERE invite = ?1", [invite.as_slice()])?;
+        self.conn().execute(
+            "DELETE FROM group_invites WHERE invite = ?1",
+            [invite.as_slice()],
+        )?;
         Ok(())
     }
 

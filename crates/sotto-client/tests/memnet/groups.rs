@@ -82,7 +82,12 @@ async fn four_members_each_read_everyone_once_in_each_senders_order() {
     assert!(names.contains(&("Ann", Role::Owner, true)));
     assert!(names.contains(&("Dan", Role::Member, false)));
     assert_eq!(people[2].device.groups().unwrap()[0].members, 4);
-    assert!(people[2].device.contacts().unwrap().iter().all(|c| c.alias != "club"));
+    assert!(people[2]
+        .device
+        .contacts()
+        .unwrap()
+        .iter()
+        .all(|c| c.alias != "club"));
 
     for round in 0..3 {
         for person in people.iter_mut() {
@@ -102,7 +107,12 @@ async fn four_members_each_read_everyone_once_in_each_senders_order() {
             let expected: Vec<String> = (0..3)
                 .map(|r| format!("{0}: {0} {r}", sender.name))
                 .collect();
-            assert_eq!(theirs, expected.iter().collect::<Vec<_>>(), "at {}", reader.name);
+            assert_eq!(
+                theirs,
+                expected.iter().collect::<Vec<_>>(),
+                "at {}",
+                reader.name
+            );
         }
     }
     assert_no_trouble(&people.iter().collect::<Vec<_>>());
