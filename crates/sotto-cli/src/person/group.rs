@@ -149,7 +149,7 @@ pub async fn run_group(mut command: GroupCommand) -> anyhow::Result<()> {
                 bail!(UNEXPECTED);
             };
             let Some(group) = groups.iter().find(|g| g.alias == args.group) else {
-                bail!("no group named '{}' (see `sotto group info`)", args.group);
+                bail!("no group named '{}'", args.group);
             };
             output.emit(group_json(group), || {
                 format!(

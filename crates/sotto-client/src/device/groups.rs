@@ -131,8 +131,19 @@ impl<N: Network> Device<N> {
     ) -> Result<(), ConversationError> {
         for invite in self.store.answered_group_invites()? {
             let alias = self.store.conversation_by_number(invite.group)?.alias;
-            if let Err(error) = self.complete_group_add(invite, events).await {
-                report(alias, error, events)?;
+            let id = invite.invite;
+            match self.complete_group_add(invite, events).await {
+                Ok(()) => {}
+                // What no retry changes ends the invitation, said once.
+                Err(
+                    error @ (ConversationError::TooBig { .. }
+                    | ConversationError::NotAllowed(_)
+                    | ConversationError::Rejected(_)),
+                ) => {
+                    self.store.remove_group_invite(&id)?;
+                    report(alias, error, events)?;
+                }
+                Err(error) => report(alias, error, events)?,
             }
         }
         Ok(())

@@ -179,3 +179,33 @@ async fn a_removed_member_reads_nothing_sent_after_and_an_offline_one_catches_up
         .is_err());
     assert_no_trouble(&[&people[0], &people[1], &people[3]]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_observers_message_is_rejected_by_every_member() {
+    let network = MemoryNetwork::new(2, 13, Faults::default());
+    let mut people = club(&network).await;
+    people[0]
+        .device
+        .set_group_role("club", "Dan", Role::Observer)
+        .await
+        .unwrap();
+    // Dan's device does not stop him (nor would a modified one); the others do.
+    people[3]
+        .device
+        .send("club", "I only watch", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    for person in &people[..3] {
+        assert!(group_texts(person).is_empty(), "{}", person.name);
+        assert!(
+            person.events.iter().any(|e| matches!(
+                e,
+                Event::Rejected { alias, reason } if alias == "club" && reason.contains("observer")
+            )),
+            "{}: {:?}",
+            person.name,
+            person.events
+        );
+    }
+}
