@@ -181,7 +181,7 @@ async fn a_removed_member_reads_nothing_sent_after_and_an_offline_one_catches_up
 }
 
 #[tokio::test(start_paused = true)]
-async fn an_observers_message_is_rejected_by_every_member() {
+async fn an_observers_message_is_rejected_by_every_member_and_a_member_cannot_add() {
     let network = MemoryNetwork::new(2, 13, Faults::default());
     let mut people = club(&network).await;
     people[0]
@@ -195,6 +195,16 @@ async fn an_observers_message_is_rejected_by_every_member() {
         .send("club", "I only watch", None)
         .await
         .unwrap();
+    // A plain member's device refuses to add (a modified one's commit is rejected by every
+    // member: `group::tests`, in-process).
+    let refused = people[2]
+        .device
+        .invite_to_group("club", &["Ann"], Role::Member)
+        .await;
+    assert!(
+        matches!(refused, Err(sotto_client::ConversationError::NotAllowed(_))),
+        "{refused:?}"
+    );
     sync_all(&mut people).await;
     for person in &people[..3] {
         assert!(group_texts(person).is_empty(), "{}", person.name);
