@@ -15,7 +15,8 @@
 //!   `seconds u32` (0: messages stay); kinds 12 to 14 bring a contact into a group (see
 //!   `crate::group` and docs/protocol.md, "Groups"): 12 group invitation: `invite [16] |
 //!   group name blob`; 13 group join: `invite [16] | key_package blob | reader key [32] |
-//!   name blob`; 14 group welcome: `invite [16] | welcome blob | mailbox | read id [24]`
+//!   name blob`; 14 group welcome: `invite [16] | welcome blob | mailbox | read id [24]`;
+//!   15 group leave (no fields)
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
@@ -135,6 +136,8 @@ pub enum Content {
         mailbox: MailboxGrant,
         read_id: Id,
     },
+    /// In a group (kind 15): its sender leaves, and asks owners and admins to remove it.
+    GroupLeave,
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -388,6 +391,7 @@ impl Content {
                 mailbox.put(&mut out);
                 out.extend_from_slice(read_id.as_bytes());
             }
+            Self::GroupLeave => out.push(15),
         }
         Ok(out)
     }
@@ -462,6 +466,7 @@ impl Content {
                 mailbox: MailboxGrant::read(&mut cursor)?,
                 read_id: cursor.id("read id")?,
             },
+            15 => Self::GroupLeave,
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -561,6 +566,7 @@ mod tests {
                     read_key,
                 }),
             file_offers().prop_map(Content::FileOffer),
+            Just(Content::GroupLeave),
             (any::<[u8; 16]>(), "\\PC{0,16}")
                 .prop_map(|(invite, group)| Content::GroupInvite { invite, group }),
             (

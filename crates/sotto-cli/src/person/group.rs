@@ -31,7 +31,8 @@ pub enum GroupCommand {
     Members(GroupArgs),
     /// A group's name, description, size and your role.
     Info(GroupArgs),
-    /// Leave a group: your device stops reading it and forgets it.
+    /// Leave a group: your device asks to be removed (owners' and admins' devices do it when
+    /// they next read), stops reading it and forgets it.
     Leave(GroupArgs),
     /// Delete a group for everyone (its owner): its mailbox goes from its host.
     Delete(GroupArgs),

@@ -61,6 +61,8 @@ pub enum Applied {
     GroupAnswered,
     /// This device joined the group it now knows as `alias`.
     JoinedGroup { alias: String },
+    /// A member asked to leave the group: owners and admins remove it.
+    LeaveAsked,
 }
 
 pub fn digest(wire: &[u8]) -> [u8; 32] {
@@ -276,6 +278,15 @@ fn on_content(
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),
         )),
+        Content::GroupLeave => match sender {
+            Some(sender) => {
+                store.add_group_leave(conversation.number, &sender.identity)?;
+                Ok(Applied::LeaveAsked)
+            }
+            None => Err(ConversationError::Rejected(
+                "a request to leave a group outside one".into(),
+            )),
+        },
         Content::GroupInvite { .. } | Content::GroupJoin { .. } | Content::GroupWelcome { .. }
             if conversation.group =>
         {

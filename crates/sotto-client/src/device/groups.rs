@@ -212,6 +212,38 @@ impl<N: Network> Device<N> {
         Ok(())
     }
 
+    /// Removes the members who asked to leave, from the groups this device may remove from;
+    /// elsewhere forgets the request (an owner or admin does it).
+    pub(super) async fn remove_leavers(
+        &mut self,
+        events: &mut Vec<Event>,
+    ) -> Result<(), ConversationError> {
+        for (number, identity) in self.store.group_leaves()? {
+            let conversation = self.store.conversation_by_number(number)?;
+            let may = !conversation.removed && {
+                let (roster, own) = current_roster(&self.store, &conversation)?;
+                roster.member(&own).is_some_and(|m| m.role.manages())
+                    && roster.member(&identity).is_some()
+            };
+            if may {
+                let removed = self
+                    .commit_group(
+                        number,
+                        || Edit::Remove(vec![identity.clone()]),
+                        |roster| roster.member(&identity).is_none(),
+                    )
+                    .await;
+                // Its reader went with it: nothing to take away at the host.
+                if let Err(error) = removed {
+                    report(conversation.alias, error, events)?;
+                    continue;
+                }
+            }
+            self.store.remove_group_leave(number, &identity)?;
+        }
+        Ok(())
+    }
+
     /// Removes the member named `member` from `group`: an MLS remove (keys rotate, so it
     /// reads nothing sent later), then its reader goes from the group mailbox.
     pub async fn remove_from_group(
@@ -272,12 +304,17 @@ impl<N: Network> Device<N> {
         forget(&self.store, &conversation.group_id)
     }
 
-    /// Leaves `group`: this device's reader goes from the group mailbox and the device forgets
-    /// the group (its keys included). Until an owner or admin removes it, the others still
-    /// list it in the roster; it can read nothing more either way.
+    /// Leaves `group`: asks the owners and admins to remove this device (Content kind 15,
+    /// which their devices commit when they next read), takes its reader from the group
+    /// mailbox, and forgets the group (its keys included).
     pub async fn leave_group(&mut self, group: &str) -> Result<(), ConversationError> {
         let number = self.group_number(group)?;
+        self.catch_up_to_write(number).await?;
         let conversation = self.store.conversation_by_number(number)?;
+        let leave = Content::GroupLeave
+            .encode()
+            .map_err(encoding("a request to leave"))?;
+        self.write_content(&conversation, leave, |_| Ok(())).await?;
         let client = self.host(conversation.host).await?;
         client
             .remove_reader(&conversation.read, conversation.read.id)

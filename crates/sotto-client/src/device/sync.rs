@@ -26,6 +26,8 @@ pub(super) struct Outcome {
     pub group_answered: bool,
     /// This device joined a group: its mailbox is to be read and subscribed.
     pub joined_group: bool,
+    /// A member asked to leave a group: remove it, if this device may.
+    pub leave_asked: bool,
 }
 
 impl<N: Network> Device<N> {
@@ -70,6 +72,7 @@ impl<N: Network> Device<N> {
             read.push(number);
         }
         self.complete_group_adds(&mut events).await?;
+        self.remove_leavers(&mut events).await?;
         Ok(events)
     }
 
@@ -212,6 +215,7 @@ impl<N: Network> Device<N> {
                 }),
                 Applied::Resend(content) | Applied::Answer(content) => outcome.resend.push(content),
                 Applied::GroupAnswered => outcome.group_answered = true,
+                Applied::LeaveAsked => outcome.leave_asked = true,
                 Applied::JoinedGroup { alias } => {
                     events.push(Event::JoinedGroup { alias });
                     outcome.joined_group = true;

@@ -63,6 +63,32 @@ impl Store {
             .optional()?)
     }
 
+    /// Records that member `identity` of group `conversation` asked to leave.
+    pub fn add_group_leave(&self, conversation: i64, identity: &[u8]) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO group_leaves (conversation, identity) VALUES (?1, ?2)",
+            params![conversation, identity],
+        )?;
+        Ok(())
+    }
+
+    /// Members who asked to leave, by group.
+    pub fn group_leaves(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut statement = self
+            .conn()
+            .prepare("SELECT conversation, identity FROM group_leaves ORDER BY rowid")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn remove_group_leave(&self, conversation: i64, identity: &[u8]) -> Result<(), StoreError> {
+        self.conn().execute(
+            "DELETE FROM group_leaves WHERE conversation = ?1 AND identity = ?2",
+            params![conversation, identity],
+        )?;
+        Ok(())
+    }
+
     pub fn add_group_invite(
         &self,
         invite: &[u8; 16],

@@ -190,6 +190,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
         -- The read id the group's host gave the contact's reader key, once asked.
         read_id BLOB
     );
+    -- Members who asked to leave a group (Content kind 15), until removed.
+    CREATE TABLE group_leaves (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        identity BLOB NOT NULL,
+        PRIMARY KEY (conversation, identity)
+    );
     CREATE TABLE group_joins (
         invite BLOB NOT NULL,
         contact INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,

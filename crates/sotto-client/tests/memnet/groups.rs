@@ -250,3 +250,26 @@ async fn two_admins_committing_at_once_both_get_their_change() {
     }
     assert_no_trouble(&people.iter().collect::<Vec<_>>());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_member_who_leaves_is_removed_by_the_owners_device() {
+    let network = MemoryNetwork::new(2, 19, Faults::default());
+    let mut people = club(&network).await;
+    people[2].device.leave_group("club").await.unwrap();
+    assert!(people[2].device.groups().unwrap().is_empty());
+    sync_all(&mut people).await;
+    sync_all(&mut people).await;
+    for person in [&people[0], &people[1], &people[3]] {
+        let members = person.device.group_members("club").unwrap();
+        assert_eq!(members.len(), 3, "at {}: {members:?}", person.name);
+        assert!(members.iter().all(|m| m.name != "Cat"));
+    }
+    people[1]
+        .device
+        .send("club", "bye Cat", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    assert_eq!(group_texts(&people[3]), ["Bob: bye Cat"]);
+    assert_no_trouble(&[&people[0], &people[1], &people[3]]);
+}
