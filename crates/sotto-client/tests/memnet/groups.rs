@@ -273,3 +273,44 @@ async fn a_member_who_leaves_is_removed_by_the_owners_device() {
     assert_eq!(group_texts(&people[3]), ["Bob: bye Cat"]);
     assert_no_trouble(&[&people[0], &people[1], &people[3]]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_file_to_a_group_is_one_upload_every_member_fetches_and_then_it_goes() {
+    let network = MemoryNetwork::new(2, 23, Faults::default());
+    let mut people = club(&network).await;
+    let source = people[0].path("notes.txt");
+    std::fs::write(&source, "minutes of the meeting".repeat(2000)).unwrap();
+    let file = sotto_client::FileToSend {
+        path: &source,
+        kind: sotto_proto::file_offer::FileKind::File,
+        caption: "the minutes",
+        limit: sotto_client::DEFAULT_MAX_FILE_SIZE,
+    };
+    let id = people[0]
+        .device
+        .send_file("club", file, &mut |_, _| true)
+        .await
+        .unwrap();
+    let files = |network: &MemoryNetwork| -> u64 {
+        (0..2)
+            .map(|r| network.host_stats(&network.relay(r)).files)
+            .sum()
+    };
+    assert_eq!(files(&network), 1, "one upload for the whole group");
+    for person in people.iter_mut().skip(1) {
+        person.sync().await;
+        let out = person.path("minutes.txt");
+        person
+            .device
+            .download(&id, &out, &mut |_, _| true)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&source).unwrap()
+        );
+        let messages = person.device.records().messages("club").unwrap();
+        assert_eq!(messages[0].sender.as_deref(), Some("Ann"));
+    }
+    assert_eq!(files(&network), 0, "gone once its three recipients had it");
+}
