@@ -152,6 +152,9 @@ pub struct MessageView {
     /// A file message: the file it offers (`text` is its caption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileInfo>,
+    /// A group's message: the group's alias (`from` is then the sender's name in the group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The file a message offers.
@@ -223,6 +226,10 @@ pub enum Event {
         outgoing: bool,
         reason: String,
     },
+    /// This device joined `group`.
+    JoinedGroup { group: String },
+    /// `member` is in `group` now, added by this device.
+    AddedToGroup { group: String, member: String },
 }
 
 /// Anything the server sends: a reply (it has an `id`) or an event (it has an `event`).

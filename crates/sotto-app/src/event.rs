@@ -49,6 +49,10 @@ pub enum AppEvent {
         outgoing: bool,
         reason: String,
     },
+    /// This device joined the group `group`.
+    JoinedGroup { group: String },
+    /// `member` is in the group `group` now, added by this device.
+    AddedToGroup { group: String, member: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +89,11 @@ impl From<sotto_client::Event> for AppEvent {
             Event::Timer { alias, seconds } => AppEvent::Timer {
                 contact: alias,
                 seconds,
+            },
+            Event::JoinedGroup { alias } => AppEvent::JoinedGroup { group: alias },
+            Event::AddedToGroup { alias, member } => AppEvent::AddedToGroup {
+                group: alias,
+                member,
             },
         }
     }

@@ -82,6 +82,40 @@ pub(crate) async fn execute(
             let path = device.download(&file.id, &out, no_progress).await?;
             Reply::Transfer { id: file.id, path }
         }
+        Command::CreateGroup { name } => Reply::GroupCreated {
+            alias: device.create_group(&name).await?,
+        },
+        Command::AddToGroup {
+            group,
+            contacts,
+            role,
+        } => {
+            let contacts: Vec<&str> = contacts.iter().map(String::as_str).collect();
+            device.invite_to_group(&group, &contacts, role).await?;
+            Reply::GroupChanged
+        }
+        Command::RemoveFromGroup { group, member } => {
+            device.remove_from_group(&group, &member).await?;
+            Reply::GroupChanged
+        }
+        Command::SetGroupRole {
+            group,
+            member,
+            role,
+        } => {
+            device.set_group_role(&group, &member, role).await?;
+            Reply::GroupChanged
+        }
+        Command::LeaveGroup { group } => {
+            device.leave_group(&group).await?;
+            Reply::GroupChanged
+        }
+        Command::DeleteGroup { group } => {
+            device.delete_group(&group).await?;
+            Reply::GroupChanged
+        }
+        Command::Groups => Reply::Groups(device.groups()?),
+        Command::GroupMembers { group } => Reply::GroupMembers(device.group_members(&group)?),
     })
 }
 

@@ -33,8 +33,9 @@ pub use network_file::read_network_file;
 pub use rekey::change_unlock;
 pub use sotto_client::files::ChunkSet;
 pub use sotto_client::store::{FileState, FileSummary, MessageFile};
-pub use sotto_client::{Change, Contact, Unlock, DEFAULT_MAX_FILE_SIZE};
+pub use sotto_client::{Change, Contact, GroupMember, GroupSummary, Unlock, DEFAULT_MAX_FILE_SIZE};
 pub use sotto_proto::conversation::MessageId;
+pub use sotto_proto::group::Role;
 pub use sotto_proto::LinkUri;
 
 #[cfg(test)]

@@ -320,15 +320,26 @@ impl<T: Transport> MailboxClient<T> {
     /// Gives a new reader (another device, say) its own read capability.
     pub async fn add_reader(&self, cap: &ReadCap) -> Result<ReadCap, ClientError> {
         let key = SigningKey::generate(&mut OsRng);
-        let command = Command::AddReader {
-            reader_key: key.verifying_key(),
-        };
-        match self.call(command, cap.id, &cap.key).await? {
-            ResponseBody::ReaderAdded { read_id } => Ok(ReadCap {
-                id: read_id,
-                key,
-                content: cap.content.clone(),
-            }),
+        let id = self.add_reader_key(cap, key.verifying_key()).await?;
+        Ok(ReadCap {
+            id,
+            key,
+            content: cap.content.clone(),
+        })
+    }
+
+    /// Registers a reader whose key someone else holds (a device joining a group, say):
+    /// returns the read id the host gave it.
+    pub async fn add_reader_key(
+        &self,
+        cap: &ReadCap,
+        reader_key: ed25519_dalek::VerifyingKey,
+    ) -> Result<Id, ClientError> {
+        match self
+            .call(Command::AddReader { reader_key }, cap.id, &cap.key)
+            .await?
+        {
+            ResponseBody::ReaderAdded { read_id } => Ok(read_id),
             other => Err(unexpected(other)),
         }
     }

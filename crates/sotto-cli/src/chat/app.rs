@@ -185,6 +185,13 @@ impl App {
                     hex::encode(&id[..4])
                 );
             }
+            // The chat lists contacts only (groups: `sotto group`, not yet here).
+            AppEvent::JoinedGroup { group } => {
+                self.status = format!("you joined the group {group}")
+            }
+            AppEvent::AddedToGroup { group, member } => {
+                self.status = format!("{member} is in the group {group} now")
+            }
             AppEvent::Connection(state) => {
                 self.online = Some(state == ConnectionState::Online);
                 self.status = match state {

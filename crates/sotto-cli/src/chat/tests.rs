@@ -185,6 +185,7 @@ async fn chat_with_bob() -> App {
 fn from_bob(text: &str) -> MessageView {
     MessageView {
         contact: "Bob".into(),
+        group: None,
         text: text.into(),
         id: [0; 16],
         sent_at_ms: 0,

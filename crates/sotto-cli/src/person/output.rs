@@ -29,7 +29,7 @@ impl Output {
         Self { json }
     }
 
-    fn emit(&self, value: Value, text: impl FnOnce() -> String) {
+    pub fn emit(&self, value: Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else {
@@ -231,8 +231,13 @@ impl Output {
                             )
                         })
                         .unwrap_or_default();
+                    let group = m
+                        .group
+                        .as_ref()
+                        .map(|g| format!(" in {}", name(g)))
+                        .unwrap_or_default();
                     format!(
-                        "{}{reply}: {file}{}   [id {}]",
+                        "{}{group}{reply}: {file}{}   [id {}]",
                         name(&m.contact),
                         as_read(m),
                         short_id(&m.id)
@@ -284,6 +289,10 @@ impl Output {
                     short_id(id),
                     printable(reason, Form::Text)
                 ),
+                AppEvent::JoinedGroup { group } => format!("You joined the group {}.", name(group)),
+                AppEvent::AddedToGroup { group, member } => {
+                    format!("{} is in the group {} now.", name(member), name(group))
+                }
             };
             self.emit(json!(api_event(event.clone())), || text);
         }
@@ -304,9 +313,18 @@ impl Output {
         for m in messages {
             let id = hex::encode(m.id);
             let reply_to = m.reply_to.map(hex::encode);
-            let mut value = json!({"event": "message", "from": if m.outgoing { me } else { contact },
+            // In a group, the sender is the member, not the group.
+            let sender = if m.group.is_some() {
+                &m.contact
+            } else {
+                contact
+            };
+            let mut value = json!({"event": "message", "from": if m.outgoing { me } else { sender },
                                    "mine": m.outgoing, "text": m.text, "id": id,
                                    "sent_at": m.sent_at_ms});
+            if let Some(group) = &m.group {
+                value["group"] = json!(group);
+            }
             if let Some(reply_to) = &reply_to {
                 value["reply_to"] = json!(reply_to);
             }
@@ -328,7 +346,7 @@ impl Output {
             }
             self.emit(value, || {
                 let (who, mark) = match (m.outgoing, m.delivered) {
-                    (false, _) => (contact, ""),
+                    (false, _) => (sender, ""),
                     (true, false) => ("me", " ✓"),
                     (true, true) => ("me", " ✓✓"),
                 };

@@ -3,7 +3,10 @@
 //! `--json`).
 
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, Change, Command, ConnectionState, FileSummary, MessageView, Reply};
+use sotto_app::{
+    AppEvent, Change, Command, ConnectionState, FileSummary, GroupMember, GroupSummary,
+    MessageView, Reply,
+};
 use sotto_proto::file_offer::FileKind;
 
 pub fn command(command: sotto_api::Command) -> Command {
@@ -103,7 +106,25 @@ pub fn result(reply: Reply) -> Value {
         Reply::Transfer { id, path } => {
             json!({ "id": hex::encode(id), "path": path.display().to_string() })
         }
+        // The API has no group commands yet; the command line prints these itself.
+        Reply::GroupCreated { alias } => json!({ "group": alias }),
+        Reply::GroupChanged => json!({}),
+        Reply::Groups(groups) => {
+            json!({ "groups": groups.iter().map(group_json).collect::<Vec<_>>() })
+        }
+        Reply::GroupMembers(members) => {
+            json!({ "members": members.iter().map(member_json).collect::<Vec<_>>() })
+        }
     }
+}
+
+pub fn group_json(group: &GroupSummary) -> Value {
+    json!({"group": group.alias, "name": group.name, "description": group.description,
+           "members": group.members, "role": group.role.name(), "unread": group.unread})
+}
+
+pub fn member_json(member: &GroupMember) -> Value {
+    json!({"name": member.name, "role": member.role.name(), "you": member.you})
 }
 
 fn api_message(m: &MessageView) -> sotto_api::MessageView {
@@ -123,6 +144,7 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
             .file
             .as_ref()
             .map(|file| file_info(&file.name, file.size, file.kind)),
+        group: m.group.clone(),
     }
 }
 
@@ -212,5 +234,7 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
             outgoing,
             reason,
         },
+        AppEvent::JoinedGroup { group } => Api::JoinedGroup { group },
+        AppEvent::AddedToGroup { group, member } => Api::AddedToGroup { group, member },
     }
 }

@@ -98,11 +98,12 @@ impl<N: Network> Device<N> {
         let digest = files::digest_of(file.path).map_err(file_error)?;
         let chunks = files::chunks_of(size).map_err(file_error)?;
         let hosts = self.file_hosts(chunks as usize)?;
+        let recipients = self.recipients(number)?;
         let (mut chunk_hosts, mut writes) = (Vec::new(), Vec::new());
         for (share, host) in hosts.iter().enumerate() {
             let client = self.host(*host).await?;
             let new = client
-                .create_file(share_len(chunks, share, hosts.len()), 1, 0)
+                .create_file(share_len(chunks, share, hosts.len()), recipients, 0)
                 .await
                 .map_err(|error| file_error(refused(error)))?;
             chunk_hosts.push(ChunkHost {

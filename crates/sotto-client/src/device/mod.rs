@@ -3,6 +3,7 @@
 //! itself: those it reaches through a second guard, kept for good as well.
 
 mod files;
+mod groups;
 mod link;
 mod network;
 mod pushes;
@@ -25,6 +26,7 @@ use crate::store::{Records, Store, StoreError};
 use crate::MailboxClient;
 
 pub use files::{FileToSend, Progress, DEFAULT_MAX_FILE_SIZE};
+pub use groups::{GroupMember, GroupSummary};
 pub use network::{Network, OnionNetwork};
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
@@ -296,6 +298,7 @@ impl<N: Network> Device<N> {
         self.store
             .conversations()?
             .into_iter()
+            .filter(|c| !c.group)
             .map(|c| {
                 Ok(Contact {
                     unread: self.store.unread_count(c.number)?,

@@ -263,6 +263,9 @@ impl<N: Network> Device<N> {
         follow_up: FollowUp,
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
+        let group_answered = follow_up.runs.iter().any(|(_, o)| o.group_answered);
+        let joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
+        let leave_asked = follow_up.runs.iter().any(|(_, o)| o.leave_asked);
         // The acknowledgement of each run rides with its receipts, and the runs of one host
         // ride together.
         let runs = follow_up
@@ -285,7 +288,16 @@ impl<N: Network> Device<N> {
         for invitation in &follow_up.spent {
             self.forget_link(invitation).await?;
         }
-        if follow_up.connected {
+        if group_answered {
+            self.complete_group_adds(&mut events).await?;
+        }
+        if leave_asked {
+            self.remove_leavers(&mut events).await?;
+        }
+        if joined_group {
+            self.listening.mailbox_added();
+        }
+        if follow_up.connected || joined_group {
             self.listen().await?;
         }
         Ok(events)

@@ -6,6 +6,7 @@
 mod changes;
 pub(crate) mod encrypt;
 mod files;
+mod groups;
 mod key;
 mod receipts;
 mod records;
@@ -25,6 +26,7 @@ use sotto_proto::Fingerprint;
 use thiserror::Error;
 
 pub use files::{FileRow, FileState, FileSummary, MessageFile};
+pub use groups::GroupInvite;
 pub use key::StoreKey;
 pub use records::Records;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};

@@ -12,6 +12,7 @@ mod people;
 
 mod changes;
 mod files;
+mod groups;
 mod operations;
 mod regressions;
 mod transfers;
