@@ -625,4 +625,71 @@ mod tests {
             ResponseBody::Messages(_)
         ));
     }
+
+    /// Subscribes ride in one batch frame: each is subscribed on its own, the one past
+    /// `max_subscriptions` alone is answered BUSY, and the host tells what it set up which
+    /// requests it accepted.
+    #[tokio::test]
+    async fn a_batch_of_subscribes_subscribes_each_and_refuses_only_past_the_limit() {
+        let config = HostConfig {
+            max_subscriptions: 2,
+            ..HostConfig::default()
+        };
+        let host = Host::open(MemoryStore::new(), config).unwrap();
+        let (handle, _thread) = HostHandle::spawn(host, Arc::new(Metrics::default())).unwrap();
+        let (frames, mut pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            made.push(make_mailbox(&handle, &sink).await);
+        }
+        let requests: Vec<(Request, &SigningKey)> = made
+            .iter()
+            .map(|m| {
+                let request = Request {
+                    command: Command::Subscribe,
+                    nonce: rand::random(),
+                    timestamp: unix_now(),
+                    target: m.read_id,
+                };
+                (request, &m.reader)
+            })
+            .collect();
+        let frame = sotto_proto::batch::seal_batch(&requests).unwrap();
+        let (told, seen) = tokio::sync::oneshot::channel();
+        let hook: OnAccepted = Box::new(move |accepted| {
+            let _ = told.send(accepted.to_vec());
+        });
+        let answer = handle.request_then(frame, sink, Some(hook)).await.unwrap();
+        let bodies: Vec<ResponseBody> = sotto_proto::batch::open_answers(&answer)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert!(matches!(bodies[0], ResponseBody::Messages(_)));
+        assert!(matches!(bodies[1], ResponseBody::Messages(_)));
+        assert_eq!(bodies[2], ResponseBody::Error(ErrorCode::Busy));
+        assert_eq!(seen.await.unwrap(), [true, true, false]);
+        // The first two are pushed what is written to them.
+        for m in &made {
+            let write = signed(Command::Write { body: vec![7] }, m.write_id, &m.writer);
+            let (other, _) = async_mpsc::channel(1);
+            let writer_sink = PushSink {
+                id: 2,
+                connection: None,
+                frames: other,
+            };
+            handle.request(write, writer_sink).await.unwrap();
+        }
+        let mut pushed = Vec::new();
+        for _ in 0..2 {
+            pushed.push(Push::open(&pushes.recv().await.unwrap()).unwrap().read_id);
+        }
+        assert_eq!(pushed, [made[0].read_id, made[1].read_id]);
+        assert!(pushes.try_recv().is_err());
+    }
 }

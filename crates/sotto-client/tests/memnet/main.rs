@@ -14,5 +14,6 @@ mod changes;
 mod files;
 mod operations;
 mod regressions;
+mod subscriptions;
 mod under_faults;
 mod vouchers;
