@@ -359,11 +359,11 @@ fn subscribe(
         add(handled);
         return;
     }
-    let refused = handled
-        .batched
-        .iter_mut()
-        .map(&mut add)
-        .fold(false, |any, refused| any || refused);
+    // Every subscribe of the batch, not only up to the first refused.
+    let mut refused = false;
+    for answer in &mut handled.batched {
+        refused |= add(answer);
+    }
     if !refused {
         return;
     }

@@ -25,6 +25,10 @@ const WAITER_BACKOFF: Duration = Duration::from_secs(1);
 /// host's pushes, which the host keeps until acknowledged).
 const ARRIVALS: usize = 256;
 
+/// A mailbox to subscribe, with the alias of its conversation (none for a link's request
+/// mailbox).
+type ToListen = (ReadCap, Option<String>);
+
 /// One push (or a failure to receive pushes) from one of the device's hosts.
 pub struct Arrival {
     host: Fingerprint,
@@ -124,7 +128,7 @@ impl<N: Network> Device<N> {
             }
         }
         // The mailboxes of one host are subscribed together, sixteen to a frame.
-        let mut by_host: Vec<(Fingerprint, Vec<(ReadCap, Option<String>)>)> = Vec::new();
+        let mut by_host: Vec<(Fingerprint, Vec<ToListen>)> = Vec::new();
         for (host, read, alias) in reads {
             if self.listening.reads.contains(&read.id) {
                 continue;
