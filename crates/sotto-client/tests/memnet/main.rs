@@ -15,6 +15,7 @@ mod files;
 mod groups;
 mod operations;
 mod regressions;
+mod subscriptions;
 mod transfers;
 mod under_faults;
 mod vouchers;
