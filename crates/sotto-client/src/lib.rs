@@ -35,8 +35,9 @@ pub use content::{
 pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, Finished, FollowUp, GroupMember,
-    GroupSummary, Network, OnionNetwork, Progress, Transfer, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, Contact, Device, FileToSend, Finished, FollowUp,
+    GroupMember, GroupSummary, Network, OnionNetwork, Progress, Transfer, DEFAULT_MAX_FILE_SIZE,
+    SELF_UPDATE_EVERY,
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;
