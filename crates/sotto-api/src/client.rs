@@ -18,6 +18,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::types::{
     Command, Contact, Event, FileTransfer, MessageView, Reply, Request, ServerMessage,
+    TransferStarted,
 };
 
 #[derive(Debug, Error)]
@@ -209,6 +210,38 @@ impl ApiClient {
 
     pub async fn files(&self) -> Result<Vec<FileTransfer>, ApiError> {
         self.field(Command::Files, "files").await
+    }
+
+    /// Starts sending the file at `path` (on the server's machine); `progress`, then `done`
+    /// or `failed` events tell how it goes.
+    pub async fn send_file(
+        &self,
+        contact: &str,
+        path: &str,
+        caption: &str,
+    ) -> Result<TransferStarted, ApiError> {
+        let command = Command::SendFile {
+            contact: contact.into(),
+            path: path.into(),
+            caption: caption.into(),
+        };
+        let result = self.call(command).await?;
+        serde_json::from_value(result).map_err(|e| ApiError::Protocol(e.to_string()))
+    }
+
+    /// Starts fetching the offered file whose id starts with `file` into `out` (or the
+    /// server's files directory); events as for `send_file`.
+    pub async fn download(
+        &self,
+        file: &str,
+        out: Option<&str>,
+    ) -> Result<TransferStarted, ApiError> {
+        let command = Command::Download {
+            file: file.into(),
+            out: out.map(Into::into),
+        };
+        let result = self.call(command).await?;
+        serde_json::from_value(result).map_err(|e| ApiError::Protocol(e.to_string()))
     }
 
     pub async fn read(&self, contact: Option<&str>) -> Result<Vec<MessageView>, ApiError> {

@@ -8,7 +8,7 @@ pub mod types;
 pub use client::{ApiClient, ApiError};
 pub use types::{
     Command, ConnectionState, Contact, Event, FileInfo, FilePreview, FileTransfer, MessageView,
-    Reply, Request,
+    Reply, Request, TransferStarted,
 };
 
 /// The file in a client's home directory that holds the API token.

@@ -61,6 +61,28 @@ pub enum Command {
     Messages { contact: String },
     /// Files sent and offered. Result: `{"files": [FileTransfer, ...]}`.
     Files,
+    /// Send the file at `path` on the server's machine. Result: `{"id", "path"}` once the
+    /// transfer is recorded; `progress`, then `done` or `failed` events follow.
+    SendFile {
+        contact: String,
+        path: String,
+        #[serde(default)]
+        caption: String,
+    },
+    /// Fetch the offered file whose id starts with `file` into `out` on the server's machine,
+    /// or without one into the server's files directory. Result and events as `SendFile`.
+    Download {
+        file: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        out: Option<String>,
+    },
+}
+
+/// A transfer started: the file's id and where the file is on the server's machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferStarted {
+    pub id: String,
+    pub path: String,
 }
 
 /// A file sent or offered, and how far its transfer got.
@@ -130,6 +152,9 @@ pub struct MessageView {
     /// A file message: the file it offers (`text` is its caption).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileInfo>,
+    /// A group's message: the group's alias (`from` is then the sender's name in the group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// The file a message offers.
@@ -201,6 +226,34 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// A file was offered (the `message` event of its message came just before).
+    Offer(MessageView),
+    /// A transfer moved on: `done` of `total` bytes (a few times a second at most).
+    Progress {
+        id: String,
+        contact: String,
+        outgoing: bool,
+        done: u64,
+        total: u64,
+    },
+    /// A file was sent (uploaded and offered), or fetched, checked and written to `path`.
+    Done {
+        id: String,
+        contact: String,
+        outgoing: bool,
+        path: String,
+    },
+    /// A transfer stopped for `reason`; started again, it goes on where it stopped.
+    Failed {
+        id: String,
+        contact: String,
+        outgoing: bool,
+        reason: String,
+    },
+    /// This device joined `group`.
+    JoinedGroup { group: String },
+    /// `member` is in `group` now, added by this device.
+    AddedToGroup { group: String, member: String },
 }
 
 /// Anything the server sends: a reply (it has an `id`) or an event (it has an `event`).
@@ -235,6 +288,42 @@ mod tests {
         assert!(
             error.to_string().contains("unknown variant `fly`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn file_commands_and_events_read_as_documented() {
+        let request: Request = serde_json::from_str(
+            r#"{"id":2,"command":"send_file","contact":"Bob","path":"/tmp/a.png"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            request.command,
+            Command::SendFile {
+                contact: "Bob".into(),
+                path: "/tmp/a.png".into(),
+                caption: String::new()
+            }
+        );
+        let request: Request =
+            serde_json::from_str(r#"{"id":3,"command":"download","file":"0011aabb"}"#).unwrap();
+        assert_eq!(
+            request.command,
+            Command::Download {
+                file: "0011aabb".into(),
+                out: None
+            }
+        );
+        let progress = Event::Progress {
+            id: "00".into(),
+            contact: "Bob".into(),
+            outgoing: false,
+            done: 5,
+            total: 10,
+        };
+        assert_eq!(
+            serde_json::to_string(&progress).unwrap(),
+            r#"{"event":"progress","id":"00","contact":"Bob","outgoing":false,"done":5,"total":10}"#
         );
     }
 

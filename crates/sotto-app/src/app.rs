@@ -23,6 +23,8 @@ pub struct App {
     pub(crate) network_file: PathBuf,
     home: Home,
     pub(crate) lock: HomeLock,
+    /// Where files fetched without a path given go (see [`App::set_files_dir`]).
+    pub(crate) files_dir: Option<PathBuf>,
 }
 
 impl App {
@@ -42,7 +44,15 @@ impl App {
             network_file,
             home,
             lock,
+            files_dir: None,
         })
+    }
+
+    /// Where files fetched without a path (`Command::Download` with no `out`) are written, each
+    /// in a directory of its own named by its id. Files there are in clear, as anywhere a
+    /// person saves a file: keep it out of the home, which holds only encrypted state.
+    pub fn set_files_dir(&mut self, dir: PathBuf) {
+        self.files_dir = Some(dir);
     }
 
     pub fn home(&self) -> &Home {
@@ -51,7 +61,7 @@ impl App {
 
     /// Runs one command; for one-shot commands (a long-lived front end calls its handle).
     pub async fn call(&mut self, command: Command) -> Result<Reply, AppError> {
-        execute(&mut self.device, command).await
+        execute(&mut self.device, command, self.files_dir.as_deref()).await
     }
 
     /// Fetches what waits in every mailbox and applies it: answers to links become contacts,

@@ -1,8 +1,11 @@
 //! What a front end asks of the device, and what it gets back.
 
+use std::path::PathBuf;
+
 use sotto_client::store::{FileSummary, MessageFile, StoredMessage};
-use sotto_client::{Change, Contact};
+use sotto_client::{Change, Contact, GroupMember, GroupSummary};
 use sotto_proto::conversation::MessageId;
+use sotto_proto::group::Role;
 use sotto_proto::LinkUri;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +50,56 @@ pub enum Command {
     },
     /// Every file sent or offered. Reply: [`Reply::Files`].
     Files,
+    /// Sends the file at `path` (on this machine) to `contact` with `caption`. A long-lived
+    /// loop replies once the transfer is recorded and its hosts reached, and tells its
+    /// progress and end as events ([`AppEvent::FileProgress`](crate::AppEvent::FileProgress),
+    /// `FileDone`, `FileFailed`); a one-shot `App::call` replies when it is offered.
+    /// Reply: [`Reply::Transfer`].
+    SendFile {
+        contact: String,
+        path: PathBuf,
+        caption: String,
+    },
+    /// Fetches the offered file whose id starts with `file` (at least 8 hex digits) into
+    /// `out`, or, without one, into the files directory (`App::set_files_dir`). Started again
+    /// after a stop, it goes on where it stopped. Runs as `SendFile` does.
+    /// Reply: [`Reply::Transfer`].
+    Download { file: String, out: Option<PathBuf> },
+    /// Found a group named `name`, this device its owner. Reply: [`Reply::GroupCreated`].
+    CreateGroup { name: String },
+    /// Invite contacts into a group with `role`; each joins once its device answered and
+    /// this one committed the answer (when it next reads). Reply: [`Reply::GroupChanged`].
+    AddToGroup {
+        group: String,
+        contacts: Vec<String>,
+        role: Role,
+    },
+    /// Remove the member named `member`. Reply: [`Reply::GroupChanged`].
+    RemoveFromGroup { group: String, member: String },
+    /// Give the member named `member` a role. Reply: [`Reply::GroupChanged`].
+    SetGroupRole {
+        group: String,
+        member: String,
+        role: Role,
+    },
+    /// Leave a group: this device stops reading it and forgets it. Reply:
+    /// [`Reply::GroupChanged`].
+    LeaveGroup { group: String },
+    /// Delete a group for everyone (its owner). Reply: [`Reply::GroupChanged`].
+    DeleteGroup { group: String },
+    /// Reply: [`Reply::Groups`].
+    Groups,
+    /// Reply: [`Reply::GroupMembers`].
+    GroupMembers { group: String },
 }
 
 impl Command {
     /// Whether running it may give the device mailboxes to subscribe.
     pub(crate) fn adds_mailboxes(&self) -> bool {
-        matches!(self, Command::Invite | Command::Connect { .. })
+        matches!(
+            self,
+            Command::Invite | Command::Connect { .. } | Command::CreateGroup { .. }
+        )
     }
 }
 
@@ -80,6 +127,17 @@ pub enum Reply {
     Messages(Vec<MessageView>),
     History(History),
     Files(Vec<FileSummary>),
+    /// A file transfer started (or, one-shot, done): the file's id and where the file is.
+    Transfer {
+        id: MessageId,
+        path: PathBuf,
+    },
+    GroupCreated {
+        alias: String,
+    },
+    GroupChanged,
+    Groups(Vec<GroupSummary>),
+    GroupMembers(Vec<GroupMember>),
 }
 
 /// A conversation as `history` shows it.
@@ -94,8 +152,11 @@ pub struct History {
 /// One message of a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageView {
-    /// The conversation's contact (the sender, unless `outgoing`).
+    /// The conversation's contact (the sender, unless `outgoing`); in a group, the sender's
+    /// name in the group (the group's alias for this device's own messages).
     pub contact: String,
+    /// The group's alias, for a message of a group.
+    pub group: Option<String>,
     pub text: String,
     pub id: MessageId,
     /// Unix milliseconds, by the sender's clock.
@@ -118,8 +179,14 @@ pub struct MessageView {
 
 impl From<StoredMessage> for MessageView {
     fn from(m: StoredMessage) -> Self {
+        let (contact, group) = match (m.group, m.sender) {
+            (true, Some(sender)) => (sender, Some(m.conversation)),
+            (true, None) => (m.conversation.clone(), Some(m.conversation)),
+            (false, _) => (m.conversation, None),
+        };
         Self {
-            contact: m.conversation,
+            contact,
+            group,
             text: m.text,
             id: m.id,
             sent_at_ms: m.sent_at_ms,

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::event::{AppEvent, ConnectionState};
 use crate::execute::execute;
 use crate::network_file::read_network_file;
+use crate::transfers::Transfers;
 
 /// A command from a front end and where its result goes.
 pub(crate) struct Job {
@@ -41,8 +42,12 @@ pub(crate) async fn run(
         mut device,
         network_file,
         lock: _lock,
+        files_dir,
         ..
     } = app;
+    let mut transfers = Transfers::new(files_dir.clone());
+    // Transfers a stop left go on once the network answers.
+    let mut resumed = false;
     let Some(mut arrivals) = device.arrivals() else {
         return;
     };
@@ -75,6 +80,12 @@ pub(crate) async fn run(
                     let mut happened = device.take_events();
                     happened.extend(sent);
                     tell(&mut device, happened, &events);
+                    if !resumed {
+                        resumed = true;
+                        if let Err(error) = transfers.resume(&mut device).await {
+                            tracing::warn!(%error, "transfers a stop left wait for now");
+                        }
+                    }
                     auto_download(&mut device).await;
                 }
                 Err(error) => announce(offline(error.to_string())),
@@ -84,7 +95,17 @@ pub(crate) async fn run(
             job = jobs.recv() => {
                 let Some(job) = job else { return };
                 let mailboxes_changed = job.command.adds_mailboxes();
-                let _ = job.reply.send(execute(&mut device, job.command).await);
+                // Transfers run beside the loop; everything else runs here, one at a time.
+                let reply = match job.command {
+                    Command::SendFile { contact, path, caption } => {
+                        transfers.send_file(&mut device, contact, path, &caption).await
+                    }
+                    Command::Download { file, out } => {
+                        transfers.download(&mut device, &file, out, &events).await
+                    }
+                    command => execute(&mut device, command, files_dir.as_deref()).await,
+                };
+                let _ = job.reply.send(reply);
                 if mailboxes_changed {
                     listening = false;
                 }
@@ -108,6 +129,9 @@ pub(crate) async fn run(
                     }
                     Err(error) => announce(offline(error.to_string())),
                 }
+            }
+            Some(note) = transfers.next() => {
+                transfers.on_note(&mut device, note, &events).await;
             }
             _ = reread.tick() => {
                 if follow_network_file(&mut device, &network_file) {
@@ -183,7 +207,12 @@ fn tell(
     match device.records().take_unshown(None) {
         Ok(messages) => {
             for message in messages {
-                let _ = events.send(AppEvent::Message(MessageView::from(message)));
+                let message = MessageView::from(message);
+                let offer = message.file.is_some().then(|| message.clone());
+                let _ = events.send(AppEvent::Message(message));
+                if let Some(offer) = offer {
+                    let _ = events.send(AppEvent::Offer(offer));
+                }
             }
         }
         Err(error) => tracing::warn!(%error, "cannot read new messages from the store"),

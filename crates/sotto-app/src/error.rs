@@ -69,6 +69,15 @@ pub enum AppError {
     NoSuchFile(String),
     #[error("several messages have ids starting with {prefix}; give more digits")]
     AmbiguousMessageId { prefix: String },
+    #[error("the file {0}… is being transferred already")]
+    Transferring(String),
+    #[error("cannot make {}: {source}", .path.display())]
+    FilesDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("where to? Give the path to write the file to")]
+    NoFilesDir,
     /// The device's loop is gone (it ended, or panicked).
     #[error("the client stopped")]
     Stopped,

@@ -1,5 +1,7 @@
 //! What the device tells its front ends as it happens.
 
+use std::path::PathBuf;
+
 use sotto_proto::conversation::MessageId;
 
 use crate::command::MessageView;
@@ -22,6 +24,35 @@ pub enum AppEvent {
     Timer { contact: String, seconds: u32 },
     /// The device got subscribed to all its mailboxes, or lost the network.
     Connection(ConnectionState),
+    /// A file was offered: the message (also told as [`AppEvent::Message`]) that carries it.
+    Offer(MessageView),
+    /// A transfer moved on: `done` of `total` bytes are at the hosts (sending) or here.
+    /// Told at most a few times a second per file.
+    FileProgress {
+        id: MessageId,
+        contact: String,
+        outgoing: bool,
+        done: u64,
+        total: u64,
+    },
+    /// A file is sent (uploaded and offered), or fetched, checked and at `path`.
+    FileDone {
+        id: MessageId,
+        contact: String,
+        outgoing: bool,
+        path: PathBuf,
+    },
+    /// A transfer stopped for `reason`; started again, it goes on where it stopped.
+    FileFailed {
+        id: MessageId,
+        contact: String,
+        outgoing: bool,
+        reason: String,
+    },
+    /// This device joined the group `group`.
+    JoinedGroup { group: String },
+    /// `member` is in the group `group` now, added by this device.
+    AddedToGroup { group: String, member: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +89,11 @@ impl From<sotto_client::Event> for AppEvent {
             Event::Timer { alias, seconds } => AppEvent::Timer {
                 contact: alias,
                 seconds,
+            },
+            Event::JoinedGroup { alias } => AppEvent::JoinedGroup { group: alias },
+            Event::AddedToGroup { alias, member } => AppEvent::AddedToGroup {
+                group: alias,
+                member,
             },
         }
     }

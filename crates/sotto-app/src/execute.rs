@@ -1,17 +1,26 @@
 //! Running one command on the device, the same way for the long-lived loop and for a one-shot
 //! command.
 
+use std::path::Path;
+
 use sotto_client::store::Records;
 use sotto_client::{ConversationError, Device};
 use sotto_proto::conversation::MessageId;
 
 use crate::command::{views, Command, History, Reply};
 use crate::error::AppError;
+use crate::files;
 
 /// The fewest hex digits of a message id that pick it out: fewer would often match several.
 pub(crate) const MIN_ID_PREFIX: usize = 8;
 
-pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Reply, AppError> {
+/// Runs `command` to its end (a file transfer included); `files_dir` is where a download
+/// given no path goes.
+pub(crate) async fn execute(
+    device: &mut Device,
+    command: Command,
+    files_dir: Option<&Path>,
+) -> Result<Reply, AppError> {
     Ok(match command {
         Command::Invite => Reply::Link(device.invite().await?),
         Command::Connect { link, alias } => Reply::Connected {
@@ -56,6 +65,57 @@ pub(crate) async fn execute(device: &mut Device, command: Command) -> Result<Rep
             Reply::History(history(device.records(), &contact, limit)?)
         }
         Command::Files => Reply::Files(device.records().files()?),
+        Command::SendFile {
+            contact,
+            path,
+            caption,
+        } => {
+            let limit = sotto_client::DEFAULT_MAX_FILE_SIZE;
+            let no_progress = &mut |_: &MessageId, _: &sotto_client::files::ChunkSet| true;
+            let (_, id) =
+                files::send_file(device, &contact, &path, &caption, limit, no_progress).await?;
+            Reply::Transfer { id, path }
+        }
+        Command::Download { file, out } => {
+            let (file, out) = files::destination(device, &file, out, files_dir)?;
+            let no_progress = &mut |_: &MessageId, _: &sotto_client::files::ChunkSet| true;
+            let path = device.download(&file.id, &out, no_progress).await?;
+            Reply::Transfer { id: file.id, path }
+        }
+        Command::CreateGroup { name } => Reply::GroupCreated {
+            alias: device.create_group(&name).await?,
+        },
+        Command::AddToGroup {
+            group,
+            contacts,
+            role,
+        } => {
+            let contacts: Vec<&str> = contacts.iter().map(String::as_str).collect();
+            device.invite_to_group(&group, &contacts, role).await?;
+            Reply::GroupChanged
+        }
+        Command::RemoveFromGroup { group, member } => {
+            device.remove_from_group(&group, &member).await?;
+            Reply::GroupChanged
+        }
+        Command::SetGroupRole {
+            group,
+            member,
+            role,
+        } => {
+            device.set_group_role(&group, &member, role).await?;
+            Reply::GroupChanged
+        }
+        Command::LeaveGroup { group } => {
+            device.leave_group(&group).await?;
+            Reply::GroupChanged
+        }
+        Command::DeleteGroup { group } => {
+            device.delete_group(&group).await?;
+            Reply::GroupChanged
+        }
+        Command::Groups => Reply::Groups(device.groups()?),
+        Command::GroupMembers { group } => Reply::GroupMembers(device.group_members(&group)?),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::App;
 /// How a file is shown, from its name: an image or a voice message by its extension, any
 /// other file otherwise. Images and voice messages the device can read get a preview in their
 /// offer (a thumbnail, a waveform).
-fn kind_of(path: &Path) -> FileKind {
+pub(crate) fn kind_of(path: &Path) -> FileKind {
     let extension = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -25,6 +25,16 @@ fn kind_of(path: &Path) -> FileKind {
         Some("ogg" | "opus" | "m4a" | "mp3" | "aac" | "wav") => FileKind::Voice,
         _ => FileKind::File,
     }
+}
+
+/// Where a long-lived front end keeps files fetched without a path when it is not told: the
+/// Downloads directory's `sotto` (`$XDG_DOWNLOAD_DIR/sotto`, else `~/Downloads/sotto`), if
+/// the environment says where that is.
+pub fn default_files_dir() -> Option<PathBuf> {
+    let downloads = std::env::var_os("XDG_DOWNLOAD_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join("Downloads")))?;
+    Some(downloads.join("sotto"))
 }
 
 /// How many bytes of a file of `size` the chunks done stand for.
@@ -80,6 +90,40 @@ pub(crate) async fn download(
 ) -> Result<PathBuf, AppError> {
     let id = file(device, prefix)?.id;
     Ok(device.download(&id, out, progress).await?)
+}
+
+/// The offered file whose id starts with `prefix`, and where to fetch it: `out` if given, else
+/// `files_dir/<its id's first 8 hex digits>/<its name>` (the name as a file name only: it
+/// came from the network).
+pub(crate) fn destination(
+    device: &Device,
+    prefix: &str,
+    out: Option<PathBuf>,
+    files_dir: Option<&Path>,
+) -> Result<(FileSummary, PathBuf), AppError> {
+    let file = file(device, prefix)?;
+    let out = match (out, files_dir) {
+        (Some(out), _) => out,
+        (None, Some(dir)) => {
+            let folder = dir.join(&hex::encode(file.id)[..MIN_ID_PREFIX]);
+            std::fs::create_dir_all(&folder).map_err(|source| AppError::FilesDir {
+                path: folder.clone(),
+                source,
+            })?;
+            folder.join(local_name(&file.name))
+        }
+        (None, None) => return Err(AppError::NoFilesDir),
+    };
+    Ok((file, out))
+}
+
+/// A name from the network as a file name in a directory of ours: its last part, never a
+/// way up or out.
+pub fn local_name(name: &str) -> PathBuf {
+    Path::new(name)
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("file"))
 }
 
 /// The file whose id starts with `prefix` (at least 8 hex digits).
@@ -179,5 +223,18 @@ mod tests {
         assert_eq!(kind_of(Path::new("note.opus")), FileKind::Voice);
         assert_eq!(kind_of(Path::new("report.pdf")), FileKind::File);
         assert_eq!(kind_of(Path::new("README")), FileKind::File);
+    }
+
+    #[test]
+    fn a_name_from_the_network_stays_a_file_name() {
+        for (name, kept) in [
+            ("../../.bashrc", ".bashrc"),
+            ("/etc/passwd", "passwd"),
+            ("..", "file"),
+            ("", "file"),
+            ("a b.png", "a b.png"),
+        ] {
+            assert_eq!(local_name(name), PathBuf::from(kept), "{name}");
+        }
     }
 }

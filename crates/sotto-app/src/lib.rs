@@ -17,12 +17,13 @@ mod lock;
 mod look_back;
 mod network_file;
 mod rekey;
+mod transfers;
 
 pub use app::App;
 pub use command::{Command, History, MessageView, Reply};
 pub use error::AppError;
 pub use event::{AppEvent, ConnectionState};
-pub use files::bytes_done;
+pub use files::{bytes_done, default_files_dir, local_name};
 pub use handle::AppHandle;
 pub use home::Home;
 pub use init::init;
@@ -34,8 +35,9 @@ pub use sotto_client::files::ChunkSet;
 pub use sotto_client::store::{
     DownloadSettings, FileState, FileSummary, MessageFile, DEFAULT_AUTO_DOWNLOAD_MAX,
 };
-pub use sotto_client::{Change, Contact, Unlock, DEFAULT_MAX_FILE_SIZE};
+pub use sotto_client::{Change, Contact, GroupMember, GroupSummary, Unlock, DEFAULT_MAX_FILE_SIZE};
 pub use sotto_proto::conversation::MessageId;
+pub use sotto_proto::group::Role;
 pub use sotto_proto::LinkUri;
 
 #[cfg(test)]

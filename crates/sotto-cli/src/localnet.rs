@@ -159,6 +159,7 @@ impl Localnet {
                 network: Some(directory.clone()),
                 allow_direct: false,
                 socket: Some(socket),
+                hooks: sotto_relay::harness::for_this_build(&data.path),
             };
             let relay = Relay::start(&data, options)
                 .await

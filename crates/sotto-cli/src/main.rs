@@ -113,6 +113,11 @@ enum Top {
     /// Lock the store with a passphrase, change it, or go back to a key sotto keeps.
     #[command(subcommand)]
     Passphrase(person::PassphraseCommand),
+    /// Groups: create one, add contacts, remove members, change roles, list members.
+    ///
+    /// A group's name works in `send`, `read` and `history` where a contact's does.
+    #[command(subcommand)]
+    Group(person::GroupCommand),
     /// A full-screen chat: contacts, conversation, composer; messages appear as they arrive.
     ///
     /// Keys: Enter sends, Up/Down pick a contact, PageUp/PageDown scroll the conversation
@@ -171,6 +176,7 @@ impl Top {
             Top::Settings(args) => Some(&mut args.client),
             Top::History(args) => Some(&mut args.client),
             Top::Passphrase(command) => Some(command.client_args()),
+            Top::Group(command) => Some(command.client_args()),
             Top::Chat(args) => Some(&mut args.client),
             Top::Serve(args) => Some(&mut args.client),
             Top::Demo(_)
@@ -245,6 +251,7 @@ fn run(command: Top) -> anyhow::Result<()> {
             Top::Settings(args) => person::run_settings(args),
             Top::History(args) => person::run_history(args),
             Top::Passphrase(command) => person::run_passphrase(command),
+            Top::Group(command) => person::run_group(command).await,
             Top::Chat(args) => chat::run(args).await,
             Top::Serve(args) => serve::run(args).await,
             Top::Relay(command) => relay::run(command).await,

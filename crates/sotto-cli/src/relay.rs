@@ -158,6 +158,7 @@ async fn serve(
         network,
         allow_direct,
         socket: None,
+        hooks: sotto_relay::harness::for_this_build(&dir.path),
     };
     let relay = Relay::start(&dir, options)
         .await

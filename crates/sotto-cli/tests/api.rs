@@ -307,3 +307,181 @@ async fn the_api_mends_its_token_and_refuses_web_pages_and_stalled_handshakes() 
         "a connection that never finishes its upgrade stays open: {closed:?}"
     );
 }
+
+/// `size` bytes that do not repeat, written to `path`.
+fn make_file(path: &Path, size: usize) {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let bytes: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_go_both_ways_through_the_api_while_messages_keep_coming() {
+    let net = TestLocalnet::start(Path::new(SOTTO), 5);
+    let network = net.root().join("network.toml");
+    let (bot_home, alice_home) = (net.root().join("bot"), net.root().join("alice"));
+    for (home, name) in [(&bot_home, "Files"), (&alice_home, "Alice")] {
+        let out = sotto(home, &network, &["init", "--name", name]);
+        assert!(out.status.success());
+    }
+    let files_dir = net.root().join("bot-files");
+    let server = serve(
+        &bot_home,
+        &network,
+        &["--files", files_dir.to_str().unwrap()],
+    );
+    let token = std::fs::read_to_string(server.home.join(TOKEN_FILE)).unwrap();
+    let bot = ApiClient::connect(&server.address, &token).await.unwrap();
+    let link = bot.invite().await.unwrap();
+    assert!(sotto(&alice_home, &network, &["connect", &link])
+        .status
+        .success());
+    next_event(
+        &bot,
+        |e| matches!(e, Event::Connected { alias } if alias == "Alice"),
+    )
+    .await;
+
+    // Alice sends a file from the command line; the bot hears the offer and fetches it from
+    // its loop, into its files directory, with progress, while her texts still arrive.
+    let source = net.root().join("from-alice.bin");
+    make_file(&source, 3 * 1024 * 1024 + 17);
+    let out = sotto(
+        &alice_home,
+        &network,
+        &[
+            "send",
+            "Files",
+            "a report",
+            "--file",
+            source.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let Event::Offer(offer) = next_event(&bot, |e| matches!(e, Event::Offer(_))).await else {
+        unreachable!()
+    };
+    assert_eq!(offer.text, "a report");
+    let file = offer.file.clone().expect("the offer's file");
+    assert_eq!(
+        (file.name.as_str(), file.size),
+        ("from-alice.bin", 3 * 1024 * 1024 + 17)
+    );
+    let started = bot.download(&offer.id[..8], None).await.unwrap();
+    assert_eq!(started.id, offer.id);
+    assert!(
+        started.path.starts_with(files_dir.to_str().unwrap()),
+        "{started:?}"
+    );
+    let again = bot.download(&offer.id, None).await.unwrap_err();
+    assert!(again.to_string().contains("being transferred"), "{again}");
+    let out = sotto(
+        &alice_home,
+        &network,
+        &["send", "Files", "during the download"],
+    );
+    assert!(out.status.success());
+    let mut progress = 0;
+    let mut texts = Vec::new();
+    let done = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            match bot.next_event().await.expect("the API is open") {
+                Event::Progress {
+                    id, done, total, ..
+                } if id == offer.id => {
+                    assert!(done <= total);
+                    progress += 1;
+                }
+                Event::Message(message) => texts.push(message.text),
+                Event::Done {
+                    id, path, outgoing, ..
+                } if id == offer.id => {
+                    assert!(!outgoing);
+                    return path;
+                }
+                Event::Failed { reason, .. } => panic!("the download failed: {reason}"),
+                _ => {}
+            }
+        }
+    })
+    .await
+    .expect("the download is done within 120 s");
+    assert_eq!(done, started.path);
+    assert_eq!(
+        std::fs::read(&done).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+    assert!(progress > 0, "no progress was told");
+    if !texts.iter().any(|t| t == "during the download") {
+        next_event(
+            &bot,
+            |e| matches!(e, Event::Message(m) if m.text == "during the download"),
+        )
+        .await;
+    }
+    let listed = bot.files().await.unwrap();
+    assert_eq!(listed[0].state, "done");
+    // Its only recipient has it, so its hosts let it go: fetching it again elsewhere fails,
+    // and the event says why.
+    let elsewhere = net.root().join("again.bin");
+    bot.download(&offer.id, Some(elsewhere.to_str().unwrap()))
+        .await
+        .unwrap();
+    let failed = next_event(&bot, |e| {
+        matches!(e, Event::Failed { .. } | Event::Done { .. })
+    })
+    .await;
+    assert!(
+        matches!(&failed, Event::Failed { id, reason, .. } if *id == offer.id && reason.contains("gone from its hosts")),
+        "{failed:?}"
+    );
+
+    // The bot sends a file from a path on its machine; Alice fetches it.
+    let reply = net.root().join("from-bot.bin");
+    make_file(&reply, 700_000);
+    let sent = bot
+        .send_file("Alice", reply.to_str().unwrap(), "back to you")
+        .await
+        .unwrap();
+    let done = next_event(&bot, |e| {
+        matches!(e, Event::Done { .. } | Event::Failed { .. })
+    })
+    .await;
+    assert!(
+        matches!(&done, Event::Done { id, outgoing: true, .. } if *id == sent.id),
+        "{done:?}"
+    );
+    let missing = bot
+        .send_file("Alice", "/nonexistent/x.bin", "")
+        .await
+        .unwrap_err();
+    assert!(missing.to_string().contains("cannot read"), "{missing}");
+    let out = sotto(&alice_home, &network, &["read", "--wait", "20"]);
+    assert!(out.status.success());
+    let fetched = net.root().join("alice-got.bin");
+    let out = sotto(
+        &alice_home,
+        &network,
+        &["download", &sent.id, "--out", fetched.to_str().unwrap()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&fetched).unwrap(),
+        std::fs::read(&reply).unwrap()
+    );
+}

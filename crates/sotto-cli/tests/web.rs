@@ -1,6 +1,8 @@
 //! The web app of `sotto serve --web`, in a real headless Chromium driven through the DevTools
 //! protocol (chromiumoxide): two people chat through two web apps on a localnet (with
-//! replies, receipts, search, edits, reactions, deletions and a disappearing timer), and pages
+//! replies, receipts, search, edits, reactions, deletions, an image sent, previewed, fetched
+//! and served back intact, a notification while the page is hidden, and a disappearing
+//! timer), and pages
 //! without the token, of another site, or reached by another name (DNS rebinding) get nothing.
 //! Screenshots go to `target/web-screenshots/` for a person to look at.
 //!
@@ -12,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use chromiumoxide::cdp::browser_protocol::browser::{PermissionSetting, SetPermissionParams};
 use chromiumoxide::{Browser, BrowserConfig, Page};
 use futures_util::StreamExt;
 use sotto_testnet::TestLocalnet;
@@ -80,6 +83,9 @@ fn serve(home: &Path, network: &Path, web: &str) -> Serve {
         .args(["serve", "--api", "127.0.0.1:0", "--web", web])
         .arg("--home")
         .arg(home)
+        // Files stay beside the home, never in the Downloads of whoever runs the tests.
+        .arg("--files")
+        .arg(home.with_extension("files"))
         .arg("--network")
         .arg(network)
         .stdout(Stdio::piped())
@@ -386,6 +392,111 @@ async fn two_people_chat_through_two_web_apps() {
     );
     screenshot(&bob, "6-bob-sees-the-deletion").await;
 
+    // An image, given to Alice's page as a file dropped or picked is (the page's own
+    // `sendFiles`): streamed to her sotto over HTTP, sent, shown to her with its preview; on
+    // Bob's side offered, fetched with a click, shown, and served back byte for byte.
+    let image = png_image(64, 48);
+    let script = format!(
+        "(() => {{ const bytes = Uint8Array.from(atob('{}'), c => c.charCodeAt(0)); \
+         sendFiles([new File([bytes], 'photo.png', {{ type: 'image/png' }})]); return true; }})()",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &image)
+    );
+    let _: bool = eval(&alice, &script).await;
+    until(
+        &alice,
+        "document.querySelector('#messages li.mine .file img.preview')?.naturalWidth === 64",
+    )
+    .await;
+    until(
+        &alice,
+        "document.getElementById('uploads').children.length === 0",
+    )
+    .await;
+    screenshot(&alice, "8-alice-sent-an-image").await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file .download')",
+    )
+    .await;
+    let name: String = eval(
+        &bob,
+        "document.querySelector('#messages li:last-child .file-name').textContent",
+    )
+    .await;
+    assert_eq!(name, "photo.png");
+    click(&bob, "#messages li:last-child .file .download").await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file img.preview')?.naturalWidth === 64",
+    )
+    .await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file a.save')",
+    )
+    .await;
+    screenshot(&bob, "9-bob-fetched-the-image").await;
+    let id: String = eval(
+        &bob,
+        "document.querySelector('#messages li:last-child').dataset.id",
+    )
+    .await;
+    let token = bob_serve.url.rsplit_once("#token=").unwrap().1.to_string();
+    let served = http_get(&bob_serve, &format!("/files/{id}?token={token}")).await;
+    assert_eq!(
+        served, image,
+        "the image Bob's sotto serves is not the one sent"
+    );
+    let refused = http_head(
+        &bob_serve,
+        &format!("/files/{id}?token={}", "0".repeat(64)),
+        None,
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
+
+    // A voice message (told by its extension) gets a player on the side that has it, and a
+    // Download on the other.
+    let _: bool = eval(
+        &alice,
+        "(sendFiles([new File([new Uint8Array(3000)], 'note.ogg', { type: 'audio/ogg' })]), true)",
+    )
+    .await;
+    until(
+        &alice,
+        "[...document.querySelectorAll('#messages li.mine .file')].some(f => \
+         f.querySelector('.file-name').textContent === 'note.ogg' && f.querySelector('audio'))",
+    )
+    .await;
+    until(
+        &bob,
+        "document.querySelector('#messages li:last-child .file-size')?.textContent.startsWith('voice')",
+    )
+    .await;
+
+    // A message to Alice while her page is hidden is shown as a browser notification (the
+    // permission granted through the DevTools protocol, as a person grants it once).
+    let granted = SetPermissionParams::builder()
+        .permission("notifications")
+        .setting(PermissionSetting::Granted)
+        .origin(alice_serve.origin.clone())
+        .build()
+        .expect("a permission");
+    within("granting notifications", chromium.browser.execute(granted)).await;
+    let _: bool = eval(
+        &alice,
+        "(() => { window.shown = []; const Real = window.Notification; \
+         window.Notification = class extends Real { constructor(title, options) { \
+         super(title, options); window.shown.push(title); } }; \
+         Object.defineProperty(document, 'hidden', { get: () => true, configurable: true }); \
+         return true; })()",
+    )
+    .await;
+    type_into(&bob, "#text", "while you look away").await;
+    press_enter(&bob, "#text").await;
+    until(&alice, "window.shown.includes('Bob')").await;
+    let _: bool = eval(&alice, "(delete document.hidden, true)").await;
+
     // Disappearing messages, set on one side, shown on the other.
     set_value(&alice, "#timer", "3600").await;
     let _: bool = eval(
@@ -448,11 +559,12 @@ async fn other_site() -> (String, JoinHandle<()>) {
     (origin, server)
 }
 
-/// The status line and headers of `GET /` from the web app, naming it `host`.
-async fn http_head(serve: &Serve, host: &str) -> String {
+/// The whole answer to `GET path` from the web app, naming it `host` (default: its address).
+async fn http_get_raw(serve: &Serve, path: &str, host: Option<&str>) -> Vec<u8> {
     let address = serve.origin.trim_start_matches("http://");
+    let host = host.unwrap_or(address);
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET / HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
+    let request = format!("GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(
@@ -462,12 +574,46 @@ async fn http_head(serve: &Serve, host: &str) -> String {
     .await
     .expect("an answer in time")
     .unwrap();
+    answer
+}
+
+/// The status line and headers of `GET path` from the web app, naming it `host`.
+async fn http_head(serve: &Serve, path: &str, host: Option<&str>) -> String {
+    let answer = http_get_raw(serve, path, host).await;
     let answer = String::from_utf8_lossy(&answer).into_owned();
     answer
         .split("\r\n\r\n")
         .next()
         .unwrap_or_default()
         .to_string()
+}
+
+/// The body of a `200 OK` answer to `GET path` (sent with its length, as files are).
+async fn http_get(serve: &Serve, path: &str) -> Vec<u8> {
+    let answer = http_get_raw(serve, path, None).await;
+    let end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a header");
+    let head = String::from_utf8_lossy(&answer[..end]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    answer[end + 4..].to_vec()
+}
+
+/// A `width` by `height` PNG of a colour ramp.
+fn png_image(width: u32, height: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    let pixels: Vec<u8> = (0..width * height)
+        .flat_map(|i| [(i % 256) as u8, (i / width * 5) as u8, 200])
+        .collect();
+    {
+        let mut encoder = png::Encoder::new(&mut out, width, height);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("a PNG header");
+        writer.write_image_data(&pixels).expect("PNG data");
+    }
+    out
 }
 
 /// What a `new WebSocket(url)` in `page` comes to: "open" or "refused".
@@ -509,7 +655,7 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
         let contacts: u32 = eval(page, "document.querySelectorAll('#contacts li').length").await;
         assert_eq!(contacts, 0);
     }
-    screenshot(&wrong, "8-wrong-token").await;
+    screenshot(&wrong, "10-wrong-token").await;
     assert_eq!(upgrade_status(&served, "", &served.origin).await, 401);
     assert_eq!(
         upgrade_status(&served, &"0".repeat(64), &served.origin).await,
@@ -533,7 +679,7 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
     assert_eq!(open_websocket(&own, &socket).await, "open");
 
     // Every answer carries a policy that lets the page load its own files only.
-    let head = http_head(&served, &format!("127.0.0.1:{port}")).await;
+    let head = http_head(&served, "/", Some(&format!("127.0.0.1:{port}"))).await;
     for line in [
         "HTTP/1.1 200 OK",
         "content-security-policy: default-src 'none'; script-src 'self'; style-src 'self';",
@@ -543,8 +689,24 @@ async fn pages_without_the_token_or_from_elsewhere_get_nothing() {
         assert!(head.contains(line), "{line} missing from\n{head}");
     }
     assert!(!head.contains("unsafe-"), "{head}");
-    let misnamed = http_head(&served, &format!("rebind.test:{port}")).await;
+    let misnamed = http_head(&served, "/", Some(&format!("rebind.test:{port}"))).await;
     assert!(misnamed.starts_with("HTTP/1.1 421"), "{misnamed}");
+
+    // A connection that never finishes its request's header is closed (10 s), not held.
+    let mut stalled = tokio::net::TcpStream::connect(served.origin.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    stalled.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+    let mut buffer = [0u8; 256];
+    let closed = tokio::time::timeout(
+        Duration::from_secs(25),
+        tokio::io::AsyncReadExt::read(&mut stalled, &mut buffer),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(_) | Err(_))),
+        "a connection that never finishes its header stays open: {closed:?}"
+    );
 
     // A site whose name now points here is refused before it reads anything.
     let rebound = chromium.open(&format!("http://rebind.test:{port}/")).await;

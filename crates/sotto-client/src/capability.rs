@@ -1,6 +1,7 @@
 //! The capabilities a client holds: an id on a host and the key that signs its commands.
 
 use ed25519_dalek::SigningKey;
+use sotto_proto::conversation::MailboxGrant;
 use sotto_proto::Id;
 
 use crate::content::{ContentKey, LinkKey};
@@ -12,6 +13,27 @@ pub struct WriteCap {
     pub key: SigningKey,
     /// Seals what is written; shared by the mailbox's writers and readers, never the host.
     pub content: ContentKey,
+}
+
+impl WriteCap {
+    /// This capability as it travels to another writer, with its mailbox's `host`.
+    pub fn grant(&self, host: &sotto_proto::Fingerprint) -> MailboxGrant {
+        MailboxGrant {
+            host: *host,
+            write_id: self.id,
+            write_key: self.key.to_bytes(),
+            content_key: *self.content.as_bytes(),
+            content_binding: *self.content.binding(),
+        }
+    }
+
+    pub fn from_grant(grant: &MailboxGrant) -> Self {
+        Self {
+            id: grant.write_id,
+            key: SigningKey::from_bytes(&grant.write_key),
+            content: ContentKey::from_parts(grant.content_key, grant.content_binding),
+        }
+    }
 }
 
 /// One reader's right to read, acknowledge and manage a mailbox.

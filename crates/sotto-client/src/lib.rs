@@ -10,6 +10,7 @@ pub mod conversation;
 mod device;
 mod direct;
 pub mod files;
+pub mod group;
 mod health;
 mod home;
 mod inbox;
@@ -34,8 +35,9 @@ pub use content::{
 pub use conversation::change::Change;
 pub use conversation::{ConversationError, Event};
 pub use device::{
-    init, pin_authority, Arrival, Arrivals, AutoDownloaded, Contact, Device, FileToSend, FollowUp,
-    Network, OnionNetwork, Progress, DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
+    init, pin_authority, Arrival, Arrivals, AutoDownloaded, Contact, Device, FileToSend, Finished,
+    FollowUp, GroupMember, GroupSummary, Network, OnionNetwork, Progress, Transfer,
+    DEFAULT_MAX_FILE_SIZE, SELF_UPDATE_EVERY,
 };
 pub use direct::{DirectTransport, DEFAULT_RETRY_FOR};
 pub use health::RelayHealth;

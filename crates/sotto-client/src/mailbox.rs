@@ -20,6 +20,8 @@ use crate::transport::{Transport, TransportError};
 use sotto_proto::batch::{open_answers, seal_batch};
 use sotto_proto::voucher::{Voucher, VoucherKey, MAX_ISSUE};
 
+mod subscribe_many;
+
 /// The highest sequence number a host can reach honestly (SQLite's integers, on both sides).
 pub const MAX_SEQ: u64 = i64::MAX as u64;
 
@@ -285,6 +287,12 @@ impl<T: Transport> MailboxClient<T> {
                 .collect(),
             other => return Err(unexpected(other)),
         };
+        self.subscribed(cap, epoch);
+        Ok(waiting)
+    }
+
+    /// Records that `cap` is subscribed on the path of transport epoch `epoch`.
+    fn subscribed(&self, cap: &ReadCap, epoch: u64) {
         let mut subscriptions = self.subscriptions.lock().unwrap_or_else(|e| e.into_inner());
         match subscriptions.iter_mut().find(|s| s.read.id == cap.id) {
             Some(existing) => existing.epoch = epoch,
@@ -293,7 +301,6 @@ impl<T: Transport> MailboxClient<T> {
                 epoch,
             }),
         }
-        Ok(waiting)
     }
 
     pub(crate) fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
@@ -320,15 +327,26 @@ impl<T: Transport> MailboxClient<T> {
     /// Gives a new reader (another device, say) its own read capability.
     pub async fn add_reader(&self, cap: &ReadCap) -> Result<ReadCap, ClientError> {
         let key = SigningKey::generate(&mut OsRng);
-        let command = Command::AddReader {
-            reader_key: key.verifying_key(),
-        };
-        match self.call(command, cap.id, &cap.key).await? {
-            ResponseBody::ReaderAdded { read_id } => Ok(ReadCap {
-                id: read_id,
-                key,
-                content: cap.content.clone(),
-            }),
+        let id = self.add_reader_key(cap, key.verifying_key()).await?;
+        Ok(ReadCap {
+            id,
+            key,
+            content: cap.content.clone(),
+        })
+    }
+
+    /// Registers a reader whose key someone else holds (a device joining a group, say):
+    /// returns the read id the host gave it.
+    pub async fn add_reader_key(
+        &self,
+        cap: &ReadCap,
+        reader_key: ed25519_dalek::VerifyingKey,
+    ) -> Result<Id, ClientError> {
+        match self
+            .call(Command::AddReader { reader_key }, cap.id, &cap.key)
+            .await?
+        {
+            ResponseBody::ReaderAdded { read_id } => Ok(read_id),
             other => Err(unexpected(other)),
         }
     }
@@ -505,16 +523,18 @@ impl<T: Transport> MailboxClient<T> {
             .filter(|s| s.epoch < epoch)
             .map(|s| s.read.clone())
             .collect();
-        for read in stale {
-            match self.register(&read).await {
+        let registered = self.register_many(&stale).await?;
+        let mut failed = Ok(());
+        for (read, waiting) in stale.iter().zip(registered) {
+            match waiting {
                 Ok(waiting) => self.inbox().fetched(read.id, waiting),
                 // The mailbox is gone (deleted, expired): nothing more will come from it, and
                 // failing here would keep every other subscription of this host from renewing.
                 Err(ClientError::Host(ErrorCode::Auth)) => self.forget_subscription(&read.id),
-                Err(error) => return Err(error),
+                Err(error) => failed = failed.and(Err(error)),
             }
         }
-        Ok(())
+        failed
     }
 }
 

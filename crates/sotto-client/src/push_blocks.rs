@@ -23,55 +23,81 @@ const _: () = assert!(
     "a request has room for its answer's block and a full set"
 );
 
-/// The reply blocks a request leaves for pushes to one reader.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The reply blocks a request leaves for pushes to its readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Deposit {
-    pub read: Id,
+    /// One reader for an acknowledgement; every reader a frame subscribes, who share the
+    /// blocks at the host (protocol §16.3).
+    pub readers: Vec<Id>,
     pub count: usize,
-    /// A subscribe: the host drops the blocks it held for this reader.
+    /// A subscribe: the host drops the blocks it held for these readers.
     replace: bool,
 }
 
-/// For each read id this client subscribed to through one transport, the reply blocks the
-/// host is believed to hold for it.
+impl Deposit {
+    /// A reader whose pool the blocks go to: a push through one of them spends from it.
+    pub(crate) fn reader(&self) -> Option<Id> {
+        self.readers.first().copied()
+    }
+}
+
+/// For the readers this client subscribed to through one transport, the reply blocks the
+/// host is believed to hold for them. Readers subscribed in one frame share their blocks, as
+/// the host keeps them: one count per pool.
 #[derive(Debug, Default)]
 pub(crate) struct PushBlocks {
-    held: HashMap<Id, usize>,
+    pool_of: HashMap<Id, u64>,
+    held: HashMap<u64, usize>,
+    next_pool: u64,
 }
 
 impl PushBlocks {
-    /// The blocks to leave with `frame`: a subscribe leaves a full set; an acknowledgement for
-    /// a reader this client subscribed tops the set up. A reader that never subscribed gets no
-    /// pushes, so blocks would only cost it their making and the host memory.
+    /// The blocks to leave with `frame`: a subscribe (or a batch of them) leaves a full set;
+    /// an acknowledgement for a reader this client subscribed tops its pool up. A reader that
+    /// never subscribed gets no pushes, so blocks would only cost it their making and the
+    /// host memory.
     pub(crate) fn plan(&self, frame: &[u8]) -> Option<Deposit> {
-        let (read, replace) = push_blocks_for(frame)?;
-        if replace {
+        let deposit = push_blocks_for(frame)?;
+        let readers: Vec<Id> = deposit.readers.into_iter().map(|(_, id)| id).collect();
+        if deposit.replace {
             return Some(Deposit {
-                read,
+                readers,
                 count: FULL_SET,
-                replace,
+                replace: true,
             });
         }
-        self.held.get(&read).map(|held| Deposit {
-            read,
+        let held = self.held.get(self.pool_of.get(readers.first()?)?)?;
+        Some(Deposit {
+            readers,
             count: FULL_SET.saturating_sub(*held).max(1),
-            replace,
+            replace: false,
         })
     }
 
     /// The request that carried `deposit` was answered: the host has its blocks.
     pub(crate) fn deposited(&mut self, deposit: &Deposit) {
-        let held = self.held.entry(deposit.read).or_default();
-        *held = if deposit.replace {
-            deposit.count
-        } else {
-            *held + deposit.count
-        };
+        if deposit.replace {
+            let pool = self.next_pool;
+            self.next_pool += 1;
+            for reader in &deposit.readers {
+                self.pool_of.insert(*reader, pool);
+            }
+            self.held.insert(pool, deposit.count);
+            // Pools whose readers all subscribed again are gone at the host too.
+            let live: std::collections::HashSet<u64> = self.pool_of.values().copied().collect();
+            self.held.retain(|pool, _| live.contains(pool));
+            return;
+        }
+        let pool = deposit.reader().and_then(|r| self.pool_of.get(&r));
+        if let Some(held) = pool.and_then(|pool| self.held.get_mut(pool)) {
+            *held += deposit.count;
+        }
     }
 
-    /// A push to `read` came: the host spent one of its blocks.
+    /// A push through a block left for `read`'s pool came: the host spent one of them.
     pub(crate) fn used(&mut self, read: &Id) {
-        if let Some(held) = self.held.get_mut(read) {
+        let pool = self.pool_of.get(read);
+        if let Some(held) = pool.and_then(|pool| self.held.get_mut(pool)) {
             *held = held.saturating_sub(1);
         }
     }
@@ -140,6 +166,34 @@ mod tests {
         blocks.deposited(&blocks.plan(&frame(Command::Subscribe, read)).unwrap());
         // A push lost on its way spent a block this client still counts.
         assert_eq!(count(&blocks, Command::Ack { seq: 1 }, read), 1);
+    }
+
+    /// Readers subscribed in one frame share one set: a push to either spends from it, and an
+    /// acknowledgement of either tops it up.
+    #[test]
+    fn readers_subscribed_together_share_one_count() {
+        let key = SigningKey::generate(&mut OsRng);
+        let (first, second) = (Id::random(&mut OsRng), Id::random(&mut OsRng));
+        let request = |command, target| Request {
+            command,
+            nonce: rand::random(),
+            timestamp: 1_800_000_000,
+            target,
+        };
+        let batch = sotto_proto::batch::seal_batch(&[
+            (request(Command::Subscribe, first), &key),
+            (request(Command::Subscribe, second), &key),
+        ])
+        .unwrap();
+        let mut blocks = PushBlocks::default();
+        let subscribe = blocks.plan(&batch).unwrap();
+        assert_eq!((subscribe.readers.len(), subscribe.count), (2, FULL_SET));
+        blocks.deposited(&subscribe);
+        blocks.used(&first);
+        blocks.used(&second);
+        assert_eq!(count(&blocks, Command::Ack { seq: 1 }, first), 2);
+        blocks.deposited(&blocks.plan(&frame(Command::Ack { seq: 1 }, first)).unwrap());
+        assert_eq!(count(&blocks, Command::Ack { seq: 1 }, second), 1);
     }
 
     #[test]

@@ -1,12 +1,12 @@
 //! Several requests to one host in one frame, run in order in one transaction and answered in
 //! one frame: an acknowledgement with the receipt it prompts, a write with its writer's own
 //! acknowledgement (`AckWrite`), the fetches of every mailbox a device catches up on at that
-//! host. Each request is signed on its own, byte for byte as it would be alone, so a host
+//! host, the subscribes of every mailbox it listens to there. Each request is signed on its own, byte for byte as it would be alone, so a host
 //! checks and remembers each as it does a single request.
 //!
-//! The answers always fit one frame: every answer but a fetch's is short
-//! ([`SHORT_ANSWER_MAX`]), and the fetches of a batch share what room is left
-//! ([`message_room`]); a fetch that leaves messages waiting says so (`MoreWaiting`).
+//! The answers always fit one frame: every answer but a fetch's or a subscribe's is short
+//! ([`SHORT_ANSWER_MAX`]), and the fetches and subscribes of a batch share what room is left
+//! ([`message_room`]); one that leaves messages waiting says so (`MoreWaiting`).
 //!
 //! Layout (the body of a `Batch` or `BatchAnswer` frame): `count u8 | (length u16 BE | body)*`,
 //! each body a request's or a response's.
@@ -21,7 +21,7 @@ use crate::{Command, DecodeError, Id, Request, Response, SignedRequest, SHORT_AN
 pub const MAX_BATCH: usize = 16;
 
 const LONG_ANSWER: DecodeError =
-    DecodeError::Invalid("subscribe and get_link travel alone, not in a batch");
+    DecodeError::Invalid("get_link, get_chunk and issue travel alone, not in a batch");
 
 /// Room for the messages that the fetches of a batch of `parts` requests bring back, all
 /// together: the answer frame less its count, and each answer's length and longest short form.
@@ -112,23 +112,52 @@ pub fn open_requests(frame: &[u8]) -> Result<Requests, DecodeError> {
     }
 }
 
-/// Where a request frame's extra reply blocks go: the reader they are for, and whether they
-/// replace what the host holds for it. A subscribe replaces its reader's set; an
-/// acknowledgement (`Ack`, `AckWrite`) tops it up; in a batch the first of them counts. Client
-/// and host both follow this, so the blocks a client makes are the ones the host keeps.
-pub fn push_blocks_for(frame: &[u8]) -> Option<(Id, bool)> {
+/// Where a request frame's extra reply blocks go (protocol §16.3): to the readers it
+/// subscribes, or else to the reader of its first acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushDeposit {
+    /// The readers the blocks are for, with the index of the request naming each in the
+    /// frame (0 for a single request). The blocks serve them together: a push to any of them
+    /// takes one.
+    pub readers: Vec<(usize, Id)>,
+    /// A subscribe: the blocks replace what the host held for these readers, who from then on
+    /// share them. An acknowledgement (`Ack`, `AckWrite`) adds them to its reader's.
+    pub replace: bool,
+}
+
+/// Where a request frame's extra reply blocks go: the readers of every `Subscribe` of the
+/// frame, together; without one, the reader of the first `Ack` or `AckWrite`. Client and
+/// host both follow this, so the blocks a client makes are the ones the host keeps.
+pub fn push_blocks_for(frame: &[u8]) -> Option<PushDeposit> {
     let requests = match open_requests(frame).ok()? {
         Requests::One(signed) => vec![*signed],
         Requests::Batch(requests) => requests,
     };
-    requests.iter().find_map(|signed| {
-        match signed.request.command {
-            Command::Subscribe => Some(true),
-            Command::Ack { .. } | Command::AckWrite => Some(false),
-            _ => None,
-        }
-        .map(|replace| (signed.request.target, replace))
-    })
+    let subscribed: Vec<(usize, Id)> = requests
+        .iter()
+        .enumerate()
+        .filter(|(_, signed)| signed.request.command == Command::Subscribe)
+        .map(|(index, signed)| (index, signed.request.target))
+        .collect();
+    if !subscribed.is_empty() {
+        return Some(PushDeposit {
+            readers: subscribed,
+            replace: true,
+        });
+    }
+    requests
+        .iter()
+        .enumerate()
+        .find(|(_, signed)| {
+            matches!(
+                signed.request.command,
+                Command::Ack { .. } | Command::AckWrite
+            )
+        })
+        .map(|(index, signed)| PushDeposit {
+            readers: vec![(index, signed.request.target)],
+            replace: false,
+        })
 }
 
 /// Decodes the answers to a batch.
@@ -190,23 +219,43 @@ mod tests {
     }
 
     #[test]
-    fn reply_blocks_go_to_the_first_subscribe_or_acknowledgement() {
+    fn reply_blocks_go_to_every_subscribe_or_else_the_first_acknowledgement() {
         let key = SigningKey::generate(&mut OsRng);
         let write = request(Command::Write { body: vec![1] }, 1);
         let single = |command| request(command, 2).seal(&key).unwrap();
         assert_eq!(push_blocks_for(&write.seal(&key).unwrap()), None);
         let target = Id::from_bytes([2; Id::LEN]);
+        let deposit = |readers: Vec<(usize, Id)>, replace| Some(PushDeposit { readers, replace });
         assert_eq!(
             push_blocks_for(&single(Command::Subscribe)),
-            Some((target, true))
+            deposit(vec![(0, target)], true)
         );
         assert_eq!(
             push_blocks_for(&single(Command::Ack { seq: 1 })),
-            Some((target, false))
+            deposit(vec![(0, target)], false)
         );
-        let batch = seal_batch(&[(write, &key), (request(Command::AckWrite, 3), &key)]).unwrap();
+        let batch =
+            seal_batch(&[(write.clone(), &key), (request(Command::AckWrite, 3), &key)]).unwrap();
         let acked = Id::from_bytes([3; Id::LEN]);
-        assert_eq!(push_blocks_for(&batch), Some((acked, false)));
+        assert_eq!(push_blocks_for(&batch), deposit(vec![(1, acked)], false));
+        // Subscribes in a batch share its blocks, whatever else rides with them.
+        let subscribes = seal_batch(&[
+            (request(Command::Ack { seq: 1 }, 1), &key),
+            (request(Command::Subscribe, 4), &key),
+            (write, &key),
+            (request(Command::Subscribe, 5), &key),
+        ])
+        .unwrap();
+        assert_eq!(
+            push_blocks_for(&subscribes),
+            deposit(
+                vec![
+                    (1, Id::from_bytes([4; Id::LEN])),
+                    (3, Id::from_bytes([5; Id::LEN]))
+                ],
+                true
+            )
+        );
     }
 
     #[test]
@@ -274,10 +323,14 @@ mod tests {
         };
         let too_much = [(request(big.clone(), 1), &key), (request(big, 2), &key)];
         assert!(seal_batch(&too_much).is_err(), "two full writes do not fit");
-        let subscribe = [(request(Command::Subscribe, 1), &key)];
+        let link = [(request(Command::GetLink, 1), &key)];
+        assert!(seal_batch(&link).is_err(), "link data may fill a frame");
+        let subscribes: Vec<(Request, &SigningKey)> = (0..MAX_BATCH as u8)
+            .map(|n| (request(Command::Subscribe, n), &key))
+            .collect();
         assert!(
-            seal_batch(&subscribe).is_err(),
-            "a subscribe's answer may fill a frame"
+            seal_batch(&subscribes).is_ok(),
+            "subscribes share the room as fetches do"
         );
         let issue = Command::Issue {
             device_key: key.verifying_key(),

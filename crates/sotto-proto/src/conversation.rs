@@ -12,7 +12,11 @@
 //!   kinds 5 file offer, 6 image offer, 7 voice offer: see [`crate::file_offer`];
 //!   kind 8 edit: `target [16] | text blob`; kind 9 delete: `target [16]`; kind 10 reaction:
 //!   `target [16] | emoji blob` (empty: the reaction taken back); kind 11 timer:
-//!   `seconds u32` (0: messages stay)
+//!   `seconds u32` (0: messages stay); kinds 12 to 14 bring a contact into a group (see
+//!   `crate::group` and docs/protocol.md, "Groups"): 12 group invitation: `invite [16] |
+//!   group name blob`; 13 group join: `invite [16] | key_package blob | reader key [32] |
+//!   name blob`; 14 group welcome: `invite [16] | welcome blob | mailbox | read id [24]`;
+//!   15 group leave (no fields)
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
@@ -111,6 +115,30 @@ pub enum Content {
     Timer {
         seconds: u32,
     },
+    /// An invitation into the group named `group` (kind 12), sent over the one-to-one
+    /// conversation; `invite` pairs the answer with it.
+    GroupInvite {
+        invite: [u8; 16],
+        group: String,
+    },
+    /// The invited device's answer (kind 13): a fresh key package for the group, the public
+    /// key of its own reader of the group mailbox, and the name it shows in the group.
+    GroupJoin {
+        invite: [u8; 16],
+        key_package: Vec<u8>,
+        reader_key: [u8; 32],
+        name: String,
+    },
+    /// The Welcome into the group (kind 14), the group mailbox's write capability, and the
+    /// read id the host gave the joiner's reader key.
+    GroupWelcome {
+        invite: [u8; 16],
+        welcome: Vec<u8>,
+        mailbox: MailboxGrant,
+        read_id: Id,
+    },
+    /// In a group (kind 15): its sender leaves, and asks owners and admins to remove it.
+    GroupLeave,
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -331,6 +359,40 @@ impl Content {
                 out.push(offer.content_kind());
                 offer.put(&mut out)?;
             }
+            Self::GroupInvite { invite, group } => {
+                check_len("group name", group.len(), MAX_NAME_LEN)?;
+                out.push(12);
+                out.extend_from_slice(invite);
+                put_blob(&mut out, group.as_bytes());
+            }
+            Self::GroupJoin {
+                invite,
+                key_package,
+                reader_key,
+                name,
+            } => {
+                check_len("key package", key_package.len(), MAX_MLS_LEN)?;
+                check_len("name", name.len(), MAX_NAME_LEN)?;
+                out.push(13);
+                out.extend_from_slice(invite);
+                put_blob(&mut out, key_package);
+                out.extend_from_slice(reader_key);
+                put_blob(&mut out, name.as_bytes());
+            }
+            Self::GroupWelcome {
+                invite,
+                welcome,
+                mailbox,
+                read_id,
+            } => {
+                check_len("welcome", welcome.len(), MAX_MLS_LEN)?;
+                out.push(14);
+                out.extend_from_slice(invite);
+                put_blob(&mut out, welcome);
+                mailbox.put(&mut out);
+                out.extend_from_slice(read_id.as_bytes());
+            }
+            Self::GroupLeave => out.push(15),
         }
         Ok(out)
     }
@@ -389,6 +451,23 @@ impl Content {
                 read_key: cursor.array("read key")?,
             },
             kind @ 5..=7 => Self::FileOffer(FileOffer::read(kind, &mut cursor)?),
+            12 => Self::GroupInvite {
+                invite: cursor.array("invite")?,
+                group: read_text(&mut cursor, "group name", MAX_NAME_LEN)?,
+            },
+            13 => Self::GroupJoin {
+                invite: cursor.array("invite")?,
+                key_package: cursor.blob("key package", MAX_MLS_LEN)?.to_vec(),
+                reader_key: cursor.array("reader key")?,
+                name: read_text(&mut cursor, "name", MAX_NAME_LEN)?,
+            },
+            14 => Self::GroupWelcome {
+                invite: cursor.array("invite")?,
+                welcome: cursor.blob("welcome", MAX_MLS_LEN)?.to_vec(),
+                mailbox: MailboxGrant::read(&mut cursor)?,
+                read_id: cursor.id("read id")?,
+            },
+            15 => Self::GroupLeave,
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -488,6 +567,35 @@ mod tests {
                     read_key,
                 }),
             file_offers().prop_map(Content::FileOffer),
+            Just(Content::GroupLeave),
+            (any::<[u8; 16]>(), "\\PC{0,16}")
+                .prop_map(|(invite, group)| Content::GroupInvite { invite, group }),
+            (
+                any::<[u8; 16]>(),
+                proptest::collection::vec(any::<u8>(), 0..300),
+                any::<[u8; 32]>(),
+                "\\PC{0,16}"
+            )
+                .prop_map(|(invite, key_package, reader_key, name)| {
+                    Content::GroupJoin {
+                        invite,
+                        key_package,
+                        reader_key,
+                        name,
+                    }
+                }),
+            (
+                any::<[u8; 16]>(),
+                proptest::collection::vec(any::<u8>(), 0..300),
+                any::<u8>(),
+                any::<[u8; 24]>()
+            )
+                .prop_map(|(invite, welcome, n, read_id)| Content::GroupWelcome {
+                    invite,
+                    welcome,
+                    mailbox: grant(n / 2),
+                    read_id: Id::from_bytes(read_id),
+                }),
         ]
     }
 

@@ -9,6 +9,7 @@ mod cursor;
 mod error;
 pub mod file_offer;
 mod frame;
+pub mod group;
 mod id;
 mod link;
 mod mailbox;

@@ -173,14 +173,14 @@ impl Command {
         "issue",
     ];
 
-    /// Whether the command may ride in a batch: its answer is short, or (a fetch) takes only
-    /// the room the batch leaves it, so the answers of a whole batch always fit one frame. A
-    /// subscribe (whose reply blocks are its reader's alone), link data and an issue (whose
-    /// signatures fill half a frame) travel alone.
+    /// Whether the command may ride in a batch: its answer is short, or (a fetch, a
+    /// subscribe) takes only the room the batch leaves it, so the answers of a whole batch
+    /// always fit one frame. Link data, a chunk and an issue (whose signatures fill half a
+    /// frame) travel alone.
     pub fn fits_a_batch(&self) -> bool {
         !matches!(
             self,
-            Self::Subscribe | Self::GetLink | Self::Issue { .. } | Self::GetChunk { .. }
+            Self::GetLink | Self::Issue { .. } | Self::GetChunk { .. }
         )
     }
 

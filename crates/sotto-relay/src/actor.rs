@@ -7,6 +7,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use sotto_proto::batch::seal_answers;
 use sotto_proto::{ErrorCode, Id, Push, Response, ResponseBody};
 use sotto_quic::unix_now;
 use tokio::sync::{mpsc as async_mpsc, oneshot, Semaphore};
@@ -79,9 +80,11 @@ impl PushSink {
 /// QUIC application close code for a client that fell behind on pushes.
 const PUSH_OVERFLOW: u32 = 2;
 
-/// Run by the host thread when a request is accepted, before it answers and before any push
-/// of a later message: what a request sets up for its pushes is in place when they come.
-pub type OnAccepted = Box<dyn FnOnce() + Send>;
+/// Run by the host thread when it answered a frame, before the answer leaves and before any
+/// push of a later message: what a request sets up for its pushes is in place when they come.
+/// It is told, for each request of the frame in order (one for a single request), whether
+/// the host accepted it (answered without an error).
+pub type OnAccepted = Box<dyn FnOnce(&[bool]) + Send>;
 
 enum Job {
     Request {
@@ -306,14 +309,10 @@ fn deliver(
         subscriptions.forget_reader(read_id);
     }
     for (mut handled, (_, sink, reply, accepted)) in outcome.handled.into_iter().zip(requests) {
-        if let Some(read_id) = handled.subscribed {
-            if subscriptions.add(read_id, &sink, max_subscriptions) == Added::Full {
-                refuse(&mut handled, Limit::Subscriptions);
-            }
-        }
+        subscribe(&mut handled, &sink, subscriptions, max_subscriptions);
         metrics.record(&handled);
-        if let (Some(accepted), None) = (accepted, handled.error) {
-            accepted();
+        if let Some(accepted) = accepted {
+            accepted(&accepted_requests(&handled));
         }
         let _ = reply.send(handled.frame);
     }
@@ -329,6 +328,54 @@ fn deliver(
             let Ok(frame) = push.seal() else { continue };
             subscriptions.push(&read_id, &frame);
         }
+    }
+}
+
+/// Whether the host accepted each request of a frame.
+fn accepted_requests(handled: &Handled) -> Vec<bool> {
+    if handled.batched.is_empty() {
+        vec![handled.error.is_none()]
+    } else {
+        handled.batched.iter().map(|h| h.error.is_none()).collect()
+    }
+}
+
+/// Subscribes `sink` to the readers a frame's subscribes asked for; one past
+/// `max_subscriptions` is answered BUSY instead (in a batch, that subscribe's answer alone).
+fn subscribe(
+    handled: &mut Handled,
+    sink: &PushSink,
+    subscriptions: &mut Subscriptions,
+    max_subscriptions: u64,
+) {
+    let mut add = |handled: &mut Handled| match handled.subscribed {
+        Some(read_id) if subscriptions.add(read_id, sink, max_subscriptions) == Added::Full => {
+            refuse(handled, Limit::Subscriptions);
+            true
+        }
+        Some(_) | None => false,
+    };
+    if handled.batched.is_empty() {
+        add(handled);
+        return;
+    }
+    // Every subscribe of the batch, not only up to the first refused.
+    let mut refused = false;
+    for answer in &mut handled.batched {
+        refused |= add(answer);
+    }
+    if !refused {
+        return;
+    }
+    let responses: Option<Vec<Response>> = handled
+        .batched
+        .iter()
+        .map(|h| Response::open(&h.frame).ok())
+        .collect();
+    if let Some(frame) = responses.and_then(|r| seal_answers(&r).ok()) {
+        handled.frame = frame;
+        handled.error = handled.batched.iter().find_map(|h| h.error);
+        handled.limit = Some(Limit::Subscriptions);
     }
 }
 
@@ -485,7 +532,10 @@ mod tests {
         for _ in 0..50 {
             let deposited = Arc::new(AtomicBool::new(false));
             let flag = deposited.clone();
-            let hook: OnAccepted = Box::new(move || flag.store(true, Ordering::SeqCst));
+            let hook: OnAccepted = Box::new(move |accepted| {
+                assert_eq!(accepted, [true]);
+                flag.store(true, Ordering::SeqCst)
+            });
             let subscribe = signed(Command::Subscribe, read_id, &reader);
             let write = signed(Command::Write { body: vec![1] }, write_id, &writer);
             let (subscribed, written) = tokio::join!(
@@ -506,8 +556,8 @@ mod tests {
             }
             assert!(deposited.load(Ordering::SeqCst));
         }
-        // A refused request runs nothing.
-        let refused: OnAccepted = Box::new(|| panic!("ran for a refused request"));
+        // A refused request is told so.
+        let refused: OnAccepted = Box::new(|accepted| assert_eq!(accepted, [false]));
         let stranger = SigningKey::generate(&mut rand::rngs::OsRng);
         handle
             .request_then(
@@ -551,7 +601,7 @@ mod tests {
             Response::open(&first).unwrap().body,
             ResponseBody::Messages(_)
         ));
-        let refused: OnAccepted = Box::new(|| panic!("set up for a refused subscribe"));
+        let refused: OnAccepted = Box::new(|accepted| assert_eq!(accepted, [false]));
         let second = handle
             .request_then(subscribe(&readers[1]), sink.clone(), Some(refused))
             .await
@@ -574,5 +624,72 @@ mod tests {
             Response::open(&again).unwrap().body,
             ResponseBody::Messages(_)
         ));
+    }
+
+    /// Subscribes ride in one batch frame: each is subscribed on its own, the one past
+    /// `max_subscriptions` alone is answered BUSY, and the host tells what it set up which
+    /// requests it accepted.
+    #[tokio::test]
+    async fn a_batch_of_subscribes_subscribes_each_and_refuses_only_past_the_limit() {
+        let config = HostConfig {
+            max_subscriptions: 2,
+            ..HostConfig::default()
+        };
+        let host = Host::open(MemoryStore::new(), config).unwrap();
+        let (handle, _thread) = HostHandle::spawn(host, Arc::new(Metrics::default())).unwrap();
+        let (frames, mut pushes) = async_mpsc::channel(16);
+        let sink = PushSink {
+            id: 1,
+            connection: None,
+            frames,
+        };
+        let mut made = Vec::new();
+        for _ in 0..3 {
+            made.push(make_mailbox(&handle, &sink).await);
+        }
+        let requests: Vec<(Request, &SigningKey)> = made
+            .iter()
+            .map(|m| {
+                let request = Request {
+                    command: Command::Subscribe,
+                    nonce: rand::random(),
+                    timestamp: unix_now(),
+                    target: m.read_id,
+                };
+                (request, &m.reader)
+            })
+            .collect();
+        let frame = sotto_proto::batch::seal_batch(&requests).unwrap();
+        let (told, seen) = tokio::sync::oneshot::channel();
+        let hook: OnAccepted = Box::new(move |accepted| {
+            let _ = told.send(accepted.to_vec());
+        });
+        let answer = handle.request_then(frame, sink, Some(hook)).await.unwrap();
+        let bodies: Vec<ResponseBody> = sotto_proto::batch::open_answers(&answer)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.body)
+            .collect();
+        assert!(matches!(bodies[0], ResponseBody::Messages(_)));
+        assert!(matches!(bodies[1], ResponseBody::Messages(_)));
+        assert_eq!(bodies[2], ResponseBody::Error(ErrorCode::Busy));
+        assert_eq!(seen.await.unwrap(), [true, true, false]);
+        // The first two are pushed what is written to them.
+        for m in &made {
+            let write = signed(Command::Write { body: vec![7] }, m.write_id, &m.writer);
+            let (other, _) = async_mpsc::channel(1);
+            let writer_sink = PushSink {
+                id: 2,
+                connection: None,
+                frames: other,
+            };
+            handle.request(write, writer_sink).await.unwrap();
+        }
+        let mut pushed = Vec::new();
+        for _ in 0..2 {
+            pushed.push(Push::open(&pushes.recv().await.unwrap()).unwrap().read_id);
+        }
+        assert_eq!(pushed, [made[0].read_id, made[1].read_id]);
+        assert!(pushes.try_recv().is_err());
     }
 }

@@ -5,6 +5,7 @@
 mod actor;
 pub mod admission;
 pub mod config;
+pub mod harness;
 pub mod host;
 pub mod identity;
 pub mod issuer_file;

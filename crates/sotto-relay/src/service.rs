@@ -23,7 +23,8 @@ use crate::admission::{Admission, Admitted, ConnectionLimits};
 use crate::config::{DataDir, Limits, StoreKind};
 use crate::host::Host;
 use crate::metrics::{self, Metrics};
-use crate::onion::{Drop, OnionNode};
+use crate::onion::hooks::{Hooks, NoHooks};
+use crate::onion::{Drop, OnionNode, Wiring};
 use crate::store::{MemoryStore, RedbStore, Store, StoreError};
 
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -65,6 +66,8 @@ pub struct RunOptions {
     /// A socket already bound to the configured address, held since the address was chosen so
     /// no one else could take it; without one the relay binds the address itself.
     pub socket: Option<std::net::UdpSocket>,
+    /// A test harness around the onion roles (`crate::harness`); none in a serving relay.
+    pub hooks: Option<Arc<dyn Hooks>>,
 }
 
 /// A running relay.
@@ -86,6 +89,7 @@ impl Relay {
             network,
             allow_direct,
             socket,
+            hooks,
         } = options;
         let direct = allow_direct || network.is_none();
         let store: Box<dyn Store> = match data.config.store {
@@ -131,10 +135,13 @@ impl Relay {
             Some(directory) => Some(
                 OnionNode::open(
                     data,
-                    directory,
-                    endpoint.clone(),
-                    handle.clone(),
-                    metrics.clone(),
+                    Wiring {
+                        directory,
+                        endpoint: endpoint.clone(),
+                        host: handle.clone(),
+                        metrics: metrics.clone(),
+                        hooks: hooks.unwrap_or_else(|| Arc::new(NoHooks)),
+                    },
                 )
                 .map_err(ServiceError::Onion)?,
             ),

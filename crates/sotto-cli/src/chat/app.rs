@@ -2,6 +2,9 @@
 //! through its handle (`sotto_app::AppHandle`), so tests drive an `App` with keys and read its
 //! screen.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sotto_app::{
     AppEvent, AppHandle, Change, Command, ConnectionState, Contact, MessageId, MessageView, Reply,
@@ -37,7 +40,17 @@ pub struct App {
     pub reply_to: Option<MessageView>,
     pub status: String,
     pub online: Option<bool>,
+    /// Transfers under way: bytes done and in all, and whether this device sends the file.
+    pub transfers: BTreeMap<MessageId, Progress>,
     pub quit: bool,
+}
+
+/// How far one transfer got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub outgoing: bool,
+    pub done: u64,
+    pub total: u64,
 }
 
 /// What the chat says if the device answered with another kind of reply than the command's:
@@ -59,6 +72,7 @@ impl App {
             reply_to: None,
             status: "connecting to the network...".into(),
             online: None,
+            transfers: BTreeMap::new(),
             quit: false,
         };
         app.refresh().await;
@@ -134,6 +148,49 @@ impl App {
             }
             AppEvent::Removed { contact } => {
                 self.status = format!("{contact} removed you from the conversation")
+            }
+            // Its message came as `Message`.
+            AppEvent::Offer(_) => {}
+            AppEvent::FileProgress {
+                id,
+                outgoing,
+                done,
+                total,
+                ..
+            } => {
+                self.transfers.insert(
+                    id,
+                    Progress {
+                        outgoing,
+                        done,
+                        total,
+                    },
+                );
+            }
+            AppEvent::FileDone {
+                id, outgoing, path, ..
+            } => {
+                self.transfers.remove(&id);
+                self.status = if outgoing {
+                    format!("file {} sent", hex::encode(&id[..4]))
+                } else {
+                    format!("file saved to {}", path.display())
+                };
+                self.refresh().await;
+            }
+            AppEvent::FileFailed { id, reason, .. } => {
+                self.transfers.remove(&id);
+                self.status = format!(
+                    "file {} stopped: {reason} (the same command goes on with it)",
+                    hex::encode(&id[..4])
+                );
+            }
+            // The chat lists contacts only (groups: `sotto group`, not yet here).
+            AppEvent::JoinedGroup { group } => {
+                self.status = format!("you joined the group {group}")
+            }
+            AppEvent::AddedToGroup { group, member } => {
+                self.status = format!("{member} is in the group {group} now")
             }
             AppEvent::Connection(state) => {
                 self.online = Some(state == ConnectionState::Online);
@@ -232,6 +289,41 @@ impl App {
         }
     }
 
+    /// The conversation's file messages, oldest first: `/download N` takes the Nth.
+    pub fn file_messages(&self) -> impl Iterator<Item = &MessageView> {
+        self.messages.iter().filter(|m| m.file.is_some())
+    }
+
+    async fn file_command(&mut self, contact: String, command: FileCommand) {
+        let command = match command {
+            FileCommand::Send { path, caption } => Command::SendFile {
+                contact,
+                path,
+                caption,
+            },
+            FileCommand::Download { number, out } => {
+                let file = number
+                    .checked_sub(1)
+                    .and_then(|index| self.file_messages().nth(index));
+                let Some(file) = file else {
+                    self.status = format!("no file #{number} in this conversation");
+                    return;
+                };
+                Command::Download {
+                    file: hex::encode(file.id),
+                    out,
+                }
+            }
+        };
+        match self.device.call(command).await {
+            Ok(Reply::Transfer { id, .. }) => {
+                self.status = format!("file {} on its way", hex::encode(&id[..4]));
+            }
+            Ok(_) => self.status = UNEXPECTED.into(),
+            Err(error) => self.status = format!("no transfer: {error}"),
+        }
+    }
+
     /// This device's last message in the conversation that is still there.
     fn last_of_mine(&self) -> Option<&MessageView> {
         self.messages
@@ -298,6 +390,10 @@ impl App {
                     self.status = "no contact yet: Ctrl-N makes a link, Ctrl-O uses one".into();
                     return;
                 };
+                if let Some(command) = file_command(&text) {
+                    self.file_command(contact, command).await;
+                    return;
+                }
                 let command = Command::Send {
                     contact,
                     text: text.clone(),
@@ -317,4 +413,34 @@ impl App {
             }
         }
     }
+}
+
+/// A file command typed in the composer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileCommand {
+    /// `/file PATH [CAPTION]`
+    Send { path: PathBuf, caption: String },
+    /// `/download N [PATH]`: the conversation's Nth file (as the chat numbers them).
+    Download { number: usize, out: Option<PathBuf> },
+}
+
+/// What `line` asks for, if it is a file command. Paths are taken as typed, unquoted: the
+/// path of `/file` ends at the first space (the caption follows), that of `/download` is the
+/// rest of the line.
+pub fn file_command(line: &str) -> Option<FileCommand> {
+    let line = line.trim();
+    if let Some(rest) = line.strip_prefix("/file ") {
+        let (path, caption) = rest.trim().split_once(' ').unwrap_or((rest.trim(), ""));
+        return Some(FileCommand::Send {
+            path: PathBuf::from(path),
+            caption: caption.trim().to_string(),
+        });
+    }
+    let rest = line.strip_prefix("/download ")?.trim();
+    let (number, out) = rest.split_once(' ').unwrap_or((rest, ""));
+    let out = out.trim();
+    Some(FileCommand::Download {
+        number: number.parse().ok()?,
+        out: (!out.is_empty()).then(|| PathBuf::from(out)),
+    })
 }

@@ -21,7 +21,12 @@ pub struct ChatArgs {
 }
 
 pub async fn run(args: ChatArgs) -> anyhow::Result<()> {
-    let (device, mut events) = args.client.app()?.start();
+    let mut device = args.client.app()?;
+    // `/download N` without a path writes there.
+    if let Some(files) = sotto_app::default_files_dir() {
+        device.set_files_dir(files);
+    }
+    let (device, mut events) = device.start();
     let mut app = app::App::new(device).await;
     // Keys are read on a thread of their own: reading the terminal blocks.
     let (keys_in, mut keys) = mpsc::unbounded_channel();

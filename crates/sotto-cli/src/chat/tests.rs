@@ -126,6 +126,25 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     bob.key(KeyCode::Enter).await;
     alice.sees("Bob: (deleted)").await;
 
+    // Bob sends a file with /file; Alice sees it numbered, fetches it with /download 1.
+    let source = root.join("notes.txt");
+    std::fs::write(&source, "the notes, byte for byte".repeat(5000)).unwrap();
+    bob.type_line(&format!("/file {} my notes", source.display()))
+        .await;
+    bob.sees("sent").await;
+    alice.sees("[#1 file notes.txt, 120.0 KB] my notes").await;
+    let out = root.join("fetched.txt");
+    alice
+        .type_line(&format!("/download 1 {}", out.display()))
+        .await;
+    alice.sees("file saved to").await;
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&source).unwrap()
+    );
+    alice.type_line("/download 7").await;
+    assert!(alice.screen().contains("no file #7"), "{}", alice.screen());
+
     // A link works once, and the chat says so.
     let mut carol = Person::open(&root, &net, "Carol").await;
     carol.control('o').await;
@@ -166,6 +185,7 @@ async fn chat_with_bob() -> App {
 fn from_bob(text: &str) -> MessageView {
     MessageView {
         contact: "Bob".into(),
+        group: None,
         text: text.into(),
         id: [0; 16],
         sent_at_ms: 0,
@@ -194,9 +214,61 @@ async fn a_file_message_shows_the_file() {
     app.on_event(AppEvent::Message(offer)).await;
     let shown = screen(&mut app);
     assert!(
-        shown.contains("[file slides.pdf, 1234 bytes; id abababab] the slides"),
+        shown.contains("[#1 file slides.pdf, 1.2 KB] the slides"),
         "{shown}"
     );
+    app.on_event(AppEvent::FileProgress {
+        id: [0xab; 16],
+        contact: "Bob".into(),
+        outgoing: false,
+        done: 500,
+        total: 1234,
+    })
+    .await;
+    let moving = screen(&mut app);
+    assert!(moving.contains("↓ 500 B of 1.2 KB (40%)"), "{moving}");
+    app.on_event(AppEvent::FileFailed {
+        id: [0xab; 16],
+        contact: "Bob".into(),
+        outgoing: false,
+        reason: "the disk is full".into(),
+    })
+    .await;
+    let stopped = screen(&mut app);
+    assert!(!stopped.contains("↓ 500 B"), "{stopped}");
+    assert!(
+        stopped.contains("file abababab stopped: the disk is full"),
+        "{stopped}"
+    );
+}
+
+#[test]
+fn file_commands_are_read_from_the_composer() {
+    use super::app::{file_command, FileCommand};
+    use std::path::PathBuf;
+    assert_eq!(
+        file_command("/file /tmp/a.png look at this"),
+        Some(FileCommand::Send {
+            path: PathBuf::from("/tmp/a.png"),
+            caption: "look at this".into()
+        })
+    );
+    assert_eq!(
+        file_command("/download 2"),
+        Some(FileCommand::Download {
+            number: 2,
+            out: None
+        })
+    );
+    assert_eq!(
+        file_command("/download 3 /tmp/my file.pdf"),
+        Some(FileCommand::Download {
+            number: 3,
+            out: Some(PathBuf::from("/tmp/my file.pdf"))
+        })
+    );
+    assert_eq!(file_command("/download two"), None);
+    assert_eq!(file_command("hello /file x"), None);
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use super::app::{App, Mode};
 use crate::person::printable::{as_read, printable, Form};
 
 const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
-     Ctrl-E edit · Ctrl-D delete · Ctrl-L 👍 · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
+     Ctrl-E edit · Ctrl-D delete · Ctrl-L 👍 · /file PATH · /download N · Ctrl-N invite · \
+     Ctrl-O connect · Ctrl-C quit";
 
 /// Draws the chat; `app` is mutable only for its scroll position, which learns the
 /// conversation's height here.
@@ -76,9 +77,25 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
         Some(false) => "○ offline",
         None => "◌ starting",
     };
+    let transfers: String = app
+        .transfers
+        .values()
+        .map(|p| {
+            let arrow = if p.outgoing { "↑" } else { "↓" };
+            let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
+            format!(
+                " · {arrow} {} of {} ({percent}%)",
+                size(p.done),
+                size(p.total)
+            )
+        })
+        .collect();
     frame.render_widget(
         Paragraph::new(vec![
-            Line::from(format!("{state} · {}", printable(&app.status, Form::Line))),
+            Line::from(format!(
+                "{state}{transfers} · {}",
+                printable(&app.status, Form::Line)
+            )),
             Line::from(HELP).style(Style::default().add_modifier(Modifier::DIM)),
         ]),
         status,
@@ -96,11 +113,17 @@ fn draw_conversation(frame: &mut Frame<'_>, area: Rect, app: &mut App) {
         .into_owned(),
     );
     let inner = block.inner(area);
+    let mut files = 0;
     let messages: Vec<(Paragraph<'_>, usize)> = app
         .messages
         .iter()
         .map(|m| {
-            let paragraph = Paragraph::new(message_line(m)).wrap(Wrap { trim: false });
+            // Numbered as `/download N` takes them.
+            let number = m.file.is_some().then(|| {
+                files += 1;
+                files
+            });
+            let paragraph = Paragraph::new(message_line(m, number)).wrap(Wrap { trim: false });
             let height = paragraph.line_count(inner.width);
             (paragraph, height)
         })
@@ -144,7 +167,22 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
-fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
+/// A byte count as a person reads it.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    match unit {
+        0 => format!("{bytes} B"),
+        _ => format!("{value:.1} {}", UNITS[unit]),
+    }
+}
+
+fn message_line(m: &sotto_app::MessageView, file_number: Option<usize>) -> Line<'_> {
     let (who, mark) = if m.outgoing {
         ("me".into(), if m.delivered { " ✓✓" } else { " ✓" })
     } else {
@@ -161,14 +199,13 @@ fn message_line(m: &sotto_app::MessageView) -> Line<'_> {
         ));
     }
     if let Some(file) = &m.file {
-        // Fetched with `sotto download` (the chat does not fetch files yet).
         spans.push(Span::styled(
             format!(
-                "[{} {}, {} bytes; id {}] ",
+                "[#{} {} {}, {}] ",
+                file_number.unwrap_or_default(),
                 file.kind.name(),
                 printable(&file.name, Form::Line),
-                file.size,
-                hex::encode(&m.id[..4])
+                size(file.size),
             ),
             Style::default().add_modifier(Modifier::ITALIC),
         ));

@@ -3,6 +3,7 @@
 
 mod change;
 mod files;
+mod group;
 mod history;
 mod output;
 mod passphrase;
@@ -25,6 +26,7 @@ pub use change::{
     run_delete, run_edit, run_react, run_timer, DeleteArgs, EditArgs, ReactArgs, TimerArgs,
 };
 pub use files::{run_download, run_files, DownloadArgs, FilesArgs};
+pub use group::{run_group, GroupCommand};
 pub use history::{run_history, HistoryArgs};
 use output::Output;
 pub use passphrase::{run_passphrase, PassphraseCommand};

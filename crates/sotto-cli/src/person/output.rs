@@ -29,7 +29,7 @@ impl Output {
         Self { json }
     }
 
-    fn emit(&self, value: Value, text: impl FnOnce() -> String) {
+    pub fn emit(&self, value: Value, text: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else {
@@ -244,8 +244,13 @@ impl Output {
                             )
                         })
                         .unwrap_or_default();
+                    let group = m
+                        .group
+                        .as_ref()
+                        .map(|g| format!(" in {}", name(g)))
+                        .unwrap_or_default();
                     format!(
-                        "{}{reply}: {file}{}   [id {}]",
+                        "{}{group}{reply}: {file}{}   [id {}]",
                         name(&m.contact),
                         as_read(m),
                         short_id(&m.id)
@@ -280,6 +285,27 @@ impl Output {
                 AppEvent::Connection(ConnectionState::Offline { reason }) => {
                     format!("offline: {}", printable(reason, Form::Text))
                 }
+                AppEvent::Offer(m) => format!(
+                    "{} offers file {} (sotto download {} --out PATH)",
+                    name(&m.contact),
+                    m.file.as_ref().map(|f| name(&f.name)).unwrap_or_default(),
+                    short_id(&m.id)
+                ),
+                AppEvent::FileProgress {
+                    id, done, total, ..
+                } => format!("file {}: {done} of {total} bytes", short_id(id)),
+                AppEvent::FileDone { id, path, .. } => {
+                    format!("file {}: done, {}", short_id(id), path.display())
+                }
+                AppEvent::FileFailed { id, reason, .. } => format!(
+                    "file {}: stopped: {}",
+                    short_id(id),
+                    printable(reason, Form::Text)
+                ),
+                AppEvent::JoinedGroup { group } => format!("You joined the group {}.", name(group)),
+                AppEvent::AddedToGroup { group, member } => {
+                    format!("{} is in the group {} now.", name(member), name(group))
+                }
             };
             self.emit(json!(api_event(event.clone())), || text);
         }
@@ -300,9 +326,18 @@ impl Output {
         for m in messages {
             let id = hex::encode(m.id);
             let reply_to = m.reply_to.map(hex::encode);
-            let mut value = json!({"event": "message", "from": if m.outgoing { me } else { contact },
+            // In a group, the sender is the member, not the group.
+            let sender = if m.group.is_some() {
+                &m.contact
+            } else {
+                contact
+            };
+            let mut value = json!({"event": "message", "from": if m.outgoing { me } else { sender },
                                    "mine": m.outgoing, "text": m.text, "id": id,
                                    "sent_at": m.sent_at_ms});
+            if let Some(group) = &m.group {
+                value["group"] = json!(group);
+            }
             if let Some(reply_to) = &reply_to {
                 value["reply_to"] = json!(reply_to);
             }
@@ -324,7 +359,7 @@ impl Output {
             }
             self.emit(value, || {
                 let (who, mark) = match (m.outgoing, m.delivered) {
-                    (false, _) => (contact, ""),
+                    (false, _) => (sender, ""),
                     (true, false) => ("me", " ✓"),
                     (true, true) => ("me", " ✓✓"),
                 };

@@ -4,7 +4,10 @@
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Value};
-use sotto_app::{AppEvent, Change, Command, ConnectionState, FileSummary, MessageView, Reply};
+use sotto_app::{
+    AppEvent, Change, Command, ConnectionState, FileSummary, GroupMember, GroupSummary,
+    MessageView, Reply,
+};
 use sotto_proto::file_offer::{FileKind, Media};
 
 pub fn command(command: sotto_api::Command) -> Command {
@@ -49,6 +52,19 @@ pub fn command(command: sotto_api::Command) -> Command {
         Api::Read { contact } => Command::Read { contact },
         Api::Messages { contact } => Command::Messages { contact },
         Api::Files => Command::Files,
+        Api::SendFile {
+            contact,
+            path,
+            caption,
+        } => Command::SendFile {
+            contact,
+            path: path.into(),
+            caption,
+        },
+        Api::Download { file, out } => Command::Download {
+            file,
+            out: out.map(Into::into),
+        },
     }
 }
 
@@ -88,7 +104,28 @@ pub fn result(reply: Reply) -> Value {
             let files: Vec<sotto_api::FileTransfer> = files.iter().map(api_file).collect();
             json!({ "files": files })
         }
+        Reply::Transfer { id, path } => {
+            json!({ "id": hex::encode(id), "path": path.display().to_string() })
+        }
+        // The API has no group commands yet; the command line prints these itself.
+        Reply::GroupCreated { alias } => json!({ "group": alias }),
+        Reply::GroupChanged => json!({}),
+        Reply::Groups(groups) => {
+            json!({ "groups": groups.iter().map(group_json).collect::<Vec<_>>() })
+        }
+        Reply::GroupMembers(members) => {
+            json!({ "members": members.iter().map(member_json).collect::<Vec<_>>() })
+        }
     }
+}
+
+pub fn group_json(group: &GroupSummary) -> Value {
+    json!({"group": group.alias, "name": group.name, "description": group.description,
+           "members": group.members, "role": group.role.name(), "unread": group.unread})
+}
+
+pub fn member_json(member: &GroupMember) -> Value {
+    json!({"name": member.name, "role": member.role.name(), "you": member.you})
 }
 
 fn api_message(m: &MessageView) -> sotto_api::MessageView {
@@ -108,6 +145,7 @@ fn api_message(m: &MessageView) -> sotto_api::MessageView {
             .file
             .as_ref()
             .map(|file| file_info(&file.name, file.size, file.kind, file.media.as_ref())),
+        group: m.group.clone(),
     }
 }
 
@@ -182,5 +220,43 @@ pub fn api_event(event: AppEvent) -> sotto_api::Event {
             state: sotto_api::ConnectionState::Offline,
             detail: Some(reason),
         },
+        AppEvent::Offer(m) => Api::Offer(api_message(&m)),
+        AppEvent::FileProgress {
+            id,
+            contact,
+            outgoing,
+            done,
+            total,
+        } => Api::Progress {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            done,
+            total,
+        },
+        AppEvent::FileDone {
+            id,
+            contact,
+            outgoing,
+            path,
+        } => Api::Done {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            path: path.display().to_string(),
+        },
+        AppEvent::FileFailed {
+            id,
+            contact,
+            outgoing,
+            reason,
+        } => Api::Failed {
+            id: hex::encode(id),
+            contact,
+            outgoing,
+            reason,
+        },
+        AppEvent::JoinedGroup { group } => Api::JoinedGroup { group },
+        AppEvent::AddedToGroup { group, member } => Api::AddedToGroup { group, member },
     }
 }

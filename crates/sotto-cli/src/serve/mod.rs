@@ -3,11 +3,13 @@
 //! token kept in the home directory, and web pages may connect only from allowed origins
 //! (`gate`).
 
+mod files_http;
 mod gate;
 pub mod json;
 mod web;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -51,12 +53,21 @@ pub struct ServeArgs {
     /// the address to open, with the token after its `#`. Keep it on loopback too.
     #[arg(long, value_name = "HOST:PORT")]
     web: Option<SocketAddr>,
+    /// Where files fetched without a path (`download` with no `out`) and files sent from the
+    /// browser are kept, in clear, each in a directory of its own. Default: the Downloads
+    /// directory's `sotto` (`$XDG_DOWNLOAD_DIR/sotto`, else `~/Downloads/sotto`).
+    #[arg(long, value_name = "DIR")]
+    files: Option<PathBuf>,
     #[command(flatten)]
     pub client: ClientArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let app = args.client.app()?;
+    let mut app = args.client.app()?;
+    let files = args.files.clone().or_else(sotto_app::default_files_dir);
+    if let Some(files) = &files {
+        app.set_files_dir(files.clone());
+    }
     let token_file = app.home().api_token();
     let token = gate::token(&token_file)?;
     let gate = Gate::new(&token, &args.allow_origins);
@@ -87,12 +98,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     if let Some(web) = web {
         let address = web.local_addr()?;
-        let router = web::router(gate.clone(), app.clone(), address.port());
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(web, router).await {
-                tracing::error!(%error, "the web app stopped");
-            }
-        });
+        let router = web::router(gate.clone(), app.clone(), address.port(), files);
+        tokio::spawn(web::serve(web, router));
         // The token goes after '#': a browser never sends that part to any server.
         println!("web ready http://{address}/#token={token}");
     }

@@ -12,6 +12,7 @@
 //!   else: no inline script, no other host, no framing.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -19,9 +20,11 @@ use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
 use sotto_app::AppHandle;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::handshake::server::Request as Upgrade;
@@ -35,21 +38,81 @@ const SCRIPT: &str = include_str!("web/app.js");
 const STYLE: &str = include_str!("web/app.css");
 
 /// What the pages may load: this origin's script, style and WebSocket; images from this origin
-/// or inline data (the invite's QR code); nothing else, and no one may frame them.
+/// or inline data (the invite's QR code, a file's thumbnail); audio from this origin (voice
+/// messages); nothing else, and no one may frame them.
 const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
-     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
-     form-action 'none'; frame-ancestors 'none'";
+     style-src 'self'; img-src 'self' data:; media-src 'self'; connect-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-#[derive(Clone)]
-struct Web {
-    gate: Gate,
-    app: AppHandle,
-    port: u16,
+/// How long a connection may take to send a request's header: one that never finishes it
+/// would otherwise hold a task and a socket for good (as the API's handshake deadline).
+const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves `router` on `listener` until it fails: each connection on its own task, HTTP/1
+/// with upgrades (the WebSocket), and a deadline for every request's header.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of descriptors, say: wait a little rather than spin.
+                tracing::warn!(%error, "the web app cannot accept a connection");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(router.clone());
+        tokio::spawn(async move {
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a web app connection ended");
+            }
+        });
+    }
 }
 
-/// The web app's routes for a server listening on `port`.
-pub fn router(gate: Gate, app: AppHandle, port: u16) -> Router {
-    let web = Web { gate, app, port };
+#[derive(Clone)]
+pub(super) struct Web {
+    gate: Gate,
+    pub(super) app: AppHandle,
+    port: u16,
+    /// Where files sent from the browser are kept (`--files`).
+    pub(super) files: Option<PathBuf>,
+}
+
+impl Web {
+    /// The answer refusing `request`, unless it has the token and comes from this server's
+    /// own origin (or none, as plain loads of a file by the page send none), as the
+    /// WebSocket's gate asks.
+    pub(super) fn refusal(&self, request: &Request) -> Option<Response> {
+        let Some(host) = host(request.headers()) else {
+            return Some(StatusCode::MISDIRECTED_REQUEST.into_response());
+        };
+        let gate = self.gate.with_origin(&format!("http://{host}"));
+        let mut check = Upgrade::new(());
+        *check.uri_mut() = request.uri().clone();
+        *check.headers_mut() = request.headers().clone();
+        gate.check(&check).err().map(|refusal| {
+            let status = refusal.status();
+            (status, refusal.into_body().unwrap_or_default()).into_response()
+        })
+    }
+}
+
+/// The web app's routes for a server listening on `port`; files sent from the browser go to
+/// `files`.
+pub fn router(gate: Gate, app: AppHandle, port: u16, files: Option<PathBuf>) -> Router {
+    let web = Web {
+        gate,
+        app,
+        port,
+        files,
+    };
     Router::new()
         .route("/", get(|| file(INDEX, "text/html; charset=utf-8")))
         .route(
@@ -58,6 +121,8 @@ pub fn router(gate: Gate, app: AppHandle, port: u16) -> Router {
         )
         .route("/app.css", get(|| file(STYLE, "text/css; charset=utf-8")))
         .route("/ws", get(socket))
+        .route("/files", post(super::files_http::upload))
+        .route("/files/{id}", get(super::files_http::fetch))
         .layer(middleware::from_fn_with_state(web.clone(), guard))
         .with_state(web)
 }
@@ -99,8 +164,11 @@ async fn guard(State(web): State<Web>, request: Request, next: Next) -> Response
             .into_response()
     };
     let headers = response.headers_mut();
+    // A file streamed back brings a stricter policy of its own.
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CACHE_CONTROL, "no-store"),
@@ -113,16 +181,8 @@ async fn guard(State(web): State<Web>, request: Request, next: Next) -> Response
 
 /// The WebSocket: the API's gate with this server's own origin allowed, then the API itself.
 async fn socket(State(web): State<Web>, mut request: Request) -> Response {
-    let Some(host) = host(request.headers()) else {
-        return StatusCode::MISDIRECTED_REQUEST.into_response();
-    };
-    let gate = web.gate.with_origin(&format!("http://{host}"));
-    let mut check = Upgrade::new(());
-    *check.uri_mut() = request.uri().clone();
-    *check.headers_mut() = request.headers().clone();
-    if let Err(refusal) = gate.check(&check) {
-        let status = refusal.status();
-        return (status, refusal.into_body().unwrap_or_default()).into_response();
+    if let Some(refusal) = web.refusal(&request) {
+        return refusal;
     }
     let Some(accept) = websocket_accept(request.headers()) else {
         return (StatusCode::BAD_REQUEST, "not a WebSocket upgrade").into_response();

@@ -21,6 +21,9 @@ use sotto_proto::Message;
 use super::change::Change;
 use super::mls::{failed, load_group, protocol_message};
 use super::ConversationError;
+use crate::group::admit::admit;
+use crate::group::invitation;
+use crate::group::Sender as GroupSender;
 use crate::mailbox::MAX_SEQ;
 use crate::store::{Conversation, Provider, Store, TextParts};
 
@@ -52,6 +55,14 @@ pub enum Applied {
     Ended,
     /// It did not verify; skipped.
     Rejected(String),
+    /// An invitation into a group, answered: encoded content to send back (see `group`).
+    Answer(Vec<u8>),
+    /// A contact's answer to this device's invitation into a group: the device commits it.
+    GroupAnswered,
+    /// This device joined the group it now knows as `alias`.
+    JoinedGroup { alias: String },
+    /// A member asked to leave the group: owners and admins remove it.
+    LeaveAsked,
 }
 
 pub fn digest(wire: &[u8]) -> [u8; 32] {
@@ -155,11 +166,15 @@ fn theirs(
             "it is not from a member of the conversation".into(),
         ));
     }
+    let sender = match conversation.group {
+        true => admit(group, &processed)?,
+        false => None,
+    };
     match processed.into_content() {
         ProcessedMessageContent::ApplicationMessage(plain) => {
             let content = Content::decode(&plain.into_bytes())
                 .map_err(|e| ConversationError::Rejected(format!("its content: {e}")))?;
-            on_content(store, conversation, content)
+            on_content(store, conversation, content, sender.as_ref())
         }
         ProcessedMessageContent::StagedCommitMessage(staged) => {
             if staged.self_removed() {
@@ -185,6 +200,7 @@ fn on_content(
     store: &Store,
     conversation: &Conversation,
     content: Content,
+    sender: Option<&GroupSender>,
 ) -> Result<Applied, ConversationError> {
     match content {
         Content::Text {
@@ -192,7 +208,13 @@ fn on_content(
             sent_at_ms,
             reply_to,
             text,
-        } => text_arrived(store, conversation, id, sent_at_ms, reply_to, &text),
+        } => text_arrived(
+            store,
+            conversation,
+            sender,
+            (id, sent_at_ms, reply_to),
+            &text,
+        ),
         Content::TextPart {
             id,
             sent_at_ms,
@@ -209,7 +231,13 @@ fn on_content(
                 let text = String::from_utf8(bytes).map_err(|_| {
                     ConversationError::Rejected("a long text is not UTF-8 once joined".into())
                 })?;
-                text_arrived(store, conversation, id, sent_at_ms, reply_to, &text)
+                text_arrived(
+                    store,
+                    conversation,
+                    sender,
+                    (id, sent_at_ms, reply_to),
+                    &text,
+                )
             }
         },
         Content::Receipt { ids } => {
@@ -217,11 +245,13 @@ fn on_content(
             Ok(Applied::Receipt { count: ids.len() })
         }
         Content::Edit { target, text } => {
-            change_arrived(store, conversation, target, Change::Edit(text))
+            change_arrived(store, conversation, sender, target, Change::Edit(text))
         }
-        Content::Delete { target } => change_arrived(store, conversation, target, Change::Delete),
+        Content::Delete { target } => {
+            change_arrived(store, conversation, sender, target, Change::Delete)
+        }
         Content::Reaction { target, emoji } => {
-            change_arrived(store, conversation, target, Change::React(emoji))
+            change_arrived(store, conversation, sender, target, Change::React(emoji))
         }
         Content::Timer { seconds } => {
             store.set_timer(conversation.number, seconds)?;
@@ -240,25 +270,60 @@ fn on_content(
             text_arrived(
                 store,
                 conversation,
-                id,
-                offer.sent_at_ms,
-                None,
+                sender,
+                (id, offer.sent_at_ms, None),
                 &offer.caption,
             )
         }
         Content::Introduction { .. } => Err(ConversationError::Rejected(
             "an introduction inside a running conversation".into(),
         )),
+        Content::GroupLeave => match sender {
+            Some(sender) => {
+                store.add_group_leave(conversation.number, &sender.identity)?;
+                Ok(Applied::LeaveAsked)
+            }
+            None => Err(ConversationError::Rejected(
+                "a request to leave a group outside one".into(),
+            )),
+        },
+        Content::GroupInvite { .. } | Content::GroupJoin { .. } | Content::GroupWelcome { .. }
+            if conversation.group =>
+        {
+            Err(ConversationError::Rejected(
+                "an invitation into a group inside a group".into(),
+            ))
+        }
+        Content::GroupInvite { invite, .. } => invitation::invited(store, conversation, invite),
+        Content::GroupJoin {
+            invite,
+            key_package,
+            reader_key,
+            name,
+        } => invitation::answered(
+            store,
+            conversation,
+            invite,
+            &key_package,
+            &reader_key,
+            &name,
+        ),
+        Content::GroupWelcome {
+            invite,
+            welcome,
+            mailbox,
+            read_id,
+        } => invitation::welcomed(store, conversation, invite, &welcome, &mailbox, read_id),
     }
 }
 
-/// Stores a text from the other side (deduplicated by id).
+/// Stores a text from the other side (deduplicated by id), `(id, sent_at_ms, reply_to)`,
+/// with its sender in a group.
 fn text_arrived(
     store: &Store,
     conversation: &Conversation,
-    id: MessageId,
-    sent_at_ms: u64,
-    reply_to: Option<MessageId>,
+    sender: Option<&GroupSender>,
+    (id, sent_at_ms, reply_to): (MessageId, u64, Option<MessageId>),
     text: &str,
 ) -> Result<Applied, ConversationError> {
     let new = store.add_message(
@@ -271,9 +336,16 @@ fn text_arrived(
     )?;
     if new {
         store.count_message_since_update(conversation.number)?;
+        if let Some(sender) = sender {
+            store.set_sender(conversation.number, &id, &sender.identity, &sender.name)?;
+        }
     }
-    // Again if it came again: its sender may have missed the first receipt.
-    store.owe_receipt(conversation.number, &id)?;
+    // Groups have no receipts: one from every member for every message would cost the group
+    // a message per member per message.
+    if !conversation.group {
+        // Again if it came again: its sender may have missed the first receipt.
+        store.owe_receipt(conversation.number, &id)?;
+    }
     Ok(Applied::Text { id, new })
 }
 
@@ -283,9 +355,18 @@ fn text_arrived(
 fn change_arrived(
     store: &Store,
     conversation: &Conversation,
+    sender: Option<&GroupSender>,
     target: MessageId,
     change: Change,
 ) -> Result<Applied, ConversationError> {
+    // In a group, "theirs" is the one member's who sent it, not any other side's.
+    if let Some(sender) = sender.filter(|_| change.senders_only()) {
+        if store.sender_of(conversation.number, &target)? != Some(Some(sender.identity.clone())) {
+            return Err(ConversationError::Rejected(
+                "a change of a group message by another than its sender".into(),
+            ));
+        }
+    }
     if change.record(store, conversation.number, &target, false)? {
         Ok(Applied::Changed { target })
     } else {

@@ -27,12 +27,16 @@ pub(crate) fn failed<E: std::fmt::Display>(
 /// secrets are gone, which is what forward secrecy asks. A message that crossed a commit is
 /// sent again by its sender instead (see `apply`).
 pub fn create_config() -> MlsGroupCreateConfig {
+    config_builder().build()
+}
+
+/// The settings of [`create_config`], for a group to add its own to.
+pub(crate) fn config_builder() -> MlsGroupCreateConfigBuilder {
     MlsGroupCreateConfig::builder()
         .ciphersuite(CIPHERSUITE)
         .use_ratchet_tree_extension(true)
         .padding_size(PADDING)
         .max_past_epochs(0)
-        .build()
 }
 
 pub fn join_config() -> MlsGroupJoinConfig {
@@ -113,7 +117,17 @@ pub fn key_package_bytes(
     signer: &SignatureKeyPair,
     credential: CredentialWithKey,
 ) -> Result<Vec<u8>, ConversationError> {
-    let bundle = KeyPackage::builder()
+    key_package_bytes_from(KeyPackage::builder(), provider, signer, credential)
+}
+
+/// A key package made by `builder` (which may set capabilities), encoded.
+pub(crate) fn key_package_bytes_from(
+    builder: KeyPackageBuilder,
+    provider: &Provider<'_>,
+    signer: &SignatureKeyPair,
+    credential: CredentialWithKey,
+) -> Result<Vec<u8>, ConversationError> {
+    let bundle = builder
         .build(CIPHERSUITE, provider, signer, credential)
         .map_err(failed("making a key package"))?;
     bundle

@@ -85,6 +85,28 @@ pub enum ConversationError {
     OlderNetwork { serial: u64, seen: u64 },
     #[error(transparent)]
     File(Box<crate::files::FileError>),
+    #[error("no group named '{0}' (see `sotto groups`)")]
+    UnknownGroup(String),
+    #[error("the name '{0}' is taken by a contact or group; pick another")]
+    NameTaken(String),
+    #[error("no such member in the group")]
+    NoMember,
+    #[error("'{0}' names several members of the group")]
+    SeveralMembers(String),
+    #[error("the group's roster does not allow it: {0}")]
+    NotAllowed(String),
+    #[error("a commit of this device waits for its host's order; try again")]
+    Busy,
+    #[error(
+        "the group's {what} would be {len} bytes, more than the {max} one message carries: \
+         groups are limited to what fits one message until large MLS messages travel in \
+         chunks"
+    )]
+    TooBig {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     /// A message that did not verify or decode. Nothing it claimed was stored.
     #[error("rejected a message: {0}")]
     Rejected(String),
@@ -120,6 +142,10 @@ pub enum Event {
     Changed { alias: String, id: MessageId },
     /// The other side set the conversation's disappearing timer (0: messages stay).
     Timer { alias: String, seconds: u32 },
+    /// This device joined the group `alias`.
+    JoinedGroup { alias: String },
+    /// `member` is in the group `alias` now (added by this device).
+    AddedToGroup { alias: String, member: String },
 }
 
 #[cfg(test)]

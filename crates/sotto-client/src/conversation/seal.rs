@@ -63,8 +63,8 @@ pub fn seal_self_update(
     })
 }
 
-/// Drops a self-update that never reached the host.
-pub fn drop_self_update(
+/// Drops a commit of this device (a self-update, a group change) that never reached the host.
+pub fn drop_pending_commit(
     store: &Store,
     conversation: &Conversation,
 ) -> Result<(), ConversationError> {
@@ -73,7 +73,7 @@ pub fn drop_self_update(
         let mut group = mls::load_group(&provider, &conversation.group_id)?;
         group
             .clear_pending_commit(provider.storage())
-            .map_err(failed("dropping an unsent self-update"))
+            .map_err(failed("dropping an unsent commit"))
     })
 }
 

@@ -1,6 +1,8 @@
 //! Sending and fetching files: the device's side of `crate::files`. A transfer's state lives
 //! in the store from its first chunk on, so `send_file` after a crash is `resume_uploads`, and
-//! `download` called again goes on where it stopped.
+//! `download` called again goes on where it stopped. Each is three steps, so that a long-lived
+//! loop can run the middle one (the chunks' way, a [`Transfer`]) in a task of its own: start
+//! (record it, reach its hosts), run, finish (the offer, or the receipts).
 
 use std::path::{Path, PathBuf};
 
@@ -10,6 +12,7 @@ use sotto_proto::conversation::{Content, MessageId};
 use sotto_proto::file_offer::{ChunkHost, FileKind, FileOffer};
 use sotto_proto::Fingerprint;
 
+use super::transfer::{Finished, Transfer, Way};
 use super::{Device, Network};
 use crate::conversation::{encoding, ConversationError};
 use crate::files::{self, ChunkSet, FileError, FileKey, FileRead, Share};
@@ -52,6 +55,21 @@ impl<N: Network> Device<N> {
         file: FileToSend<'_>,
         progress: Progress<'_>,
     ) -> Result<MessageId, ConversationError> {
+        let transfer = self.start_upload(alias, file).await?;
+        let id = transfer.id();
+        self.run_here(transfer, progress).await?;
+        self.finish_upload(&id).await?;
+        Ok(id)
+    }
+
+    /// Checks the file, makes its objects at its hosts and records the transfer, which is
+    /// then to run and [`finish_upload`](Self::finish_upload) (or, after a stop,
+    /// [`unfinished_uploads`](Self::unfinished_uploads) gives it back).
+    pub async fn start_upload(
+        &mut self,
+        alias: &str,
+        file: FileToSend<'_>,
+    ) -> Result<Transfer<N::Transport>, ConversationError> {
         let number = self.conversation_number(alias)?;
         let read_error = |source| {
             file_error(FileError::Read {
@@ -85,11 +103,12 @@ impl<N: Network> Device<N> {
             None
         });
         let hosts = self.file_hosts(chunks as usize)?;
+        let recipients = self.recipients(number)?;
         let (mut chunk_hosts, mut writes) = (Vec::new(), Vec::new());
         for (share, host) in hosts.iter().enumerate() {
             let client = self.host(*host).await?;
             let new = client
-                .create_file(share_len(chunks, share, hosts.len()), 1, 0)
+                .create_file(share_len(chunks, share, hosts.len()), recipients, 0)
                 .await
                 .map_err(|error| file_error(refused(error)))?;
             chunk_hosts.push(ChunkHost {
@@ -122,12 +141,8 @@ impl<N: Network> Device<N> {
             Some(&path),
             FileState::Uploading,
         )?;
-        let row = self
-            .store
-            .file(&id)?
-            .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))?;
-        self.finish_upload(row, progress).await?;
-        Ok(id)
+        let row = self.file_row(&id)?;
+        self.upload_of(row).await
     }
 
     /// Goes on with every upload a crash or a stop left unfinished, and offers each once its
@@ -138,23 +153,42 @@ impl<N: Network> Device<N> {
         progress: Progress<'_>,
     ) -> Result<Vec<MessageId>, ConversationError> {
         let mut resumed = Vec::new();
-        for row in self.store.unfinished_uploads()? {
-            if !Self::can_resume(&row) {
-                self.abandon(&row).await?;
-                continue;
-            }
-            let id = row.offer.id;
-            self.finish_upload(row, &mut *progress).await?;
+        for transfer in self.unfinished_uploads().await? {
+            let id = transfer.id();
+            self.run_here(transfer, &mut *progress).await?;
+            self.finish_upload(&id).await?;
             resumed.push(id);
         }
         Ok(resumed)
     }
 
-    async fn finish_upload(
+    /// The uploads a crash or a stop left unfinished, ready to run again.
+    pub async fn unfinished_uploads(
+        &mut self,
+    ) -> Result<Vec<Transfer<N::Transport>>, ConversationError> {
+        let mut transfers = Vec::new();
+        for row in self.store.unfinished_uploads()? {
+            // A source changed or gone since would make every later send fail: its upload
+            // is deleted at its hosts instead.
+            if !Self::can_resume(&row) {
+                self.abandon(&row).await?;
+                continue;
+            }
+            transfers.push(self.upload_of(row).await?);
+        }
+        Ok(transfers)
+    }
+
+    fn file_row(&self, id: &MessageId) -> Result<FileRow, ConversationError> {
+        self.store
+            .file(id)?
+            .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))
+    }
+
+    async fn upload_of(
         &mut self,
         row: FileRow,
-        progress: Progress<'_>,
-    ) -> Result<(), ConversationError> {
+    ) -> Result<Transfer<N::Transport>, ConversationError> {
         let source =
             row.path
                 .clone()
@@ -168,11 +202,26 @@ impl<N: Network> Device<N> {
                 cap: cap.clone(),
             });
         }
-        let mut done = row.done.clone();
+        Ok(Transfer {
+            id: row.offer.id,
+            number: row.number,
+            size: row.offer.size,
+            key: FileKey::from_bytes(row.offer.key),
+            done: row.done,
+            way: Way::Up { shares, source },
+        })
+    }
+
+    /// Runs a transfer here and now, storing its checkpoints as they come.
+    async fn run_here(
+        &mut self,
+        transfer: Transfer<N::Transport>,
+        progress: Progress<'_>,
+    ) -> Result<Finished, ConversationError> {
         // Moved in as `&mut`: a shared `&Store` (not `Sync`) would make the transfer's future
         // impossible to send to another thread.
         let store = &mut self.store;
-        let (id, number) = (row.offer.id, row.number);
+        let (id, number) = (transfer.id, transfer.number);
         let mut checkpoint = move |set: &ChunkSet| {
             store.set_file_progress(number, set)?;
             if progress(&id, set) {
@@ -181,17 +230,23 @@ impl<N: Network> Device<N> {
                 Err(FileError::Interrupted)
             }
         };
-        let key = FileKey::from_bytes(row.offer.key);
-        files::upload(
-            &shares,
-            &key,
-            &source,
-            row.offer.size,
-            &mut done,
-            &mut checkpoint,
-        )
-        .await
-        .map_err(file_error)?;
+        transfer.run_with(&mut checkpoint).await.map_err(file_error)
+    }
+
+    /// Stores how far the transfer of file `id` got (a checkpoint of a transfer run
+    /// elsewhere), so a stop goes on from there.
+    pub fn record_file_progress(
+        &self,
+        id: &MessageId,
+        done: &ChunkSet,
+    ) -> Result<(), ConversationError> {
+        let row = self.file_row(id)?;
+        Ok(self.store.set_file_progress(row.number, done)?)
+    }
+
+    /// Offers file `id`, whose upload ran to its end, in its conversation.
+    pub async fn finish_upload(&mut self, id: &MessageId) -> Result<(), ConversationError> {
+        let row = self.file_row(id)?;
         self.offer(&row).await
     }
 
@@ -226,23 +281,37 @@ impl<N: Network> Device<N> {
         out: &Path,
         progress: Progress<'_>,
     ) -> Result<PathBuf, ConversationError> {
-        let row = self
-            .store
-            .file(id)?
-            .ok_or_else(|| file_error(FileError::Unknown(hex::encode(id))))?;
+        let Some(transfer) = self.start_download(id, out).await? else {
+            return absolute(out);
+        };
+        match self.run_here(transfer, progress).await? {
+            Finished::Downloaded(out) => {
+                self.finish_download(id, &out).await?;
+                Ok(out)
+            }
+            Finished::Uploaded => Err(file_error(FileError::Internal(
+                "a download ended as an upload".into(),
+            ))),
+        }
+    }
+
+    /// Records that file `id` is being fetched into `out` and reaches its hosts; the transfer
+    /// is then to run and [`finish_download`](Self::finish_download). `None` when the file is
+    /// at `out` already. Started again after a stop, it goes on where it stopped.
+    pub async fn start_download(
+        &mut self,
+        id: &MessageId,
+        out: &Path,
+    ) -> Result<Option<Transfer<N::Transport>>, ConversationError> {
+        let row = self.file_row(id)?;
         if row.outgoing {
             return Err(file_error(FileError::Internal(
                 "this device sent that file; it is at its own path".into(),
             )));
         }
-        let out = std::path::absolute(out).map_err(|source| {
-            file_error(FileError::Write {
-                path: out.to_path_buf(),
-                source,
-            })
-        })?;
+        let out = absolute(out)?;
         if row.state == FileState::Done && row.path.as_deref() == Some(&out) && out.exists() {
-            return Ok(out);
+            return Ok(None);
         }
         let part = part_path(&out);
         let mut done = row.done.clone();
@@ -254,51 +323,38 @@ impl<N: Network> Device<N> {
         self.store
             .set_file_state(row.number, FileState::Downloading, Some(&out))?;
         let shares = self.read_shares(&row.offer.hosts).await?;
-        let key = FileKey::from_bytes(row.offer.key);
-        {
-            let store = &mut self.store;
-            let (id, number) = (*id, row.number);
-            let mut checkpoint = move |set: &ChunkSet| {
-                store.set_file_progress(number, set)?;
-                if progress(&id, set) {
-                    Ok(())
-                } else {
-                    Err(FileError::Interrupted)
-                }
-            };
-            files::download(
-                &shares,
-                &key,
-                &part,
-                row.offer.size,
-                &mut done,
-                &mut checkpoint,
-            )
-            .await
-            .map_err(file_error)?;
-        }
-        if files::digest_of(&part).map_err(file_error)? != row.offer.digest {
-            let _ = std::fs::remove_file(&part);
-            self.store
-                .set_file_progress(row.number, &ChunkSet::empty(done.count()))?;
-            return Err(file_error(FileError::DigestMismatch));
-        }
-        std::fs::rename(&part, &out).map_err(|source| {
-            file_error(FileError::Write {
-                path: out.clone(),
-                source,
-            })
-        })?;
+        Ok(Some(Transfer {
+            id: *id,
+            number: row.number,
+            size: row.offer.size,
+            key: FileKey::from_bytes(row.offer.key),
+            done,
+            way: Way::Down {
+                shares,
+                part,
+                out,
+                digest: row.offer.digest,
+            },
+        }))
+    }
+
+    /// Records that file `id` is whole at `out` and tells its hosts this device has it.
+    pub async fn finish_download(
+        &mut self,
+        id: &MessageId,
+        out: &Path,
+    ) -> Result<(), ConversationError> {
+        let row = self.file_row(id)?;
         self.store
-            .set_file_state(row.number, FileState::Done, Some(&out))?;
-        for share in &shares {
+            .set_file_state(row.number, FileState::Done, Some(out))?;
+        for share in &self.read_shares(&row.offer.hosts).await? {
             // The host deletes the file once every recipient said so; if this is lost, its
             // TTL does.
             if let Err(error) = share.client.file_done(&share.cap, row.receipt).await {
                 tracing::warn!(%error, "a host did not take a file receipt");
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     async fn read_shares(
@@ -333,6 +389,15 @@ impl<N: Network> Device<N> {
         }
         Ok(hosts)
     }
+}
+
+fn absolute(out: &Path) -> Result<PathBuf, ConversationError> {
+    std::path::absolute(out).map_err(|source| {
+        file_error(FileError::Write {
+            path: out.to_path_buf(),
+            source,
+        })
+    })
 }
 
 /// Where a download is written until it is whole and checked.

@@ -3,7 +3,7 @@
 
 use ed25519_dalek::SigningKey;
 
-use sotto_proto::conversation::{Content, Invitation, MailboxGrant};
+use sotto_proto::conversation::{Content, Invitation};
 use sotto_proto::{ErrorCode, LinkUri, MailboxKind};
 
 use super::{Device, Network};
@@ -11,31 +11,13 @@ use crate::conversation::mls;
 use crate::conversation::start::{forget, join, start};
 use crate::conversation::{encoding, ConversationError, Event};
 use crate::store::{self, Store};
-use crate::{ClientError, ContentKey, Link, LinkKey, MailboxOptions, ReadCap, WriteCap};
+use crate::{ClientError, Link, LinkKey, MailboxOptions, ReadCap, WriteCap};
 
 /// How long a link's data stays at its host unless answered: a week.
 const LINK_TTL_SECS: u32 = 7 * 24 * 3600;
 /// How long a conversation's mailbox and its messages may sit unused at the host: the
 /// longest hosts grant by default (90 days).
-const CONVERSATION_TTL_SECS: u32 = 90 * 24 * 3600;
-
-fn grant(host: &sotto_proto::Fingerprint, write: &WriteCap) -> MailboxGrant {
-    MailboxGrant {
-        host: *host,
-        write_id: write.id,
-        write_key: write.key.to_bytes(),
-        content_key: *write.content.as_bytes(),
-        content_binding: *write.content.binding(),
-    }
-}
-
-fn write_cap(grant: &MailboxGrant) -> WriteCap {
-    WriteCap {
-        id: grant.write_id,
-        key: SigningKey::from_bytes(&grant.write_key),
-        content: ContentKey::from_parts(grant.content_key, grant.content_binding),
-    }
-}
+pub(super) const CONVERSATION_TTL_SECS: u32 = 90 * 24 * 3600;
 
 impl<N: Network> Device<N> {
     /// Makes a one-time link: a request mailbox for the answer and, behind a random link id,
@@ -64,7 +46,7 @@ impl<N: Network> Device<N> {
         let invitation = Invitation {
             name,
             key_package,
-            request: grant(&host, &request.write),
+            request: request.write.grant(&host),
         };
         let data = invitation.encode().map_err(encoding("the invitation"))?;
         // The key package's private half must outlive a power cut before the link goes out.
@@ -144,7 +126,7 @@ impl<N: Network> Device<N> {
         let theirs = conversation_client.add_reader(&mailbox.read).await?;
         let introduction = Content::Introduction {
             name: self.name()?,
-            mailbox: grant(&host, &mailbox.write),
+            mailbox: mailbox.write.grant(&host),
             read_id: theirs.id,
             read_key: theirs.key.to_bytes(),
         };
@@ -161,7 +143,7 @@ impl<N: Network> Device<N> {
             Ok::<_, ConversationError>((group_id, answer.encode().map_err(encoding("the answer"))?))
         })?;
 
-        let request = write_cap(&invitation.request);
+        let request = WriteCap::from_grant(&invitation.request);
         let written = match self.host(invitation.request.host).await {
             Ok(request_client) => {
                 request_client
@@ -279,7 +261,7 @@ fn accept(store: &Store, answer: &[u8]) -> Result<String, ConversationError> {
             "the answer carries no introduction".into(),
         ));
     };
-    let write = write_cap(&mailbox);
+    let write = WriteCap::from_grant(&mailbox);
     let read = ReadCap {
         id: read_id,
         key: SigningKey::from_bytes(&read_key),

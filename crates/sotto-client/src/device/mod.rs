@@ -5,11 +5,13 @@
 mod auto_download;
 mod cancel;
 mod files;
+mod groups;
 mod link;
 mod network;
 mod pushes;
 mod send;
 mod sync;
+mod transfer;
 mod vouchers;
 mod write_back;
 
@@ -27,9 +29,11 @@ use crate::MailboxClient;
 
 pub use auto_download::AutoDownloaded;
 pub use files::{FileToSend, Progress, DEFAULT_MAX_FILE_SIZE};
+pub use groups::{GroupMember, GroupSummary};
 pub use network::{Network, OnionNetwork};
 pub use pushes::{Arrival, Arrivals, FollowUp};
 pub use send::SELF_UPDATE_EVERY;
+pub use transfer::{Finished, Transfer};
 
 pub struct Device<N: Network = OnionNetwork> {
     store: Store,
@@ -297,6 +301,7 @@ impl<N: Network> Device<N> {
         self.store
             .conversations()?
             .into_iter()
+            .filter(|c| !c.group)
             .map(|c| {
                 Ok(Contact {
                     unread: self.store.unread_count(c.number)?,

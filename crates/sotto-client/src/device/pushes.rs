@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use super::sync::{mailbox_gone, report, Outcome};
 use super::write_back::Run;
 use super::{Device, Network};
+use crate::capability::ReadCap;
 use crate::conversation::{ConversationError, Event};
 use crate::store::{self, Conversation};
 use crate::ClientError;
@@ -23,6 +24,10 @@ const WAITER_BACKOFF: Duration = Duration::from_secs(1);
 /// Arrivals queued for the device; a waiter that finds the queue full waits (and so does its
 /// host's pushes, which the host keeps until acknowledged).
 const ARRIVALS: usize = 256;
+
+/// A mailbox to subscribe, with the alias of its conversation (none for a link's request
+/// mailbox).
+type ToListen = (ReadCap, Option<String>);
 
 /// One push (or a failure to receive pushes) from one of the device's hosts.
 pub struct Arrival {
@@ -122,25 +127,35 @@ impl<N: Network> Device<N> {
                 ));
             }
         }
+        // The mailboxes of one host are subscribed together, sixteen to a frame.
+        let mut by_host: Vec<(Fingerprint, Vec<ToListen>)> = Vec::new();
         for (host, read, alias) in reads {
             if self.listening.reads.contains(&read.id) {
                 continue;
             }
-            let client = self.host(host).await?;
-            match client.listen(&read).await {
-                Ok(()) => {}
-                // The mailbox expired or was deleted: said here for a conversation; an expired
-                // link is found by `accept_answers`.
-                Err(ClientError::Host(ErrorCode::Auth)) => {
-                    if let Some(alias) = alias {
-                        self.listening.events.push(mailbox_gone(alias));
-                    }
-                    self.listening.reads.insert(read.id);
-                    continue;
-                }
-                Err(error) => return Err(error.into()),
+            match by_host.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, reads)) => reads.push((read, alias)),
+                None => by_host.push((host, vec![(read, alias)])),
             }
-            self.listening.reads.insert(read.id);
+        }
+        for (host, reads) in by_host {
+            let client = self.host(host).await?;
+            let caps: Vec<ReadCap> = reads.iter().map(|(read, _)| read.clone()).collect();
+            let listened = client.listen_many(&caps).await?;
+            for ((read, alias), listened) in reads.into_iter().zip(listened) {
+                match listened {
+                    Ok(()) => {}
+                    // The mailbox expired or was deleted: said here for a conversation; an
+                    // expired link is found by `accept_answers`.
+                    Err(ClientError::Host(ErrorCode::Auth)) => {
+                        if let Some(alias) = alias {
+                            self.listening.events.push(mailbox_gone(alias));
+                        }
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+                self.listening.reads.insert(read.id);
+            }
             if self.listening.hosts.insert(host) {
                 let sender = self.listening.sender.clone();
                 // One waiter per host: its client hands out the pushes of all its
@@ -263,6 +278,9 @@ impl<N: Network> Device<N> {
         follow_up: FollowUp,
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
+        let group_answered = follow_up.runs.iter().any(|(_, o)| o.group_answered);
+        let joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
+        let leave_asked = follow_up.runs.iter().any(|(_, o)| o.leave_asked);
         // The acknowledgement of each run rides with its receipts, and the runs of one host
         // ride together.
         let runs = follow_up
@@ -285,7 +303,16 @@ impl<N: Network> Device<N> {
         for invitation in &follow_up.spent {
             self.forget_link(invitation).await?;
         }
-        if follow_up.connected {
+        if group_answered {
+            self.complete_group_adds(&mut events).await?;
+        }
+        if leave_asked {
+            self.remove_leavers(&mut events).await?;
+        }
+        if joined_group {
+            self.listening.mailbox_added();
+        }
+        if follow_up.connected || joined_group {
             self.listen().await?;
         }
         Ok(events)

@@ -6,7 +6,7 @@ use sotto_proto::conversation::{Content, MessageId, MAX_TEXT_LEN};
 
 use super::{Device, Network};
 use crate::conversation::change::Change;
-use crate::conversation::seal::{drop_self_update, seal, seal_self_update, update_pending};
+use crate::conversation::seal::{drop_pending_commit, seal, seal_self_update, update_pending};
 use crate::conversation::text::text_contents;
 use crate::conversation::{encoding, ConversationError};
 use crate::store::{now_ms, Conversation, Store, StoreError};
@@ -106,7 +106,7 @@ impl<N: Network> Device<N> {
     /// One that is not listening catches up first, or a message sealed in an epoch the other
     /// side already left would wait for its resend until this device next reads, and the
     /// unread would pile up at the host until it refuses writes.
-    async fn catch_up_to_write(&mut self, number: i64) -> Result<(), ConversationError> {
+    pub(super) async fn catch_up_to_write(&mut self, number: i64) -> Result<(), ConversationError> {
         if !self.is_listening_to(number)? {
             let mut events = Vec::new();
             self.sync_conversation(number, &mut events).await?;
@@ -141,7 +141,7 @@ impl<N: Network> Device<N> {
 
     /// Writes a sealed message; a device listening to the conversation sends it with its own
     /// acknowledgement in one frame (see `wrote`).
-    async fn write_wire(
+    pub(super) async fn write_wire(
         &mut self,
         conversation: &Conversation,
         wire: &[u8],
@@ -179,24 +179,36 @@ impl<N: Network> Device<N> {
     async fn self_update(&mut self, number: i64) -> Result<(), ConversationError> {
         let conversation = self.store.conversation_by_number(number)?;
         let wire = seal_self_update(&self.store, &conversation)?;
-        if let Err(error) = self.write_wire(&conversation, &wire).await {
-            drop_self_update(&self.store, &conversation)?;
+        self.write_commit(&conversation, &wire).await
+    }
+
+    /// Writes this device's pending commit and waits for the host's order to decide it (won,
+    /// or void because another commit came first). A commit that did not reach the host is
+    /// dropped.
+    pub(super) async fn write_commit(
+        &mut self,
+        conversation: &Conversation,
+        wire: &[u8],
+    ) -> Result<(), ConversationError> {
+        let number = conversation.number;
+        if let Err(error) = self.write_wire(conversation, wire).await {
+            drop_pending_commit(&self.store, conversation)?;
             return Err(error);
         }
         for _ in 0..UPDATE_ROUNDS {
             // Decided already when the host took it in order (see `wrote`).
-            if !update_pending(&self.store, &conversation)? {
+            if !update_pending(&self.store, conversation)? {
                 return Ok(());
             }
             let mut events = Vec::new();
             self.sync_conversation(number, &mut events).await?;
             self.listening.events.extend(events);
         }
-        if !update_pending(&self.store, &conversation)? {
+        if !update_pending(&self.store, conversation)? {
             return Ok(());
         }
         Err(ConversationError::Mls {
-            context: "a self-update",
+            context: "a commit",
             detail: "the host did not return it; try again".into(),
         })
     }

@@ -22,6 +22,12 @@ pub(super) struct Outcome {
     pub last: Option<u64>,
     /// The conversation ended for this device: nothing more to read.
     pub ended: bool,
+    /// A contact answered this device's invitation into a group: commit it.
+    pub group_answered: bool,
+    /// This device joined a group: its mailbox is to be read and subscribed.
+    pub joined_group: bool,
+    /// A member asked to leave a group: remove it, if this device may.
+    pub leave_asked: bool,
 }
 
 impl<N: Network> Device<N> {
@@ -46,11 +52,27 @@ impl<N: Network> Device<N> {
                 None => by_host.push((conversation.host, vec![conversation.number])),
             }
         }
+        let mut read: Vec<i64> = by_host.iter().flat_map(|(_, n)| n.clone()).collect();
         for (host, numbers) in by_host {
             for number in self.catch_up(host, numbers, &mut events).await? {
                 self.update_if_due(number).await?;
             }
         }
+        // Groups joined while reading (their Welcome came in a conversation) are read too.
+        let joined: Vec<i64> = self
+            .store
+            .conversations()?
+            .into_iter()
+            .filter(|c| c.group && !c.removed && !read.contains(&c.number))
+            .map(|c| c.number)
+            .collect();
+        for number in joined {
+            self.listening.mailbox_added();
+            self.sync_conversation(number, &mut events).await?;
+            read.push(number);
+        }
+        self.complete_group_adds(&mut events).await?;
+        self.remove_leavers(&mut events).await?;
         Ok(events)
     }
 
@@ -110,7 +132,15 @@ impl<N: Network> Device<N> {
                 let fetched = match answer {
                     Ok(fetched) => fetched,
                     Err(error) => {
-                        report(alias, error.into(), events)?;
+                        let error = ConversationError::from(error);
+                        if r.conversation.group && error.is_gone() {
+                            // Its reader was taken away: removed (the remover does that once
+                            // its commit won), or the group deleted.
+                            self.store.mark_removed(r.conversation.number)?;
+                            events.push(Event::Removed { alias });
+                        } else {
+                            report(alias, error, events)?;
+                        }
                         continue;
                     }
                 };
@@ -183,7 +213,13 @@ impl<N: Network> Device<N> {
                     alias: alias.clone(),
                     id: target,
                 }),
-                Applied::Resend(content) => outcome.resend.push(content),
+                Applied::Resend(content) | Applied::Answer(content) => outcome.resend.push(content),
+                Applied::GroupAnswered => outcome.group_answered = true,
+                Applied::LeaveAsked => outcome.leave_asked = true,
+                Applied::JoinedGroup { alias } => {
+                    events.push(Event::JoinedGroup { alias });
+                    outcome.joined_group = true;
+                }
                 Applied::Rejected(reason) => events.push(Event::Rejected {
                     alias: alias.clone(),
                     reason,

@@ -283,9 +283,9 @@ impl OnionTransport {
             let mut replies = self.inbound.replies();
             let relays = path.relays().into_iter().chain(back.relays()).collect();
             replies.expect_answer(key, request, relays);
-            if let Some(deposit) = deposit {
+            if let Some(reader) = deposit.and_then(Deposit::reader) {
                 for (key, route) in push_keys {
-                    replies.expect_push(key, route, deposit.read);
+                    replies.expect_push(key, route, reader);
                 }
             }
         }

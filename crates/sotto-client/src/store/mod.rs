@@ -7,6 +7,7 @@ mod changes;
 mod download_settings;
 pub(crate) mod encrypt;
 mod files;
+mod groups;
 mod key;
 mod receipts;
 mod records;
@@ -27,6 +28,7 @@ use thiserror::Error;
 
 pub use download_settings::{DownloadSettings, DEFAULT_AUTO_DOWNLOAD_MAX};
 pub use files::{FileRow, FileState, FileSummary, MessageFile};
+pub use groups::GroupInvite;
 pub use key::StoreKey;
 pub use records::Records;
 pub use rows::{Conversation, Invitation, OutboxEntry, StoredMessage};

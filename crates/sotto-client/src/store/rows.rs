@@ -52,6 +52,8 @@ pub struct Conversation {
     pub removed: bool,
     /// Messages stored from now on disappear this long after (0: they stay).
     pub disappear_secs: u32,
+    /// A group (see `group`), not a one-to-one conversation.
+    pub group: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +75,10 @@ pub struct StoredMessage {
     pub their_reaction: Option<String>,
     /// The file it offers, if it is a file message.
     pub file: Option<super::MessageFile>,
+    /// In a group, the display name of who sent it (none for this device's own).
+    pub sender: Option<String>,
+    /// A message of a group (`conversation` is the group's alias).
+    pub group: bool,
 }
 
 /// Something written to a conversation mailbox that has not come back in the host's order.
@@ -86,7 +92,7 @@ pub struct OutboxEntry {
 
 const CONVERSATION_COLUMNS: &str = "number, group_id, alias, peer_name, host, write_id, \
      write_key, read_id, read_key, content_key, applied_seq, messages_since_update, \
-     content_binding, removed, disappear_secs";
+     content_binding, removed, disappear_secs, is_group";
 
 fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
     let content = ContentKey::from_parts(blob(row, 9)?, blob(row, 12)?);
@@ -110,6 +116,7 @@ fn conversation(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         messages_since_update: row.get(11)?,
         removed: row.get(13)?,
         disappear_secs: row.get(14)?,
+        group: row.get(15)?,
     })
 }
 
@@ -137,6 +144,8 @@ fn message(row: &Row<'_>) -> rusqlite::Result<StoredMessage> {
             }),
             None => None,
         },
+        sender: row.get(16)?,
+        group: row.get(17)?,
     })
 }
 
@@ -149,7 +158,7 @@ const MESSAGE_COLUMNS: &str = "m.number, c.alias, m.id, m.outgoing, m.text, m.re
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
       AND r.outgoing = 1), \
      (SELECT emoji FROM reactions r WHERE r.conversation = m.conversation AND r.id = m.id \
-      AND r.outgoing = 0), f.name, f.size, f.kind, f.offer";
+      AND r.outgoing = 0), f.name, f.size, f.kind, f.offer, m.sender_name, c.is_group";
 /// Messages with their conversation and, for a file message, its file.
 const MESSAGE_SOURCE: &str = "messages m JOIN conversations c ON c.number = m.conversation \
      LEFT JOIN files f ON f.conversation = m.conversation AND f.id = m.id";

@@ -171,7 +171,40 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX files_by_id ON files (id);
     ",
-    // 13: automatic download of images and voice messages: the largest fetched without being
+    // 13: groups (see `group`): a group is a conversation marked so; its messages name their
+    // sender; the invitations this device sent into a group until their answer is committed
+    // and welcomed, and those it answered until their Welcome comes.
+    "
+    ALTER TABLE conversations ADD COLUMN is_group INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN sender_id BLOB;
+    ALTER TABLE messages ADD COLUMN sender_name TEXT;
+    CREATE TABLE group_invites (
+        invite BLOB PRIMARY KEY,
+        group_conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        contact INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        role INTEGER NOT NULL,
+        -- The contact's answer, once it came.
+        key_package BLOB,
+        reader_key BLOB,
+        name TEXT,
+        -- The read id the group's host gave the contact's reader key, once asked.
+        read_id BLOB
+    );
+    -- Members who asked to leave a group (Content kind 15), until removed.
+    CREATE TABLE group_leaves (
+        conversation INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        identity BLOB NOT NULL,
+        PRIMARY KEY (conversation, identity)
+    );
+    CREATE TABLE group_joins (
+        invite BLOB NOT NULL,
+        contact INTEGER NOT NULL REFERENCES conversations(number) ON DELETE CASCADE,
+        reader_key BLOB NOT NULL,
+        signer_public BLOB NOT NULL,
+        PRIMARY KEY (invite, contact)
+    );
+    ",
+    // 14: automatic download of images and voice messages: the largest fetched without being
     // asked (0: none) and the folder they go to (none until the person names one: the home is
     // encrypted at rest, a fetched file is not, so it never goes there unasked).
     "

@@ -15,7 +15,7 @@ const CONTACTS: [&str; 10] = [
 /// Alice (entering at relay 0) and ten contacts (entering at relay 1) who each answered one
 /// of her links: every conversation mailbox is on relay 0, the one relay not a contact's
 /// gateway.
-async fn alice_and_ten(network: &MemoryNetwork) -> (Person, Vec<Person>) {
+pub async fn alice_and_ten(network: &MemoryNetwork) -> (Person, Vec<Person>) {
     let mut alice = Person::new(network, "Alice", 0);
     let mut contacts = Vec::new();
     for name in CONTACTS {

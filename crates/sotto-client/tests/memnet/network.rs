@@ -18,7 +18,7 @@ use sotto_onion::directory::{
 };
 use sotto_proto::batch::{open_requests, Requests};
 use sotto_proto::voucher::IssuerKey;
-use sotto_proto::{Command, ErrorCode, Fingerprint, Id, Push, RelayAddress};
+use sotto_proto::{Command, ErrorCode, Fingerprint, Id, Push, RelayAddress, SignedRequest};
 use sotto_relay::host::{BatchOutcome, Host, HostConfig, HostStats, Issuer, VoucherPolicy};
 use sotto_relay::store::{MemoryStore, Store, Table};
 use tokio::sync::mpsc;
@@ -80,11 +80,12 @@ pub struct MemoryNetwork {
 
 /// The packets of one device's links, as its gateway link would count them (a request, an
 /// answer or a push each), leaving out subscriptions and their answers: those renew on a
-/// timer, whatever the conversation does.
+/// timer, whatever the conversation does. Those are counted apart (`subscribe_frames`).
 #[derive(Debug, Default)]
 pub struct Packets {
     sent: AtomicU64,
     received: AtomicU64,
+    subscribe_frames: AtomicU64,
 }
 
 impl Packets {
@@ -99,14 +100,21 @@ impl Packets {
     pub(crate) fn received(&self) {
         self.received.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// Request frames of subscribes (one, or a batch of them) sent so far.
+    pub fn subscribe_frames(&self) -> u64 {
+        self.subscribe_frames.load(Ordering::SeqCst)
+    }
 }
 
-/// Whether a request frame is a subscribe (see [`Packets`]).
+/// Whether a request frame holds only subscribes (see [`Packets`]).
 fn subscribes(frame: &[u8]) -> bool {
-    matches!(
-        open_requests(frame),
-        Ok(Requests::One(signed)) if signed.request.command == Command::Subscribe
-    )
+    let is_subscribe = |signed: &SignedRequest| signed.request.command == Command::Subscribe;
+    match open_requests(frame) {
+        Ok(Requests::One(signed)) => is_subscribe(&signed),
+        Ok(Requests::Batch(requests)) => requests.iter().all(is_subscribe),
+        Err(_) => false,
+    }
 }
 
 /// The issuer's key of every voucher network of the tests: generating one takes a while.
@@ -354,6 +362,8 @@ impl MemoryNetwork {
         let counted = !subscribes(&frame);
         if counted {
             self.packets.sent.fetch_add(1, Ordering::SeqCst);
+        } else {
+            self.packets.subscribe_frames.fetch_add(1, Ordering::SeqCst);
         }
         let fates = {
             let mut state = self.state();
@@ -413,7 +423,10 @@ impl MemoryNetwork {
             if handled.error == Some(ErrorCode::Stale) {
                 stats.stale += 1;
             }
-            if let Some(read_id) = handled.subscribed {
+            let subscribed = std::iter::once(&handled)
+                .chain(&handled.batched)
+                .filter_map(|h| h.subscribed);
+            for read_id in subscribed {
                 let links = relay.subscriptions.entry(read_id).or_default();
                 if !links.iter().any(|l| l.ptr_eq(&Arc::downgrade(link))) {
                     links.push(Arc::downgrade(link));

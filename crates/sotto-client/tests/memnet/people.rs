@@ -123,6 +123,11 @@ impl Person {
         arrived
     }
 
+    /// Subscribe frames (one subscribe, or a batch of them) this device sent so far.
+    pub fn subscribe_frames(&self) -> u64 {
+        self.network.packets().subscribe_frames()
+    }
+
     /// Packets this device's links carried so far, sent and received, subscriptions left
     /// out (see `network::Packets`).
     pub fn packets(&self) -> (u64, u64) {

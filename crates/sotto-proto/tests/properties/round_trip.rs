@@ -3,10 +3,11 @@
 use proptest::collection::vec;
 use proptest::prelude::*;
 use sotto_proto::batch::{
-    message_room, open_answers, open_requests, seal_answers, seal_batch, Requests, MAX_BATCH,
+    message_room, open_answers, open_requests, push_blocks_for, seal_answers, seal_batch,
+    PushDeposit, Requests, MAX_BATCH,
 };
 use sotto_proto::{
-    open_frame, Command, Push, RelayAddress, Response, ResponseBody, SignedRequest, FRAME_LEN,
+    open_frame, Command, Id, Push, RelayAddress, Response, ResponseBody, SignedRequest, FRAME_LEN,
 };
 
 use sotto_proto::voucher::Voucher;
@@ -67,6 +68,38 @@ proptest! {
             prop_assert_eq!(&signed.request, request);
             prop_assert!(signed.verify(&key.verifying_key()));
         }
+    }
+
+    /// Client and host read a frame's push blocks the same way: every subscribe of a batch
+    /// shares them, else the first acknowledgement takes them.
+    #[test]
+    fn push_blocks_go_to_every_subscribe_or_else_the_first_acknowledgement(
+        requests in vec(request(), 1..=MAX_BATCH),
+        key in signing_key(),
+    ) {
+        let requests: Vec<_> = requests
+            .into_iter()
+            .filter(|r| r.command.fits_a_batch() && !matches!(r.command, Command::Write { .. } | Command::PutLink { .. } | Command::PutChunk { .. }))
+            .map(|r| (r, &key))
+            .collect();
+        prop_assume!(requests.len() > 1);
+        let frame = seal_batch(&requests).unwrap();
+        let subscribes: Vec<(usize, Id)> = requests
+            .iter()
+            .enumerate()
+            .filter(|(_, (r, _))| r.command == Command::Subscribe)
+            .map(|(i, (r, _))| (i, r.target))
+            .collect();
+        let first_ack = requests
+            .iter()
+            .position(|(r, _)| matches!(r.command, Command::Ack { .. } | Command::AckWrite))
+            .map(|i| vec![(i, requests[i].0.target)]);
+        let expected = if subscribes.is_empty() {
+            first_ack.map(|readers| PushDeposit { readers, replace: false })
+        } else {
+            Some(PushDeposit { readers: subscribes, replace: true })
+        };
+        prop_assert_eq!(push_blocks_for(&frame), expected);
     }
 
     /// A host fills each fetch's answer from the room the batch leaves (`message_room`): any

@@ -297,7 +297,7 @@ fn mailbox_command<R: RngCore + CryptoRng>(
     }
     match command {
         Command::Write { body } => write(ctx, mailbox, body),
-        // A subscribe travels alone, so its room is a whole answer's.
+        // A subscribe answers as a fetch does, in the room its frame leaves it.
         Command::Subscribe => Ok((fetch(ctx, mailbox, &cap)?, Some(cap))),
         Command::Fetch => Ok((fetch(ctx, mailbox, &cap)?, None)),
         Command::Ack { seq } => ack(ctx, mailbox, &cap, *seq),

@@ -100,8 +100,8 @@ pub struct Handled {
     /// The command's name; `None` when the request could not be decoded.
     pub command: Option<&'static str>,
     pub error: Option<ErrorCode>,
-    /// Set when an authorized subscribe asks for pushes to this read id (never in a batch:
-    /// subscribes travel alone).
+    /// Set when an authorized subscribe asks for pushes to this read id (in a batch, on the
+    /// subscribe's own answer in `batched`).
     pub subscribed: Option<Id>,
     /// The answers to each request of a batch frame, in order (empty for a single request).
     pub batched: Vec<Handled>,

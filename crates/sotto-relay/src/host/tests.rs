@@ -409,6 +409,48 @@ fn the_fetches_of_a_batch_share_one_answer_and_say_what_is_left() {
     );
 }
 
+/// Subscribes ride in a batch as fetches do: their answers share the frame's room, and each
+/// accepted one asks for pushes to its reader on its own answer; one the host refuses does not.
+#[test]
+fn the_subscribes_of_a_batch_share_one_answer_and_each_asks_for_pushes() {
+    let mut b = Bench::new();
+    let mailboxes: Vec<Mailbox> = (0..2)
+        .map(|_| b.create(MailboxKind::Conversation, 0, 0))
+        .collect();
+    for m in &mailboxes {
+        b.write(m, &vec![1; 6000]);
+        b.write(m, &vec![2; 6000]);
+    }
+    let stranger = b.key();
+    let mut parts: Vec<(Request, &SigningKey)> = mailboxes
+        .iter()
+        .map(|m| (b.request(Command::Subscribe, m.read_id), &m.reader))
+        .collect();
+    parts.push((
+        b.request(Command::Subscribe, mailboxes[0].read_id),
+        &stranger,
+    ));
+    let frame = sotto_proto::batch::seal_batch(&parts).unwrap();
+    let outcome = b.host.handle_batch(&[frame], b.now, &mut b.rng);
+    let handled = &outcome.handled[0];
+    let subscribed: Vec<Option<Id>> = handled.batched.iter().map(|h| h.subscribed).collect();
+    assert_eq!(
+        subscribed,
+        [Some(mailboxes[0].read_id), Some(mailboxes[1].read_id), None]
+    );
+    let answers: Vec<ResponseBody> = sotto_proto::batch::open_answers(&handled.frame)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.body)
+        .collect();
+    let seqs = |messages: &[Message]| messages.iter().map(|m| m.seq).collect::<Vec<_>>();
+    let [ResponseBody::Messages(a), ResponseBody::MoreWaiting(c), refused] = &answers[..] else {
+        panic!("{answers:?}");
+    };
+    assert_eq!((seqs(a), seqs(c)), (vec![1, 2], vec![]), "the room ran out");
+    assert_eq!(refused, &auth());
+}
+
 #[test]
 fn a_retried_delete_gets_its_first_answer() {
     let mut b = Bench::new();

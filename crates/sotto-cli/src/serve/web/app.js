@@ -28,6 +28,10 @@ const state = {
   replyTo: null, // a message of the open conversation
   editing: null, // one of this device's messages in the open conversation
   everOpened: false,
+  files: new Map(), // file id -> the device's transfer of it (the `files` command's)
+  progress: new Map(), // file id -> {done, total} while it moves
+  failed: new Map(), // file id -> why its transfer stopped
+  uploads: new Map(), // file id -> its row under the composer, until it is offered
 };
 let socket = null;
 let nextId = 1;
@@ -57,6 +61,7 @@ function setStatus(online, text) {
   status.className = "status " + (online ? "online" : "offline");
   for (const id of ["invite", "connect"]) $(id).disabled = !online;
   $("send").disabled = !online || !state.open;
+  $("attach").disabled = !online || !state.open;
 }
 
 function connect() {
@@ -132,6 +137,52 @@ function onEvent(event) {
       if (event.state === "online") setStatus(true, "online");
       else setStatus(true, "network unreachable — retrying");
       break;
+    case "progress":
+      onProgress(event);
+      break;
+    case "done":
+    case "failed":
+      onTransferEnd(event);
+      break;
+  }
+}
+
+function onProgress(event) {
+  state.progress.set(event.id, { done: event.done, total: event.total });
+  const upload = state.uploads.get(event.id);
+  if (upload) upload.querySelector("progress").value = event.done / Math.max(event.total, 1);
+  const bar = document.querySelector(`#messages li[data-id="${event.id}"] progress`);
+  if (bar) bar.value = event.done / Math.max(event.total, 1);
+  else if (event.contact === state.open && !upload) renderMessages();
+}
+
+async function onTransferEnd(event) {
+  state.progress.delete(event.id);
+  state.uploads.get(event.id)?.remove();
+  state.uploads.delete(event.id);
+  if (event.event === "failed") {
+    state.failed.set(event.id, event.reason);
+    if (event.outgoing) showProblem(`Not sent: ${event.reason}`);
+  } else {
+    state.failed.delete(event.id);
+  }
+  await refreshFiles();
+  // A file sent is a message only now, once offered.
+  if (event.contact === state.open) {
+    if (event.outgoing) await openConversation(state.open);
+    else renderMessages();
+  }
+  if (event.event === "done" && !event.outgoing && document.hidden) {
+    notify(`${event.contact}'s file arrived`, "");
+  }
+}
+
+async function refreshFiles() {
+  try {
+    const { files } = await call("files");
+    state.files = new Map(files.map((f) => [f.id, f]));
+  } catch {
+    // Shown as not fetched; the next open reads them again.
   }
 }
 
@@ -205,12 +256,14 @@ async function openConversation(alias) {
   $("search").disabled = false;
   $("text").disabled = false;
   $("send").disabled = !socket || socket.readyState !== WebSocket.OPEN;
+  $("attach").disabled = !socket || socket.readyState !== WebSocket.OPEN;
   try {
     await call("read", { contact: alias }); // what arrived unseen is seen now
     state.messages = (await call("messages", { contact: alias })).messages;
   } catch {
     return;
   }
+  await refreshFiles();
   const contact = state.contacts.get(alias);
   if (contact) contact.unread = 0;
   state.arrived.delete(alias);
@@ -272,6 +325,7 @@ function renderMessages() {
         : original.deleted ? "(deleted)" : original.text.slice(0, 120);
       item.append(quote);
     }
+    if (message.file && !message.deleted) item.append(fileView(message));
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = message.deleted ? "" : message.text;
@@ -306,6 +360,158 @@ function renderMessages() {
   }
   applySearch();
   if (atBottom || !$("search").value) list.scrollTop = list.scrollHeight;
+}
+
+function humanSize(bytes) {
+  const units = ["B", "KB", "MB", "GB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1000 && unit < units.length - 1) {
+    value /= 1000;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// Where this device's copy of a file is served: one it sent, or one it fetched.
+function fileUrl(id) {
+  return `/files/${id}?token=${encodeURIComponent(token)}`;
+}
+
+// A file message's file: its name, kind and size; a preview for an image (its thumbnail
+// from the offer, then the image itself once here); a player for a voice message; and what
+// can be done with it (fetch it, watch it move, save it).
+function fileView(message) {
+  const file = message.file;
+  const box = document.createElement("div");
+  box.className = "file";
+  const name = document.createElement("span");
+  name.className = "file-name";
+  name.textContent = file.name;
+  const about = document.createElement("span");
+  about.className = "file-size";
+  const length = file.duration_ms ? ` · ${Math.round(file.duration_ms / 1000)} s` : "";
+  about.textContent = `${file.kind} · ${humanSize(file.size)}${length}`;
+  box.append(name, about);
+  const transfer = state.files.get(message.id);
+  const here = Boolean(transfer) && (transfer.outgoing || transfer.state === "done");
+  if (file.kind === "image" && (here || file.thumbnail)) {
+    const image = document.createElement("img");
+    image.className = "preview";
+    image.alt = file.name;
+    if (file.width && file.height) {
+      image.width = Math.min(file.width, 320);
+    }
+    if (here) {
+      image.src = fileUrl(message.id);
+    } else {
+      const type = file.thumbnail.startsWith("UklGR") ? "image/webp" : "image/jpeg";
+      image.src = `data:${type};base64,${file.thumbnail}`;
+      image.classList.add("thumb");
+    }
+    box.append(image);
+  }
+  if (file.kind === "voice") {
+    if (Array.isArray(file.waveform) && file.waveform.length > 0) box.append(waveform(file.waveform));
+    if (here) {
+      const player = document.createElement("audio");
+      player.controls = true;
+      player.preload = "metadata";
+      player.src = fileUrl(message.id);
+      box.append(player);
+    }
+  }
+  const moving = state.progress.get(message.id);
+  if (moving) {
+    const bar = document.createElement("progress");
+    bar.value = moving.done / Math.max(moving.total, 1);
+    box.append(bar);
+  } else if (here && !message.outgoing) {
+    const save = document.createElement("a");
+    save.className = "save";
+    save.href = fileUrl(message.id);
+    save.download = file.name;
+    save.textContent = "Save";
+    box.append(save);
+  } else if (!here && !message.outgoing) {
+    box.append(action("Download", "download", () => download(message)));
+  }
+  const failed = state.failed.get(message.id);
+  if (failed && !moving) {
+    const why = document.createElement("span");
+    why.className = "file-failed";
+    why.textContent = `Stopped: ${failed}`;
+    box.append(why);
+  }
+  return box;
+}
+
+// A voice message's loudness over time, as bars.
+function waveform(levels) {
+  const bars = document.createElement("span");
+  bars.className = "waveform";
+  const top = Math.max(...levels, 1);
+  for (const level of levels.slice(0, 64)) {
+    const bar = document.createElement("span");
+    bar.style.height = `${Math.max(2, Math.round((level / top) * 20))}px`;
+    bars.append(bar);
+  }
+  return bars;
+}
+
+async function download(message) {
+  state.failed.delete(message.id);
+  state.progress.set(message.id, { done: 0, total: message.file.size });
+  renderMessages();
+  try {
+    await call("download", { file: message.id });
+  } catch (error) {
+    state.progress.delete(message.id);
+    state.failed.set(message.id, error.message);
+    renderMessages();
+  }
+}
+
+// Sends files to the open conversation: each is streamed to sotto in an HTTP POST (a
+// progress bar while it goes there), then sotto sends it on (the bar follows its progress
+// events) and it shows as a message once offered.
+function sendFiles(files) {
+  const contact = state.open;
+  if (!contact) return;
+  for (const file of files) sendFile(contact, file);
+}
+
+function sendFile(contact, file) {
+  const row = document.createElement("li");
+  const label = document.createElement("span");
+  label.textContent = `${file.name} to ${contact}`;
+  const bar = document.createElement("progress");
+  bar.value = 0;
+  row.append(label, bar);
+  $("uploads").append(row);
+  const request = new XMLHttpRequest();
+  const query = new URLSearchParams({ contact, name: file.name });
+  request.open("POST", `/files?${query}`);
+  request.setRequestHeader("Authorization", `Bearer ${token}`);
+  request.upload.onprogress = (event) => {
+    if (event.lengthComputable) bar.value = event.loaded / Math.max(event.total, 1);
+  };
+  request.onload = () => {
+    if (request.status !== 200) {
+      row.remove();
+      showProblem(`Not sent: ${request.responseText}`);
+      return;
+    }
+    const { id } = JSON.parse(request.responseText);
+    label.textContent = `${file.name} to ${contact}: sending`;
+    bar.value = 0;
+    state.uploads.set(id, row);
+  };
+  request.onerror = () => {
+    row.remove();
+    showProblem(`Not sent: ${file.name} did not reach sotto`);
+  };
+  request.send(file);
 }
 
 const REACTIONS = ["👍", "❤️", "😂", "😮", "😢"];
@@ -487,6 +693,23 @@ function start() {
     renderReplying();
   };
   $("search").oninput = applySearch;
+  $("attach").onclick = () => $("file-input").click();
+  $("file-input").onchange = () => {
+    sendFiles([...$("file-input").files]);
+    $("file-input").value = "";
+  };
+  const conversation = $("conversation");
+  conversation.ondragover = (event) => {
+    if (!state.open) return;
+    event.preventDefault();
+    conversation.classList.add("dropping");
+  };
+  conversation.ondragleave = () => conversation.classList.remove("dropping");
+  conversation.ondrop = (event) => {
+    event.preventDefault();
+    conversation.classList.remove("dropping");
+    sendFiles([...event.dataTransfer.files]);
+  };
   $("timer").onchange = setTimer;
   $("invite").onclick = invite;
   $("copy").onclick = () => navigator.clipboard?.writeText($("link").textContent);

@@ -2,13 +2,9 @@
 //! duplicate and delay (hence reorder) the packets a relay forwards. Only in builds with the
 //! `faults` feature, and only when `SOTTO_FAULTS` asks, e.g.
 //! `SOTTO_FAULTS=drop=0.02,duplicate=0.2,delay_ms=30`. Without the feature it compiles to
-//! one packet sent once, at once.
+//! [`Fate::ONCE`].
 
-/// What to do with one forwarded packet: how many copies to send (0 drops it), after how long.
-pub(crate) struct Fate {
-    pub copies: usize,
-    pub delay: std::time::Duration,
-}
+use crate::onion::hooks::Fate;
 
 #[cfg(feature = "faults")]
 #[derive(Debug, Default, Clone, Copy)]
@@ -60,9 +56,6 @@ impl Faults {
     }
 
     pub(crate) fn fate(&self) -> Fate {
-        Fate {
-            copies: 1,
-            delay: std::time::Duration::ZERO,
-        }
+        Fate::ONCE
     }
 }

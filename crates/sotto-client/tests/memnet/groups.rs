@@ -1,0 +1,316 @@
+//! Groups on the in-memory network: contacts invited over their conversations, one group
+//! mailbox read by every member with its own reader, removal, catching up, and what the hosts
+//! hold.
+
+use sotto_client::{Event, GroupMember};
+use sotto_proto::group::Role;
+
+use crate::faults::Faults;
+use crate::network::MemoryNetwork;
+use crate::people::{assert_no_trouble, Person};
+
+/// `b` answers `a`'s link; both know each other by name.
+async fn connect(a: &mut Person, b: &mut Person) {
+    let link = a.device.invite().await.unwrap().to_string();
+    assert_eq!(b.device.connect(&link, None).await.unwrap(), a.name);
+    a.sync().await;
+}
+
+/// Ann founds "club" and adds Bob, Cat and Dan, her contacts, as members.
+async fn club(network: &MemoryNetwork) -> Vec<Person> {
+    let mut people: Vec<Person> = ["Ann", "Bob", "Cat", "Dan"]
+        .into_iter()
+        .enumerate()
+        .map(|(n, name)| Person::new(network, name, n % 2))
+        .collect();
+    let (ann, others) = people.split_first_mut().unwrap();
+    for other in others.iter_mut() {
+        connect(ann, other).await;
+    }
+    assert_eq!(ann.device.create_group("club").await.unwrap(), "club");
+    ann.device
+        .invite_to_group("club", &["Bob", "Cat", "Dan"], Role::Member)
+        .await
+        .unwrap();
+    // Their devices answer by themselves; Ann commits each answer and welcomes them.
+    for other in others.iter_mut() {
+        other.sync().await;
+    }
+    ann.sync().await;
+    for other in others.iter_mut() {
+        other.sync().await;
+        assert!(
+            other.events.contains(&Event::JoinedGroup {
+                alias: "club".into()
+            }),
+            "{}: {:?}",
+            other.name,
+            other.events
+        );
+    }
+    people
+}
+
+fn group_texts(person: &Person) -> Vec<String> {
+    person
+        .device
+        .store()
+        .messages("club")
+        .unwrap()
+        .into_iter()
+        .filter(|m| !m.outgoing)
+        .map(|m| format!("{}: {}", m.sender.unwrap_or_default(), m.text))
+        .collect()
+}
+
+async fn sync_all(people: &mut [Person]) {
+    for person in people.iter_mut() {
+        person.sync().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn four_members_each_read_everyone_once_in_each_senders_order() {
+    let network = MemoryNetwork::new(2, 7, Faults::default());
+    let mut people = club(&network).await;
+    let members = people[0].device.group_members("club").unwrap();
+    let names: Vec<(&str, Role, bool)> = members
+        .iter()
+        .map(|m| (m.name.as_str(), m.role, m.you))
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&("Ann", Role::Owner, true)));
+    assert!(names.contains(&("Dan", Role::Member, false)));
+    assert_eq!(people[2].device.groups().unwrap()[0].members, 4);
+    assert!(people[2]
+        .device
+        .contacts()
+        .unwrap()
+        .iter()
+        .all(|c| c.alias != "club"));
+
+    for round in 0..3 {
+        for person in people.iter_mut() {
+            let text = format!("{} {round}", person.name);
+            person.device.send("club", &text, None).await.unwrap();
+        }
+    }
+    sync_all(&mut people).await;
+    for reader in &people {
+        let received = group_texts(reader);
+        assert_eq!(received.len(), 9, "{}: {received:?}", reader.name);
+        for sender in people.iter().filter(|p| p.name != reader.name) {
+            let theirs: Vec<&String> = received
+                .iter()
+                .filter(|m| m.starts_with(&format!("{}:", sender.name)))
+                .collect();
+            let expected: Vec<String> = (0..3)
+                .map(|r| format!("{0}: {0} {r}", sender.name))
+                .collect();
+            assert_eq!(
+                theirs,
+                expected.iter().collect::<Vec<_>>(),
+                "at {}",
+                reader.name
+            );
+        }
+    }
+    assert_no_trouble(&people.iter().collect::<Vec<_>>());
+
+    // No host holds a text, a display name or the group's name.
+    let stored: Vec<Vec<u8>> = (0..2)
+        .flat_map(|relay| network.stored(&network.relay(relay)))
+        .collect();
+    assert!(stored.len() > 4, "the hosts hold the mailboxes");
+    for relay in 0..2 {
+        for value in network.stored(&network.relay(relay)) {
+            for secret in ["club", "Ann 0", "Dan 2", "Bob", "Cat"] {
+                assert!(
+                    !value.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "relay {relay} holds {secret:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_removed_member_reads_nothing_sent_after_and_an_offline_one_catches_up() {
+    let network = MemoryNetwork::new(2, 11, Faults::default());
+    let mut people = club(&network).await;
+    let (ann, others) = people.split_first_mut().unwrap();
+    // Dan is away through three commits.
+    ann.device
+        .set_group_role("club", "Bob", Role::Admin)
+        .await
+        .unwrap();
+    ann.device
+        .set_group_role("club", "Cat", Role::Observer)
+        .await
+        .unwrap();
+    ann.device.remove_from_group("club", "Cat").await.unwrap();
+    ann.device.send("club", "Cat is gone", None).await.unwrap();
+    others[0].device.send("club", "indeed", None).await.unwrap();
+    for other in others.iter_mut() {
+        other.sync().await;
+    }
+    let (bob, cat, dan) = (&others[0], &others[1], &others[2]);
+    assert!(
+        cat.events.contains(&Event::Removed {
+            alias: "club".into()
+        }),
+        "{:?}",
+        cat.events
+    );
+    assert!(group_texts(cat).is_empty(), "{:?}", group_texts(cat));
+    assert_eq!(group_texts(bob), ["Ann: Cat is gone"]);
+    assert_eq!(group_texts(dan), ["Ann: Cat is gone", "Bob: indeed"]);
+    let members = dan.device.group_members("club").unwrap();
+    assert!(members.contains(&GroupMember {
+        name: "Bob".into(),
+        role: Role::Admin,
+        you: false
+    }));
+    assert_eq!(members.len(), 3);
+    assert!(others[1]
+        .device
+        .send("club", "still here?", None)
+        .await
+        .is_err());
+    assert_no_trouble(&[&people[0], &people[1], &people[3]]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_observers_message_is_rejected_by_every_member_and_a_member_cannot_add() {
+    let network = MemoryNetwork::new(2, 13, Faults::default());
+    let mut people = club(&network).await;
+    people[0]
+        .device
+        .set_group_role("club", "Dan", Role::Observer)
+        .await
+        .unwrap();
+    // Dan's device does not stop him (nor would a modified one); the others do.
+    people[3]
+        .device
+        .send("club", "I only watch", None)
+        .await
+        .unwrap();
+    // A plain member's device refuses to add (a modified one's commit is rejected by every
+    // member: `group::tests`, in-process).
+    let refused = people[2]
+        .device
+        .invite_to_group("club", &["Ann"], Role::Member)
+        .await;
+    assert!(
+        matches!(refused, Err(sotto_client::ConversationError::NotAllowed(_))),
+        "{refused:?}"
+    );
+    sync_all(&mut people).await;
+    for person in &people[..3] {
+        assert!(group_texts(person).is_empty(), "{}", person.name);
+        assert!(
+            person.events.iter().any(|e| matches!(
+                e,
+                Event::Rejected { alias, reason } if alias == "club" && reason.contains("observer")
+            )),
+            "{}: {:?}",
+            person.name,
+            person.events
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_admins_committing_at_once_both_get_their_change() {
+    let network = MemoryNetwork::new(2, 17, Faults::default());
+    let mut people = club(&network).await;
+    people[0]
+        .device
+        .set_group_role("club", "Bob", Role::Admin)
+        .await
+        .unwrap();
+    people[1].sync().await;
+    let (ann, rest) = people.split_first_mut().unwrap();
+    let bob = &mut rest[0];
+    // Both catch up, then commit in the same epoch; the host's order makes one win and the
+    // other commit again on the next epoch (seen to happen with this seed: seven commits
+    // staged in the whole test for six changes).
+    let (by_ann, by_bob) = tokio::join!(
+        ann.device.set_group_role("club", "Cat", Role::Admin),
+        bob.device.set_group_role("club", "Dan", Role::Observer),
+    );
+    by_ann.unwrap();
+    by_bob.unwrap();
+    sync_all(&mut people).await;
+    for person in &people {
+        let members = person.device.group_members("club").unwrap();
+        let role = |name: &str| members.iter().find(|m| m.name == name).unwrap().role;
+        assert_eq!(role("Cat"), Role::Admin, "at {}", person.name);
+        assert_eq!(role("Dan"), Role::Observer, "at {}", person.name);
+    }
+    assert_no_trouble(&people.iter().collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_who_leaves_is_removed_by_the_owners_device() {
+    let network = MemoryNetwork::new(2, 19, Faults::default());
+    let mut people = club(&network).await;
+    people[2].device.leave_group("club").await.unwrap();
+    assert!(people[2].device.groups().unwrap().is_empty());
+    sync_all(&mut people).await;
+    sync_all(&mut people).await;
+    for person in [&people[0], &people[1], &people[3]] {
+        let members = person.device.group_members("club").unwrap();
+        assert_eq!(members.len(), 3, "at {}: {members:?}", person.name);
+        assert!(members.iter().all(|m| m.name != "Cat"));
+    }
+    people[1]
+        .device
+        .send("club", "bye Cat", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    assert_eq!(group_texts(&people[3]), ["Bob: bye Cat"]);
+    assert_no_trouble(&[&people[0], &people[1], &people[3]]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_to_a_group_is_one_upload_every_member_fetches_and_then_it_goes() {
+    let network = MemoryNetwork::new(2, 23, Faults::default());
+    let mut people = club(&network).await;
+    let source = people[0].path("notes.txt");
+    std::fs::write(&source, "minutes of the meeting".repeat(2000)).unwrap();
+    let file = sotto_client::FileToSend {
+        path: &source,
+        kind: sotto_proto::file_offer::FileKind::File,
+        caption: "the minutes",
+        limit: sotto_client::DEFAULT_MAX_FILE_SIZE,
+    };
+    let id = people[0]
+        .device
+        .send_file("club", file, &mut |_, _| true)
+        .await
+        .unwrap();
+    let files = |network: &MemoryNetwork| -> u64 {
+        (0..2)
+            .map(|r| network.host_stats(&network.relay(r)).files)
+            .sum()
+    };
+    assert_eq!(files(&network), 1, "one upload for the whole group");
+    for person in people.iter_mut().skip(1) {
+        person.sync().await;
+        let out = person.path("minutes.txt");
+        person
+            .device
+            .download(&id, &out, &mut |_, _| true)
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&source).unwrap()
+        );
+        let messages = person.device.records().messages("club").unwrap();
+        assert_eq!(messages[0].sender.as_deref(), Some("Ann"));
+    }
+    assert_eq!(files(&network), 0, "gone once its three recipients had it");
+}
