@@ -73,7 +73,8 @@ pub(crate) async fn execute(
             let limit = sotto_client::DEFAULT_MAX_FILE_SIZE;
             let no_progress = &mut |_: &MessageId, _: &sotto_client::files::ChunkSet| true;
             let (_, id) =
-                files::send_file(device, &contact, &path, &caption, limit, no_progress).await?;
+                files::send_file(device, &contact, &path, None, &caption, limit, no_progress)
+                    .await?;
             Reply::Transfer { id, path }
         }
         Command::Download { file, out } => {
