@@ -76,6 +76,33 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         out: Option<String>,
     },
+    /// Found a group named `name`, this device its owner. Result: `{"group": "<alias>"}`.
+    GroupCreate { name: String },
+    /// Invite contacts into `group` with `role` (`owner`, `admin`, `member` or `observer`;
+    /// `member` if left out). Each joins once its device answered and this one committed the
+    /// answer; `added_to_group` tells when. Result: `{}`.
+    GroupAdd {
+        group: String,
+        contacts: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<String>,
+    },
+    /// Remove the member named `member` (keys rotate; it reads nothing later). Result: `{}`.
+    GroupRemove { group: String, member: String },
+    /// Give the member named `member` another role. Result: `{}`.
+    GroupRole {
+        group: String,
+        member: String,
+        role: String,
+    },
+    /// Leave `group`: this device stops reading it and forgets it. Result: `{}`.
+    GroupLeave { group: String },
+    /// Delete `group` for everyone (its owner only). Result: `{}`.
+    GroupDelete { group: String },
+    /// Result: `{"groups": [{"group", "name", "description", "members", "role", "unread"}]}`.
+    Groups,
+    /// Result: `{"members": [{"name", "role", "you"}]}`.
+    GroupMembers { group: String },
 }
 
 /// A transfer started: the file's id and where the file is on the server's machine.
@@ -325,6 +352,36 @@ mod tests {
             serde_json::to_string(&progress).unwrap(),
             r#"{"event":"progress","id":"00","contact":"Bob","outgoing":false,"done":5,"total":10}"#
         );
+    }
+
+    #[test]
+    fn group_commands_read_as_documented() {
+        let request: Request = serde_json::from_str(
+            r#"{"id":4,"command":"group_add","group":"team","contacts":["Bob","Carol"]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            request.command,
+            Command::GroupAdd {
+                group: "team".into(),
+                contacts: vec!["Bob".into(), "Carol".into()],
+                role: None
+            }
+        );
+        let request: Request = serde_json::from_str(
+            r#"{"id":5,"command":"group_role","group":"team","member":"Bob","role":"admin"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            request.command,
+            Command::GroupRole {
+                group: "team".into(),
+                member: "Bob".into(),
+                role: "admin".into()
+            }
+        );
+        let request: Request = serde_json::from_str(r#"{"id":6,"command":"groups"}"#).unwrap();
+        assert_eq!(request.command, Command::Groups);
     }
 
     #[test]

@@ -6,13 +6,18 @@ use base64::prelude::{Engine, BASE64_STANDARD};
 use serde_json::{json, Value};
 use sotto_app::{
     AppEvent, Change, Command, ConnectionState, FileSummary, GroupMember, GroupSummary,
-    MessageView, Reply,
+    MessageView, Reply, Role,
 };
 use sotto_proto::file_offer::{FileKind, Media};
 
-pub fn command(command: sotto_api::Command) -> Command {
+/// The app's command for an API request, or why there is none (a role that does not exist).
+pub fn command(command: sotto_api::Command) -> Result<Command, String> {
     use sotto_api::Command as Api;
-    match command {
+    let role = |name: &str| {
+        name.parse::<Role>()
+            .map_err(|_| format!("no role '{name}': owner, admin, member or observer"))
+    };
+    Ok(match command {
         Api::Invite => Command::Invite,
         Api::Connect { link, alias } => Command::Connect { link, alias },
         Api::Contacts => Command::Contacts,
@@ -65,7 +70,31 @@ pub fn command(command: sotto_api::Command) -> Command {
             file,
             out: out.map(Into::into),
         },
-    }
+        Api::GroupCreate { name } => Command::CreateGroup { name },
+        Api::GroupAdd {
+            group,
+            contacts,
+            role: name,
+        } => Command::AddToGroup {
+            group,
+            contacts,
+            role: name.as_deref().map_or(Ok(Role::Member), role)?,
+        },
+        Api::GroupRemove { group, member } => Command::RemoveFromGroup { group, member },
+        Api::GroupRole {
+            group,
+            member,
+            role: name,
+        } => Command::SetGroupRole {
+            group,
+            member,
+            role: role(&name)?,
+        },
+        Api::GroupLeave { group } => Command::LeaveGroup { group },
+        Api::GroupDelete { group } => Command::DeleteGroup { group },
+        Api::Groups => Command::Groups,
+        Api::GroupMembers { group } => Command::GroupMembers { group },
+    })
 }
 
 /// A reply's `result` object.
@@ -107,7 +136,6 @@ pub fn result(reply: Reply) -> Value {
         Reply::Transfer { id, path } => {
             json!({ "id": hex::encode(id), "path": path.display().to_string() })
         }
-        // The API has no group commands yet; the command line prints these itself.
         Reply::GroupCreated { alias } => json!({ "group": alias }),
         Reply::GroupChanged => json!({}),
         Reply::Groups(groups) => {

@@ -200,7 +200,18 @@ async fn converse<S>(
 }
 
 async fn call(app: &AppHandle, request: Request) -> Reply {
-    match app.call(json::command(request.command)).await {
+    let command = match json::command(request.command) {
+        Ok(command) => command,
+        Err(error) => {
+            return Reply {
+                id: request.id,
+                ok: false,
+                result: None,
+                error: Some(error),
+            }
+        }
+    };
+    match app.call(command).await {
         Ok(result) => Reply {
             id: request.id,
             ok: true,
