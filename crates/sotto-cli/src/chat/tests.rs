@@ -145,6 +145,24 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     alice.type_line("/download 7").await;
     assert!(alice.screen().contains("no file #7"), "{}", alice.screen());
 
+    // A group: Alice makes one and invites Bob; it is listed on his side once he is in, and
+    // each sees who wrote what in it.
+    alice.type_line("/group create Friends").await;
+    alice.sees("group Friends made").await;
+    assert!(alice.screen().contains("# Friends"), "{}", alice.screen());
+    alice.type_line("/group add Bob").await;
+    alice.sees("Bob invited into Friends").await;
+    bob.sees("# Friends").await;
+    bob.key(KeyCode::Down).await;
+    assert_eq!(bob.app.selected_group().map(String::as_str), Some("Friends"));
+    bob.type_line("hi Friends").await;
+    bob.sees("me: hi Friends").await;
+    alice.sees("Bob: hi Friends").await;
+    alice.type_line("/members").await;
+    alice.sees("members of Friends: Alice (owner, you), Bob (member)").await;
+    bob.key(KeyCode::Up).await;
+    alice.key(KeyCode::Up).await;
+
     // A link works once, and the chat says so.
     let mut carol = Person::open(&root, &net, "Carol").await;
     carol.control('o').await;
