@@ -532,7 +532,11 @@ async fn two_people_chat_through_two_web_apps() {
          && !document.getElementById('members').hidden",
     )
     .await;
-    until(&bob, "document.querySelector('#groups li[data-alias=Friends]')").await;
+    until(
+        &bob,
+        "document.querySelector('#groups li[data-alias=Friends]')",
+    )
+    .await;
     until(
         &alice,
         "document.querySelector('#groups li[data-alias=Friends] .size')?.textContent.startsWith('2')",
@@ -542,7 +546,11 @@ async fn two_people_chat_through_two_web_apps() {
     click(&alice, "#contacts li[data-alias=Bob]").await;
     until(&alice, "document.getElementById('members').hidden").await;
     click(&bob, "#groups li[data-alias=Friends]").await;
-    until(&bob, "document.getElementById('title').textContent === 'Friends'").await;
+    until(
+        &bob,
+        "document.getElementById('title').textContent === 'Friends'",
+    )
+    .await;
     type_into(&bob, "#text", "hello Friends").await;
     press_enter(&bob, "#text").await;
     until(

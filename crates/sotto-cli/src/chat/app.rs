@@ -165,8 +165,11 @@ impl App {
                 // A group's message is the group's conversation's; `contact` is who wrote it.
                 let conversation = message.group.as_ref().unwrap_or(&message.contact).clone();
                 if Some(conversation.as_str()) == self.selected_alias() {
-                    self.messages.push(message);
-                    self.scroll.arrived();
+                    // A refresh run for an earlier event may have read it from the store.
+                    if self.messages.iter().all(|m| m.id != message.id) {
+                        self.messages.push(message);
+                        self.scroll.arrived();
+                    }
                 } else if let Some(unread) = self.unread_of(&conversation) {
                     *unread += 1;
                     self.status = match &message.group {
@@ -438,7 +441,8 @@ impl App {
                 }
                 if text.trim_start().starts_with("/group") {
                     self.composer = text;
-                    self.status = "/group create NAME, or /group add CONTACT into the selected group".into();
+                    self.status =
+                        "/group create NAME, or /group add CONTACT into the selected group".into();
                     return;
                 }
                 let Some(contact) = self.selected_alias().map(str::to_string) else {

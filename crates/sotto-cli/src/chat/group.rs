@@ -49,7 +49,9 @@ impl App {
                     role: Role::Member,
                 };
                 self.status = match self.device.call(command).await {
-                    Ok(_) => format!("{contact} invited into {group}; in once their device answers"),
+                    Ok(_) => {
+                        format!("{contact} invited into {group}; in once their device answers")
+                    }
                     Err(error) => format!("not added: {error}"),
                 };
             }
@@ -113,7 +115,13 @@ mod tests {
             })
         );
         assert_eq!(group_command("/members"), Some(GroupCommand::Members));
-        for not_one in ["/group create", "/group add ", "/group rename x", "/groups", "hi"] {
+        for not_one in [
+            "/group create",
+            "/group add ",
+            "/group rename x",
+            "/groups",
+            "hi",
+        ] {
             assert_eq!(group_command(not_one), None, "{not_one}");
         }
     }

@@ -201,7 +201,8 @@ async function refreshFiles() {
 function onMessage(message) {
   const conversation = message.group ?? message.from;
   if (conversation === state.open) {
-    state.messages.push(message);
+    // A read of the conversation for an earlier event may have brought it already.
+    if (!state.messages.some((m) => m.id === message.id)) state.messages.push(message);
     renderMessages();
   } else {
     state.arrived.set(conversation, (state.arrived.get(conversation) ?? 0) + 1);
