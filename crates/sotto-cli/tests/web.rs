@@ -597,6 +597,22 @@ async fn two_people_chat_through_two_web_apps() {
     )
     .await;
     screenshot(&alice, "12-alice-group-members").await;
+
+    // The owner removes Bob (he is then offered to be added again) and deletes the group.
+    click(&alice, "#member-list li[data-member=Bob] .remove").await;
+    until(
+        &alice,
+        "!document.querySelector('#member-list li[data-member=Bob]') \
+         && [...document.getElementById('member-contact').options].some(o => o.value === 'Bob')",
+    )
+    .await;
+    click(&alice, "#group-delete").await;
+    click(&alice, "#group-delete").await;
+    until(
+        &alice,
+        "!document.querySelector('#groups li') && !document.getElementById('members-dialog').open",
+    )
+    .await;
     chromium.close().await;
 }
 
