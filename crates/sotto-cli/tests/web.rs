@@ -215,6 +215,19 @@ async fn click(page: &Page, selector: &str) {
     within(selector, element.click()).await;
 }
 
+/// Clicks what `selector` names once it is there, in the page itself: for the sidebar's
+/// lists, which the page draws again as events come, so an element found a moment earlier
+/// may be gone by the time a click reaches it.
+async fn click_listed(page: &Page, selector: &str) {
+    let selector = serde_json::to_string(selector).unwrap();
+    until(page, &format!("document.querySelector({selector})")).await;
+    let _: bool = eval(
+        page,
+        &format!("(document.querySelector({selector}).click(), true)"),
+    )
+    .await;
+}
+
 async fn type_into(page: &Page, selector: &str, text: &str) {
     let element = element(page, selector).await;
     within(selector, element.click()).await;
@@ -519,6 +532,100 @@ async fn two_people_chat_through_two_web_apps() {
     until(&bob, "document.querySelector('#status.online')").await;
     until(&bob, &contains(MESSAGES, "are you back?")).await;
     until(&bob, "document.getElementById('problem').hidden").await;
+
+    // A group: Alice makes one with Bob in it; it shows on both sides (Bob's once his device
+    // answered and Alice's committed it), and each sees who wrote what.
+    click(&alice, "#new-group").await;
+    type_into(&alice, "#group-name", "Friends").await;
+    click(&alice, "#group-pick input[value=Bob]").await;
+    click(&alice, "#group-form button[type=submit]").await;
+    until(
+        &alice,
+        "document.getElementById('title').textContent === 'Friends' \
+         && !document.getElementById('members').hidden",
+    )
+    .await;
+    until(
+        &bob,
+        "document.querySelector('#groups li[data-alias=Friends]')",
+    )
+    .await;
+    until(
+        &alice,
+        "document.querySelector('#groups li[data-alias=Friends] .size')?.textContent.startsWith('2')",
+    )
+    .await;
+    // Alice looks at Bob's conversation meanwhile: the group's message is counted unread.
+    click_listed(&alice, "#contacts li[data-alias=Bob]").await;
+    until(&alice, "document.getElementById('members').hidden").await;
+    click_listed(&bob, "#groups li[data-alias=Friends]").await;
+    until(
+        &bob,
+        "document.getElementById('title').textContent === 'Friends'",
+    )
+    .await;
+    type_into(&bob, "#text", "hello Friends").await;
+    press_enter(&bob, "#text").await;
+    until(
+        &alice,
+        "document.querySelector('#groups li[data-alias=Friends] .unread')?.textContent === '1'",
+    )
+    .await;
+    click_listed(&alice, "#groups li[data-alias=Friends]").await;
+    until(
+        &alice,
+        "[...document.querySelectorAll('#messages li')].some(m => \
+         m.querySelector('.sender')?.textContent === 'Bob' \
+         && m.querySelector('.text').textContent === 'hello Friends')",
+    )
+    .await;
+    type_into(&alice, "#text", "welcome, Bob").await;
+    press_enter(&alice, "#text").await;
+    until(
+        &bob,
+        "[...document.querySelectorAll('#messages li')].some(m => \
+         m.querySelector('.sender')?.textContent === 'Alice' \
+         && m.querySelector('.text').textContent === 'welcome, Bob')",
+    )
+    .await;
+    screenshot(&bob, "11-bob-in-a-group").await;
+
+    // The group's panel: its members with their roles; the owner makes Bob an admin.
+    click(&alice, "#members").await;
+    until(
+        &alice,
+        "document.querySelector('#member-list li[data-member=Bob] .role')?.value === 'member'",
+    )
+    .await;
+    let _: bool = eval(
+        &alice,
+        "(() => { const role = document.querySelector('#member-list li[data-member=Bob] .role'); \
+         role.value = 'admin'; role.dispatchEvent(new Event('change')); return true; })()",
+    )
+    .await;
+    until(
+        &alice,
+        "document.querySelector('#member-list li[data-member=Bob] .role')?.value === 'admin' \
+         && document.getElementById('members-error').hidden",
+    )
+    .await;
+    screenshot(&alice, "12-alice-group-members").await;
+
+    // The owner removes Bob (he is then offered to be added again) and deletes the group.
+    click_listed(&alice, "#member-list li[data-member=Bob] .remove").await;
+    until(
+        &alice,
+        "!document.querySelector('#member-list li[data-member=Bob]') \
+         && [...document.getElementById('member-contact').options].some(o => o.value === 'Bob')",
+    )
+    .await;
+    click(&alice, "#group-delete").await;
+    click(&alice, "#group-delete").await;
+    until(
+        &alice,
+        "!document.querySelector('#groups li') && !document.getElementById('members-dialog').open",
+    )
+    .await;
     chromium.close().await;
 }
 

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use sotto_app::{
-    AppEvent, AppHandle, Change, Command, ConnectionState, Contact, MessageId, MessageView, Reply,
+    AppEvent, AppHandle, Change, Command, ConnectionState, Contact, GroupSummary, MessageId,
+    MessageView, Reply,
 };
 
+use super::group::group_command;
 use super::scroll::Scroll;
 
 /// What the composer line is for.
@@ -28,8 +30,10 @@ pub enum Mode {
 }
 
 pub struct App {
-    device: AppHandle,
+    pub(super) device: AppHandle,
     pub contacts: Vec<Contact>,
+    /// Listed after the contacts: `selected` counts through both.
+    pub groups: Vec<GroupSummary>,
     pub selected: usize,
     /// The selected conversation, oldest first.
     pub messages: Vec<MessageView>,
@@ -55,7 +59,7 @@ pub struct Progress {
 
 /// What the chat says if the device answered with another kind of reply than the command's:
 /// a bug, never something the person did.
-const UNEXPECTED: &str = "the device gave an unexpected answer";
+pub(super) const UNEXPECTED: &str = "the device gave an unexpected answer";
 /// The reaction Ctrl-L gives.
 const LIKE: &str = "👍";
 
@@ -64,6 +68,7 @@ impl App {
         let mut app = Self {
             device,
             contacts: Vec::new(),
+            groups: Vec::new(),
             selected: 0,
             messages: Vec::new(),
             scroll: Scroll::default(),
@@ -80,17 +85,60 @@ impl App {
     }
 
     pub fn selected_alias(&self) -> Option<&str> {
-        self.contacts.get(self.selected).map(|c| c.alias.as_str())
+        match self.contacts.get(self.selected) {
+            Some(contact) => Some(&contact.alias),
+            None => self.selected_group().map(String::as_str),
+        }
     }
 
-    /// Reloads the contact list and the selected conversation (marking it read).
+    /// The selected conversation's alias if it is a group's.
+    pub fn selected_group(&self) -> Option<&String> {
+        let index = self.selected.checked_sub(self.contacts.len())?;
+        self.groups.get(index).map(|g| &g.alias)
+    }
+
+    fn conversations(&self) -> usize {
+        self.contacts.len() + self.groups.len()
+    }
+
+    /// The unread count of the conversation `alias`, a contact's or a group's.
+    fn unread_of(&mut self, alias: &str) -> Option<&mut u64> {
+        match self.contacts.iter_mut().find(|c| c.alias == alias) {
+            Some(contact) => Some(&mut contact.unread),
+            None => self
+                .groups
+                .iter_mut()
+                .find(|g| g.alias == alias)
+                .map(|g| &mut g.unread),
+        }
+    }
+
+    /// Selects the conversation `alias` and shows it.
+    pub(super) async fn select(&mut self, alias: &str) {
+        let contacts = self.contacts.iter().map(|c| &c.alias);
+        if let Some(index) = contacts
+            .chain(self.groups.iter().map(|g| &g.alias))
+            .position(|a| a == alias)
+        {
+            self.selected = index;
+            self.scroll.follow_newest();
+            self.refresh().await;
+        }
+    }
+
+    /// Reloads the contacts, the groups and the selected conversation (marking it read).
     pub async fn refresh(&mut self) {
         match self.device.call(Command::Contacts).await {
             Ok(Reply::Contacts { contacts, .. }) => self.contacts = contacts,
             Ok(_) => self.status = UNEXPECTED.into(),
             Err(error) => self.status = error.to_string(),
         }
-        self.selected = self.selected.min(self.contacts.len().saturating_sub(1));
+        match self.device.call(Command::Groups).await {
+            Ok(Reply::Groups(groups)) => self.groups = groups,
+            Ok(_) => self.status = UNEXPECTED.into(),
+            Err(error) => self.status = error.to_string(),
+        }
+        self.selected = self.selected.min(self.conversations().saturating_sub(1));
         let Some(alias) = self.selected_alias().map(str::to_string) else {
             self.messages.clear();
             return;
@@ -101,8 +149,8 @@ impl App {
                 contact: Some(alias.clone()),
             })
             .await;
-        if let Some(contact) = self.contacts.get_mut(self.selected) {
-            contact.unread = 0;
+        if let Some(unread) = self.unread_of(&alias) {
+            *unread = 0;
         }
         match self.device.call(Command::Messages { contact: alias }).await {
             Ok(Reply::Messages(messages)) => self.messages = messages,
@@ -114,16 +162,20 @@ impl App {
     pub async fn on_event(&mut self, event: AppEvent) {
         match event {
             AppEvent::Message(message) => {
-                if Some(message.contact.as_str()) == self.selected_alias() {
-                    self.messages.push(message);
-                    self.scroll.arrived();
-                } else if let Some(contact) = self
-                    .contacts
-                    .iter_mut()
-                    .find(|c| c.alias == message.contact)
-                {
-                    contact.unread += 1;
-                    self.status = format!("new message from {}", message.contact);
+                // A group's message is the group's conversation's; `contact` is who wrote it.
+                let conversation = message.group.as_ref().unwrap_or(&message.contact).clone();
+                if Some(conversation.as_str()) == self.selected_alias() {
+                    // A refresh run for an earlier event may have read it from the store.
+                    if self.messages.iter().all(|m| m.id != message.id) {
+                        self.messages.push(message);
+                        self.scroll.arrived();
+                    }
+                } else if let Some(unread) = self.unread_of(&conversation) {
+                    *unread += 1;
+                    self.status = match &message.group {
+                        Some(group) => format!("new message from {} in {group}", message.contact),
+                        None => format!("new message from {conversation}"),
+                    };
                 }
             }
             AppEvent::Delivered { .. } => self.refresh().await,
@@ -185,12 +237,13 @@ impl App {
                     hex::encode(&id[..4])
                 );
             }
-            // The chat lists contacts only (groups: `sotto group`, not yet here).
             AppEvent::JoinedGroup { group } => {
-                self.status = format!("you joined the group {group}")
+                self.refresh().await;
+                self.status = format!("you joined the group {group}");
             }
             AppEvent::AddedToGroup { group, member } => {
-                self.status = format!("{member} is in the group {group} now")
+                self.refresh().await;
+                self.status = format!("{member} is in the group {group} now");
             }
             AppEvent::Connection(state) => {
                 self.online = Some(state == ConnectionState::Online);
@@ -258,7 +311,7 @@ impl App {
                 self.scroll.follow_newest();
                 self.refresh().await;
             }
-            (KeyCode::Down, _) if self.selected + 1 < self.contacts.len() => {
+            (KeyCode::Down, _) if self.selected + 1 < self.conversations() => {
                 self.selected += 1;
                 self.scroll.follow_newest();
                 self.refresh().await;
@@ -374,11 +427,7 @@ impl App {
                         self.mode = Mode::Message;
                         self.status = format!("connected with {alias}");
                         self.refresh().await;
-                        if let Some(index) = self.contacts.iter().position(|c| c.alias == alias) {
-                            self.selected = index;
-                            self.scroll.follow_newest();
-                            self.refresh().await;
-                        }
+                        self.select(&alias).await;
                     }
                     Ok(_) => self.status = UNEXPECTED.into(),
                     Err(error) => self.status = error.to_string(),
@@ -386,6 +435,16 @@ impl App {
             }
             Mode::Invite { .. } => self.mode = Mode::Message,
             Mode::Message => {
+                if let Some(command) = group_command(&text) {
+                    self.group_command(command).await;
+                    return;
+                }
+                if text.trim_start().starts_with("/group") {
+                    self.composer = text;
+                    self.status =
+                        "/group create NAME, or /group add CONTACT into the selected group".into();
+                    return;
+                }
                 let Some(contact) = self.selected_alias().map(str::to_string) else {
                     self.status = "no contact yet: Ctrl-N makes a link, Ctrl-O uses one".into();
                     return;

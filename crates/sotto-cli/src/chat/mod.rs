@@ -3,6 +3,7 @@
 //! [`app::App`] and [`view::draw`].
 
 pub mod app;
+mod group;
 mod scroll;
 pub mod view;
 

@@ -145,6 +145,32 @@ async fn two_people_connect_and_chat_in_the_terminal() {
     alice.type_line("/download 7").await;
     assert!(alice.screen().contains("no file #7"), "{}", alice.screen());
 
+    // A group: Alice makes one and invites Bob; it is listed on his side once he is in, and
+    // each sees who wrote what in it.
+    alice.type_line("/group create Friends").await;
+    alice.sees("group Friends made").await;
+    assert!(alice.screen().contains("# Friends"), "{}", alice.screen());
+    alice.type_line("/group add Bob").await;
+    alice.sees("Bob invited into Friends").await;
+    bob.sees("# Friends").await;
+    bob.key(KeyCode::Down).await;
+    assert_eq!(
+        bob.app.selected_group().map(String::as_str),
+        Some("Friends")
+    );
+    bob.type_line("hi Friends").await;
+    bob.sees("me: hi Friends").await;
+    alice.sees("Bob: hi Friends").await;
+    alice.type_line("/members").await;
+    alice.sees("members of Friends: ").await;
+    for member in ["Alice (owner, you)", "Bob (member)"] {
+        assert!(alice.screen().contains(member), "{}", alice.screen());
+    }
+    let said = alice.screen().matches("Bob: hi Friends").count();
+    assert_eq!(said, 1, "shown once:\n{}", alice.screen());
+    bob.key(KeyCode::Up).await;
+    alice.key(KeyCode::Up).await;
+
     // A link works once, and the chat says so.
     let mut carol = Person::open(&root, &net, "Carol").await;
     carol.control('o').await;
@@ -187,7 +213,7 @@ fn from_bob(text: &str) -> MessageView {
         contact: "Bob".into(),
         group: None,
         text: text.into(),
-        id: [0; 16],
+        id: rand::random(), // each its own: the chat shows a message id once
         sent_at_ms: 0,
         reply_to: None,
         outgoing: false,

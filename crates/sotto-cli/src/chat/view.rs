@@ -1,4 +1,4 @@
-//! Drawing the chat: contacts on the left, the conversation on the right, the composer and a
+//! Drawing the chat: contacts and groups (marked `#`) on the left, the conversation on the right, the composer and a
 //! status line below.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,9 +10,9 @@ use ratatui::Frame;
 use super::app::{App, Mode};
 use crate::person::printable::{as_read, printable, Form};
 
-const HELP: &str = "Enter send · ↑↓ contact · PgUp/PgDn/End scroll · Ctrl-R reply · \
-     Ctrl-E edit · Ctrl-D delete · Ctrl-L 👍 · /file PATH · /download N · Ctrl-N invite · \
-     Ctrl-O connect · Ctrl-C quit";
+const HELP: &str = "Enter send · ↑↓ conversation · PgUp/PgDn/End scroll · Ctrl-R reply · \
+     Ctrl-E edit · Ctrl-D delete · Ctrl-L 👍 · /file PATH · /download N · /group create NAME · \
+     /group add CONTACT · /members · Ctrl-N invite · Ctrl-O connect · Ctrl-C quit";
 
 /// Draws the chat; `app` is mutable only for its scroll position, which learns the
 /// conversation's height here.
@@ -26,22 +26,23 @@ pub fn draw(frame: &mut Frame<'_>, app: &mut App) {
     let [contacts, conversation] =
         Layout::horizontal([Constraint::Length(24), Constraint::Min(20)]).areas(main);
 
-    let items: Vec<ListItem<'_>> = app
-        .contacts
-        .iter()
-        .map(|c| {
-            let unread = if c.unread > 0 {
-                format!(" ({})", c.unread)
+    let contacts_listed = app.contacts.iter().map(|c| ("", &c.alias, c.unread));
+    let groups_listed = app.groups.iter().map(|g| ("# ", &g.alias, g.unread));
+    let items: Vec<ListItem<'_>> = contacts_listed
+        .chain(groups_listed)
+        .map(|(mark, alias, unread)| {
+            let unread = if unread > 0 {
+                format!(" ({unread})")
             } else {
                 String::new()
             };
-            ListItem::new(format!("{}{unread}", printable(&c.alias, Form::Line)))
+            ListItem::new(format!("{mark}{}{unread}", printable(alias, Form::Line)))
         })
         .collect();
     let mut state = ListState::default().with_selected(Some(app.selected));
     frame.render_stateful_widget(
         List::new(items)
-            .block(Block::bordered().title("contacts"))
+            .block(Block::bordered().title("contacts, # groups"))
             .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
         contacts,
         &mut state,

@@ -20,6 +20,7 @@ function takeToken() {
 const token = takeToken();
 const state = {
   contacts: new Map(), // alias -> {alias, name, unread}: unread as the device had it
+  groups: new Map(), // alias -> {group, name, members, role, unread}: the `groups` command's
   // Messages pushed while their conversation was not open. The device counts them as shown
   // once pushed, so they are counted here, apart from what a refresh of the contacts brings.
   arrived: new Map(),
@@ -59,7 +60,7 @@ function setStatus(online, text) {
   const status = $("status");
   status.textContent = text;
   status.className = "status " + (online ? "online" : "offline");
-  for (const id of ["invite", "connect"]) $(id).disabled = !online;
+  for (const id of ["invite", "connect", "new-group"]) $(id).disabled = !online;
   $("send").disabled = !online || !state.open;
   $("attach").disabled = !online || !state.open;
 }
@@ -73,6 +74,7 @@ function connect() {
     $("app").hidden = false;
     setStatus(true, "online");
     await refreshContacts();
+    await refreshGroups();
     if (state.open) await openConversation(state.open);
   };
   socket.onmessage = (frame) => {
@@ -132,6 +134,15 @@ function onEvent(event) {
     case "removed":
     case "rejected":
       refreshContacts();
+      refreshGroups();
+      break;
+    case "joined_group":
+      refreshGroups();
+      notify(`You are in the group ${event.group}`, "");
+      break;
+    case "added_to_group":
+      refreshGroups();
+      if (event.group === state.open && $("members-dialog").open) showMembers();
       break;
     case "connection":
       if (event.state === "online") setStatus(true, "online");
@@ -186,16 +197,23 @@ async function refreshFiles() {
   }
 }
 
+// A group's message is the group's conversation's; its `from` is the member who wrote it.
 function onMessage(message) {
-  if (message.from === state.open) {
-    state.messages.push(message);
+  const conversation = message.group ?? message.from;
+  if (conversation === state.open) {
+    // A read of the conversation for an earlier event may have brought it already.
+    if (!state.messages.some((m) => m.id === message.id)) state.messages.push(message);
     renderMessages();
   } else {
-    state.arrived.set(message.from, (state.arrived.get(message.from) ?? 0) + 1);
-    if (state.contacts.has(message.from)) renderContacts();
+    state.arrived.set(conversation, (state.arrived.get(conversation) ?? 0) + 1);
+    if (message.group) {
+      if (state.groups.has(conversation)) renderGroups();
+      else refreshGroups();
+    } else if (state.contacts.has(conversation)) renderContacts();
     else refreshContacts();
   }
-  if (document.hidden || message.from !== state.open) notify(message.from, message.text);
+  const title = message.group ? `${message.from} in ${message.group}` : message.from;
+  if (document.hidden || conversation !== state.open) notify(title, message.text);
 }
 
 function notify(title, body) {
@@ -218,29 +236,54 @@ async function refreshContacts() {
   renderContacts();
 }
 
-function renderContacts() {
-  const list = $("contacts");
-  list.replaceChildren();
-  for (const contact of state.contacts.values()) {
-    const item = document.createElement("li");
-    item.dataset.alias = contact.alias;
-    if (contact.alias === state.open) item.className = "open";
-    const name = document.createElement("span");
-    name.className = "name";
-    name.textContent = contact.alias;
-    if (contact.name !== contact.alias) name.title = contact.name;
-    item.append(name);
-    const unreadCount = contact.unread + (state.arrived.get(contact.alias) ?? 0);
-    if (unreadCount > 0) {
-      const unread = document.createElement("span");
-      unread.className = "unread";
-      unread.textContent = unreadCount;
-      item.append(unread);
-    }
-    item.onclick = () => openConversation(contact.alias);
-    list.append(item);
+async function refreshGroups() {
+  let result;
+  try {
+    result = await call("groups");
+  } catch {
+    return;
   }
+  state.groups = new Map(result.groups.map((g) => [g.group, g]));
+  const open = state.groups.get(state.open);
+  if (open) open.unread = 0;
+  renderGroups();
+}
+
+// One conversation in the sidebar: its alias, what else is said about it, its unread count.
+function conversationItem(alias, title, unread, extra) {
+  const item = document.createElement("li");
+  item.dataset.alias = alias;
+  if (alias === state.open) item.className = "open";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = alias;
+  if (title !== alias) name.title = title;
+  item.append(name, ...extra);
+  const unreadCount = unread + (state.arrived.get(alias) ?? 0);
+  if (unreadCount > 0) {
+    const count = document.createElement("span");
+    count.className = "unread";
+    count.textContent = unreadCount;
+    item.append(count);
+  }
+  item.onclick = () => openConversation(alias);
+  return item;
+}
+
+function renderContacts() {
+  $("contacts").replaceChildren(...[...state.contacts.values()].map((contact) =>
+    conversationItem(contact.alias, contact.name, contact.unread, [])));
   $("no-contacts").hidden = state.contacts.size > 0;
+}
+
+function renderGroups() {
+  $("groups").replaceChildren(...[...state.groups.values()].map((group) => {
+    const size = document.createElement("span");
+    size.className = "size";
+    size.textContent = `${group.members} 👥`;
+    size.title = `${group.members} members; you are ${group.role}`;
+    return conversationItem(group.group, group.name, group.unread, [size]);
+  }));
 }
 
 async function openConversation(alias) {
@@ -252,6 +295,7 @@ async function openConversation(alias) {
     $("search").value = "";
   }
   $("title").textContent = alias;
+  $("members").hidden = !state.groups.has(alias);
   showTimer();
   $("search").disabled = false;
   $("text").disabled = false;
@@ -264,10 +308,11 @@ async function openConversation(alias) {
     return;
   }
   await refreshFiles();
-  const contact = state.contacts.get(alias);
+  const contact = state.contacts.get(alias) ?? state.groups.get(alias);
   if (contact) contact.unread = 0;
   state.arrived.delete(alias);
   renderContacts();
+  renderGroups();
   renderReplying();
   renderMessages();
   if (switching) $("text").focus();
@@ -282,7 +327,8 @@ function showTimer() {
     select.add(new Option(`go after ${seconds} s`, seconds));
   }
   select.value = seconds;
-  select.disabled = false;
+  // Disappearing messages are set per contact; a group has none yet.
+  select.disabled = state.groups.has(state.open);
 }
 
 async function setTimer() {
@@ -316,6 +362,12 @@ function renderMessages() {
     const item = document.createElement("li");
     item.dataset.id = message.id;
     if (message.outgoing) item.classList.add("mine");
+    if (message.group && !message.outgoing) {
+      const sender = document.createElement("span");
+      sender.className = "sender";
+      sender.textContent = message.from;
+      item.append(sender);
+    }
     if (message.reply_to) {
       const quote = document.createElement("span");
       quote.className = "quote";
@@ -676,6 +728,129 @@ async function connectWithLink(event) {
   }
 }
 
+// A new group: its name, then the contacts to add (each joins once its device answered).
+function newGroup() {
+  $("group-name").value = "";
+  $("group-error").hidden = true;
+  const pick = $("group-pick");
+  pick.replaceChildren(pick.querySelector("legend") ?? document.createElement("legend"));
+  for (const contact of state.contacts.values()) {
+    const label = document.createElement("label");
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.value = contact.alias;
+    label.append(box, contact.alias);
+    pick.append(label);
+  }
+  $("group-dialog").showModal();
+}
+
+async function createGroup(event) {
+  event.preventDefault();
+  const name = $("group-name").value.trim();
+  const contacts = [...$("group-pick").querySelectorAll("input:checked")].map((box) => box.value);
+  try {
+    const { group } = await call("group_create", { name });
+    if (contacts.length > 0) await call("group_add", { group, contacts });
+    $("group-dialog").close();
+    await refreshGroups();
+    await openConversation(group);
+  } catch (error) {
+    $("group-error").textContent = error.message;
+    $("group-error").hidden = false;
+  }
+}
+
+// The open group's members with their roles, and what this device's role lets it do.
+async function showMembers() {
+  const group = state.open;
+  const mine = state.groups.get(group);
+  if (!mine) return;
+  let members;
+  try {
+    ({ members } = await call("group_members", { group }));
+  } catch (error) {
+    showProblem(`No members shown: ${error.message}`);
+    return;
+  }
+  const manages = mine.role === "owner" || mine.role === "admin";
+  $("members-title").textContent = `${group}: members`;
+  $("member-list").replaceChildren(...members.map((member) => memberItem(group, member, manages)));
+  const inGroup = new Set(members.map((m) => m.name));
+  const choices = [...state.contacts.values()].filter((c) => !inGroup.has(c.name));
+  $("member-contact").replaceChildren(...choices.map((c) => new Option(c.alias, c.alias)));
+  $("member-add").hidden = !manages || choices.length === 0;
+  $("group-delete").hidden = mine.role !== "owner";
+  if (!$("members-dialog").open) {
+    $("members-error").hidden = true;
+    $("members-dialog").showModal();
+  }
+}
+
+const ROLES = ["owner", "admin", "member", "observer"];
+
+function memberItem(group, member, manages) {
+  const item = document.createElement("li");
+  item.dataset.member = member.name;
+  const name = document.createElement("span");
+  name.className = "member-name";
+  name.textContent = member.you ? `${member.name} (you)` : member.name;
+  const role = document.createElement("select");
+  role.className = "role";
+  for (const each of ROLES) role.add(new Option(each, each));
+  role.value = member.role;
+  role.disabled = !manages || member.you;
+  role.onchange = () => manage("group_role", { group, member: member.name, role: role.value });
+  item.append(name, role);
+  if (manages && !member.you) {
+    item.append(action("Remove", "remove", () => manage("group_remove", { group, member: member.name })));
+  }
+  return item;
+}
+
+async function manage(command, args) {
+  $("members-error").hidden = true;
+  try {
+    await call(command, args);
+  } catch (error) {
+    $("members-error").textContent = error.message;
+    $("members-error").hidden = false;
+  }
+  await refreshGroups();
+  if (state.groups.has(args.group)) await showMembers();
+}
+
+async function addMember(event) {
+  event.preventDefault();
+  const contact = $("member-contact").value;
+  if (contact) await manage("group_add", { group: state.open, contacts: [contact] });
+}
+
+// Leaving and deleting end the conversation here; each asks once more, in place.
+function endGroup(button, command, question) {
+  if (!button.dataset.sure) {
+    button.dataset.sure = "yes";
+    button.dataset.was = button.textContent;
+    button.textContent = question;
+    return;
+  }
+  delete button.dataset.sure;
+  button.textContent = button.dataset.was;
+  const group = state.open;
+  call(command, { group }).then(async () => {
+    $("members-dialog").close();
+    state.open = null;
+    state.messages = [];
+    $("title").textContent = "Pick a contact";
+    $("members").hidden = true;
+    renderMessages();
+    await refreshGroups();
+  }, (error) => {
+    $("members-error").textContent = error.message;
+    $("members-error").hidden = false;
+  });
+}
+
 function start() {
   if (!token) {
     showProblem("This page needs its key: open the address `sotto serve --web` printed (it ends in #token=…).");
@@ -716,6 +891,14 @@ function start() {
   $("connect").onclick = () => $("connect-dialog").showModal();
   $("connect-cancel").onclick = () => $("connect-dialog").close();
   $("connect-form").onsubmit = connectWithLink;
+  $("new-group").onclick = newGroup;
+  $("group-cancel").onclick = () => $("group-dialog").close();
+  $("group-form").onsubmit = createGroup;
+  $("members").onclick = showMembers;
+  $("member-add").onsubmit = addMember;
+  $("group-leave").onclick = () => endGroup($("group-leave"), "group_leave", "Leave: sure?");
+  $("group-delete").onclick = () =>
+    endGroup($("group-delete"), "group_delete", "Delete for everyone: sure?");
   if ("Notification" in window && Notification.permission === "default") {
     $("notify").hidden = false;
     $("notify").onclick = async () => {
