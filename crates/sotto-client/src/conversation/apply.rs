@@ -61,6 +61,8 @@ pub enum Applied {
     GroupAnswered,
     /// This device joined the group it now knows as `alias`.
     JoinedGroup { alias: String },
+    /// A Welcome into a group came as a file object: the device fetches it and joins.
+    WelcomeFile,
     /// A member asked to leave the group: owners and admins remove it.
     LeaveAsked,
 }
@@ -287,7 +289,10 @@ fn on_content(
                 "a request to leave a group outside one".into(),
             )),
         },
-        Content::GroupInvite { .. } | Content::GroupJoin { .. } | Content::GroupWelcome { .. }
+        Content::GroupInvite { .. }
+        | Content::GroupJoin { .. }
+        | Content::GroupWelcome { .. }
+        | Content::GroupWelcomeFile { .. }
             if conversation.group =>
         {
             Err(ConversationError::Rejected(
@@ -314,6 +319,9 @@ fn on_content(
             mailbox,
             read_id,
         } => invitation::welcomed(store, conversation, invite, &welcome, &mailbox, read_id),
+        content @ Content::GroupWelcomeFile { .. } => {
+            invitation::welcome_offered(store, conversation, &content)
+        }
     }
 }
 

@@ -11,6 +11,7 @@ mod send;
 mod sync;
 mod transfer;
 mod vouchers;
+mod welcome_files;
 mod write_back;
 
 use std::collections::HashMap;

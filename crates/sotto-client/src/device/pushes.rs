@@ -279,7 +279,8 @@ impl<N: Network> Device<N> {
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
         let group_answered = follow_up.runs.iter().any(|(_, o)| o.group_answered);
-        let joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
+        let welcome_file = follow_up.runs.iter().any(|(_, o)| o.welcome_file);
+        let mut joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
         let leave_asked = follow_up.runs.iter().any(|(_, o)| o.leave_asked);
         // The acknowledgement of each run rides with its receipts, and the runs of one host
         // ride together.
@@ -308,6 +309,9 @@ impl<N: Network> Device<N> {
         }
         if leave_asked {
             self.remove_leavers(&mut events).await?;
+        }
+        if welcome_file {
+            joined_group |= self.join_from_welcome_files(&mut events).await?;
         }
         if joined_group {
             self.listening.mailbox_added();

@@ -26,6 +26,8 @@ pub(super) struct Outcome {
     pub group_answered: bool,
     /// This device joined a group: its mailbox is to be read and subscribed.
     pub joined_group: bool,
+    /// A Welcome into a group came as a file object: fetch it and join.
+    pub welcome_file: bool,
     /// A member asked to leave a group: remove it, if this device may.
     pub leave_asked: bool,
 }
@@ -58,6 +60,7 @@ impl<N: Network> Device<N> {
                 self.update_if_due(number).await?;
             }
         }
+        self.join_from_welcome_files(&mut events).await?;
         // Groups joined while reading (their Welcome came in a conversation) are read too.
         let joined: Vec<i64> = self
             .store
@@ -215,6 +218,7 @@ impl<N: Network> Device<N> {
                 }),
                 Applied::Resend(content) | Applied::Answer(content) => outcome.resend.push(content),
                 Applied::GroupAnswered => outcome.group_answered = true,
+                Applied::WelcomeFile => outcome.welcome_file = true,
                 Applied::LeaveAsked => outcome.leave_asked = true,
                 Applied::JoinedGroup { alias } => {
                     events.push(Event::JoinedGroup { alias });

@@ -4,7 +4,6 @@
 //! epoch.
 
 use openmls::prelude::*;
-use sotto_proto::conversation::MAX_MLS_LEN;
 use sotto_proto::group::{Member, Role, Roster};
 
 use super::roster::{extensions, identity, roster};
@@ -12,6 +11,7 @@ use super::rules::{check_commit, CommitChange};
 use crate::conversation::apply::digest;
 use crate::conversation::mls::{self, failed};
 use crate::conversation::ConversationError;
+use crate::files::MAX_OBJECT_LEN;
 use crate::store::{Conversation, OutboxEntry, Store};
 
 /// A commit to write, and the Welcome for those it adds.
@@ -137,11 +137,11 @@ pub(crate) fn stage_checked(
         let (commit, welcome, _) = bundle.into_messages();
         let wire = mls::to_bytes(&commit)?;
         let welcome = welcome.as_ref().map(mls::to_bytes).transpose()?;
-        // Refused here, before anything is written: a commit that won with a Welcome too big
-        // to send would leave its joiners in the roster and outside the group.
+        // Refused here, before anything is written. A Welcome of any size travels as a file
+        // object (`device::welcome_files`) up to the bound on those.
         fits("commit", wire.len(), crate::MAX_PLAINTEXT_LEN)?;
         if let Some(welcome) = &welcome {
-            fits("welcome", welcome.len(), MAX_MLS_LEN)?;
+            fits("welcome", welcome.len(), MAX_OBJECT_LEN as usize)?;
         }
         store.add_outbox(
             conversation.number,
@@ -155,9 +155,9 @@ pub(crate) fn stage_checked(
     })
 }
 
-/// Refuses an MLS message larger than one mailbox message carries: until they travel in
-/// chunks as files do, this is what bounds a group's size (a Welcome passes 12 KiB at the
-/// fifth member with X-Wing keys; docs/performance.md).
+/// Refuses an MLS message larger than it can travel: a commit until commits travel in chunks
+/// as files do (a commit passes 14 KiB at six to seven members with X-Wing keys;
+/// docs/performance.md), a Welcome past the bound on file objects held in memory.
 fn fits(what: &'static str, len: usize, max: usize) -> Result<(), ConversationError> {
     if len > max {
         return Err(ConversationError::TooBig { what, len, max });

@@ -204,4 +204,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (invite, contact)
     );
     ",
+    // 14: a Welcome that came as a file object (Content kind 16), kept with its join until it
+    // is fetched and joined from.
+    "
+    ALTER TABLE group_joins ADD COLUMN welcome_file BLOB;
+    ",
 ];
