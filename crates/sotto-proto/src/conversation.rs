@@ -508,7 +508,7 @@ impl Content {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -638,7 +638,7 @@ mod tests {
         ]
     }
 
-    fn file_offers() -> impl Strategy<Value = FileOffer> {
+    pub(crate) fn file_offers() -> impl Strategy<Value = FileOffer> {
         use crate::file_offer::{ChunkHost, FileKind, MAX_FILE_SIZE};
         (
             (any::<MessageId>(), any::<u64>(), 0..3usize, "\\PC{0,40}"),

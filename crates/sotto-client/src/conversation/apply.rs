@@ -16,6 +16,7 @@
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 use sotto_proto::conversation::{Content, MessageId};
+use sotto_proto::mls_object::MlsObject;
 use sotto_proto::Message;
 
 use super::change::Change;
@@ -89,6 +90,14 @@ pub fn apply(
             "its host gave it the impossible position {}",
             message.seq
         )));
+    }
+    if MlsObject::is_one(&message.body) {
+        // Its message was put in its place when it could be had (`Device::resolve_mls_objects`).
+        store.set_applied_seq(conversation.number, message.seq)?;
+        return Ok(Applied::Rejected(
+            "a large message whose file object is gone, altered, or not what its record binds"
+                .into(),
+        ));
     }
     let outcome = store.transaction(|store| {
         let provider = store.provider();

@@ -204,7 +204,8 @@ impl<N: Network> Device<N> {
         } else {
             Content::GroupWelcomeFile {
                 invite: invite.invite,
-                offer: self.put_welcome(&welcome).await?,
+                // Its one reader is the joiner; it is fetched soon or not at all.
+                offer: self.put_mls_object(&welcome, 1, 0).await?,
                 mailbox,
                 read_id,
             }

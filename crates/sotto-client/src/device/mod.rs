@@ -5,6 +5,7 @@
 mod files;
 mod groups;
 mod link;
+mod mls_objects;
 mod network;
 mod pushes;
 mod send;

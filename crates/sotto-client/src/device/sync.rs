@@ -28,6 +28,9 @@ pub(super) struct Outcome {
     pub joined_group: bool,
     /// A Welcome into a group came as a file object: fetch it and join.
     pub welcome_file: bool,
+    /// A pushed run stopped at the record of a large MLS message: read the mailbox again,
+    /// fetching the message, from there.
+    pub fetch_objects: bool,
     /// A member asked to leave a group: remove it, if this device may.
     pub leave_asked: bool,
 }
@@ -149,10 +152,13 @@ impl<N: Network> Device<N> {
                 };
                 // Reload per page: `applied_seq` guards against applying twice.
                 let current = self.store.conversation_by_number(r.conversation.number)?;
+                let mut messages = fetched.messages;
                 // A host serving again what was applied brings nothing to apply.
-                if advances(current.applied_seq, &fetched.messages) {
-                    if let Err(error) =
-                        self.apply_run(&current, &fetched.messages, &mut r.outcome, events)
+                if advances(current.applied_seq, &messages) {
+                    if current.group {
+                        self.resolve_mls_objects(&mut messages).await?;
+                    }
+                    if let Err(error) = self.apply_run(&current, &messages, &mut r.outcome, events)
                     {
                         report(alias, error, events)?;
                         continue;

@@ -28,11 +28,13 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// Stores `bytes` at `client`'s host for `recipients` readers, under a key of its own.
+/// Stores `bytes` at `client`'s host for `recipients` readers, under a key of its own, for
+/// `ttl_secs` (0: the host's default; the host cuts it to its maximum).
 pub async fn put_object<T: Transport>(
     client: &MailboxClient<T>,
     bytes: &[u8],
     recipients: u16,
+    ttl_secs: u32,
 ) -> Result<StoredObject, FileError> {
     let size = bytes.len() as u64;
     if size > MAX_OBJECT_LEN {
@@ -42,7 +44,7 @@ pub async fn put_object<T: Transport>(
     }
     let count = chunks_of(size)?;
     let key = FileKey::random();
-    let new = client.create_file(count, recipients, 0).await?;
+    let new = client.create_file(count, recipients, ttl_secs).await?;
     for index in 0..count {
         let sealed = key.seal(index, count, piece(bytes, index))?;
         client.put_chunk(&new.write, index, sealed).await?;

@@ -137,9 +137,9 @@ pub(crate) fn stage_checked(
         let (commit, welcome, _) = bundle.into_messages();
         let wire = mls::to_bytes(&commit)?;
         let welcome = welcome.as_ref().map(mls::to_bytes).transpose()?;
-        // Refused here, before anything is written. A Welcome of any size travels as a file
-        // object (`device::welcome_files`) up to the bound on those.
-        fits("commit", wire.len(), crate::MAX_PLAINTEXT_LEN)?;
+        // Refused here, before anything is written. A commit or a Welcome too big for one
+        // message travels as a file object (`device::mls_objects`), up to the bound on those.
+        fits("commit", wire.len(), MAX_OBJECT_LEN as usize)?;
         if let Some(welcome) = &welcome {
             fits("welcome", welcome.len(), MAX_OBJECT_LEN as usize)?;
         }
@@ -155,9 +155,7 @@ pub(crate) fn stage_checked(
     })
 }
 
-/// Refuses an MLS message larger than it can travel: a commit until commits travel in chunks
-/// as files do (a commit passes 14 KiB at six to seven members with X-Wing keys;
-/// docs/performance.md), a Welcome past the bound on file objects held in memory.
+/// Refuses an MLS message larger than the file objects it would travel as may be.
 fn fits(what: &'static str, len: usize, max: usize) -> Result<(), ConversationError> {
     if len > max {
         return Err(ConversationError::TooBig { what, len, max });
@@ -183,6 +181,20 @@ fn leaf_of(group: &MlsGroup, id: &[u8]) -> Result<LeafNodeIndex, ConversationErr
         .find(|member| identity(&member.credential).is_ok_and(|m| m == id))
         .map(|member| member.index)
         .ok_or(ConversationError::NoMember)
+}
+
+/// Who reads the group mailbox when this device's pending commit lands there: the members,
+/// and those the commit adds (their readers are registered before it is written).
+pub(crate) fn pending_readers(
+    store: &Store,
+    conversation: &Conversation,
+) -> Result<u16, ConversationError> {
+    let group = mls::load_group(&store.provider(), &conversation.group_id)?;
+    let added = group
+        .pending_commit()
+        .map_or(0, |staged| staged.add_proposals().count());
+    let readers = group.members().count() + added;
+    Ok(u16::try_from(readers).unwrap_or(u16::MAX))
 }
 
 /// The roster of the group `conversation` is, as this device has it now.

@@ -83,7 +83,9 @@ pub(crate) fn welcome_offered(
         .encode()
         .map_err(encoding("a welcome into a group by file"))?;
     if !store.set_group_welcome_file(invite, conversation.number, &encoded)? {
-        return Err(rejected("a welcome into a group this device did not answer"));
+        return Err(rejected(
+            "a welcome into a group this device did not answer",
+        ));
     }
     Ok(Applied::WelcomeFile)
 }

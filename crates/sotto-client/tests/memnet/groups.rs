@@ -140,28 +140,85 @@ async fn four_members_each_read_everyone_once_in_each_senders_order() {
     }
 }
 
+/// Twelve: past four members a Welcome, past six a commit, is too big for one message.
+const TWELVE: [&str; 12] = [
+    "Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jay", "Kim", "Lea",
+];
+
 #[tokio::test(start_paused = true)]
-async fn welcomes_too_big_for_a_message_come_as_file_objects_and_the_joiners_read() {
+async fn twelve_members_join_by_welcomes_and_commits_sent_as_file_objects() {
     let network = MemoryNetwork::new(2, 17, Faults::default());
-    let mut people = club_of(&network, &["Ann", "Bob", "Cat", "Dan", "Eve", "Fay"]).await;
-    // The fifth member on had a Welcome over 12,288 bytes (docs/performance.md): they
-    // joined all the same, from the file object it was stored as.
-    assert_eq!(people[5].device.groups().unwrap()[0].members, 6);
-    people[5]
+    let mut people = club_of(&network, &TWELVE).await;
+    for person in &people {
+        assert_eq!(
+            person.device.groups().unwrap()[0].members,
+            12,
+            "{}",
+            person.name
+        );
+    }
+    people[11]
         .device
-        .send("club", "hello from six", None)
+        .send("club", "hello from twelve", None)
         .await
         .unwrap();
     sync_all(&mut people).await;
-    for reader in &people[..5] {
-        assert_eq!(group_texts(reader), ["Fay: hello from six"], "{}", reader.name);
+    for reader in &people[..11] {
+        assert_eq!(
+            group_texts(reader),
+            ["Lea: hello from twelve"],
+            "{}",
+            reader.name
+        );
     }
-    assert_no_trouble(&people.iter().collect::<Vec<_>>());
-    // Each joiner said it had its Welcome, so the hosts let the objects go; and nothing they
-    // hold names the group or its members.
+    // A removal of a large group is a large commit too: every other member applies it at its
+    // place, and the removed one reads nothing sent after.
+    people[0]
+        .device
+        .remove_from_group("club", "Kim")
+        .await
+        .unwrap();
+    people[0]
+        .device
+        .send("club", "Kim is gone", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    assert!(
+        people[10].events.contains(&Event::Removed {
+            alias: "club".into()
+        }),
+        "{:?}",
+        people[10].events
+    );
+    assert_eq!(group_texts(&people[10]), ["Lea: hello from twelve"]);
+    for (n, reader) in people.iter().enumerate().skip(1) {
+        if n != 10 {
+            assert_eq!(
+                reader.device.groups().unwrap()[0].members,
+                11,
+                "{}",
+                reader.name
+            );
+            assert_eq!(
+                group_texts(reader).last().map(String::as_str),
+                Some("Ann: Kim is gone"),
+                "{}",
+                reader.name
+            );
+        }
+    }
+    let others: Vec<&Person> = people
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| *n != 10)
+        .map(|(_, p)| p)
+        .collect();
+    assert_no_trouble(&others);
+    // Nothing the hosts hold names the group, its members or what they said.
     for relay in 0..2 {
         for value in network.stored(&network.relay(relay)) {
-            for secret in ["club", "hello from six", "Eve", "Fay"] {
+            for secret in ["club", "hello from twelve", "Kim is gone", "Kim", "Lea"] {
                 assert!(
                     !value.windows(secret.len()).any(|w| w == secret.as_bytes()),
                     "relay {relay} holds {secret:?}"
