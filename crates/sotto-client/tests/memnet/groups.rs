@@ -7,7 +7,7 @@ use sotto_proto::group::Role;
 
 use crate::faults::Faults;
 use crate::network::MemoryNetwork;
-use crate::people::{assert_no_trouble, Person};
+use crate::people::{assert_no_trouble, settle, Person};
 
 /// `b` answers `a`'s link; both know each other by name.
 async fn connect(a: &mut Person, b: &mut Person) {
@@ -226,6 +226,23 @@ async fn twelve_members_join_by_welcomes_and_commits_sent_as_file_objects() {
             }
         }
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listening_member_meets_a_large_commit_in_its_pushes_and_applies_it_in_place() {
+    let network = MemoryNetwork::new(2, 19, Faults::default());
+    let mut people = club_of(&network, &TWELVE[..10]).await;
+    let (ann, others) = people.split_first_mut().unwrap();
+    let bob = &mut others[0];
+    bob.listen().await;
+    // A ten-member group's removal commit is over one message: Bob's pushes bring its
+    // record, then the text; the text waits until the commit is fetched and applied.
+    ann.device.remove_from_group("club", "Hal").await.unwrap();
+    ann.device.send("club", "after Hal", None).await.unwrap();
+    settle(bob, ann).await;
+    assert_eq!(group_texts(bob), ["Ann: after Hal"]);
+    assert_eq!(bob.device.groups().unwrap()[0].members, 9);
+    assert_no_trouble(&[&*bob]);
 }
 
 #[tokio::test(start_paused = true)]
