@@ -363,6 +363,39 @@ async fn two_admins_committing_at_once_both_get_their_change() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn two_admins_crossing_large_commits_both_get_their_change_by_the_hosts_order() {
+    let network = MemoryNetwork::new(2, 23, Faults::default());
+    let mut people = club_of(&network, &TWELVE[..10]).await;
+    people[0]
+        .device
+        .set_group_role("club", "Bob", Role::Admin)
+        .await
+        .unwrap();
+    people[1].sync().await;
+    let (ann, rest) = people.split_first_mut().unwrap();
+    let bob = &mut rest[0];
+    // Removals from ten members are file objects behind records; the first record in the
+    // host's order wins the epoch, and the other admin removes again on the next one.
+    let (by_ann, by_bob) = tokio::join!(
+        ann.device.remove_from_group("club", "Hal"),
+        bob.device.remove_from_group("club", "Ivy"),
+    );
+    by_ann.unwrap();
+    by_bob.unwrap();
+    sync_all(&mut people).await;
+    let stayed: Vec<&Person> = people
+        .iter()
+        .filter(|p| p.name != "Hal" && p.name != "Ivy")
+        .collect();
+    for person in &stayed {
+        let members = person.device.group_members("club").unwrap();
+        assert_eq!(members.len(), 8, "at {}: {members:?}", person.name);
+        assert!(members.iter().all(|m| m.name != "Hal" && m.name != "Ivy"));
+    }
+    assert_no_trouble(&stayed);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_member_who_leaves_is_removed_by_the_owners_device() {
     let network = MemoryNetwork::new(2, 19, Faults::default());
     let mut people = club(&network).await;
