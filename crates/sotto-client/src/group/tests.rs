@@ -517,3 +517,42 @@ fn group_message_sizes() {
         }
     }
 }
+
+/// A record of a large message whose object no device could fetch (gone, altered, not what
+/// its digest binds: `Device::resolve_mls_objects` leaves it in place) is rejected by every
+/// member alike where it stands, and the group goes on in the same epoch.
+#[test]
+fn a_large_message_record_left_unfetched_is_rejected_by_everyone_alike() {
+    use sotto_proto::file_offer::{ChunkHost, FileKind, FileOffer};
+    use sotto_proto::mls_object::MlsObject;
+
+    let mut group = four();
+    let epoch = group.epoch("Cat");
+    let record = MlsObject {
+        offer: FileOffer {
+            id: [7; 16],
+            sent_at_ms: 0,
+            kind: FileKind::File,
+            name: String::new(),
+            size: 20_000,
+            key: [1; 32],
+            digest: [2; 32],
+            hosts: vec![ChunkHost {
+                host: Fingerprint::from_bytes([3; 32]),
+                read_id: Id::from_bytes([4; 24]),
+                read_key: [5; 32],
+            }],
+            caption: String::new(),
+        },
+    }
+    .encode()
+    .unwrap();
+    group.log.push(record);
+    for (name, applied) in group.deliver_all() {
+        assert!(rejected(&applied), "{name}: {applied:?}");
+    }
+    assert_eq!(group.epoch("Cat"), epoch);
+    group.send("Bob", 1, "after it");
+    group.deliver_all();
+    assert_eq!(group.received("Cat"), ["Bob: after it"]);
+}
