@@ -215,6 +215,13 @@ async fn twelve_members_join_by_welcomes_and_commits_sent_as_file_objects() {
         .map(|(_, p)| p)
         .collect();
     assert_no_trouble(&others);
+    // Every reader said it had each Welcome and commit, so the hosts let them go: all but the
+    // removal's, which counts Kim among its readers, whose reader went with the removal; it
+    // waits out its lifetime (docs/protocol.md §20.7).
+    let files: u64 = (0..2)
+        .map(|relay| network.host_stats(&network.relay(relay)).files)
+        .sum();
+    assert_eq!(files, 1);
     // Nothing the hosts hold names the group, its members or what they said.
     for relay in 0..2 {
         for value in network.stored(&network.relay(relay)) {
