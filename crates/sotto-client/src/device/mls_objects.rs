@@ -7,6 +7,7 @@
 
 use ed25519_dalek::SigningKey;
 use rand::RngCore;
+use sha2::{Digest, Sha256};
 use sotto_proto::file_offer::{ChunkHost, FileKind, FileOffer};
 use sotto_proto::mls_object::MlsObject;
 use sotto_proto::Message;
@@ -20,6 +21,7 @@ use crate::files::{fetch_object, put_object, FileError, FileKey, FileRead, Store
 use crate::group::commit::pending_readers;
 use crate::store::{now_ms, Conversation};
 use crate::ClientError;
+use crate::ReadCap;
 
 impl<N: Network> Device<N> {
     /// Stores `bytes` as a file object on a host this device picks, for `readers`, and
@@ -54,10 +56,12 @@ impl<N: Network> Device<N> {
         })
     }
 
-    /// Fetches the object `offer` names and checks it against the offer's digest.
+    /// Fetches the object `offer` names and checks it against the offer's digest; `reader`
+    /// is the capability this device reads the message's conversation with.
     pub(super) async fn fetch_mls_object(
         &mut self,
         offer: &FileOffer,
+        reader: &ReadCap,
     ) -> Result<Vec<u8>, FileError> {
         let [host] = offer.hosts.as_slice() else {
             return Err(FileError::Internal(
@@ -77,7 +81,7 @@ impl<N: Network> Device<N> {
             digest: offer.digest,
             size: offer.size,
         };
-        fetch_object(&client, &stored).await
+        fetch_object(&client, &stored, receipt(reader, offer)).await
     }
 
     /// Writes this device's commit `wire`, too big for one message, as a file object every
@@ -124,20 +128,23 @@ impl<N: Network> Device<N> {
         if applied_here {
             // This device applied its commit as written and never reads the record: it says
             // so now, so that the host can let the object go once the others read it.
-            self.object_read(&offer).await?;
+            self.object_read(&offer, &conversation.read).await?;
         }
         Ok(())
     }
 
     /// Tells the host of `offer`'s object that this reader has it.
-    async fn object_read(&mut self, offer: &FileOffer) -> Result<(), ConversationError> {
+    async fn object_read(
+        &mut self,
+        offer: &FileOffer,
+        reader: &ReadCap,
+    ) -> Result<(), ConversationError> {
+        let receipt = receipt(reader, offer);
         for host in &offer.hosts {
             let read = FileRead {
                 id: host.read_id,
                 key: SigningKey::from_bytes(&host.read_key),
             };
-            let mut receipt = [0u8; 16];
-            rand::rngs::OsRng.fill_bytes(&mut receipt);
             self.host(host.host)
                 .await?
                 .file_done(&read, receipt)
@@ -152,6 +159,7 @@ impl<N: Network> Device<N> {
     /// failing is returned, so nothing from that record on is applied or acknowledged.
     pub(super) async fn resolve_mls_objects(
         &mut self,
+        conversation: &Conversation,
         messages: &mut [Message],
     ) -> Result<(), ConversationError> {
         for message in messages.iter_mut() {
@@ -161,7 +169,10 @@ impl<N: Network> Device<N> {
             let Ok(record) = MlsObject::decode(&message.body) else {
                 continue;
             };
-            match self.fetch_mls_object(&record.offer).await {
+            match self
+                .fetch_mls_object(&record.offer, &conversation.read)
+                .await
+            {
                 Ok(wire) => message.body = wire,
                 Err(FileError::Network(error)) if !matches!(error, ClientError::Host(_)) => {
                     return Err(ConversationError::Network(error));
@@ -173,4 +184,20 @@ impl<N: Network> Device<N> {
         }
         Ok(())
     }
+}
+
+/// This reader's receipt for the object `offer` names: the same on every fetch (and for the
+/// committer's own), another for every reader, and from a secret of the reader's, so it links
+/// nothing to the reader's capability.
+fn receipt(reader: &ReadCap, offer: &FileOffer) -> [u8; 16] {
+    let mut hash = Sha256::new();
+    hash.update(b"sotto object receipt v1");
+    hash.update(reader.key.to_bytes());
+    hash.update(offer.digest);
+    for host in &offer.hosts {
+        hash.update(host.read_id.as_bytes());
+    }
+    let mut receipt = [0u8; 16];
+    receipt.copy_from_slice(&hash.finalize()[..16]);
+    receipt
 }

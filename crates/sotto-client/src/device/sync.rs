@@ -156,7 +156,7 @@ impl<N: Network> Device<N> {
                 // A host serving again what was applied brings nothing to apply.
                 if advances(current.applied_seq, &messages) {
                     if current.group {
-                        self.resolve_mls_objects(&mut messages).await?;
+                        self.resolve_mls_objects(&current, &mut messages).await?;
                     }
                     if let Err(error) = self.apply_run(&current, &messages, &mut r.outcome, events)
                     {

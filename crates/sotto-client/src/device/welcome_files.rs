@@ -35,7 +35,7 @@ impl<N: Network> Device<N> {
                 return Err(StoreError::Damaged("a kept welcome by file").into());
             };
             let conversation = self.store.conversation_by_number(contact)?;
-            let welcome = match self.fetch_mls_object(&offer).await {
+            let welcome = match self.fetch_mls_object(&offer, &conversation.read).await {
                 Ok(welcome) => welcome,
                 Err(FileError::Network(error)) if !matches!(error, ClientError::Host(_)) => {
                     report(

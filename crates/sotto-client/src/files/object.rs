@@ -2,7 +2,6 @@
 //! large group): held in memory, sealed and cut into chunks exactly as a file is (§19.2), and
 //! stored as a file object at one host for the recipients the uploader names.
 
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sotto_proto::file_offer::CHUNK_PLAINTEXT_LEN;
 
@@ -58,10 +57,13 @@ pub async fn put_object<T: Transport>(
 }
 
 /// Fetches the object `stored` names, checks every chunk and then the whole against its
-/// digest, and tells the host this reader has it.
+/// digest, and tells the host this reader has it with `receipt`, the same on every retry
+/// (the host counts a receipt once, so a reader fetching again is not counted twice and the
+/// object is not let go before every reader had it).
 pub async fn fetch_object<T: Transport>(
     client: &MailboxClient<T>,
     stored: &StoredObject,
+    receipt: [u8; 16],
 ) -> Result<Vec<u8>, FileError> {
     if stored.size > MAX_OBJECT_LEN {
         return Err(FileError::Internal(format!(
@@ -82,8 +84,6 @@ pub async fn fetch_object<T: Transport>(
     if bytes.len() as u64 != stored.size || digest(&bytes) != stored.digest {
         return Err(FileError::DigestMismatch);
     }
-    let mut receipt = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut receipt);
     client.file_done(&stored.read, receipt).await?;
     Ok(bytes)
 }
