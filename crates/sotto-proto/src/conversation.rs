@@ -16,7 +16,8 @@
 //!   `crate::group` and docs/protocol.md, "Groups"): 12 group invitation: `invite [16] |
 //!   group name blob`; 13 group join: `invite [16] | key_package blob | reader key [32] |
 //!   name blob`; 14 group welcome: `invite [16] | welcome blob | mailbox | read id [24]`;
-//!   15 group leave (no fields)
+//!   15 group leave (no fields); 16 group welcome by file: `invite [16] | offer (as kind 5) |
+//!   mailbox | read id [24]` (a Welcome too big for one message, uploaded as a file object)
 //! - a `mailbox` (the right to write one): `host [32] | write id [24] | write key [32] |
 //!   content key [32] | content binding [16]`
 
@@ -139,6 +140,15 @@ pub enum Content {
     },
     /// In a group (kind 15): its sender leaves, and asks owners and admins to remove it.
     GroupLeave,
+    /// A [`Content::GroupWelcome`] whose Welcome is too big for one message (kind 16): the
+    /// Welcome is a file object the joiner alone reads, named by `offer` (its key, its
+    /// SHA-256 digest and its host), fetched and checked before the joiner joins.
+    GroupWelcomeFile {
+        invite: [u8; 16],
+        offer: FileOffer,
+        mailbox: MailboxGrant,
+        read_id: Id,
+    },
     /// Who the group's creator is and the conversation mailbox's capabilities for the joiner.
     Introduction {
         name: String,
@@ -393,6 +403,18 @@ impl Content {
                 out.extend_from_slice(read_id.as_bytes());
             }
             Self::GroupLeave => out.push(15),
+            Self::GroupWelcomeFile {
+                invite,
+                offer,
+                mailbox,
+                read_id,
+            } => {
+                out.push(16);
+                out.extend_from_slice(invite);
+                offer.put_plain(&mut out)?;
+                mailbox.put(&mut out);
+                out.extend_from_slice(read_id.as_bytes());
+            }
         }
         Ok(out)
     }
@@ -468,6 +490,12 @@ impl Content {
                 read_id: cursor.id("read id")?,
             },
             15 => Self::GroupLeave,
+            16 => Self::GroupWelcomeFile {
+                invite: cursor.array("invite")?,
+                offer: FileOffer::read_plain(&mut cursor)?,
+                mailbox: MailboxGrant::read(&mut cursor)?,
+                read_id: cursor.id("read id")?,
+            },
             code => {
                 return Err(DecodeError::UnknownCode {
                     what: "content kind",
@@ -481,7 +509,7 @@ impl Content {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -596,10 +624,30 @@ mod tests {
                     mailbox: grant(n / 2),
                     read_id: Id::from_bytes(read_id),
                 }),
+            (
+                any::<[u8; 16]>(),
+                plain_file_offers(),
+                any::<u8>(),
+                any::<[u8; 24]>()
+            )
+                .prop_map(|(invite, offer, n, read_id)| Content::GroupWelcomeFile {
+                    invite,
+                    offer,
+                    mailbox: grant(n / 2),
+                    read_id: Id::from_bytes(read_id),
+                }),
         ]
     }
 
-    fn file_offers() -> impl Strategy<Value = FileOffer> {
+    /// Offers without a preview, as group messages stored as files carry.
+    pub(crate) fn plain_file_offers() -> impl Strategy<Value = FileOffer> {
+        file_offers().prop_map(|offer| FileOffer {
+            media: None,
+            ..offer
+        })
+    }
+
+    pub(crate) fn file_offers() -> impl Strategy<Value = FileOffer> {
         use crate::file_offer::{
             ChunkHost, FileKind, Media, MAX_FILE_SIZE, MAX_THUMBNAIL_LEN, WAVEFORM_LEN,
         };

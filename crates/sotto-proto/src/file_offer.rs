@@ -234,6 +234,22 @@ impl FileOffer {
         }
     }
 
+    /// Writes an offer that carries no preview (kind 5's layout), as a Welcome or a commit
+    /// stored as a file is: nothing a person is shown.
+    pub(crate) fn put_plain(&self, out: &mut Vec<u8>) -> Result<(), DecodeError> {
+        if self.media.is_some() {
+            return Err(DecodeError::Invalid(
+                "an offer inside a group message carries no preview",
+            ));
+        }
+        self.put(out)
+    }
+
+    /// Reads an offer that carries no preview (see [`FileOffer::put_plain`]).
+    pub(crate) fn read_plain(cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
+        Self::read(5, cursor)
+    }
+
     /// Reads an offer of content kind `content_kind` (5, 6 or 7).
     pub(crate) fn read(content_kind: u8, cursor: &mut Cursor<'_>) -> Result<Self, DecodeError> {
         let id = cursor.array("file id")?;

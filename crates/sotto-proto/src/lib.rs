@@ -13,6 +13,7 @@ pub mod group;
 mod id;
 mod link;
 mod mailbox;
+pub mod mls_object;
 mod request;
 mod response;
 pub mod voucher;

@@ -29,7 +29,7 @@ pub struct Chat {
 }
 
 /// The homes of one run, removed when it ends, whatever way it ends.
-struct Homes(PathBuf);
+pub(super) struct Homes(pub(super) PathBuf);
 
 impl Drop for Homes {
     fn drop(&mut self) {
@@ -37,7 +37,7 @@ impl Drop for Homes {
     }
 }
 
-fn device(homes: &Homes, name: &str, directory: &Directory) -> anyhow::Result<Device> {
+pub(super) fn device(homes: &Homes, name: &str, directory: &Directory) -> anyhow::Result<Device> {
     let home = homes.0.join(name.to_lowercase().replace(' ', "-"));
     init(&home, name, &Unlock::KeyFile)?;
     Ok(Device::open(&home, &Unlock::KeyFile, directory.clone())?)

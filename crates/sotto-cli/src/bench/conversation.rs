@@ -16,14 +16,14 @@ use sotto_proto::Message;
 use super::quantile;
 
 /// Peak resident memory of this process, from /proc (Linux), in bytes.
-fn peak_rss() -> Option<u64> {
+pub(super) fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
 }
 
-fn text(n: usize) -> anyhow::Result<Vec<u8>> {
+pub(super) fn text(n: usize) -> anyhow::Result<Vec<u8>> {
     let mut id = [0u8; 16];
     id[..8].copy_from_slice(&(n as u64).to_be_bytes());
     Ok(Content::Text {

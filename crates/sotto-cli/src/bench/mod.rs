@@ -1,11 +1,13 @@
 //! `sotto bench`: load tools. `mailbox`: write+ack pairs per second against a running relay;
 //! `onion`: round trips through a network; `conversations` and `connect`: see `conversation`;
 //! `chat`: two people's devices on a network, see `chat`; `files`: one file between two
-//! `sotto` processes, see `files`.
+//! `sotto` processes, see `files`; `group`: one group's members as devices in this process,
+//! see `group`.
 
 mod chat;
 mod conversation;
 mod files;
+mod group;
 mod load;
 
 use std::sync::Arc;
@@ -117,6 +119,16 @@ pub enum BenchCommand {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+    /// One group of `members` devices in this process on a network: creating it and adding
+    /// everyone, one text delivered to all, a removal applied, the sender's sealing, memory.
+    Group {
+        /// The network file, as `sotto localnet` wrote it.
+        #[arg(long, value_name = "FILE")]
+        network: PathBuf,
+        /// Members, the owner included.
+        #[arg(long, default_value_t = 10)]
+        members: usize,
+    },
     /// Time from `connect` to the first message arriving, with fresh devices each round.
     Connect {
         /// The network file, as `sotto localnet` wrote it.
@@ -156,6 +168,7 @@ pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
         }
         BenchCommand::Conversations { count, dir } => conversation::many(count, &dir),
         BenchCommand::Files { network, size, dir } => files::run(&network, size, dir).await,
+        BenchCommand::Group { network, members } => group::run(&network, members).await,
         BenchCommand::Load {
             network,
             clients,

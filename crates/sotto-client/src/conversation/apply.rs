@@ -16,6 +16,7 @@
 use openmls::prelude::*;
 use sha2::{Digest, Sha256};
 use sotto_proto::conversation::{Content, MessageId};
+use sotto_proto::mls_object::MlsObject;
 use sotto_proto::Message;
 
 use super::change::Change;
@@ -61,6 +62,8 @@ pub enum Applied {
     GroupAnswered,
     /// This device joined the group it now knows as `alias`.
     JoinedGroup { alias: String },
+    /// A Welcome into a group came as a file object: the device fetches it and joins.
+    WelcomeFile,
     /// A member asked to leave the group: owners and admins remove it.
     LeaveAsked,
 }
@@ -87,6 +90,14 @@ pub fn apply(
             "its host gave it the impossible position {}",
             message.seq
         )));
+    }
+    if MlsObject::is_one(&message.body) {
+        // Its message was put in its place when it could be had (`Device::resolve_mls_objects`).
+        store.set_applied_seq(conversation.number, message.seq)?;
+        return Ok(Applied::Rejected(
+            "a large message whose file object is gone, altered, or not what its record binds"
+                .into(),
+        ));
     }
     let outcome = store.transaction(|store| {
         let provider = store.provider();
@@ -287,7 +298,10 @@ fn on_content(
                 "a request to leave a group outside one".into(),
             )),
         },
-        Content::GroupInvite { .. } | Content::GroupJoin { .. } | Content::GroupWelcome { .. }
+        Content::GroupInvite { .. }
+        | Content::GroupJoin { .. }
+        | Content::GroupWelcome { .. }
+        | Content::GroupWelcomeFile { .. }
             if conversation.group =>
         {
             Err(ConversationError::Rejected(
@@ -314,6 +328,9 @@ fn on_content(
             mailbox,
             read_id,
         } => invitation::welcomed(store, conversation, invite, &welcome, &mailbox, read_id),
+        content @ Content::GroupWelcomeFile { .. } => {
+            invitation::welcome_offered(store, conversation, &content)
+        }
     }
 }
 

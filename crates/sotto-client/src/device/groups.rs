@@ -4,7 +4,7 @@
 
 use ed25519_dalek::VerifyingKey;
 use rand::RngCore;
-use sotto_proto::conversation::{Content, MAX_NAME_LEN};
+use sotto_proto::conversation::{Content, MAX_MLS_LEN, MAX_NAME_LEN};
 use sotto_proto::group::{Role, Roster};
 use sotto_proto::MailboxKind;
 
@@ -193,11 +193,22 @@ impl<N: Network> Device<N> {
                 context: "adding to a group",
                 detail: "the commit that added them brought no welcome".into(),
             })?;
-        let content = Content::GroupWelcome {
-            invite: invite.invite,
-            welcome,
-            mailbox: group.write.grant(&group.host),
-            read_id,
+        let mailbox = group.write.grant(&group.host);
+        let content = if welcome.len() <= MAX_MLS_LEN {
+            Content::GroupWelcome {
+                invite: invite.invite,
+                welcome,
+                mailbox,
+                read_id,
+            }
+        } else {
+            Content::GroupWelcomeFile {
+                invite: invite.invite,
+                // Its one reader is the joiner; it is fetched soon or not at all.
+                offer: self.put_mls_object(&welcome, 1, 0).await?,
+                mailbox,
+                read_id,
+            }
         }
         .encode()
         .map_err(encoding("a group welcome"))?;

@@ -7,12 +7,14 @@ mod cancel;
 mod files;
 mod groups;
 mod link;
+mod mls_objects;
 mod network;
 mod pushes;
 mod send;
 mod sync;
 mod transfer;
 mod vouchers;
+mod welcome_files;
 mod write_back;
 
 use std::collections::HashMap;

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
+use sotto_proto::mls_object::MlsObject;
 use sotto_proto::{ErrorCode, Fingerprint, Id, Message, Push};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -244,7 +245,19 @@ impl<N: Network> Device<N> {
         for (read_id, messages) in runs {
             if let Some(conversation) = self.store.conversation_by_read_id(&read_id)? {
                 let mut outcome = Outcome::default();
-                match self.apply_run(&conversation, &messages, &mut outcome, &mut events) {
+                // What comes from the record of a large MLS message on waits for the fetch
+                // of the message (`follow_up` reads the mailbox again).
+                let resolved = messages
+                    .iter()
+                    .position(|m| MlsObject::is_one(&m.body))
+                    .unwrap_or(messages.len());
+                outcome.fetch_objects = resolved < messages.len();
+                match self.apply_run(
+                    &conversation,
+                    &messages[..resolved],
+                    &mut outcome,
+                    &mut events,
+                ) {
                     Ok(()) => follow_up.runs.push((conversation, outcome)),
                     Err(error) => events.push(Event::Rejected {
                         alias: conversation.alias,
@@ -279,8 +292,15 @@ impl<N: Network> Device<N> {
     ) -> Result<Vec<Event>, ConversationError> {
         let mut events = Vec::new();
         let group_answered = follow_up.runs.iter().any(|(_, o)| o.group_answered);
-        let joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
+        let welcome_file = follow_up.runs.iter().any(|(_, o)| o.welcome_file);
+        let mut joined_group = follow_up.runs.iter().any(|(_, o)| o.joined_group);
         let leave_asked = follow_up.runs.iter().any(|(_, o)| o.leave_asked);
+        let fetch_objects: Vec<i64> = follow_up
+            .runs
+            .iter()
+            .filter(|(_, o)| o.fetch_objects)
+            .map(|(c, _)| c.number)
+            .collect();
         // The acknowledgement of each run rides with its receipts, and the runs of one host
         // ride together.
         let runs = follow_up
@@ -300,6 +320,9 @@ impl<N: Network> Device<N> {
             }
         }
         events.extend(self.send_owed_receipts().await?);
+        for number in fetch_objects {
+            self.sync_conversation(number, &mut events).await?;
+        }
         for invitation in &follow_up.spent {
             self.forget_link(invitation).await?;
         }
@@ -308,6 +331,9 @@ impl<N: Network> Device<N> {
         }
         if leave_asked {
             self.remove_leavers(&mut events).await?;
+        }
+        if welcome_file {
+            joined_group |= self.join_from_welcome_files(&mut events).await?;
         }
         if joined_group {
             self.listening.mailbox_added();

@@ -191,7 +191,12 @@ impl<N: Network> Device<N> {
         wire: &[u8],
     ) -> Result<(), ConversationError> {
         let number = conversation.number;
-        if let Err(error) = self.write_wire(conversation, wire).await {
+        let written = if wire.len() > crate::MAX_PLAINTEXT_LEN {
+            self.write_large_commit(conversation, wire).await
+        } else {
+            self.write_wire(conversation, wire).await
+        };
+        if let Err(error) = written {
             drop_pending_commit(&self.store, conversation)?;
             return Err(error);
         }

@@ -26,6 +26,11 @@ pub(super) struct Outcome {
     pub group_answered: bool,
     /// This device joined a group: its mailbox is to be read and subscribed.
     pub joined_group: bool,
+    /// A Welcome into a group came as a file object: fetch it and join.
+    pub welcome_file: bool,
+    /// A pushed run stopped at the record of a large MLS message: read the mailbox again,
+    /// fetching the message, from there.
+    pub fetch_objects: bool,
     /// A member asked to leave a group: remove it, if this device may.
     pub leave_asked: bool,
 }
@@ -58,6 +63,7 @@ impl<N: Network> Device<N> {
                 self.update_if_due(number).await?;
             }
         }
+        self.join_from_welcome_files(&mut events).await?;
         // Groups joined while reading (their Welcome came in a conversation) are read too.
         let joined: Vec<i64> = self
             .store
@@ -146,10 +152,13 @@ impl<N: Network> Device<N> {
                 };
                 // Reload per page: `applied_seq` guards against applying twice.
                 let current = self.store.conversation_by_number(r.conversation.number)?;
+                let mut messages = fetched.messages;
                 // A host serving again what was applied brings nothing to apply.
-                if advances(current.applied_seq, &fetched.messages) {
-                    if let Err(error) =
-                        self.apply_run(&current, &fetched.messages, &mut r.outcome, events)
+                if advances(current.applied_seq, &messages) {
+                    if current.group {
+                        self.resolve_mls_objects(&current, &mut messages).await?;
+                    }
+                    if let Err(error) = self.apply_run(&current, &messages, &mut r.outcome, events)
                     {
                         report(alias, error, events)?;
                         continue;
@@ -215,6 +224,7 @@ impl<N: Network> Device<N> {
                 }),
                 Applied::Resend(content) | Applied::Answer(content) => outcome.resend.push(content),
                 Applied::GroupAnswered => outcome.group_answered = true,
+                Applied::WelcomeFile => outcome.welcome_file = true,
                 Applied::LeaveAsked => outcome.leave_asked = true,
                 Applied::JoinedGroup { alias } => {
                     events.push(Event::JoinedGroup { alias });

@@ -9,6 +9,7 @@ mod chunk;
 mod chunk_set;
 mod host_calls;
 pub mod media;
+mod object;
 mod transfer;
 mod window;
 
@@ -23,6 +24,7 @@ use crate::ClientError;
 pub use chunk::FileKey;
 pub use chunk_set::ChunkSet;
 pub use host_calls::{FileRead, FileWrite, NewFile};
+pub use object::{fetch_object, put_object, StoredObject, MAX_OBJECT_LEN};
 pub(crate) use transfer::{chunks_of, digest_of};
 pub use transfer::{download, download_into, upload, ChunkTarget, Share};
 

@@ -4,7 +4,6 @@
 //! epoch.
 
 use openmls::prelude::*;
-use sotto_proto::conversation::MAX_MLS_LEN;
 use sotto_proto::group::{Member, Role, Roster};
 
 use super::roster::{extensions, identity, roster};
@@ -12,6 +11,7 @@ use super::rules::{check_commit, CommitChange};
 use crate::conversation::apply::digest;
 use crate::conversation::mls::{self, failed};
 use crate::conversation::ConversationError;
+use crate::files::MAX_OBJECT_LEN;
 use crate::store::{Conversation, OutboxEntry, Store};
 
 /// A commit to write, and the Welcome for those it adds.
@@ -137,11 +137,11 @@ pub(crate) fn stage_checked(
         let (commit, welcome, _) = bundle.into_messages();
         let wire = mls::to_bytes(&commit)?;
         let welcome = welcome.as_ref().map(mls::to_bytes).transpose()?;
-        // Refused here, before anything is written: a commit that won with a Welcome too big
-        // to send would leave its joiners in the roster and outside the group.
-        fits("commit", wire.len(), crate::MAX_PLAINTEXT_LEN)?;
+        // Refused here, before anything is written. A commit or a Welcome too big for one
+        // message travels as a file object (`device::mls_objects`), up to the bound on those.
+        fits("commit", wire.len(), MAX_OBJECT_LEN as usize)?;
         if let Some(welcome) = &welcome {
-            fits("welcome", welcome.len(), MAX_MLS_LEN)?;
+            fits("welcome", welcome.len(), MAX_OBJECT_LEN as usize)?;
         }
         store.add_outbox(
             conversation.number,
@@ -155,9 +155,7 @@ pub(crate) fn stage_checked(
     })
 }
 
-/// Refuses an MLS message larger than one mailbox message carries: until they travel in
-/// chunks as files do, this is what bounds a group's size (a Welcome passes 12 KiB at the
-/// fifth member with X-Wing keys; docs/performance.md).
+/// Refuses an MLS message larger than the file objects it would travel as may be.
 fn fits(what: &'static str, len: usize, max: usize) -> Result<(), ConversationError> {
     if len > max {
         return Err(ConversationError::TooBig { what, len, max });
@@ -183,6 +181,20 @@ fn leaf_of(group: &MlsGroup, id: &[u8]) -> Result<LeafNodeIndex, ConversationErr
         .find(|member| identity(&member.credential).is_ok_and(|m| m == id))
         .map(|member| member.index)
         .ok_or(ConversationError::NoMember)
+}
+
+/// Who reads the group mailbox when this device's pending commit lands there: the members,
+/// and those the commit adds (their readers are registered before it is written).
+pub(crate) fn pending_readers(
+    store: &Store,
+    conversation: &Conversation,
+) -> Result<u16, ConversationError> {
+    let group = mls::load_group(&store.provider(), &conversation.group_id)?;
+    let added = group
+        .pending_commit()
+        .map_or(0, |staged| staged.add_proposals().count());
+    let readers = group.members().count() + added;
+    Ok(u16::try_from(readers).unwrap_or(u16::MAX))
 }
 
 /// The roster of the group `conversation` is, as this device has it now.

@@ -69,6 +69,27 @@ pub(crate) fn answered(
     Ok(Applied::GroupAnswered)
 }
 
+/// Keeps a Welcome that came as a file object (Content kind 16) from the contact of
+/// `conversation`, for the device to fetch and join from (`Device::join_from_welcome_files`).
+pub(crate) fn welcome_offered(
+    store: &Store,
+    conversation: &Conversation,
+    content: &Content,
+) -> Result<Applied, ConversationError> {
+    let Content::GroupWelcomeFile { invite, .. } = content else {
+        return Err(rejected("not a welcome by file"));
+    };
+    let encoded = content
+        .encode()
+        .map_err(encoding("a welcome into a group by file"))?;
+    if !store.set_group_welcome_file(invite, conversation.number, &encoded)? {
+        return Err(rejected(
+            "a welcome into a group this device did not answer",
+        ));
+    }
+    Ok(Applied::WelcomeFile)
+}
+
 /// Joins the group a Welcome from the contact of `conversation` brings this device into.
 pub(crate) fn welcomed(
     store: &Store,

@@ -231,4 +231,28 @@ impl Store {
             signer,
         )))
     }
+
+    /// Keeps the Welcome by file (an encoded Content kind 16) that answers this device's join
+    /// `invite` of `contact`, until it is fetched; `false` if this device made no such join.
+    pub fn set_group_welcome_file(
+        &self,
+        invite: &[u8; 16],
+        contact: i64,
+        content: &[u8],
+    ) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE group_joins SET welcome_file = ?3 WHERE invite = ?1 AND contact = ?2",
+            params![invite.as_slice(), contact, content],
+        )?;
+        Ok(changed > 0)
+    }
+
+    /// The Welcomes by file waiting to be fetched: `(contact, encoded content)`.
+    pub fn group_welcome_files(&self) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+        let mut statement = self.conn().prepare(
+            "SELECT contact, welcome_file FROM group_joins WHERE welcome_file IS NOT NULL",
+        )?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
 }

@@ -211,4 +211,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE profile ADD COLUMN auto_download_max INTEGER NOT NULL DEFAULT 8388608;
     ALTER TABLE profile ADD COLUMN download_dir TEXT;
     ",
+    // 15: a Welcome that came as a file object (Content kind 16), kept with its join until it
+    // is fetched and joined from.
+    "
+    ALTER TABLE group_joins ADD COLUMN welcome_file BLOB;
+    ",
 ];

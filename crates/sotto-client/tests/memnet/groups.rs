@@ -7,7 +7,7 @@ use sotto_proto::group::Role;
 
 use crate::faults::Faults;
 use crate::network::MemoryNetwork;
-use crate::people::{assert_no_trouble, Person};
+use crate::people::{assert_no_trouble, settle, Person};
 
 /// `b` answers `a`'s link; both know each other by name.
 async fn connect(a: &mut Person, b: &mut Person) {
@@ -18,8 +18,14 @@ async fn connect(a: &mut Person, b: &mut Person) {
 
 /// Ann founds "club" and adds Bob, Cat and Dan, her contacts, as members.
 async fn club(network: &MemoryNetwork) -> Vec<Person> {
-    let mut people: Vec<Person> = ["Ann", "Bob", "Cat", "Dan"]
-        .into_iter()
+    club_of(network, &["Ann", "Bob", "Cat", "Dan"]).await
+}
+
+/// The first of `names` founds "club" and adds the others, her contacts, as members.
+async fn club_of(network: &MemoryNetwork, names: &[&'static str]) -> Vec<Person> {
+    let mut people: Vec<Person> = names
+        .iter()
+        .copied()
         .enumerate()
         .map(|(n, name)| Person::new(network, name, n % 2))
         .collect();
@@ -29,7 +35,7 @@ async fn club(network: &MemoryNetwork) -> Vec<Person> {
     }
     assert_eq!(ann.device.create_group("club").await.unwrap(), "club");
     ann.device
-        .invite_to_group("club", &["Bob", "Cat", "Dan"], Role::Member)
+        .invite_to_group("club", &names[1..], Role::Member)
         .await
         .unwrap();
     // Their devices answer by themselves; Ann commits each answer and welcomes them.
@@ -132,6 +138,118 @@ async fn four_members_each_read_everyone_once_in_each_senders_order() {
             }
         }
     }
+}
+
+/// Twelve: past four members a Welcome, past six a commit, is too big for one message.
+const TWELVE: [&str; 12] = [
+    "Ann", "Bob", "Cat", "Dan", "Eve", "Fay", "Gus", "Hal", "Ivy", "Jay", "Kim", "Lea",
+];
+
+#[tokio::test(start_paused = true)]
+async fn twelve_members_join_by_welcomes_and_commits_sent_as_file_objects() {
+    let network = MemoryNetwork::new(2, 17, Faults::default());
+    let mut people = club_of(&network, &TWELVE).await;
+    for person in &people {
+        assert_eq!(
+            person.device.groups().unwrap()[0].members,
+            12,
+            "{}",
+            person.name
+        );
+    }
+    people[11]
+        .device
+        .send("club", "hello from twelve", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    for reader in &people[..11] {
+        assert_eq!(
+            group_texts(reader),
+            ["Lea: hello from twelve"],
+            "{}",
+            reader.name
+        );
+    }
+    // A removal of a large group is a large commit too: every other member applies it at its
+    // place, and the removed one reads nothing sent after.
+    people[0]
+        .device
+        .remove_from_group("club", "Kim")
+        .await
+        .unwrap();
+    people[0]
+        .device
+        .send("club", "Kim is gone", None)
+        .await
+        .unwrap();
+    sync_all(&mut people).await;
+    assert!(
+        people[10].events.contains(&Event::Removed {
+            alias: "club".into()
+        }),
+        "{:?}",
+        people[10].events
+    );
+    assert_eq!(group_texts(&people[10]), ["Lea: hello from twelve"]);
+    for (n, reader) in people.iter().enumerate().skip(1) {
+        if n != 10 {
+            assert_eq!(
+                reader.device.groups().unwrap()[0].members,
+                11,
+                "{}",
+                reader.name
+            );
+            assert_eq!(
+                group_texts(reader).last().map(String::as_str),
+                Some("Ann: Kim is gone"),
+                "{}",
+                reader.name
+            );
+        }
+    }
+    let others: Vec<&Person> = people
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| *n != 10)
+        .map(|(_, p)| p)
+        .collect();
+    assert_no_trouble(&others);
+    // Every reader said it had each Welcome and commit, so the hosts let them go: all but the
+    // removal's, which counts Kim among its readers, whose reader went with the removal; it
+    // waits out its lifetime (docs/protocol.md §20.7).
+    let files: u64 = (0..2)
+        .map(|relay| network.host_stats(&network.relay(relay)).files)
+        .sum();
+    assert_eq!(files, 1);
+    // Nothing the hosts hold names the group, its members or what they said.
+    for relay in 0..2 {
+        for value in network.stored(&network.relay(relay)) {
+            for secret in ["club", "hello from twelve", "Kim is gone", "Kim", "Lea"] {
+                assert!(
+                    !value.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "relay {relay} holds {secret:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_listening_member_meets_a_large_commit_in_its_pushes_and_applies_it_in_place() {
+    let network = MemoryNetwork::new(2, 19, Faults::default());
+    let mut people = club_of(&network, &TWELVE[..10]).await;
+    let (ann, others) = people.split_first_mut().unwrap();
+    let bob = &mut others[0];
+    bob.listen().await;
+    // A ten-member group's removal commit is over one message: Bob's pushes bring its
+    // record, then the text; the text waits until the commit is fetched and applied.
+    ann.device.remove_from_group("club", "Hal").await.unwrap();
+    ann.device.send("club", "after Hal", None).await.unwrap();
+    settle(bob, ann).await;
+    assert_eq!(group_texts(bob), ["Ann: after Hal"]);
+    assert_eq!(bob.device.groups().unwrap()[0].members, 9);
+    assert_no_trouble(&[&*bob]);
 }
 
 #[tokio::test(start_paused = true)]
@@ -249,6 +367,39 @@ async fn two_admins_committing_at_once_both_get_their_change() {
         assert_eq!(role("Dan"), Role::Observer, "at {}", person.name);
     }
     assert_no_trouble(&people.iter().collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_admins_crossing_large_commits_both_get_their_change_by_the_hosts_order() {
+    let network = MemoryNetwork::new(2, 23, Faults::default());
+    let mut people = club_of(&network, &TWELVE[..10]).await;
+    people[0]
+        .device
+        .set_group_role("club", "Bob", Role::Admin)
+        .await
+        .unwrap();
+    people[1].sync().await;
+    let (ann, rest) = people.split_first_mut().unwrap();
+    let bob = &mut rest[0];
+    // Removals from ten members are file objects behind records; the first record in the
+    // host's order wins the epoch, and the other admin removes again on the next one.
+    let (by_ann, by_bob) = tokio::join!(
+        ann.device.remove_from_group("club", "Hal"),
+        bob.device.remove_from_group("club", "Ivy"),
+    );
+    by_ann.unwrap();
+    by_bob.unwrap();
+    sync_all(&mut people).await;
+    let stayed: Vec<&Person> = people
+        .iter()
+        .filter(|p| p.name != "Hal" && p.name != "Ivy")
+        .collect();
+    for person in &stayed {
+        let members = person.device.group_members("club").unwrap();
+        assert_eq!(members.len(), 8, "at {}: {members:?}", person.name);
+        assert!(members.iter().all(|m| m.name != "Hal" && m.name != "Ivy"));
+    }
+    assert_no_trouble(&stayed);
 }
 
 #[tokio::test(start_paused = true)]
