@@ -48,6 +48,8 @@ pub enum ConversationError {
     NotYourMessage,
     #[error("no contact named '{0}' (see `sotto contacts`)")]
     UnknownContact(String),
+    #[error("you are an observer in {0}: you read it, and an owner or admin can let you write")]
+    Observer(String),
     #[error("{0} removed this device from your conversation: you can read its history, not write")]
     RemovedFrom(String),
     #[error("the alias '{0}' is taken by another contact; pick another with --alias")]

@@ -71,6 +71,7 @@ impl<N: Network> Device<N> {
         file: FileToSend<'_>,
     ) -> Result<Transfer<N::Transport>, ConversationError> {
         let number = self.conversation_number(alias)?;
+        self.may_send(number)?;
         let read_error = |source| {
             file_error(FileError::Read {
                 path: file.path.to_path_buf(),

@@ -365,6 +365,20 @@ impl<N: Network> Device<N> {
         })
     }
 
+    /// Refuses, before anything is sealed, what every other member would reject anyway: a
+    /// message from an observer of a group.
+    pub(super) fn may_send(&self, number: i64) -> Result<(), ConversationError> {
+        let conversation = self.store.conversation_by_number(number)?;
+        if !conversation.group {
+            return Ok(());
+        }
+        let (roster, own) = current_roster(&self.store, &conversation)?;
+        match roster.member(&own) {
+            Some(member) if member.role != Role::Observer => Ok(()),
+            _ => Err(ConversationError::Observer(conversation.alias)),
+        }
+    }
+
     /// This device's groups.
     pub fn groups(&self) -> Result<Vec<GroupSummary>, ConversationError> {
         self.store

@@ -38,6 +38,7 @@ impl<N: Network> Device<N> {
         }
         let number = self.conversation_number(alias)?;
         self.catch_up_to_write(number).await?;
+        self.may_send(number)?;
         self.update_if_due(number).await?;
         let mut id = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut id);
@@ -78,6 +79,7 @@ impl<N: Network> Device<N> {
             .encode()
             .map_err(encoding("the change"))?;
         self.catch_up_to_write(number).await?;
+        self.may_send(number)?;
         let conversation = self.store.conversation_by_number(number)?;
         let record = |store: &Store| change.record(store, number, &target, true).map(|_| ());
         self.write_content(&conversation, content, record).await
