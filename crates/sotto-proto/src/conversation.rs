@@ -160,14 +160,14 @@ pub enum Content {
 
 crate::redacted_debug!(MailboxGrant, Invitation, Content);
 
-fn check_len(what: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
+pub(crate) fn check_len(what: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
     if len > max {
         return Err(DecodeError::TooLong { what, len, max });
     }
     Ok(())
 }
 
-fn read_text(
+pub(crate) fn read_text(
     cursor: &mut Cursor<'_>,
     what: &'static str,
     max: usize,

@@ -11,7 +11,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::conversation::MAX_NAME_LEN;
+use crate::conversation::{check_len, read_text, MAX_NAME_LEN};
 use crate::cursor::{put_blob, Cursor};
 use crate::{DecodeError, Id};
 
@@ -113,22 +113,6 @@ pub struct Roster {
 }
 
 crate::redacted_debug!(Member, Roster);
-
-fn check_len(what: &'static str, len: usize, max: usize) -> Result<(), DecodeError> {
-    if len > max {
-        return Err(DecodeError::TooLong { what, len, max });
-    }
-    Ok(())
-}
-
-fn read_text(
-    cursor: &mut Cursor<'_>,
-    what: &'static str,
-    max: usize,
-) -> Result<String, DecodeError> {
-    let bytes = cursor.blob(what, max)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Invalid("text is not UTF-8"))
-}
 
 impl Roster {
     /// Puts `member` in its place (replacing one of the same identity).
