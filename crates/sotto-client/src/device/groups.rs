@@ -123,24 +123,35 @@ impl<N: Network> Device<N> {
         Ok(())
     }
 
-    /// Commits the answers to this device's group invitations and welcomes each joiner. One
-    /// invitation's failure is its group's event; it is tried again next time.
+    /// Commits the answers to this device's group invitations and welcomes the joiners: the
+    /// answers waiting for one group go in one commit with one Welcome, so a group of N made at
+    /// once costs its members one commit, not N (each later joiner applying every add after
+    /// its own). A joiner whose answer does not verify is its group's event and ends; what a
+    /// retry may change is tried again next time.
     pub(super) async fn complete_group_adds(
         &mut self,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
+        let mut by_group: std::collections::BTreeMap<i64, Vec<GroupInvite>> = Default::default();
         for invite in self.store.answered_group_invites()? {
-            let alias = self.store.conversation_by_number(invite.group)?.alias;
-            let id = invite.invite;
-            match self.complete_group_add(invite, events).await {
+            if invite.answer.is_some() {
+                by_group.entry(invite.group).or_default().push(invite);
+            }
+        }
+        for (number, invites) in by_group {
+            let alias = self.store.conversation_by_number(number)?.alias;
+            let ids: Vec<[u8; 16]> = invites.iter().map(|invite| invite.invite).collect();
+            match self.complete_group_batch(number, invites, events).await {
                 Ok(()) => {}
-                // What no retry changes ends the invitation, said once.
+                // What no retry changes ends the invitations, said once.
                 Err(
                     error @ (ConversationError::TooBig { .. }
                     | ConversationError::NotAllowed(_)
                     | ConversationError::Rejected(_)),
                 ) => {
-                    self.store.remove_group_invite(&id)?;
+                    for id in &ids {
+                        self.store.remove_group_invite(id)?;
+                    }
                     report(alias, error, events)?;
                 }
                 Err(error) => report(alias, error, events)?,
@@ -149,19 +160,107 @@ impl<N: Network> Device<N> {
         Ok(())
     }
 
-    async fn complete_group_add(
+    /// Adds the answered invitations of group `number` in one commit and sends each joiner
+    /// the Welcome (one file object for all of them when it is past one message).
+    async fn complete_group_batch(
         &mut self,
-        invite: GroupInvite,
+        number: i64,
+        invites: Vec<GroupInvite>,
         events: &mut Vec<Event>,
     ) -> Result<(), ConversationError> {
-        let group = self.store.conversation_by_number(invite.group)?;
-        let Some((key_package, reader_key, name)) = invite.answer else {
+        let group = self.store.conversation_by_number(number)?;
+        let mut joining = Vec::new();
+        for invite in invites {
+            match self.joiner(&group, &invite).await {
+                Ok((joiner, identity)) => joining.push((invite, joiner, identity)),
+                Err(error @ ConversationError::Rejected(_)) => {
+                    self.store.remove_group_invite(&invite.invite)?;
+                    report(group.alias.clone(), error, events)?;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if joining.is_empty() {
             return Ok(());
+        }
+        let edit = || {
+            Edit::Add(
+                joining
+                    .iter()
+                    .map(|(_, joiner, _)| Joiner {
+                        key_package: joiner.key_package.clone(),
+                        role: joiner.role,
+                        name: joiner.name.clone(),
+                        read_id: joiner.read_id,
+                    })
+                    .collect(),
+            )
+        };
+        let welcome = self
+            .commit_group(number, edit, |roster| {
+                joining
+                    .iter()
+                    .all(|(_, _, identity)| roster.member(identity).is_some())
+            })
+            .await?
+            .ok_or_else(|| ConversationError::Mls {
+                context: "adding to a group",
+                detail: "the commit that added them brought no welcome".into(),
+            })?;
+        let mailbox = group.write.grant(&group.host);
+        // Every joiner reads the one Welcome; past one message it is uploaded once for all.
+        let shared = match welcome.len() <= MAX_MLS_LEN {
+            true => None,
+            false => {
+                let readers = u16::try_from(joining.len()).unwrap_or(u16::MAX);
+                Some(self.put_mls_object(&welcome, readers, 0).await?)
+            }
+        };
+        for (invite, joiner, _) in joining {
+            let content = match &shared {
+                None => Content::GroupWelcome {
+                    invite: invite.invite,
+                    welcome: welcome.clone(),
+                    mailbox: mailbox.clone(),
+                    read_id: joiner.read_id,
+                },
+                Some(offer) => Content::GroupWelcomeFile {
+                    invite: invite.invite,
+                    offer: offer.clone(),
+                    mailbox: mailbox.clone(),
+                    read_id: joiner.read_id,
+                },
+            }
+            .encode()
+            .map_err(encoding("a group welcome"))?;
+            self.catch_up_to_write(invite.contact).await?;
+            let contact = self.store.conversation_by_number(invite.contact)?;
+            let record = |store: &crate::store::Store| store.remove_group_invite(&invite.invite);
+            self.write_content(&contact, content, record).await?;
+            events.push(Event::AddedToGroup {
+                alias: group.alias.clone(),
+                member: joiner.name,
+            });
+        }
+        Ok(())
+    }
+
+    /// The member an answered invitation adds, with its identity in the roster: its reader is
+    /// registered at the group's host first (once: a retry reuses the read id kept).
+    async fn joiner(
+        &mut self,
+        group: &Conversation,
+        invite: &GroupInvite,
+    ) -> Result<(Joiner, Vec<u8>), ConversationError> {
+        let Some((key_package, reader_key, name)) = &invite.answer else {
+            return Err(ConversationError::Rejected(
+                "an invitation without its answer".into(),
+            ));
         };
         let read_id = match invite.read_id {
             Some(read_id) => read_id,
             None => {
-                let reader = VerifyingKey::from_bytes(&reader_key).map_err(|_| {
+                let reader = VerifyingKey::from_bytes(reader_key).map_err(|_| {
                     ConversationError::Rejected("a joiner's reader key is no Ed25519 key".into())
                 })?;
                 let client = self.host(group.host).await?;
@@ -172,55 +271,17 @@ impl<N: Network> Device<N> {
                 read_id
             }
         };
-        let key_package = their_key_package(&self.store.provider(), &key_package)
+        let key_package = their_key_package(&self.store.provider(), key_package)
             .map_err(ConversationError::Rejected)?;
         let identity = crate::group::roster::identity(key_package.leaf_node().credential())
             .map_err(ConversationError::Rejected)?;
-        let edit = || {
-            Edit::Add(vec![Joiner {
-                key_package: key_package.clone(),
-                role: invite.role,
-                name: name.clone(),
-                read_id,
-            }])
+        let joiner = Joiner {
+            key_package,
+            role: invite.role,
+            name: name.clone(),
+            read_id,
         };
-        let welcome = self
-            .commit_group(invite.group, edit, |roster| {
-                roster.member(&identity).is_some()
-            })
-            .await?
-            .ok_or_else(|| ConversationError::Mls {
-                context: "adding to a group",
-                detail: "the commit that added them brought no welcome".into(),
-            })?;
-        let mailbox = group.write.grant(&group.host);
-        let content = if welcome.len() <= MAX_MLS_LEN {
-            Content::GroupWelcome {
-                invite: invite.invite,
-                welcome,
-                mailbox,
-                read_id,
-            }
-        } else {
-            Content::GroupWelcomeFile {
-                invite: invite.invite,
-                // Its one reader is the joiner; it is fetched soon or not at all.
-                offer: self.put_mls_object(&welcome, 1, 0).await?,
-                mailbox,
-                read_id,
-            }
-        }
-        .encode()
-        .map_err(encoding("a group welcome"))?;
-        self.catch_up_to_write(invite.contact).await?;
-        let contact = self.store.conversation_by_number(invite.contact)?;
-        let record = |store: &crate::store::Store| store.remove_group_invite(&invite.invite);
-        self.write_content(&contact, content, record).await?;
-        events.push(Event::AddedToGroup {
-            alias: group.alias,
-            member: name,
-        });
-        Ok(())
+        Ok((joiner, identity))
     }
 
     /// Removes the members who asked to leave, from the groups this device may remove from;

@@ -149,6 +149,19 @@ const TWELVE: [&str; 12] = [
 async fn twelve_members_join_by_welcomes_and_commits_sent_as_file_objects() {
     let network = MemoryNetwork::new(2, 17, Faults::default());
     let mut people = club_of(&network, &TWELVE).await;
+    // The eleven answers waiting when Ann read went in one commit with one Welcome.
+    let club = people[0]
+        .device
+        .store()
+        .conversation("club")
+        .unwrap()
+        .unwrap();
+    let group = sotto_client::conversation::mls::load_group(
+        &people[0].device.store().provider(),
+        &club.group_id,
+    )
+    .unwrap();
+    assert_eq!(group.epoch().as_u64(), 1, "one add commit for all eleven");
     for person in &people {
         assert_eq!(
             person.device.groups().unwrap()[0].members,
