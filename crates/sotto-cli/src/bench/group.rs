@@ -71,8 +71,8 @@ pub async fn run(network: &Path, members: usize) -> anyhow::Result<()> {
     let names: Vec<String> = (1..members).map(name).collect();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     owner.invite_to_group(GROUP, &names, Role::Member).await?;
-    // Each answers; the owner commits every answer, one commit each, and welcomes them; each
-    // joins and applies the commits after its own.
+    // Each answers; the owner commits the answers waiting together in one commit and welcomes
+    // them with one Welcome; each joins from it.
     let others = each(others, |mut m| async move {
         m.sync().await?;
         Ok(m)
@@ -162,7 +162,7 @@ pub async fn run(network: &Path, members: usize) -> anyhow::Result<()> {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!("group of {members} members (each a device in this process):");
     println!(
-        "  owner's contacts: {:.1} s; create and add everyone (one commit per member): {:.1} s",
+        "  owner's contacts: {:.1} s; create and add everyone (the answers in one commit): {:.1} s",
         contacts.as_secs_f64(),
         added.as_secs_f64()
     );
