@@ -3,67 +3,16 @@
 //! receiver was killed midway, listed by `files`; and the errors a person meets, said.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use sotto_testnet::person::CliPerson as Person;
 use sotto_testnet::TestLocalnet;
 
-struct Person {
-    home: PathBuf,
-    network: PathBuf,
-}
-
-impl Person {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sotto"));
-        command
-            .args(args)
-            .arg("--home")
-            .arg(&self.home)
-            .arg("--network")
-            .arg(&self.network)
-            .arg("--json")
-            .env_remove("SOTTO_HOME")
-            .env_remove("SOTTO_NETWORK")
-            .env_remove("SOTTO_PASSPHRASE");
-        command
-    }
-
-    fn sotto(&self, args: &[&str]) -> Output {
-        self.command(args).output().expect("running sotto")
-    }
-
-    fn ok(&self, args: &[&str]) -> Vec<Value> {
-        let out = self.sotto(args);
-        assert!(
-            out.status.success(),
-            "sotto {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-            .collect()
-    }
-
-    /// Runs a command that must fail; its stderr.
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.sotto(args);
-        assert!(!out.status.success(), "sotto {args:?} succeeded");
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    }
-}
-
 fn person(net: &TestLocalnet, name: &str) -> Person {
-    let person = Person {
-        home: net.root().join(name),
-        network: net.root().join("network.toml"),
-    };
-    person.ok(&["init", "--name", name]);
-    person
+    Person::new(Path::new(env!("CARGO_BIN_EXE_sotto")), net, name)
 }
 
 fn make_file(path: &Path, size: usize) {

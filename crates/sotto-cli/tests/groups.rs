@@ -2,58 +2,13 @@
 //! added, messages to everyone, members listed, a member removed. The logic is tested on the
 //! in-memory network (sotto-client's memnet `groups`); this proves the wire and the commands.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use serde_json::Value;
+use sotto_testnet::person::{events, CliPerson as Person};
 use sotto_testnet::TestLocalnet;
 
-struct Person {
-    home: PathBuf,
-    network: PathBuf,
-}
-
-impl Person {
-    fn new(net: &TestLocalnet, name: &str) -> Self {
-        let person = Self {
-            home: net.root().join(name),
-            network: net.root().join("network.toml"),
-        };
-        person.ok(&["init", "--name", name]);
-        person
-    }
-
-    /// Runs `sotto ARGS --json` on this person's home; each line of its output.
-    fn ok(&self, args: &[&str]) -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_sotto"))
-            .args(args)
-            .arg("--home")
-            .arg(&self.home)
-            .arg("--network")
-            .arg(&self.network)
-            .arg("--json")
-            .env_remove("SOTTO_HOME")
-            .env_remove("SOTTO_NETWORK")
-            .env_remove("SOTTO_PASSPHRASE")
-            .env("SOTTO_KEYRING", "off")
-            .output()
-            .expect("running sotto");
-        assert!(
-            out.status.success(),
-            "sotto {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-            .collect()
-    }
-
-    /// Events of kind `event` among `lines`.
-    fn having<'a>(lines: &'a [Value], event: &str) -> Vec<&'a Value> {
-        lines.iter().filter(|l| l["event"] == event).collect()
-    }
+fn person(net: &TestLocalnet, name: &str) -> Person {
+    Person::new(Path::new(env!("CARGO_BIN_EXE_sotto")), net, name)
 }
 
 fn connect(a: &Person, b: &Person) {
@@ -67,9 +22,9 @@ fn connect(a: &Person, b: &Person) {
 fn three_people_make_a_group_talk_in_it_and_remove_one() {
     let net = TestLocalnet::start(Path::new(env!("CARGO_BIN_EXE_sotto")), 5);
     let (ann, bob, cat) = (
-        Person::new(&net, "Ann"),
-        Person::new(&net, "Bob"),
-        Person::new(&net, "Cat"),
+        person(&net, "Ann"),
+        person(&net, "Bob"),
+        person(&net, "Cat"),
     );
     connect(&ann, &bob);
     connect(&ann, &cat);
@@ -80,24 +35,16 @@ fn three_people_make_a_group_talk_in_it_and_remove_one() {
     bob.ok(&["read"]);
     cat.ok(&["read"]);
     let added = ann.ok(&["read"]);
-    assert_eq!(
-        Person::having(&added, "added_to_group").len(),
-        2,
-        "{added:?}"
-    );
+    assert_eq!(events(&added, "added_to_group").len(), 2, "{added:?}");
     for person in [&bob, &cat] {
         let joined = person.ok(&["read"]);
-        assert_eq!(
-            Person::having(&joined, "joined_group").len(),
-            1,
-            "{joined:?}"
-        );
+        assert_eq!(events(&joined, "joined_group").len(), 1, "{joined:?}");
     }
 
     ann.ok(&["send", "club", "hello club"]);
     bob.ok(&["send", "club", "hi from Bob"]);
     let read = cat.ok(&["read"]);
-    let messages: Vec<(String, String, String)> = Person::having(&read, "message")
+    let messages: Vec<(String, String, String)> = events(&read, "message")
         .iter()
         .map(|m| {
             (
@@ -132,16 +79,12 @@ fn three_people_make_a_group_talk_in_it_and_remove_one() {
     ann.ok(&["send", "club", "only us now"]);
     let bob_read = bob.ok(&["read"]);
     assert!(
-        Person::having(&bob_read, "message")
+        events(&bob_read, "message")
             .iter()
             .all(|m| m["text"] != "only us now"),
         "{bob_read:?}"
     );
-    assert_eq!(
-        Person::having(&bob_read, "removed").len(),
-        1,
-        "{bob_read:?}"
-    );
+    assert_eq!(events(&bob_read, "removed").len(), 1, "{bob_read:?}");
     cat.ok(&["read"]);
     // History is what the device has: nothing of the network.
     let history = cat.ok(&["history", "club"]);

@@ -3,6 +3,7 @@
 
 mod localnet;
 pub mod netns;
+pub mod person;
 pub mod scan;
 
 pub use localnet::{RelayProcess, TestLocalnet};
