@@ -187,12 +187,7 @@ impl<N: Network> Device<N> {
             Edit::Add(
                 joining
                     .iter()
-                    .map(|(_, joiner, _)| Joiner {
-                        key_package: joiner.key_package.clone(),
-                        role: joiner.role,
-                        name: joiner.name.clone(),
-                        read_id: joiner.read_id,
-                    })
+                    .map(|(_, joiner, _)| joiner.clone())
                     .collect(),
             )
         };

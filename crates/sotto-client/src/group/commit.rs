@@ -21,6 +21,7 @@ pub struct Staged {
 }
 
 /// Someone to add: their checked key package, and the roster entry they get.
+#[derive(Clone)]
 pub struct Joiner {
     pub key_package: KeyPackage,
     pub role: Role,
